@@ -1,0 +1,88 @@
+/* Generated from schemas/tenant-profile.schema.json by `npm run types`. Do not edit: change the schema and regenerate. */
+
+/**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier = string;
+/**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier1 = string;
+/**
+ * Where a secret lives, never the secret itself: env:NAME reads an environment variable, file:PATH a file.
+ */
+export type SecretRef = string;
+/**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier2 = string;
+/**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier3 = string;
+/**
+ * A lifecycle event: onboard (joiner), change (mover), offboard (leaver).
+ */
+export type PlaybookName = 'onboard' | 'change' | 'offboard';
+
+/**
+ * One customer's setup: the identity provider, the apps installed with their plan and switched-on features, the operator queues, the policies and where secrets live. The effective capability matrix is each manifest narrowed by this profile.
+ */
+export interface TenantProfile {
+  $schema?: string;
+  tenant: Identifier;
+  name?: string;
+  /**
+   * The identity provider people sign in with.
+   */
+  idp?: {
+    connector: Identifier1;
+    secrets?: Secrets;
+  };
+  /**
+   * Installed apps, keyed by connector id.
+   */
+  apps: {
+    [k: string]: AppSettings;
+  };
+  queues?: Queue[];
+  policies?: {
+    /**
+     * Whether a robot may drive admin consoles; an app's own setting overrides it.
+     */
+    browserAutomation?: 'allowed' | 'forbidden';
+    /**
+     * Playbooks that wait for an approver before any step runs.
+     */
+    approvalRequired?: PlaybookName[];
+  };
+}
+export interface Secrets {
+  [k: string]: SecretRef;
+}
+export interface AppSettings {
+  plan?: Identifier2;
+  /**
+   * Switched-on (true) or off (false) features, by the manifest's feature ids.
+   */
+  features?: {
+    [k: string]: boolean;
+  };
+  queue?: Identifier3;
+  browserAutomation?: 'allowed' | 'forbidden';
+  /**
+   * The admin console's address, for browser recipes.
+   */
+  consoleUrl?: string;
+  /**
+   * The API or SCIM base address, where it is tenant-specific.
+   */
+  baseUrl?: string;
+  secrets?: Secrets;
+}
+export interface Queue {
+  id: Identifier;
+  name?: string;
+  members: string[];
+  escalateTo?: Identifier;
+}

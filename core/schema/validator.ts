@@ -1,0 +1,118 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { injectable } from 'inversify';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { InvalidInputError } from '../errors.js';
+import { displayPath, schemasDir } from '../paths.js';
+
+/** The documents Patchbay validates, by schema file name (schemas/<kind>.schema.json). */
+export type SchemaKind =
+  | 'connector-manifest'
+  | 'tenant-profile'
+  | 'lifecycle-request'
+  | 'plan'
+  | 'runbook'
+  | 'browser-recipe';
+
+export const schemaKinds: readonly SchemaKind[] = [
+  'connector-manifest',
+  'tenant-profile',
+  'lifecycle-request',
+  'plan',
+  'runbook',
+  'browser-recipe',
+];
+
+export const SchemaValidator = Symbol('SchemaValidator');
+export interface SchemaValidator {
+  /** Returns the data typed as T when it is valid; throws InvalidInputError naming the file and JSON pointer. */
+  validate<T>(kind: SchemaKind, data: unknown, file?: string): T;
+}
+
+const schemaId = (kind: string) => `https://patchbay.dev/schemas/${kind}.schema.json`;
+
+/** Validates against the JSON Schemas in schemas/, compiled once (ajv, draft 2020-12, formats on). */
+@injectable()
+export class AjvSchemaValidator implements SchemaValidator {
+  private readonly validators = new Map<SchemaKind, ValidateFunction>();
+
+  constructor() {
+    const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors: false });
+    addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
+    for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
+      ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
+    }
+    for (const kind of schemaKinds) {
+      const validate = ajv.getSchema(schemaId(kind));
+      if (!validate) throw new Error(`schema ${kind}.schema.json is missing from ${schemasDir}`);
+      this.validators.set(kind, validate);
+    }
+  }
+
+  validate<T>(kind: SchemaKind, data: unknown, file?: string): T {
+    const validate = this.validators.get(kind)!;
+    if (validate(data)) return data as T;
+    const { pointer, reason } = describeSchemaErrors(validate.errors ?? []);
+    throw new InvalidInputError({ file: file && displayPath(file), pointer }, reason);
+  }
+}
+
+/**
+ * Turns ajv's errors into one pointer and one reason: the deepest place that failed, and for a
+ * value that had alternatives, what each alternative wanted.
+ */
+export function describeSchemaErrors(errors: readonly ErrorObject[]): { pointer: string; reason: string } {
+  const located = errors
+    .filter((e) => e.keyword !== 'if')
+    .map((e) => ({ error: e, pointer: pointerOf(e) }));
+  if (located.length === 0) return { pointer: '', reason: 'does not match its schema' };
+  const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
+  const deepest = Math.max(...located.map((l) => depth(l.pointer)));
+  const here = located.filter((l) => depth(l.pointer) === deepest);
+  const alternatives = here.filter((l) => l.error.keyword !== 'anyOf' && l.error.keyword !== 'oneOf');
+  const reasons = [...new Set(alternatives.map((l) => reasonOf(l.error)))];
+  const isChoice = here.some((l) => l.error.keyword === 'anyOf' || l.error.keyword === 'oneOf');
+  const reason = isChoice && reasons.length > 1 ? `${reasons.join(', or ')}` : (reasons[0] ?? reasonOf(here[0]!.error));
+  return { pointer: here[0]!.pointer, reason };
+}
+
+function pointerOf(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  const child =
+    error.keyword === 'required'
+      ? params.missingProperty
+      : error.keyword === 'additionalProperties'
+        ? params.additionalProperty
+        : error.keyword === 'unevaluatedProperties'
+          ? params.unevaluatedProperty
+          : undefined;
+  return child === undefined ? error.instancePath : `${error.instancePath}/${escapePointer(String(child))}`;
+}
+
+function reasonOf(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+    case 'unevaluatedProperties':
+      return 'is not allowed here';
+    case 'enum':
+      return `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`;
+    case 'format':
+      return `must be a valid ${String(params.format)}`;
+    case 'pattern':
+      return `must match ${String(params.pattern)}`;
+    case 'propertyNames':
+      return `has an invalid property name '${String(params.propertyName)}'`;
+    default:
+      return error.message ?? `fails ${error.keyword}`;
+  }
+}
+
+export function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
