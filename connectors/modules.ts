@@ -1,0 +1,9 @@
+import type { ContainerModule } from 'inversify';
+import { spendeskModule } from './spendesk/index.js';
+
+/**
+ * The connectors that have code. A connector that is only data (manifest, runbooks, recipes) needs
+ * no line here; one whose manifest routes an operation to the api channel must be listed, or the
+ * registry refuses to start.
+ */
+export const connectorModules: readonly ContainerModule[] = [spendeskModule];

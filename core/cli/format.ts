@@ -1,0 +1,47 @@
+import Table from 'cli-table3';
+import type { Plan } from '../schema/types/plan.js';
+
+/** A plain table for the terminal: no colours, so that output stays readable when piped. */
+export function renderTable(head: readonly string[], rows: readonly (readonly string[])[], columnWidth?: number): string {
+  const widths = columnWidth ? head.map(() => columnWidth) : undefined;
+  const table = new Table({ head: [...head], style: { head: [], border: [] }, wordWrap: true, ...(widths ? { colWidths: widths } : {}) });
+  table.push(...rows.map((r) => [...r]));
+  return table.toString();
+}
+
+/** Wraps text to a width, indenting continuation lines. */
+export function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => indent + l).join('\n');
+}
+
+const width = () => Math.max(60, Math.min(process.stdout.columns ?? 100, 120));
+
+export function renderPlan(plan: Plan, appName: string): string {
+  const w = width();
+  const out: string[] = [`Plan: ${plan.playbook} ${plan.subject.email} — ${appName} (tenant ${plan.tenant})`];
+  if (plan.approval) out.push('Waits for an approval before the first step (tenant policy).');
+  out.push('');
+  plan.steps.forEach((step, i) => {
+    const chain = step.channels.length ? step.channels.join(' → ') : 'none';
+    out.push(`${i + 1}. ${step.title}  [${step.app}.${step.operation}, ${step.role}]`);
+    out.push(`   channels: ${chain}`);
+    if (step.condition) out.push(wrap(`only if: ${step.condition.replace(/^only if /, '')}`, w, '   '));
+    if (step.blocked) out.push(wrap(`blocked: ${step.blocked}`, w, '   '));
+    out.push(wrap(`why: ${step.reason}`, w, '   '));
+    for (const watch of step.watchOutFor) out.push(wrap(`${watch.blocking ? 'blocking' : 'watch out'}: ${watch.text}`, w, '   '));
+    out.push('');
+  });
+  for (const note of plan.notes) out.push(wrap(note, w, ''));
+  return out.join('\n');
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { createServices, type Services } from '../container.js';
+import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
+import { effectiveMatrix } from '../manifest/effective.js';
+import { docsDir, displayPath } from '../paths.js';
+import { readJsonFile } from '../schema/json-file.js';
+import { type SchemaKind, schemaKinds } from '../schema/validator.js';
+import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
+import type { Fact } from '../manifest/facts.js';
+import { renderPlan, renderTable } from './format.js';
+
+const print = (text: string): void => {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+};
+const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+
+/** The command-line program; `services` is created on first use so that `--help` needs no connectors. */
+export function buildProgram(getServices: () => Services): Command {
+  const program = new Command('patchbay')
+    .description('Plan and run joiner / mover / leaver work across SaaS apps, including the ones with no API.')
+    .showHelpAfterError('(run patchbay help for the commands)')
+    .exitOverride();
+
+  program
+    .command('connectors')
+    .description('list the connectors, what each app can be automated with, and whether it has code')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const { registry } = getServices();
+      const rows = registry.list().map(({ manifest: m, runbooks, recipes }) => ({
+        id: m.id,
+        name: m.name,
+        kind: m.kind,
+        automation: m.automation.headline,
+        operations: Object.keys(m.operations),
+        runbooks: runbooks.size,
+        recipes: recipes.size,
+        api: [...registry.implemented(m.id)],
+      }));
+      if (options.json) {
+        printJson(rows);
+        return;
+      }
+      print(
+        renderTable(
+          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api module'],
+          rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
+        ),
+      );
+    });
+
+  program
+    .command('matrix')
+    .description('show the capability matrix; with --profile, narrowed to what one tenant has')
+    .option('--profile <file>', 'a tenant profile: show the effective matrix for its installed apps')
+    .option('--json', 'print JSON with every fact, its confidence and sources')
+    .action((options: { profile?: string; json?: boolean }) => {
+      const { registry, profiles } = getServices();
+      const loaded = options.profile ? profiles.load(options.profile) : undefined;
+      const connectors = registry.list().filter((c) => !loaded || c.manifest.id in loaded.profile.apps || c.manifest.id === loaded.profile.idp?.connector);
+      const report = connectors.map(({ manifest }) => {
+        const settings = loaded?.profile.apps[manifest.id];
+        const matrix = loaded ? effectiveMatrix(manifest, settings) : undefined;
+        const facts = Object.fromEntries(
+          matrixColumns.map((column) => {
+            const fact = column.fact(manifest);
+            const pointer = fact && [...(matrix?.facts.values() ?? [])].find((f) => f.fact === fact);
+            return [column.key, fact ? { ...fact, ...(pointer ? { effective: { value: pointer.value, applies: pointer.applies, ...(pointer.reason ? { reason: pointer.reason } : {}) } } : {}) } : null];
+          }),
+        );
+        return { id: manifest.id, name: manifest.name, ...(loaded ? { tenant: loaded.profile.tenant } : {}), facts };
+      });
+      if (options.json) {
+        printJson(report);
+        return;
+      }
+      // Facts down, connectors across: stays readable in a terminal as columns of facts grow.
+      print(
+        renderTable(
+          ['', ...report.map((r) => r.id)],
+          matrixColumns.map((column) => [
+            column.heading,
+            ...report.map((r) => {
+              const fact = r.facts[column.key] as (Fact & { effective?: { applies: boolean } }) | null;
+              if (!fact) return '—';
+              return fact.effective && !fact.effective.applies ? 'no (not for this tenant)' : matrixCell(fact);
+            }),
+          ]),
+          18,
+        ),
+      );
+      print(
+        loaded
+          ? `Effective for tenant ${loaded.profile.tenant} (${displayPath(loaded.file)}). doc = vendor documents it, 3p = third party only, disputed = sources disagree.`
+          : 'doc = vendor documents it, 3p = third party only, disputed = sources disagree, † = depends on the tenant (see --profile). Sources: docs/connectors/<id>.md',
+      );
+    });
+
+  program
+    .command('plan')
+    .description('show the steps a lifecycle request would take, with the channel chosen for each and why; runs nothing')
+    .argument('<playbook>', 'onboard (joiner), change (mover) or offboard (leaver)')
+    .requiredOption('--app <id>', 'the connector, e.g. spendesk')
+    .requiredOption('--user <email>', "the person's work email")
+    .option('--profile <file>', 'tenant profile (default: the embedded demo tenant "acme")')
+    .option('--json', 'print the plan as JSON (schemas/plan.schema.json)')
+    .action((playbook: string, options: { app: string; user: string; profile?: string; json?: boolean }) => {
+      const { planner, profiles, registry } = getServices();
+      const request = { playbook, app: options.app, subject: { email: options.user } };
+      const plan = planner.plan(request, profiles.load(options.profile), 'command line');
+      if (options.json) {
+        printJson(plan);
+        return;
+      }
+      print(renderPlan(plan, registry.get(plan.app).manifest.name));
+    });
+
+  program
+    .command('validate')
+    .description('check a manifest, tenant profile, lifecycle request, runbook, recipe or plan file')
+    .argument('<file>', 'the JSON file')
+    .addOption(new Option('--kind <kind>', 'what the file is (default: from its $schema, else its name)').choices(schemaKinds))
+    .action((file: string, options: { kind?: SchemaKind }) => {
+      const services = getServices();
+      const data = readJsonFile(file);
+      const kind = options.kind ?? detectKind(file, data);
+      print(`ok: ${displayPath(file)} is a valid ${kind}${describeValid(services, kind, file, data)}`);
+    });
+
+  program
+    .command('docs')
+    .description('write docs/ from the manifests and schemas (--check: only report stale pages)')
+    .option('--check', 'exit 1 when a committed page differs from what the generator writes')
+    .action((options: { check?: boolean }) => {
+      const { docs } = getServices();
+      if (options.check) {
+        const stale = docs.stale(docsDir);
+        if (stale.length) throw new StaleGeneratedFileError(stale.map((f) => `docs/${f}`), 'npm run docs');
+        print(`docs are up to date (${docs.render().size} pages)`);
+        return;
+      }
+      const { written, removed } = docs.write(docsDir);
+      for (const file of written) print(`wrote docs/${file}`);
+      for (const file of removed) print(`removed docs/${file}`);
+      print(`${written.length} written, ${removed.length} removed, ${docs.render().size - written.length} unchanged`);
+    });
+
+  return program;
+}
+
+function detectKind(file: string, data: unknown): SchemaKind {
+  const declared = (data as { $schema?: unknown })?.$schema;
+  if (typeof declared === 'string') {
+    const kind = schemaKinds.find((k) => declared.endsWith(`${k}.schema.json`));
+    if (kind) return kind;
+  }
+  const base = path.basename(file);
+  const folder = path.basename(path.dirname(file));
+  if (base === 'manifest.json') return 'connector-manifest';
+  if (folder === 'runbooks') return 'runbook';
+  if (folder === 'recipes') return 'browser-recipe';
+  const byName = schemaKinds.find((k) => base.includes(k) || base.includes(k.split('-').pop()!));
+  if (byName) return byName;
+  throw new InvalidInputError({ file: displayPath(file) }, `cannot tell what this file is: add "$schema" or pass --kind (${schemaKinds.join(', ')})`);
+}
+
+/** Validates beyond the schema where there is more to check, and says what was found. */
+function describeValid(services: Services, kind: SchemaKind, file: string, data: unknown): string {
+  switch (kind) {
+    case 'connector-manifest': {
+      // The whole folder: provenance rules and references to runbooks and recipes.
+      const loaded = services.loader.load(path.dirname(path.resolve(file)));
+      return ` (${Object.keys(loaded.manifest.operations).length} operations, ${loaded.runbooks.size} runbooks, ${loaded.recipes.size} recipes)`;
+    }
+    case 'tenant-profile': {
+      const profile = services.profiles.check(data, file);
+      return ` (tenant ${profile.tenant}, ${Object.keys(profile.apps).length} apps)`;
+    }
+    default:
+      services.validator.validate(kind, data, file);
+      return '';
+  }
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  let services: Services | undefined;
+  const program = buildProgram(() => (services ??= createServices()));
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message already; help and version are not errors.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof PatchbayError) {
+      process.stderr.write(`patchbay: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`patchbay: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    if (process.env.PATCHBAY_DEBUG) process.stderr.write(`${(error as Error)?.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();

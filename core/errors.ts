@@ -1,0 +1,70 @@
+/**
+ * Typed errors. Each keeps its cause and carries the exit code the CLI uses, so that no caller
+ * has to parse a message to know what went wrong.
+ */
+export abstract class PatchbayError extends Error {
+  abstract readonly code: string;
+  /** 2: the input was wrong; 1: something failed while doing the work. */
+  readonly exitCode: number = 1;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A file, request or flag is not what it must be; `where` names the file and the JSON pointer. */
+export class InvalidInputError extends PatchbayError {
+  readonly code = 'invalid-input';
+  override readonly exitCode = 2;
+
+  constructor(
+    readonly where: { file?: string; pointer?: string },
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${formatWhere(where)}${reason}`, options);
+  }
+}
+
+/** Something asked for by name (a connector, a playbook, a runbook) does not exist. */
+export class NotFoundError extends PatchbayError {
+  readonly code = 'not-found';
+  override readonly exitCode = 2;
+
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    readonly known: readonly string[] = [],
+  ) {
+    super(`unknown ${kind} '${id}'${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+  }
+}
+
+/** The connectors do not fit together: a manifest routes to a channel nothing can serve. */
+export class ConnectorWiringError extends PatchbayError {
+  readonly code = 'connector-wiring';
+  override readonly exitCode = 2;
+
+  constructor(
+    readonly connector: string,
+    message: string,
+  ) {
+    super(`connector '${connector}': ${message}`);
+  }
+}
+
+/** A generated file differs from what its generator writes now. */
+export class StaleGeneratedFileError extends PatchbayError {
+  readonly code = 'stale-generated-file';
+
+  constructor(readonly files: readonly string[], command: string) {
+    super(`generated files are stale: ${files.join(', ')} (run ${command})`);
+  }
+}
+
+function formatWhere(where: { file?: string; pointer?: string }): string {
+  if (!where.file && where.pointer === undefined) return '';
+  const pointer = where.pointer === undefined ? '' : `#${where.pointer}`;
+  return `${where.file ?? ''}${pointer}: `;
+}

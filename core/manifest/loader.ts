@@ -1,0 +1,150 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { inject, injectable } from 'inversify';
+import { InvalidInputError } from '../errors.js';
+import { displayPath } from '../paths.js';
+import { readJsonFile } from '../schema/json-file.js';
+import type { BrowserRecipe } from '../schema/types/browser-recipe.js';
+import type { Condition, ConnectorManifest } from '../schema/types/connector-manifest.js';
+import type { Runbook } from '../schema/types/runbook.js';
+import { SchemaValidator, escapePointer } from '../schema/validator.js';
+import { factsOf } from './facts.js';
+import { checkProvenance } from './provenance.js';
+
+/** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
+export interface LoadedConnector {
+  readonly manifest: ConnectorManifest;
+  readonly dir: string;
+  readonly runbooks: ReadonlyMap<string, Runbook>;
+  readonly recipes: ReadonlyMap<string, BrowserRecipe>;
+}
+
+export const ManifestLoader = Symbol('ManifestLoader');
+export interface ManifestLoader {
+  /** Every connector under the folder (one sub-folder each), sorted by id. */
+  loadAll(connectorsDir: string): LoadedConnector[];
+  /** One connector folder. */
+  load(dir: string): LoadedConnector;
+}
+
+/**
+ * Loads connector folders and refuses anything inconsistent, naming the file and JSON pointer:
+ * schema errors, broken provenance rules, and references to runbooks, recipes, operations,
+ * plans or features that do not exist.
+ */
+@injectable()
+export class FileManifestLoader implements ManifestLoader {
+  constructor(@inject(SchemaValidator) private readonly validator: SchemaValidator) {}
+
+  loadAll(connectorsDir: string): LoadedConnector[] {
+    return readdirSync(connectorsDir)
+      .filter((name) => statSync(path.join(connectorsDir, name)).isDirectory())
+      .filter((name) => existsSync(path.join(connectorsDir, name, 'manifest.json')))
+      .sort()
+      .map((name) => this.load(path.join(connectorsDir, name)));
+  }
+
+  load(dir: string): LoadedConnector {
+    const file = path.join(dir, 'manifest.json');
+    const manifest = this.validator.validate<ConnectorManifest>('connector-manifest', readJsonFile(file), file);
+    const fail = (pointer: string, reason: string): never => {
+      throw new InvalidInputError({ file: displayPath(file), pointer }, reason);
+    };
+    if (manifest.id !== path.basename(dir)) fail('/id', `must be '${path.basename(dir)}', the name of its folder`);
+    for (const problem of checkProvenance(manifest)) fail(problem.pointer, problem.reason);
+
+    const runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook');
+    const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
+    checkReferences(manifest, runbooks, recipes, fail);
+    for (const [id, recipe] of recipes) {
+      if (!manifest.operations[recipe.operation]) {
+        const recipeFile = displayPath(path.join(dir, 'recipes', `${id}.json`));
+        throw new InvalidInputError({ file: recipeFile, pointer: '/operation' }, `operation '${recipe.operation}' is not in ${manifest.id}'s manifest`);
+      }
+    }
+    return { manifest, dir, runbooks, recipes };
+  }
+
+  private loadDocuments<T extends { id: string }>(folder: string, kind: 'runbook' | 'browser-recipe'): Map<string, T> {
+    const documents = new Map<string, T>();
+    if (!existsSync(folder)) return documents;
+    for (const name of readdirSync(folder).filter((n) => n.endsWith('.json')).sort()) {
+      const file = path.join(folder, name);
+      const document = this.validator.validate<T>(kind, readJsonFile(file), file);
+      if (`${document.id}.json` !== name) {
+        throw new InvalidInputError({ file: displayPath(file), pointer: '/id' }, `must be '${name.replace(/\.json$/, '')}', the file's name`);
+      }
+      documents.set(document.id, document);
+    }
+    return documents;
+  }
+}
+
+function checkReferences(
+  manifest: ConnectorManifest,
+  runbooks: ReadonlyMap<string, Runbook>,
+  recipes: ReadonlyMap<string, BrowserRecipe>,
+  fail: (pointer: string, reason: string) => never,
+): void {
+  const plans = new Set((manifest.plans ?? []).map((p) => p.id));
+  const features = new Set((manifest.features ?? []).map((f) => f.id));
+  const operations = manifest.operations;
+  const known = (set: Set<string>) => (set.size ? [...set].join(', ') : 'none declared');
+
+  const checkCondition = (condition: Condition | undefined, pointer: string) => {
+    if (!condition) return;
+    condition.plans?.forEach((plan, i) => {
+      if (!plans.has(plan)) fail(`${pointer}/plans/${i}`, `unknown plan '${plan}' (declared: ${known(plans)})`);
+    });
+    for (const key of ['features', 'notFeatures'] as const) {
+      condition[key]?.forEach((feature, i) => {
+        if (!features.has(feature)) fail(`${pointer}/${key}/${i}`, `unknown feature '${feature}' (declared: ${known(features)})`);
+      });
+    }
+  };
+
+  for (const { pointer, fact } of factsOf(manifest)) checkCondition(fact.requires, `${pointer}/requires`);
+  manifest.features?.forEach((feature, i) =>
+    feature.plans?.forEach((plan, j) => {
+      if (!plans.has(plan)) fail(`/features/${i}/plans/${j}`, `unknown plan '${plan}' (declared: ${known(plans)})`);
+    }),
+  );
+
+  for (const [name, operation] of Object.entries(operations)) {
+    const base = `/operations/${escapePointer(name)}`;
+    operation.channels.forEach((route, i) => {
+      if (route.runbook && !runbooks.has(route.runbook)) {
+        fail(`${base}/channels/${i}/runbook`, `no runbook '${route.runbook}' in runbooks/ (found: ${[...runbooks.keys()].join(', ') || 'none'})`);
+      }
+      if (route.recipe && !recipes.has(route.recipe)) {
+        fail(`${base}/channels/${i}/recipe`, `no recipe '${route.recipe}' in recipes/ (found: ${[...recipes.keys()].join(', ') || 'none'})`);
+      }
+      if (operation.channels.findIndex((r) => r.channel === route.channel) !== i) {
+        fail(`${base}/channels/${i}/channel`, `channel '${route.channel}' is named twice in the chain`);
+      }
+    });
+    operation.watchOutFor?.forEach((w, i) => checkCondition(w.when, `${base}/watchOutFor/${i}/when`));
+  }
+
+  manifest.capabilities.lifecycleSources?.forEach((source, i) => {
+    const base = `/capabilities/lifecycleSources/${i}`;
+    if (!features.has(source.feature)) fail(`${base}/feature`, `unknown feature '${source.feature}' (declared: ${known(features)})`);
+    if (!runbooks.has(source.runbook)) fail(`${base}/runbook`, `no runbook '${source.runbook}' in runbooks/`);
+    source.owns.forEach((op, j) => {
+      if (!operations[op]) fail(`${base}/owns/${j}`, `unknown operation '${op}'`);
+    });
+  });
+
+  for (const [playbook, definition] of Object.entries(manifest.playbooks ?? {})) {
+    const base = `/playbooks/${playbook}`;
+    definition.steps.forEach((op, i) => {
+      if (!operations[op]) fail(`${base}/steps/${i}`, `unknown operation '${op}' (declared: ${Object.keys(operations).join(', ')})`);
+    });
+    if (definition.verify) {
+      const verify = operations[definition.verify];
+      if (!verify) fail(`${base}/verify`, `unknown operation '${definition.verify}'`);
+      else if (verify.access !== 'read') fail(`${base}/verify`, `'${definition.verify}' writes; verification must read`);
+      if (!definition.expect) fail(`${base}/expect`, 'is required when verify is set');
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The package's root folder: this file is compiled to dist/core/paths.js. */
+export const packageRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+export const schemasDir = path.join(packageRoot, 'schemas');
+export const connectorsDir = path.join(packageRoot, 'connectors');
+export const docsDir = path.join(packageRoot, 'docs');
+export const generatedTypesDir = path.join(packageRoot, 'core', 'schema', 'types');
+
+/** A path as people read it in messages: relative to the working folder when it is inside it. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}

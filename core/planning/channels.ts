@@ -1,0 +1,108 @@
+import type { EffectiveFact } from '../manifest/effective.js';
+import type { ChannelRoute, Operation } from '../schema/types/connector-manifest.js';
+import type { ChannelChoice } from '../schema/types/plan.js';
+import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import type { AppContext } from './context.js';
+
+/**
+ * Whether one channel of an operation's chain can be used for this tenant, and why in words.
+ * The rules are the same for every connector; only the facts and the profile differ.
+ */
+export function judgeRoute(route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext): ChannelChoice {
+  const base = {
+    channel: route.channel,
+    ...(route.runbook ? { runbook: route.runbook } : {}),
+    ...(route.recipe ? { recipe: route.recipe } : {}),
+    ...(route.evidence ? { evidence: route.evidence } : {}),
+  };
+  const verdict = judges[route.channel](route, name, operation, app, tenant, idp);
+  return { ...base, ...verdict };
+}
+
+type Verdict = { usable: boolean; reason: string };
+type Judge = (route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext) => Verdict;
+
+const judges: Record<ChannelRoute['channel'], Judge> = {
+  api(_route, name, operation, app) {
+    const verb = operation.access === 'read' ? 'read' : 'write';
+    const fact = app.matrix.facts.get(`/capabilities/userApi/${verb}`);
+    const blocked = capabilityBlocks(fact, apiWhat(operation));
+    if (blocked) return { usable: false, reason: blocked };
+    if (!app.api.implemented.has(name)) return { usable: false, reason: 'no API module implements it' };
+    const missing = missingSecrets(app.api.requiredSecrets, app);
+    if (missing) return { usable: false, reason: missing };
+    return { usable: true, reason: `the API can ${verb}${confidenceNote(fact!)}` };
+  },
+
+  scim(_route, _name, _operation, app) {
+    const blocked = capabilityBlocks(app.matrix.facts.get('/capabilities/scim/available'), 'SCIM');
+    if (blocked) return { usable: false, reason: blocked };
+    if (!app.settings.baseUrl) return { usable: false, reason: `no SCIM base URL in the tenant profile (apps.${app.connector.manifest.id}.baseUrl)` };
+    const missing = missingSecrets(['token'], app);
+    if (missing) return { usable: false, reason: missing };
+    return { usable: true, reason: `SCIM endpoint ${app.settings.baseUrl}` };
+  },
+
+  idp(route, name, _operation, app, _tenant, idp) {
+    if (!idp) return { usable: false, reason: 'the tenant profile names no identity provider' };
+    const idpName = idp.connector.manifest.name;
+    if (name !== 'createUser') return { usable: true, reason: `through ${idpName}` };
+    const jit = app.matrix.facts.get('/capabilities/sso/jit');
+    const blocked = capabilityBlocks(jit, 'JIT provisioning');
+    if (blocked) return { usable: false, reason: blocked };
+    const wait = route.evidence ? `; Patchbay waits for evidence (${route.evidence}) before moving on` : '';
+    return { usable: true, reason: `JIT on the first SAML sign-in through ${idpName}${confidenceNote(jit!)}${wait}` };
+  },
+
+  browser(route, _name, _operation, app, tenant) {
+    const policy = app.settings.browserAutomation ?? tenant.policies?.browserAutomation ?? 'forbidden';
+    if (policy !== 'allowed') {
+      const where = app.settings.browserAutomation ? `apps.${app.connector.manifest.id}.browserAutomation` : 'policies.browserAutomation';
+      return { usable: false, reason: `browser automation is not allowed by the tenant's policy (${where}: ${app.settings.browserAutomation || tenant.policies?.browserAutomation ? 'forbidden' : 'not set, so forbidden'})` };
+    }
+    if (!app.settings.consoleUrl) return { usable: false, reason: `no admin console URL in the tenant profile (apps.${app.connector.manifest.id}.consoleUrl)` };
+    const recipe = app.connector.recipes.get(route.recipe!)!;
+    const secrets = Object.entries(recipe.parameters).filter(([, p]) => p.type === 'secret').map(([key]) => key);
+    const missing = missingSecrets(secrets, app);
+    if (missing) return { usable: false, reason: missing };
+    return { usable: true, reason: `the recipe "${recipe.title}" drives the admin console; browser automation is allowed` };
+  },
+
+  human(route, _name, _operation, app, tenant) {
+    const runbook = app.connector.runbooks.get(route.runbook!)!;
+    const queue = queueFor(runbook.queue, app, tenant);
+    const due = runbook.slaHours ? `, due within ${runbook.slaHours} h` : '';
+    return { usable: true, reason: `a person follows the checklist "${runbook.id}" (queue ${queue}${due})` };
+  },
+};
+
+/** Why a capability fact rules a channel out, or undefined when it allows it. */
+export function capabilityBlocks(fact: EffectiveFact | undefined, what: string): string | undefined {
+  if (!fact) return `the manifest does not say whether ${what} is available`;
+  if (!fact.applies) return `${what} ${fact.reason}`;
+  if (fact.value === 'notSupported') return `${what} is not supported (${fact.fact.confidence})`;
+  if (fact.value === 'unknown') return `whether ${what} is possible is unknown: nobody documents it`;
+  return undefined;
+}
+
+export const apiWhat = (operation: Operation) => (operation.access === 'read' ? 'reading through the API' : 'writing through the API');
+
+function confidenceNote(fact: EffectiveFact): string {
+  return fact.fact.confidence === 'documented' ? '' : ` (${fact.fact.confidence}${fact.fact.confidence === 'disputed' ? ': sources disagree' : ''})`;
+}
+
+function missingSecrets(names: readonly string[], app: AppContext): string | undefined {
+  const missing = names.filter((name) => !app.settings.secrets?.[name]);
+  if (!missing.length) return undefined;
+  return `no secret reference for ${missing.join(', ')} in the tenant profile (apps.${app.connector.manifest.id}.secrets)`;
+}
+
+/**
+ * The queue a human task goes to: the runbook's own queue when the tenant has it (ownership
+ * transfers go to finance), else the app's queue in the profile, else the tenant's first queue.
+ */
+export function queueFor(runbookQueue: string | undefined, app: AppContext, tenant: TenantProfile): string {
+  const queues = tenant.queues?.map((q) => q.id) ?? [];
+  if (runbookQueue && (queues.length === 0 || queues.includes(runbookQueue))) return runbookQueue;
+  return app.settings.queue ?? queues[0] ?? 'unassigned';
+}

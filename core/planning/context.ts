@@ -1,0 +1,19 @@
+import type { EffectiveMatrix } from '../manifest/effective.js';
+import type { LoadedConnector } from '../manifest/loader.js';
+import type { AppSettings, TenantProfile } from '../schema/types/tenant-profile.js';
+
+/** Everything the planner knows of one app for one tenant. Plain data: planning does no I/O. */
+export interface AppContext {
+  readonly connector: LoadedConnector;
+  readonly settings: AppSettings;
+  readonly matrix: EffectiveMatrix;
+  /** Operations the connector's API module implements, and the secrets it needs. */
+  readonly api: { readonly implemented: ReadonlySet<string>; readonly requiredSecrets: readonly string[] };
+}
+
+export interface PlanningContext {
+  readonly tenant: TenantProfile;
+  readonly app: AppContext;
+  /** The tenant's identity provider; absent when the profile names none. */
+  readonly idp?: AppContext;
+}

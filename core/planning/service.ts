@@ -1,0 +1,52 @@
+import { inject, injectable } from 'inversify';
+import { effectiveMatrix } from '../manifest/effective.js';
+import { ConnectorRegistry } from '../registry/registry.js';
+import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
+import type { Plan } from '../schema/types/plan.js';
+import { SchemaValidator } from '../schema/validator.js';
+import type { LoadedProfile } from '../tenant/profile.js';
+import { displayPath } from '../paths.js';
+import type { AppContext, PlanningContext } from './context.js';
+import { planLifecycle, requireInstalled } from './planner.js';
+
+export const LifecyclePlanner = Symbol('LifecyclePlanner');
+export interface LifecyclePlanner {
+  /** Validates the request (`source` names it in errors), gathers what the tenant has, and plans. */
+  plan(request: unknown, profile: LoadedProfile, source?: string): Plan;
+  /** What the planner knows of one installed app for this tenant. */
+  context(appId: string, profile: LoadedProfile): PlanningContext;
+}
+
+/** Gathers the planning context from the registry and the tenant profile, then calls the pure planner. */
+@injectable()
+export class DefaultLifecyclePlanner implements LifecyclePlanner {
+  constructor(
+    @inject(SchemaValidator) private readonly validator: SchemaValidator,
+    @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
+  ) {}
+
+  plan(request: unknown, profile: LoadedProfile, source = 'request'): Plan {
+    const valid = this.validator.validate<LifecycleRequest>('lifecycle-request', request, source);
+    return planLifecycle(valid, this.context(valid.app, profile));
+  }
+
+  context(appId: string, { profile, file }: LoadedProfile): PlanningContext {
+    this.registry.get(appId);
+    requireInstalled(appId, Object.keys(profile.apps), displayPath(file));
+    const app = this.appContext(appId, profile.apps[appId]!);
+    const idpId = profile.idp?.connector;
+    const idp = idpId ? this.appContext(idpId, { ...profile.apps[idpId], secrets: { ...profile.apps[idpId]?.secrets, ...profile.idp?.secrets } }) : undefined;
+    return { tenant: profile, app, ...(idp ? { idp } : {}) };
+  }
+
+  private appContext(id: string, settings: LoadedProfile['profile']['apps'][string]): AppContext {
+    const connector = this.registry.get(id);
+    const api = this.registry.api(id);
+    return {
+      connector,
+      settings,
+      matrix: effectiveMatrix(connector.manifest, settings),
+      api: { implemented: this.registry.implemented(id), requiredSecrets: api?.requiredSecrets ?? [] },
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import type { AppSettings } from '../schema/types/tenant-profile.js';
+import type { SecretResolver } from '../tenant/secrets.js';
+
+/** An account as an app reports it, in the few words every app shares. */
+export interface AppAccount {
+  readonly id: string;
+  readonly email: string;
+  readonly active: boolean;
+  readonly name?: string;
+  readonly roles?: readonly string[];
+  readonly groups?: readonly string[];
+}
+
+/** What a handler is given: the person, the tenant's settings for the app, and a way to resolve secret references. */
+export interface OperationInput {
+  readonly subject: { readonly email: string };
+  readonly settings: AppSettings;
+  readonly secrets: SecretResolver;
+  /** Derived from (run, step): the app may see the same call twice, never with a different key. */
+  readonly idempotencyKey: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * done: the change happened (or the read succeeded); alreadyDone: nothing to do, said as such;
+ * notFound: the person has no account. Failures are thrown as typed errors.
+ */
+export type OperationResult =
+  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[] }
+  | { readonly outcome: 'notFound'; readonly evidence: string };
+
+export type OperationHandler = (input: OperationInput) => Promise<OperationResult>;
+
+/**
+ * The code half of a connector: the operations its manifest routes to the `api` channel.
+ * A connector contributes one by binding it to this token in its ContainerModule.
+ */
+export const ConnectorApi = Symbol('ConnectorApi');
+export interface ConnectorApi {
+  readonly connector: string;
+  readonly operations: Readonly<Record<string, OperationHandler>>;
+  /** Secret names the module reads from the tenant's settings (apps.<id>.secrets); the planner skips the api channel when one is missing. */
+  readonly requiredSecrets: readonly string[];
+}
