@@ -5,7 +5,8 @@ import path from 'node:path';
 export const packageRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 export const schemasDir = path.join(packageRoot, 'schemas');
-export const connectorsDir = path.join(packageRoot, 'connectors');
+/** Connector folders: the package's own, or PATCHBAY_CONNECTORS for a platform engineer working on connectors elsewhere. */
+export const connectorsDir = process.env.PATCHBAY_CONNECTORS ? path.resolve(process.env.PATCHBAY_CONNECTORS) : path.join(packageRoot, 'connectors');
 export const docsDir = path.join(packageRoot, 'docs');
 export const generatedTypesDir = path.join(packageRoot, 'core', 'schema', 'types');
 

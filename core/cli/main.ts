@@ -133,17 +133,19 @@ export function buildProgram(getServices: () => Services): Command {
     .command('docs')
     .description('write docs/ from the manifests and schemas (--check: only report stale pages)')
     .option('--check', 'exit 1 when a committed page differs from what the generator writes')
-    .action((options: { check?: boolean }) => {
+    .option('--out <dir>', 'the docs folder', docsDir)
+    .action((options: { check?: boolean; out: string }) => {
       const { docs } = getServices();
+      const out = path.resolve(options.out);
       if (options.check) {
-        const stale = docs.stale(docsDir);
-        if (stale.length) throw new StaleGeneratedFileError(stale.map((f) => `docs/${f}`), 'npm run docs');
+        const stale = docs.stale(out);
+        if (stale.length) throw new StaleGeneratedFileError(stale.map((f) => displayPath(path.join(out, f))), 'npm run docs');
         print(`docs are up to date (${docs.render().size} pages)`);
         return;
       }
-      const { written, removed } = docs.write(docsDir);
-      for (const file of written) print(`wrote docs/${file}`);
-      for (const file of removed) print(`removed docs/${file}`);
+      const { written, removed } = docs.write(out);
+      for (const file of written) print(`wrote ${displayPath(path.join(out, file))}`);
+      for (const file of removed) print(`removed ${displayPath(path.join(out, file))}`);
       print(`${written.length} written, ${removed.length} removed, ${docs.render().size - written.length} unchanged`);
     });
 

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidInputError } from '../../core/errors.js';
+import { FileManifestLoader } from '../../core/manifest/loader.js';
+import { connectorsDir } from '../../core/paths.js';
+import { AjvSchemaValidator } from '../../core/schema/validator.js';
+import { copyOfConnectors, editJson } from '../support/fixtures.js';
+
+const loader = new FileManifestLoader(new AjvSchemaValidator());
+
+function refusal(dir: string): InvalidInputError {
+  try {
+    loader.load(dir);
+  } catch (error) {
+    assert.ok(error instanceof InvalidInputError, String(error));
+    return error;
+  }
+  assert.fail('expected the connector to be refused');
+}
+
+describe('manifest loader', () => {
+  it('loads every connector with its runbooks and recipes', () => {
+    const connectors = loader.loadAll(connectorsDir);
+    assert.deepEqual(connectors.map((c) => c.manifest.id), ['6sense', 'alkami', 'amazinghiring', 'okta', 'scim', 'spendesk']);
+    const spendesk = connectors.find((c) => c.manifest.id === 'spendesk')!;
+    assert.equal(spendesk.runbooks.get('remove-member')?.title, 'Remove {email} from Spendesk');
+    assert.equal(spendesk.recipes.get('remove-member')?.operation, 'deactivateUser');
+  });
+
+  describe('refuses, naming the file and pointer,', () => {
+    let dir: string;
+    beforeEach(() => (dir = path.join(copyOfConnectors(), 'spendesk')));
+    const manifestFile = () => path.join(dir, 'manifest.json');
+
+    it('a route to a runbook that does not exist', () => {
+      editJson(manifestFile(), (m) => (m.operations.deactivateUser.channels[1].runbook = 'remove-membre'));
+      const error = refusal(dir);
+      assert.match(error.where.file!, /spendesk[/\\]manifest\.json$/);
+      assert.equal(error.where.pointer, '/operations/deactivateUser/channels/1/runbook');
+      assert.match(error.reason, /no runbook 'remove-membre' in runbooks\//);
+    });
+
+    it('a route to a recipe that does not exist', () => {
+      rmSync(path.join(dir, 'recipes', 'remove-member.json'));
+      assert.equal(refusal(dir).where.pointer, '/operations/deactivateUser/channels/0/recipe');
+    });
+
+    it('a manifest whose id is not its folder', () => {
+      const moved = path.join(path.dirname(dir), 'spendesk2');
+      renameSync(dir, moved);
+      const error = refusal(moved);
+      assert.equal(error.where.pointer, '/id');
+      assert.match(error.reason, /must be 'spendesk2'/);
+    });
+
+    it('a condition naming a feature the manifest does not declare', () => {
+      editJson(manifestFile(), (m) => (m.capabilities.userApi.read.requires.features = ['api-acess']));
+      const error = refusal(dir);
+      assert.equal(error.where.pointer, '/capabilities/userApi/read/requires/features/0');
+      assert.match(error.reason, /unknown feature 'api-acess' \(declared: api-access, hr-sync, sso, uk-entity\)/);
+    });
+
+    it('a playbook step that is not an operation', () => {
+      editJson(manifestFile(), (m) => m.playbooks.offboard.steps.push('shredAccount'));
+      assert.equal(refusal(dir).where.pointer, '/playbooks/offboard/steps/4');
+    });
+
+    it('a verification that writes', () => {
+      editJson(manifestFile(), (m) => (m.playbooks.offboard.verify = 'deactivateUser'));
+      assert.match(refusal(dir).reason, /verification must read/);
+    });
+
+    it('the same channel twice in one chain', () => {
+      editJson(manifestFile(), (m) => m.operations.setAccess.channels.push({ channel: 'human', runbook: 'set-access' }));
+      assert.match(refusal(dir).reason, /named twice/);
+    });
+
+    it('a runbook whose id is not its file name', () => {
+      editJson(path.join(dir, 'runbooks', 'remove-member.json'), (r) => (r.id = 'remove'));
+      const error = refusal(dir);
+      assert.match(error.where.file!, /remove-member\.json$/);
+      assert.equal(error.where.pointer, '/id');
+    });
+
+    it('a recipe for an operation the manifest does not have', () => {
+      editJson(path.join(dir, 'recipes', 'export-members.json'), (r) => (r.operation = 'exportEverything'));
+      const error = refusal(dir);
+      assert.match(error.where.file!, /export-members\.json$/);
+      assert.equal(error.where.pointer, '/operation');
+    });
+
+    it('a broken provenance rule', () => {
+      editJson(manifestFile(), (m) => (m.capabilities.sso.jit.sources[0].claims = 'notSupported'));
+      assert.equal(refusal(dir).where.pointer, '/capabilities/sso/jit/sources');
+    });
+
+    it('a manifest that is not JSON', () => {
+      writeFileSync(manifestFile(), '{ "id": "spendesk", }');
+      assert.match(refusal(dir).message, /manifest\.json: invalid JSON at line 1/);
+    });
+  });
+});

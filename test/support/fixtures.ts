@@ -1,0 +1,46 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { connectorsDir, packageRoot } from '../../core/paths.js';
+
+/** A scratch folder removed after the test run. */
+export function scratchDir(prefix = 'patchbay-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A copy of the real connectors/ to break on purpose. */
+export function copyOfConnectors(): string {
+  const dir = path.join(scratchDir(), 'connectors');
+  cpSync(connectorsDir, dir, { recursive: true, filter: (src) => !src.endsWith('.ts') });
+  return dir;
+}
+
+/** Reads a JSON file, lets the test change it, writes it back. */
+export function editJson<T = Record<string, any>>(file: string, change: (data: T) => void): void {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as T;
+  change(data);
+  writeFileSync(file, JSON.stringify(data, null, 2));
+}
+
+export function readJson<T = Record<string, any>>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI as a user would, in its own process. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const result = spawnSync(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', ...env },
+    cwd: packageRoot,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { createServices } from '../../core/container.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { defaultProfileFile } from '../../core/tenant/profile.js';
+import { readJson } from '../support/fixtures.js';
+
+const { profiles } = createServices();
+const demo = () => readJson(defaultProfileFile);
+
+function refusal(data: unknown): InvalidInputError {
+  try {
+    profiles.check(data, 'tenant.json');
+  } catch (error) {
+    assert.ok(error instanceof InvalidInputError, String(error));
+    return error;
+  }
+  assert.fail('expected the profile to be refused');
+}
+
+describe('tenant profiles', () => {
+  it('load the embedded demo tenant by default', () => {
+    const { profile, file } = profiles.load();
+    assert.equal(profile.tenant, 'acme');
+    assert.equal(file, defaultProfileFile);
+    assert.equal(profile.apps.spendesk?.features?.sso, true);
+  });
+
+  it('refuse an app nobody has a connector for', () => {
+    const profile = demo();
+    profile.apps.slack = {};
+    const error = refusal(profile);
+    assert.equal(error.message.split(': ')[0], 'tenant.json#/apps/slack');
+    assert.match(error.reason, /unknown connector 'slack'/);
+  });
+
+  it('refuse a feature the manifest does not declare', () => {
+    const profile = demo();
+    profile.apps.spendesk.features.scim = true;
+    assert.equal(refusal(profile).where.pointer, '/apps/spendesk/features/scim');
+  });
+
+  it('refuse a feature switched on for a plan that does not have it', () => {
+    const profile = demo();
+    profile.apps.spendesk.plan = 'starter';
+    profile.apps.spendesk.features['api-access'] = true;
+    const error = refusal(profile);
+    assert.equal(error.where.pointer, '/apps/spendesk/features/api-access');
+    assert.equal(error.reason, '"Public API access granted" is only available on Premium or Enterprise; the tenant is on Starter');
+  });
+
+  it('refuse an unknown plan', () => {
+    const profile = demo();
+    profile.apps.spendesk.plan = 'gold';
+    assert.match(refusal(profile).reason, /unknown plan 'gold' for Spendesk \(plans: starter, scale, premium, enterprise\)/);
+  });
+
+  it('refuse an identity provider that is not one', () => {
+    const profile = demo();
+    profile.idp.connector = 'spendesk';
+    assert.equal(refusal(profile).reason, "'spendesk' is not an identity provider");
+  });
+
+  it('refuse a queue that is not declared', () => {
+    const profile = demo();
+    profile.apps.spendesk.queue = 'helpdesk';
+    assert.equal(refusal(profile).where.pointer, '/apps/spendesk/queue');
+  });
+
+  it('refuse a secret written in clear instead of a reference', () => {
+    const profile = demo();
+    profile.apps.spendesk.secrets.adminPassword = 'hunter2';
+    const error = refusal(profile);
+    assert.equal(error.where.pointer, '/apps/spendesk/secrets/adminPassword');
+    assert.doesNotMatch(error.message, /hunter2/);
+  });
+});
