@@ -5,19 +5,11 @@ import { InvalidInputError } from '../../core/errors.js';
 import { FileManifestLoader } from '../../core/manifest/loader.js';
 import { connectorsDir } from '../../core/paths.js';
 import { AjvSchemaValidator } from '../../core/schema/validator.js';
-import { copyOfConnectors, editJson } from '../support/fixtures.js';
+import { copyOfConnectors, editJson, caught } from '../support/fixtures.js';
 
 const loader = new FileManifestLoader(new AjvSchemaValidator());
 
-function refusal(dir: string): InvalidInputError {
-  try {
-    loader.load(dir);
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
-  }
-  assert.fail('expected the connector to be refused');
-}
+const refusal = (dir: string) => caught(InvalidInputError, () => loader.load(dir));
 
 describe('manifest loader', () => {
   it('loads every connector with its runbooks and recipes', () => {

@@ -4,6 +4,7 @@ import { createServices } from '../../core/container.js';
 import { ConnectorWiringError } from '../../core/errors.js';
 import { ConnectorApi, type OperationHandler } from '../../core/registry/connector-api.js';
 import { connectorModules } from '../../connectors/modules.js';
+import { caught } from '../support/fixtures.js';
 
 const handler: OperationHandler = async () => ({ outcome: 'notFound', evidence: 'test double' });
 const apiModule = (connector: string, operations: string[]) =>
@@ -11,15 +12,7 @@ const apiModule = (connector: string, operations: string[]) =>
     bind(ConnectorApi).toConstantValue({ connector, requiredSecrets: [], operations: Object.fromEntries(operations.map((o) => [o, handler])) });
   });
 
-function wiringError(run: () => unknown): ConnectorWiringError {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof ConnectorWiringError, String(error));
-    return error;
-  }
-  assert.fail('expected the registry to refuse the connectors');
-}
+const wiringError = (run: () => unknown) => caught(ConnectorWiringError, run);
 
 describe('connector registry', () => {
   it('starts with the real connectors and their API modules', () => {

@@ -6,20 +6,12 @@ import { readJsonFile } from '../../core/schema/json-file.js';
 import { AjvSchemaValidator, type SchemaKind } from '../../core/schema/validator.js';
 import { connectorsDir } from '../../core/paths.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
-import { readJson, scratchDir } from '../support/fixtures.js';
+import { readJson, scratchDir, caught } from '../support/fixtures.js';
 
 const validator = new AjvSchemaValidator();
 const spendesk = () => readJson(path.join(connectorsDir, 'spendesk', 'manifest.json'));
 
-function rejection(run: () => unknown): InvalidInputError {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, `expected InvalidInputError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the document to be refused');
-}
+const rejection = (run: () => unknown) => caught(InvalidInputError, run);
 
 describe('schemas', () => {
   it('accept every committed manifest, runbook, recipe and the default profile', () => {

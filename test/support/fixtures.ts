@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,4 +44,15 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cl
     cwd: packageRoot,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs `run`, expects it to throw an error of `type`, and returns the error for closer checks. */
+export function caught<E extends Error>(type: abstract new (...args: any[]) => E, run: () => unknown): E {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw new assert.AssertionError({ message: `expected ${type.name}, got ${String(error)}`, actual: error, expected: type });
+  }
+  throw new assert.AssertionError({ message: `expected ${type.name}, nothing was thrown` });
 }

@@ -2,20 +2,12 @@ import assert from 'node:assert/strict';
 import { createServices } from '../../core/container.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
-import { readJson } from '../support/fixtures.js';
+import { readJson, caught } from '../support/fixtures.js';
 
 const { profiles } = createServices();
 const demo = () => readJson(defaultProfileFile);
 
-function refusal(data: unknown): InvalidInputError {
-  try {
-    profiles.check(data, 'tenant.json');
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
-  }
-  assert.fail('expected the profile to be refused');
-}
+const refusal = (data: unknown) => caught(InvalidInputError, () => profiles.check(data, 'tenant.json'));
 
 describe('tenant profiles', () => {
   it('load the embedded demo tenant by default', () => {
