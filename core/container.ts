@@ -1,19 +1,53 @@
 import 'reflect-metadata';
+import path from 'node:path';
 import { Container, type ContainerModule } from 'inversify';
 import { connectorModules } from '../connectors/modules.js';
+import { ApiChannelExecutor, ApiRetryPolicy } from './channels/api/executor.js';
+import { ChannelExecutor } from './channels/executor.js';
+import { HumanChannelExecutor } from './channels/human/executor.js';
+import { EvidenceDir, TaskStore } from './channels/human/task-store.js';
+import { IdpChannelExecutor } from './channels/idp/executor.js';
+import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
+import { Clock, SystemClock } from './engine/clock.js';
+import { EmbeddedRunEngine, type EmbeddedEngineOptions, EngineOptions } from './engine/embedded-engine.js';
+import { LifecycleWorkflow } from './engine/lifecycle.js';
+import { Outbox } from './engine/outbox.js';
+import { defaultRetryPolicy, type RetryPolicy } from './engine/retry.js';
+import { RunService } from './engine/run-service.js';
+import { StepLog } from './engine/step-log.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
 import { connectorsDir } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
 import { ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
 import { AjvSchemaValidator, SchemaValidator } from './schema/validator.js';
+import { type Database, StoreDatabase, openDatabase } from './store/database.js';
 import { FileTenantProfiles, TenantProfiles } from './tenant/profile.js';
-import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
+import { EnvironmentSecretResolver, SecretResolver } from './tenant/secrets.js';
 
 export interface ContainerOptions {
-  /** Where connector folders are read from (default: the package's connectors/). */
+  /** Where connector folders are read from (default: the package's connectors/, or PATCHBAY_CONNECTORS). */
   readonly connectorsDir?: string;
   /** The connectors with code (default: connectors/modules.ts). */
   readonly modules?: readonly ContainerModule[];
+  /** Where secret references are resolved (default: the process environment and files). */
+  readonly secrets?: SecretResolver;
+}
+
+export interface RuntimeOptions {
+  /** The data folder holding the SQLite journal and evidence files. */
+  readonly dataDir: string;
+  readonly clock?: Clock;
+  readonly engine?: EmbeddedEngineOptions;
+  readonly retry?: RetryPolicy;
+}
+
+/** The stateful half: the store, the engine and the task inbox, on one data folder. Close it when done. */
+export interface Runtime {
+  readonly runs: RunService;
+  readonly engine: EmbeddedRunEngine;
+  readonly tasks: TaskStore;
+  readonly db: Database;
+  close(): void;
 }
 
 /** The services the CLI and the server use, resolved once. */
@@ -24,17 +58,20 @@ export interface Services {
   readonly profiles: TenantProfiles;
   readonly planner: LifecyclePlanner;
   readonly docs: DocsGenerator;
+  /** Opens the store in a data folder (created and migrated as needed) with the engine on it. */
+  openRuntime(options: RuntimeOptions): Runtime;
 }
 
 /**
  * The composition root and the only place outside tests that resolves from the container.
  * Connectors are loaded and checked here, at start: a bad manifest or a missing API module fails
- * before any command runs.
+ * before any command runs. The store is opened only by commands that need it.
  */
 export function createServices(options: ContainerOptions = {}): Services {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind(SchemaValidator).to(AjvSchemaValidator);
   container.bind(ManifestLoader).to(FileManifestLoader);
+  container.bind(SecretResolver).toConstantValue(options.secrets ?? new EnvironmentSecretResolver());
   container.load(...(options.modules ?? connectorModules));
   const loader = container.get<ManifestLoader>(ManifestLoader);
   container.bind(LoadedConnectors).toConstantValue(loader.loadAll(options.connectorsDir ?? connectorsDir));
@@ -42,6 +79,29 @@ export function createServices(options: ContainerOptions = {}): Services {
   container.bind(TenantProfiles).to(FileTenantProfiles);
   container.bind(LifecyclePlanner).to(DefaultLifecyclePlanner);
   container.bind(DocsGenerator).to(MarkdownDocsGenerator);
+
+  const openRuntime = (runtime: RuntimeOptions): Runtime => {
+    const db = openDatabase(runtime.dataDir);
+    const child = new Container({ parent: container, defaultScope: 'Singleton' });
+    child.bind(StoreDatabase).toConstantValue(db);
+    child.bind(Clock).toConstantValue(runtime.clock ?? new SystemClock());
+    child.bind(EngineOptions).toConstantValue(runtime.engine ?? {});
+    child.bind(EvidenceDir).toConstantValue(path.join(runtime.dataDir, 'evidence'));
+    child.bind(ApiRetryPolicy).toConstantValue(runtime.retry ?? defaultRetryPolicy);
+    child.bind(EmbeddedRunEngine).toSelf();
+    child.bind(StepLog).toSelf();
+    child.bind(Outbox).toSelf();
+    child.bind(TaskStore).toSelf();
+    child.bind(ChannelExecutor).to(HumanChannelExecutor);
+    child.bind(ChannelExecutor).to(ApiChannelExecutor);
+    child.bind(ChannelExecutor).to(IdpChannelExecutor);
+    child.bind(LifecycleWorkflow).toSelf();
+    child.bind(RunService).toSelf();
+    const engine = child.get(EmbeddedRunEngine);
+    engine.use(child.get(LifecycleWorkflow).run);
+    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, close: () => db.close() };
+  };
+
   return {
     validator: container.get<SchemaValidator>(SchemaValidator),
     loader,
@@ -49,5 +109,6 @@ export function createServices(options: ContainerOptions = {}): Services {
     profiles: container.get<TenantProfiles>(TenantProfiles),
     planner: container.get<LifecyclePlanner>(LifecyclePlanner),
     docs: container.get<DocsGenerator>(DocsGenerator),
+    openRuntime,
   };
 }

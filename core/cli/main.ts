@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { createServices, type Services } from '../container.js';
+import { createServices, type Runtime, type Services } from '../container.js';
+import { defaultDataDir } from '../store/database.js';
+import { registerRunCommands } from './run-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath } from '../paths.js';
@@ -17,11 +19,18 @@ const print = (text: string): void => {
 const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
 
 /** The command-line program; `services` is created on first use so that `--help` needs no connectors. */
-export function buildProgram(getServices: () => Services): Command {
+export function buildProgram(getServices: () => Services, getRuntime: (dataDir: string) => Runtime): Command {
   const program = new Command('patchbay')
     .description('Plan and run joiner / mover / leaver work across SaaS apps, including the ones with no API.')
+    .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
+  registerRunCommands(program, {
+    services: getServices,
+    runtime: () => getRuntime((program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir()),
+    print,
+    printJson,
+  });
 
   program
     .command('connectors')
@@ -188,10 +197,12 @@ function describeValid(services: Services, kind: SchemaKind, file: string, data:
 
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   let services: Services | undefined;
-  const program = buildProgram(() => (services ??= createServices()));
+  let runtime: Runtime | undefined;
+  const getServices = () => (services ??= createServices());
+  const program = buildProgram(getServices, (dataDir) => (runtime ??= getServices().openRuntime({ dataDir })));
   try {
     await program.parseAsync([...argv]);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed the message already; help and version are not errors.
@@ -204,6 +215,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     process.stderr.write(`patchbay: internal error: ${(error as Error)?.message ?? String(error)}\n`);
     if (process.env.PATCHBAY_DEBUG) process.stderr.write(`${(error as Error)?.stack}\n`);
     return 1;
+  } finally {
+    runtime?.close();
   }
 }
 

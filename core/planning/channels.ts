@@ -1,7 +1,7 @@
 import type { EffectiveFact } from '../manifest/effective.js';
 import type { ChannelRoute, Operation } from '../schema/types/connector-manifest.js';
 import type { ChannelChoice } from '../schema/types/plan.js';
-import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import type { AppSettings, TenantProfile } from '../schema/types/tenant-profile.js';
 import type { AppContext } from './context.js';
 
 /**
@@ -14,6 +14,7 @@ export function judgeRoute(route: ChannelRoute, name: string, operation: Operati
     ...(route.runbook ? { runbook: route.runbook } : {}),
     ...(route.recipe ? { recipe: route.recipe } : {}),
     ...(route.evidence ? { evidence: route.evidence } : {}),
+    ...(route.waitHours ? { waitHours: route.waitHours } : {}),
   };
   const verdict = judges[route.channel](route, name, operation, app, tenant, idp);
   return { ...base, ...verdict };
@@ -70,7 +71,7 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
 
   human(route, _name, _operation, app, tenant) {
     const runbook = app.connector.runbooks.get(route.runbook!)!;
-    const queue = queueFor(runbook.queue, app, tenant);
+    const queue = queueFor(runbook.queue, app.settings, tenant);
     const due = runbook.slaHours ? `, due within ${runbook.slaHours} h` : '';
     return { usable: true, reason: `a person follows the checklist "${runbook.id}" (queue ${queue}${due})` };
   },
@@ -101,8 +102,8 @@ function missingSecrets(names: readonly string[], app: AppContext): string | und
  * The queue a human task goes to: the runbook's own queue when the tenant has it (ownership
  * transfers go to finance), else the app's queue in the profile, else the tenant's first queue.
  */
-export function queueFor(runbookQueue: string | undefined, app: AppContext, tenant: TenantProfile): string {
+export function queueFor(runbookQueue: string | undefined, settings: AppSettings, tenant: TenantProfile): string {
   const queues = tenant.queues?.map((q) => q.id) ?? [];
   if (runbookQueue && (queues.length === 0 || queues.includes(runbookQueue))) return runbookQueue;
-  return app.settings.queue ?? queues[0] ?? 'unassigned';
+  return settings.queue ?? queues[0] ?? 'unassigned';
 }

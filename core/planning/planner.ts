@@ -33,6 +33,9 @@ export function planLifecycle(request: LifecycleRequest, context: PlanningContex
   if (idpStep) add(idpStep);
   else if (playbook.idp !== 'none') notes.push(`No identity provider in tenant '${tenant.tenant}': nothing to ${playbook.idp} there.`);
 
+  const check = request.playbook === 'offboard' ? planCheckStep(playbook, context) : undefined;
+  if (check) add(check);
+
   for (const name of playbook.steps) add(planAppStep(name, context));
 
   if (playbook.verify) {
@@ -84,6 +87,29 @@ function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanSte
   return { ...step, title: `${operation.title}: ${appName}`, reason: `${why} ${step.reason}` };
 }
 
+/**
+ * An offboarding whose app can be read by machine starts by reading it: a person already gone
+ * makes the app's remaining steps "already done" instead of work for someone.
+ */
+function planCheckStep(playbook: Playbook, context: PlanningContext): Omit<PlanStep, 'dependsOn'> | undefined {
+  const { app } = context;
+  if (!playbook.verify) return undefined;
+  const manifest = app.connector.manifest;
+  const step = planOperation(playbook.verify, manifest.operations[playbook.verify]!, app, context, 'check');
+  const byMachine = (c: ChannelChoice) => c.channel === 'api' || c.channel === 'scim';
+  const channels = step.chain.filter((c) => c.usable && byMachine(c)).map((c) => c.channel);
+  if (!channels.length) return undefined;
+  return {
+    ...step,
+    id: `${manifest.id}-check`,
+    title: `Check whether the account still exists in ${manifest.name}`,
+    channels,
+    chain: step.chain.map((c) => (byMachine(c) ? c : { ...c, usable: false, reason: 'the check reads by machine only; people and recipes verify at the end' })),
+    reason: `Read ${manifest.name} before changing anything: if the account is already gone, the remaining ${manifest.name} steps are already done. ${step.reason}`,
+  };
+}
+
+
 function planAppStep(name: string, context: PlanningContext): Omit<PlanStep, 'dependsOn'> {
   const { app } = context;
   const manifest = app.connector.manifest;
@@ -102,7 +128,7 @@ function planAppStep(name: string, context: PlanningContext): Omit<PlanStep, 'de
     ...(route.runbook ? { runbook: route.runbook } : {}),
     ...(route.recipe ? { recipe: route.recipe } : {}),
   }));
-  const queue = queueFor(runbook.queue, app, context.tenant);
+  const queue = queueFor(runbook.queue, app.settings, context.tenant);
   return {
     id: `${manifest.id}-${kebab(name)}`,
     app: manifest.id,

@@ -113,11 +113,20 @@ describe('planner', () => {
       spendesk(t).features!['api-access'] = true;
       spendesk(t).secrets = { ...spendesk(t).secrets, apiClientId: 'env:SPENDESK_CLIENT_ID', apiClientSecret: 'env:SPENDESK_CLIENT_SECRET' };
     });
-    const verify = step(p, 'getUser');
+    const verify = p.steps.find((s) => s.role === 'verify')!;
     assert.deepEqual(verify.channels, ['api', 'browser', 'human']);
     assert.match(verify.reason, /api first: the API can read \(disputed: sources disagree\)/);
+    // A machine can read, so the offboarding starts by checking the account is still there.
+    const check = p.steps[1]!;
+    assert.equal(check.role, 'check');
+    assert.deepEqual(check.channels, ['api']);
+    assert.match(check.reason, /if the account is already gone, the remaining Spendesk steps are already done/);
     // Reading is all the API does: removal still goes through the console.
     assert.deepEqual(step(p, 'deactivateUser').channels, ['browser', 'human']);
+  });
+
+  it('adds no check step when nothing can read the app by machine', () => {
+    assert.ok(plan('offboard').steps.every((s) => s.role !== 'check'));
   });
 
   it('with API access granted but no credentials, says which secret is missing', () => {

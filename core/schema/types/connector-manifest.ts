@@ -433,6 +433,10 @@ export interface ChannelRoute1 {
    */
   evidence?: string;
   note?: string;
+  /**
+   * idp: how long to wait for evidence (JIT on first sign-in) before the next channel.
+   */
+  waitHours?: number;
 }
 export interface WatchOut {
   text: string;

@@ -50,9 +50,9 @@ export interface PlanStep {
   operation: OperationName;
   title: string;
   /**
-   * Where the step sits in the playbook.
+   * Where the step sits in the playbook. check: read the app first; an account already gone makes the app's remaining steps already done.
    */
-  role: 'idp' | 'precondition' | 'action' | 'verify' | 'handover';
+  role: 'idp' | 'check' | 'precondition' | 'action' | 'verify' | 'handover';
   /**
    * The ordered chain of channels the step will try; empty when the step cannot run (see blocked).
    */
@@ -83,6 +83,10 @@ export interface ChannelChoice {
   runbook?: Identifier;
   recipe?: Identifier;
   evidence?: string;
+  /**
+   * idp: how long the step waits for evidence before the next channel.
+   */
+  waitHours?: number;
 }
 export interface PlanWatchOut {
   text: string;

@@ -56,6 +56,17 @@ export interface TenantProfile {
      */
     approvalRequired?: PlaybookName[];
   };
+  /**
+   * Where Patchbay tells people about work that needs them (escalations).
+   */
+  notifications?: {
+    webhook?: {
+      /**
+       * Receives a JSON POST for each escalated task.
+       */
+      url: string;
+    };
+  };
 }
 export interface Secrets {
   [k: string]: SecretRef;

@@ -1,0 +1,44 @@
+import type { RunContext, RunRecord } from '../engine/port.js';
+import type { ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
+
+/** What a channel did, as a record kept with the step. Secrets never go in here. */
+export interface Evidence {
+  readonly kind: 'text' | 'file' | 'attestation' | 'api' | 'signal' | 'screenshot';
+  readonly summary: string;
+  readonly by?: string;
+  readonly at: number;
+  /** For files: where the copy is kept under the data folder, and its SHA-256. */
+  readonly file?: { readonly path: string; readonly sha256: string; readonly size: number; readonly name: string };
+}
+
+/**
+ * done: the work happened; already-done: there was nothing to do (said as such); failed: this
+ * channel cannot do it, and the step moves to the next channel in its chain.
+ */
+export type ChannelOutcome =
+  | { readonly status: 'done' | 'already-done'; readonly detail: string; readonly evidence: readonly Evidence[]; readonly found?: boolean }
+  | {
+      readonly status: 'failed';
+      readonly detail: string;
+      readonly evidence?: readonly Evidence[];
+      /** The failure is a finding (a verification read the wrong state): no other channel should try. */
+      readonly conclusive?: boolean;
+    };
+
+export interface StepExecution {
+  readonly ctx: RunContext;
+  readonly run: RunRecord;
+  readonly step: PlanStep;
+  readonly choice: ChannelChoice;
+  /** 1 for the first pass over the chain; more after an escalation. */
+  readonly pass: number;
+  /** The queue for a human task when the work was escalated. */
+  readonly queue?: string;
+}
+
+/** One shape for every channel: execute(step) → outcome. Executors contribute themselves to this token. */
+export const ChannelExecutor = Symbol('ChannelExecutor');
+export interface ChannelExecutor {
+  readonly channel: ChannelName;
+  execute(execution: StepExecution): Promise<ChannelOutcome>;
+}

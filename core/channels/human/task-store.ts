@@ -1,0 +1,363 @@
+import { createHash } from 'node:crypto';
+import { inject, injectable } from 'inversify';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { NotFoundError, PatchbayError } from '../../errors.js';
+import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
+
+/** The folder where evidence files are kept (under the data folder). */
+export const EvidenceDir = Symbol('EvidenceDir');
+import { newId } from '../../engine/ids.js';
+import type { RunRecord } from '../../engine/port.js';
+import type { Runbook } from '../../schema/types/runbook.js';
+import type { TenantProfile } from '../../schema/types/tenant-profile.js';
+import type { Evidence } from '../executor.js';
+
+/** A task action that is not allowed: completed twice, by someone outside the queue, without evidence. */
+export class TaskRefusedError extends PatchbayError {
+  readonly code = 'task-refused';
+  override readonly exitCode = 2;
+  constructor(readonly taskId: string, reason: string) {
+    super(`task ${taskId}: ${reason}`);
+  }
+}
+
+/** What a person sees: the runbook for this app and step, with the plan's reasons and watch-outs. */
+export interface TaskContent {
+  readonly runbook: Runbook;
+  /** The app the run is about ({app} in titles). */
+  readonly appName: string;
+  /** Where the work is done: the app itself, or the identity provider for an assignment. */
+  readonly system: string;
+  readonly stepTitle: string;
+  readonly condition?: string;
+  readonly reason: string;
+  readonly watchOutFor: readonly { readonly text: string; readonly blocking: boolean }[];
+}
+
+export interface TaskItem {
+  readonly runId: string;
+  readonly stepId: string;
+  readonly email: string;
+  readonly status: 'open' | 'done' | 'already-done' | 'failed' | 'cancelled';
+  readonly closedBy: string | null;
+}
+
+export interface TaskView {
+  readonly id: string;
+  readonly title: string;
+  readonly tenant: string;
+  readonly app: string;
+  readonly runbook: string;
+  readonly queue: string;
+  readonly assignee: string | null;
+  readonly status: 'open' | 'completed' | 'failed' | 'cancelled';
+  readonly dueAt: number;
+  readonly overdue: boolean;
+  readonly escalations: number;
+  readonly createdAt: number;
+  readonly closedAt: number | null;
+  readonly closedBy: string | null;
+  readonly stepsDone: readonly number[];
+  readonly content: TaskContent;
+  readonly items: readonly TaskItem[];
+  readonly evidence: readonly Evidence[];
+}
+
+/** What a person hands in: text, a file, or their word that it is done. */
+export interface EvidenceInput {
+  readonly text?: string;
+  readonly file?: string;
+}
+
+export interface TaskSignal {
+  readonly outcome: 'done' | 'already-done' | 'failed';
+  readonly by: string;
+  readonly reason?: string;
+  readonly evidence: readonly Evidence[];
+}
+
+type TaskRow = {
+  id: string; batch_key: string | null; tenant: string; app: string; runbook: string; title: string; queue: string; assignee: string | null;
+  status: TaskView['status']; content: string; steps_done: string; due_at: number; escalations: number; created_at: number;
+  closed_at: number | null; closed_by: string | null; evidence: string;
+};
+
+const hour = 3_600_000;
+
+/**
+ * The human channel's inbox: tasks made from runbooks, with a checklist section per person when
+ * the runbook allows batching. Completing, failing or reassigning checks who acts, and signals the
+ * waiting runs in the same transaction.
+ */
+@injectable()
+export class TaskStore {
+  constructor(
+    @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
+    @inject(EvidenceDir) private readonly evidenceDir: string,
+  ) {}
+
+  private get db() {
+    return this.engine.db;
+  }
+
+  private now(): number {
+    return this.engine.clock.now();
+  }
+
+  /** Opens the task for one run's step, or adds the person to the open task of the same batch. Call inside the run's transaction. */
+  openFor(args: { run: RunRecord; stepId: string; queue: string; content: TaskContent; batch: boolean }): { taskId: string; joined: boolean } {
+    const { run, stepId, queue, content } = args;
+    const now = this.now();
+    const batchKey = args.batch && run.batchId ? `${run.batchId}|${stepId}|${content.runbook.id}|${queue}` : null;
+    const open = batchKey ? (this.db.prepare("SELECT id FROM tasks WHERE batch_key = ? AND status = 'open'").get(batchKey) as { id: string } | undefined) : undefined;
+    let taskId = open?.id;
+    if (!taskId) {
+      taskId = newId('task', now);
+      const taken = batchKey && this.db.prepare('SELECT 1 FROM tasks WHERE batch_key = ?').get(batchKey);
+      this.db
+        .prepare('INSERT INTO tasks (id, batch_key, tenant, app, runbook, title, queue, status, content, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, \'open\', ?, ?, ?)')
+        .run(taskId, taken ? null : batchKey, run.tenant, run.app, content.runbook.id, content.runbook.title, queue, JSON.stringify(content), now + (content.runbook.slaHours ?? 24) * hour, now);
+      this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', runId: run.id, taskId, data: { runbook: content.runbook.id, queue, step: stepId } }, now);
+    } else {
+      this.engine.audit.append({ type: 'task.joined', actor: 'patchbay', runId: run.id, taskId, data: { step: stepId, email: run.subject } }, now);
+    }
+    this.db.prepare("INSERT INTO task_items (task_id, run_id, step_id, email, status) VALUES (?, ?, ?, ?, 'open')").run(taskId, run.id, stepId, run.subject);
+    return { taskId, joined: !!open };
+  }
+
+  get(taskId: string): TaskView {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId) as TaskRow | undefined;
+    if (!row) throw new NotFoundError('task', taskId);
+    return this.view(row);
+  }
+
+  list(filter: { queue?: string; status?: TaskView['status'] | 'all'; operator?: string; limit?: number } = {}): TaskView[] {
+    const status = filter.status ?? 'open';
+    const rows = this.db
+      .prepare('SELECT * FROM tasks WHERE (? = \'all\' OR status = ?) AND (? IS NULL OR queue = ?) ORDER BY due_at, id LIMIT ?')
+      .all(status, status, filter.queue ?? null, filter.queue ?? null, filter.limit ?? 10_000) as TaskRow[];
+    const views = rows.map((r) => this.view(r));
+    if (!filter.operator) return views;
+    // "Mine": assigned to the operator, or in a queue the operator belongs to and not assigned to someone else.
+    return views.filter((t) => t.assignee === filter.operator || (!t.assignee && this.queueMembers(t).includes(filter.operator!)));
+  }
+
+  /** Ticks one checklist step (1-based); the task stays open. */
+  tickStep(taskId: string, step: number, by: string): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, by);
+      const steps = task.content.runbook.steps.length;
+      if (!Number.isInteger(step) || step < 1 || step > steps) throw new TaskRefusedError(taskId, `there is no step ${step} (the checklist has ${steps})`);
+      const done = [...new Set([...task.stepsDone, step])].sort((a, b) => a - b);
+      this.db.prepare('UPDATE tasks SET steps_done = ? WHERE id = ?').run(JSON.stringify(done), taskId);
+      this.engine.audit.append({ type: 'task.step-ticked', actor: by, taskId, data: { step } }, this.now());
+      return this.get(taskId);
+    });
+  }
+
+  /** Completes the task (or one person's section of it) with evidence; the waiting runs go on. */
+  complete(taskId: string, args: { by: string; evidence: readonly EvidenceInput[]; alreadyDone?: boolean; person?: string }): TaskView {
+    const evidence = args.evidence.map((e) => this.keepEvidence(taskId, e, args.by));
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, args.by);
+      const required = task.content.runbook.evidence.filter((e) => e.required);
+      if (evidence.length < required.length) {
+        throw new TaskRefusedError(taskId, `evidence is required: ${required.map((e) => `"${e.label}" (${e.kind})`).join(', ')}; pass --evidence for each`);
+      }
+      const items = this.openItems(task, args.person);
+      const outcome = args.alreadyDone ? 'already-done' : 'done';
+      this.closeItems(task, items, { outcome, by: args.by, evidence });
+      return this.get(taskId);
+    });
+  }
+
+  /** Fails the task: the waiting runs move the step to its next channel, or escalate. */
+  fail(taskId: string, args: { by: string; reason: string; person?: string }): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, args.by);
+      if (!args.reason.trim()) throw new TaskRefusedError(taskId, 'a reason is required to fail a task');
+      this.closeItems(task, this.openItems(task, args.person), { outcome: 'failed', by: args.by, reason: args.reason, evidence: [] });
+      return this.get(taskId);
+    });
+  }
+
+  /** Moves the task to another queue and/or assigns it to one operator. */
+  reassign(taskId: string, args: { by: string; queue?: string; assignee?: string }): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, args.by);
+      const profile = this.profileOf(task);
+      if (args.queue && profile.queues && !profile.queues.some((q) => q.id === args.queue)) {
+        throw new TaskRefusedError(taskId, `unknown queue '${args.queue}' (queues: ${profile.queues.map((q) => q.id).join(', ')})`);
+      }
+      const queue = args.queue ?? task.queue;
+      const assignee = args.assignee ?? null;
+      if (assignee && profile.queues && !this.membersOf(profile, queue).includes(assignee)) {
+        throw new TaskRefusedError(taskId, `${assignee} is not in queue ${queue}`);
+      }
+      this.db.prepare('UPDATE tasks SET queue = ?, assignee = ? WHERE id = ?').run(queue, assignee, taskId);
+      this.engine.audit.append({ type: 'task.reassigned', actor: args.by, taskId, data: { from: task.queue, queue, assignee } }, this.now());
+      return this.get(taskId);
+    });
+  }
+
+  /**
+   * Escalates every open task past its due time: an audit event, the task moved to the queue's
+   * escalation queue with a new due time, and a notification in the outbox. Returns the tasks escalated.
+   */
+  escalateOverdue(): TaskView[] {
+    return this.engine.atomically(() => {
+      const now = this.now();
+      const overdue = this.db.prepare("SELECT * FROM tasks WHERE status = 'open' AND due_at < ? ORDER BY due_at").all(now) as TaskRow[];
+      return overdue.map((row) => {
+        const task = this.view(row);
+        const profile = this.profileOf(task);
+        const to = profile.queues?.find((q) => q.id === task.queue)?.escalateTo ?? task.queue;
+        const due = now + (task.content.runbook.slaHours ?? 24) * hour;
+        this.db.prepare('UPDATE tasks SET queue = ?, assignee = NULL, due_at = ?, escalations = escalations + 1 WHERE id = ?').run(to, due, task.id);
+        const data = { from: task.queue, to, overdueSinceMs: now - task.dueAt, escalation: task.escalations + 1 };
+        this.engine.audit.append({ type: 'task.escalated', actor: 'patchbay', taskId: task.id, data }, now);
+        const webhook = profile.notifications?.webhook;
+        if (webhook) {
+          const payload = { type: 'task.escalated', task: task.id, title: renderTitle(task), app: task.app, tenant: task.tenant, ...data, dueAt: new Date(due).toISOString() };
+          this.db.prepare('INSERT INTO outbox (kind, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?)').run('webhook', JSON.stringify({ url: webhook.url, body: payload }), now, now);
+        }
+        return this.get(task.id);
+      });
+    });
+  }
+
+  /** Cancels the open sections of a cancelled run. */
+  cancelItemsOf(runId: string, by: string): void {
+    this.engine.atomically(() => {
+      const items = this.db.prepare("SELECT task_id AS taskId FROM task_items WHERE run_id = ? AND status = 'open'").all(runId) as { taskId: string }[];
+      this.db.prepare("UPDATE task_items SET status = 'cancelled', closed_by = ? WHERE run_id = ? AND status = 'open'").run(by, runId);
+      for (const { taskId } of items) this.closeIfFinished(taskId, by, 'cancelled');
+    });
+  }
+
+  itemsOfRun(runId: string): (TaskItem & { taskId: string })[] {
+    return this.db.prepare('SELECT task_id AS taskId, run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE run_id = ?').all(runId) as (TaskItem & { taskId: string })[];
+  }
+
+  private closeItems(task: TaskView, items: readonly TaskItem[], signal: TaskSignal): void {
+    const now = this.now();
+    const update = this.db.prepare('UPDATE task_items SET status = ?, closed_by = ?, evidence = ? WHERE run_id = ? AND step_id = ?');
+    for (const item of items) {
+      update.run(signal.outcome, signal.by, JSON.stringify(signal.evidence), item.runId, item.stepId);
+      this.engine.signal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
+    }
+    const type = signal.outcome === 'failed' ? 'task.failed' : 'task.completed';
+    this.engine.audit.append(
+      { type, actor: signal.by, taskId: task.id, data: { outcome: signal.outcome, people: items.map((i) => i.email), evidence: signal.evidence.map((e) => e.summary), ...(signal.reason ? { reason: signal.reason } : {}) } },
+      now,
+    );
+    const evidence = [...task.evidence, ...signal.evidence];
+    this.db.prepare('UPDATE tasks SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), task.id);
+    this.closeIfFinished(task.id, signal.by, signal.outcome === 'failed' ? 'failed' : 'completed');
+  }
+
+  private closeIfFinished(taskId: string, by: string, status: 'completed' | 'failed' | 'cancelled'): void {
+    const open = this.db.prepare("SELECT count(*) AS n FROM task_items WHERE task_id = ? AND status = 'open'").get(taskId) as { n: number };
+    if (open.n > 0) return;
+    this.db.prepare("UPDATE tasks SET status = ?, closed_at = ?, closed_by = ? WHERE id = ? AND status = 'open'").run(status, this.now(), by, taskId);
+  }
+
+  private openItems(task: TaskView, person?: string): TaskItem[] {
+    const open = task.items.filter((i) => i.status === 'open');
+    if (!person) return open;
+    const item = open.find((i) => i.email.toLowerCase() === person.toLowerCase());
+    if (!item) {
+      const known = task.items.map((i) => `${i.email} (${i.status})`).join(', ');
+      throw new TaskRefusedError(task.id, `${person} has no open section in this task (sections: ${known})`);
+    }
+    return [item];
+  }
+
+  private requireOpen(taskId: string): TaskView {
+    const task = this.get(taskId);
+    if (task.status !== 'open') {
+      const when = task.closedAt ? ` on ${new Date(task.closedAt).toISOString()}` : '';
+      throw new TaskRefusedError(taskId, `already ${task.status}${task.closedBy ? ` by ${task.closedBy}` : ''}${when}; nothing was changed`);
+    }
+    return task;
+  }
+
+  private requireMember(task: TaskView, operator: string): void {
+    if (!operator?.trim()) throw new TaskRefusedError(task.id, 'say who you are with --by (or PATCHBAY_OPERATOR)');
+    const profile = this.profileOf(task);
+    if (!profile.queues?.length) return;
+    const members = this.membersOf(profile, task.queue);
+    if (!members.includes(operator)) {
+      throw new TaskRefusedError(task.id, `${operator} is not a member of queue ${task.queue} (members: ${members.join(', ') || 'none'})`);
+    }
+  }
+
+  private queueMembers(task: TaskView): string[] {
+    return this.membersOf(this.profileOf(task), task.queue);
+  }
+
+  private membersOf(profile: TenantProfile, queue: string): string[] {
+    return profile.queues?.find((q) => q.id === queue)?.members ?? [];
+  }
+
+  private profileOf(task: TaskView): TenantProfile {
+    const runId = task.items[0]?.runId;
+    const row = runId && (this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined);
+    return row ? (JSON.parse(row.profile) as TenantProfile) : { tenant: task.tenant, apps: {} };
+  }
+
+  /** Files are copied under the data folder by content hash; text is kept as given. */
+  private keepEvidence(taskId: string, input: EvidenceInput, by: string): Evidence {
+    const at = this.now();
+    if (input.file) {
+      if (!existsSync(input.file) || !statSync(input.file).isFile()) throw new TaskRefusedError(taskId, `evidence file ${input.file} does not exist`);
+      const sha256 = createHash('sha256').update(readFileSync(input.file)).digest('hex');
+      mkdirSync(this.evidenceDir, { recursive: true });
+      const kept = path.join(this.evidenceDir, `${sha256}${path.extname(input.file)}`);
+      if (!existsSync(kept)) copyFileSync(input.file, kept);
+      const size = statSync(kept).size;
+      return { kind: 'file', summary: `file ${path.basename(input.file)} (${size} bytes, sha256 ${sha256.slice(0, 12)}…)`, by, at, file: { path: kept, sha256, size, name: path.basename(input.file) } };
+    }
+    const text = input.text?.trim();
+    if (!text) throw new TaskRefusedError(taskId, 'evidence must not be empty');
+    return { kind: 'text', summary: text, by, at };
+  }
+
+  private view(row: TaskRow): TaskView {
+    const items = this.db
+      .prepare('SELECT run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE task_id = ? ORDER BY email')
+      .all(row.id) as TaskItem[];
+    const task = {
+      id: row.id,
+      title: row.title,
+      tenant: row.tenant,
+      app: row.app,
+      runbook: row.runbook,
+      queue: row.queue,
+      assignee: row.assignee,
+      status: row.status,
+      dueAt: row.due_at,
+      overdue: row.status === 'open' && row.due_at < this.now(),
+      escalations: row.escalations,
+      createdAt: row.created_at,
+      closedAt: row.closed_at,
+      closedBy: row.closed_by,
+      stepsDone: JSON.parse(row.steps_done) as number[],
+      content: JSON.parse(row.content) as TaskContent,
+      items,
+      evidence: JSON.parse(row.evidence) as Evidence[],
+    };
+    return { ...task, title: renderTitle(task) };
+  }
+}
+
+/** The runbook's title for the people in the task: {email} becomes the address, or "3 people". */
+export function renderTitle(task: { title: string; items: readonly { email: string }[]; content: TaskContent }): string {
+  const who = task.items.length === 1 ? task.items[0]!.email : `${task.items.length} people`;
+  return task.title.replaceAll('{email}', who).replaceAll('{app}', task.content.appName);
+}

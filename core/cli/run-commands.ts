@@ -1,0 +1,247 @@
+import { existsSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { Runtime, Services } from '../container.js';
+import type { TaskView } from '../channels/human/task-store.js';
+import { InvalidInputError } from '../errors.js';
+import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
+import { readUsersFile } from './users-file.js';
+
+export interface CliContext {
+  readonly services: () => Services;
+  readonly runtime: () => Runtime;
+  readonly print: (text: string) => void;
+  readonly printJson: (value: unknown) => void;
+}
+
+const operator = (by: string | undefined): string => {
+  const who = by ?? process.env.PATCHBAY_OPERATOR;
+  if (!who) throw new InvalidInputError({ file: 'command line', pointer: '/by' }, 'say who you are with --by <operator> (or set PATCHBAY_OPERATOR)');
+  return who;
+};
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The run and task commands: everything that needs the store. */
+export function registerRunCommands(program: Command, cli: CliContext): void {
+  const taskLookup = (runtime: Runtime) => (id: string): TaskView | undefined => {
+    try {
+      return runtime.tasks.get(id);
+    } catch {
+      return undefined;
+    }
+  };
+
+  program
+    .command('run')
+    .description('start a lifecycle run, or: run status <id> | run cancel <id> --reason <text>')
+    .argument('<playbook>', 'onboard, change or offboard — or status / cancel')
+    .argument('[run]', 'the run id, for status and cancel')
+    .option('--app <id>', 'the connector, e.g. spendesk')
+    .option('--user <email>', "the person's work email")
+    .option('--users-file <csv>', 'a CSV with an email column: one run per person, human work batched')
+    .option('--profile <file>', 'tenant profile (default: the embedded demo tenant "acme")')
+    .option('--idempotency-key <key>', 'the same key twice returns the first run')
+    .option('--reason <text>', 'why, for cancel')
+    .option('--by <operator>', 'who asks (default: PATCHBAY_OPERATOR)')
+    .option('--json', 'print JSON')
+    .action(async (playbook: string, runId: string | undefined, options: { app?: string; user?: string; usersFile?: string; profile?: string; idempotencyKey?: string; reason?: string; by?: string; json?: boolean }) => {
+      const runtime = cli.runtime();
+      if (playbook === 'status' || playbook === 'cancel') {
+        if (!runId) throw new InvalidInputError({ file: 'command line' }, `run ${playbook} needs a run id`);
+        if (playbook === 'cancel') {
+          if (!options.reason) throw new InvalidInputError({ file: 'command line', pointer: '/reason' }, 'say why with --reason');
+          await runtime.runs.cancel(runId, options.reason, operator(options.by));
+        }
+        await runtime.runs.settle();
+        const timeline = runtime.runs.timeline(runId);
+        if (options.json) cli.printJson(timeline);
+        else cli.print(renderTimeline(timeline, taskLookup(runtime)));
+        return;
+      }
+      if (!options.app) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, 'required option --app <id> not given');
+      if (!!options.user === !!options.usersFile) throw new InvalidInputError({ file: 'command line', pointer: '/subject' }, 'give either --user <email> or --users-file <csv>');
+      const { profiles } = cli.services();
+      const profile = profiles.load(options.profile);
+      const people = options.usersFile ? readUsersFile(options.usersFile) : [{ email: options.user!, source: 'command line' }];
+      const incoming = people.map((p) => ({
+        source: p.source,
+        request: {
+          playbook,
+          app: options.app,
+          subject: { email: p.email, ...('firstName' in p && p.firstName ? { firstName: p.firstName } : {}), ...('lastName' in p && p.lastName ? { lastName: p.lastName } : {}) },
+        },
+      }));
+      const results = await runtime.runs.start(incoming, profile, { ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...(options.by ?? process.env.PATCHBAY_OPERATOR ? { requestedBy: options.by ?? process.env.PATCHBAY_OPERATOR } : {}) });
+      const tasks = taskLookup(runtime);
+      if (options.json) {
+        cli.printJson(results.map(({ run, created }) => ({ created, id: run.id, playbook: run.playbook, app: run.app, subject: run.subject, status: run.status, outcome: run.outcome, waitingFor: describeWait(run, tasks) })));
+        return;
+      }
+      if (results.length === 1) {
+        const { run, created } = results[0]!;
+        cli.print(created ? `Started ${run.id}: ${run.playbook} ${run.subject} — ${run.app} (tenant ${run.tenant})` : `${run.id} is already open for ${run.playbook} ${run.subject} — ${run.app}: returned it, nothing new was started`);
+        cli.print(`Now: ${describeWait(run, tasks)}`);
+        if (run.waitingFor?.startsWith('task:')) cli.print(`Next: patchbay task show ${run.waitingFor.slice(5)}`);
+        return;
+      }
+      const created = results.filter((r) => r.created).length;
+      cli.print(renderRuns(results.map((r) => r.run), tasks));
+      cli.print(`${created} runs started, ${results.length - created} already open`);
+    });
+
+  program
+    .command('runs')
+    .description('list runs, newest first')
+    .option('--status <status>', 'running, waiting, completed, failed or cancelled')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'print JSON')
+    .action(async (options: { status?: 'running'; limit: string; json?: boolean }) => {
+      const runtime = cli.runtime();
+      await runtime.runs.settle();
+      const runs = runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
+      if (options.json) cli.printJson(runs.map(({ profile: _profile, plan: _plan, ...r }) => r));
+      else cli.print(runs.length ? renderRuns(runs, taskLookup(runtime)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
+    });
+
+  program
+    .command('evidence')
+    .description('tell a waiting run that an account exists (for a step waiting on JIT)')
+    .argument('<run>', 'the run id')
+    .requiredOption('--step <step>', 'the step waiting for evidence, e.g. spendesk-create-user')
+    .requiredOption('--text <text>', 'what shows the account exists (an IdP sign-in event, a read of the members list)')
+    .option('--by <operator>', 'who gives it (default: PATCHBAY_OPERATOR)')
+    .action(async (runId: string, options: { step: string; text: string; by?: string }) => {
+      const runtime = cli.runtime();
+      const run = await runtime.runs.giveEvidence(runId, options.step, operator(options.by), options.text);
+      cli.print(`${run.id}: ${describeWait(run, taskLookup(runtime))}`);
+    });
+
+  program
+    .command('tasks')
+    .description('the task inbox: open tasks by due time')
+    .option('--queue <queue>', 'only this queue')
+    .option('--mine', 'only tasks for the operator (--by or PATCHBAY_OPERATOR)')
+    .option('--by <operator>', 'who you are')
+    .option('--all', 'closed tasks too')
+    .option('--json', 'print JSON')
+    .action(async (options: { queue?: string; mine?: boolean; by?: string; all?: boolean; json?: boolean }) => {
+      const runtime = cli.runtime();
+      await runtime.runs.settle();
+      const tasks = runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(options.mine ? { operator: operator(options.by) } : {}) });
+      if (options.json) cli.printJson(tasks);
+      else cli.print(tasks.length ? renderTasks(tasks) : 'no open tasks');
+    });
+
+  const task = program.command('task').description('show, complete, fail or reassign one task');
+
+  task
+    .command('show')
+    .argument('<task>', 'the task id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const runtime = cli.runtime();
+      await runtime.runs.settle();
+      const view = runtime.tasks.get(id);
+      if (options.json) cli.printJson(view);
+      else cli.print(renderTask(view));
+    });
+
+  task
+    .command('complete')
+    .description('complete the task (or tick one checklist step with --step) with evidence')
+    .argument('<task>', 'the task id')
+    .option('--by <operator>', 'who you are (default: PATCHBAY_OPERATOR)')
+    .option('--step <n>', 'tick checklist step n only; the task stays open')
+    .option('--evidence <text|file>', 'what shows it is done: text, or the path of a file (repeatable)', collect)
+    .option('--already-done', 'there was nothing to do (the account was already gone)')
+    .option('--person <email>', "complete only this person's section of a batched task")
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { by?: string; step?: string; evidence?: string[]; alreadyDone?: boolean; person?: string; json?: boolean }) => {
+      const runtime = cli.runtime();
+      const by = operator(options.by);
+      let view: TaskView;
+      if (options.step !== undefined) {
+        view = runtime.tasks.tickStep(id, Number(options.step), by);
+      } else {
+        const evidence = (options.evidence ?? []).map((e) => (existsSync(e) && statSync(e).isFile() ? { file: e } : { text: e }));
+        view = runtime.tasks.complete(id, { by, evidence, ...(options.alreadyDone ? { alreadyDone: true } : {}), ...(options.person ? { person: options.person } : {}) });
+      }
+      await runtime.runs.settle();
+      if (options.json) {
+        cli.printJson(runtime.tasks.get(id));
+        return;
+      }
+      if (options.step !== undefined) {
+        cli.print(`${id}: step ${options.step} ticked (${view.stepsDone.length} of ${view.content.runbook.steps.length})`);
+        return;
+      }
+      cli.print(`${id}: ${runtime.tasks.get(id).status}`);
+      for (const item of view.items.filter((i) => i.closedBy === by)) {
+        const run = runtime.engine.get(item.runId);
+        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
+      }
+    });
+
+  task
+    .command('fail')
+    .description('say the task cannot be done: the step moves to its next channel, or escalates')
+    .argument('<task>', 'the task id')
+    .requiredOption('--reason <text>', 'why it cannot be done')
+    .option('--by <operator>', 'who you are (default: PATCHBAY_OPERATOR)')
+    .option('--person <email>', "only this person's section")
+    .action(async (id: string, options: { reason: string; by?: string; person?: string }) => {
+      const runtime = cli.runtime();
+      const view = runtime.tasks.fail(id, { by: operator(options.by), reason: options.reason, ...(options.person ? { person: options.person } : {}) });
+      await runtime.runs.settle();
+      cli.print(`${id}: failed`);
+      for (const item of view.items) {
+        const run = runtime.engine.get(item.runId);
+        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
+      }
+    });
+
+  task
+    .command('reassign')
+    .description('move the task to another queue, or give it to one operator')
+    .argument('<task>', 'the task id')
+    .option('--queue <queue>', 'the new queue')
+    .option('--to <operator>', 'the operator who takes it')
+    .option('--by <operator>', 'who you are (default: PATCHBAY_OPERATOR)')
+    .action(async (id: string, options: { queue?: string; to?: string; by?: string }) => {
+      if (!options.queue && !options.to) throw new InvalidInputError({ file: 'command line' }, 'give --queue <queue> or --to <operator>');
+      const runtime = cli.runtime();
+      const view = runtime.tasks.reassign(id, { by: operator(options.by), ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
+      cli.print(`${id}: queue ${view.queue}${view.assignee ? `, assigned to ${view.assignee}` : ''}`);
+    });
+
+  program
+    .command('audit')
+    .description('audit verify: check the hash chain of the audit log')
+    .argument('<action>', 'verify')
+    .option('--json', 'print JSON')
+    .action(async (action: string, options: { json?: boolean }) => {
+      if (action !== 'verify') throw new InvalidInputError({ file: 'command line' }, `unknown audit action '${action}' (known: verify)`);
+      const result = cli.runtime().engine.audit.verify();
+      if (options.json) cli.printJson({ ok: !result.broken, ...result });
+      else if (result.broken) cli.print(`audit log BROKEN at row ${result.broken.seq}: ${result.broken.reason} (${result.rows} rows read)`);
+      else cli.print(`audit log intact: ${result.rows} rows, every link holds`);
+      if (result.broken) process.exitCode = 1;
+    });
+
+  program
+    .command('worker')
+    .description('keep the engine going: advance due runs, escalate overdue tasks, deliver notifications')
+    .option('--interval <seconds>', 'how often to look for work', '5')
+    .option('--once', 'one pass, then exit')
+    .action(async (options: { interval: string; once?: boolean }) => {
+      const runtime = cli.runtime();
+      let stop = false;
+      process.once('SIGINT', () => (stop = true));
+      process.once('SIGTERM', () => (stop = true));
+      do {
+        await runtime.runs.settle();
+        if (options.once) break;
+        await new Promise((resolve) => setTimeout(resolve, Number(options.interval) * 1000));
+      } while (!stop);
+    });
+}

@@ -1,0 +1,434 @@
+import { randomBytes } from 'node:crypto';
+import { inject, injectable } from 'inversify';
+import os from 'node:os';
+import { NotFoundError, PatchbayError } from '../errors.js';
+import type { Database } from '../store/database.js';
+import { type AuditEvent, AuditLog } from './audit.js';
+import { Clock } from './clock.js';
+import { StoreDatabase } from '../store/database.js';
+import { newId } from './ids.js';
+import {
+  type NewRun,
+  type RunContext,
+  type RunEngine,
+  type RunRecord,
+  type RunStatus,
+  type SignalResult,
+  type StartResult,
+  type StepOptions,
+  Suspend,
+  type Workflow,
+  type WorkflowResult,
+} from './port.js';
+import { isRetryable, noRetry, retryDelayMs } from './retry.js';
+
+/** A step that failed for good; replay throws the same error again, from the journal. */
+export class StepFailedError extends PatchbayError {
+  readonly code = 'step-failed';
+  constructor(
+    readonly step: string,
+    readonly failure: SerializedError,
+    options?: { cause?: unknown },
+  ) {
+    super(`step ${step} failed: ${failure.message}`, options);
+  }
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+  readonly status?: number;
+}
+
+export const EngineOptions = Symbol('EngineOptions');
+export interface EmbeddedEngineOptions {
+  /** How long a driver owns a run it is executing before another may take it over. */
+  readonly leaseMs?: number;
+  /** Runs started per transaction by start(). */
+  readonly batchSize?: number;
+  /** Timers up to this long are waited for in the process instead of parking the run. */
+  readonly inlineWaitMaxMs?: number;
+  /** Waits in the process; a manual clock in tests advances instead of sleeping. */
+  readonly pause?: (ms: number) => Promise<void>;
+}
+
+type RunRow = {
+  id: string; idempotency_key: string; batch_id: string | null; tenant: string; playbook: string; app: string; subject: string;
+  request: string; plan: string; profile: string; status: RunStatus; outcome: RunRecord['outcome']; waiting_for: string | null;
+  wake_at: number | null; lease_owner: string | null; lease_until: number | null; created_at: number; updated_at: number; finished_at: number | null;
+};
+
+const openStatuses = "('running', 'waiting')";
+
+/**
+ * The embedded engine: runs are replayed from a SQLite journal. A slice of a run executes inside
+ * one transaction (so that a task and the journal entry that created it commit together or not at
+ * all); a step marked external commits first, calls out, and opens a new transaction for its result.
+ * Work is at least once inside an external step, which is why every external call carries an
+ * idempotency key derived from (run, step).
+ */
+@injectable()
+export class EmbeddedRunEngine implements RunEngine {
+  readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly audit: AuditLog;
+  private inTransaction = false;
+  private readonly leaseMs: number;
+  private readonly batchSize: number;
+  readonly inlineWaitMaxMs: number;
+  readonly pause: (ms: number) => Promise<void>;
+
+  private workflow: Workflow | undefined;
+
+  constructor(
+    @inject(StoreDatabase) readonly db: Database,
+    @inject(Clock) readonly clock: Clock,
+    @inject(EngineOptions) options: EmbeddedEngineOptions = {},
+  ) {
+    this.audit = new AuditLog(db);
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.batchSize = options.batchSize ?? 500;
+    this.inlineWaitMaxMs = options.inlineWaitMaxMs ?? 30_000;
+    this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** The workflow every run executes; set once by the composition root (it depends on the engine's own tasks). */
+  use(workflow: Workflow): void {
+    this.workflow = workflow;
+  }
+
+  async start(runs: readonly NewRun[]): Promise<StartResult[]> {
+    const results: StartResult[] = [];
+    for (let i = 0; i < runs.length; i += this.batchSize) {
+      await this.transaction(async () => {
+        for (const run of runs.slice(i, i + this.batchSize)) results.push(await this.startOne(run));
+      });
+    }
+    return results;
+  }
+
+  private async startOne(run: NewRun): Promise<StartResult> {
+    const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
+    const existing = this.db
+      .prepare(`SELECT * FROM runs WHERE idempotency_key = ? OR (open_key = ? AND status IN ${openStatuses}) LIMIT 1`)
+      .get(run.idempotencyKey, openKey) as RunRow | undefined;
+    if (existing) return { run: toRecord(existing), created: false };
+    const now = this.clock.now();
+    const id = newId('run', now);
+    this.db
+      .prepare(
+        `INSERT INTO runs (id, idempotency_key, open_key, batch_id, tenant, playbook, app, subject, request, plan, profile, status, wake_at, lease_owner, lease_until, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
+      )
+      .run(id, run.idempotencyKey, openKey, run.batchId ?? null, run.profile.tenant, run.request.playbook, run.request.app, run.request.subject.email,
+        JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, this.owner, now + this.leaseMs, now, now);
+    const insertStep = this.db.prepare("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
+    run.plan.steps.forEach((step, position) => insertStep.run(id, step.id, position, now));
+    this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length } }, now);
+    const record = this.get(id);
+    await this.slice(record);
+    return { run: this.get(id), created: true };
+  }
+
+  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
+    return this.atomically(() => {
+      const run = this.get(runId);
+      if (run.status !== 'running' && run.status !== 'waiting') return false;
+      const now = this.clock.now();
+      const inserted = this.db
+        .prepare('INSERT INTO signals (run_id, name, payload, dedupe_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING')
+        .run(runId, name, JSON.stringify(payload ?? null), dedupeKey, now).changes;
+      if (!inserted) return false;
+      this.db.prepare("UPDATE runs SET status = 'running', wake_at = ?, updated_at = ? WHERE id = ?").run(now, now, runId);
+      this.audit.append({ type: 'run.signalled', actor, runId, data: { signal: name } }, now);
+      return true;
+    });
+  }
+
+  get(runId: string): RunRecord {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
+    if (!row) throw new NotFoundError('run', runId);
+    return toRecord(row);
+  }
+
+  list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): RunRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR batch_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?')
+      .all(filter.status ?? null, filter.status ?? null, filter.batchId ?? null, filter.batchId ?? null, filter.limit ?? 1000) as RunRow[];
+    return rows.map(toRecord);
+  }
+
+  cancel(runId: string, reason: string, actor: string): RunRecord {
+    return this.atomically(() => {
+      const run = this.get(runId);
+      if (run.status !== 'running' && run.status !== 'waiting') return run;
+      const now = this.clock.now();
+      this.db
+        .prepare("UPDATE runs SET status = 'cancelled', outcome = 'cancelled', waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?")
+        .run(now, now, runId);
+      this.audit.append({ type: 'run.cancelled', actor, runId, data: { reason } }, now);
+      return this.get(runId);
+    });
+  }
+
+  async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
+    const max = options.maxSlices ?? Number.POSITIVE_INFINITY;
+    let slices = 0;
+    const skipped = new Set<string>();
+    while (slices < max) {
+      const now = this.clock.now();
+      const due = (this.db.prepare(`SELECT * FROM runs WHERE status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT 100`).all(now) as RunRow[])
+        .filter((row) => !skipped.has(row.id));
+      const claimable = due.filter((row) => this.leaseIsFree(row, now));
+      due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
+      if (claimable.length === 0) break;
+      for (const row of claimable) {
+        if (slices >= max) break;
+        await this.transaction(async () => {
+          const claimed = this.db
+            .prepare(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)`)
+            .run(this.owner, this.clock.now() + this.leaseMs, row.id, now, this.owner, now, row.lease_owner ?? '').changes;
+          if (!claimed) return;
+          slices++;
+          await this.slice(this.get(row.id));
+        });
+      }
+    }
+    return { slices };
+  }
+
+  /** A lease is free when nobody holds it, it expired, it is ours, or its holder on this machine is gone. */
+  private leaseIsFree(row: RunRow, now: number): boolean {
+    if (!row.lease_owner || row.lease_owner === this.owner || (row.lease_until ?? 0) < now) return true;
+    const [host, pid] = row.lease_owner.split(':');
+    if (host !== os.hostname()) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+
+  private async slice(run: RunRecord): Promise<void> {
+    const journal = new Map<string, unknown>();
+    for (const row of this.db.prepare('SELECT key, value FROM journal WHERE run_id = ?').iterate(run.id) as Iterable<{ key: string; value: string }>) {
+      journal.set(row.key, JSON.parse(row.value));
+    }
+    const context = new JournalContext(this, run, journal);
+    try {
+      if (!this.workflow) throw new Error('no workflow registered with the engine');
+      const result = await this.workflow(context, run);
+      this.finish(run.id, result);
+    } catch (error) {
+      if (error instanceof Suspend) this.park(run.id, error);
+      else this.finish(run.id, { outcome: 'failed', summary: (error as Error)?.message ?? String(error) });
+    }
+  }
+
+  private park(runId: string, suspend: Suspend): void {
+    const now = this.clock.now();
+    this.db
+      .prepare("UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
+      .run(suspend.waitingFor, suspend.wakeAt, now, runId);
+  }
+
+  private finish(runId: string, result: WorkflowResult): void {
+    const now = this.clock.now();
+    const status = result.outcome === 'failed' ? 'failed' : 'completed';
+    this.db
+      .prepare('UPDATE runs SET status = ?, outcome = ?, waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?')
+      .run(status, result.outcome, now, now, runId);
+    this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
+  }
+
+  /** Runs `fn` in a transaction, or in the one already open. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.inTransaction = true;
+    try {
+      const result = await fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    } finally {
+      this.inTransaction = false;
+    }
+  }
+
+  /** Synchronous work in a transaction of its own (or the open one). */
+  atomically<T>(fn: () => T): T {
+    if (this.inTransaction || this.db.inTransaction) return fn();
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
+  async outside<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.inTransaction) return fn();
+    this.db.exec('COMMIT');
+    this.inTransaction = false;
+    try {
+      return await fn();
+    } finally {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.inTransaction = true;
+    }
+  }
+
+  journalWrite(runId: string, key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO journal (run_id, key, value, at) VALUES (?, ?, ?, ?)').run(runId, key, JSON.stringify(value ?? null), this.clock.now());
+  }
+
+  nthSignal(runId: string, name: string, n: number): { payload: unknown } | undefined {
+    const row = this.db.prepare('SELECT payload FROM signals WHERE run_id = ? AND name = ? ORDER BY id LIMIT 1 OFFSET ?').get(runId, name, n - 1) as { payload: string } | undefined;
+    return row && { payload: JSON.parse(row.payload) };
+  }
+}
+
+/** The RunContext of one slice: every answer comes from the journal when it is there. */
+class JournalContext implements RunContext {
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(
+    private readonly engine: EmbeddedRunEngine,
+    private readonly run: RunRecord,
+    private readonly journal: Map<string, unknown>,
+  ) {}
+
+  get runId(): string {
+    return this.run.id;
+  }
+
+  private key(name: string): string {
+    const n = (this.occurrences.get(name) ?? 0) + 1;
+    this.occurrences.set(name, n);
+    return n === 1 ? name : `${name}#${n}`;
+  }
+
+  private write(key: string, value: unknown): void {
+    this.engine.journalWrite(this.run.id, key, value);
+    this.journal.set(key, value);
+  }
+
+  async step<T>(name: string, fn: (attempt: number) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    const key = this.key(`step:${name}`);
+    if (this.journal.has(key)) return unwrap<T>(name, this.journal.get(key) as Journaled<T>);
+    const policy = options.retry ?? noRetry;
+    let attempt = 1;
+    while (this.journal.has(`${key}@${attempt}`)) attempt++;
+    if (attempt > 1) await this.timer(`${key}@${attempt - 1}:wait`, (this.journal.get(`${key}@${attempt - 1}`) as { delayMs: number }).delayMs, `retry of ${name}`);
+    for (;; attempt++) {
+      try {
+        const value = options.external ? await this.engine.outside(async () => fn(attempt)) : await fn(attempt);
+        this.write(key, { value });
+        return value;
+      } catch (error) {
+        if (error instanceof Suspend) throw error;
+        const failure = serialize(error);
+        if (!isRetryable(error) || attempt >= policy.maxAttempts) {
+          this.write(key, { error: failure });
+          throw new StepFailedError(name, failure, { cause: error });
+        }
+        const delayMs = retryDelayMs(error, attempt, policy);
+        this.write(`${key}@${attempt}`, { error: failure, delayMs });
+        this.engine.audit.append({ type: 'step.retry', actor: 'patchbay', runId: this.run.id, data: { step: name, attempt, delayMs, error: failure.message } }, this.engine.clock.now());
+        await this.timer(`${key}@${attempt}:wait`, delayMs, `retry of ${name}`);
+      }
+    }
+  }
+
+  async waitForSignal<T>(name: string, timeoutMs?: number): Promise<SignalResult<T>> {
+    const key = this.key(`signal:${name}`);
+    if (this.journal.has(key)) return this.journal.get(key) as SignalResult<T>;
+    const n = Number(key.split('#')[1] ?? 1);
+    const signal = this.engine.nthSignal(this.run.id, name, n);
+    if (signal) {
+      const result: SignalResult<T> = { timedOut: false, payload: signal.payload as T };
+      this.write(key, result);
+      return result;
+    }
+    let deadline: number | null = null;
+    if (timeoutMs !== undefined) {
+      const deadlineKey = `${key}:deadline`;
+      if (!this.journal.has(deadlineKey)) this.write(deadlineKey, this.engine.clock.now() + timeoutMs);
+      deadline = this.journal.get(deadlineKey) as number;
+      if (this.engine.clock.now() >= deadline) {
+        const result: SignalResult<T> = { timedOut: true };
+        this.write(key, result);
+        return result;
+      }
+    }
+    throw new Suspend(name, deadline);
+  }
+
+  async sleep(ms: number): Promise<void> {
+    await this.timer(this.key('sleep'), ms, 'a timer');
+  }
+
+  private async timer(key: string, ms: number, what: string): Promise<void> {
+    if (!this.journal.has(key)) this.write(key, this.engine.clock.now() + ms);
+    const wakeAt = this.journal.get(key) as number;
+    const left = wakeAt - this.engine.clock.now();
+    if (left <= 0) return;
+    if (left <= this.engine.inlineWaitMaxMs) {
+      await this.engine.outside(() => this.engine.pause(left));
+      return;
+    }
+    throw new Suspend(what, wakeAt);
+  }
+
+  async now(): Promise<number> {
+    const key = this.key('now');
+    if (!this.journal.has(key)) this.write(key, this.engine.clock.now());
+    return this.journal.get(key) as number;
+  }
+
+  async audit(event: Omit<AuditEvent, 'runId'>): Promise<void> {
+    const key = this.key('audit');
+    if (this.journal.has(key)) return;
+    this.engine.audit.append({ ...event, runId: this.run.id }, this.engine.clock.now());
+    this.write(key, event.type);
+  }
+}
+
+type Journaled<T> = { value: T } | { error: SerializedError };
+
+function unwrap<T>(name: string, entry: Journaled<T>): T {
+  if ('error' in entry) throw new StepFailedError(name, entry.error);
+  return entry.value;
+}
+
+function serialize(error: unknown): SerializedError {
+  const e = error as Partial<PatchbayError> & { status?: number; name?: string; message?: string };
+  return {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(error),
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e?.status === 'number' ? { status: e.status } : {}),
+  };
+}
+
+function toRecord(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    idempotencyKey: row.idempotency_key,
+    batchId: row.batch_id,
+    tenant: row.tenant,
+    playbook: row.playbook,
+    app: row.app,
+    subject: row.subject,
+    request: JSON.parse(row.request),
+    plan: JSON.parse(row.plan),
+    profile: JSON.parse(row.profile),
+    status: row.status,
+    outcome: row.outcome,
+    waitingFor: row.waiting_for,
+    wakeAt: row.wake_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+  };
+}

@@ -1,0 +1,119 @@
+import { inject, injectable, multiInject } from 'inversify';
+import { ChannelExecutor, type ChannelOutcome } from '../channels/executor.js';
+import { queueFor } from '../planning/channels.js';
+import { ConnectorRegistry } from '../registry/registry.js';
+import type { ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
+import type { RunContext, RunRecord, Workflow, WorkflowResult } from './port.js';
+import { StepLog, type StepStatus } from './step-log.js';
+
+/**
+ * The playbook, as workflow code: the plan's steps in order, each tried on its channels in order,
+ * a failed human step escalated up the queue chain, and the run's outcome said plainly. It only
+ * talks to the world through the RunContext, so it runs the same on any engine behind the port.
+ */
+@injectable()
+export class LifecycleWorkflow {
+  private readonly executors: ReadonlyMap<ChannelName, ChannelExecutor>;
+
+  constructor(
+    @multiInject(ChannelExecutor) executors: readonly ChannelExecutor[],
+    @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
+    @inject(StepLog) private readonly steps: StepLog,
+  ) {
+    this.executors = new Map(executors.map((e) => [e.channel, e]));
+  }
+
+  readonly run: Workflow = async (ctx, run) => {
+    const { plan } = run;
+    let accountGone = false;
+    let appSteps = 0;
+    let appAlreadyDone = 0;
+    for (const step of plan.steps) {
+      const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
+      if (accountGone && counts) {
+        await this.mark(ctx, run, step, { status: 'already-done', detail: 'nothing to do: the account was already gone when checked' });
+        appSteps++;
+        appAlreadyDone++;
+        continue;
+      }
+      const outcome = await this.runStep(ctx, run, step);
+      if (outcome.status === 'failed') return { outcome: 'failed', summary: `${step.title}: ${outcome.detail}` };
+      if (step.role === 'check' && outcome.found === false) {
+        accountGone = true;
+        await ctx.audit({ type: 'run.account-already-gone', actor: 'patchbay', data: { app: plan.app, evidence: outcome.detail } });
+      }
+      if (counts) {
+        appSteps++;
+        if (outcome.status === 'already-done') appAlreadyDone++;
+      }
+    }
+    return this.result(run, appSteps > 0 && appSteps === appAlreadyDone);
+  };
+
+  private result(run: RunRecord, alreadyDone: boolean): WorkflowResult {
+    const app = this.registry.get(run.app).manifest.name;
+    if (alreadyDone) return { outcome: 'already-done', summary: `already done: ${run.subject} had nothing left to ${run.playbook} in ${app}` };
+    return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is done (${run.plan.steps.length} steps)` };
+  }
+
+  private async runStep(ctx: RunContext, run: RunRecord, step: PlanStep): Promise<ChannelOutcome> {
+    if (step.channels.length === 0) {
+      const detail = step.blocked ?? 'no channel can be used for this step';
+      await this.mark(ctx, run, step, { status: 'failed', detail });
+      return { status: 'failed', detail };
+    }
+    const chain = step.channels.map((name) => step.chain.find((c) => c.channel === name && c.usable)!).filter(Boolean);
+    const visitedQueues = new Set<string>();
+    let queue = this.firstQueue(run, step);
+    let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
+    for (let pass = 1; ; pass++) {
+      const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
+      for (const choice of channels) {
+        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue);
+        if (!outcome) continue;
+        if (outcome.status !== 'failed') return outcome;
+        last = outcome;
+        if (outcome.conclusive) break;
+      }
+      // Every channel failed: people escalate up their queue chain before the step gives up.
+      if (last.status === 'failed' && last.conclusive) break;
+      if (!queue || !chain.some((c) => c.channel === 'human')) break;
+      visitedQueues.add(queue);
+      const next = run.profile.queues?.find((q) => q.id === queue)?.escalateTo;
+      if (!next || visitedQueues.has(next)) break;
+      await ctx.audit({ type: 'step.escalated', actor: 'patchbay', data: { step: step.id, from: queue, to: next, after: last.detail } });
+      queue = next;
+    }
+    await this.mark(ctx, run, step, { status: 'failed', detail: last.detail, evidence: last.evidence });
+    return last;
+  }
+
+  private async tryChannel(ctx: RunContext, run: RunRecord, step: PlanStep, choice: ChannelChoice, pass: number, queue: string | undefined): Promise<ChannelOutcome | undefined> {
+    const executor = this.executors.get(choice.channel);
+    if (!executor) {
+      await ctx.audit({ type: 'channel.skipped', actor: 'patchbay', data: { step: step.id, channel: choice.channel, reason: `no ${choice.channel} executor in this installation` } });
+      return undefined;
+    }
+    await this.mark(ctx, run, step, { status: 'running', channel: choice.channel, attempt: true });
+    const outcome = await executor.execute({ ctx, run, step, choice, pass, ...(queue && choice.channel === 'human' ? { queue } : {}) });
+    const type = outcome.status === 'failed' ? 'channel.failed' : `step.${outcome.status}`;
+    await ctx.audit({ type, actor: 'patchbay', data: { step: step.id, channel: choice.channel, detail: outcome.detail } });
+    if (outcome.status !== 'failed') await this.mark(ctx, run, step, { status: outcome.status, detail: outcome.detail, evidence: outcome.evidence });
+    else await this.mark(ctx, run, step, { status: 'running', detail: `${choice.channel} failed: ${outcome.detail}`, evidence: outcome.evidence });
+    return outcome;
+  }
+
+  /** The queue of the step's human channel, if it has one: the runbook's, else the app's, else the tenant's first. */
+  private firstQueue(run: RunRecord, step: PlanStep): string | undefined {
+    const human = step.chain.find((c) => c.channel === 'human' && c.usable);
+    if (!human?.runbook) return undefined;
+    const connector = this.registry.get(step.app);
+    const settings = run.profile.apps[step.app] ?? {};
+    return queueFor(connector.runbooks.get(human.runbook)?.queue, settings, run.profile);
+  }
+
+  private async mark(ctx: RunContext, run: RunRecord, step: PlanStep, change: Parameters<StepLog['update']>[2] & { status: StepStatus }): Promise<void> {
+    const at = await ctx.now();
+    await ctx.step(`${step.id}/mark`, () => this.steps.update(run.id, step.id, change, at));
+  }
+}

@@ -1,0 +1,55 @@
+import { inject, injectable } from 'inversify';
+import { Clock } from './clock.js';
+import { type Database, StoreDatabase } from '../store/database.js';
+
+/**
+ * Outgoing notifications, written in the same transaction as the change they tell of and delivered
+ * afterwards: a JSON POST to the tenant's webhook, retried with backoff until it is accepted.
+ */
+@injectable()
+export class Outbox {
+  private readonly timeoutMs = 5000;
+
+  constructor(
+    @inject(StoreDatabase) private readonly db: Database,
+    @inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  async deliver(): Promise<{ delivered: number; failed: number }> {
+    const due = this.db
+      .prepare('SELECT id, payload, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 100')
+      .all(this.clock.now()) as { id: number; payload: string; attempts: number }[];
+    let delivered = 0;
+    let failed = 0;
+    for (const row of due) {
+      const { url, body } = JSON.parse(row.payload) as { url: string; body: unknown };
+      let error: string | undefined;
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'patchbay' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        await response.body?.cancel();
+        if (!response.ok) error = `HTTP ${response.status}`;
+      } catch (cause) {
+        error = (cause as Error).message;
+      }
+      const now = this.clock.now();
+      if (error === undefined) {
+        this.db.prepare('UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?').run(now, row.id);
+        delivered++;
+      } else {
+        const backoff = Math.min(3_600_000, 30_000 * 2 ** row.attempts);
+        this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(now + backoff, error, row.id);
+        failed++;
+      }
+    }
+    return { delivered, failed };
+  }
+
+  pending(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number }).n;
+  }
+}

@@ -1,0 +1,97 @@
+import { inject, injectable } from 'inversify';
+import { TaskStore } from '../channels/human/task-store.js';
+import { NotFoundError } from '../errors.js';
+import { LifecyclePlanner } from '../planning/service.js';
+import type { Plan } from '../schema/types/plan.js';
+import type { LoadedProfile } from '../tenant/profile.js';
+import type { AuditRecord } from './audit.js';
+import { Clock } from './clock.js';
+import { EmbeddedRunEngine } from './embedded-engine.js';
+import { newId } from './ids.js';
+import { Outbox } from './outbox.js';
+import type { NewRun, RunRecord, StartResult } from './port.js';
+import { type StepRecord, StepLog } from './step-log.js';
+
+/** A request as it arrived, with where it came from for error messages ("command line", "people.csv:3"). */
+export interface IncomingRequest {
+  readonly request: unknown;
+  readonly source: string;
+}
+
+export interface Timeline {
+  readonly run: RunRecord;
+  readonly steps: readonly (StepRecord & { readonly plan: Plan['steps'][number] })[];
+  readonly tasks: readonly { readonly taskId: string; readonly stepId: string; readonly status: string; readonly closedBy: string | null }[];
+  readonly audit: readonly AuditRecord[];
+}
+
+/**
+ * What operators and other systems ask of runs: start them (validated and planned first, all or
+ * nothing), look at them, feed them evidence, cancel them. After each change it lets the engine
+ * catch up: due runs advance, overdue tasks escalate, notifications go out.
+ */
+@injectable()
+export class RunService {
+  constructor(
+    @inject(EmbeddedRunEngine) readonly engine: EmbeddedRunEngine,
+    @inject(TaskStore) readonly tasks: TaskStore,
+    @inject(StepLog) private readonly steps: StepLog,
+    @inject(Outbox) private readonly outbox: Outbox,
+    @inject(LifecyclePlanner) private readonly planner: LifecyclePlanner,
+    @inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Validates and plans every request before starting any, so that one bad row starts nothing.
+   * Several requests together form a batch: their batchable human work shares tasks.
+   */
+  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string } = {}): Promise<StartResult[]> {
+    const batchId = incoming.length > 1 ? newId('batch', this.clock.now()) : undefined;
+    const runs: NewRun[] = incoming.map(({ request, source }) => {
+      const withActor = options.requestedBy && request && typeof request === 'object' ? { requestedBy: options.requestedBy, ...request } : request;
+      const plan = this.planner.plan(withActor, profile, source);
+      const valid = withActor as NewRun['request'];
+      const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
+      return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
+    });
+    const results = await this.engine.start(runs);
+    await this.settle();
+    return results.map((r) => ({ ...r, run: this.engine.get(r.run.id) }));
+  }
+
+  /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. */
+  async settle(): Promise<void> {
+    await this.engine.drive();
+    this.tasks.escalateOverdue();
+    await this.engine.drive();
+    await this.outbox.deliver();
+  }
+
+  timeline(runId: string): Timeline {
+    const run = this.engine.get(runId);
+    const records = this.steps.list(runId);
+    return {
+      run,
+      steps: records.map((record) => ({ ...record, plan: run.plan.steps.find((s) => s.id === record.stepId)! })),
+      tasks: this.tasks.itemsOfRun(runId).map((i) => ({ taskId: i.taskId, stepId: i.stepId, status: i.status, closedBy: i.closedBy })),
+      audit: this.engine.audit.list({ runId }).concat(
+        this.tasks.itemsOfRun(runId).flatMap((i) => this.engine.audit.list({ taskId: i.taskId }).filter((a) => !a.runId)),
+      ).sort((a, b) => a.seq - b.seq),
+    };
+  }
+
+  /** Evidence that an account exists, for a step waiting on JIT. */
+  async giveEvidence(runId: string, stepId: string, by: string, text: string): Promise<RunRecord> {
+    const run = this.engine.get(runId);
+    if (!run.plan.steps.some((s) => s.id === stepId)) throw new NotFoundError(`step of run ${runId}`, stepId, run.plan.steps.map((s) => s.id));
+    this.engine.signal(runId, `evidence:${stepId}`, { by, text }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
+    await this.settle();
+    return this.engine.get(runId);
+  }
+
+  async cancel(runId: string, reason: string, by: string): Promise<RunRecord> {
+    const run = this.engine.cancel(runId, reason, by);
+    this.tasks.cancelItemsOf(runId, by);
+    return run;
+  }
+}

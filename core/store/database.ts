@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { PatchbayError } from '../errors.js';
+import { displayPath } from '../paths.js';
+import { migrations } from './migrations.js';
+
+export type Database = BetterSqlite3.Database;
+
+/** The open store, bound by the composition root. */
+export const StoreDatabase = Symbol('StoreDatabase');
+
+/** The store cannot be opened or used: corrupt, locked, written by a newer Patchbay, unwritable. */
+export class StoreError extends PatchbayError {
+  readonly code = 'store';
+  override readonly exitCode = 2;
+  constructor(readonly file: string, reason: string, options?: { cause?: unknown }) {
+    super(`${displayPath(file)}: ${reason}`, options);
+  }
+}
+
+/** Where the embedded store lives: --data-dir, else PATCHBAY_DATA_DIR, else the user's data folder. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PATCHBAY_DATA_DIR) return path.resolve(env.PATCHBAY_DATA_DIR);
+  const base = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'patchbay');
+}
+
+export const databaseFile = (dataDir: string) => path.join(dataDir, 'patchbay.db');
+
+/**
+ * Opens (and creates or migrates) the SQLite journal: WAL, synchronous=FULL so that a committed
+ * transaction survives a power cut, foreign keys on, and a busy timeout so that two processes on
+ * one data dir wait for each other instead of failing at once.
+ */
+export function openDatabase(dataDir: string, options: { busyTimeoutMs?: number } = {}): Database {
+  const file = databaseFile(dataDir);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    throw new StoreError(dataDir, `cannot create the data folder (${(cause as NodeJS.ErrnoException).code})`, { cause });
+  }
+  let db: Database | undefined;
+  try {
+    db = new BetterSqlite3(file);
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, file);
+    return db;
+  } catch (cause) {
+    db?.close();
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError(file, describeSqliteError(cause), { cause });
+  }
+}
+
+function migrate(db: Database, file: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  const latest = migrations.at(-1)!.version;
+  if (current > latest) {
+    throw new StoreError(file, `was written by a newer Patchbay (schema version ${current}; this one knows up to ${latest})`);
+  }
+  for (const migration of migrations.filter((m) => m.version > current)) {
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    }).immediate();
+  }
+}
+
+export function describeSqliteError(error: unknown): string {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return 'is not a Patchbay database or is corrupt (move it aside to start afresh)';
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'is locked by another process; try again when it has finished';
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') return `cannot be opened for writing (${code})`;
+  return `database error: ${(error as Error)?.message ?? String(error)}`;
+}

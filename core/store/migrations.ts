@@ -1,0 +1,130 @@
+/**
+ * Versioned schema migrations for the embedded store. Append only: a released migration is never
+ * edited; a change is a new version. Each runs in its own transaction with its version row.
+ */
+export const migrations: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'runs, journal, signals, tasks, audit, outbox',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        open_key TEXT NOT NULL,
+        batch_id TEXT,
+        tenant TEXT NOT NULL,
+        playbook TEXT NOT NULL,
+        app TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        request TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'waiting', 'completed', 'failed', 'cancelled')),
+        outcome TEXT,
+        waiting_for TEXT,
+        wake_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      -- One open run per playbook, app and person: the same request while one is open returns it.
+      CREATE UNIQUE INDEX runs_open_key ON runs (open_key) WHERE status IN ('running', 'waiting');
+      CREATE INDEX runs_due ON runs (status, wake_at);
+      CREATE INDEX runs_batch ON runs (batch_id);
+
+      CREATE TABLE journal (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE signals (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX signals_run ON signals (run_id, name);
+
+      CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        step_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        channel TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        evidence TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, step_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        batch_key TEXT UNIQUE,
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        runbook TEXT NOT NULL,
+        title TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        assignee TEXT,
+        status TEXT NOT NULL CHECK (status IN ('open', 'completed', 'failed', 'cancelled')),
+        content TEXT NOT NULL,
+        steps_done TEXT NOT NULL DEFAULT '[]',
+        due_at INTEGER NOT NULL,
+        escalations INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        closed_by TEXT,
+        evidence TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX tasks_open ON tasks (status, queue, due_at);
+
+      CREATE TABLE task_items (
+        task_id TEXT NOT NULL REFERENCES tasks (id),
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        step_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'done', 'already-done', 'failed', 'cancelled')),
+        closed_by TEXT,
+        evidence TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (run_id, step_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX task_items_task ON task_items (task_id);
+
+      CREATE TABLE audit (
+        -- AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, so removing the last rows shows.
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        run_id TEXT,
+        task_id TEXT,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_run ON audit (run_id);
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at INTEGER,
+        last_error TEXT
+      );
+      CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
+    `,
+  },
+];
