@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createServices, type Runtime, type Services } from '../container.js';
-import { defaultDataDir } from '../store/database.js';
+import { defaultDataDir, describeSqliteError } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
@@ -207,6 +207,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     if (error instanceof CommanderError) {
       // Commander has printed the message already; help and version are not errors.
       return error.exitCode === 0 ? 0 : 2;
+    }
+    if (typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_')) {
+      process.stderr.write(`patchbay: the store ${describeSqliteError(error)}\n`);
+      return 2;
     }
     if (error instanceof PatchbayError) {
       process.stderr.write(`patchbay: ${error.message}\n`);

@@ -11,6 +11,7 @@ export interface AuditEvent {
 }
 
 export interface AuditRecord extends AuditEvent {
+  readonly data: Record<string, unknown>;
   readonly seq: number;
   readonly at: number;
   readonly hash: string;

@@ -31,8 +31,8 @@ export const databaseFile = (dataDir: string) => path.join(dataDir, 'patchbay.db
 
 /**
  * Opens (and creates or migrates) the SQLite journal: WAL, synchronous=FULL so that a committed
- * transaction survives a power cut, foreign keys on, and a busy timeout so that two processes on
- * one data dir wait for each other instead of failing at once.
+ * transaction survives a power cut, foreign keys on, and a busy timeout (5 s, or
+ * PATCHBAY_BUSY_TIMEOUT_MS) so that two processes on one data dir wait for each other.
  */
 export function openDatabase(dataDir: string, options: { busyTimeoutMs?: number } = {}): Database {
   const file = databaseFile(dataDir);
@@ -44,7 +44,7 @@ export function openDatabase(dataDir: string, options: { busyTimeoutMs?: number 
   let db: Database | undefined;
   try {
     db = new BetterSqlite3(file);
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? (Number(process.env.PATCHBAY_BUSY_TIMEOUT_MS) || 5000)}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');

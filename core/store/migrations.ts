@@ -94,9 +94,10 @@ export const migrations: readonly { readonly version: number; readonly name: str
         status TEXT NOT NULL CHECK (status IN ('open', 'done', 'already-done', 'failed', 'cancelled')),
         closed_by TEXT,
         evidence TEXT NOT NULL DEFAULT '[]',
-        PRIMARY KEY (run_id, step_id)
+        -- A step can have several tasks over time (escalated after a failure), one section in each.
+        PRIMARY KEY (task_id, run_id, step_id)
       ) WITHOUT ROWID;
-      CREATE INDEX task_items_task ON task_items (task_id);
+      CREATE INDEX task_items_run ON task_items (run_id, step_id);
 
       CREATE TABLE audit (
         -- AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, so removing the last rows shows.

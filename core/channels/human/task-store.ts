@@ -241,14 +241,14 @@ export class TaskStore {
   }
 
   itemsOfRun(runId: string): (TaskItem & { taskId: string })[] {
-    return this.db.prepare('SELECT task_id AS taskId, run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE run_id = ?').all(runId) as (TaskItem & { taskId: string })[];
+    return this.db.prepare('SELECT i.task_id AS taskId, i.run_id AS runId, i.step_id AS stepId, i.email, i.status, i.closed_by AS closedBy FROM task_items i JOIN tasks t ON t.id = i.task_id WHERE i.run_id = ? ORDER BY t.created_at, t.id').all(runId) as (TaskItem & { taskId: string })[];
   }
 
   private closeItems(task: TaskView, items: readonly TaskItem[], signal: TaskSignal): void {
     const now = this.now();
-    const update = this.db.prepare('UPDATE task_items SET status = ?, closed_by = ?, evidence = ? WHERE run_id = ? AND step_id = ?');
+    const update = this.db.prepare('UPDATE task_items SET status = ?, closed_by = ?, evidence = ? WHERE task_id = ? AND run_id = ? AND step_id = ?');
     for (const item of items) {
-      update.run(signal.outcome, signal.by, JSON.stringify(signal.evidence), item.runId, item.stepId);
+      update.run(signal.outcome, signal.by, JSON.stringify(signal.evidence), task.id, item.runId, item.stepId);
       this.engine.signal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
     }
     const type = signal.outcome === 'failed' ? 'task.failed' : 'task.completed';

@@ -4,6 +4,7 @@ import { RateLimitedError, UnauthorizedError, UpstreamError } from '../../../cor
 import type { OperationInput } from '../../../core/registry/connector-api.js';
 import { EnvironmentSecretResolver } from '../../../core/tenant/secrets.js';
 import { SpendeskMembersApi } from '../../../connectors/spendesk/api.js';
+import { mockVendors } from '../../support/vendor-mock.js';
 
 const base = 'https://public-api.spendesk.com/v1';
 const clientId = 'client-123';
@@ -23,9 +24,7 @@ const members = [
 const tokenReply = (token: string, expiresIn = 3600) => ({ access_token: token, token_type: 'Bearer', expires_in: expiresIn });
 
 describe('Spendesk members API (read-only)', () => {
-  before(() => nock.disableNetConnect());
-  afterEach(() => nock.cleanAll());
-  after(() => nock.enableNetConnect());
+  mockVendors();
 
   it('exchanges id:secret for a token with HTTP Basic, then finds the member by email, case-insensitively', async () => {
     const scope = nock(base)

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import nock from 'nock';
+import type { StartResult } from '../../core/engine/port.js';
+import { harness, type Harness } from '../support/runtime.js';
+import { mockVendors } from '../support/vendor-mock.js';
+
+const base = 'https://public-api.spendesk.com/v1';
+const env = { SPENDESK_ID: 'id-1', SPENDESK_SECRET: 'secret-1' };
+const withApiAccess = () =>
+  harness({
+    env,
+    tweak: (p) => {
+      p.apps.spendesk!.features!['api-access'] = true;
+      p.apps.spendesk!.secrets = { ...p.apps.spendesk!.secrets, apiClientId: 'env:SPENDESK_ID', apiClientSecret: 'env:SPENDESK_SECRET' };
+    },
+  });
+const token = () => nock(base).post('/auth/token').reply(200, { access_token: 't', expires_in: 3600 });
+
+async function offboard(h: Harness, email: string): Promise<StartResult['run']> {
+  const [{ run }] = (await h.start('offboard', email)) as [StartResult];
+  return run;
+}
+
+describe('API steps in runs', () => {
+  mockVendors();
+
+  it('an offboarding that finds the account already gone completes as "already done"', async () => {
+    const h = withApiAccess();
+    token();
+    nock(base).get('/users').times(2).reply(200, { data: [{ id: 'u2', email: 'bob@acme.com' }] });
+    const run = await offboard(h, 'gone@acme.com');
+    await h.completeNext(run.id); // unassign in Okta (a person: no Okta API yet)
+    const finished = h.run(run.id);
+    assert.equal(finished.status, 'completed');
+    assert.equal(finished.outcome, 'already-done');
+    const steps = h.runtime.runs.timeline(run.id).steps;
+    assert.deepEqual(steps.map((s) => [s.stepId, s.status]), [
+      ['okta-unassign-app', 'done'],
+      ['spendesk-check', 'done'],
+      ['spendesk-transfer-ownership', 'already-done'],
+      ['spendesk-reassign-approvals', 'already-done'],
+      ['spendesk-transfer-subscriptions', 'already-done'],
+      ['spendesk-deactivate-user', 'already-done'],
+      ['spendesk-verify', 'done'],
+    ]);
+    assert.match(steps.find((s) => s.stepId === 'spendesk-verify')!.detail!, /verified: gone@acme\.com has no account/);
+    assert.equal(h.runtime.tasks.list({ status: 'all' }).length, 1, 'only the IdP needed a person');
+    assert.ok(nock.isDone());
+  });
+
+  it('waits exactly as long as the rate-limit answer says, then goes on', async () => {
+    const h = withApiAccess();
+    token();
+    nock(base).get('/users').reply(429, {}, { 'x-ratelimit-reset': '7' }).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com' }]);
+    const before = h.clock.now();
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id);
+    const retry = h.runtime.engine.audit.list({ runId: run.id }).find((a) => a.type === 'step.retry')!;
+    assert.equal(retry.data.delayMs, 7000);
+    assert.ok(h.clock.now() - before >= 7000);
+    const check = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-check')!;
+    assert.equal(check.status, 'done');
+    // Found: the offboarding goes on to the owner-role transfer.
+    assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership');
+  });
+
+  it('after the last retry of a failing API, moves the verification to the next channel', async () => {
+    const h = withApiAccess();
+    token();
+    // The check reads the member; the verification then meets three 503s in a row.
+    nock(base).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]).get('/users').times(3).reply(503);
+    const run = await offboard(h, 'alice@acme.com');
+    for (let i = 0; i < 5; i++) await h.completeNext(run.id);
+    const verify = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!;
+    assert.equal(verify.status, 'running');
+    assert.match(verify.detail!, /api failed: step spendesk-verify\/api failed: list members: HTTP 503/);
+    assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.retry').length, 2);
+    assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'confirm-member-status');
+  });
+
+  it('a verification that reads the member still there fails the run with that finding', async () => {
+    const h = withApiAccess();
+    token();
+    nock(base).get('/users').times(2).reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]);
+    const run = await offboard(h, 'alice@acme.com');
+    for (let i = 0; i < 5; i++) await h.completeNext(run.id);
+    const finished = h.run(run.id);
+    assert.equal(finished.status, 'failed');
+    assert.match(h.runtime.engine.audit.list({ runId: run.id }).at(-1)!.data.summary as string, /verification failed: expected absent, but alice@acme\.com is active/);
+    assert.equal(h.openTaskOf(run.id), undefined, 'a finding is not handed to a person to overrule');
+  });
+
+  it('never writes a secret into the audit log or the journal', async () => {
+    const h = withApiAccess();
+    token();
+    nock(base).get('/users').reply(401, { error: 'bad token secret-1' });
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id);
+    const everything = JSON.stringify([h.runtime.db.prepare('SELECT * FROM audit').all(), h.runtime.db.prepare('SELECT * FROM journal').all(), h.runtime.db.prepare('SELECT * FROM steps').all()]);
+    assert.doesNotMatch(everything, /secret-1|aWQtMTpzZWNyZXQtMQ/);
+    assert.match(everything, /HTTP 401/);
+  });
+});

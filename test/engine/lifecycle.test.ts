@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { TaskRefusedError } from '../../core/channels/human/task-store.js';
+import type { StartResult } from '../../core/engine/port.js';
+import { caught } from '../support/fixtures.js';
+import { harness, hour } from '../support/runtime.js';
+
+describe('Spendesk runs on the embedded engine', () => {
+  describe('offboarding', () => {
+    it('runs from the IdP to verification, one task at a time, and completes as done', async () => {
+      const h = harness();
+      const [{ run, created }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      assert.equal(created, true);
+      assert.equal(run.status, 'waiting');
+      const opened: string[] = [];
+      while (h.run(run.id).status === 'waiting') {
+        const taskId = await h.completeNext(run.id);
+        opened.push(h.runtime.tasks.get(taskId).runbook);
+      }
+      assert.deepEqual(opened, ['unassign-app', 'transfer-ownership', 'reassign-approvals', 'transfer-subscriptions', 'remove-member', 'confirm-member-status']);
+      const done = h.run(run.id);
+      assert.equal(done.status, 'completed');
+      assert.equal(done.outcome, 'done');
+      const timeline = h.runtime.runs.timeline(run.id);
+      assert.ok(timeline.steps.every((s) => s.status === 'done'), JSON.stringify(timeline.steps.map((s) => s.status)));
+      assert.ok(timeline.steps.every((s) => s.evidence.length > 0), 'every step keeps its evidence');
+      // The browser channel has no executor yet: the audit says so, and the person takes the step.
+      assert.ok(timeline.audit.some((a) => a.type === 'channel.skipped' && a.data.channel === 'browser'));
+    });
+
+    it('sends owner-role transfers to the finance queue and refuses an operator from another queue', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      await h.completeNext(run.id);
+      const taskId = h.openTaskOf(run.id)!;
+      assert.equal(h.runtime.tasks.get(taskId).queue, 'finance-admins');
+      const error = caught(TaskRefusedError, () => h.runtime.tasks.complete(taskId, { by: 'it.oncall@acme.example', evidence: [{ text: 'x' }] }));
+      assert.match(error.message, /it\.oncall@acme\.example is not a member of queue finance-admins \(members: finance\.admin@acme\.example\)/);
+      assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    });
+
+    it('refuses a task completed twice, and one completed without the evidence its runbook asks for', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      const taskId = h.openTaskOf(run.id)!;
+      const noEvidence = caught(TaskRefusedError, () => h.runtime.tasks.complete(taskId, { by: 'it.oncall@acme.example', evidence: [] }));
+      assert.match(noEvidence.message, /evidence is required: "The person no longer appears under the app's assignments" \(attestation\)/);
+      await h.completeNext(run.id);
+      const twice = caught(TaskRefusedError, () => h.runtime.tasks.complete(taskId, { by: 'it.oncall@acme.example', evidence: [{ text: 'again' }] }));
+      assert.match(twice.message, /already completed by it\.oncall@acme\.example on .*; nothing was changed/);
+      assert.equal(h.runtime.tasks.itemsOfRun(run.id).filter((i) => i.taskId === taskId).length, 1);
+    });
+
+    it('with HR sync on, hands the removal to the HR tool', async () => {
+      const h = harness({ tweak: (p) => (p.apps.spendesk!.features!['hr-sync'] = true) });
+      const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      const runbooks: string[] = [];
+      while (h.run(run.id).status === 'waiting') runbooks.push(h.runtime.tasks.get(await h.completeNext(run.id)).runbook);
+      assert.ok(runbooks.includes('deactivate-in-hr-tool'));
+      assert.ok(!runbooks.includes('remove-member'));
+      assert.equal(h.runtime.tasks.get(h.runtime.tasks.list({ status: 'all' }).find((t) => t.runbook === 'deactivate-in-hr-tool')!.id).queue, 'people-ops');
+    });
+
+    it('completes as "already done" when the person says the member was already gone', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('offboard', 'gone@acme.com')) as [StartResult];
+      await h.completeNext(run.id); // the IdP
+      for (let i = 0; i < 4; i++) await h.completeNext(run.id, { alreadyDone: true });
+      await h.completeNext(run.id); // verification
+      const finished = h.run(run.id);
+      assert.equal(finished.outcome, 'already-done');
+      assert.match(h.runtime.runs.timeline(run.id).audit.at(-1)!.data.summary as string, /already done: gone@acme\.com had nothing left to offboard in Spendesk/);
+    });
+
+    it('a failed task escalates up the queue chain, then fails the run', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      await h.completeNext(run.id);
+      const first = h.openTaskOf(run.id)!;
+      h.runtime.tasks.fail(first, { by: 'finance.admin@acme.example', reason: 'Spendesk support must do this' });
+      await h.runtime.runs.settle();
+      const second = h.openTaskOf(run.id)!;
+      assert.notEqual(second, first);
+      assert.equal(h.runtime.tasks.get(second).queue, 'it-leads');
+      h.runtime.tasks.fail(second, { by: 'it.lead@acme.example', reason: 'still blocked' });
+      await h.runtime.runs.settle();
+      const failed = h.run(run.id);
+      assert.equal(failed.status, 'failed');
+      assert.match(h.runtime.runs.timeline(run.id).audit.at(-1)!.data.summary as string, /Transfer owner roles: task .* failed by it\.lead@acme\.example: still blocked/);
+      assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'step.escalated' && a.data.to === 'it-leads'));
+    });
+  });
+
+  describe('onboarding', () => {
+    it('takes evidence of a JIT account, then asks a person for role, teams and policy', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
+      await h.completeNext(run.id); // assign in Okta
+      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      await h.runtime.runs.giveEvidence(run.id, 'spendesk-create-user', 'okta-log', 'user.authentication.sso to Spendesk at 09:12');
+      const taskId = h.openTaskOf(run.id)!;
+      assert.equal(h.runtime.tasks.get(taskId).runbook, 'set-access');
+      const create = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+      assert.equal(create.status, 'done');
+      assert.equal(create.channel, 'idp');
+      assert.match(create.evidence[0]!.summary, /user\.authentication\.sso/);
+    });
+
+    it('falls back to an invitation when no evidence comes within the JIT wait', async () => {
+      const h = harness();
+      const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
+      await h.completeNext(run.id);
+      h.clock.advance(23 * hour);
+      await h.runtime.runs.settle();
+      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      h.clock.advance(2 * hour);
+      await h.runtime.runs.settle();
+      const taskId = h.openTaskOf(run.id)!;
+      assert.equal(h.runtime.tasks.get(taskId).runbook, 'invite-member');
+      assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'channel.failed' && /no evidence of a JIT account within 24 h/.test(String(a.data.detail))));
+      while (h.run(run.id).status === 'waiting') await h.completeNext(run.id);
+      assert.equal(h.run(run.id).outcome, 'done');
+    });
+  });
+
+  describe('idempotency', () => {
+    it('returns the open run for the same person instead of starting another', async () => {
+      const h = harness();
+      const [first] = await h.start('offboard', 'alice@acme.com');
+      const [second] = await h.start('offboard', 'ALICE@acme.com');
+      assert.equal(second!.created, false);
+      assert.equal(second!.run.id, first!.run.id);
+      assert.equal(h.runtime.tasks.list().length, 1);
+    });
+
+    it('returns the run of the same idempotency key, even after it finished', async () => {
+      const h = harness();
+      const [first] = await h.start('offboard', 'alice@acme.com', { idempotencyKey: 'ticket-42' });
+      await h.runtime.runs.cancel(first!.run.id, 'test', 'it.oncall@acme.example');
+      const [again] = await h.start('offboard', 'alice@acme.com', { idempotencyKey: 'ticket-42' });
+      assert.equal(again!.run.id, first!.run.id);
+      assert.equal(again!.created, false);
+      const [fresh] = await h.start('offboard', 'alice@acme.com', { idempotencyKey: 'ticket-43' });
+      assert.equal(fresh!.created, true);
+    });
+
+    it('starts nothing when one request of many is bad', async () => {
+      const h = harness();
+      await assert.rejects(h.start('offboard', ['a@acme.com', 'not-an-email']), /test#\/subject\/email: must be a valid email/);
+      assert.equal(h.runtime.engine.list().length, 0);
+    });
+  });
+
+  describe('batches', () => {
+    it('puts batchable human work for several people in one task with a section each', async () => {
+      const h = harness();
+      const results = await h.start('offboard', ['a@acme.com', 'b@acme.com', 'c@acme.com']);
+      const tasks = h.runtime.tasks.list();
+      assert.equal(tasks.length, 1);
+      assert.equal(tasks[0]!.title, "Remove 3 people's Spendesk assignment in Okta");
+      assert.deepEqual(tasks[0]!.items.map((i) => i.email), ['a@acme.com', 'b@acme.com', 'c@acme.com']);
+      h.runtime.tasks.complete(tasks[0]!.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'b unassigned' }], person: 'b@acme.com' });
+      await h.runtime.runs.settle();
+      assert.equal(h.runtime.tasks.get(tasks[0]!.id).status, 'open');
+      h.runtime.tasks.complete(tasks[0]!.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'a and c unassigned' }] });
+      await h.runtime.runs.settle();
+      assert.equal(h.runtime.tasks.get(tasks[0]!.id).status, 'completed');
+      // Ownership transfer is not batchable: one task per person.
+      const next = results.map((r) => h.openTaskOf(r.run.id)!);
+      assert.equal(new Set(next).size, 3);
+    });
+  });
+
+  describe('escalation of overdue tasks', () => {
+    it('moves the task to the escalation queue, audits it and notifies the webhook', async () => {
+      const { createServer } = await import('node:http');
+      const received: any[] = [];
+      const server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c)).on('end', () => {
+          received.push(JSON.parse(body));
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      after(() => server.close());
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/patchbay`;
+      const h = harness({ tweak: (p) => (p.notifications = { webhook: { url } }) });
+      const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      const taskId = h.openTaskOf(run.id)!;
+      h.clock.advance(3 * hour);
+      await h.runtime.runs.settle();
+      assert.equal(h.runtime.tasks.get(taskId).queue, 'it-ops', 'not overdue yet');
+      h.clock.advance(2 * hour);
+      await h.runtime.runs.settle();
+      const task = h.runtime.tasks.get(taskId);
+      assert.equal(task.queue, 'it-leads');
+      assert.equal(task.escalations, 1);
+      assert.equal(received.length, 1, JSON.stringify(h.runtime.db.prepare('SELECT * FROM outbox').all()));
+      assert.equal(received[0].type, 'task.escalated');
+      assert.equal(received[0].task, taskId);
+      assert.equal(received[0].to, 'it-leads');
+      assert.ok(h.runtime.engine.audit.list({ taskId }).some((a) => a.type === 'task.escalated'));
+      await h.runtime.runs.settle();
+      assert.equal(received.length, 1, 'delivered once');
+    });
+  });
+});

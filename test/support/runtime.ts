@@ -1,0 +1,85 @@
+import path from 'node:path';
+import type { ContainerModule } from 'inversify';
+import { createServices, type Runtime, type Services } from '../../core/container.js';
+import { ManualClock } from '../../core/engine/clock.js';
+import type { RunRecord, StartResult } from '../../core/engine/port.js';
+import type { TenantProfile } from '../../core/schema/types/tenant-profile.js';
+import { defaultProfileFile, type LoadedProfile } from '../../core/tenant/profile.js';
+import { EnvironmentSecretResolver } from '../../core/tenant/secrets.js';
+import { readJson, scratchDir } from './fixtures.js';
+
+export interface Harness {
+  readonly services: Services;
+  readonly runtime: Runtime;
+  readonly clock: ManualClock;
+  readonly profile: LoadedProfile;
+  readonly dataDir: string;
+  start(playbook: string, email: string | string[], options?: { idempotencyKey?: string; app?: string }): Promise<StartResult[]>;
+  run(id: string): RunRecord;
+  /** The open tasks of one run, oldest first. */
+  openTaskOf(runId: string): string | undefined;
+  /** Completes whatever the run waits on as a member of the task's queue; returns the task id. */
+  completeNext(runId: string, options?: { alreadyDone?: boolean }): Promise<string>;
+  reopen(): Harness;
+}
+
+export const hour = 3_600_000;
+
+/** The demo tenant, changed by `tweak`, on a fresh data folder, with a clock the test moves. */
+export function harness(options: {
+  tweak?: (profile: TenantProfile & Record<string, any>) => void;
+  env?: Record<string, string>;
+  modules?: readonly ContainerModule[];
+  connectorsDir?: string;
+  profile?: TenantProfile;
+  dataDir?: string;
+  clock?: ManualClock;
+} = {}): Harness {
+  const clock = options.clock ?? new ManualClock();
+  const dataDir = options.dataDir ?? scratchDir('patchbay-engine-');
+  const services = createServices({
+    ...(options.modules ? { modules: options.modules } : {}),
+    ...(options.connectorsDir ? { connectorsDir: options.connectorsDir } : {}),
+    secrets: new EnvironmentSecretResolver(options.env ?? {}),
+  });
+  const data = options.profile ?? readJson<TenantProfile & Record<string, any>>(defaultProfileFile);
+  options.tweak?.(data as TenantProfile & Record<string, any>);
+  const file = path.join(dataDir, 'tenant.json');
+  const profile = { profile: services.profiles.check(data, file), file };
+  const runtime = services.openRuntime({
+    dataDir,
+    clock,
+    engine: { pause: async (ms) => clock.advance(ms) },
+    retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },
+  });
+  after(() => runtime.close());
+  const h: Harness = {
+    services,
+    runtime,
+    clock,
+    profile,
+    dataDir,
+    start: (playbook, email, o = {}) =>
+      runtime.runs.start(
+        (Array.isArray(email) ? email : [email]).map((e) => ({ source: 'test', request: { playbook, app: o.app ?? 'spendesk', subject: { email: e } } })),
+        profile,
+        o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {},
+      ),
+    run: (id) => runtime.engine.get(id),
+    openTaskOf: (runId) => runtime.tasks.itemsOfRun(runId).find((i) => i.status === 'open')?.taskId,
+    async completeNext(runId, o = {}) {
+      const taskId = h.openTaskOf(runId);
+      if (!taskId) throw new Error(`run ${runId} has no open task (${JSON.stringify(h.run(runId).waitingFor)})`);
+      const task = runtime.tasks.get(taskId);
+      const by = profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
+      runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })), ...(o.alreadyDone ? { alreadyDone: true } : {}) });
+      await runtime.runs.settle();
+      return taskId;
+    },
+    reopen() {
+      runtime.close();
+      return harness({ ...options, dataDir, clock, profile: data });
+    },
+  };
+  return h;
+}
