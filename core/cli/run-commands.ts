@@ -164,9 +164,8 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         view = runtime.tasks.tickStep(id, Number(options.step), by);
       } else {
         const evidence = (options.evidence ?? []).map((e) => (existsSync(e) && statSync(e).isFile() ? { file: e } : { text: e }));
-        view = runtime.tasks.complete(id, { by, evidence, ...(options.alreadyDone ? { alreadyDone: true } : {}), ...(options.person ? { person: options.person } : {}) });
+        view = await runtime.runs.completeTask(id, { by, evidence, ...(options.alreadyDone ? { alreadyDone: true } : {}), ...(options.person ? { person: options.person } : {}) });
       }
-      await runtime.runs.settle();
       if (options.json) {
         cli.printJson(runtime.tasks.get(id));
         return;
@@ -191,8 +190,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--person <email>', "only this person's section")
     .action(async (id: string, options: { reason: string; by?: string; person?: string }) => {
       const runtime = cli.runtime();
-      const view = runtime.tasks.fail(id, { by: operator(options.by), reason: options.reason, ...(options.person ? { person: options.person } : {}) });
-      await runtime.runs.settle();
+      const view = await runtime.runs.failTask(id, { by: operator(options.by), reason: options.reason, ...(options.person ? { person: options.person } : {}) });
       cli.print(`${id}: failed`);
       for (const item of view.items) {
         const run = runtime.engine.get(item.runId);

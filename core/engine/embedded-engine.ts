@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'inversify';
 import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
-import type { Database } from '../store/database.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { StoreDatabase } from '../store/database.js';
+import { type Database, type Statement, StoreDatabase } from '../store/database.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -73,6 +72,7 @@ export class EmbeddedRunEngine implements RunEngine {
   readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly audit: AuditLog;
   private inTransaction = false;
+  private readonly statements = new Map<string, Statement>();
   private readonly leaseMs: number;
   private readonly batchSize: number;
   readonly inlineWaitMaxMs: number;
@@ -97,6 +97,13 @@ export class EmbeddedRunEngine implements RunEngine {
     this.workflow = workflow;
   }
 
+  /** A prepared statement, compiled once per engine: preparing is most of the cost of a small query. */
+  sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) this.statements.set(text, (statement = this.db.prepare<unknown[], unknown>(text)));
+    return statement;
+  }
+
   async start(runs: readonly NewRun[]): Promise<StartResult[]> {
     const results: StartResult[] = [];
     for (let i = 0; i < runs.length; i += this.batchSize) {
@@ -109,25 +116,28 @@ export class EmbeddedRunEngine implements RunEngine {
 
   private async startOne(run: NewRun): Promise<StartResult> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
-    const existing = this.db
-      .prepare(`SELECT * FROM runs WHERE idempotency_key = ? OR (open_key = ? AND status IN ${openStatuses}) LIMIT 1`)
+    const existing = this
+      .sql(`SELECT * FROM runs WHERE idempotency_key = ? OR (open_key = ? AND status IN ${openStatuses}) LIMIT 1`)
       .get(run.idempotencyKey, openKey) as RunRow | undefined;
     if (existing) return { run: toRecord(existing), created: false };
     const now = this.clock.now();
     const id = newId('run', now);
-    this.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO runs (id, idempotency_key, open_key, batch_id, tenant, playbook, app, subject, request, plan, profile, status, wake_at, lease_owner, lease_until, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
       )
       .run(id, run.idempotencyKey, openKey, run.batchId ?? null, run.profile.tenant, run.request.playbook, run.request.app, run.request.subject.email,
         JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, this.owner, now + this.leaseMs, now, now);
-    const insertStep = this.db.prepare("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
+    const insertStep = this.sql("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
     run.plan.steps.forEach((step, position) => insertStep.run(id, step.id, position, now));
     this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length } }, now);
-    const record = this.get(id);
-    await this.slice(record);
-    return { run: this.get(id), created: true };
+    const record: RunRecord = {
+      id, idempotencyKey: run.idempotencyKey, batchId: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook, app: run.request.app,
+      subject: run.request.subject.email, request: run.request, plan: run.plan, profile: run.profile, status: 'running', outcome: null, waitingFor: null,
+      wakeAt: now, createdAt: now, updatedAt: now, finishedAt: null,
+    };
+    return { run: { ...record, ...(await this.slice(record)) }, created: true };
   }
 
   signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
@@ -139,21 +149,21 @@ export class EmbeddedRunEngine implements RunEngine {
         .prepare('INSERT INTO signals (run_id, name, payload, dedupe_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING')
         .run(runId, name, JSON.stringify(payload ?? null), dedupeKey, now).changes;
       if (!inserted) return false;
-      this.db.prepare("UPDATE runs SET status = 'running', wake_at = ?, updated_at = ? WHERE id = ?").run(now, now, runId);
+      this.sql("UPDATE runs SET status = 'running', wake_at = ?, updated_at = ? WHERE id = ?").run(now, now, runId);
       this.audit.append({ type: 'run.signalled', actor, runId, data: { signal: name } }, now);
       return true;
     });
   }
 
   get(runId: string): RunRecord {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
+    const row = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
     if (!row) throw new NotFoundError('run', runId);
     return toRecord(row);
   }
 
   list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): RunRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR batch_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?')
+    const rows = this
+      .sql('SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR batch_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?')
       .all(filter.status ?? null, filter.status ?? null, filter.batchId ?? null, filter.batchId ?? null, filter.limit ?? 1000) as RunRow[];
     return rows.map(toRecord);
   }
@@ -177,7 +187,7 @@ export class EmbeddedRunEngine implements RunEngine {
     const skipped = new Set<string>();
     while (slices < max) {
       const now = this.clock.now();
-      const due = (this.db.prepare(`SELECT * FROM runs WHERE status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT 100`).all(now) as RunRow[])
+      const due = (this.sql(`SELECT * FROM runs WHERE status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT 100`).all(now) as RunRow[])
         .filter((row) => !skipped.has(row.id));
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
@@ -210,36 +220,39 @@ export class EmbeddedRunEngine implements RunEngine {
     }
   }
 
-  private async slice(run: RunRecord): Promise<void> {
+  /** Replays the run from its journal and executes it until it waits or ends; returns where it stands. */
+  private async slice(run: RunRecord): Promise<Partial<RunRecord>> {
     const journal = new Map<string, unknown>();
-    for (const row of this.db.prepare('SELECT key, value FROM journal WHERE run_id = ?').iterate(run.id) as Iterable<{ key: string; value: string }>) {
+    for (const row of this.sql('SELECT key, value FROM journal WHERE run_id = ?').iterate(run.id) as Iterable<{ key: string; value: string }>) {
       journal.set(row.key, JSON.parse(row.value));
     }
     const context = new JournalContext(this, run, journal);
     try {
       if (!this.workflow) throw new Error('no workflow registered with the engine');
       const result = await this.workflow(context, run);
-      this.finish(run.id, result);
+      return this.finish(run.id, result);
     } catch (error) {
-      if (error instanceof Suspend) this.park(run.id, error);
-      else this.finish(run.id, { outcome: 'failed', summary: (error as Error)?.message ?? String(error) });
+      if (error instanceof Suspend) return this.park(run.id, error);
+      return this.finish(run.id, { outcome: 'failed', summary: (error as Error)?.message ?? String(error) });
     }
   }
 
-  private park(runId: string, suspend: Suspend): void {
+  private park(runId: string, suspend: Suspend): Partial<RunRecord> {
     const now = this.clock.now();
-    this.db
-      .prepare("UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
+    this
+      .sql("UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
       .run(suspend.waitingFor, suspend.wakeAt, now, runId);
+    return { status: 'waiting', waitingFor: suspend.waitingFor, wakeAt: suspend.wakeAt, updatedAt: now };
   }
 
-  private finish(runId: string, result: WorkflowResult): void {
+  private finish(runId: string, result: WorkflowResult): Partial<RunRecord> {
     const now = this.clock.now();
-    const status = result.outcome === 'failed' ? 'failed' : 'completed';
-    this.db
-      .prepare('UPDATE runs SET status = ?, outcome = ?, waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?')
+    const status: RunStatus = result.outcome === 'failed' ? 'failed' : 'completed';
+    this
+      .sql('UPDATE runs SET status = ?, outcome = ?, waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?')
       .run(status, result.outcome, now, now, runId);
     this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
+    return { status, outcome: result.outcome, waitingFor: null, wakeAt: null, updatedAt: now, finishedAt: now };
   }
 
   /** Runs `fn` in a transaction, or in the one already open. */
@@ -279,11 +292,11 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   journalWrite(runId: string, key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO journal (run_id, key, value, at) VALUES (?, ?, ?, ?)').run(runId, key, JSON.stringify(value ?? null), this.clock.now());
+    this.sql('INSERT INTO journal (run_id, key, value, at) VALUES (?, ?, ?, ?)').run(runId, key, JSON.stringify(value ?? null), this.clock.now());
   }
 
   nthSignal(runId: string, name: string, n: number): { payload: unknown } | undefined {
-    const row = this.db.prepare('SELECT payload FROM signals WHERE run_id = ? AND name = ? ORDER BY id LIMIT 1 OFFSET ?').get(runId, name, n - 1) as { payload: string } | undefined;
+    const row = this.sql('SELECT payload FROM signals WHERE run_id = ? AND name = ? ORDER BY id LIMIT 1 OFFSET ?').get(runId, name, n - 1) as { payload: string } | undefined;
     return row && { payload: JSON.parse(row.payload) };
   }
 }

@@ -10,6 +10,18 @@ export function newId(prefix: string, now: number): string {
     time = alphabet[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = [...randomBytes(6)].map((b) => alphabet[b % 32]).join('');
+  let random = '';
+  for (let i = 0; i < 6; i++) random += alphabet[nextRandomByte() % 32];
   return `${prefix}-${time}${random}`;
+}
+
+// Random bytes drawn in blocks: one system call per 4 KiB instead of one per id.
+let pool = Buffer.alloc(0);
+let offset = 0;
+function nextRandomByte(): number {
+  if (offset >= pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  return pool[offset++]!;
 }

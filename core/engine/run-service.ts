@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import { TaskStore } from '../channels/human/task-store.js';
+import { TaskStore, type TaskView } from '../channels/human/task-store.js';
 import { NotFoundError } from '../errors.js';
 import { LifecyclePlanner } from '../planning/service.js';
 import type { Plan } from '../schema/types/plan.js';
@@ -55,16 +55,17 @@ export class RunService {
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
     });
     const results = await this.engine.start(runs);
-    await this.settle();
-    return results.map((r) => ({ ...r, run: this.engine.get(r.run.id) }));
+    const moved = await this.settle();
+    return moved ? results.map((r) => ({ ...r, run: this.engine.get(r.run.id) })) : results;
   }
 
-  /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. */
-  async settle(): Promise<void> {
-    await this.engine.drive();
-    this.tasks.escalateOverdue();
-    await this.engine.drive();
-    await this.outbox.deliver();
+  /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns whether anything moved. */
+  async settle(): Promise<boolean> {
+    const first = await this.engine.drive();
+    const escalated = this.tasks.escalateOverdue();
+    const second = await this.engine.drive();
+    const sent = await this.outbox.deliver();
+    return first.slices + second.slices + escalated.length + sent.delivered + sent.failed > 0;
   }
 
   timeline(runId: string): Timeline {
@@ -87,6 +88,30 @@ export class RunService {
     this.engine.signal(runId, `evidence:${stepId}`, { by, text }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
     await this.settle();
     return this.engine.get(runId);
+  }
+
+  /**
+   * Completes a task and lets its runs move on in the same transaction: one commit for the person's
+   * answer and the next step it unblocks.
+   */
+  async completeTask(taskId: string, args: Parameters<TaskStore['complete']>[1]): Promise<TaskView> {
+    const view = await this.engine.transaction(async () => {
+      const completed = this.tasks.complete(taskId, args);
+      await this.engine.drive();
+      return completed;
+    });
+    await this.settle();
+    return view;
+  }
+
+  async failTask(taskId: string, args: Parameters<TaskStore['fail']>[1]): Promise<TaskView> {
+    const view = await this.engine.transaction(async () => {
+      const failed = this.tasks.fail(taskId, args);
+      await this.engine.drive();
+      return failed;
+    });
+    await this.settle();
+    return view;
   }
 
   async cancel(runId: string, reason: string, by: string): Promise<RunRecord> {

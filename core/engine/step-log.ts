@@ -1,6 +1,6 @@
 import type { Evidence } from '../channels/executor.js';
 import { inject, injectable } from 'inversify';
-import { type Database, StoreDatabase } from '../store/database.js';
+import { type Database, type Statement, StoreDatabase } from '../store/database.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed';
 
@@ -18,7 +18,19 @@ export interface StepRecord {
 /** Where each step of a run stands, for the timeline; written through the run's journal so it is exact after replay. */
 @injectable()
 export class StepLog {
-  constructor(@inject(StoreDatabase) private readonly db: Database) {}
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(@inject(StoreDatabase) private readonly database: Database) {}
+
+  private get db() {
+    return {
+      prepare: (text: string) => {
+        let statement = this.statements.get(text);
+        if (!statement) this.statements.set(text, (statement = this.database.prepare<unknown[], unknown>(text)));
+        return statement;
+      },
+    };
+  }
 
   update(runId: string, stepId: string, change: { status: StepStatus; channel?: string; attempt?: boolean; detail?: string; evidence?: readonly Evidence[] }, at: number): void {
     this.db

@@ -25,9 +25,16 @@ export class DefaultLifecyclePlanner implements LifecyclePlanner {
     @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
   ) {}
 
+  /** Contexts per profile and app: many requests against one profile share the work of narrowing the manifest. */
+  private readonly contexts = new WeakMap<LoadedProfile, Map<string, PlanningContext>>();
+
   plan(request: unknown, profile: LoadedProfile, source = 'request'): Plan {
     const valid = this.validator.validate<LifecycleRequest>('lifecycle-request', request, source);
-    return planLifecycle(valid, this.context(valid.app, profile));
+    let byApp = this.contexts.get(profile);
+    if (!byApp) this.contexts.set(profile, (byApp = new Map()));
+    let context = byApp.get(valid.app);
+    if (!context) byApp.set(valid.app, (context = this.context(valid.app, profile)));
+    return planLifecycle(valid, context);
   }
 
   context(appId: string, { profile, file }: LoadedProfile): PlanningContext {

@@ -7,6 +7,7 @@ import { displayPath } from '../paths.js';
 import { migrations } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
+export type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
 /** The open store, bound by the composition root. */
 export const StoreDatabase = Symbol('StoreDatabase');

@@ -97,8 +97,9 @@ export class TaskStore {
     @inject(EvidenceDir) private readonly evidenceDir: string,
   ) {}
 
+  /** Statements go through the engine's cache of prepared statements. */
   private get db() {
-    return this.engine.db;
+    return { prepare: (text: string) => this.engine.sql(text) };
   }
 
   private now(): number {
