@@ -68,3 +68,17 @@ function formatWhere(where: { file?: string; pointer?: string }): string {
   const pointer = where.pointer === undefined ? '' : `#${where.pointer}`;
   return `${where.file ?? ''}${pointer}: `;
 }
+
+/** A connector's settings cannot work (a missing token, a malformed base URL); says which setting. */
+export class ConnectorConfigError extends PatchbayError {
+  readonly code = 'connector-config';
+  override readonly exitCode = 2;
+
+  constructor(
+    readonly connector: string,
+    readonly setting: string,
+    reason: string,
+  ) {
+    super(`${connector}: ${setting}: ${reason}`);
+  }
+}

@@ -1,4 +1,9 @@
-import { NetworkError, RateLimitedError, UnauthorizedError, UpstreamError } from '../../core/http/errors.js';
+import { ClientCredentials } from '../../core/http/auth.js';
+import { HttpClient, isHttpUrl } from '../../core/http/client.js';
+import { UpstreamError } from '../../core/http/errors.js';
+import type { HttpClock } from '../../core/http/limiter.js';
+import type { RetryPolicy } from '../../core/engine/retry.js';
+import { ConnectorConfigError } from '../../core/errors.js';
 import type { AppAccount, ConnectorApi, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 import manifest from './manifest.json' with { type: 'json' };
 
@@ -16,19 +21,14 @@ interface SpendeskMember {
   status?: string;
 }
 
-interface CachedToken {
-  readonly value: string;
-  readonly expiresAt: number;
-}
-
 const defaultBaseUrl = manifest.capabilities.userApi.baseUrl.value;
-/** Refresh this long before the token's stated expiry, so that no call carries a token that dies in flight. */
-const refreshMarginMs = 60_000;
+const limits = manifest.capabilities.rateLimits.limits.value.filter((l) => !('appliesTo' in l));
+const concurrency = manifest.capabilities.rateLimits.concurrency.value;
 
 /**
- * Reads Spendesk members through the public API (read-only: nothing in it can write members).
- * Credentials come from the tenant's secret references apiClientId and apiClientSecret; the
- * one-hour access token is cached per client and renewed before it expires.
+ * Reads Spendesk members through the public API (read-only: nothing in it can write members), on
+ * the shared HTTP toolkit: the id:secret pair exchanged at /auth/token with HTTP Basic for a
+ * one-hour token (renewed before it expires), 50 requests a minute and 5 at a time as documented.
  */
 export class SpendeskMembersApi implements ConnectorApi {
   readonly connector = 'spendesk';
@@ -37,9 +37,9 @@ export class SpendeskMembersApi implements ConnectorApi {
     getUser: (input) => this.getUser(input),
     listUsers: (input) => this.listUsers(input),
   };
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly clients = new Map<string, { client: HttpClient; auth: ClientCredentials }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}
 
   async listUsers(input: OperationInput): Promise<OperationResult> {
     const members = await this.fetchMembers(input);
@@ -53,59 +53,48 @@ export class SpendeskMembersApi implements ConnectorApi {
     return { outcome: 'done', evidence: `member ${member.id} found through the Spendesk API (${member.active ? 'active' : 'inactive'})`, accounts: [member] };
   }
 
+  /** Exchanges made by the client for this tenant (for tests: the token is reused). */
+  exchanges(input: OperationInput): number {
+    return this.connection(input).auth.exchanges;
+  }
+
   private async fetchMembers(input: OperationInput): Promise<AppAccount[]> {
-    const base = input.settings.baseUrl ?? defaultBaseUrl;
-    const token = await this.token(base, input);
-    const response = await this.send('list members', `${base}/users`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: input.signal });
-    const body = (await response.json()) as unknown;
-    const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown }).data) ? (body as { data: unknown[] }).data : undefined;
-    if (!records) throw new UpstreamError(response.status, 'list members', 'the answer has no list of members');
+    const response = await this.connection(input).client.request<unknown>({ path: 'users' });
+    const body = response.body;
+    const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : undefined;
+    if (!records) throw new UpstreamError(response.status, 'spendesk: list members', 'the answer has no list of members');
     return (records as SpendeskMember[]).filter((m) => typeof m.email === 'string').map(toAccount);
   }
 
-  private async token(base: string, input: OperationInput): Promise<string> {
-    const clientId = input.secrets.resolve(input.settings.secrets!.apiClientId!);
-    const key = `${base}\u0000${clientId}`;
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt - refreshMarginMs > this.now()) return cached.value;
-    const clientSecret = input.secrets.resolve(input.settings.secrets!.apiClientSecret!);
-    const response = await this.send('exchange API credentials', `${base}/auth/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-      },
-      body: 'grant_type=client_credentials',
-      signal: input.signal,
-    });
-    const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== 'string') throw new UpstreamError(response.status, 'exchange API credentials', 'the answer has no access_token');
-    const lifetimeS = typeof body.expires_in === 'number' ? body.expires_in : manifest.capabilities.auth.tokenLifetimeSeconds.value;
-    this.tokens.set(key, { value: body.access_token, expiresAt: this.now() + lifetimeS * 1000 });
-    return body.access_token;
-  }
-
-  private async send(operation: string, url: string, init: RequestInit): Promise<Response> {
-    let response: Response;
-    try {
-      response = await fetch(url, init);
-    } catch (cause) {
-      throw new NetworkError(operation, { cause });
+  private connection(input: OperationInput): { client: HttpClient; auth: ClientCredentials } {
+    const base = input.settings.baseUrl ?? defaultBaseUrl;
+    if (!isHttpUrl(base)) throw new ConnectorConfigError('spendesk', 'apps.spendesk.baseUrl', `'${base}' is not an http(s) URL`);
+    const idRef = input.settings.secrets?.apiClientId;
+    const secretRef = input.settings.secrets?.apiClientSecret;
+    if (!idRef || !secretRef) throw new ConnectorConfigError('spendesk', 'apps.spendesk.secrets', 'apiClientId and apiClientSecret references are required for the API');
+    const key = `${base}|${idRef}`;
+    let connection = this.clients.get(key);
+    if (!connection) {
+      const auth = new ClientCredentials({
+        tokenUrl: `${base.replace(/\/$/, '')}/auth/token`,
+        clientId: () => input.secrets.resolve(idRef),
+        clientSecret: () => input.secrets.resolve(secretRef),
+        basic: true,
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+      });
+      const client = new HttpClient({
+        name: 'spendesk',
+        baseUrl: base,
+        auth,
+        limits,
+        concurrency,
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        ...(this.options.retry ? { retry: this.options.retry } : {}),
+      });
+      this.clients.set(key, (connection = { client, auth }));
     }
-    if (response.ok) return response;
-    await response.body?.cancel();
-    if (response.status === 401 || response.status === 403) throw new UnauthorizedError(response.status, operation);
-    if (response.status === 429) throw new RateLimitedError(operation, resetDelayMs(response.headers, this.now()));
-    throw new UpstreamError(response.status, operation);
+    return connection;
   }
-}
-
-/** Spendesk documents x-ratelimit-reset; read it as seconds to wait, or as an epoch time when it is one. */
-function resetDelayMs(headers: Headers, now: number): number | undefined {
-  const reset = Number(headers.get('x-ratelimit-reset') ?? headers.get('retry-after') ?? NaN);
-  if (!Number.isFinite(reset)) return undefined;
-  return reset > 1_000_000_000 ? Math.max(0, reset * 1000 - now) : reset * 1000;
 }
 
 function toAccount(member: SpendeskMember): AppAccount {

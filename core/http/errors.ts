@@ -33,3 +33,13 @@ export class NetworkError extends PatchbayError {
     super(`${operation}: network error (${(options.cause as Error)?.message ?? String(options.cause)})`, options);
   }
 }
+
+/** The vendor says the thing asked for does not exist (404). */
+export class ResourceNotFoundError extends UpstreamError {
+  override readonly code = 'not-found';
+}
+
+/** The vendor refused the request as malformed or conflicting (400, 409, 422): retrying will not help. */
+export class InvalidRequestError extends UpstreamError {
+  override readonly code = 'invalid-request';
+}

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
+import { ContainerModule } from 'inversify';
 import nock from 'nock';
+import { SpendeskMembersApi } from '../../connectors/spendesk/api.js';
+import { ConnectorApi } from '../../core/registry/connector-api.js';
 import type { StartResult } from '../../core/engine/port.js';
 import { harness, type Harness } from '../support/runtime.js';
 import { mockVendors } from '../support/vendor-mock.js';
 
 const base = 'https://public-api.spendesk.com/v1';
 const env = { SPENDESK_ID: 'id-1', SPENDESK_SECRET: 'secret-1' };
+/** The Spendesk module without retries of its own, so that these tests see the engine's retries alone. */
+const spendeskWithoutClientRetries = new ContainerModule(({ bind }) => {
+  bind(ConnectorApi).toConstantValue(new SpendeskMembersApi({ retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 } }));
+});
+
 const withApiAccess = () =>
   harness({
+    modules: [spendeskWithoutClientRetries],
     env,
     tweak: (p) => {
       p.apps.spendesk!.features!['api-access'] = true;
@@ -73,7 +82,7 @@ describe('API steps in runs', () => {
     for (let i = 0; i < 5; i++) await h.completeNext(run.id);
     const verify = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!;
     assert.equal(verify.status, 'running');
-    assert.match(verify.detail!, /api failed: step spendesk-verify\/api failed: list members: HTTP 503/);
+    assert.match(verify.detail!, /api failed: step spendesk-verify\/api failed: spendesk: GET \/v1\/users: HTTP 503/);
     assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.retry').length, 2);
     assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'confirm-member-status');
   });

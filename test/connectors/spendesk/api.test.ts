@@ -50,7 +50,7 @@ describe('Spendesk members API (read-only)', () => {
 
   it('reuses the token until shortly before it expires, then exchanges again', async () => {
     let now = 1_000_000;
-    const api = new SpendeskMembersApi(() => now);
+    const api = new SpendeskMembersApi({ clock: { now: () => now, sleep: async (ms) => void (now += ms) } });
     const scope = nock(base)
       .post('/auth/token').reply(200, tokenReply('first'))
       .get('/users').matchHeader('authorization', 'Bearer first').twice().reply(200, [])
@@ -74,9 +74,20 @@ describe('Spendesk members API (read-only)', () => {
     });
   });
 
-  it('a 429 is a RateLimitedError carrying the delay from x-ratelimit-reset', async () => {
+  it('after a 429 waits exactly until x-ratelimit-reset, then reads', async () => {
+    let now = 1_000_000;
+    const slept: number[] = [];
+    const api = new SpendeskMembersApi({ clock: { now: () => now, sleep: async (ms) => void (slept.push(ms), (now += ms)) } });
+    nock(base).post('/auth/token').reply(200, tokenReply('tok')).get('/users').reply(429, {}, { 'x-ratelimit-reset': '17' }).get('/users').reply(200, members);
+    const result = await api.listUsers(input('x@acme.com'));
+    assert.equal(result.outcome === 'done' && result.accounts?.length, 2);
+    assert.deepEqual(slept, [17_000]);
+  });
+
+  it('a 429 on the last attempt is a RateLimitedError carrying the delay', async () => {
     nock(base).post('/auth/token').reply(200, tokenReply('tok')).get('/users').reply(429, {}, { 'x-ratelimit-reset': '17' });
-    await assert.rejects(new SpendeskMembersApi().listUsers(input('x@acme.com')), (error: unknown) => {
+    const api = new SpendeskMembersApi({ retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
+    await assert.rejects(api.listUsers(input('x@acme.com')), (error: unknown) => {
       assert.ok(error instanceof RateLimitedError);
       assert.equal(error.retryAfterMs, 17_000);
       return true;
@@ -86,6 +97,11 @@ describe('Spendesk members API (read-only)', () => {
   it('an answer without a member list is an UpstreamError, not an empty list', async () => {
     nock(base).post('/auth/token').reply(200, tokenReply('tok')).get('/users').reply(200, { message: 'maintenance' });
     await assert.rejects(new SpendeskMembersApi().listUsers(input('x@acme.com')), (error: unknown) => error instanceof UpstreamError && /no list of members/.test(error.message));
+  });
+
+  it('refuses a base URL that is not http(s), naming the setting', async () => {
+    const bad = { ...input('x@acme.com'), settings: { ...input('x').settings, baseUrl: 'public-api.spendesk.com/v1' } };
+    await assert.rejects(new SpendeskMembersApi().listUsers(bad), /spendesk: apps\.spendesk\.baseUrl: 'public-api\.spendesk\.com\/v1' is not an http\(s\) URL/);
   });
 
   it('a missing secret is named by its reference, not guessed', async () => {
