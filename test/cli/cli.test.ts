@@ -14,7 +14,9 @@ function assertBadInput(result: ReturnType<typeof runCli>, pattern: RegExp): voi
   assert.equal(result.stdout, '');
 }
 
-describe('patchbay CLI', () => {
+describe('patchbay CLI', function () {
+  this.timeout(60_000);
+
   describe('plan', () => {
     it('prints the Spendesk offboarding with a reason for every step', () => {
       const { status, stdout } = runCli(['plan', 'offboard', '--app', 'spendesk', '--user', 'alice@acme.com']);

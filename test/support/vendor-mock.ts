@@ -1,5 +1,8 @@
 import nock from 'nock';
 
+// nock intercepts as soon as it is imported; it stays off until a block asks for it.
+nock.restore();
+
 /**
  * nock for the vendors' APIs we cannot reach, for the duration of one describe block: no real
  * network except our own servers on 127.0.0.1, and nock fully removed afterwards (nock 15.0.0's

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { RateLimiter } from '../../core/http/limiter.js';
+import { readRateLimit, waitAfter429 } from '../../core/http/rate-limit.js';
+
+const now = Date.UTC(2026, 10, 28, 12, 0, 0);
+const headers = (h: Record<string, string>) => new Headers(h);
+
+describe('rate-limit headers', () => {
+  it('reads X-RateLimit-* with an epoch reset', () => {
+    assert.deepEqual(readRateLimit(headers({ 'X-RateLimit-Limit': '100', 'X-RateLimit-Remaining': '7', 'X-RateLimit-Reset': String(now / 1000 + 30) }), now), { limit: 100, remaining: 7, resetAt: now + 30_000 });
+  });
+
+  it("reads Okta's X-Rate-Limit-*", () => {
+    assert.deepEqual(readRateLimit(headers({ 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(now / 1000 + 12) }), now), { limit: 600, remaining: 0, resetAt: now + 12_000 });
+  });
+
+  it("reads Spendesk's lower-case x-ratelimit-*", () => {
+    assert.equal(readRateLimit(headers({ 'x-ratelimit-remaining': '3' }), now).remaining, 3);
+  });
+
+  it('reads the IETF RateLimit-* fields, whose reset is seconds from now', () => {
+    assert.deepEqual(readRateLimit(headers({ 'RateLimit-Limit': '20', 'RateLimit-Remaining': '0', 'RateLimit-Reset': '2' }), now), { limit: 20, remaining: 0, resetAt: now + 2000 });
+  });
+
+  it('reads the IETF structured RateLimit field', () => {
+    assert.deepEqual(readRateLimit(headers({ RateLimit: 'limit=50, remaining=4, reset=9' }), now), { limit: 50, remaining: 4, resetAt: now + 9000 });
+  });
+
+  it('reads Retry-After in seconds and as an HTTP date', () => {
+    assert.equal(readRateLimit(headers({ 'Retry-After': '5' }), now).retryAfterMs, 5000);
+    assert.equal(readRateLimit(headers({ 'Retry-After': new Date(now + 8000).toUTCString() }), now).retryAfterMs, 8000);
+  });
+
+  it('waits after a 429 for Retry-After first, else until the reset, else does not know', () => {
+    assert.equal(waitAfter429({ retryAfterMs: 1000, resetAt: now + 9000 }, now), 1000);
+    assert.equal(waitAfter429({ resetAt: now + 9000 }, now), 9000);
+    assert.equal(waitAfter429({}, now), undefined);
+  });
+});
+
+describe('rate limiter', () => {
+  const clock = () => {
+    let t = 0;
+    const sleeps: number[] = [];
+    return { now: () => t, sleep: async (ms: number) => void (sleeps.push(ms), (t += ms)), sleeps, at: () => t };
+  };
+
+  it('lets no more than the documented requests out in any window', async () => {
+    const c = clock();
+    const limiter = new RateLimiter([{ requests: 3, perSeconds: 1 }], 10, c);
+    const sentAt: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const release = await limiter.acquire();
+      sentAt.push(c.at());
+      release();
+    }
+    assert.deepEqual(sentAt, [0, 0, 0, 1000, 1000, 1000, 2000]);
+  });
+
+  it('stops when the headers say the window is spent, until its reset', async () => {
+    const c = clock();
+    const limiter = new RateLimiter([], 10, c);
+    (await limiter.acquire())();
+    limiter.observe({ remaining: 0, resetAt: 4500 });
+    (await limiter.acquire())();
+    assert.equal(c.at(), 4500);
+  });
+
+  it('caps requests in flight', async () => {
+    const c = clock();
+    const limiter = new RateLimiter([], 2, c);
+    const a = await limiter.acquire();
+    await limiter.acquire();
+    let third = false;
+    const pending = limiter.acquire().then(() => (third = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(third, false);
+    a();
+    await pending;
+    assert.equal(third, true);
+  });
+});
