@@ -1,4 +1,5 @@
 import type { ContainerModule } from 'inversify';
+import { oktaModule } from './okta/index.js';
 import { spendeskModule } from './spendesk/index.js';
 
 /**
@@ -6,4 +7,4 @@ import { spendeskModule } from './spendesk/index.js';
  * no line here; one whose manifest routes an operation to the api channel must be listed, or the
  * registry refuses to start.
  */
-export const connectorModules: readonly ContainerModule[] = [spendeskModule];
+export const connectorModules: readonly ContainerModule[] = [oktaModule, spendeskModule];

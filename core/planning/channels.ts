@@ -8,7 +8,7 @@ import type { AppContext } from './context.js';
  * Whether one channel of an operation's chain can be used for this tenant, and why in words.
  * The rules are the same for every connector; only the facts and the profile differ.
  */
-export function judgeRoute(route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext): ChannelChoice {
+export function judgeRoute(route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext, target?: AppContext): ChannelChoice {
   const base = {
     channel: route.channel,
     ...(route.runbook ? { runbook: route.runbook } : {}),
@@ -16,15 +16,15 @@ export function judgeRoute(route: ChannelRoute, name: string, operation: Operati
     ...(route.evidence ? { evidence: route.evidence } : {}),
     ...(route.waitHours ? { waitHours: route.waitHours } : {}),
   };
-  const verdict = judges[route.channel](route, name, operation, app, tenant, idp);
+  const verdict = judges[route.channel](route, name, operation, app, tenant, idp, target);
   return { ...base, ...verdict };
 }
 
 type Verdict = { usable: boolean; reason: string };
-type Judge = (route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext) => Verdict;
+type Judge = (route: ChannelRoute, name: string, operation: Operation, app: AppContext, tenant: TenantProfile, idp?: AppContext, target?: AppContext) => Verdict;
 
 const judges: Record<ChannelRoute['channel'], Judge> = {
-  api(_route, name, operation, app) {
+  api(_route, name, operation, app, tenant, _idp, target) {
     const verb = operation.access === 'read' ? 'read' : 'write';
     const fact = app.matrix.facts.get(`/capabilities/userApi/${verb}`);
     const blocked = capabilityBlocks(fact, apiWhat(operation));
@@ -32,6 +32,14 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
     if (!app.api.implemented.has(name)) return { usable: false, reason: 'no API module implements it' };
     const missing = missingSecrets(app.api.requiredSecrets, app);
     if (missing) return { usable: false, reason: missing };
+    const isIdp = app.connector.manifest.id === tenant.idp?.connector;
+    if (app.api.requiredSettings.includes('baseUrl') && !app.settings.baseUrl) {
+      return { usable: false, reason: `no API address in the tenant profile (${isIdp ? 'idp.baseUrl' : `apps.${app.connector.manifest.id}.baseUrl`})` };
+    }
+    // A step in the identity provider on behalf of an app needs the app's id there.
+    if (isIdp && target && target !== app && !target.settings.idpAppId) {
+      return { usable: false, reason: `${target.connector.manifest.name}'s id in ${app.connector.manifest.name} is not in the tenant profile (apps.${target.connector.manifest.id}.idpAppId)` };
+    }
     return { usable: true, reason: `the API can ${verb}${confidenceNote(fact!)}` };
   },
 
@@ -95,7 +103,7 @@ function confidenceNote(fact: EffectiveFact): string {
 function missingSecrets(names: readonly string[], app: AppContext): string | undefined {
   const missing = names.filter((name) => !app.settings.secrets?.[name]);
   if (!missing.length) return undefined;
-  return `no secret reference for ${missing.join(', ')} in the tenant profile (apps.${app.connector.manifest.id}.secrets)`;
+  return `no secret reference for ${missing.join(', ')} in the tenant profile (${app.connector.manifest.kind === 'idp' ? 'idp' : `apps.${app.connector.manifest.id}`}.secrets)`;
 }
 
 /**

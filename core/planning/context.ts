@@ -8,7 +8,7 @@ export interface AppContext {
   readonly settings: AppSettings;
   readonly matrix: EffectiveMatrix;
   /** Operations the connector's API module implements, and the secrets it needs. */
-  readonly api: { readonly implemented: ReadonlySet<string>; readonly requiredSecrets: readonly string[] };
+  readonly api: { readonly implemented: ReadonlySet<string>; readonly requiredSecrets: readonly string[]; readonly requiredSettings: readonly string[] };
 }
 
 export interface PlanningContext {

@@ -145,7 +145,7 @@ function planAppStep(name: string, context: PlanningContext): Omit<PlanStep, 'de
 
 function planOperation(name: string, operation: Operation, app: AppContext, context: PlanningContext, role: PlanStep['role']): Omit<PlanStep, 'dependsOn'> {
   const manifest = app.connector.manifest;
-  const chain = operation.channels.map((route) => judgeRoute(route, name, operation, app, context.tenant, context.idp));
+  const chain = operation.channels.map((route) => judgeRoute(route, name, operation, app, context.tenant, context.idp, context.app));
   const usable = chain.filter((c) => c.usable);
   return {
     id: `${manifest.id}-${kebab(name)}`,

@@ -42,7 +42,7 @@ export class DefaultLifecyclePlanner implements LifecyclePlanner {
     requireInstalled(appId, Object.keys(profile.apps), displayPath(file));
     const app = this.appContext(appId, profile.apps[appId]!);
     const idpId = profile.idp?.connector;
-    const idp = idpId ? this.appContext(idpId, { ...profile.apps[idpId], secrets: { ...profile.apps[idpId]?.secrets, ...profile.idp?.secrets } }) : undefined;
+    const idp = idpId ? this.appContext(idpId, idpSettings(profile)) : undefined;
     return { tenant: profile, app, ...(idp ? { idp } : {}) };
   }
 
@@ -53,7 +53,14 @@ export class DefaultLifecyclePlanner implements LifecyclePlanner {
       connector,
       settings,
       matrix: effectiveMatrix(connector.manifest, settings),
-      api: { implemented: this.registry.implemented(id), requiredSecrets: api?.requiredSecrets ?? [] },
+      api: { implemented: this.registry.implemented(id), requiredSecrets: api?.requiredSecrets ?? [], requiredSettings: api?.requiredSettings ?? [] },
     };
   }
+}
+
+/** The identity provider's settings: its entry under apps (if any), with idp.baseUrl and idp.secrets on top. */
+export function idpSettings(profile: LoadedProfile['profile']): LoadedProfile['profile']['apps'][string] {
+  const id = profile.idp?.connector;
+  const own = (id && profile.apps[id]) || {};
+  return { ...own, ...(profile.idp?.baseUrl ? { baseUrl: profile.idp.baseUrl } : {}), secrets: { ...own.secrets, ...profile.idp?.secrets } };
 }

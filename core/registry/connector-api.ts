@@ -19,6 +19,10 @@ export interface OperationInput {
   /** Derived from (run, step): the app may see the same call twice, never with a different key. */
   readonly idempotencyKey: string;
   readonly signal?: AbortSignal;
+  /** For an identity provider's step: the app the run is about, and its settings (Okta needs its idpAppId). */
+  readonly target?: { readonly app: string; readonly settings: AppSettings };
+  /** For reads of events: only what happened since this time (epoch ms). */
+  readonly since?: number;
 }
 
 /**
@@ -41,4 +45,6 @@ export interface ConnectorApi {
   readonly operations: Readonly<Record<string, OperationHandler>>;
   /** Secret names the module reads from the tenant's settings (apps.<id>.secrets); the planner skips the api channel when one is missing. */
   readonly requiredSecrets: readonly string[];
+  /** Settings it cannot work without (baseUrl); the planner skips the api channel when one is missing. */
+  readonly requiredSettings?: readonly ('baseUrl' | 'idpAppId')[];
 }

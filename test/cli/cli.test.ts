@@ -157,8 +157,8 @@ describe('patchbay CLI', function () {
 
     it('refuses to start when a manifest routes to api with no module', () => {
       const connectors = copyOfConnectors();
-      editJson(path.join(connectors, 'okta', 'manifest.json'), (m) => m.operations.deactivateUser.channels.unshift({ channel: 'api' }));
-      assertBadInput(runCli(['connectors'], { PATCHBAY_CONNECTORS: connectors }), /^patchbay: connector 'okta': the manifest routes 'deactivateUser' to the api channel but no API module implements it/);
+      editJson(path.join(connectors, 'alkami', 'manifest.json'), (m) => m.operations.deactivateUser.channels.unshift({ channel: 'api' }));
+      assertBadInput(runCli(['connectors'], { PATCHBAY_CONNECTORS: connectors }), /^patchbay: connector 'alkami': the manifest routes 'deactivateUser' to the api channel but no API module implements it/);
     });
   });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ContainerModule } from 'inversify';
 import nock from 'nock';
+import { oktaModule } from '../../connectors/okta/index.js';
 import { SpendeskMembersApi } from '../../connectors/spendesk/api.js';
 import { ConnectorApi } from '../../core/registry/connector-api.js';
 import type { StartResult } from '../../core/engine/port.js';
@@ -16,7 +17,7 @@ const spendeskWithoutClientRetries = new ContainerModule(({ bind }) => {
 
 const withApiAccess = () =>
   harness({
-    modules: [spendeskWithoutClientRetries],
+    modules: [oktaModule, spendeskWithoutClientRetries],
     env,
     tweak: (p) => {
       p.apps.spendesk!.features!['api-access'] = true;

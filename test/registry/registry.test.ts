@@ -19,23 +19,24 @@ describe('connector registry', () => {
     const { registry } = createServices();
     assert.equal(registry.list().length, 6);
     assert.deepEqual([...registry.implemented('spendesk')].sort(), ['getUser', 'listUsers']);
-    assert.equal(registry.api('okta'), undefined);
+    assert.deepEqual([...registry.implemented('okta')].sort(), ['assignApp', 'createUser', 'deactivateUser', 'findSignIn', 'getUser', 'listAppUsers', 'listUsers', 'unassignApp']);
+    assert.equal(registry.api('6sense'), undefined);
   });
 
   it('refuses a manifest that routes an operation to api when no module implements it', () => {
-    const error = wiringError(() => createServices({ modules: [] }));
+    const error = wiringError(() => createServices({ modules: connectorModules.slice(0, 1) }));
     assert.equal(error.connector, 'spendesk');
     assert.match(error.message, /routes 'getUser', 'listUsers' to the api channel but no API module implements them/);
     assert.match(error.message, /connectors\/modules\.ts/);
   });
 
   it('refuses a module that leaves one routed operation out', () => {
-    const error = wiringError(() => createServices({ modules: [apiModule('spendesk', ['getUser'])] }));
+    const error = wiringError(() => createServices({ modules: [connectorModules[0]!, apiModule('spendesk', ['getUser'])] }));
     assert.match(error.message, /routes 'listUsers' to the api channel/);
   });
 
   it('refuses a module implementing an operation the manifest does not route to api', () => {
-    const error = wiringError(() => createServices({ modules: [apiModule('spendesk', ['getUser', 'listUsers', 'deactivateUser'])] }));
+    const error = wiringError(() => createServices({ modules: [connectorModules[0]!, apiModule('spendesk', ['getUser', 'listUsers', 'deactivateUser'])] }));
     assert.match(error.message, /implements 'deactivateUser', which the manifest does not route to the api channel/);
   });
 

@@ -3,6 +3,7 @@ import { defaultRetryPolicy, type RetryPolicy } from '../../engine/retry.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import { SecretResolver } from '../../tenant/secrets.js';
+import { idpSettings } from '../../planning/service.js';
 
 /** How API steps are retried (bound by the composition root; tests shorten it). */
 export const ApiRetryPolicy = Symbol('ApiRetryPolicy');
@@ -26,12 +27,14 @@ export class ApiChannelExecutor implements ChannelExecutor {
   async execute({ ctx, run, step }: StepExecution): Promise<ChannelOutcome> {
     const handler = this.registry.api(step.app)?.operations[step.operation];
     if (!handler) return { status: 'failed', detail: `no API module implements ${step.app}.${step.operation}` };
-    const settings = step.app === run.profile.idp?.connector ? { ...run.profile.apps[step.app], secrets: { ...run.profile.apps[step.app]?.secrets, ...run.profile.idp?.secrets } } : (run.profile.apps[step.app] ?? {});
+    const onIdp = step.app === run.profile.idp?.connector && step.app !== run.app;
+    const settings = step.app === run.profile.idp?.connector ? idpSettings(run.profile) : (run.profile.apps[step.app] ?? {});
+    const target = onIdp ? { target: { app: run.app, settings: run.profile.apps[run.app] ?? {} } } : {};
     let result: OperationResult;
     try {
       result = await ctx.step(
         `${step.id}/api`,
-        () => handler({ subject: run.request.subject, settings, secrets: this.secrets, idempotencyKey: `${run.id}:${step.id}` }),
+        () => handler({ subject: run.request.subject, settings, secrets: this.secrets, idempotencyKey: `${run.id}:${step.id}`, ...target }),
         { retry: this.retry, external: true },
       );
     } catch (error) {

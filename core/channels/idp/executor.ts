@@ -1,7 +1,13 @@
-import { injectable } from 'inversify';
+import { inject, injectable } from 'inversify';
+import { idpSettings } from '../../planning/service.js';
+import { ConnectorRegistry } from '../../registry/registry.js';
+import type { OperationResult } from '../../registry/connector-api.js';
+import { SecretResolver } from '../../tenant/secrets.js';
 import type { ChannelExecutor, ChannelOutcome, Evidence, StepExecution } from '../executor.js';
 
 const hour = 3_600_000;
+/** How often the identity provider's log is read while a JIT account is awaited. */
+export const signInPollMs = 15 * 60_000;
 
 /** Evidence that an account exists, sent to a waiting run (an IdP sign-in event, a read of the app, a person's word). */
 export interface AccountEvidence {
@@ -12,18 +18,52 @@ export interface AccountEvidence {
 /**
  * The idp channel for createUser: the account is made just in time on the first SAML sign-in,
  * if it is made at all (for Spendesk that is disputed). So the step waits for evidence that the
- * account exists, and when none comes within the route's wait, it fails over to the next channel.
+ * account exists: it reads the identity provider's log for the person's sign-in to the app every
+ * 15 minutes when it can, takes evidence sent by a person or a system at any time, and when none
+ * comes within the route's wait, fails over to the next channel.
  */
 @injectable()
 export class IdpChannelExecutor implements ChannelExecutor {
   readonly channel = 'idp' as const;
 
-  async execute({ ctx, step, choice }: StepExecution): Promise<ChannelOutcome> {
+  constructor(
+    @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
+    @inject(SecretResolver) private readonly secrets: SecretResolver,
+  ) {}
+
+  async execute({ ctx, run, step, choice }: StepExecution): Promise<ChannelOutcome> {
     if (step.operation !== 'createUser') return { status: 'failed', detail: `the idp channel only creates accounts just in time, not ${step.operation}` };
     const waitHours = choice.waitHours ?? 24;
-    const answer = await ctx.waitForSignal<AccountEvidence>(`evidence:${step.id}`, waitHours * hour);
-    if (answer.timedOut) return { status: 'failed', detail: `no evidence of a JIT account within ${waitHours} h` };
-    const evidence: Evidence = { kind: 'signal', summary: answer.payload.text, by: answer.payload.by, at: await ctx.now() };
-    return { status: 'done', detail: `account exists: ${answer.payload.text}`, evidence: [evidence] };
+    const deadline = (await ctx.now()) + waitHours * hour;
+    const idp = run.profile.idp?.connector;
+    const findSignIn = idp ? this.registry.api(idp)?.operations.findSignIn : undefined;
+    const settings = idpSettings(run.profile);
+    const canPoll = !!findSignIn && !!settings.baseUrl && !!settings.secrets?.token && !!run.profile.apps[run.app]?.idpAppId;
+    for (;;) {
+      if (canPoll) {
+        const found = await ctx.step(
+          `${step.id}/idp/sign-in`,
+          async (): Promise<OperationResult> => {
+            try {
+              return await findSignIn!({ subject: run.request.subject, settings, secrets: this.secrets, idempotencyKey: `${run.id}:${step.id}`, target: { app: run.app, settings: run.profile.apps[run.app]! }, since: run.createdAt });
+            } catch (error) {
+              return { outcome: 'notFound', evidence: `the sign-in log could not be read: ${(error as Error).message}` };
+            }
+          },
+          { external: true },
+        );
+        if (found.outcome === 'done') {
+          const evidence: Evidence = { kind: 'api', summary: found.evidence, by: idp, at: await ctx.now() };
+          return { status: 'done', detail: `account exists: ${found.evidence}`, evidence: [evidence] };
+        }
+      }
+      const left = deadline - (await ctx.now());
+      if (left <= 0) return { status: 'failed', detail: `no evidence of a JIT account within ${waitHours} h` };
+      const answer = await ctx.waitForSignal<AccountEvidence>(`evidence:${step.id}`, canPoll ? Math.min(signInPollMs, left) : left);
+      if (!answer.timedOut) {
+        const evidence: Evidence = { kind: 'signal', summary: answer.payload.text, by: answer.payload.by, at: await ctx.now() };
+        return { status: 'done', detail: `account exists: ${answer.payload.text}`, evidence: [evidence] };
+      }
+    }
   }
 }

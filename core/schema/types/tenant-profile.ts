@@ -38,6 +38,10 @@ export interface TenantProfile {
   idp?: {
     connector: Identifier1;
     secrets?: Secrets;
+    /**
+     * The identity provider's API address (Okta: https://<your-org>.okta.com).
+     */
+    baseUrl?: string;
   };
   /**
    * Installed apps, keyed by connector id.
@@ -90,6 +94,10 @@ export interface AppSettings {
    */
   baseUrl?: string;
   secrets?: Secrets;
+  /**
+   * The app's id in the identity provider (Okta: 0oa…), for assignments and sign-in evidence.
+   */
+  idpAppId?: string;
 }
 export interface Queue {
   id: Identifier;
