@@ -110,4 +110,53 @@ describe('API steps in runs', () => {
     assert.doesNotMatch(everything, /secret-1|aWQtMTpzZWNyZXQtMQ/);
     assert.match(everything, /HTTP 401/);
   });
+
+  describe('with Okta reachable', () => {
+    const org = 'https://acme.okta.com';
+    const withOkta = () =>
+      harness({
+        modules: [oktaModule, spendeskWithoutClientRetries],
+        env: { OKTA_API_TOKEN: 'okta-secret' },
+        tweak: (p) => {
+          p.idp = { connector: 'okta', baseUrl: org, secrets: { token: 'env:OKTA_API_TOKEN' } };
+          p.apps.spendesk!.idpAppId = '0oa1spendesk';
+        },
+      });
+    const alice = { id: '00u7', status: 'ACTIVE', profile: { login: 'alice@acme.com', email: 'alice@acme.com' } };
+
+    it('removes the Okta assignment through the API, with the run-and-step idempotency key', async () => {
+      const h = withOkta();
+      nock(org)
+        .get('/api/v1/users/alice%40acme.com').reply(200, alice)
+        .delete('/api/v1/apps/0oa1spendesk/users/00u7')
+        .matchHeader('idempotency-key', (key) => /^run-\w+:okta-unassign-app$/.test(key))
+        .matchHeader('authorization', 'SSWS okta-secret')
+        .reply(204);
+      const run = await offboard(h, 'alice@acme.com');
+      const unassign = h.runtime.runs.timeline(run.id).steps[0]!;
+      assert.deepEqual([unassign.stepId, unassign.status, unassign.channel], ['okta-unassign-app', 'done', 'api']);
+      assert.match(unassign.detail!, /removed alice@acme\.com's assignment to Okta app 0oa1spendesk/);
+      assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership', 'no person was asked to do the Okta part');
+      assert.ok(nock.isDone());
+    });
+
+    it('finds the JIT account in the System Log on a later poll and goes on to role, teams and policy', async () => {
+      const h = withOkta();
+      const bob = { id: '00u8', status: 'ACTIVE', profile: { login: 'bob@acme.com', email: 'bob@acme.com' } };
+      nock(org)
+        .get('/api/v1/users/bob%40acme.com').times(4).reply(200, bob)
+        .get('/api/v1/apps/0oa1spendesk/users/00u8').reply(404, {})
+        .post('/api/v1/apps/0oa1spendesk/users').reply(200, { id: '00u8' })
+        .get('/api/v1/logs').query(true).reply(200, [])
+        .get('/api/v1/logs').query(true).reply(200, [{ uuid: 'ev-2', published: '2026-11-28T09:20:00.000Z', eventType: 'user.authentication.sso', outcome: { result: 'SUCCESS' } }], {});
+      const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
+      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      h.clock.advance(15 * 60_000);
+      await h.runtime.runs.settle();
+      const create = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+      assert.equal(create.status, 'done');
+      assert.match(create.detail!, /System Log ev-2: bob@acme\.com signed in/);
+      assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'set-access');
+    });
+  });
 });
