@@ -7,6 +7,7 @@ import { ChannelExecutor } from './channels/executor.js';
 import { HumanChannelExecutor } from './channels/human/executor.js';
 import { EvidenceDir, TaskStore } from './channels/human/task-store.js';
 import { IdpChannelExecutor } from './channels/idp/executor.js';
+import { ScimChannelExecutor } from './channels/scim/executor.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
 import { Clock, SystemClock } from './engine/clock.js';
 import { EmbeddedRunEngine, type EmbeddedEngineOptions, EngineOptions } from './engine/embedded-engine.js';
@@ -95,6 +96,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(ChannelExecutor).to(HumanChannelExecutor);
     child.bind(ChannelExecutor).to(ApiChannelExecutor);
     child.bind(ChannelExecutor).to(IdpChannelExecutor);
+    child.bind(ChannelExecutor).to(ScimChannelExecutor);
     child.bind(LifecycleWorkflow).toSelf();
     child.bind(RunService).toSelf();
     const engine = child.get(EmbeddedRunEngine);

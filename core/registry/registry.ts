@@ -2,6 +2,7 @@ import { inject, injectable, multiInject, optional } from 'inversify';
 import { ConnectorWiringError, NotFoundError } from '../errors.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import { ConnectorApi } from './connector-api.js';
+import { scimOperations } from '../channels/scim/operations.js';
 
 /** The connectors loaded at start, bound by core/container.ts. */
 export const LoadedConnectors = Symbol('LoadedConnectors');
@@ -73,6 +74,11 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
         `the manifest routes ${missing.map((m) => `'${m}'`).join(', ')} to the api channel but no API module implements ${missing.length > 1 ? 'them' : 'it'} ` +
           `(bind a ConnectorApi for '${id}' in connectors/${id}/index.ts and list its module in connectors/modules.ts)`,
       );
+    }
+    const scimRouted = Object.entries(connector.manifest.operations).filter(([, op]) => op.channels.some((r) => r.channel === 'scim')).map(([name]) => name);
+    const scimMissing = scimRouted.filter((name) => !scimOperations.has(name));
+    if (scimMissing.length) {
+      throw new ConnectorWiringError(id, `the manifest routes ${scimMissing.map((m) => `'${m}'`).join(', ')} to the scim channel, which carries out only ${[...scimOperations].join(', ')}`);
     }
     const unrouted = [...implemented].filter((name) => !routed.includes(name));
     if (unrouted.length) {

@@ -1,6 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { defaultRetryPolicy, type RetryPolicy } from '../../engine/retry.js';
-import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
+import type { OperationResult } from '../../registry/connector-api.js';
+import { interpret } from '../outcome.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import { SecretResolver } from '../../tenant/secrets.js';
 import { idpSettings } from '../../planning/service.js';
@@ -40,26 +41,7 @@ export class ApiChannelExecutor implements ChannelExecutor {
     } catch (error) {
       return { status: 'failed', detail: (error as Error).message };
     }
-    const at = await ctx.now();
-    const evidence = [{ kind: 'api' as const, summary: result.evidence, at }];
-    const account: AppAccount | undefined = result.outcome === 'notFound' ? undefined : result.accounts?.[0];
-    if (step.role === 'check') return { status: 'done', detail: result.evidence, evidence, found: result.outcome !== 'notFound' && account?.active !== false };
-    if (step.role === 'verify') return this.verify(run.plan.playbook, result, account, evidence, step.app, run);
-    if (result.outcome === 'notFound') return { status: 'already-done', detail: `nothing to do: ${result.evidence}`, evidence };
-    return { status: result.outcome === 'alreadyDone' ? 'already-done' : 'done', detail: result.evidence, evidence };
-  }
-
-  private verify(playbook: string, result: OperationResult, account: AppAccount | undefined, evidence: ChannelOutcome['evidence'] & object, app: string, run: StepExecution['run']): ChannelOutcome {
-    const expect = this.registry.get(app).manifest.playbooks?.[playbook as 'offboard']?.expect ?? 'matches';
-    const found = result.outcome !== 'notFound';
-    const ok =
-      expect === 'absent' ? !found || account?.active === false :
-      expect === 'inactive' ? !found || account?.active === false :
-      expect === 'active' ? found && account?.active !== false :
-      found;
-    const seen = found ? `${account?.email ?? run.subject} is ${account?.active === false ? 'inactive' : 'active'}` : `${run.subject} has no account`;
-    return ok
-      ? { status: 'done', detail: `verified: ${seen}`, evidence }
-      : { status: 'failed', detail: `verification failed: expected ${expect}, but ${seen}`, evidence, conclusive: true };
+    const evidence = [{ kind: 'api' as const, summary: result.evidence, at: await ctx.now() }];
+    return interpret(step, run, this.registry, result, evidence);
   }
 }

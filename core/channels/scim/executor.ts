@@ -1,0 +1,59 @@
+import { inject, injectable } from 'inversify';
+import { ConnectorRegistry } from '../../registry/registry.js';
+import type { OperationResult } from '../../registry/connector-api.js';
+import { SecretResolver } from '../../tenant/secrets.js';
+import type { ChannelExecutor, ChannelOutcome, StepExecution } from '../executor.js';
+import { interpret } from '../outcome.js';
+import { ScimClient } from './client.js';
+
+/**
+ * The scim channel: drives any app's SCIM 2.0 endpoint from the tenant's settings, with no code
+ * per app. Its calls read before they write, so that a repeated step is "already done".
+ */
+@injectable()
+export class ScimChannelExecutor implements ChannelExecutor {
+  readonly channel = 'scim' as const;
+  private readonly clients = new Map<string, ScimClient>();
+
+  constructor(
+    @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
+    @inject(SecretResolver) private readonly secrets: SecretResolver,
+  ) {}
+
+  async execute({ ctx, run, step }: StepExecution): Promise<ChannelOutcome> {
+    let result: OperationResult;
+    try {
+      const client = this.client(step.app, run.profile.apps[step.app] ?? {});
+      result = await ctx.step(`${step.id}/scim`, () => this.call(client, step.operation, run.request.subject), { external: true });
+    } catch (error) {
+      return { status: 'failed', detail: (error as Error).message };
+    }
+    return interpret(step, run, this.registry, result, [{ kind: 'api', summary: result.evidence, at: await ctx.now() }]);
+  }
+
+  private call(client: ScimClient, operation: string, subject: { email: string; firstName?: string; lastName?: string }): Promise<OperationResult> {
+    switch (operation) {
+      case 'getUser':
+        return client.getUser(subject.email);
+      case 'listUsers':
+        return client.listUsers();
+      case 'createUser':
+        return client.createUser(subject);
+      case 'updateUser':
+        return client.updateUser(subject);
+      case 'deactivateUser':
+        return client.deactivateUser(subject.email);
+      case 'deleteUser':
+        return client.deleteUser(subject.email);
+      default:
+        throw new Error(`the scim channel has no ${operation}`);
+    }
+  }
+
+  private client(app: string, settings: ConstructorParameters<typeof ScimClient>[1]): ScimClient {
+    const key = `${app}|${settings.baseUrl}|${settings.secrets?.token}`;
+    let client = this.clients.get(key);
+    if (!client) this.clients.set(key, (client = new ScimClient(app, settings, this.secrets)));
+    return client;
+  }
+}
