@@ -1,4 +1,5 @@
-import { UnauthorizedError, UpstreamError } from './errors.js';
+import { RateLimitedError, UnauthorizedError, UpstreamError } from './errors.js';
+import { readRateLimit, waitAfter429 } from './rate-limit.js';
 import { type HttpClock, realClock } from './limiter.js';
 
 /** How a request proves who sends it. Strategies never put a secret anywhere but the request's headers. */
@@ -86,6 +87,10 @@ export class ClientCredentials implements AuthStrategy {
       body.set('client_secret', this.options.clientSecret());
     }
     const response = await (this.options.fetch ?? fetch)(this.options.tokenUrl, { method: 'POST', headers, body });
+    if (response.status === 429) {
+      await response.body?.cancel();
+      throw new RateLimitedError('exchange client credentials', waitAfter429(readRateLimit(response.headers, this.clock.now()), this.clock.now()));
+    }
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       await response.body?.cancel();
       throw new UnauthorizedError(response.status, 'exchange client credentials');

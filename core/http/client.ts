@@ -83,7 +83,15 @@ export class HttpClient {
         response = await this.send(method, url, request);
       } catch (cause) {
         release();
-        // Our own typed errors (a refused token exchange, a missing secret) are not network trouble.
+        // A token exchange that was told to wait waits like any 429; our other typed errors
+        // (a refused exchange, a missing secret) are not network trouble and end the request.
+        if (cause instanceof RateLimitedError && attempt < this.retry.maxAttempts) {
+          this.rateLimited++;
+          const wait = cause.retryAfterMs ?? this.backoff(attempt) ?? 0;
+          this.limiter.pause(wait);
+          await this.clock.sleep(wait);
+          continue;
+        }
         if (cause instanceof PatchbayError) throw cause;
         const error = new NetworkError(label, { cause });
         const wait = this.backoff(attempt);

@@ -31,6 +31,13 @@ export class ScimServer {
 
   constructor(private readonly options: ScimServerOptions = {}) {}
 
+  private throttleNext: number | undefined;
+
+  /** The next request gets a 429 with Retry-After. */
+  rateLimitNext(seconds: number): void {
+    this.throttleNext = seconds;
+  }
+
   seed(n: number): void {
     for (let i = 1; i <= n; i++) this.add(`user${String(i).padStart(6, '0')}@acme.com`);
   }
@@ -63,6 +70,11 @@ export class ScimServer {
     this.log.push(`${req.method} ${path}${url.search}`);
     if (req.headers.authorization !== `Bearer ${this.options.token ?? 'scim-token'}`) return error(401, 'bad token');
     if (this.options.rateLimitOn?.includes(this.count)) return send(429, undefined, { 'retry-after': '1' });
+    if (this.throttleNext !== undefined) {
+      const seconds = this.throttleNext;
+      this.throttleNext = undefined;
+      return send(429, undefined, { 'retry-after': String(seconds) });
+    }
     const body = text ? (JSON.parse(text) as Record<string, any>) : {};
     if (path === '/ServiceProviderConfig') {
       return send(200, {

@@ -1,0 +1,118 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+
+/** A vendor stand-in for the conformance kit: it holds users, pages them, and can answer 429 once. */
+export interface VendorDouble {
+  readonly url: string;
+  seed(emails: readonly string[]): void;
+  /** The next request gets a 429 with the vendor's own headers. */
+  rateLimitNext(seconds: number): void;
+  isActive(email: string): boolean | undefined;
+  close(): Promise<void>;
+}
+
+abstract class Double implements VendorDouble {
+  url = '';
+  protected throttleNext: number | undefined;
+  private server: Server | undefined;
+
+  rateLimitNext(seconds: number): void {
+    this.throttleNext = seconds;
+  }
+
+  abstract seed(emails: readonly string[]): void;
+  abstract isActive(email: string): boolean | undefined;
+  protected abstract route(req: IncomingMessage, body: string, res: ServerResponse, url: URL): void;
+  protected abstract throttle(res: ServerResponse, seconds: number): void;
+
+  async listen(): Promise<this> {
+    this.server = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      if (this.throttleNext !== undefined) {
+        const seconds = this.throttleNext;
+        this.throttleNext = undefined;
+        return this.throttle(res, seconds);
+      }
+      this.route(req, body, res, new URL(req.url ?? '/', this.url));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+    return this;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+const send = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) =>
+  void res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body === undefined ? '' : JSON.stringify(body));
+
+/** Okta's Management API shapes (users, lifecycle, app users), Link-header paging, X-Rate-Limit-* on 429. */
+export class OktaDouble extends Double {
+  readonly users = new Map<string, { id: string; status: string; profile: { login: string; email: string } }>();
+  readonly assignments = new Set<string>();
+
+  seed(emails: readonly string[]): void {
+    for (const email of emails) this.users.set(email, { id: `00u${this.users.size + 1}`, status: 'ACTIVE', profile: { login: email, email } });
+  }
+
+  isActive(email: string): boolean | undefined {
+    const user = this.users.get(email);
+    return user && user.status !== 'DEPROVISIONED';
+  }
+
+  protected throttle(res: ServerResponse, seconds: number): void {
+    send(res, 429, { errorCode: 'E0000047' }, { 'x-rate-limit-limit': '600', 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000) + seconds) });
+  }
+
+  protected route(req: IncomingMessage, _body: string, res: ServerResponse, url: URL): void {
+    if (!req.headers.authorization?.startsWith('SSWS ')) return send(res, 401, { errorCode: 'E0000011' });
+    const all = [...this.users.values()];
+    if (url.pathname === '/api/v1/users' && req.method === 'GET') {
+      const limit = Number(url.searchParams.get('limit') ?? 200);
+      const after = url.searchParams.get('after');
+      const start = after ? all.findIndex((u) => u.id === after) + 1 : 0;
+      const page = all.slice(start, start + limit);
+      const next = start + limit < all.length ? { link: `<${this.url}/api/v1/users?after=${page.at(-1)!.id}&limit=${limit}>; rel="next"` } : {};
+      return send(res, 200, page, next as Record<string, string>);
+    }
+    const user = /^\/api\/v1\/users\/([^/]+)$/.exec(url.pathname);
+    if (user && req.method === 'GET') {
+      const found = this.users.get(decodeURIComponent(user[1]!)) ?? all.find((u) => u.id === user[1]);
+      return found ? send(res, 200, found) : send(res, 404, { errorCode: 'E0000007' });
+    }
+    const deactivate = /^\/api\/v1\/users\/([^/]+)\/lifecycle\/deactivate$/.exec(url.pathname);
+    if (deactivate && req.method === 'POST') {
+      const found = all.find((u) => u.id === deactivate[1]);
+      if (!found) return send(res, 404, { errorCode: 'E0000007' });
+      found.status = 'DEPROVISIONED';
+      return send(res, 200, {});
+    }
+    send(res, 404, { errorCode: 'E0000022', errorSummary: `no route ${req.method} ${url.pathname}` });
+  }
+}
+
+/** Spendesk's token exchange and members list, lower-case x-ratelimit-* on 429. */
+export class SpendeskDouble extends Double {
+  readonly members = new Map<string, { id: string; email: string; status: string }>();
+
+  seed(emails: readonly string[]): void {
+    for (const email of emails) this.members.set(email, { id: `m${this.members.size + 1}`, email, status: 'active' });
+  }
+
+  isActive(email: string): boolean | undefined {
+    return this.members.has(email) || undefined;
+  }
+
+  protected throttle(res: ServerResponse, seconds: number): void {
+    send(res, 429, {}, { 'x-ratelimit-limit': '50', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(seconds) });
+  }
+
+  protected route(req: IncomingMessage, _body: string, res: ServerResponse, url: URL): void {
+    if (url.pathname === '/auth/token' && req.method === 'POST') return send(res, 200, { access_token: 'tok', expires_in: 3600 });
+    if (req.headers.authorization !== 'Bearer tok') return send(res, 401, {});
+    if (url.pathname === '/users') return send(res, 200, { data: [...this.members.values()] });
+    send(res, 404, {});
+  }
+}
