@@ -59,6 +59,7 @@ export interface Services {
   readonly profiles: TenantProfiles;
   readonly planner: LifecyclePlanner;
   readonly docs: DocsGenerator;
+  readonly secrets: SecretResolver;
   /** Opens the store in a data folder (created and migrated as needed) with the engine on it. */
   openRuntime(options: RuntimeOptions): Runtime;
 }
@@ -111,6 +112,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     profiles: container.get<TenantProfiles>(TenantProfiles),
     planner: container.get<LifecyclePlanner>(LifecyclePlanner),
     docs: container.get<DocsGenerator>(DocsGenerator),
+    secrets: container.get<SecretResolver>(SecretResolver),
     openRuntime,
   };
 }

@@ -12,6 +12,10 @@ import { type SchemaKind, schemaKinds } from '../schema/validator.js';
 import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
 import type { Fact } from '../manifest/facts.js';
 import { renderPlan, renderTable } from './format.js';
+import { ScimClient } from '../channels/scim/client.js';
+import { withScimDiscovery } from '../manifest/discovery.js';
+import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import type { SecretResolver } from '../tenant/secrets.js';
 
 const print = (text: string): void => {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -65,8 +69,10 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .description('show the capability matrix; with --profile, narrowed to what one tenant has')
     .option('--profile <file>', 'a tenant profile: show the effective matrix for its installed apps')
     .option('--json', 'print JSON with every fact, its confidence and sources')
-    .action((options: { profile?: string; json?: boolean }) => {
-      const { registry, profiles } = getServices();
+    .option('--discover', 'with --profile: ask each configured SCIM server what it supports (/ServiceProviderConfig)')
+    .action(async (options: { profile?: string; json?: boolean; discover?: boolean }) => {
+      const { registry, profiles, secrets } = getServices();
+      if (options.discover && !options.profile) throw new InvalidInputError({ file: 'command line', pointer: '/discover' }, '--discover needs --profile: the servers to ask are in the tenant profile');
       const loaded = options.profile ? profiles.load(options.profile) : undefined;
       const connectors = registry.list().filter((c) => !loaded || c.manifest.id in loaded.profile.apps || c.manifest.id === loaded.profile.idp?.connector);
       const report = connectors.map(({ manifest }) => {
@@ -81,8 +87,9 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
         );
         return { id: manifest.id, name: manifest.name, ...(loaded ? { tenant: loaded.profile.tenant } : {}), facts };
       });
+      const discovered = options.discover && loaded ? await discoverScim(registry, loaded.profile, secrets) : [];
       if (options.json) {
-        printJson(report);
+        printJson(discovered.length ? { connectors: report, discovered } : report);
         return;
       }
       // Facts down, connectors across: stays readable in a terminal as columns of facts grow.
@@ -105,6 +112,10 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
           ? `Effective for tenant ${loaded.profile.tenant} (${displayPath(loaded.file)}). doc = vendor documents it, 3p = third party only, disputed = sources disagree.`
           : 'doc = vendor documents it, 3p = third party only, disputed = sources disagree, † = depends on the tenant (see --profile). Sources: docs/connectors/<id>.md',
       );
+      for (const d of discovered) {
+        print(`\n${d.app}: what ${d.url} says about itself`);
+        print(renderTable(['fact', 'value', 'confidence'], Object.entries(d.facts).map(([k, f]) => [k, String(f.value), f.confidence])));
+      }
     });
 
   program
@@ -159,6 +170,23 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     });
 
   return program;
+}
+
+/** Asks every installed app routed over SCIM, with a base URL in the profile, what its server supports. */
+async function discoverScim(registry: Services['registry'], profile: TenantProfile, secrets: SecretResolver) {
+  const results: { app: string; url: string; facts: Record<string, { value: unknown; confidence: string; sources?: unknown }> }[] = [];
+  for (const [app, settings] of Object.entries(profile.apps)) {
+    const manifest = registry.get(app).manifest;
+    if (!settings.baseUrl || !Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
+    const config = await new ScimClient(app, settings, secrets).discover();
+    const matrix = withScimDiscovery(effectiveMatrix(manifest, settings), config, settings.baseUrl, new Date().toISOString().slice(0, 10));
+    const facts = Object.fromEntries(['patch', 'filter', 'bulk', 'maxResults'].flatMap((k) => {
+      const f = matrix.facts.get(`/capabilities/scim/${k}`);
+      return f ? [[k, { value: f.value, confidence: f.fact.confidence, sources: f.fact.sources }]] : [];
+    }));
+    results.push({ app, url: settings.baseUrl, facts });
+  }
+  return results;
 }
 
 function detectKind(file: string, data: unknown): SchemaKind {

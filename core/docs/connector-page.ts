@@ -101,6 +101,10 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
       ['Version', caps.scim.version],
       ['Plan required', caps.scim.planRequired],
       ['Endpoint', caps.scim.endpoint],
+      ['PATCH', caps.scim.patch],
+      ['Filter', caps.scim.filter],
+      ['Bulk', caps.scim.bulk],
+      ['Max results', caps.scim.maxResults],
     ]),
     '## SSO',
     facts([

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connectorsDir, packageRoot } from '../../core/paths.js';
 
 /** A scratch folder removed after the test run. */
@@ -55,4 +55,17 @@ export function caught<E extends Error>(type: abstract new (...args: any[]) => E
     throw new assert.AssertionError({ message: `expected ${type.name}, got ${String(error)}`, actual: error, expected: type });
   }
   throw new assert.AssertionError({ message: `expected ${type.name}, nothing was thrown` });
+}
+
+/** Like runCli, without blocking this process: for tests whose servers must answer the CLI. */
+export function runCliAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', ...env },
+    cwd: packageRoot,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
 }

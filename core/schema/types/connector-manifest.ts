@@ -66,6 +66,30 @@ export type TextFact = Provenance & {
   value: string;
 };
 /**
+ * Whether a capability is offered, with provenance.
+ */
+export type SupportFact1 = Provenance & {
+  value: Support;
+};
+/**
+ * Whether a capability is offered, with provenance.
+ */
+export type SupportFact2 = Provenance & {
+  value: Support;
+};
+/**
+ * Whether a capability is offered, with provenance.
+ */
+export type SupportFact3 = Provenance & {
+  value: Support;
+};
+/**
+ * A count (page size, concurrent requests), with provenance.
+ */
+export type IntegerFact1 = Provenance & {
+  value: number | UnknownValue;
+};
+/**
  * A list of names (protocols, IdPs, events, headers), with provenance. An empty list is a documented "none".
  */
 export type TextListFact1 = Provenance & {
@@ -74,7 +98,7 @@ export type TextListFact1 = Provenance & {
 /**
  * Whether a capability is offered, with provenance.
  */
-export type SupportFact1 = Provenance & {
+export type SupportFact4 = Provenance & {
   value: Support;
 };
 export type PaginationFact = Provenance & PaginationFact1;
@@ -99,13 +123,13 @@ export type RolesFact = Provenance & RolesFact1;
 /**
  * Whether a capability is offered, with provenance.
  */
-export type SupportFact2 = Provenance & {
+export type SupportFact5 = Provenance & {
   value: Support;
 };
 /**
  * Whether a capability is offered, with provenance.
  */
-export type SupportFact3 = Provenance & {
+export type SupportFact6 = Provenance & {
   value: Support;
 };
 /**
@@ -282,6 +306,10 @@ export interface Capabilities {
     version?: TextFact;
     planRequired?: TextFact;
     endpoint?: TextFact;
+    patch?: SupportFact1;
+    filter?: SupportFact2;
+    bulk?: SupportFact3;
+    maxResults?: IntegerFact1;
   };
   sso: {
     protocols: TextListFact;
@@ -292,7 +320,7 @@ export interface Capabilities {
   webhooks: {
     available: SupportFact;
     events?: TextListFact;
-    userEvents?: SupportFact1;
+    userEvents?: SupportFact4;
     signature?: TextFact;
   };
   pagination: {
@@ -310,8 +338,8 @@ export interface Capabilities {
   userObject?: UserFieldsFact;
   entitlements: {
     roles: RolesFact;
-    groups?: SupportFact2;
-    policies?: SupportFact3;
+    groups?: SupportFact5;
+    policies?: SupportFact6;
   };
   bulkImport: {
     available: SupportFact;
