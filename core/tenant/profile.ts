@@ -51,6 +51,8 @@ export class FileTenantProfiles implements TenantProfiles {
       const idp = this.registry.list().find((c) => c.manifest.id === profile.idp!.connector);
       if (!idp) fail('/idp/connector', `unknown connector '${profile.idp.connector}' (known: ${known.join(', ')})`);
       else if (idp.manifest.kind !== 'idp') fail('/idp/connector', `'${idp.manifest.id}' is not an identity provider`);
+      const missing = (this.registry.api(profile.idp.connector)?.requiredSecrets ?? []).filter((name) => !profile.idp!.secrets?.[name]);
+      if (profile.idp.baseUrl && missing.length) fail(`/idp/secrets/${missing[0]}`, `is required with baseUrl: ${idp!.manifest.name}'s API needs ${missing.join(' and ')}`);
     }
     for (const [id, settings] of Object.entries(profile.apps)) {
       const base = `/apps/${escapePointer(id)}`;
@@ -70,6 +72,14 @@ export class FileTenantProfiles implements TenantProfiles {
           const names = feature.plans.map((p) => plans.find((x) => x.id === p)?.name ?? p).join(' or ');
           fail(pointer, `"${feature.title}" is only available on ${names}; the tenant is on ${plans.find((p) => p.id === settings.plan)?.name}`);
         }
+      }
+      // An address without the credential to use it cannot work: say so now, not at the first run.
+      const scim = Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'));
+      if (scim && settings.baseUrl && !settings.secrets?.token) fail(`${base}/secrets/token`, 'is required with baseUrl: the SCIM bearer token reference (env:NAME or file:PATH)');
+      const api = this.registry.api(id);
+      if (api && settings.baseUrl) {
+        const missing = api.requiredSecrets.filter((name) => !settings.secrets?.[name]);
+        if (missing.length) fail(`${base}/secrets/${missing[0]}`, `is required with baseUrl: ${manifest.name}'s API needs ${missing.join(' and ')}`);
       }
       if (settings.queue && queues.size && !queues.has(settings.queue)) {
         fail(`${base}/queue`, `unknown queue '${settings.queue}' (queues: ${[...queues].join(', ')})`);

@@ -65,4 +65,22 @@ describe('tenant profiles', () => {
     assert.equal(error.where.pointer, '/apps/spendesk/secrets/adminPassword');
     assert.doesNotMatch(error.message, /hunter2/);
   });
+
+  it('refuse an Okta address without a token reference, at load', () => {
+    const profile = demo();
+    profile.idp = { connector: 'okta', baseUrl: 'https://acme.okta.com' };
+    const error = refusal(profile);
+    assert.equal(error.where.pointer, '/idp/secrets/token');
+    assert.match(error.reason, /is required with baseUrl: Okta's API needs token/);
+  });
+
+  it('refuse a SCIM base URL without a token, and a malformed base URL', () => {
+    const profile = demo();
+    profile.apps.scim = { baseUrl: 'https://app.example.com/scim/v2' };
+    assert.equal(refusal(profile).where.pointer, '/apps/scim/secrets/token');
+    profile.apps.scim = { baseUrl: 'app.example.com/scim', secrets: { token: 'env:T' } };
+    const malformed = refusal(profile);
+    assert.equal(malformed.where.pointer, '/apps/scim/baseUrl');
+    assert.match(malformed.reason, /must be a valid uri/);
+  });
 });
