@@ -90,28 +90,25 @@ export class RunService {
     return this.engine.get(runId);
   }
 
-  /**
-   * Completes a task and lets its runs move on in the same transaction: one commit for the person's
-   * answer and the next step it unblocks.
-   */
-  async completeTask(taskId: string, args: Parameters<TaskStore['complete']>[1]): Promise<TaskView> {
-    const view = await this.engine.transaction(async () => {
-      const completed = this.tasks.complete(taskId, args);
-      await this.engine.drive();
-      return completed;
-    });
-    await this.settle();
-    return view;
+  /** Completes a task; its runs move on in the same commit as the person's answer. */
+  completeTask(taskId: string, args: Parameters<TaskStore['complete']>[1]): Promise<TaskView> {
+    return this.withRunsMovingOn(() => this.tasks.complete(taskId, args));
   }
 
-  async failTask(taskId: string, args: Parameters<TaskStore['fail']>[1]): Promise<TaskView> {
-    const view = await this.engine.transaction(async () => {
-      const failed = this.tasks.fail(taskId, args);
+  /** Fails a task; its runs move the step to its next channel, or escalate, in the same commit. */
+  failTask(taskId: string, args: Parameters<TaskStore['fail']>[1]): Promise<TaskView> {
+    return this.withRunsMovingOn(() => this.tasks.fail(taskId, args));
+  }
+
+  /** One commit for a change and the steps it unblocks, then the usual catching up. */
+  private async withRunsMovingOn<T>(change: () => T): Promise<T> {
+    const result = await this.engine.transaction(async () => {
+      const changed = change();
       await this.engine.drive();
-      return failed;
+      return changed;
     });
     await this.settle();
-    return view;
+    return result;
   }
 
   async cancel(runId: string, reason: string, by: string): Promise<RunRecord> {
