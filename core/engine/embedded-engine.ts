@@ -4,7 +4,7 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { type Database, type Statement, StoreDatabase } from '../store/database.js';
+import { type Database, type Statement, StatementCache, StoreDatabase } from '../store/database.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -72,7 +72,7 @@ export class EmbeddedRunEngine implements RunEngine {
   readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly audit: AuditLog;
   private inTransaction = false;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: StatementCache;
   private readonly leaseMs: number;
   private readonly batchSize: number;
   readonly inlineWaitMaxMs: number;
@@ -86,6 +86,7 @@ export class EmbeddedRunEngine implements RunEngine {
     @inject(EngineOptions) options: EmbeddedEngineOptions = {},
   ) {
     this.audit = new AuditLog(db);
+    this.statements = new StatementCache(db);
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batchSize = options.batchSize ?? 500;
     this.inlineWaitMaxMs = options.inlineWaitMaxMs ?? 30_000;
@@ -99,9 +100,7 @@ export class EmbeddedRunEngine implements RunEngine {
 
   /** A prepared statement, compiled once per engine: preparing is most of the cost of a small query. */
   sql(text: string): Statement {
-    let statement = this.statements.get(text);
-    if (!statement) this.statements.set(text, (statement = this.db.prepare<unknown[], unknown>(text)));
-    return statement;
+    return this.statements.get(text);
   }
 
   async start(runs: readonly NewRun[]): Promise<StartResult[]> {
@@ -142,11 +141,12 @@ export class EmbeddedRunEngine implements RunEngine {
 
   signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
     return this.atomically(() => {
-      const run = this.get(runId);
-      if (run.status !== 'running' && run.status !== 'waiting') return false;
+      const status = this.sql('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as RunStatus | undefined;
+      if (!status) throw new NotFoundError('run', runId);
+      if (status !== 'running' && status !== 'waiting') return false;
       const now = this.clock.now();
-      const inserted = this.db
-        .prepare('INSERT INTO signals (run_id, name, payload, dedupe_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING')
+      const inserted = this
+        .sql('INSERT INTO signals (run_id, name, payload, dedupe_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING')
         .run(runId, name, JSON.stringify(payload ?? null), dedupeKey, now).changes;
       if (!inserted) return false;
       this.sql("UPDATE runs SET status = 'running', wake_at = ?, updated_at = ? WHERE id = ?").run(now, now, runId);
@@ -173,8 +173,8 @@ export class EmbeddedRunEngine implements RunEngine {
       const run = this.get(runId);
       if (run.status !== 'running' && run.status !== 'waiting') return run;
       const now = this.clock.now();
-      this.db
-        .prepare("UPDATE runs SET status = 'cancelled', outcome = 'cancelled', waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?")
+      this
+        .sql("UPDATE runs SET status = 'cancelled', outcome = 'cancelled', waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?")
         .run(now, now, runId);
       this.audit.append({ type: 'run.cancelled', actor, runId, data: { reason } }, now);
       return this.get(runId);
@@ -195,8 +195,8 @@ export class EmbeddedRunEngine implements RunEngine {
       for (const row of claimable) {
         if (slices >= max) break;
         await this.transaction(async () => {
-          const claimed = this.db
-            .prepare(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)`)
+          const claimed = this
+            .sql(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)`)
             .run(this.owner, this.clock.now() + this.leaseMs, row.id, now, this.owner, now, row.lease_owner ?? '').changes;
           if (!claimed) return;
           slices++;

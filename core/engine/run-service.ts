@@ -71,12 +71,14 @@ export class RunService {
   timeline(runId: string): Timeline {
     const run = this.engine.get(runId);
     const records = this.steps.list(runId);
+    const items = this.tasks.itemsOfRun(runId);
     return {
       run,
       steps: records.map((record) => ({ ...record, plan: run.plan.steps.find((s) => s.id === record.stepId)! })),
-      tasks: this.tasks.itemsOfRun(runId).map((i) => ({ taskId: i.taskId, stepId: i.stepId, status: i.status, closedBy: i.closedBy })),
+      tasks: items.map((i) => ({ taskId: i.taskId, stepId: i.stepId, status: i.status, closedBy: i.closedBy })),
+      // A task's own events (opened, escalated, completed) carry no run id: they belong to every run in it.
       audit: this.engine.audit.list({ runId }).concat(
-        this.tasks.itemsOfRun(runId).flatMap((i) => this.engine.audit.list({ taskId: i.taskId }).filter((a) => !a.runId)),
+        items.flatMap((i) => this.engine.audit.list({ taskId: i.taskId }).filter((a) => !a.runId)),
       ).sort((a, b) => a.seq - b.seq),
     };
   }

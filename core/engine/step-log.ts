@@ -1,6 +1,6 @@
 import type { Evidence } from '../channels/executor.js';
 import { inject, injectable } from 'inversify';
-import { type Database, type Statement, StoreDatabase } from '../store/database.js';
+import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed';
 
@@ -18,18 +18,14 @@ export interface StepRecord {
 /** Where each step of a run stands, for the timeline; written through the run's journal so it is exact after replay. */
 @injectable()
 export class StepLog {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: StatementCache;
 
-  constructor(@inject(StoreDatabase) private readonly database: Database) {}
+  constructor(@inject(StoreDatabase) database: Database) {
+    this.statements = new StatementCache(database);
+  }
 
   private get db() {
-    return {
-      prepare: (text: string) => {
-        let statement = this.statements.get(text);
-        if (!statement) this.statements.set(text, (statement = this.database.prepare<unknown[], unknown>(text)));
-        return statement;
-      },
-    };
+    return { prepare: (text: string) => this.statements.get(text) };
   }
 
   update(runId: string, stepId: string, change: { status: StepStatus; channel?: string; attempt?: boolean; detail?: string; evidence?: readonly Evidence[] }, at: number): void {

@@ -9,6 +9,19 @@ import { migrations } from './migrations.js';
 export type Database = BetterSqlite3.Database;
 export type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
+/** Prepared statements compiled once per connection: preparing is most of the cost of a small query. */
+export class StatementCache {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(private readonly db: Database) {}
+
+  get(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) this.statements.set(text, (statement = this.db.prepare<unknown[], unknown>(text)));
+    return statement;
+  }
+}
+
 /** The open store, bound by the composition root. */
 export const StoreDatabase = Symbol('StoreDatabase');
 
