@@ -3,9 +3,12 @@ import path from 'node:path';
 import { Container, type ContainerModule } from 'inversify';
 import { connectorModules } from '../connectors/modules.js';
 import { ApiChannelExecutor, ApiRetryPolicy } from './channels/api/executor.js';
+import { BrowserHost, type BrowserHostOptions } from './channels/browser/browser-host.js';
+import { BrowserChannelExecutor, BrowserStepTimeout } from './channels/browser/executor.js';
 import { ChannelExecutor } from './channels/executor.js';
 import { HumanChannelExecutor } from './channels/human/executor.js';
-import { EvidenceDir, TaskStore } from './channels/human/task-store.js';
+import { EvidenceDir, EvidenceFiles } from './channels/evidence-files.js';
+import { TaskStore } from './channels/human/task-store.js';
 import { IdpChannelExecutor } from './channels/idp/executor.js';
 import { ScimChannelExecutor } from './channels/scim/executor.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
@@ -40,6 +43,8 @@ export interface RuntimeOptions {
   readonly clock?: Clock;
   readonly engine?: EmbeddedEngineOptions;
   readonly retry?: RetryPolicy;
+  /** The browser channel: where Chromium is, and how long a recipe step may wait for the page (default 10 s). */
+  readonly browser?: BrowserHostOptions & { readonly stepTimeoutMs?: number };
 }
 
 /** The stateful half: the store, the engine and the task inbox, on one data folder. Close it when done. */
@@ -48,7 +53,8 @@ export interface Runtime {
   readonly engine: EmbeddedRunEngine;
   readonly tasks: TaskStore;
   readonly db: Database;
-  close(): void;
+  /** Closes the worker's browser (if one was launched) and the store. */
+  close(): Promise<void>;
 }
 
 /** The services the CLI and the server use, resolved once. */
@@ -93,16 +99,25 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(EmbeddedRunEngine).toSelf();
     child.bind(StepLog).toSelf();
     child.bind(Outbox).toSelf();
+    child.bind(EvidenceFiles).toSelf();
     child.bind(TaskStore).toSelf();
     child.bind(ChannelExecutor).to(HumanChannelExecutor);
     child.bind(ChannelExecutor).to(ApiChannelExecutor);
     child.bind(ChannelExecutor).to(IdpChannelExecutor);
     child.bind(ChannelExecutor).to(ScimChannelExecutor);
+    child.bind(BrowserHost).toConstantValue(new BrowserHost(runtime.browser));
+    child.bind(BrowserStepTimeout).toConstantValue(runtime.browser?.stepTimeoutMs ?? 10_000);
+    child.bind(ChannelExecutor).to(BrowserChannelExecutor);
     child.bind(LifecycleWorkflow).toSelf();
     child.bind(RunService).toSelf();
     const engine = child.get(EmbeddedRunEngine);
     engine.use(child.get(LifecycleWorkflow).run);
-    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, close: () => db.close() };
+    const browser = child.get(BrowserHost);
+    const close = async () => {
+      await browser.close();
+      db.close();
+    };
+    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, close };
   };
 
   return {

@@ -1,4 +1,5 @@
 import type { RunContext, RunRecord } from '../engine/port.js';
+import type { AppAccount } from '../registry/connector-api.js';
 import type { ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
 
 /** What a channel did, as a record kept with the step. Secrets never go in here. */
@@ -16,7 +17,14 @@ export interface Evidence {
  * channel cannot do it, and the step moves to the next channel in its chain.
  */
 export type ChannelOutcome =
-  | { readonly status: 'done' | 'already-done'; readonly detail: string; readonly evidence: readonly Evidence[]; readonly found?: boolean }
+  | {
+      readonly status: 'done' | 'already-done';
+      readonly detail: string;
+      readonly evidence: readonly Evidence[];
+      /** For a check: whether the account is there, and what the read showed of it. */
+      readonly found?: boolean;
+      readonly account?: AppAccount;
+    }
   | {
       readonly status: 'failed';
       readonly detail: string;
@@ -34,6 +42,15 @@ export interface StepExecution {
   readonly pass: number;
   /** The queue for a human task when the work was escalated. */
   readonly queue?: string;
+  /** What the channels tried before this one, in this pass: a person taking over sees why (and the drift screenshot). */
+  readonly handedOver?: readonly HandOver[];
+}
+
+/** A machine channel's failed attempt, handed to the next channel. */
+export interface HandOver {
+  readonly channel: ChannelName;
+  readonly detail: string;
+  readonly evidence: readonly Evidence[];
 }
 
 /** One shape for every channel: execute(step) → outcome. Executors contribute themselves to this token. */

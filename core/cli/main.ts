@@ -248,7 +248,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     if (process.env.PATCHBAY_DEBUG) process.stderr.write(`${(error as Error)?.stack}\n`);
     return 1;
   } finally {
-    runtime?.close();
+    await runtime?.close();
   }
 }
 

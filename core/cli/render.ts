@@ -63,6 +63,10 @@ export function renderTask(task: TaskView): string {
     `${task.status.toUpperCase()} · queue ${task.queue}${task.assignee ? ` · assigned to ${task.assignee}` : ''} · due ${time(task.dueAt)}${task.overdue ? ' (OVERDUE)' : ''} · in ${c.system}`,
   ];
   if (c.runbook.summary) out.push('', wrap(c.runbook.summary, w, ''));
+  for (const h of c.handedOver ?? []) {
+    out.push('', wrap(`The ${h.channel} channel tried first and stopped: ${h.detail}`, w, ''));
+    for (const e of h.evidence.filter((x) => x.file)) out.push(wrap(`  ${e.kind}: ${e.file!.path}`, w, '    '));
+  }
   if (c.condition) out.push('', wrap(`Only if ${c.condition.replace(/^only if /, '')}; otherwise complete it saying so.`, w, ''));
   out.push('', task.items.length > 1 ? `People (${task.items.length}):` : 'Person:');
   for (const item of task.items) out.push(`  - ${item.email} [${item.status}${item.closedBy ? ` by ${item.closedBy}` : ''}]`);

@@ -1,8 +1,9 @@
 import { inject, injectable, multiInject } from 'inversify';
-import { ChannelExecutor, type ChannelOutcome } from '../channels/executor.js';
+import { ChannelExecutor, type ChannelOutcome, type HandOver } from '../channels/executor.js';
 import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';
-import type { ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
+import type { AppliesWhen, ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
+import type { AppAccount } from '../registry/connector-api.js';
 import type { RunContext, RunRecord, Workflow, WorkflowResult } from './port.js';
 import { StepLog, type StepStatus } from './step-log.js';
 
@@ -26,6 +27,7 @@ export class LifecycleWorkflow {
   readonly run: Workflow = async (ctx, run) => {
     const { plan } = run;
     let accountGone = false;
+    let checked: AppAccount | undefined;
     let appSteps = 0;
     let appAlreadyDone = 0;
     for (const step of plan.steps) {
@@ -36,8 +38,22 @@ export class LifecycleWorkflow {
         appAlreadyDone++;
         continue;
       }
+      const skip = step.role === 'precondition' && step.appliesWhen && checked?.attributes ? notNeeded(step.appliesWhen, checked.attributes) : undefined;
+      if (skip) {
+        await this.mark(ctx, run, step, { status: 'already-done', detail: skip });
+        await ctx.audit({ type: 'step.not-needed', actor: 'patchbay', data: { step: step.id, because: skip } });
+        appSteps++;
+        appAlreadyDone++;
+        continue;
+      }
       const outcome = await this.runStep(ctx, run, step);
+      if (outcome.status === 'failed' && step.role === 'check') {
+        // A check that cannot read is not a reason to stop: the steps go on as if the account were there.
+        await this.mark(ctx, run, step, { status: 'skipped', detail: `could not read, so every step goes on as if the account were there: ${outcome.detail}` });
+        continue;
+      }
       if (outcome.status === 'failed') return { outcome: 'failed', summary: `${step.title}: ${outcome.detail}` };
+      if (step.role === 'check' && outcome.account) checked = outcome.account;
       if (step.role === 'check' && outcome.found === false) {
         accountGone = true;
         await ctx.audit({ type: 'run.account-already-gone', actor: 'patchbay', data: { app: plan.app, evidence: outcome.detail } });
@@ -68,12 +84,14 @@ export class LifecycleWorkflow {
     let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
     for (let pass = 1; ; pass++) {
       const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
+      const handedOver: HandOver[] = [];
       for (const choice of channels) {
-        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue);
+        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver);
         if (!outcome) continue;
         if (outcome.status !== 'failed') return outcome;
         last = outcome;
         if (outcome.conclusive) break;
+        if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
       }
       // Every channel failed: people escalate up their queue chain before the step gives up.
       if (last.status === 'failed' && last.conclusive) break;
@@ -88,14 +106,30 @@ export class LifecycleWorkflow {
     return last;
   }
 
-  private async tryChannel(ctx: RunContext, run: RunRecord, step: PlanStep, choice: ChannelChoice, pass: number, queue: string | undefined): Promise<ChannelOutcome | undefined> {
+  private async tryChannel(
+    ctx: RunContext,
+    run: RunRecord,
+    step: PlanStep,
+    choice: ChannelChoice,
+    pass: number,
+    queue: string | undefined,
+    handedOver: readonly HandOver[],
+  ): Promise<ChannelOutcome | undefined> {
     const executor = this.executors.get(choice.channel);
     if (!executor) {
       await ctx.audit({ type: 'channel.skipped', actor: 'patchbay', data: { step: step.id, channel: choice.channel, reason: `no ${choice.channel} executor in this installation` } });
       return undefined;
     }
     await this.mark(ctx, run, step, { status: 'running', channel: choice.channel, attempt: true });
-    const outcome = await executor.execute({ ctx, run, step, choice, pass, ...(queue && choice.channel === 'human' ? { queue } : {}) });
+    const outcome = await executor.execute({
+      ctx,
+      run,
+      step,
+      choice,
+      pass,
+      ...(queue && choice.channel === 'human' ? { queue } : {}),
+      ...(handedOver.length ? { handedOver } : {}),
+    });
     const type = outcome.status === 'failed' ? 'channel.failed' : `step.${outcome.status}`;
     await ctx.audit({ type, actor: 'patchbay', data: { step: step.id, channel: choice.channel, detail: outcome.detail } });
     if (outcome.status !== 'failed') await this.mark(ctx, run, step, { status: outcome.status, detail: outcome.detail, evidence: outcome.evidence });
@@ -116,4 +150,26 @@ export class LifecycleWorkflow {
     const at = await ctx.now();
     await ctx.step(`${step.id}/mark`, () => this.steps.update(run.id, step.id, change, at));
   }
+}
+
+/**
+ * Whether a precondition can be skipped on what the check read: undefined when it applies (or
+ * cannot be judged), else the reason it does not, naming the fields read.
+ */
+export function notNeeded(when: AppliesWhen, attributes: Readonly<Record<string, string>>): string | undefined {
+  const seen: string[] = [];
+  for (const test of when.anyOf) {
+    const value = attributes[test.field];
+    if (value === undefined) return undefined;
+    seen.push(`${test.field}: ${value || '(empty)'}`);
+    if (test.includesAny) {
+      const held = value.split(',').map((v) => v.trim().toLowerCase());
+      if (test.includesAny.some((v) => held.includes(v.toLowerCase()))) return undefined;
+    }
+    if (test.greaterThan !== undefined) {
+      const number = Number(value);
+      if (!Number.isFinite(number) || number > test.greaterThan) return undefined;
+    }
+  }
+  return `not needed: the check read ${seen.join(', ')}`;
 }

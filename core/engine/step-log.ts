@@ -2,7 +2,7 @@ import type { Evidence } from '../channels/executor.js';
 import { inject, injectable } from 'inversify';
 import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed';
+export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed' | 'skipped';
 
 export interface StepRecord {
   readonly stepId: string;

@@ -10,6 +10,7 @@ import type { Runbook } from '../schema/types/runbook.js';
 import { SchemaValidator, escapePointer } from '../schema/validator.js';
 import { factsOf } from './facts.js';
 import { checkProvenance } from './provenance.js';
+import { checkRecipe } from './recipe-checks.js';
 
 /** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
 export interface LoadedConnector {
@@ -57,10 +58,12 @@ export class FileManifestLoader implements ManifestLoader {
     const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
     checkReferences(manifest, runbooks, recipes, fail);
     for (const [id, recipe] of recipes) {
+      const recipeFile = displayPath(path.join(dir, 'recipes', `${id}.json`));
       if (!manifest.operations[recipe.operation]) {
-        const recipeFile = displayPath(path.join(dir, 'recipes', `${id}.json`));
         throw new InvalidInputError({ file: recipeFile, pointer: '/operation' }, `operation '${recipe.operation}' is not in ${manifest.id}'s manifest`);
       }
+      const [problem] = checkRecipe(recipe);
+      if (problem) throw new InvalidInputError({ file: recipeFile, pointer: problem.pointer }, problem.reason);
     }
     return { manifest, dir, runbooks, recipes };
   }

@@ -88,15 +88,16 @@ function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanSte
 }
 
 /**
- * An offboarding whose app can be read by machine starts by reading it: a person already gone
- * makes the app's remaining steps "already done" instead of work for someone.
+ * An offboarding whose app can be read by machine (its API, SCIM, or its console's pages through a
+ * recipe) starts by reading it: a person already gone makes the app's remaining steps "already
+ * done" instead of work for someone, and what the read shows decides which preconditions apply.
  */
 function planCheckStep(playbook: Playbook, context: PlanningContext): Omit<PlanStep, 'dependsOn'> | undefined {
   const { app } = context;
   if (!playbook.verify) return undefined;
   const manifest = app.connector.manifest;
   const step = planOperation(playbook.verify, manifest.operations[playbook.verify]!, app, context, 'check');
-  const byMachine = (c: ChannelChoice) => c.channel === 'api' || c.channel === 'scim';
+  const byMachine = (c: ChannelChoice) => c.channel === 'api' || c.channel === 'scim' || c.channel === 'browser';
   const channels = step.chain.filter((c) => c.usable && byMachine(c)).map((c) => c.channel);
   if (!channels.length) return undefined;
   return {
@@ -104,7 +105,7 @@ function planCheckStep(playbook: Playbook, context: PlanningContext): Omit<PlanS
     id: `${manifest.id}-check`,
     title: `Check whether the account still exists in ${manifest.name}`,
     channels,
-    chain: step.chain.map((c) => (byMachine(c) ? c : { ...c, usable: false, reason: 'the check reads by machine only; people and recipes verify at the end' })),
+    chain: step.chain.map((c) => (byMachine(c) ? c : { ...c, usable: false, reason: 'the check reads by machine only; people verify at the end' })),
     reason: `Read ${manifest.name} before changing anything: if the account is already gone, the remaining ${manifest.name} steps are already done. ${step.reason}`,
   };
 }
@@ -157,6 +158,7 @@ function planOperation(name: string, operation: Operation, app: AppContext, cont
     chain,
     reason: explainChain(operation, chain, app),
     ...(operation.condition ? { condition: operation.condition } : {}),
+    ...(operation.appliesWhen ? { appliesWhen: operation.appliesWhen } : {}),
     ...(usable.length ? {} : { blocked: 'no channel in the chain can be used for this tenant' }),
     watchOutFor: watchOuts(operation, app),
   };

@@ -9,6 +9,8 @@ export interface AppAccount {
   readonly name?: string;
   readonly roles?: readonly string[];
   readonly groups?: readonly string[];
+  /** Whatever else the app shows about the account (a console's member page), as text. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 /** What a handler is given: the person, the tenant's settings for the app, and a way to resolve secret references. */

@@ -128,4 +128,15 @@ export const migrations: readonly { readonly version: number; readonly name: str
       CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
     `,
   },
+  {
+    version: 2,
+    name: 'bulk jobs: one import per batch and step, shared by the batch\'s runs',
+    sql: `
+      CREATE TABLE bulk_jobs (
+        key TEXT PRIMARY KEY,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -33,7 +33,7 @@ async function measure(label: string, fn: (runtime: Runtime) => Promise<number>,
     console.log(`${label.padEnd(58)} ${String(n).padStart(6)} in ${seconds.toFixed(2).padStart(6)} s = ${rate.toFixed(0).padStart(6)}/s`);
     return rate;
   } finally {
-    runtime.close();
+    await runtime.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

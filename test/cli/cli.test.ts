@@ -22,18 +22,18 @@ describe('patchbay CLI', function () {
       const { status, stdout } = runCli(['plan', 'offboard', '--app', 'spendesk', '--user', 'alice@acme.com']);
       assert.equal(status, 0);
       assert.match(stdout, /^Plan: offboard alice@acme.com — Spendesk \(tenant acme\)/);
-      for (const title of ['Remove the app assignment in Okta: Spendesk', 'Transfer owner roles', 'Reassign pending approvals', 'Transfer or cancel subscriptions', 'Remove the member', 'Verify: read the member']) {
+      for (const title of ['Remove the app assignment in Okta: Spendesk', 'Check whether the account still exists in Spendesk', 'Transfer owner roles', 'Reassign pending approvals', 'Transfer or cancel subscriptions', 'Remove the member', 'Verify: read the member']) {
         assert.match(stdout, new RegExp(`\\d\\. ${title}`));
       }
       assert.match(stdout, /channels: browser → human/);
-      assert.equal((stdout.match(/ {3}why: /g) ?? []).length, 6);
+      assert.equal((stdout.match(/ {3}why: /g) ?? []).length, 7);
     });
 
     it('prints JSON with app, operation, channels and reason on every step', () => {
       const { status, stdout } = runCli(['plan', 'offboard', '--app', 'spendesk', '--user', 'alice@acme.com', '--json']);
       assert.equal(status, 0);
       const plan = JSON.parse(stdout);
-      assert.equal(plan.steps.length, 6);
+      assert.equal(plan.steps.length, 7);
       for (const step of plan.steps) {
         assert.equal(typeof step.app, 'string');
         assert.equal(typeof step.operation, 'string');
@@ -85,7 +85,7 @@ describe('patchbay CLI', function () {
     it('accepts a connector manifest with its runbooks and recipes', () => {
       const { status, stdout } = runCli(['validate', 'connectors/spendesk/manifest.json']);
       assert.equal(status, 0);
-      assert.equal(stdout, 'ok: connectors/spendesk/manifest.json is a valid connector-manifest (8 operations, 9 runbooks, 4 recipes)\n');
+      assert.equal(stdout, 'ok: connectors/spendesk/manifest.json is a valid connector-manifest (8 operations, 9 runbooks, 9 recipes)\n');
     });
 
     it('tells a runbook and a recipe by their folder', () => {

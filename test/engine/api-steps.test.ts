@@ -83,7 +83,11 @@ describe('API steps in runs', () => {
     for (let i = 0; i < 5; i++) await h.completeNext(run.id);
     const verify = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!;
     assert.equal(verify.status, 'running');
-    assert.match(verify.detail!, /api failed: step spendesk-verify\/api failed: spendesk: GET \/v1\/users: HTTP 503/);
+    const failures = h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'channel.failed' && a.data.step === 'spendesk-verify');
+    assert.match(String(failures[0]!.data.detail), /step spendesk-verify\/api failed: spendesk: GET \/v1\/users: HTTP 503/);
+    // The console is next in the chain; without the robot's password it cannot sign in either.
+    assert.equal(failures[1]!.data.channel, 'browser');
+    assert.match(verify.detail!, /browser failed: secret env:SPENDESK_ADMIN_EMAIL/);
     assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.retry').length, 2);
     assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'confirm-member-status');
   });

@@ -40,4 +40,4 @@ for (let round = 0; round < 500; round++) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 say('finished');
-runtime.close();
+await runtime.close();

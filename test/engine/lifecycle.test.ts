@@ -21,10 +21,17 @@ describe('Spendesk runs on the embedded engine', () => {
       assert.equal(done.status, 'completed');
       assert.equal(done.outcome, 'done');
       const timeline = h.runtime.runs.timeline(run.id);
-      assert.ok(timeline.steps.every((s) => s.status === 'done'), JSON.stringify(timeline.steps.map((s) => s.status)));
-      assert.ok(timeline.steps.every((s) => s.evidence.length > 0), 'every step keeps its evidence');
-      // The browser channel has no executor yet: the audit says so, and the person takes the step.
-      assert.ok(timeline.audit.some((a) => a.type === 'channel.skipped' && a.data.channel === 'browser'));
+      // The robot's console password is not set in this environment: the check cannot read, and says so.
+      const check = timeline.steps.find((s) => s.stepId === 'spendesk-check')!;
+      assert.equal(check.status, 'skipped');
+      assert.match(check.detail!, /could not read, so every step goes on as if the account were there: secret env:SPENDESK_ADMIN_EMAIL: the environment variable is not set/);
+      const others = timeline.steps.filter((s) => s !== check);
+      assert.ok(others.every((s) => s.status === 'done'), JSON.stringify(timeline.steps.map((s) => s.status)));
+      assert.ok(others.every((s) => s.evidence.length > 0), 'every step keeps its evidence');
+      // The browser could not sign in, so the person who removed the member was told why they had the task.
+      assert.ok(timeline.audit.some((a) => a.type === 'browser.blocked' && a.data.step === 'spendesk-deactivate-user'));
+      const removal = h.runtime.tasks.list({ status: 'all' }).find((t) => t.runbook === 'remove-member')!;
+      assert.match(h.runtime.tasks.get(removal.id).content.handedOver![0]!.detail, /SPENDESK_ADMIN_EMAIL/);
     });
 
     it('sends owner-role transfers to the finance queue and refuses an operator from another queue', async () => {

@@ -34,6 +34,7 @@ describe('planner', () => {
         p.steps.map((s) => `${s.app}.${s.operation}:${s.role}`),
         [
           'okta.unassignApp:idp',
+          'spendesk.getUser:check',
           'spendesk.transferOwnership:precondition',
           'spendesk.reassignApprovals:precondition',
           'spendesk.transferSubscriptions:precondition',
@@ -61,7 +62,7 @@ describe('planner', () => {
     });
 
     it('verifies by reading the console, since API access is not granted', () => {
-      const verify = step(p, 'getUser');
+      const verify = p.steps.find((s) => s.role === 'verify')!;
       assert.deepEqual(verify.channels, ['browser', 'human']);
       assert.equal(verify.chain[0]!.channel, 'api');
       assert.equal(verify.chain[0]!.usable, false);
@@ -119,14 +120,22 @@ describe('planner', () => {
     // A machine can read, so the offboarding starts by checking the account is still there.
     const check = p.steps[1]!;
     assert.equal(check.role, 'check');
-    assert.deepEqual(check.channels, ['api']);
+    assert.deepEqual(check.channels, ['api', 'browser']);
     assert.match(check.reason, /if the account is already gone, the remaining Spendesk steps are already done/);
     // Reading is all the API does: removal still goes through the console.
     assert.deepEqual(step(p, 'deactivateUser').channels, ['browser', 'human']);
   });
 
-  it('adds no check step when nothing can read the app by machine', () => {
-    assert.ok(plan('offboard').steps.every((s) => s.role !== 'check'));
+  it('checks through the console when no API can read, and adds no check when nothing can read by machine', () => {
+    const check = plan('offboard').steps.find((s) => s.role === 'check')!;
+    assert.deepEqual(check.channels, ['browser']);
+    assert.equal(check.chain.find((c) => c.channel === 'human')!.usable, false);
+    const forbidden = plan('offboard', (t) => (t.policies!.browserAutomation = 'forbidden'));
+    assert.ok(forbidden.steps.every((s) => s.role !== 'check'));
+  });
+
+  it('carries the data test that decides each precondition from what the check read', () => {
+    assert.deepEqual(step(plan('offboard'), 'transferOwnership').appliesWhen, { anyOf: [{ field: 'roles', includesAny: ['Account Owner', 'Organisation Owner'] }] });
   });
 
   it('with API access granted but no credentials, says which secret is missing', () => {
@@ -143,7 +152,7 @@ describe('planner', () => {
 
   it('without an identity provider, skips the IdP step and says so', () => {
     const p = plan('offboard', (t) => delete t.idp);
-    assert.equal(p.steps[0]!.operation, 'transferOwnership');
+    assert.equal(p.steps[0]!.role, 'check');
     assert.ok(p.notes.some((n) => /No identity provider in tenant 'acme': nothing to unassign there/.test(n)));
   });
 

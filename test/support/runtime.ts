@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ContainerModule } from 'inversify';
-import { createServices, type Runtime, type Services } from '../../core/container.js';
+import { createServices, type Runtime, type RuntimeOptions, type Services } from '../../core/container.js';
 import { ManualClock } from '../../core/engine/clock.js';
 import type { RunRecord, StartResult } from '../../core/engine/port.js';
 import type { TenantProfile } from '../../core/schema/types/tenant-profile.js';
@@ -20,7 +20,6 @@ export interface Harness {
   openTaskOf(runId: string): string | undefined;
   /** Completes whatever the run waits on as a member of the task's queue; returns the task id. */
   completeNext(runId: string, options?: { alreadyDone?: boolean }): Promise<string>;
-  reopen(): Harness;
 }
 
 export const hour = 3_600_000;
@@ -34,6 +33,7 @@ export function harness(options: {
   profile?: TenantProfile;
   dataDir?: string;
   clock?: ManualClock;
+  browser?: RuntimeOptions['browser'];
 } = {}): Harness {
   const clock = options.clock ?? new ManualClock();
   const dataDir = options.dataDir ?? scratchDir('patchbay-engine-');
@@ -51,6 +51,7 @@ export function harness(options: {
     clock,
     engine: { pause: async (ms) => clock.advance(ms) },
     retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },
+    ...(options.browser ? { browser: options.browser } : {}),
   });
   after(() => runtime.close());
   const h: Harness = {
@@ -75,10 +76,6 @@ export function harness(options: {
       runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })), ...(o.alreadyDone ? { alreadyDone: true } : {}) });
       await runtime.runs.settle();
       return taskId;
-    },
-    reopen() {
-      runtime.close();
-      return harness({ ...options, dataDir, clock, profile: data });
     },
   };
   return h;

@@ -18,7 +18,7 @@ export class HumanChannelExecutor implements ChannelExecutor {
     @inject(TaskStore) private readonly tasks: TaskStore,
   ) {}
 
-  async execute({ ctx, run, step, choice, pass, queue: escalatedQueue }: StepExecution): Promise<ChannelOutcome> {
+  async execute({ ctx, run, step, choice, pass, queue: escalatedQueue, handedOver }: StepExecution): Promise<ChannelOutcome> {
     const connector: LoadedConnector = this.registry.get(step.app);
     const runbook = connector.runbooks.get(choice.runbook!);
     if (!runbook) return { status: 'failed', detail: `runbook ${choice.runbook} is gone from ${step.app}` };
@@ -38,6 +38,7 @@ export class HumanChannelExecutor implements ChannelExecutor {
           reason: step.reason,
           watchOutFor: step.watchOutFor,
           ...(step.condition ? { condition: step.condition } : {}),
+          ...(handedOver?.length ? { handedOver } : {}),
         },
       }),
     );

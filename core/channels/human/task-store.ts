@@ -1,17 +1,14 @@
-import { createHash } from 'node:crypto';
 import { inject, injectable } from 'inversify';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, PatchbayError } from '../../errors.js';
 import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
-
-/** The folder where evidence files are kept (under the data folder). */
-export const EvidenceDir = Symbol('EvidenceDir');
+import { EvidenceFiles } from '../evidence-files.js';
 import { newId } from '../../engine/ids.js';
 import type { RunRecord } from '../../engine/port.js';
 import type { Runbook } from '../../schema/types/runbook.js';
 import type { TenantProfile } from '../../schema/types/tenant-profile.js';
-import type { Evidence } from '../executor.js';
+import type { Evidence, HandOver } from '../executor.js';
 
 /** A task action that is not allowed: completed twice, by someone outside the queue, without evidence. */
 export class TaskRefusedError extends PatchbayError {
@@ -33,6 +30,8 @@ export interface TaskContent {
   readonly condition?: string;
   readonly reason: string;
   readonly watchOutFor: readonly { readonly text: string; readonly blocking: boolean }[];
+  /** Why a person has this: what the machine channels tried first (a blocker the console showed, a drifted page), with their screenshots. */
+  readonly handedOver?: readonly HandOver[];
 }
 
 export interface TaskItem {
@@ -94,7 +93,7 @@ const hour = 3_600_000;
 export class TaskStore {
   constructor(
     @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
-    @inject(EvidenceDir) private readonly evidenceDir: string,
+    @inject(EvidenceFiles) private readonly files: EvidenceFiles,
   ) {}
 
   /** Statements go through the engine's cache of prepared statements. */
@@ -317,12 +316,10 @@ export class TaskStore {
     const at = this.now();
     if (input.file) {
       if (!existsSync(input.file) || !statSync(input.file).isFile()) throw new TaskRefusedError(taskId, `evidence file ${input.file} does not exist`);
-      const sha256 = createHash('sha256').update(readFileSync(input.file)).digest('hex');
-      mkdirSync(this.evidenceDir, { recursive: true });
-      const kept = path.join(this.evidenceDir, `${sha256}${path.extname(input.file)}`);
-      if (!existsSync(kept)) copyFileSync(input.file, kept);
-      const size = statSync(kept).size;
-      return { kind: 'file', summary: `file ${path.basename(input.file)} (${size} bytes, sha256 ${sha256.slice(0, 12)}…)`, by, at, file: { path: kept, sha256, size, name: path.basename(input.file) } };
+      const bytes = readFileSync(input.file);
+      const name = path.basename(input.file);
+      const kept = this.files.keep(bytes, { name, kind: 'file', summary: '', by, at });
+      return { ...kept, summary: `file ${name} (${bytes.length} bytes, sha256 ${kept.file!.sha256.slice(0, 12)}…)` };
     }
     const text = input.text?.trim();
     if (!text) throw new TaskRefusedError(taskId, 'evidence must not be empty');

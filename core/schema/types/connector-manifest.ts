@@ -446,6 +446,7 @@ export interface Operation {
    * @minItems 1
    */
   channels: [ChannelRoute, ...ChannelRoute[]];
+  appliesWhen?: AppliesWhen;
   /**
    * When the step is needed at all, said for the person or robot doing it ("only if the member holds an owner role").
    */
@@ -465,6 +466,31 @@ export interface ChannelRoute1 {
    * idp: how long to wait for evidence (JIT on first sign-in) before the next channel.
    */
   waitHours?: number;
+}
+/**
+ * When a precondition step is needed, as a test on what the check step read of the account (a console's member page, an API record). When nothing was read, the step's condition is left to a person.
+ */
+export interface AppliesWhen {
+  /**
+   * @minItems 1
+   */
+  anyOf: [AttributeTest, ...AttributeTest[]];
+}
+export interface AttributeTest {
+  /**
+   * An attribute of the account as read.
+   */
+  field: string;
+  /**
+   * The attribute (a comma-separated list) names one of these.
+   *
+   * @minItems 1
+   */
+  includesAny?: [string, ...string[]];
+  /**
+   * The attribute, read as a number, is above this.
+   */
+  greaterThan?: number;
 }
 export interface WatchOut {
   text: string;

@@ -65,6 +65,7 @@ export interface PlanStep {
    * Why this step, on these channels, in one or two sentences.
    */
   reason: string;
+  appliesWhen?: AppliesWhen;
   /**
    * The step runs only when this holds.
    */
@@ -87,6 +88,31 @@ export interface ChannelChoice {
    * idp: how long the step waits for evidence before the next channel.
    */
   waitHours?: number;
+}
+/**
+ * When a precondition step is needed, as a test on what the check step read of the account (a console's member page, an API record). When nothing was read, the step's condition is left to a person.
+ */
+export interface AppliesWhen {
+  /**
+   * @minItems 1
+   */
+  anyOf: [AttributeTest, ...AttributeTest[]];
+}
+export interface AttributeTest {
+  /**
+   * An attribute of the account as read.
+   */
+  field: string;
+  /**
+   * The attribute (a comma-separated list) names one of these.
+   *
+   * @minItems 1
+   */
+  includesAny?: [string, ...string[]];
+  /**
+   * The attribute, read as a number, is above this.
+   */
+  greaterThan?: number;
 }
 export interface PlanWatchOut {
   text: string;

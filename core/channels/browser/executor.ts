@@ -1,0 +1,191 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inject, injectable } from 'inversify';
+import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
+import type { RunContext, RunRecord } from '../../engine/port.js';
+import type { LoadedConnector } from '../../manifest/loader.js';
+import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
+import { ConnectorRegistry } from '../../registry/registry.js';
+import type { BrowserRecipe } from '../../schema/types/browser-recipe.js';
+import type { LifecycleRequest } from '../../schema/types/lifecycle-request.js';
+import type { PlanStep } from '../../schema/types/plan.js';
+import { SecretResolver } from '../../tenant/secrets.js';
+import { EvidenceFiles } from '../evidence-files.js';
+import type { ChannelExecutor, ChannelOutcome, Evidence, StepExecution } from '../executor.js';
+import { interpret } from '../outcome.js';
+import { BrowserHost } from './browser-host.js';
+import { columnValue, fillImportTemplate } from './import-template.js';
+import { type RecipeResult, runRecipe } from './recipe-runner.js';
+
+/** How long each recipe step may wait for the page (bound by the composition root). */
+export const BrowserStepTimeout = Symbol('BrowserStepTimeout');
+
+/** What a browser attempt leaves in the journal: no secret, no bytes (the files are kept as evidence). */
+interface Attempt {
+  readonly status: RecipeResult['status'];
+  readonly detail: string;
+  readonly step?: string;
+  readonly evidence: Evidence[];
+  /** For reads: the subject's account as the console lists it. */
+  readonly account?: AppAccount | null;
+  /** For bulk imports: the console's result per email (lower case). */
+  readonly rows?: Record<string, string>;
+}
+
+/**
+ * The browser channel: runs the step's recipe in a fresh context of the worker's one Chromium,
+ * keeps screenshots (and the page's HTML when it stops) as evidence, and says what happened in the
+ * step's terms. Drift and blockers fail the channel, so the person who takes over gets the page.
+ * For a batch of joiners, a recipe with `bulk` fills the app's import template once for the batch.
+ */
+@injectable()
+export class BrowserChannelExecutor implements ChannelExecutor {
+  readonly channel = 'browser' as const;
+
+  constructor(
+    @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
+    @inject(SecretResolver) private readonly secrets: SecretResolver,
+    @inject(BrowserHost) private readonly host: BrowserHost,
+    @inject(EvidenceFiles) private readonly files: EvidenceFiles,
+    @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
+    @inject(BrowserStepTimeout) private readonly stepTimeoutMs: number,
+  ) {}
+
+  async execute({ ctx, run, step, choice, pass }: StepExecution): Promise<ChannelOutcome> {
+    const connector = this.registry.get(step.app);
+    const recipe = connector.recipes.get(choice.recipe!);
+    if (!recipe) return { status: 'failed', detail: `recipe ${choice.recipe} is gone from ${step.app}` };
+    const bulk = this.bulkRecipe(connector, step, run);
+    const attempt = await ctx.step(
+      `${step.id}/browser/${pass}`,
+      () => (bulk ? this.runBulk(ctx, run, step, bulk.recipe, bulk.batch) : this.runOne(run, step, recipe)),
+      { external: true },
+    );
+    if (attempt.status === 'drift' || attempt.status === 'blocked' || attempt.status === 'unreachable') {
+      await ctx.audit({ type: `browser.${attempt.status}`, actor: 'patchbay', data: { step: step.id, recipe: (bulk?.recipe ?? recipe).id, at: attempt.step ?? null, detail: attempt.detail } });
+      return { status: 'failed', detail: attempt.detail, evidence: attempt.evidence };
+    }
+    if (bulk) return this.bulkOutcome(run, attempt, bulk.recipe);
+    if (recipe.reads) {
+      const result: OperationResult = attempt.account
+        ? { outcome: 'done', evidence: attempt.detail, accounts: [attempt.account] }
+        : { outcome: 'notFound', evidence: attempt.detail };
+      return { ...interpret(step, run, this.registry, result, attempt.evidence), ...(attempt.account ? { account: attempt.account } : {}) };
+    }
+    return { status: attempt.status, detail: attempt.detail, evidence: attempt.evidence };
+  }
+
+  /** The connector's bulk recipe for this operation, when the run is part of a batch big enough for it. */
+  private bulkRecipe(connector: LoadedConnector, step: PlanStep, run: RunRecord): { recipe: BrowserRecipe; batch: RunRecord[] } | undefined {
+    if (!run.batchId || step.role !== 'action') return undefined;
+    const recipe = [...connector.recipes.values()].find((r) => r.bulk && r.operation === step.operation);
+    if (!recipe) return undefined;
+    const batch = this.engine.list({ batchId: run.batchId, limit: 100_000 }).filter((r) => r.plan.steps.some((s) => s.id === step.id && s.channels.includes('browser')));
+    return batch.length >= (recipe.bulk!.minimum ?? 2) ? { recipe, batch } : undefined;
+  }
+
+  private async runOne(run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
+    const params = this.params(run, step.app, recipe, run.request);
+    if (typeof params === 'string') return { status: 'blocked', detail: params, evidence: [] };
+    const result = await this.runRecipe(run, step, recipe, params);
+    if (result.attempt.status !== 'done' || !recipe.reads) return result.attempt;
+    const { reads } = recipe;
+    const wanted = run.request.subject.email.toLowerCase();
+    const record = result.records[reads.records]?.find((r) => (r[reads.email] ?? '').toLowerCase() === wanted);
+    const account: AppAccount | null = record
+      ? { id: record[reads.email]!, email: record[reads.email]!, active: reads.activeField ? (reads.activeValues as readonly string[] | undefined ?? []).includes(record[reads.activeField] ?? '') : true, attributes: record }
+      : null;
+    const listed = result.records[reads.records]?.length ?? 0;
+    const detail = record
+      ? `${recipe.title}: ${record[reads.email]} is listed${reads.activeField ? ` (${reads.activeField}: ${record[reads.activeField]})` : ''}`
+      : `${recipe.title}: ${run.request.subject.email} is not among the ${listed} listed`;
+    return { ...result.attempt, detail, account };
+  }
+
+  private async runBulk(ctx: RunContext, run: RunRecord, step: PlanStep, recipe: BrowserRecipe, batch: RunRecord[]): Promise<Attempt> {
+    const key = `${run.batchId}|${step.id}|${recipe.id}`;
+    const done = this.engine.sql('SELECT result FROM bulk_jobs WHERE key = ?').get(key) as { result: string } | undefined;
+    if (done) return JSON.parse(done.result) as Attempt;
+    const bulk = recipe.bulk!;
+    const requests = batch.map((r) => r.request).sort((a, b) => a.subject.email.localeCompare(b.subject.email));
+    const xlsx = await fillImportTemplate(bulk, requests);
+    const at = await ctx.now();
+    const template = this.files.keep(xlsx, { name: `${recipe.id}-${run.batchId}.xlsx`, kind: 'file', summary: `the filled import template: ${requests.length} rows (${bulk.columns.map((c) => c.header).join(', ')})`, at });
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'patchbay-upload-'));
+    const file = path.join(folder, `${recipe.id}.xlsx`);
+    writeFileSync(file, xlsx);
+    let attempt: Attempt;
+    try {
+      const params = this.params(run, step.app, recipe, run.request, { [bulk.file]: file });
+      if (typeof params === 'string') {
+        attempt = { status: 'blocked', detail: params, evidence: [template] };
+      } else {
+        const result = await this.runRecipe(run, step, recipe, params);
+        const rows = Object.fromEntries((result.records[bulk.results] ?? []).map((r) => [(r[bulk.email] ?? '').toLowerCase(), r[bulk.result] ?? '']));
+        attempt = { ...result.attempt, evidence: [template, ...result.attempt.evidence], rows };
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    if (attempt.status === 'done') this.engine.sql('INSERT OR IGNORE INTO bulk_jobs (key, result, created_at) VALUES (?, ?, ?)').run(key, JSON.stringify(attempt), at);
+    return attempt;
+  }
+
+  private bulkOutcome(run: RunRecord, attempt: Attempt, recipe: BrowserRecipe): ChannelOutcome {
+    const email = run.request.subject.email;
+    const answer = attempt.rows?.[email.toLowerCase()];
+    const bulk = recipe.bulk!;
+    if (answer === undefined) return { status: 'failed', detail: `the import's results do not list ${email}`, evidence: attempt.evidence };
+    if (bulk.done.includes(answer)) return { status: 'done', detail: `imported with the batch's template: ${email} → ${answer}`, evidence: attempt.evidence };
+    if (bulk.alreadyDone?.includes(answer)) return { status: 'already-done', detail: `the console says: ${answer} (${email})`, evidence: attempt.evidence };
+    return { status: 'failed', detail: `the console refused ${email} in the import: ${answer}`, evidence: attempt.evidence };
+  }
+
+  private async runRecipe(run: RunRecord, step: PlanStep, recipe: BrowserRecipe, params: Record<string, string | undefined>) {
+    const consoleUrl = run.profile.apps[step.app]?.consoleUrl!;
+    const result = await this.host.withContext((context) => runRecipe(context, { recipe, consoleUrl, params, stepTimeoutMs: this.stepTimeoutMs }));
+    const at = Date.now();
+    const evidence = result.shots.map((shot, i) =>
+      this.files.keep(shot.png, { name: `${recipe.id}-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id})`, at }),
+    );
+    const stopped = 'step' in result ? result : undefined;
+    if (stopped?.html) {
+      evidence.push(this.files.keep(Buffer.from(stopped.html), { name: `${recipe.id}-at-failure.html`, kind: 'file', summary: `the page's HTML where ${recipe.id} stopped`, at }));
+    }
+    const detail =
+      result.status === 'drift'
+        ? `recipe drift in ${recipe.id} at step ${result.stepIndex} "${result.step}": ${result.detail}`
+        : result.status === 'blocked'
+          ? `blocked in ${recipe.id} at "${result.step}": ${result.detail}`
+          : result.status === 'unreachable'
+            ? `${recipe.id} could not reach the console: ${result.detail}`
+            : result.detail;
+    const attempt: Attempt = { status: result.status, detail, evidence, ...(stopped ? { step: stopped.step } : {}) };
+    return { attempt, records: result.status === 'done' ? result.records : {} };
+  }
+
+  /** The recipe's parameters: the request's values, and the tenant's secrets resolved now (never stored). Or why they cannot be had. */
+  private params(run: RunRecord, app: string, recipe: BrowserRecipe, request: LifecycleRequest, extra: Record<string, string> = {}): Record<string, string | undefined> | string {
+    const settings = run.profile.apps[app] ?? {};
+    const params: Record<string, string | undefined> = { ...extra };
+    for (const [name, parameter] of Object.entries(recipe.parameters)) {
+      if (name in extra) continue;
+      if (parameter.type === 'secret') {
+        const ref = settings.secrets?.[name];
+        if (!ref) return `the tenant profile gives no apps.${app}.secrets.${name} for the robot's sign-in`;
+        try {
+          params[name] = this.secrets.resolve(ref);
+        } catch (error) {
+          return (error as Error).message;
+        }
+        continue;
+      }
+      const from = parameter.from ?? name;
+      const value = from === 'role' ? request.access?.roles?.[0] : columnValue(request, from as Parameters<typeof columnValue>[1]) || undefined;
+      if (parameter.required && !value) return `the request gives no ${name} for ${recipe.id}`;
+      params[name] = value;
+    }
+    return params;
+  }
+}
