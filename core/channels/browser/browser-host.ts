@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { PatchbayError } from '../../errors.js';
 
 /** Chromium is not where Patchbay looks for it, or would not start. */
@@ -16,7 +16,6 @@ export interface BrowserHostOptions {
   /** Recorded-video-free, headless by default; PATCHBAY_HEADED=1 shows the window for recipe authors. */
   readonly headless?: boolean;
 }
-
 
 /**
  * Flags that keep Chromium from calling home: on a closed network its background connections fail
@@ -52,13 +51,24 @@ export class BrowserHost {
     if (!this.launching) {
       if (!existsSync(this.executablePath)) {
         return Promise.reject(
-          new BrowserUnavailableError(`Chromium is not at ${this.executablePath}: install Debian's chromium package (apt-get install chromium) or set PATCHBAY_CHROMIUM`),
+          new BrowserUnavailableError(
+            `Chromium is not at ${this.executablePath}: install Debian's chromium package (apt-get install chromium) or set PATCHBAY_CHROMIUM`,
+          ),
         );
       }
-      this.launching = chromium.launch({ executablePath: this.executablePath, headless: this.headless, args: quietFlags }).catch((error: unknown) => {
-        this.launching = undefined;
-        throw new BrowserUnavailableError(`Chromium at ${this.executablePath} did not start: ${(error as Error).message.split('\n')[0]}`, { cause: error });
-      });
+      // Loaded on first use: commands that never drive a browser do not pay for playwright-core.
+      this.launching = import('playwright-core')
+        .then(({ chromium }) =>
+          chromium.launch({
+            executablePath: this.executablePath,
+            headless: this.headless,
+            args: quietFlags,
+          }),
+        )
+        .catch((error: unknown) => {
+          this.launching = undefined;
+          throw new BrowserUnavailableError(`Chromium at ${this.executablePath} did not start: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+        });
     }
     return this.launching;
   }
@@ -70,7 +80,11 @@ export class BrowserHost {
       this.launching = undefined;
       return this.withContext(job);
     }
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: 'en-GB' });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+      locale: 'en-GB',
+    });
     try {
       return await job(context);
     } finally {

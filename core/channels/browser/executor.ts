@@ -55,7 +55,11 @@ export class BrowserChannelExecutor implements ChannelExecutor {
   async execute({ ctx, run, step, choice, pass }: StepExecution): Promise<ChannelOutcome> {
     const connector = this.registry.get(step.app);
     const recipe = connector.recipes.get(choice.recipe!);
-    if (!recipe) return { status: 'failed', detail: `recipe ${choice.recipe} is gone from ${step.app}` };
+    if (!recipe)
+      return {
+        status: 'failed',
+        detail: `recipe ${choice.recipe} is gone from ${step.app}`,
+      };
     const bulk = this.bulkRecipe(connector, step, run);
     const attempt = await ctx.step(
       `${step.id}/browser/${pass}`,
@@ -63,17 +67,41 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       { external: true },
     );
     if (attempt.status === 'drift' || attempt.status === 'blocked' || attempt.status === 'unreachable') {
-      await ctx.audit({ type: `browser.${attempt.status}`, actor: 'patchbay', data: { step: step.id, recipe: (bulk?.recipe ?? recipe).id, at: attempt.step ?? null, detail: attempt.detail } });
-      return { status: 'failed', detail: attempt.detail, evidence: attempt.evidence };
+      await ctx.audit({
+        type: `browser.${attempt.status}`,
+        actor: 'patchbay',
+        data: {
+          step: step.id,
+          recipe: (bulk?.recipe ?? recipe).id,
+          at: attempt.step ?? null,
+          detail: attempt.detail,
+        },
+      });
+      return {
+        status: 'failed',
+        detail: attempt.detail,
+        evidence: attempt.evidence,
+      };
     }
     if (bulk) return this.bulkOutcome(run, attempt, bulk.recipe);
     if (recipe.reads) {
       const result: OperationResult = attempt.account
-        ? { outcome: 'done', evidence: attempt.detail, accounts: [attempt.account] }
+        ? {
+            outcome: 'done',
+            evidence: attempt.detail,
+            accounts: [attempt.account],
+          }
         : { outcome: 'notFound', evidence: attempt.detail };
-      return { ...interpret(step, run, this.registry, result, attempt.evidence), ...(attempt.account ? { account: attempt.account } : {}) };
+      return {
+        ...interpret(step, run, this.registry, result, attempt.evidence),
+        ...(attempt.account ? { account: attempt.account } : {}),
+      };
     }
-    return { status: attempt.status, detail: attempt.detail, evidence: attempt.evidence };
+    return {
+      status: attempt.status,
+      detail: attempt.detail,
+      evidence: attempt.evidence,
+    };
   }
 
   /** The connector's bulk recipe for this operation, when the run is part of a batch big enough for it. */
@@ -81,7 +109,9 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     if (!run.batchId || step.role !== 'action') return undefined;
     const recipe = [...connector.recipes.values()].find((r) => r.bulk && r.operation === step.operation);
     if (!recipe) return undefined;
-    const batch = this.engine.list({ batchId: run.batchId, limit: 100_000 }).filter((r) => r.plan.steps.some((s) => s.id === step.id && s.channels.includes('browser')));
+    const batch = this.engine
+      .list({ batchId: run.batchId, limit: 100_000 })
+      .filter((r) => r.plan.steps.some((s) => s.id === step.id && s.channels.includes('browser')));
     return batch.length >= (recipe.bulk!.minimum ?? 2) ? { recipe, batch } : undefined;
   }
 
@@ -94,7 +124,12 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const wanted = run.request.subject.email.toLowerCase();
     const record = result.records[reads.records]?.find((r) => (r[reads.email] ?? '').toLowerCase() === wanted);
     const account: AppAccount | null = record
-      ? { id: record[reads.email]!, email: record[reads.email]!, active: reads.activeField ? (reads.activeValues as readonly string[] | undefined ?? []).includes(record[reads.activeField] ?? '') : true, attributes: record }
+      ? {
+          id: record[reads.email]!,
+          email: record[reads.email]!,
+          active: reads.activeField ? ((reads.activeValues as readonly string[] | undefined) ?? []).includes(record[reads.activeField] ?? '') : true,
+          attributes: record,
+        }
       : null;
     const listed = result.records[reads.records]?.length ?? 0;
     const detail = record
@@ -111,24 +146,36 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const requests = batch.map((r) => r.request).sort((a, b) => a.subject.email.localeCompare(b.subject.email));
     const xlsx = await fillImportTemplate(bulk, requests);
     const at = await ctx.now();
-    const template = this.files.keep(xlsx, { name: `${recipe.id}-${run.batchId}.xlsx`, kind: 'file', summary: `the filled import template: ${requests.length} rows (${bulk.columns.map((c) => c.header).join(', ')})`, at });
+    const template = this.files.keep(xlsx, {
+      name: `${recipe.id}-${run.batchId}.xlsx`,
+      kind: 'file',
+      summary: `the filled import template: ${requests.length} rows (${bulk.columns.map((c) => c.header).join(', ')})`,
+      at,
+    });
     const folder = mkdtempSync(path.join(os.tmpdir(), 'patchbay-upload-'));
     const file = path.join(folder, `${recipe.id}.xlsx`);
     writeFileSync(file, xlsx);
     let attempt: Attempt;
     try {
-      const params = this.params(run, step.app, recipe, run.request, { [bulk.file]: file });
+      const params = this.params(run, step.app, recipe, run.request, {
+        [bulk.file]: file,
+      });
       if (typeof params === 'string') {
         attempt = { status: 'blocked', detail: params, evidence: [template] };
       } else {
         const result = await this.runRecipe(run, step, recipe, params);
         const rows = Object.fromEntries((result.records[bulk.results] ?? []).map((r) => [(r[bulk.email] ?? '').toLowerCase(), r[bulk.result] ?? '']));
-        attempt = { ...result.attempt, evidence: [template, ...result.attempt.evidence], rows };
+        attempt = {
+          ...result.attempt,
+          evidence: [template, ...result.attempt.evidence],
+          rows,
+        };
       }
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
-    if (attempt.status === 'done') this.engine.sql('INSERT OR IGNORE INTO bulk_jobs (key, result, created_at) VALUES (?, ?, ?)').run(key, JSON.stringify(attempt), at);
+    if (attempt.status === 'done')
+      this.engine.sql('INSERT OR IGNORE INTO bulk_jobs (key, result, created_at) VALUES (?, ?, ?)').run(key, JSON.stringify(attempt), at);
     return attempt;
   }
 
@@ -136,22 +183,60 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const email = run.request.subject.email;
     const answer = attempt.rows?.[email.toLowerCase()];
     const bulk = recipe.bulk!;
-    if (answer === undefined) return { status: 'failed', detail: `the import's results do not list ${email}`, evidence: attempt.evidence };
-    if (bulk.done.includes(answer)) return { status: 'done', detail: `imported with the batch's template: ${email} → ${answer}`, evidence: attempt.evidence };
-    if (bulk.alreadyDone?.includes(answer)) return { status: 'already-done', detail: `the console says: ${answer} (${email})`, evidence: attempt.evidence };
-    return { status: 'failed', detail: `the console refused ${email} in the import: ${answer}`, evidence: attempt.evidence };
+    if (answer === undefined)
+      return {
+        status: 'failed',
+        detail: `the import's results do not list ${email}`,
+        evidence: attempt.evidence,
+      };
+    if (bulk.done.includes(answer))
+      return {
+        status: 'done',
+        detail: `imported with the batch's template: ${email} → ${answer}`,
+        evidence: attempt.evidence,
+      };
+    if (bulk.alreadyDone?.includes(answer))
+      return {
+        status: 'already-done',
+        detail: `the console says: ${answer} (${email})`,
+        evidence: attempt.evidence,
+      };
+    return {
+      status: 'failed',
+      detail: `the console refused ${email} in the import: ${answer}`,
+      evidence: attempt.evidence,
+    };
   }
 
   private async runRecipe(run: RunRecord, step: PlanStep, recipe: BrowserRecipe, params: Record<string, string | undefined>) {
     const consoleUrl = run.profile.apps[step.app]?.consoleUrl!;
-    const result = await this.host.withContext((context) => runRecipe(context, { recipe, consoleUrl, params, stepTimeoutMs: this.stepTimeoutMs }));
+    const result = await this.host.withContext((context) =>
+      runRecipe(context, {
+        recipe,
+        consoleUrl,
+        params,
+        stepTimeoutMs: this.stepTimeoutMs,
+      }),
+    );
     const at = Date.now();
     const evidence = result.shots.map((shot, i) =>
-      this.files.keep(shot.png, { name: `${recipe.id}-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id})`, at }),
+      this.files.keep(shot.png, {
+        name: `${recipe.id}-${i + 1}.png`,
+        kind: 'screenshot',
+        summary: `screenshot at "${shot.step}" (${recipe.id})`,
+        at,
+      }),
     );
     const stopped = 'step' in result ? result : undefined;
     if (stopped?.html) {
-      evidence.push(this.files.keep(Buffer.from(stopped.html), { name: `${recipe.id}-at-failure.html`, kind: 'file', summary: `the page's HTML where ${recipe.id} stopped`, at }));
+      evidence.push(
+        this.files.keep(Buffer.from(stopped.html), {
+          name: `${recipe.id}-at-failure.html`,
+          kind: 'file',
+          summary: `the page's HTML where ${recipe.id} stopped`,
+          at,
+        }),
+      );
     }
     const detail =
       result.status === 'drift'
@@ -161,12 +246,23 @@ export class BrowserChannelExecutor implements ChannelExecutor {
           : result.status === 'unreachable'
             ? `${recipe.id} could not reach the console: ${result.detail}`
             : result.detail;
-    const attempt: Attempt = { status: result.status, detail, evidence, ...(stopped ? { step: stopped.step } : {}) };
+    const attempt: Attempt = {
+      status: result.status,
+      detail,
+      evidence,
+      ...(stopped ? { step: stopped.step } : {}),
+    };
     return { attempt, records: result.status === 'done' ? result.records : {} };
   }
 
   /** The recipe's parameters: the request's values, and the tenant's secrets resolved now (never stored). Or why they cannot be had. */
-  private params(run: RunRecord, app: string, recipe: BrowserRecipe, request: LifecycleRequest, extra: Record<string, string> = {}): Record<string, string | undefined> | string {
+  private params(
+    run: RunRecord,
+    app: string,
+    recipe: BrowserRecipe,
+    request: LifecycleRequest,
+    extra: Record<string, string> = {},
+  ): Record<string, string | undefined> | string {
     const settings = run.profile.apps[app] ?? {};
     const params: Record<string, string | undefined> = { ...extra };
     for (const [name, parameter] of Object.entries(recipe.parameters)) {

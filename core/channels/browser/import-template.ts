@@ -1,4 +1,3 @@
-import ExcelJS from 'exceljs';
 import type { RecipeBulk } from '../../schema/types/browser-recipe.js';
 import type { LifecycleRequest } from '../../schema/types/lifecycle-request.js';
 
@@ -27,6 +26,7 @@ export function columnValue(request: LifecycleRequest, from: RecipeBulk['columns
  * recipe declares it, then one row per request, in the order given.
  */
 export async function fillImportTemplate(bulk: RecipeBulk, requests: readonly LifecycleRequest[]): Promise<Buffer> {
+  const { default: ExcelJS } = await import('exceljs');
   const book = new ExcelJS.Workbook();
   book.creator = 'Patchbay';
   const sheet = book.addWorksheet(bulk.sheet);

@@ -94,13 +94,25 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
       if (browserDialogs.length) throw new Stop('drift', `the page opened an unexpected browser dialog: ${browserDialogs.join('; ')}`);
       trace.push(`${step.name}: ok (${Date.now() - started} ms)`);
     }
-    return { status: 'done', detail: `${recipe.title}: ${recipe.steps.length} steps done`, records, shots, trace };
+    return {
+      status: 'done',
+      detail: `${recipe.title}: ${recipe.steps.length} steps done`,
+      records,
+      shots,
+      trace,
+    };
   } catch (error) {
     const stop = error instanceof Stop ? error : await explain(page, error as Error, current, job);
     if (stop.status === 'already-done') {
       trace.push(`${current.name}: ${stop.message}`);
       await screenshot(current.name);
-      return { status: 'already-done', detail: stop.message, records, shots, trace };
+      return {
+        status: 'already-done',
+        detail: stop.message,
+        records,
+        shots,
+        trace,
+      };
     }
     trace.push(`${current.name}: ${stop.status}`);
     await screenshot(`${current.name} (${stop.status})`);
@@ -141,7 +153,10 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       const url = new URL(job.consoleUrl.replace(/\/$/, '') + fill(step.url!, true));
       let response;
       try {
-        response = await page.goto(url.toString(), { timeout, waitUntil: 'load' });
+        response = await page.goto(url.toString(), {
+          timeout,
+          waitUntil: 'load',
+        });
       } catch (error) {
         throw new Stop('unreachable', `the console at ${new URL(job.consoleUrl).origin} did not answer: ${firstLine(error)}`);
       }
@@ -170,7 +185,9 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       await target.waitFor({ state: 'visible', timeout });
       const options = (await target.locator('option').allTextContents()).map((o) => o.trim());
       if (!options.includes(wanted)) {
-        throw new Stop('blocked', `the console has no "${wanted}" to choose in ${step.selector} (it offers: ${options.filter(Boolean).join(', ')})`, [`"${wanted}" does not exist in the console`]);
+        throw new Stop('blocked', `the console has no "${wanted}" to choose in ${step.selector} (it offers: ${options.filter(Boolean).join(', ')})`, [
+          `"${wanted}" does not exist in the console`,
+        ]);
       }
       await target.selectOption({ label: wanted }, { timeout });
       return;
@@ -186,7 +203,10 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       const target = step.selector ? locate() : page.getByText(fill(step.text!));
       if ((await target.count()) === 0 || !(await target.first().isVisible())) return;
       if (step.action === 'done-if') throw new Stop('already-done', step.says!);
-      const text = (await target.first().innerText()).split('\n').map((l) => l.trim()).filter(Boolean);
+      const text = (await target.first().innerText())
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
       throw new Stop('blocked', `${step.says}: ${text.join(' ')}`, text);
     }
     case 'extract': {
@@ -197,13 +217,21 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
         const all = [...element.querySelectorAll('tr')];
         // A key/value table (a row header, then its value, on every row) reads as one record.
         const keyed = !element.querySelector('thead') && all.length > 0 && all.every((r) => r.children.length === 2 && r.children[0]!.tagName === 'TH');
-        if (keyed) return { headers: all.map((r) => cells(r)[0]!), rows: [all.map((r) => cells(r)[1]!)] };
+        if (keyed)
+          return {
+            headers: all.map((r) => cells(r)[0]!),
+            rows: [all.map((r) => cells(r)[1]!)],
+          };
         const head = element.querySelector('thead tr') ?? all[0];
-        return { headers: head ? cells(head) : [], rows: all.filter((r) => r !== head).map(cells) };
+        return {
+          headers: head ? cells(head) : [],
+          rows: all.filter((r) => r !== head).map(cells),
+        };
       });
       const columns = Object.entries(step.columns!);
       const missing = columns.filter(([, header]) => !headers.includes(header)).map(([, header]) => header);
-      if (missing.length) throw new Stop('drift', `the table ${step.selector} has no column ${missing.map((m) => `"${m}"`).join(', ')} (it has: ${headers.join(', ')})`);
+      if (missing.length)
+        throw new Stop('drift', `the table ${step.selector} has no column ${missing.map((m) => `"${m}"`).join(', ')} (it has: ${headers.join(', ')})`);
       tools.records[step.into!] = rows.map((row) => Object.fromEntries(columns.map(([field, header]) => [field, row[headers.indexOf(header)] ?? ''])));
       return;
     }
@@ -218,11 +246,19 @@ export function locator(page: Page, selector: string): Locator {
   const role = roleSelector.exec(selector);
   if (role) {
     const name = role[2]?.replace(/\\(.)/g, '$1');
-    const exactly = name === undefined ? {} : { name: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'i') };
+    const exactly =
+      name === undefined
+        ? {}
+        : {
+            name: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'i'),
+          };
     return page.getByRole(role[1] as Parameters<Page['getByRole']>[0], exactly);
   }
   const label = labelSelector.exec(selector);
-  if (label) return page.getByLabel((label[1] ?? label[2]!).replace(/\\(.)/g, '$1'), { exact: true });
+  if (label)
+    return page.getByLabel((label[1] ?? label[2]!).replace(/\\(.)/g, '$1'), {
+      exact: true,
+    });
   return page.locator(selector);
 }
 
@@ -234,8 +270,9 @@ function mentionsMissingOptional(step: RecipeStep, recipe: BrowserRecipe, params
 /** Turns Playwright's failure into what a person needs to know: which element, and what was there instead. */
 async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJob): Promise<Stop> {
   const message = error.message ?? String(error);
-  const shown = (text: string) => text.replace(placeholder, (whole, name: string) => (job.recipe.parameters[name]?.type === 'secret' ? whole : (job.params[name] ?? whole)));
-  const what = shown(step.selector ?? (step.text ? `the text "${step.text}"` : step.url ?? step.action));
+  const shown = (text: string) =>
+    text.replace(placeholder, (whole, name: string) => (job.recipe.parameters[name]?.type === 'secret' ? whole : (job.params[name] ?? whole)));
+  const what = shown(step.selector ?? (step.text ? `the text "${step.text}"` : (step.url ?? step.action)));
   const dialogs = await page
     .locator('[role=dialog]:visible, [role=alertdialog]:visible, dialog[open]')
     .allInnerTexts()
@@ -256,5 +293,7 @@ async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJo
 }
 
 function firstLine(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0]!.replace(/^\w+\.\w+: /, '');
+  return String((error as Error)?.message ?? error)
+    .split('\n')[0]!
+    .replace(/^\w+\.\w+: /, '');
 }

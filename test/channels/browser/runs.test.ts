@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import type { Evidence } from '../../../core/channels/executor.js';
+import type { StartResult } from '../../../core/engine/port.js';
+import type { Harness } from '../../support/runtime.js';
+import { consoleAdmin, consoleHarness, spendeskConsole } from '../../support/spendesk-console.js';
+
+async function offboard(h: Harness, email: string) {
+  const [{ run }] = (await h.start('offboard', email)) as [StartResult];
+  return run;
+}
+
+const runbooksOpened = (h: Harness, runId: string) =>
+  h.runtime.tasks
+    .list({ status: 'all' })
+    .filter((t) => t.items.some((i) => i.runId === runId))
+    .map((t) => t.runbook);
+
+/** Every file the run left behind: the store (with its WAL) and every evidence file, as bytes. */
+function everythingStored(h: Harness): Buffer {
+  const files = readdirSync(h.dataDir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => path.join(f.parentPath, f.name));
+  return Buffer.concat(files.map((f) => readFileSync(f)));
+}
+
+function assertFileEvidence(evidence: readonly Evidence[], kind: Evidence['kind']): void {
+  const files = evidence.filter((e) => e.kind === kind && e.file);
+  assert.ok(files.length > 0, `some ${kind} evidence in ${JSON.stringify(evidence.map((e) => e.kind))}`);
+  for (const e of files) {
+    assert.ok(existsSync(e.file!.path), e.file!.path);
+    assert.equal(createHash('sha256').update(readFileSync(e.file!.path)).digest('hex'), e.file!.sha256);
+  }
+}
+
+describe('Spendesk runs through the browser channel', function () {
+  this.timeout(90_000);
+
+  it('offboards a plain member by browser: the check rules out the preconditions, the console removes, the console verifies', async () => {
+    const sim = await spendeskConsole();
+    const h = consoleHarness(sim);
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id); // the Okta unassignment (no Okta API in the demo tenant): a person
+    const done = h.run(run.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
+    assert.equal(done.outcome, 'done');
+    assert.deepEqual(runbooksOpened(h, run.id), ['unassign-app']);
+    assert.deepEqual(
+      sim.state.removed.map((m) => m.email),
+      ['alice@acme.com'],
+    );
+    assert.deepEqual(
+      sim.state.removed[0]!.cards.map((c) => c.status),
+      ['deactivated'],
+    );
+    const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
+    assert.match(steps['spendesk-check']!.detail!, /Read one member's page: alice@acme\.com is listed \(status: Active\)/);
+    assert.match(steps['spendesk-transfer-ownership']!.detail!, /not needed: the check read roles: Requester/);
+    assert.match(steps['spendesk-reassign-approvals']!.detail!, /not needed: the check read pendingApprovals: 0/);
+    assert.match(steps['spendesk-transfer-subscriptions']!.detail!, /not needed: the check read subscriptions: 0, subscriptionCards: 0/);
+    assert.equal(steps['spendesk-deactivate-user']!.status, 'done');
+    assert.equal(steps['spendesk-deactivate-user']!.channel, 'browser');
+    assertFileEvidence(steps['spendesk-deactivate-user']!.evidence, 'screenshot');
+    assert.match(steps['spendesk-verify']!.detail!, /verified: alice@acme\.com has no account/);
+    // The robot's credentials are in no row, no journal entry, no audit event and no evidence file.
+    const stored = everythingStored(h);
+    for (const secret of [consoleAdmin.password, consoleAdmin.email]) assert.equal(stored.indexOf(secret), -1, 'a secret was stored');
+    assert.equal(h.runtime.engine.audit.verify().broken, undefined);
+  });
+
+  it('opens only the preconditions the member page shows: approvals and subscriptions for Bob, not the owner transfer', async () => {
+    const sim = await spendeskConsole();
+    const h = consoleHarness(sim);
+    const run = await offboard(h, 'bob@acme.com');
+    await h.completeNext(run.id);
+    await h.completeNext(run.id);
+    await h.completeNext(run.id);
+    assert.equal(h.run(run.id).status, 'completed');
+    assert.deepEqual(runbooksOpened(h, run.id), ['unassign-app', 'reassign-approvals', 'transfer-subscriptions']);
+  });
+
+  for (const { who, country, blocker } of [
+    {
+      who: 'olivia@acme.com',
+      country: 'FR',
+      blocker: /Olivia Owner is the Account Owner\. Transfer the Account Owner role before removing them\./,
+    },
+    {
+      who: 'bob@acme.com',
+      country: 'GB',
+      blocker: /UK companies cannot remove a member with active subscription cards: cancel •••• 7710 first/,
+    },
+  ]) {
+    it(`a removal the console refuses (${country === 'GB' ? 'UK subscription card' : 'owner role'}) becomes a person's task with the blocker and the screenshot`, async () => {
+      const sim = await spendeskConsole({
+        change: (s) => ((s as Record<string, any>).company.country = country),
+      });
+      const h = consoleHarness(sim, (p) => (p.apps.spendesk!.features!['uk-entity'] = country === 'GB'));
+      const run = await offboard(h, who);
+      // The preconditions are marked done by people who did not really clear them: the console still refuses.
+      while (h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook !== 'remove-member') await h.completeNext(run.id);
+      const task = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+      assert.equal(task.queue, 'it-ops');
+      const handedOver = task.content.handedOver!;
+      assert.equal(handedOver[0]!.channel, 'browser');
+      assert.match(handedOver[0]!.detail, /blocked in remove-member at "blockers\?": the console refuses the removal: .*/);
+      assert.match(handedOver[0]!.detail, blocker);
+      assertFileEvidence(handedOver[0]!.evidence, 'screenshot');
+      assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'browser.blocked' && a.data.at === 'blockers?'));
+      assert.ok(sim.state.byEmail(who), 'nothing was removed');
+    });
+  }
+
+  it('when the console drifts, hands the removal to a person with the drift and its screenshot; the run completes when they do it', async () => {
+    const sim = await spendeskConsole({
+      variant: { removeButtonLabel: 'Delete this member' },
+    });
+    const h = consoleHarness(sim);
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id);
+    const taskId = h.openTaskOf(run.id)!;
+    const task = h.runtime.tasks.get(taskId);
+    assert.equal(task.runbook, 'remove-member');
+    const drift = task.content.handedOver![0]!;
+    assert.match(
+      drift.detail,
+      /^recipe drift in remove-member at step 11 "start removal": role=button\[name="Remove the member from your company"\] was not there/,
+    );
+    assertFileEvidence(drift.evidence, 'screenshot');
+    const html = drift.evidence.find((e) => e.file?.name.endsWith('.html'))!;
+    assert.match(readFileSync(html.file!.path, 'utf8'), /Delete this member/);
+    const audit = h.runtime.runs.timeline(run.id).audit.find((a) => a.type === 'browser.drift')!;
+    assert.deepEqual([audit.data.recipe, audit.data.at], ['remove-member', 'start removal']);
+    // The person removes the member in the console, and says so; the browser verifies it.
+    sim.state.remove(sim.state.byEmail('alice@acme.com')!);
+    await h.completeNext(run.id);
+    assert.equal(h.run(run.id).outcome, 'done');
+    assert.equal(h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!.channel, 'browser');
+    const stored = everythingStored(h);
+    assert.equal(stored.indexOf(consoleAdmin.password), -1);
+  });
+
+  it('a verification that still finds the member fails the run with the finding, not a guess', async () => {
+    const sim = await spendeskConsole({
+      variant: { removeButtonLabel: 'Delete this member' },
+    });
+    const h = consoleHarness(sim);
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id);
+    await h.completeNext(run.id); // "done", says the person, but alice is still a member
+    const finished = h.run(run.id);
+    assert.equal(finished.status, 'failed');
+    const audit = JSON.stringify(h.runtime.runs.timeline(run.id).audit.filter((a) => a.type.startsWith('run.')));
+    assert.match(audit, /verification failed: expected absent, but alice@acme\.com is active/);
+  });
+
+  it('onboards a batch of joiners with one xlsx import, attached as evidence, and verifies each in the console', async () => {
+    const sim = await spendeskConsole();
+    const h = consoleHarness(sim, (p) => (p.apps.spendesk!.features!.sso = false));
+    const joiners = ['ines@acme.com', 'jules@acme.com', 'alice@acme.com'];
+    const runs = (await h.start('onboard', joiners)).map((r) => r.run);
+    for (let guard = 0; guard < 20 && runs.some((r) => h.run(r.id).status === 'waiting'); guard++) {
+      const waiting = runs.find((r) => h.run(r.id).status === 'waiting')!;
+      await h.completeNext(waiting.id); // the Okta assignment, batched for the three
+    }
+    assert.deepEqual(
+      runs.map((r) => [h.run(r.id).status, h.run(r.id).outcome]),
+      runs.map(() => ['completed', 'done']),
+    );
+    assert.deepEqual(
+      sim.state.events.filter((e) => e.type === 'imported').map((e) => e.detail),
+      ['2 of 3'],
+    );
+    assert.equal(sim.state.byEmail('ines@acme.com')!.status, 'invited');
+    const create = (email: string) => h.runtime.runs.timeline(runs[joiners.indexOf(email)]!.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+    assert.match(create('ines@acme.com').detail!, /imported with the batch's template: ines@acme\.com → Invited/);
+    assert.match(create('alice@acme.com').detail!, /the console says: User exists/);
+    assert.equal(create('alice@acme.com').status, 'already-done');
+    const xlsx = create('jules@acme.com').evidence.find((e) => e.file?.name.endsWith('.xlsx'))!;
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(xlsx.file!.path);
+    assert.deepEqual(book.getWorksheet('Members')!.getColumn(3).values.slice(2), [...joiners].sort());
+  });
+});
