@@ -2,6 +2,7 @@ import type { TaskView } from '../channels/human/task-store.js';
 import type { RunRecord } from '../engine/port.js';
 import type { Timeline } from '../engine/run-service.js';
 import { renderTable, wrap } from './format.js';
+import { displayPath } from '../paths.js';
 
 const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '—');
 const width = () => Math.max(60, Math.min(process.stdout.columns ?? 100, 120));
@@ -37,7 +38,7 @@ export function renderTimeline(timeline: Timeline, tasks: (id: string) => TaskVi
   timeline.steps.forEach((step, i) => {
     out.push(`${i + 1}. [${step.status}] ${step.plan.title}  (${step.plan.app}.${step.plan.operation}${step.channel ? `, via ${step.channel}` : ''}${step.attempts > 1 ? `, ${step.attempts} attempts` : ''})`);
     if (step.detail) out.push(wrap(step.detail, w, '   '));
-    for (const e of step.evidence) out.push(wrap(`evidence: ${e.summary}${e.by ? ` — ${e.by}` : ''}`, w, '   '));
+    for (const e of step.evidence) out.push(wrap(`evidence: ${e.summary}${e.by ? ` — ${e.by}` : ''}${e.file ? ` (${displayPath(e.file.path)})` : ''}`, w, '   '));
     for (const t of timeline.tasks.filter((t) => t.stepId === step.stepId)) out.push(`   task ${t.taskId}: ${t.status}${t.closedBy ? ` by ${t.closedBy}` : ''}`);
   });
   out.push('', 'Audit:');

@@ -1,7 +1,7 @@
 import { describeCondition } from '../manifest/effective.js';
 import { type Fact, describeValue } from '../manifest/facts.js';
 import type { LoadedConnector } from '../manifest/loader.js';
-import type { ConnectorManifest } from '../schema/types/connector-manifest.js';
+import type { AppliesWhen, ConnectorManifest } from '../schema/types/connector-manifest.js';
 import { bullets, generatedNotice, numbered, page, table } from './markdown.js';
 import { SourceIndex } from './sources.js';
 
@@ -142,7 +142,7 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
         op.access,
         op.channels.map((r) => r.channel).join(' → '),
         op.channels.map((r) => r.runbook ?? r.recipe).filter(Boolean).join(', '),
-        op.condition ?? '',
+        [op.condition, op.appliesWhen ? `decided on what the check reads: ${describeAppliesWhen(op.appliesWhen)}` : undefined].filter(Boolean).join('; '),
       ]),
     ),
     implemented.size ? `API module: implements ${[...implemented].map((n) => `\`${n}\``).join(', ')}.` : 'No code: this connector is data only.',
@@ -209,3 +209,10 @@ function watchOuts(m: ConnectorManifest): string | undefined {
 
 const yesNo = (v: boolean | undefined) => (v === undefined ? '' : v ? 'yes' : 'no');
 const humanize = (key: string) => key.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`).replace(/^./, (c) => c.toUpperCase());
+
+/** An appliesWhen test in words: "roles includes Account Owner or Organisation Owner, or pendingApprovals > 0". */
+function describeAppliesWhen(when: AppliesWhen): string {
+  return when.anyOf
+    .map((t) => [t.includesAny ? `${t.field} includes ${t.includesAny.join(' or ')}` : undefined, t.greaterThan !== undefined ? `${t.field} > ${t.greaterThan}` : undefined].filter(Boolean).join(' and ') || `${t.field} is read`)
+    .join(', or ');
+}

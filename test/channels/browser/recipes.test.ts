@@ -178,6 +178,7 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
         teams: 'Finance',
         policy: 'Always',
         pendingApprovals: '2',
+        teamsManaged: '1',
         subscriptions: '1',
         subscriptionCards: '1',
         cards: '2',

@@ -59,7 +59,7 @@ describe('Spendesk runs through the browser channel', function () {
     const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
     assert.match(steps['spendesk-check']!.detail!, /Read one member's page: alice@acme\.com is listed \(status: Active\)/);
     assert.match(steps['spendesk-transfer-ownership']!.detail!, /not needed: the check read roles: Requester/);
-    assert.match(steps['spendesk-reassign-approvals']!.detail!, /not needed: the check read pendingApprovals: 0/);
+    assert.match(steps['spendesk-reassign-approvals']!.detail!, /not needed: the check read pendingApprovals: 0, teamsManaged: 0/);
     assert.match(steps['spendesk-transfer-subscriptions']!.detail!, /not needed: the check read subscriptions: 0, subscriptionCards: 0/);
     assert.equal(steps['spendesk-deactivate-user']!.status, 'done');
     assert.equal(steps['spendesk-deactivate-user']!.channel, 'browser');
