@@ -53,6 +53,8 @@ export interface Runtime {
   readonly engine: EmbeddedRunEngine;
   readonly tasks: TaskStore;
   readonly db: Database;
+  /** Where evidence files are kept (<data folder>/evidence). */
+  readonly evidenceDir: string;
   /** Closes the worker's browser (if one was launched) and the store. */
   close(): Promise<void>;
 }
@@ -94,7 +96,8 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(StoreDatabase).toConstantValue(db);
     child.bind(Clock).toConstantValue(runtime.clock ?? new SystemClock());
     child.bind(EngineOptions).toConstantValue(runtime.engine ?? {});
-    child.bind(EvidenceDir).toConstantValue(path.join(runtime.dataDir, 'evidence'));
+    const evidenceDir = path.join(runtime.dataDir, 'evidence');
+    child.bind(EvidenceDir).toConstantValue(evidenceDir);
     child.bind(ApiRetryPolicy).toConstantValue(runtime.retry ?? defaultRetryPolicy);
     child.bind(EmbeddedRunEngine).toSelf();
     child.bind(StepLog).toSelf();
@@ -117,7 +120,7 @@ export function createServices(options: ContainerOptions = {}): Services {
       await browser.close();
       db.close();
     };
-    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, close };
+    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, evidenceDir, close };
   };
 
   return {

@@ -4,12 +4,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { createServices, type Runtime, type Services } from '../container.js';
 import { defaultDataDir, describeSqliteError } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
+import { registerServerCommands } from './server-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
-import { docsDir, displayPath } from '../paths.js';
+import { docsDir, displayPath, packageVersion } from '../paths.js';
 import { readJsonFile } from '../schema/json-file.js';
 import { type SchemaKind, schemaKinds } from '../schema/validator.js';
-import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
+import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
 import type { Fact } from '../manifest/facts.js';
 import { renderPlan, renderTable } from './format.js';
 import { ScimClient } from '../channels/scim/client.js';
@@ -29,11 +30,19 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
-  registerRunCommands(program, {
+  const context = {
     services: getServices,
     runtime: () => getRuntime((program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir()),
     print,
     printJson,
+  };
+  registerRunCommands(program, context);
+  registerServerCommands(program, {
+    ...context,
+    version: packageVersion(),
+    profile: (file?: string) => getServices().profiles.load(file),
+    chosenDataDir: () => (program.opts() as { dataDir?: string }).dataDir ?? process.env.PATCHBAY_DATA_DIR,
+    runtimeAt: (dataDir: string) => getRuntime(dataDir),
   });
 
   program
@@ -74,19 +83,7 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
       const { registry, profiles, secrets } = getServices();
       if (options.discover && !options.profile) throw new InvalidInputError({ file: 'command line', pointer: '/discover' }, '--discover needs --profile: the servers to ask are in the tenant profile');
       const loaded = options.profile ? profiles.load(options.profile) : undefined;
-      const connectors = registry.list().filter((c) => !loaded || c.manifest.id in loaded.profile.apps || c.manifest.id === loaded.profile.idp?.connector);
-      const report = connectors.map(({ manifest }) => {
-        const settings = loaded?.profile.apps[manifest.id];
-        const matrix = loaded ? effectiveMatrix(manifest, settings) : undefined;
-        const facts = Object.fromEntries(
-          matrixColumns.map((column) => {
-            const fact = column.fact(manifest);
-            const pointer = fact && [...(matrix?.facts.values() ?? [])].find((f) => f.fact === fact);
-            return [column.key, fact ? { ...fact, ...(pointer ? { effective: { value: pointer.value, applies: pointer.applies, ...(pointer.reason ? { reason: pointer.reason } : {}) } } : {}) } : null];
-          }),
-        );
-        return { id: manifest.id, name: manifest.name, ...(loaded ? { tenant: loaded.profile.tenant } : {}), facts };
-      });
+      const report = matrixReport(registry.list(), loaded?.profile);
       const discovered = options.discover && loaded ? await discoverScim(registry, loaded.profile, secrets) : [];
       if (options.json) {
         printJson(discovered.length ? { connectors: report, discovered } : report);
@@ -253,3 +250,4 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 }
 
 process.exitCode = await main();
+

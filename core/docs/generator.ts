@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inject, injectable } from 'inversify';
-import { schemasDir } from '../paths.js';
+import { packageVersion, schemasDir } from '../paths.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import { renderConnectorPage } from './connector-page.js';
 import { generatedNotice, page, table } from './markdown.js';
 import { renderMatrixPage } from './matrix-page.js';
 import { renderSchemaPage } from './schema-page.js';
+import { openApiDocument } from '../server/openapi.js';
 
 /** Folders under docs/ that hold only generated pages: a page there that the generator does not write is stale. */
 const generatedFolders = ['connectors', 'schemas'];
@@ -33,6 +34,7 @@ export class MarkdownDocsGenerator implements DocsGenerator {
       pages.set(`connectors/${connector.manifest.id}.md`, renderConnectorPage(connector, this.registry.implemented(connector.manifest.id)));
     }
     pages.set('capability-matrix.md', renderMatrixPage(connectors));
+    pages.set('openapi.json', `${JSON.stringify(openApiDocument(packageVersion()), null, 2)}\n`);
     const schemaFiles = readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort();
     for (const file of schemaFiles) {
       pages.set(`schemas/${file.replace(/\.schema\.json$/, '.md')}`, renderSchemaPage(file, JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8'))));

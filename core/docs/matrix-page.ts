@@ -1,4 +1,5 @@
-import { describeCondition } from '../manifest/effective.js';
+import { describeCondition, effectiveMatrix } from '../manifest/effective.js';
+import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import { type Fact, describeValue } from '../manifest/facts.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import type { ConnectorManifest } from '../schema/types/connector-manifest.js';
@@ -58,4 +59,29 @@ export function renderMatrixPage(connectors: readonly LoadedConnector[]): string
       connectors.flatMap(({ manifest: m }) => Object.entries(m.operations).map(([name, op]) => [m.name, `\`${name}\``, op.channels.map((r) => r.channel).join(' → ')])),
     ),
   ]);
+}
+
+/** One connector's row of the matrix as data: every column's fact, and, for a tenant, whether it applies to them. */
+export interface MatrixRow {
+  readonly id: string;
+  readonly name: string;
+  readonly tenant?: string;
+  readonly facts: Record<string, (Fact & { effective?: { value: unknown; applies: boolean; reason?: string } }) | null>;
+}
+
+/** The matrix for the CLI, the API and the pages; narrowed to a tenant's installed apps when given one. */
+export function matrixReport(connectors: readonly LoadedConnector[], tenant?: TenantProfile): MatrixRow[] {
+  return connectors
+    .filter((c) => !tenant || c.manifest.id in tenant.apps || c.manifest.id === tenant.idp?.connector)
+    .map(({ manifest }) => {
+      const matrix = tenant ? effectiveMatrix(manifest, tenant.apps[manifest.id]) : undefined;
+      const facts = Object.fromEntries(
+        matrixColumns.map((column) => {
+          const fact = column.fact(manifest);
+          const pointer = fact && [...(matrix?.facts.values() ?? [])].find((f) => f.fact === fact);
+          return [column.key, fact ? { ...fact, ...(pointer ? { effective: { value: pointer.value, applies: pointer.applies, ...(pointer.reason ? { reason: pointer.reason } : {}) } } : {}) } : null];
+        }),
+      );
+      return { id: manifest.id, name: manifest.name, ...(tenant ? { tenant: tenant.tenant } : {}), facts };
+    });
 }

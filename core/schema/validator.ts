@@ -13,7 +13,8 @@ export type SchemaKind =
   | 'lifecycle-request'
   | 'plan'
   | 'runbook'
-  | 'browser-recipe';
+  | 'browser-recipe'
+  | 'task-action';
 
 export const schemaKinds: readonly SchemaKind[] = [
   'connector-manifest',
@@ -22,6 +23,7 @@ export const schemaKinds: readonly SchemaKind[] = [
   'plan',
   'runbook',
   'browser-recipe',
+  'task-action',
 ];
 
 export const SchemaValidator = Symbol('SchemaValidator');

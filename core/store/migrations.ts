@@ -139,4 +139,37 @@ export const migrations: readonly { readonly version: number; readonly name: str
       );
     `,
   },
+  {
+    version: 3,
+    name: 'operator surfaces: API tokens, operators, sessions, one-time form tokens',
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'admin')),
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+      );
+      CREATE TABLE operators (
+        email TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        email TEXT NOT NULL REFERENCES operators (email),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE form_tokens (
+        token_hash TEXT PRIMARY KEY,
+        session_hash TEXT NOT NULL,
+        used_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

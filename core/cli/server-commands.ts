@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { InvalidInputError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import { AccessStore, type Role } from '../server/access.js';
+import { startServer } from '../server/app.js';
+import type { CliContext } from './run-commands.js';
+
+const roles: readonly Role[] = ['operator', 'admin'];
+const role = (value: string | undefined): Role => {
+  if (!value || !roles.includes(value as Role)) throw new InvalidInputError({ file: 'command line', pointer: '/role' }, `--role must be operator or admin (got ${value ?? 'nothing'})`);
+  return value as Role;
+};
+const port = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidInputError({ file: 'command line', pointer: '/port' }, `--port must be a port number (got ${value})`);
+  return n;
+};
+
+/** Waits for Ctrl-C or a stop signal. */
+const untilStopped = () => new Promise<void>((resolve) => {
+  process.once('SIGINT', () => resolve());
+  process.once('SIGTERM', () => resolve());
+});
+
+/** serve, token, operator and demo: the operator surfaces. */
+export function registerServerCommands(
+  program: Command,
+  cli: CliContext & {
+    version: string;
+    profile: (file?: string) => ReturnType<ReturnType<CliContext['services']>['profiles']['load']>;
+    /** The data folder the user asked for, if any (the demo starts from a fresh one otherwise). */
+    chosenDataDir: () => string | undefined;
+    runtimeAt: (dataDir: string) => ReturnType<CliContext['runtime']>;
+  },
+): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API and the task inbox pages on the embedded store (127.0.0.1:8080 unless told otherwise)')
+    .option('--host <host>', 'address to bind (0.0.0.0 exposes it to the network: put TLS in front)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--profile <file>', 'the tenant profile the server takes requests for (default: the embedded demo tenant)')
+    .action(async (options: { host: string; port: string; profile?: string }) => {
+      const runtime = cli.runtime();
+      const server = await startServer({ services: cli.services(), runtime, profile: cli.profile(options.profile), host: options.host, port: port(options.port), version: cli.version });
+      cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
+      await untilStopped();
+      await server.close();
+    });
+
+  const token = program.command('token').description('API tokens for machines (an HR tool, a ticketing system)');
+  token
+    .command('create')
+    .description('create a token; it is printed once and stored hashed')
+    .requiredOption('--name <name>', 'what uses it, e.g. hr-tool')
+    .requiredOption('--as <email>', 'the person its actions are taken as (queue membership is checked against it)')
+    .option('--role <role>', 'operator or admin', 'operator')
+    .option('--json', 'print JSON')
+    .action((options: { name: string; as: string; role: string; json?: boolean }) => {
+      const access = new AccessStore(cli.runtime().db);
+      const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role) });
+      if (options.json) cli.printJson(created);
+      else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}; shown once, stored hashed)`);
+    });
+  token
+    .command('list')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const tokens = new AccessStore(cli.runtime().db).listTokens();
+      if (options.json) cli.printJson(tokens);
+      else cli.print(tokens.map((t) => `${t.id}  ${t.name}  as ${t.actor} (${t.role})${t.revokedAt ? '  REVOKED' : ''}`).join('\n') || 'no tokens');
+    });
+  token
+    .command('revoke <id>')
+    .action((id: string) => {
+      if (!new AccessStore(cli.runtime().db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
+      cli.print(`token ${id} revoked`);
+    });
+
+  program
+    .command('operator')
+    .description('add an operator who signs in to the pages (or change their role or password)')
+    .argument('<email>')
+    .option('--role <role>', 'operator or admin', 'operator')
+    .option('--password-file <file>', 'read the password from a file (default: PATCHBAY_OPERATOR_PASSWORD)')
+    .action(async (email: string, options: { role: string; passwordFile?: string }) => {
+      const password = options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : process.env.PATCHBAY_OPERATOR_PASSWORD;
+      if (!password) throw new InvalidInputError({ file: 'command line', pointer: '/password-file' }, 'give the password with --password-file or PATCHBAY_OPERATOR_PASSWORD (never on the command line)');
+      await new AccessStore(cli.runtime().db).setOperator(email, password, role(options.role));
+      cli.print(`operator ${email.toLowerCase()} (${options.role}) can sign in`);
+    });
+
+  program
+    .command('demo')
+    .description('start the demo: the Spendesk console simulator, the server, demo operators and runs to work on')
+    .option('--port <port>', 'the server port', '8080')
+    .option('--console-port <port>', 'the console simulator port', '4010')
+    .action(async (options: { port: string; consolePort: string }) => {
+      await runDemo(cli, port(options.port), port(options.consolePort));
+    });
+}
+
+async function runDemo(cli: Parameters<typeof registerServerCommands>[1], serverPort: number, consolePort: number): Promise<void> {
+  const fixtures = path.join(packageRoot, 'dist', 'test', 'fixtures', 'spendesk-console');
+  if (!existsSync(path.join(fixtures, 'server.js'))) {
+    throw new InvalidInputError({ file: fixtures }, 'the demo needs the console simulator from the test fixtures: run it from a clone after npm ci');
+  }
+  const { startSpendeskConsole } = (await import(path.join(fixtures, 'server.js'))) as typeof import('../../test/fixtures/spendesk-console/server.js');
+  const { readSeed } = (await import(path.join(fixtures, 'state.js'))) as typeof import('../../test/fixtures/spendesk-console/state.js');
+  const seed = readSeed();
+  const sim = await startSpendeskConsole({ seed, port: consolePort });
+  // The robot's console account, as the tenant's secret references find it (in this process only).
+  process.env.SPENDESK_ADMIN_EMAIL = seed.admin.email;
+  process.env.SPENDESK_ADMIN_PASSWORD = seed.admin.password;
+  // A fresh store for each demo, unless a data folder was chosen: the simulator starts from its seed each time too.
+  const chosen = cli.chosenDataDir();
+  const runtime = chosen ? cli.runtime() : cli.runtimeAt(mkdtempSync(path.join(os.tmpdir(), 'patchbay-demo-')));
+  const tenantFile = path.join(path.dirname(runtime.evidenceDir), 'demo-tenant.json');
+  const tenant = JSON.parse(readFileSync(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'tenant.json'), 'utf8')) as Record<string, any>;
+  tenant.apps.spendesk.consoleUrl = sim.url;
+  delete tenant.$schema;
+  mkdirSync(path.dirname(tenantFile), { recursive: true });
+  writeFileSync(tenantFile, `${JSON.stringify(tenant, null, 2)}\n`);
+  const profile = cli.profile(tenantFile);
+  const server = await startServer({ services: cli.services(), runtime, profile, port: serverPort, version: cli.version, tickMs: 5_000 });
+  const access = server.access;
+  const operators: [string, Role][] = [
+    ['it.oncall@acme.example', 'operator'],
+    ['finance.admin@acme.example', 'operator'],
+    ['it.lead@acme.example', 'admin'],
+  ];
+  const passwords = new Map<string, string>();
+  for (const [email, r] of operators) {
+    const password = `demo-${randomBytes(6).toString('base64url')}`;
+    await access.setOperator(email, password, r);
+    passwords.set(email, password);
+  }
+  const requests = [
+    { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } },
+    { playbook: 'offboard', app: 'spendesk', subject: { email: 'olivia@acme.com' } },
+    { playbook: 'onboard', app: 'spendesk', subject: { email: 'new.joiner@acme.com', firstName: 'New', lastName: 'Joiner' } },
+  ];
+  for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
+  const lines = [
+    '',
+    `Patchbay demo (data in ${path.dirname(runtime.evidenceDir)})`,
+    `  Task inbox       ${server.url}/inbox`,
+    `  API              ${server.url}/api/v1 (OpenAPI at /api/v1/openapi.json; patchbay token create --name me --as it.oncall@acme.example)`,
+    `  Spendesk console ${sim.url} (the simulator the robot drives; its state at ${sim.url}/__state)`,
+    '',
+    'Sign in as (passwords made for this start):',
+    ...operators.map(([email, r]) => `  ${email.padEnd(28)} ${passwords.get(email)}  (${r})`),
+    '',
+    'What to try:',
+    '  1. As it.oncall@acme.example, open "Remove alice@acme.com\'s Spendesk assignment in Okta", tick the steps, give evidence, complete it.',
+    "     The browser then reads Alice's member page, removes her in the console and verifies it: open the run to see each screenshot.",
+    '  2. Olivia is the Account Owner: the owner-transfer task goes to finance.admin@acme.example, and the console refuses to remove her',
+    '     until the role has moved; the refusal and its screenshot land in the removal task.',
+    '  3. The onboarding of new.joiner@acme.com waits on a person: JIT through Okta is disputed, so it waits for evidence of a first sign-in.',
+    '',
+    'Ctrl-C stops the demo.',
+  ];
+  cli.print(lines.join('\n'));
+  await untilStopped();
+  await server.close();
+  await sim.close();
+}

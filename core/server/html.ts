@@ -1,0 +1,165 @@
+import type { TaskView } from '../channels/human/task-store.js';
+import type { Timeline } from '../engine/run-service.js';
+import type { MatrixRow } from '../docs/matrix-page.js';
+import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
+import type { Principal } from './access.js';
+
+/** Everything a page shows goes through this: names, emails and evidence come from people and consoles. */
+export function esc(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : '—');
+
+export function layout(title: string, body: string, who?: Principal, token?: string): string {
+  const nav = who
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a>
+<span class="who">${esc(who.actor)} (${esc(who.role)})</span>
+<form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
+    : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)} · Patchbay</title><style>
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24}header{background:#14213d;color:#fff;padding:10px 24px;font-weight:600}
+nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inline{display:inline}main{padding:16px 24px;max-width:1100px}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
+.overdue{color:#b00020;font-weight:600}[role=alert]{color:#b00020}[role=status]{color:#0a7a3b}.muted{color:#666}
+fieldset{border:1px solid #ccd;margin:12px 0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
+ol.checklist li{margin:4px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
+}
+
+export function loginPage(error?: string, next = '/inbox'): string {
+  return layout(
+    'Sign in',
+    `<h1>Sign in</h1>${error ? `<p role="alert">${esc(error)}</p>` : ''}
+<form method="post" action="/login"><input type="hidden" name="next" value="${esc(next)}">
+<p><label for="email">Email</label><br><input id="email" name="email" type="email" autocomplete="username" required></p>
+<p><label for="password">Password</label><br><input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">Sign in</button></p></form>`,
+  );
+}
+
+export function inboxPage(args: { who: Principal; token: string; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number }): string {
+  const { tasks, queues, queue } = args;
+  const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
+  const rows = tasks
+    .map(
+      (t) => `<tr><td class="${t.overdue ? 'overdue' : ''}">${time(t.dueAt)}${t.overdue ? ' (overdue)' : ''}</td><td>${esc(t.queue)}</td>
+<td><a href="/tasks/${esc(t.id)}">${esc(t.title)}</a></td><td>${t.items.length}</td><td>${esc(t.assignee ?? '—')}</td></tr>`,
+    )
+    .join('');
+  return layout(
+    'Inbox',
+    `<h1>Open tasks${queue ? ` in ${esc(queue)}` : ''}</h1><p>${links}</p>
+${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}`,
+    args.who,
+    args.token,
+  );
+}
+
+export function taskPage(args: { who: Principal; token: () => string; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
+  const { task, message } = args;
+  const c = task.content;
+  const open = task.status === 'open';
+  const form = (action: string, body: string, extra = '') =>
+    `<form method="post" action="/tasks/${esc(task.id)}/${action}"${extra}><input type="hidden" name="_token" value="${esc(args.token())}">${body}</form>`;
+  const checklist = c.runbook.steps
+    .map((s, i) => {
+      const done = task.stepsDone.includes(i + 1);
+      const tick = open && !done ? form('tick', `<input type="hidden" name="step" value="${i + 1}"><button type="submit" aria-label="Tick step ${i + 1}">Tick</button>`, ' class="inline"') : '';
+      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(s.text)}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
+    })
+    .join('');
+  const watch = [...c.watchOutFor.map((w) => `${w.blocking ? '<strong>Blocking:</strong> ' : ''}${esc(w.text)}`), ...(c.runbook.watchOutFor ?? []).map(esc)];
+  const handedOver = (c.handedOver ?? [])
+    .map(
+      (h) => `<section aria-label="Tried first: ${esc(h.channel)}"><h3>The ${esc(h.channel)} channel tried first</h3><p>${esc(h.detail)}</p>${h.evidence
+        .filter((e) => e.file)
+        .map((e) =>
+          e.kind === 'screenshot'
+            ? `<figure><img class="evidence" alt="${esc(e.summary)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption>${esc(e.summary)}</figcaption></figure>`
+            : `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(e.summary)}</a></p>`,
+        )
+        .join('')}</section>`,
+    )
+    .join('');
+  const evidenceFields = c.runbook.evidence
+    .map((e, i) => `<p><label for="ev${i}">${esc(e.label)} (${esc(e.kind)}${e.required ? ', required' : ''})</label><br><textarea id="ev${i}" name="evidence" rows="2" cols="70"></textarea></p>`)
+    .join('');
+  const actions = open
+    ? `<h2>Finish</h2>
+${form(
+  'complete',
+  `<fieldset><legend>Complete</legend>${evidenceFields}<p><label for="file">Evidence file (optional)</label> <input id="file" name="file" type="file"></p>
+<p><input type="checkbox" id="already" name="alreadyDone" value="yes"> <label for="already">There was nothing to do</label></p><p><button type="submit">Complete the task</button></p></fieldset>`,
+  ' enctype="multipart/form-data"',
+)}
+${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" cols="70" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
+${form(
+  'reassign',
+  `<fieldset><legend>Reassign</legend><p><label for="queue">Queue</label> <select id="queue" name="queue">${args.queues
+    .map((q) => `<option value="${esc(q.id)}"${q.id === task.queue ? ' selected' : ''}>${esc(q.name)}</option>`)
+    .join('')}</select> <button type="submit">Reassign</button></p></fieldset>`,
+)}`
+    : '';
+  return layout(
+    task.title,
+    `<p><a href="/inbox">← Inbox</a></p><h1>${esc(task.title)}</h1>
+${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</p>` : ''}
+<p>${esc(task.status.toUpperCase())} · queue ${esc(task.queue)}${task.assignee ? ` · assigned to ${esc(task.assignee)}` : ''} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)}</p>
+${c.runbook.summary ? `<p>${esc(c.runbook.summary)}</p>` : ''}${c.condition ? `<p><strong>Only if</strong> ${esc(c.condition.replace(/^only if /, ''))}; otherwise complete it saying there was nothing to do.</p>` : ''}
+${handedOver}
+<h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
+<h2>Checklist</h2><ol class="checklist">${checklist}</ol>
+${watch.length ? `<h2>Watch out for</h2><ul>${watch.map((w) => `<li>${w}</li>`).join('')}</ul>` : ''}
+${task.evidence.length ? `<h2>Evidence given</h2><ul>${task.evidence.map((e) => `<li>${esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</li>`).join('')}</ul>` : ''}
+${actions}`,
+    args.who,
+    args.token(),
+  );
+}
+
+export function runPage(who: Principal, token: string, t: Timeline): string {
+  const r = t.run;
+  const steps = t.steps
+    .map(
+      (s, i) => `<tr><td>${i + 1}</td><td>${esc(s.plan.title)}</td><td>${esc(s.status)}</td><td>${esc(s.channel ?? '—')}</td><td>${esc(s.detail ?? '')}${s.evidence
+        .map((e) => `<br><span class="muted">${e.file ? `<a href="/evidence/${esc(e.file.sha256)}">${esc(e.summary)}</a>` : esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</span>`)
+        .join('')}</td></tr>`,
+    )
+    .join('');
+  const audit = t.audit.map((a) => `<tr><td>${time(a.at)}</td><td>${esc(a.type)}</td><td>${esc(a.actor)}</td><td>${esc(JSON.stringify(a.data))}</td></tr>`).join('');
+  return layout(
+    `Run ${r.id}`,
+    `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(r.app)}</h1><p role="status">Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}${r.waitingFor ? ` · waiting for ${esc(r.waitingFor)}` : ''}</p>
+<table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table>
+<h2>Audit</h2><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Data</th></tr></thead><tbody>${audit}</tbody></table>`,
+    who,
+    token,
+  );
+}
+
+export function runsPage(who: Principal, token: string, runs: readonly Timeline['run'][]): string {
+  const rows = runs
+    .map((r) => `<tr><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.playbook)}</td><td>${esc(r.app)}</td><td>${esc(r.subject)}</td><td>${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}</td><td>${time(r.createdAt)}</td></tr>`)
+    .join('');
+  return layout('Runs', `<h1>Runs</h1><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table>`, who, token);
+}
+
+export function matrixPage(who: Principal, token: string, rows: readonly MatrixRow[], tenant: string): string {
+  const head = `<tr><th></th>${rows.map((r) => `<th>${esc(r.name)}</th>`).join('')}</tr>`;
+  const body = matrixColumns
+    .map((c) => `<tr><th scope="row">${esc(c.heading)}</th>${rows.map((r) => {
+      const fact = r.facts[c.key];
+      if (!fact) return '<td>—</td>';
+      const cell = fact.effective && !fact.effective.applies ? 'no (not for this tenant)' : matrixCell(fact);
+      return `<td title="${esc(fact.sources?.map((s) => s.url).join(' '))}">${esc(cell)}</td>`;
+    }).join('')}</tr>`)
+    .join('');
+  return layout(
+    'Capability matrix',
+    `<h1>Capability matrix — tenant ${esc(tenant)}</h1><table aria-label="Capability matrix"><thead>${head}</thead><tbody>${body}</tbody></table>
+<p class="muted">doc = the vendor documents it, 3p = third party only, disputed = sources disagree. Hover a cell for its sources.</p>`,
+    who,
+    token,
+  );
+}

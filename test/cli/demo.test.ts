@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { packageRoot } from '../../core/paths.js';
+import { FormClient } from '../support/server.js';
+
+describe('patchbay demo', function () {
+  this.timeout(60_000);
+
+  it('starts the server and the console simulator, prints where and who, serves the inbox, and stops on SIGINT', async () => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), 'demo', '--port', '0', '--console-port', '0'], {
+      env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: '' },
+      cwd: packageRoot,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('Ctrl-C stops the demo.')) resolve();
+      });
+      void exited.then(() => reject(new Error(`the demo exited: ${stderr}`)));
+    });
+    try {
+      const inbox = /Task inbox\s+(http:\/\/127\.0\.0\.1:\d+)\/inbox/.exec(stdout)![1]!;
+      assert.match(stdout, /Spendesk console http:\/\/127\.0\.0\.1:\d+ /);
+      const [, email, password] = /^\s+(it\.oncall@acme\.example)\s+(\S+)\s+\(operator\)$/m.exec(stdout)!;
+      const client = new FormClient(inbox);
+      await client.signIn(email!, password!);
+      const page = await client.request('GET', '/inbox');
+      assert.match(page.body, /Remove alice@acme\.com&#39;s Spendesk assignment in Okta/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, stderr);
+  });
+});
