@@ -1,0 +1,61 @@
+/**
+ * npm run bench:server — the task list and task completion endpoints of `patchbay serve` under a
+ * local load (autocannon, 10 connections, against 127.0.0.1) with 10,000 open tasks in the store.
+ * Prints requests per second and latency percentiles, and the machine.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+// @ts-expect-error autocannon ships no types
+import autocannon from 'autocannon';
+import { createServices } from '../../core/container.js';
+import { startServer } from '../../core/server/app.js';
+
+const openTasks = Number(process.env.BENCH_TASKS ?? 10_000);
+const completions = Number(process.env.BENCH_COMPLETIONS ?? 2_000);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-server-'));
+const services = createServices();
+const runtime = services.openRuntime({ dataDir: dir });
+const profile = services.profiles.load();
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+
+// One offboarding per person (not one batch), so that each opens its own Okta task in it-ops.
+const started = Date.now();
+for (let i = 0; i < openTasks; i++) {
+  await runtime.runs.start([{ source: 'bench', request: { playbook: 'offboard', app: 'spendesk', subject: { email: `leaver${i}@acme.com` } } }], profile);
+}
+const tasks = runtime.tasks.list({ status: 'open', queue: 'it-ops', limit: 1_000_000 });
+console.log(`store: ${tasks.length} open tasks in it-ops (made in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+const server = await startServer({ services, runtime, profile, port: 0, version: 'bench', tickMs: 3_600_000 });
+const { token } = server.access.createToken({ name: 'bench', actor: 'it.oncall@acme.example', role: 'operator' });
+const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+function report(label: string, result: any): void {
+  const errors = result.non2xx + result.errors;
+  console.log(
+    `${label.padEnd(52)} ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms  (${result.requests.total} requests, ${errors} not 2xx)`,
+  );
+}
+
+report(
+  'GET /api/v1/tasks?queue=it-ops&limit=50',
+  await autocannon({ url: `${server.url}/api/v1/tasks?queue=it-ops&limit=50`, connections: 10, duration: 10, headers }),
+);
+
+let next = 0;
+const body = JSON.stringify({ action: 'complete', evidence: [{ text: 'removed from Okta assignments' }] });
+report(
+  `POST /api/v1/tasks/:id/actions (complete ${completions})`,
+  await autocannon({
+    url: server.url,
+    connections: 10,
+    amount: completions,
+    requests: [{ method: 'POST', headers, body, setupRequest: (req: any) => ({ ...req, path: `/api/v1/tasks/${tasks[next++ % tasks.length]!.id}/actions` }) }],
+  }),
+);
+const completed = runtime.tasks.list({ status: 'completed', limit: 1_000_000 }).length;
+console.log(`store: ${completed} tasks completed (each once; the runs move on in the background)`);
+await server.close();
+await runtime.close();
+rmSync(dir, { recursive: true, force: true });
