@@ -15,6 +15,7 @@ import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
 import { Clock, SystemClock } from './engine/clock.js';
 import { EmbeddedRunEngine, type EmbeddedEngineOptions, EngineOptions } from './engine/embedded-engine.js';
 import { LifecycleWorkflow } from './engine/lifecycle.js';
+import { EventOutbox } from './engine/events.js';
 import { Outbox } from './engine/outbox.js';
 import { defaultRetryPolicy, type RetryPolicy } from './engine/retry.js';
 import { RunService } from './engine/run-service.js';
@@ -114,6 +115,9 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(LifecycleWorkflow).toSelf();
     child.bind(RunService).toSelf();
     const engine = child.get(EmbeddedRunEngine);
+    child.bind(EventOutbox).toSelf();
+    const events = child.get(EventOutbox);
+    engine.audit.onAppend((event) => events.record(event));
     engine.use(child.get(LifecycleWorkflow).run);
     const browser = child.get(BrowserHost);
     const close = async () => {

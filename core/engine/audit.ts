@@ -38,6 +38,7 @@ function hashOf(prev: string, seq: number, at: number, e: { type: string; actor:
 export class AuditLog {
   private readonly last;
   private readonly insert;
+  private readonly listeners: ((record: AuditRecord) => void)[] = [];
 
   constructor(private readonly db: Database) {
     this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
@@ -50,7 +51,14 @@ export class AuditLog {
     const seq = (previous?.seq ?? 0) + 1;
     const prev = previous?.hash ?? genesis;
     const data = JSON.stringify(event.data ?? {});
-    this.insert.run(seq, at, event.runId ?? null, event.taskId ?? null, event.type, event.actor, data, prev, hashOf(prev, seq, at, event, data));
+    const hash = hashOf(prev, seq, at, event, data);
+    this.insert.run(seq, at, event.runId ?? null, event.taskId ?? null, event.type, event.actor, data, prev, hash);
+    for (const listener of this.listeners) listener({ ...event, data: event.data ?? {}, seq, at, hash });
+  }
+
+  /** Calls `listener` for every event appended, inside the same transaction (for the outbox of webhooks). */
+  onAppend(listener: (record: AuditRecord) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Walks the whole chain; returns the first broken link, or undefined when every row holds. */

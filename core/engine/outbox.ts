@@ -1,10 +1,16 @@
+import { createHmac } from 'node:crypto';
 import { inject, injectable } from 'inversify';
+import { SecretResolver } from '../tenant/secrets.js';
 import { Clock } from './clock.js';
 import { type Database, StoreDatabase } from '../store/database.js';
 
 /**
  * Outgoing notifications, written in the same transaction as the change they tell of and delivered
- * afterwards: a JSON POST to the tenant's webhook, retried with backoff until it is accepted.
+ * afterwards: a POST to the tenant's webhook (CloudEvents in structured JSON), signed with HMAC-SHA256
+ * when the profile gives a secret, retried with backoff until it is accepted.
+ *
+ * Signature: `x-patchbay-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`; a receiver
+ * recomputes it and refuses an old `t` (a replay).
  */
 @injectable()
 export class Outbox {
@@ -13,6 +19,7 @@ export class Outbox {
   constructor(
     @inject(StoreDatabase) private readonly db: Database,
     @inject(Clock) private readonly clock: Clock,
+    @inject(SecretResolver) private readonly secrets: SecretResolver,
   ) {}
 
   async deliver(): Promise<{ delivered: number; failed: number }> {
@@ -22,13 +29,22 @@ export class Outbox {
     let delivered = 0;
     let failed = 0;
     for (const row of due) {
-      const { url, body } = JSON.parse(row.payload) as { url: string; body: unknown };
+      const { url, body, secret } = JSON.parse(row.payload) as { url: string; body: { specversion?: string }; secret?: string };
       let error: string | undefined;
       try {
+        const text = JSON.stringify(body);
+        const headers: Record<string, string> = {
+          'content-type': body.specversion ? 'application/cloudevents+json; charset=utf-8' : 'application/json',
+          'user-agent': 'patchbay',
+        };
+        if (secret) {
+          const t = Math.floor(this.clock.now() / 1000);
+          headers['x-patchbay-signature'] = `t=${t},v1=${createHmac('sha256', this.secrets.resolve(secret)).update(`${t}.${text}`).digest('hex')}`;
+        }
         const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'patchbay' },
-          body: JSON.stringify(body),
+          headers,
+          body: text,
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         await response.body?.cancel();

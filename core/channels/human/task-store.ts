@@ -223,11 +223,6 @@ export class TaskStore {
         this.db.prepare('UPDATE tasks SET queue = ?, assignee = NULL, due_at = ?, escalations = escalations + 1 WHERE id = ?').run(to, due, task.id);
         const data = { from: task.queue, to, overdueSinceMs: now - task.dueAt, escalation: task.escalations + 1 };
         this.engine.audit.append({ type: 'task.escalated', actor: 'patchbay', taskId: task.id, data }, now);
-        const webhook = profile.notifications?.webhook;
-        if (webhook) {
-          const payload = { type: 'task.escalated', task: task.id, title: renderTitle(task), app: task.app, tenant: task.tenant, ...data, dueAt: new Date(due).toISOString() };
-          this.db.prepare('INSERT INTO outbox (kind, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?)').run('webhook', JSON.stringify({ url: webhook.url, body: payload }), now, now);
-        }
         return this.get(task.id);
       });
     });

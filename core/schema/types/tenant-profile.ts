@@ -24,6 +24,10 @@ export type Identifier3 = string;
  * A lifecycle event: onboard (joiner), change (mover), offboard (leaver).
  */
 export type PlaybookName = 'onboard' | 'change' | 'offboard';
+/**
+ * Where a secret lives, never the secret itself: env:NAME reads an environment variable, file:PATH a file.
+ */
+export type SecretRef1 = string;
 
 /**
  * One customer's setup: the identity provider, the apps installed with their plan and switched-on features, the operator queues, the policies and where secrets live. The effective capability matrix is each manifest narrowed by this profile.
@@ -61,14 +65,15 @@ export interface TenantProfile {
     approvalRequired?: PlaybookName[];
   };
   /**
-   * Where Patchbay tells people about work that needs them (escalations).
+   * Where Patchbay tells other systems about run and task changes.
    */
   notifications?: {
     webhook?: {
       /**
-       * Receives a JSON POST for each escalated task.
+       * Receives a CloudEvent (structured JSON) for each run and task change: dev.patchbay.run.started, .run.completed, .run.failed, .run.cancelled, .task.opened, .task.completed, .task.failed, .task.reassigned, .task.escalated, .browser.drift, .browser.blocked.
        */
       url: string;
+      secret?: SecretRef1;
     };
   };
 }

@@ -1,0 +1,78 @@
+import { inject, injectable } from 'inversify';
+import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import { type Database, StoreDatabase } from '../store/database.js';
+import type { AuditRecord } from './audit.js';
+
+/** The changes told to a tenant's webhook, as CloudEvents of type dev.patchbay.<event>. */
+export const publishedEvents = new Set([
+  'run.started',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'task.opened',
+  'task.completed',
+  'task.failed',
+  'task.reassigned',
+  'task.escalated',
+  'browser.drift',
+  'browser.blocked',
+]);
+
+/** A CloudEvents 1.0 event in structured JSON mode. */
+export interface CloudEvent {
+  readonly specversion: '1.0';
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly subject?: string;
+  readonly time: string;
+  readonly datacontenttype: 'application/json';
+  readonly data: Record<string, unknown>;
+}
+
+/**
+ * Turns run and task changes into CloudEvents in the outbox, in the transaction that made the
+ * change (so an event is sent if and only if the change committed). The tenant's webhook and its
+ * signing secret reference come from the run's profile.
+ */
+@injectable()
+export class EventOutbox {
+  private readonly profiles = new Map<string, TenantProfile | null>();
+
+  constructor(@inject(StoreDatabase) private readonly db: Database) {}
+
+  record(event: AuditRecord): void {
+    if (!publishedEvents.has(event.type)) return;
+    const runId = event.runId ?? this.runOfTask(event.taskId);
+    const profile = runId ? this.profileOf(runId) : undefined;
+    const webhook = profile?.notifications?.webhook;
+    if (!profile || !webhook) return;
+    const body: CloudEvent = {
+      specversion: '1.0',
+      id: `${profile.tenant}-${event.seq}`,
+      source: `patchbay/${profile.tenant}`,
+      type: `dev.patchbay.${event.type}`,
+      ...(event.runId || event.taskId ? { subject: event.runId ?? event.taskId! } : {}),
+      time: new Date(event.at).toISOString(),
+      datacontenttype: 'application/json',
+      data: { ...(event.runId ? { run: event.runId } : {}), ...(event.taskId ? { task: event.taskId } : {}), actor: event.actor, ...event.data },
+    };
+    this.db
+      .prepare('INSERT INTO outbox (kind, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?)')
+      .run('cloudevent', JSON.stringify({ url: webhook.url, ...(webhook.secret ? { secret: webhook.secret } : {}), body }), event.at, event.at);
+  }
+
+  private runOfTask(taskId: string | undefined): string | undefined {
+    if (!taskId) return undefined;
+    return (this.db.prepare('SELECT run_id FROM task_items WHERE task_id = ? LIMIT 1').get(taskId) as { run_id: string } | undefined)?.run_id;
+  }
+
+  private profileOf(runId: string): TenantProfile | undefined {
+    if (!this.profiles.has(runId)) {
+      const row = this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined;
+      if (this.profiles.size > 10_000) this.profiles.clear();
+      this.profiles.set(runId, row ? (JSON.parse(row.profile) as TenantProfile) : null);
+    }
+    return this.profiles.get(runId) ?? undefined;
+  }
+}
