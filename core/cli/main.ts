@@ -5,6 +5,7 @@ import { createServices, type Runtime, type Services } from '../container.js';
 import { defaultDataDir, describeSqliteError } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerReconcileCommand } from './reconcile-command.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
@@ -37,6 +38,7 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     printJson,
   };
   registerRunCommands(program, context);
+  registerReconcileCommand(program, context);
   registerServerCommands(program, {
     ...context,
     version: packageVersion(),

@@ -1,0 +1,26 @@
+/** An account as one source knows it; any of the three identifiers may be missing. */
+export interface AccountRecord {
+  readonly email?: string;
+  readonly userName?: string;
+  readonly externalId?: string;
+  readonly active: boolean;
+  readonly roles?: readonly string[];
+  readonly teams?: readonly string[];
+  readonly policy?: string;
+}
+
+/** Where a snapshot came from and when: every finding cites it. */
+export interface SnapshotSource {
+  readonly kind: 'idp' | 'api' | 'scim' | 'browser' | 'file' | 'attestation';
+  /** e.g. "Okta app 0oa1 assignments", "spendesk export-members recipe", "members.xlsx". */
+  readonly name: string;
+  readonly readAt: number;
+}
+
+/** One read of one side: the IdP's assignments of an app, or the app's own accounts. */
+export interface Snapshot {
+  readonly side: 'idp' | 'app';
+  readonly app: string;
+  readonly source: SnapshotSource;
+  readonly accounts: readonly AccountRecord[];
+}

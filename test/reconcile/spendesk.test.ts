@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import nock from 'nock';
+import { BrowserHost } from '../../core/channels/browser/browser-host.js';
+import { reconcile } from '../../core/reconcile/findings.js';
+import { readAppByBrowser, readIdpAssignments } from '../../core/reconcile/readers.js';
+import { mockVendors } from '../support/vendor-mock.js';
+import { consoleEnv, spendeskConsole } from '../support/spendesk-console.js';
+import { harness } from '../support/runtime.js';
+import { EnvironmentSecretResolver } from '../../core/tenant/secrets.js';
+
+const okta = 'https://acme.okta.com';
+const appUsers = (emails: string[]) => emails.map((email, i) => ({ id: `00u${i}`, status: 'ACTIVE', credentials: { userName: email } }));
+
+describe('reconciling Spendesk against Okta', function () {
+  this.timeout(120_000);
+  mockVendors();
+
+  it('finds the member Okta no longer assigns, offboards them with --remediate, and the next reconcile is clean', async () => {
+    const sim = await spendeskConsole();
+    const env = { ...consoleEnv, OKTA_API_TOKEN: 'okta-test-token' };
+    const h = harness({
+      env,
+      browser: { stepTimeoutMs: 2_000 },
+      tweak: (p) => {
+        p.idp = { connector: 'okta', baseUrl: okta, secrets: { token: 'env:OKTA_API_TOKEN' } };
+        p.apps.spendesk!.consoleUrl = sim.url;
+        p.apps.spendesk!.idpAppId = '0oaSPEND';
+      },
+    });
+    const secrets = new EnvironmentSecretResolver(env);
+    const host = new BrowserHost();
+    after(() => host.close());
+    const profile = h.profile.profile;
+    // Alice was unassigned in Okta; her Spendesk account is still active.
+    const assigned = ['bob@acme.com', 'olivia@acme.com', 'hugo@acme.com', 'chloe@acme.com'];
+    nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
+    const first = reconcile(
+      await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
+      await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
+      { now: Date.now() },
+    );
+    assert.deepEqual(first.findings.map((f) => [f.kind, f.person]), [['orphaned-account', 'alice@acme.com']]);
+    assert.deepEqual(first.findings[0]!.evidence.map((e) => e.source.name), ['Spendesk console (export-members recipe)', 'Okta assignments of spendesk']);
+
+    // --remediate: the offboarding (Okta says the assignment is already gone; the console does the rest).
+    nock(okta).get('/api/v1/users/alice%40acme.com').reply(200, { id: '00uA', status: 'ACTIVE', profile: { login: 'alice@acme.com', email: 'alice@acme.com' } });
+    nock(okta).delete('/api/v1/apps/0oaSPEND/users/00uA').reply(404, { errorCode: 'E0000007', errorSummary: 'Not found' });
+    const [{ run, created }] = await h.runtime.runs.start([{ source: 'reconcile', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } } }], h.profile);
+    assert.equal(created, true);
+    await h.runtime.runs.settle();
+    assert.ok(nock.isDone(), 'the Okta unassignment was asked for');
+    assert.equal(h.run(run.id).outcome, 'done', JSON.stringify(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s.status, s.detail])));
+
+    nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
+    const next = reconcile(
+      await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
+      await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
+      { now: Date.now() },
+    );
+    assert.deepEqual(next.findings, []);
+    assert.equal(next.counts.matched, 4);
+  });
+});
