@@ -30,6 +30,8 @@ export class LifecycleWorkflow {
     let checked: AppAccount | undefined;
     let appSteps = 0;
     let appAlreadyDone = 0;
+    /** The app's action steps a person said were done: what a failed verification reopens. */
+    const doneByPeople: PlanStep[] = [];
     for (const step of plan.steps) {
       const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
       if (accountGone && counts) {
@@ -46,7 +48,9 @@ export class LifecycleWorkflow {
         appAlreadyDone++;
         continue;
       }
-      const outcome = await this.runStep(ctx, run, step);
+      let outcome = await this.runStep(ctx, run, step);
+      if (step.role === 'verify') outcome = await this.reopenUntilVerified(ctx, run, step, outcome, doneByPeople);
+      if (outcome.status !== 'failed' && step.role === 'action' && step.app === plan.app && (outcome as { by?: ChannelName }).by === 'human') doneByPeople.push(step);
       if (outcome.status === 'failed' && step.role === 'check') {
         // A check that cannot read is not a reason to stop: the steps go on as if the account were there.
         await this.mark(ctx, run, step, { status: 'skipped', detail: `could not read, so every step goes on as if the account were there: ${outcome.detail}` });
@@ -72,7 +76,30 @@ export class LifecycleWorkflow {
     return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is done (${run.plan.steps.length} steps)` };
   }
 
-  private async runStep(ctx: RunContext, run: RunRecord, step: PlanStep): Promise<ChannelOutcome> {
+  /**
+   * A verification that reads the change not made, after a person said it was done, reopens the
+   * work: a new task for the same step, with what the verification saw, then the verification
+   * again. Twice at most; after that the run fails with the finding.
+   */
+  private async reopenUntilVerified(ctx: RunContext, run: RunRecord, verify: PlanStep, first: ChannelOutcome, doneByPeople: readonly PlanStep[]): Promise<ChannelOutcome> {
+    let outcome = first;
+    const human = this.executors.get('human');
+    for (let round = 2; outcome.status === 'failed' && outcome.conclusive && round <= 3; round++) {
+      const action = doneByPeople[doneByPeople.length - 1];
+      const choice = action?.chain.find((c) => c.channel === 'human' && c.usable);
+      if (!action || !choice || !human) break;
+      await ctx.audit({ type: 'step.reopened', actor: 'patchbay', data: { step: action.id, round, because: outcome.detail } });
+      await this.mark(ctx, run, action, { status: 'running', channel: 'human', attempt: true, detail: `reopened: ${outcome.detail}` });
+      const handedOver: HandOver[] = [{ channel: verify.channels[0] ?? 'human', detail: `reopened because the verification found it not done: ${outcome.detail}`, evidence: outcome.evidence ?? [] }];
+      const again = await human.execute({ ctx, run, step: { ...action, id: `${action.id}~${round}` }, choice, pass: 1, handedOver });
+      await this.mark(ctx, run, action, { status: again.status === 'failed' ? 'failed' : again.status, detail: again.detail, ...(again.evidence ? { evidence: again.evidence } : {}) });
+      if (again.status === 'failed') return again;
+      outcome = await this.runStep(ctx, run, { ...verify, id: `${verify.id}~${round}` }, verify);
+    }
+    return outcome;
+  }
+
+  private async runStep(ctx: RunContext, run: RunRecord, execStep: PlanStep, step: PlanStep = execStep): Promise<ChannelOutcome & { by?: ChannelName }> {
     if (step.channels.length === 0) {
       const detail = step.blocked ?? 'no channel can be used for this step';
       await this.mark(ctx, run, step, { status: 'failed', detail });
@@ -86,9 +113,9 @@ export class LifecycleWorkflow {
       const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
       const handedOver: HandOver[] = [];
       for (const choice of channels) {
-        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver);
+        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep);
         if (!outcome) continue;
-        if (outcome.status !== 'failed') return outcome;
+        if (outcome.status !== 'failed') return { ...outcome, by: choice.channel };
         last = outcome;
         if (outcome.conclusive) break;
         if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
@@ -114,6 +141,7 @@ export class LifecycleWorkflow {
     pass: number,
     queue: string | undefined,
     handedOver: readonly HandOver[],
+    execStep: PlanStep = step,
   ): Promise<ChannelOutcome | undefined> {
     const executor = this.executors.get(choice.channel);
     if (!executor) {
@@ -124,7 +152,7 @@ export class LifecycleWorkflow {
     const outcome = await executor.execute({
       ctx,
       run,
-      step,
+      step: execStep,
       choice,
       pass,
       ...(queue && choice.channel === 'human' ? { queue } : {}),

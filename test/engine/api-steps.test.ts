@@ -92,16 +92,23 @@ describe('API steps in runs', () => {
     assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'confirm-member-status');
   });
 
-  it('a verification that reads the member still there fails the run with that finding', async () => {
+  it('a verification that reads the member still there reopens the removal with the finding, and fails the run after two reopenings', async () => {
     const h = withApiAccess();
     token();
-    nock(base).get('/users').times(2).reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]);
+    nock(base).get('/users').times(4).reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]);
     const run = await offboard(h, 'alice@acme.com');
     for (let i = 0; i < 5; i++) await h.completeNext(run.id);
+    // The person said the removal was done; the API still lists her: the removal comes back, with why.
+    const reopened = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    assert.equal(reopened.runbook, 'remove-member');
+    assert.match(reopened.content.handedOver![0]!.detail, /verification failed: expected absent, but alice@acme\.com is active/);
+    await h.completeNext(run.id);
+    await h.completeNext(run.id);
     const finished = h.run(run.id);
     assert.equal(finished.status, 'failed');
     assert.match(h.runtime.engine.audit.list({ runId: run.id }).at(-1)!.data.summary as string, /verification failed: expected absent, but alice@acme\.com is active/);
-    assert.equal(h.openTaskOf(run.id), undefined, 'a finding is not handed to a person to overrule');
+    assert.equal(h.openTaskOf(run.id), undefined, 'after two reopenings the finding stands: no more tasks');
+    assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.reopened').length, 2);
   });
 
   it('never writes a secret into the audit log or the journal', async () => {

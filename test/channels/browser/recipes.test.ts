@@ -14,6 +14,10 @@ const recipes = createServices().registry.get('spendesk').recipes;
 const host = new BrowserHost();
 after(() => host.close());
 
+/** Steps wait up to 5 s (a loaded CI machine is slow); the drift tests, which wait for what never comes, set 1.5 s. */
+let stepTimeoutMs = 5_000;
+afterEach(() => (stepTimeoutMs = 5_000));
+
 function run(url: string, id: string, params: Record<string, string | undefined> = {}, recipe?: BrowserRecipe): Promise<RecipeResult> {
   const job: RecipeJob = {
     recipe: recipe ?? recipes.get(id)!,
@@ -23,7 +27,7 @@ function run(url: string, id: string, params: Record<string, string | undefined>
       adminPassword: consoleAdmin.password,
       ...params,
     },
-    stepTimeoutMs: 1_500,
+    stepTimeoutMs,
   };
   return host.withContext((context) => runRecipe(context, job));
 }
@@ -260,6 +264,7 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
 
   describe('drift', () => {
     it('a renamed button is drift at the named step, with a screenshot and the page, and nothing clicked', async () => {
+      stepTimeoutMs = 1_500;
       const sim = await spendeskConsole({
         variant: { removeButtonLabel: 'Delete member' },
       });
@@ -278,6 +283,7 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
     });
 
     it('an unexpected dialog over the page is drift that names the dialog', async () => {
+      stepTimeoutMs = 1_500;
       const sim = await spendeskConsole({ variant: { whatsNew: true } });
       const result = await run(sim.url, 'remove-member', {
         email: 'alice@acme.com',
@@ -288,6 +294,7 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
     });
 
     it('a selector matching two elements is drift: Patchbay does not act on a guess', async () => {
+      stepTimeoutMs = 1_500;
       const sim = await spendeskConsole();
       const signIn = recipes.get('export-members')!.steps.slice(0, 5);
       const guess: BrowserRecipe = {

@@ -143,16 +143,30 @@ describe('Spendesk runs through the browser channel', function () {
     assert.equal(stored.indexOf(consoleAdmin.password), -1);
   });
 
-  it('a verification that still finds the member fails the run with the finding, not a guess', async () => {
-    const sim = await spendeskConsole({
-      variant: { removeButtonLabel: 'Delete this member' },
-    });
+  it('a person says "done" but the console still lists the member: the removal reopens with the finding, and verifies once really done', async () => {
+    const sim = await spendeskConsole({ variant: { removeButtonLabel: 'Delete this member' } });
     const h = consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id); // Okta
+    const first = await h.completeNext(run.id); // "done", says the person, but alice is still a member
+    const reopened = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    assert.notEqual(reopened.id, first);
+    assert.equal(reopened.runbook, 'remove-member');
+    assert.match(reopened.content.handedOver![0]!.detail, /^reopened because the verification found it not done: verification failed: expected absent, but alice@acme\.com is active/);
+    assertFileEvidence(reopened.content.handedOver![0]!.evidence, 'screenshot');
+    assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'step.reopened' && a.data.round === 2));
+    // This time the person really removes her.
+    sim.state.remove(sim.state.byEmail('alice@acme.com')!);
     await h.completeNext(run.id);
-    await h.completeNext(run.id); // "done", says the person, but alice is still a member
-    const finished = h.run(run.id);
-    assert.equal(finished.status, 'failed');
+    assert.equal(h.run(run.id).outcome, 'done');
+  });
+
+  it('after two reopenings still not done, the run fails with the finding', async () => {
+    const sim = await spendeskConsole({ variant: { removeButtonLabel: 'Delete this member' } });
+    const h = consoleHarness(sim);
+    const run = await offboard(h, 'alice@acme.com');
+    for (let i = 0; i < 4; i++) await h.completeNext(run.id); // Okta, then "done" three times without doing it
+    assert.equal(h.run(run.id).status, 'failed');
     const audit = JSON.stringify(h.runtime.runs.timeline(run.id).audit.filter((a) => a.type.startsWith('run.')));
     assert.match(audit, /verification failed: expected absent, but alice@acme\.com is active/);
   });
