@@ -15,7 +15,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal } from './access.js';
-import { inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage } from './html.js';
+import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ServerOptions {
@@ -85,7 +85,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.setErrorHandler((error, req, reply) => {
     const api = req.url.startsWith('/api/');
     const send = (status: number, code: string, message: string, pointer?: string) =>
-      api ? reply.code(status).send({ error: code, message, ...(pointer !== undefined ? { pointer } : {}) }) : reply.code(status).type('text/html; charset=utf-8').send(layout('Error', `<h1>${status}</h1><p role="alert">${escapeText(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
+      api ? reply.code(status).send({ error: code, message, ...(pointer !== undefined ? { pointer } : {}) }) : reply.code(status).type('text/html; charset=utf-8').send(layout('Error', `<h1>${status}</h1><p role="alert">${esc(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
     if (error instanceof InvalidInputError) return send(400, error.code, error.message, error.where.pointer ?? '');
     if (error instanceof AccessDeniedError) return send(error.status, error.code, error.message);
     if (error instanceof NotFoundError) return send(404, error.code, error.message);
@@ -304,8 +304,4 @@ function safeNext(next: string | undefined): string {
 function clamp(value: string | undefined, fallback: number): number {
   const n = Number(value ?? fallback);
   return Number.isInteger(n) && n >= 1 ? Math.min(n, 1000) : fallback;
-}
-
-function escapeText(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
