@@ -9,6 +9,7 @@ import type { SecretResolver } from '../tenant/secrets.js';
 import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
+import { recipeSecrets } from '../channels/browser/executor.js';
 import type { AccountRecord, Snapshot } from './snapshot.js';
 
 /** Record fields a file's columns can map to. */
@@ -117,13 +118,7 @@ export async function readAppByBrowser(host: BrowserHost, registry: ConnectorReg
   const recipe = [...registry.get(app).recipes.values()].find((r) => r.operation === 'listUsers' && r.reads);
   const settings = profile.apps[app] ?? {};
   if (!recipe || !settings.consoleUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/consoleUrl` }, `${app} has no listing recipe or no console URL; use --from <file>`);
-  const params: Record<string, string> = {};
-  for (const [name, p] of Object.entries(recipe.parameters)) {
-    if (p.type !== 'secret') continue;
-    const ref = settings.secrets?.[name];
-    if (!ref) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/secrets/${name}` }, `the robot's ${name} is not given`);
-    params[name] = secrets.resolve(ref);
-  }
+  const params = recipeSecrets(recipe, app, settings, secrets);
   const result = await host.withContext((context) => runRecipe(context, { recipe, consoleUrl: settings.consoleUrl!, params }));
   if (result.status !== 'done') throw new InvalidInputError({ file: `recipe ${recipe.id}` }, `reading the console stopped (${result.status}): ${result.detail}`);
   const reads = recipe.reads!;

@@ -11,6 +11,8 @@ import type { BrowserRecipe } from '../../schema/types/browser-recipe.js';
 import type { LifecycleRequest } from '../../schema/types/lifecycle-request.js';
 import type { PlanStep } from '../../schema/types/plan.js';
 import { SecretResolver } from '../../tenant/secrets.js';
+import type { AppSettings } from '../../schema/types/tenant-profile.js';
+import { InvalidInputError } from '../../errors.js';
 import { EvidenceFiles } from '../evidence-files.js';
 import type { ChannelExecutor, ChannelOutcome, Evidence, StepExecution } from '../executor.js';
 import { interpret } from '../outcome.js';
@@ -63,7 +65,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const bulk = this.bulkRecipe(connector, step, run);
     const attempt = await ctx.step(
       `${step.id}/browser/${pass}`,
-      () => (bulk ? this.runBulk(ctx, run, step, bulk.recipe, bulk.batch) : this.runOne(run, step, recipe)),
+      () => (bulk ? this.runBulk(ctx, run, step, bulk) : this.runOne(run, step, recipe)),
       { external: true },
     );
     if (attempt.status === 'drift' || attempt.status === 'blocked' || attempt.status === 'unreachable') {
@@ -72,7 +74,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         actor: 'patchbay',
         data: {
           step: step.id,
-          recipe: (bulk?.recipe ?? recipe).id,
+          recipe: (bulk ?? recipe).id,
           at: attempt.step ?? null,
           detail: attempt.detail,
         },
@@ -83,7 +85,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         evidence: attempt.evidence,
       };
     }
-    if (bulk) return this.bulkOutcome(run, attempt, bulk.recipe);
+    if (bulk) return this.bulkOutcome(run, attempt, bulk);
     if (recipe.reads) {
       const result: OperationResult = attempt.account
         ? {
@@ -104,15 +106,17 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     };
   }
 
-  /** The connector's bulk recipe for this operation, when the run is part of a batch big enough for it. */
-  private bulkRecipe(connector: LoadedConnector, step: PlanStep, run: RunRecord): { recipe: BrowserRecipe; batch: RunRecord[] } | undefined {
+  /**
+   * The connector's bulk recipe for this operation, when the run is part of a batch big enough for it.
+   * A batch's runs share playbook, app and tenant, hence their plans: counting them is enough here,
+   * and their requests are read once, by the run that does the upload.
+   */
+  private bulkRecipe(connector: LoadedConnector, step: PlanStep, run: RunRecord): BrowserRecipe | undefined {
     if (!run.batchId || step.role !== 'action') return undefined;
     const recipe = [...connector.recipes.values()].find((r) => r.bulk && r.operation === step.operation);
     if (!recipe) return undefined;
-    const batch = this.engine
-      .list({ batchId: run.batchId, limit: 100_000 })
-      .filter((r) => r.plan.steps.some((s) => s.id === step.id && s.channels.includes('browser')));
-    return batch.length >= (recipe.bulk!.minimum ?? 2) ? { recipe, batch } : undefined;
+    const { n } = this.engine.sql('SELECT count(*) AS n FROM runs WHERE batch_id = ?').get(run.batchId) as { n: number };
+    return n >= (recipe.bulk!.minimum ?? 2) ? recipe : undefined;
   }
 
   private async runOne(run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
@@ -138,12 +142,14 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     return { ...result.attempt, detail, account };
   }
 
-  private async runBulk(ctx: RunContext, run: RunRecord, step: PlanStep, recipe: BrowserRecipe, batch: RunRecord[]): Promise<Attempt> {
+  private async runBulk(ctx: RunContext, run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
     const key = `${run.batchId}|${step.id}|${recipe.id}`;
     const done = this.engine.sql('SELECT result FROM bulk_jobs WHERE key = ?').get(key) as { result: string } | undefined;
     if (done) return JSON.parse(done.result) as Attempt;
     const bulk = recipe.bulk!;
-    const requests = batch.map((r) => r.request).sort((a, b) => a.subject.email.localeCompare(b.subject.email));
+    const requests = (this.engine.sql('SELECT request FROM runs WHERE batch_id = ?').all(run.batchId) as { request: string }[])
+      .map((row) => JSON.parse(row.request) as LifecycleRequest)
+      .sort((a, b) => a.subject.email.localeCompare(b.subject.email));
     const xlsx = await fillImportTemplate(bulk, requests);
     const at = await ctx.now();
     const template = this.files.keep(xlsx, {
@@ -263,20 +269,14 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     request: LifecycleRequest,
     extra: Record<string, string> = {},
   ): Record<string, string | undefined> | string {
-    const settings = run.profile.apps[app] ?? {};
-    const params: Record<string, string | undefined> = { ...extra };
+    let params: Record<string, string | undefined>;
+    try {
+      params = { ...recipeSecrets(recipe, app, run.profile.apps[app] ?? {}, this.secrets), ...extra };
+    } catch (error) {
+      return (error as Error).message;
+    }
     for (const [name, parameter] of Object.entries(recipe.parameters)) {
-      if (name in extra) continue;
-      if (parameter.type === 'secret') {
-        const ref = settings.secrets?.[name];
-        if (!ref) return `the tenant profile gives no apps.${app}.secrets.${name} for the robot's sign-in`;
-        try {
-          params[name] = this.secrets.resolve(ref);
-        } catch (error) {
-          return (error as Error).message;
-        }
-        continue;
-      }
+      if (name in extra || parameter.type === 'secret') continue;
       const from = parameter.from ?? name;
       const value = from === 'role' ? request.access?.roles?.[0] : columnValue(request, from as Parameters<typeof columnValue>[1]) || undefined;
       if (parameter.required && !value) return `the request gives no ${name} for ${recipe.id}`;
@@ -284,4 +284,19 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     }
     return params;
   }
+}
+
+/**
+ * A recipe's secret parameters, resolved now from the app's secret references (never stored).
+ * Throws, naming the reference, when one is missing or cannot be resolved.
+ */
+export function recipeSecrets(recipe: BrowserRecipe, app: string, settings: AppSettings, secrets: SecretResolver): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const [name, parameter] of Object.entries(recipe.parameters)) {
+    if (parameter.type !== 'secret') continue;
+    const ref = settings.secrets?.[name];
+    if (!ref) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/secrets/${name}` }, `no secret reference for the robot's ${name}`);
+    resolved[name] = secrets.resolve(ref);
+  }
+  return resolved;
 }
