@@ -14,6 +14,7 @@ import { ScimChannelExecutor } from './channels/scim/executor.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
 import { Clock, SystemClock } from './engine/clock.js';
 import { EmbeddedRunEngine, type EmbeddedEngineOptions, EngineOptions } from './engine/embedded-engine.js';
+import { ApprovalGate } from './engine/approval.js';
 import { LifecycleWorkflow } from './engine/lifecycle.js';
 import { EventOutbox } from './engine/events.js';
 import { Outbox } from './engine/outbox.js';
@@ -21,6 +22,7 @@ import { defaultRetryPolicy, type RetryPolicy } from './engine/retry.js';
 import { RunService } from './engine/run-service.js';
 import { StepLog } from './engine/step-log.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
+import { ReconcileHistory } from './reconcile/history.js';
 import { connectorsDir } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
 import { ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
@@ -54,6 +56,8 @@ export interface Runtime {
   readonly engine: EmbeddedRunEngine;
   readonly tasks: TaskStore;
   readonly db: Database;
+  /** Every reconciliation, for findings' age, the trend and the last audit of each app. */
+  readonly reconciliations: ReconcileHistory;
   /** Where evidence files are kept (<data folder>/evidence). */
   readonly evidenceDir: string;
   /** Closes the worker's browser (if one was launched) and the store. */
@@ -112,8 +116,10 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(BrowserHost).toConstantValue(new BrowserHost(runtime.browser));
     child.bind(BrowserStepTimeout).toConstantValue(runtime.browser?.stepTimeoutMs ?? 10_000);
     child.bind(ChannelExecutor).to(BrowserChannelExecutor);
+    child.bind(ApprovalGate).toSelf();
     child.bind(LifecycleWorkflow).toSelf();
     child.bind(RunService).toSelf();
+    child.bind(ReconcileHistory).toSelf();
     const engine = child.get(EmbeddedRunEngine);
     child.bind(EventOutbox).toSelf();
     const events = child.get(EventOutbox);
@@ -124,7 +130,7 @@ export function createServices(options: ContainerOptions = {}): Services {
       await browser.close();
       db.close();
     };
-    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, evidenceDir, close };
+    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, reconciliations: child.get(ReconcileHistory), evidenceDir, close };
   };
 
   return {

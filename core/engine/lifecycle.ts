@@ -5,6 +5,7 @@ import { ConnectorRegistry } from '../registry/registry.js';
 import type { AppliesWhen, ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
 import type { AppAccount } from '../registry/connector-api.js';
 import type { RunContext, RunRecord, Workflow, WorkflowResult } from './port.js';
+import { ApprovalGate } from './approval.js';
 import { StepLog, type StepStatus } from './step-log.js';
 
 /**
@@ -20,12 +21,17 @@ export class LifecycleWorkflow {
     @multiInject(ChannelExecutor) executors: readonly ChannelExecutor[],
     @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
     @inject(StepLog) private readonly steps: StepLog,
+    @inject(ApprovalGate) private readonly approvals: ApprovalGate,
   ) {
     this.executors = new Map(executors.map((e) => [e.channel, e]));
   }
 
   readonly run: Workflow = async (ctx, run) => {
     const { plan } = run;
+    if (plan.approval) {
+      const verdict = await this.approvals.decide(ctx, run);
+      if (!verdict.approved) return { outcome: 'failed', summary: verdict.summary };
+    }
     let accountGone = false;
     let checked: AppAccount | undefined;
     let appSteps = 0;

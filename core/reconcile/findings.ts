@@ -1,6 +1,6 @@
 import type { AccountRecord, Snapshot, SnapshotSource } from './snapshot.js';
 
-export type FindingKind = 'orphaned-account' | 'assigned-but-missing' | 'ambiguous-match' | 'access-drift';
+export type FindingKind = 'orphaned-account' | 'assigned-but-missing' | 'ambiguous-match' | 'access-drift' | 'audit-overdue';
 
 /** One thing wrong, with what shows it and since when the evidence is. */
 export interface Finding {
@@ -11,8 +11,10 @@ export interface Finding {
   readonly detail: string;
   /** Each source that shows it, with when it was read. */
   readonly evidence: readonly { readonly source: SnapshotSource; readonly saw: string }[];
-  /** How old the newest evidence is, at reconcile time (ms). */
+  /** How old the evidence is at reconcile time (ms): the older of the two reads it rests on. */
   readonly ageMs: number;
+  /** When a reconciliation of this app first showed it (kept from one reconciliation to the next, in the store). */
+  readonly firstSeenAt: number;
 }
 
 export interface Reconciliation {
@@ -65,9 +67,10 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
   });
   const claimedBy = new Int32Array(app.accounts.length).fill(-1);
   const findings: Finding[] = [];
+  const add = (finding: Omit<Finding, 'firstSeenAt'>) => findings.push({ ...finding, firstSeenAt: now });
   const age = (...sources: SnapshotSource[]) => now - Math.min(...sources.map((s) => s.readAt));
   const ambiguous = (person: string, detail: string) =>
-    findings.push({ kind: 'ambiguous-match', app: app.app, person, detail, evidence: [{ source: idp.source, saw: detail }, { source: app.source, saw: detail }], ageMs: age(idp.source, app.source) });
+    add({ kind: 'ambiguous-match', app: app.app, person, detail, evidence: [{ source: idp.source, saw: detail }, { source: app.source, saw: detail }], ageMs: age(idp.source, app.source) });
   let matched = 0;
   const missing: number[] = [];
   idp.accounts.forEach((identity, i) => {
@@ -102,18 +105,18 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
     if (!account.active || claimedBy[c] === -2 || clash.has(c)) return;
     const owner = claimedBy[c]! >= 0 ? idp.accounts[claimedBy[c]!] : undefined;
     if (owner?.active) {
-      const wanted = options.desired?.get((owner.email ?? account.email ?? '').toLowerCase());
-      if (wanted) drift(findings, app, idp, account, wanted, now);
+      const wanted = options.desired?.get((owner.email ?? account.email ?? '').toLowerCase()) ?? wantedBy(owner);
+      if (wanted) drift(add, app, idp, account, wanted, now);
       return;
     }
     const why = owner ? `deactivated in the IdP (${idp.source.name})` : `not assigned in the IdP (${idp.source.name})`;
-    findings.push({
+    add({
       kind: 'orphaned-account',
       app: app.app,
       person: nameOf(account),
       detail: `${nameOf(account)} is active in ${app.app} but ${why}`,
       evidence: [
-        { source: app.source, saw: `active account ${nameOf(account)}` },
+        { source: app.source, saw: account.evidence ?? `active account ${nameOf(account)}` },
         { source: idp.source, saw: owner ? `${nameOf(owner)} inactive` : `no assignment for ${nameOf(account)}` },
       ],
       ageMs: age(idp.source, app.source),
@@ -121,7 +124,7 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
   });
   for (const i of missing) {
     const identity = idp.accounts[i]!;
-    findings.push({
+    add({
       kind: 'assigned-but-missing',
       app: app.app,
       person: nameOf(identity),
@@ -136,14 +139,20 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
   return { app: app.app, at: now, idp: idp.source, appSource: app.source, counts: { identities: idp.accounts.length, accounts: app.accounts.length, matched }, findings };
 }
 
-function drift(findings: Finding[], app: Snapshot, idp: Snapshot, account: AccountRecord, wanted: NonNullable<ReturnType<DesiredAccess['get']>>, now: number): void {
+/** The access an IdP record asks for, when its source gives one (an export with roles, teams or policy columns). */
+function wantedBy(identity: AccountRecord): ReturnType<DesiredAccess['get']> {
+  if (!identity.roles?.length && !identity.teams?.length && !identity.policy) return undefined;
+  return { ...(identity.roles?.length ? { roles: identity.roles } : {}), ...(identity.teams?.length ? { teams: identity.teams } : {}), ...(identity.policy ? { policy: identity.policy } : {}) };
+}
+
+function drift(add: (finding: Omit<Finding, 'firstSeenAt'>) => void, app: Snapshot, idp: Snapshot, account: AccountRecord, wanted: NonNullable<ReturnType<DesiredAccess['get']>>, now: number): void {
   const differences: string[] = [];
   const sameSet = (a: readonly string[] = [], b: readonly string[] = []) => a.length === b.length && a.every((x) => b.map((y) => y.toLowerCase()).includes(x.toLowerCase()));
   if (wanted.roles && !sameSet(wanted.roles, account.roles)) differences.push(`roles ${JSON.stringify(account.roles ?? [])}, wanted ${JSON.stringify(wanted.roles)}`);
   if (wanted.teams && !sameSet(wanted.teams, account.teams)) differences.push(`teams ${JSON.stringify(account.teams ?? [])}, wanted ${JSON.stringify(wanted.teams)}`);
   if (wanted.policy && wanted.policy !== account.policy) differences.push(`policy ${JSON.stringify(account.policy ?? null)}, wanted ${JSON.stringify(wanted.policy)}`);
   if (!differences.length) return;
-  findings.push({
+  add({
     kind: 'access-drift',
     app: app.app,
     person: nameOf(account),

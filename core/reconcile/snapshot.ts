@@ -7,6 +7,8 @@ export interface AccountRecord {
   readonly roles?: readonly string[];
   readonly teams?: readonly string[];
   readonly policy?: string;
+  /** What a source says of this record in words, when it is more than "active account" (an attestation: who said it, when, in which task). */
+  readonly evidence?: string;
 }
 
 /** Where a snapshot came from and when: every finding cites it. */

@@ -172,4 +172,31 @@ export const migrations: readonly { readonly version: number; readonly name: str
       );
     `,
   },
+  {
+    version: 4,
+    name: 'reconciliation history: each reconciliation with its sources and findings, for the trend and the findings\' age',
+    sql: `
+      CREATE TABLE reconciliations (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        idp_source TEXT NOT NULL,
+        app_source TEXT NOT NULL,
+        identities INTEGER NOT NULL,
+        accounts INTEGER NOT NULL,
+        matched INTEGER NOT NULL,
+        by_kind TEXT NOT NULL
+      );
+      CREATE INDEX reconciliations_app ON reconciliations (tenant, app, at);
+      CREATE TABLE reconcile_findings (
+        reconciliation_id INTEGER NOT NULL REFERENCES reconciliations (id),
+        kind TEXT NOT NULL,
+        person TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL
+      );
+      CREATE INDEX reconcile_findings_of ON reconcile_findings (reconciliation_id);
+    `,
+  },
 ];

@@ -88,6 +88,8 @@ export class FileTenantProfiles implements TenantProfiles {
     profile.queues?.forEach((queue, i) => {
       if (queue.escalateTo && !queues.has(queue.escalateTo)) fail(`/queues/${i}/escalateTo`, `unknown queue '${queue.escalateTo}'`);
     });
+    const approvers = profile.policies?.approvers;
+    if (approvers && !queues.has(approvers)) fail('/policies/approvers', `unknown queue '${approvers}' (queues: ${[...queues].join(', ') || 'none declared'})`);
     return profile;
   }
 }

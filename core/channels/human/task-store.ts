@@ -32,6 +32,8 @@ export interface TaskContent {
   readonly watchOutFor: readonly { readonly text: string; readonly blocking: boolean }[];
   /** Why a person has this: what the machine channels tried first (a blocker the console showed, a drifted page), with their screenshots. */
   readonly handedOver?: readonly HandOver[];
+  /** Set on an approval task: who asked for the run (they cannot approve it). */
+  readonly approval?: { readonly requestedBy: string | null };
 }
 
 export interface TaskItem {
@@ -165,6 +167,8 @@ export class TaskStore {
     return this.engine.atomically(() => {
       const task = this.requireOpen(taskId);
       this.requireMember(task, args.by);
+      const asker = task.content.approval?.requestedBy;
+      if (asker && asker.toLowerCase() === args.by.toLowerCase()) throw new TaskRefusedError(taskId, `${args.by} asked for this run and cannot approve it: another member of queue ${task.queue} must`);
       const required = task.content.runbook.evidence.filter((e) => e.required);
       if (evidence.length < required.length) {
         throw new TaskRefusedError(taskId, `evidence is required: ${required.map((e) => `"${e.label}" (${e.kind})`).join(', ')}; pass --evidence for each`);

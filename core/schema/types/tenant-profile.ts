@@ -25,6 +25,10 @@ export type Identifier3 = string;
  */
 export type PlaybookName = 'onboard' | 'change' | 'offboard';
 /**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier4 = string;
+/**
  * Where a secret lives, never the secret itself: env:NAME reads an environment variable, file:PATH a file.
  */
 export type SecretRef1 = string;
@@ -63,6 +67,11 @@ export interface TenantProfile {
      * Playbooks that wait for an approver before any step runs.
      */
     approvalRequired?: PlaybookName[];
+    approvers?: Identifier4;
+    /**
+     * How many days an app's last audit (a reconciliation of its accounts, by any reader) may be old before the reconciliation report flags it; default 90. An app's own auditEveryDays overrides it.
+     */
+    auditEveryDays?: number;
   };
   /**
    * Where Patchbay tells other systems about run and task changes.
@@ -103,6 +112,10 @@ export interface AppSettings {
    * The app's id in the identity provider (Okta: 0oa…), for assignments and sign-in evidence.
    */
   idpAppId?: string;
+  /**
+   * This app's audit interval in days, over policies.auditEveryDays.
+   */
+  auditEveryDays?: number;
 }
 export interface Queue {
   id: Identifier;
