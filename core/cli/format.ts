@@ -3,7 +3,8 @@ import type { Plan } from '../schema/types/plan.js';
 
 /** A plain table for the terminal: no colours, so that output stays readable when piped. */
 export function renderTable(head: readonly string[], rows: readonly (readonly string[])[], columnWidth?: number): string {
-  const widths = columnWidth ? head.map(() => columnWidth) : undefined;
+  // columnWidth caps a column; a narrower column takes only what its longest cell needs.
+  const widths = columnWidth ? head.map((h, i) => Math.min(columnWidth, 2 + Math.max(h.length, ...rows.map((r) => Math.max(...(r[i] ?? '').split('\n').map((l) => l.length)))))) : undefined;
   const table = new Table({ head: [...head], style: { head: [], border: [] }, wordWrap: true, ...(widths ? { colWidths: widths } : {}) });
   table.push(...rows.map((r) => [...r]));
   return table.toString();

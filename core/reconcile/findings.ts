@@ -80,7 +80,8 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
       if (hit !== undefined && !candidates.includes(hit)) candidates.push(hit);
     }
     if (candidates.length === 0) {
-      if (identity.active) missing.push(i);
+      // Attestations cover only the work done through Patchbay: no attestation is not no account.
+      if (identity.active && app.source.kind !== 'attestation') missing.push(i);
       return;
     }
     if (candidates.length > 1 || (clash.size > 0 && clash.has(candidates[0]!))) {

@@ -10,6 +10,8 @@ import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
+import type { Plan } from '../schema/types/plan.js';
+import type { Database } from '../store/database.js';
 import type { AccountRecord, Snapshot } from './snapshot.js';
 
 /** Record fields a file's columns can map to. */
@@ -131,4 +133,44 @@ export async function readAppByBrowser(host: BrowserHost, registry: ConnectorReg
     teams: list(r.teams),
   }));
   return { side: 'app', app, source: { kind: 'browser', name: `${registry.get(app).manifest.name} console (${recipe.id} recipe)`, readAt: now }, accounts };
+}
+
+type AttestationRow = { email: string; stepId: string; by: string | null; taskId: string; at: number; playbook: string; runId: string; plan: string };
+
+/**
+ * What people attested in completed tasks: each person's latest "done" on an action or a
+ * verification in the app (an onboarding or change says the account is there, an offboarding that
+ * it is gone), with who said it, when, and in which task. It covers only the work that went through
+ * Patchbay: for an app nobody can read, it is what is known between two audits, not an audit.
+ */
+export function readAttestations(db: Database, tenant: string, app: string, now: number): Snapshot {
+  const rows = db
+    .prepare(
+      `SELECT i.email, i.step_id AS stepId, i.closed_by AS "by", t.id AS taskId, coalesce(t.closed_at, r.finished_at, r.updated_at) AS at, r.playbook, r.id AS runId, r.plan
+         FROM task_items i JOIN tasks t ON t.id = i.task_id JOIN runs r ON r.id = i.run_id
+        WHERE r.tenant = ? AND r.app = ? AND i.status IN ('done', 'already-done') AND t.runbook <> 'approve-run'
+        ORDER BY at, t.id`,
+    )
+    .all(tenant, app) as AttestationRow[];
+  const roles = new Map<string, Map<string, { role: string; app: string }>>();
+  const stepOf = (row: AttestationRow) => {
+    let steps = roles.get(row.runId);
+    if (!steps) roles.set(row.runId, (steps = new Map((JSON.parse(row.plan) as Plan).steps.map((s) => [s.id, { role: s.role, app: s.app }]))));
+    return steps.get(row.stepId.replace(/~\d+$/, ''));
+  };
+  const latest = new Map<string, AccountRecord>();
+  const tasks = new Set<string>();
+  for (const row of rows) {
+    const step = stepOf(row);
+    if (!step || step.app !== app || (step.role !== 'action' && step.role !== 'verify')) continue;
+    tasks.add(row.taskId);
+    const gone = row.playbook === 'offboard';
+    const what = gone ? 'removal' : row.playbook === 'onboard' ? 'account' : 'access change';
+    latest.set(row.email.toLowerCase(), {
+      email: row.email,
+      active: !gone,
+      evidence: `${what} attested by ${row.by ?? 'someone'} on ${new Date(row.at).toISOString().slice(0, 10)} in task ${row.taskId} (${row.playbook} run ${row.runId})`,
+    });
+  }
+  return { side: 'app', app, source: { kind: 'attestation', name: `attestations in ${tasks.size} completed tasks`, readAt: now }, accounts: [...latest.values()] };
 }

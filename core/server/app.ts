@@ -10,6 +10,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { matrixReport } from '../docs/matrix-page.js';
+import { auditReportFor } from '../reconcile/audit.js';
+import { reconcileReportBody } from './reconcile-page.js';
 import { InvalidInputError, NotFoundError, PatchbayError } from '../errors.js';
 import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
@@ -134,6 +136,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return task;
   });
   app.get('/api/v1/matrix', async () => matrixReport(services.registry.list(), profile.profile));
+  app.get('/api/v1/reconciliation', async () => auditReportFor(services.planner, profile, runtime.reconciliations, Date.now()));
 
   // ---- The pages: operators signed in. ----
   const operator = (req: FastifyRequest, reply: FastifyReply): Principal | undefined => {
@@ -230,6 +233,12 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const who = operator(req, reply);
     if (!who) return reply;
     return html(reply, matrixPage(who, access.formToken(who), matrixReport(services.registry.list(), profile.profile), profile.profile.tenant));
+  });
+  app.get('/reconcile', async (req, reply) => {
+    const who = operator(req, reply);
+    if (!who) return reply;
+    const report = auditReportFor(services.planner, profile, runtime.reconciliations, Date.now());
+    return html(reply, layout('Reconciliation', reconcileReportBody(report), who, access.formToken(who)));
   });
   app.get<{ Params: { sha: string } }>('/evidence/:sha', async (req, reply) => {
     const who = operator(req, reply);

@@ -13,7 +13,7 @@ const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString()
 
 export function layout(title: string, body: string, who?: Principal, token?: string): string {
   const nav = who
-    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a>
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>
 <span class="who">${esc(who.actor)} (${esc(who.role)})</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
@@ -24,7 +24,8 @@ nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inl
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
 .overdue{color:#b00020;font-weight:600}[role=alert]{color:#b00020}[role=status]{color:#0a7a3b}.muted{color:#666}
 fieldset{border:1px solid #ccd;margin:12px 0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
-ol.checklist li{margin:4px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
+ol.checklist li{margin:4px 0}
+.legend{margin-right:1.2em}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}figure{margin:8px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
 }
 
 export function loginPage(error?: string, next = '/inbox'): string {

@@ -85,6 +85,12 @@ export function openApiDocument(version: string): Json {
           responses: { 200: json({ type: 'object' }, 'The task after the action'), 400: error, 401: error, 404: error, 409: error },
         },
       },
+      '/api/v1/reconciliation': {
+        get: {
+          summary: "The reconciliation report for the server's tenant: each app's readers, last audit against its policy, overdue audits, findings over the last year",
+          responses: { 200: json({ type: 'object' }, 'The audit report'), 401: error },
+        },
+      },
       '/api/v1/matrix': { get: { summary: "The capability matrix for the server's tenant", responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'One row per connector'), 401: error } } },
     },
     components: {

@@ -2,13 +2,18 @@
  * npm run bench:reconcile — reconcile N IdP assignments against N app accounts with 1% drift
  * (0.5% active accounts nobody assigns, 0.5% assignments with no account), for N = 100,000 and
  * 1,000,000, each in its own process so that peak memory is its own. Prints the time to reconcile,
- * the findings, and the process's peak resident memory (input records included).
+ * the findings, the time to keep them in the store (a real SQLite file; twice, the second carrying
+ * each finding's first sighting), and the process's peak resident memory (input records included).
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reconcile } from '../../core/reconcile/findings.js';
+import { ReconcileHistory } from '../../core/reconcile/history.js';
 import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
+import { openDatabase } from '../../core/store/database.js';
 
 const size = Number(process.argv[2] ?? 0);
 if (!size) {
@@ -32,8 +37,20 @@ if (!size) {
   const orphans = result.findings.filter((f) => f.kind === 'orphaned-account').length;
   const missing = result.findings.filter((f) => f.kind === 'assigned-but-missing').length;
   if (orphans !== drift || missing !== drift) throw new Error(`expected ${drift} + ${drift} findings, got ${orphans} + ${missing}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-'));
+  const db = openDatabase(dir);
+  const history = new ReconcileHistory(db);
+  const storing = process.hrtime.bigint();
+  history.record('acme', result);
+  const firstStore = Number(process.hrtime.bigint() - storing) / 1e9;
+  const again = process.hrtime.bigint();
+  const carried = history.record('acme', { ...result, at: now + 1 });
+  const secondStore = Number(process.hrtime.bigint() - again) / 1e9;
+  if (carried.findings.some((f) => f.firstSeenAt !== now)) throw new Error('first sightings were not carried');
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
   const peakMiB = process.resourceUsage().maxRSS / 1024;
   console.log(
-    `${size.toLocaleString('en').padStart(9)} assignments × ${app.length.toLocaleString('en').padStart(9)} accounts: reconciled in ${seconds.toFixed(2).padStart(5)} s, ${result.findings.length.toLocaleString('en')} findings (${orphans} orphaned, ${missing} missing), peak memory ${peakMiB.toFixed(0)} MiB`,
+    `${size.toLocaleString('en').padStart(9)} assignments × ${app.length.toLocaleString('en').padStart(9)} accounts: reconciled in ${seconds.toFixed(2).padStart(5)} s, ${result.findings.length.toLocaleString('en')} findings (${orphans} orphaned, ${missing} missing), stored in ${firstStore.toFixed(2)} s (again, carrying first sightings: ${secondStore.toFixed(2)} s), peak memory ${peakMiB.toFixed(0)} MiB`,
   );
 }

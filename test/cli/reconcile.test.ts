@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, scratchDir } from '../support/fixtures.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { defaultProfileFile } from '../../core/tenant/profile.js';
+import { readJson, runCli, scratchDir } from '../support/fixtures.js';
 
 describe('patchbay reconcile', function () {
   this.timeout(30_000);
@@ -34,9 +36,71 @@ describe('patchbay reconcile', function () {
     writeFileSync(bad, 'email\nnot-an-email\n');
     const neither = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad]);
     assert.equal(neither.status, 2);
-    assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via browser\|api\n$/);
+    assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via browser\|api\|attestations\n$/);
     const badRow = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad, '--from', bad]);
     assert.equal(badRow.status, 2);
     assert.match(badRow.stderr, /bad\.csv:2: "not-an-email" is not an email address\n$/);
+  });
+
+  it('puts remediation behind the approval the profile asks for, ages findings across reconciliations, and writes the HTML report', () => {
+    const dir = scratchDir();
+    const data = path.join(dir, 'data');
+    const profile = path.join(dir, 'tenant.json');
+    const tenant = readJson(defaultProfileFile);
+    delete tenant.$schema;
+    tenant.policies = { ...tenant.policies, approvalRequired: ['offboard'], approvers: 'it-leads' };
+    writeFileSync(profile, JSON.stringify(tenant));
+    const idp = path.join(dir, 'okta.csv');
+    const members = path.join(dir, 'members.csv');
+    writeFileSync(idp, 'email,status\nbob@acme.com,ACTIVE\n');
+    writeFileSync(members, 'email,status\nbob@acme.com,active\nalice@acme.com,active\n');
+    const args = ['--data-dir', data, 'reconcile', '--profile', profile, '--app', 'spendesk', '--idp-from', idp, '--from', members];
+    const first = runCli([...args, '--remediate', '--by', 'it.oncall@acme.example']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /orphaned-account .*alice@acme\.com .* new /);
+    assert.match(first.stdout, /^opened offboarding (run-\S+) for alice@acme\.com \(waiting: task:task-\S+\)$/m);
+    const tasks = runCli(['--data-dir', data, 'tasks', '--json']);
+    assert.equal(tasks.status, 0, tasks.stderr);
+    const [approval] = JSON.parse(tasks.stdout);
+    assert.equal(approval.runbook, 'approve-run');
+    assert.equal(approval.queue, 'it-leads');
+    assert.match(approval.content.runbook.steps[0].text, /reconciliation \d+: alice@acme\.com is active in spendesk but not assigned in the IdP/);
+
+    const html = path.join(dir, 'report', 'audit.html');
+    const second = runCli([...args, '--remediate', '--html', html, '--json']);
+    assert.equal(second.status, 0, second.stderr);
+    const json = JSON.parse(second.stdout);
+    assert.equal(json.remediation[0].created, false, 'the run waiting for approval is not opened twice');
+    assert.ok(json.findings[0].firstSeenAt < json.at, 'the finding is as old as the first reconciliation that showed it');
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /<svg role="img" aria-label="Findings per app over time"/);
+    assert.match(page, /<polyline [^>]*points="[\d., ]+"/);
+    assert.match(page, /alice@acme\.com is active in spendesk but not assigned in the IdP/);
+    assert.ok(!existsSync(`${html}.tmp`));
+
+    const report = runCli(['--data-dir', data, 'report', '--profile', profile, '--json']);
+    assert.equal(report.status, 0, report.stderr);
+    const audit = JSON.parse(report.stdout);
+    assert.deepEqual(audit.apps.map((a: { app: string; overdue: boolean; gap: boolean }) => [a.app, a.overdue, a.gap]), [
+      ['spendesk', false, false],
+      ['6sense', true, true],
+      ['alkami', true, true],
+      ['amazinghiring', true, true],
+    ]);
+    assert.equal(audit.history.length, 2);
+    const text = runCli(['--data-dir', data, 'report', '--profile', profile]);
+    assert.match(text.stdout, /Audit report for acme: 4 apps, 3 overdue, 2 reconciliations in the last year\./);
+    assert.match(text.stdout, /- 6sense is a gap node: Patchbay cannot read its accounts here \(no listing operation\), so only an export by its admin audits it; it has never been audited; the policy asks every 90 days/);
+  });
+
+  it('reads the app side from attestations without calling every unattested assignment missing', () => {
+    const dir = scratchDir();
+    const idp = path.join(dir, 'okta.csv');
+    writeFileSync(idp, 'email\nbob@acme.com\n');
+    const result = runCli(['--data-dir', path.join(dir, 'data'), 'reconcile', '--app', 'spendesk', '--idp-from', idp, '--via', 'attestations']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /against 0 accounts \(attestations in 0 completed tasks\)/);
+    assert.match(result.stdout, /Attestations show only the work done through Patchbay/);
+    assert.match(result.stdout, /No findings/);
   });
 });

@@ -58,6 +58,14 @@ describe('reconciliation', () => {
     assert.deepEqual(r.findings.map((f) => [f.kind, f.detail]), [['access-drift', 'bob@acme.com has roles ["Requester"], wanted ["Controller"]']]);
   });
 
+  it("takes the wanted access from the IdP's own records when they carry it, and the caller's desired access over it", () => {
+    const identities = idp([{ email: 'bob@acme.com', active: true, roles: ['Controller'] }, { email: 'eve@acme.com', active: true }]);
+    const accounts = app([{ email: 'bob@acme.com', active: true, roles: ['Requester'] }, { email: 'eve@acme.com', active: true, roles: ['Requester'] }]);
+    assert.deepEqual(reconcile(identities, accounts, { now }).findings.map((f) => [f.person, f.detail]), [['bob@acme.com', 'bob@acme.com has roles ["Requester"], wanted ["Controller"]']]);
+    const desired = new Map([['bob@acme.com', { roles: ['Requester'] }]]);
+    assert.deepEqual(reconcile(identities, accounts, { now, desired }).findings, []);
+  });
+
   describe('files', () => {
     it('reads a CSV with a column mapping, and a status column', async () => {
       const file = path.join(scratchDir(), 'members.csv');

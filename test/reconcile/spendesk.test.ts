@@ -3,6 +3,7 @@ import nock from 'nock';
 import { BrowserHost } from '../../core/channels/browser/browser-host.js';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { readAppByBrowser, readIdpAssignments } from '../../core/reconcile/readers.js';
+import { remediate } from '../../core/reconcile/remediate.js';
 import { mockVendors } from '../support/vendor-mock.js';
 import { consoleEnv, spendeskConsole } from '../support/spendesk-console.js';
 import { harness } from '../support/runtime.js';
@@ -34,30 +35,32 @@ describe('reconciling Spendesk against Okta', function () {
     // Alice was unassigned in Okta; her Spendesk account is still active.
     const assigned = ['bob@acme.com', 'olivia@acme.com', 'hugo@acme.com', 'chloe@acme.com'];
     nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
-    const first = reconcile(
-      await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
-      await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
-      { now: Date.now() },
-    );
+    const idp = await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now());
+    const first = h.runtime.reconciliations.record('acme', reconcile(idp, await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()), { now: Date.now() }));
     assert.deepEqual(first.findings.map((f) => [f.kind, f.person]), [['orphaned-account', 'alice@acme.com']]);
     assert.deepEqual(first.findings[0]!.evidence.map((e) => e.source.name), ['Spendesk console (export-members recipe)', 'Okta assignments of spendesk']);
 
     // --remediate: the offboarding (Okta says the assignment is already gone; the console does the rest).
     nock(okta).get('/api/v1/users/alice%40acme.com').reply(200, { id: '00uA', status: 'ACTIVE', profile: { login: 'alice@acme.com', email: 'alice@acme.com' } });
     nock(okta).delete('/api/v1/apps/0oaSPEND/users/00uA').reply(404, { errorCode: 'E0000007', errorSummary: 'Not found' });
-    const [{ run, created }] = await h.runtime.runs.start([{ source: 'reconcile', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } } }], h.profile);
-    assert.equal(created, true);
+    const [opened] = await remediate(h.runtime.runs, h.profile, first, idp, 'it.lead@acme.example');
+    assert.equal(opened!.created, true);
+    const run = h.run(opened!.run);
+    assert.equal(run.playbook, 'offboard');
+    assert.equal(run.request.reason, `reconciliation ${first.id}: alice@acme.com is active in spendesk but not assigned in the IdP (Okta assignments of spendesk)`);
     await h.runtime.runs.settle();
     assert.ok(nock.isDone(), 'the Okta unassignment was asked for');
     assert.equal(h.run(run.id).outcome, 'done', JSON.stringify(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s.status, s.detail])));
+    assert.equal(sim.state.byEmail('alice@acme.com'), undefined, 'she is gone from the console');
 
     nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
-    const next = reconcile(
+    const next = h.runtime.reconciliations.record('acme', reconcile(
       await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
       await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
       { now: Date.now() },
-    );
+    ));
     assert.deepEqual(next.findings, []);
+    assert.deepEqual(h.runtime.reconciliations.list('acme', { app: 'spendesk' }).map((r) => r.findings), [1, 0], 'the trend goes from one finding to none');
     assert.equal(next.counts.matched, 4);
   });
 });

@@ -98,6 +98,10 @@ describe('HTTP API', () => {
     const { token } = server.access.createToken({ name: 'reader', actor: 'it.lead@acme.example', role: 'admin' });
     const matrix = await call(`${server.url}/api/v1/matrix`, token);
     assert.ok(matrix.body.some((r: { id: string; tenant: string }) => r.id === 'spendesk' && r.tenant === 'acme'));
+    const audit = await call(`${server.url}/api/v1/reconciliation`, token);
+    assert.equal(audit.status, 200);
+    assert.deepEqual(audit.body.overdue.map((f: { app: string }) => f.app), ['6sense', 'alkami', 'amazinghiring', 'spendesk']);
+    assert.equal((await call(`${server.url}/api/v1/reconciliation`, undefined)).status, 401);
     const openapi = (await call(`${server.url}/api/v1/openapi.json`, undefined)).body;
     assert.equal(openapi.openapi, '3.1.0');
     assert.ok(openapi.components.schemas.LifecycleRequest && openapi.components.schemas.TaskAction);

@@ -95,7 +95,7 @@ describe('task inbox pages', function () {
     assert.equal((await operator.request('GET', '/inbox')).status, 302);
   });
 
-  it('escapes what it shows and serves the matrix page to a signed-in operator', async () => {
+  it('escapes what it shows and serves the matrix and reconciliation pages to a signed-in operator', async () => {
     const h = harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.lead@acme.example', password, 'admin');
@@ -105,6 +105,21 @@ describe('task inbox pages', function () {
     assert.equal(matrix.status, 200);
     assert.match(matrix.body, /Capability matrix — tenant acme/);
     assert.match(matrix.body, /Manual only, JIT via SAML|manual-only/);
+    // The reconciliation report: what the store holds, for the lead who signs in.
+    h.runtime.reconciliations.record('acme', {
+      app: 'spendesk',
+      at: Date.now(),
+      idp: { kind: 'idp', name: 'Okta assignments of spendesk', readAt: Date.now() },
+      appSource: { kind: 'file', name: 'members <b>.csv', readAt: Date.now() },
+      counts: { identities: 1, accounts: 2, matched: 1 },
+      findings: [{ kind: 'orphaned-account', app: 'spendesk', person: 'alice@acme.com', detail: 'alice@acme.com is active', evidence: [], ageMs: 0, firstSeenAt: Date.now() }],
+    });
+    const report = await client.request('GET', '/reconcile');
+    assert.equal(report.status, 200);
+    assert.match(report.body, /<h1>Reconciliation report: acme<\/h1>/);
+    assert.match(report.body, /6sense <strong>\(gap node\)<\/strong>/);
+    assert.match(report.body, /<polyline /);
+    assert.match(report.body, /members &lt;b&gt;\.csv/);
     const next = await client.request('GET', '/login?next=//evil.example');
     assert.doesNotMatch(next.body, /evil\.example"/);
   });

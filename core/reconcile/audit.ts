@@ -1,0 +1,122 @@
+import type { PlanningContext } from '../planning/context.js';
+import type { LifecyclePlanner } from '../planning/service.js';
+import type { LoadedProfile } from '../tenant/profile.js';
+import { judgeRoute } from '../planning/channels.js';
+import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import type { Finding } from './findings.js';
+import type { ReconcileHistory, ReconciliationRecord } from './history.js';
+
+const day = 86_400_000;
+/** A quarterly access review, unless the tenant says otherwise. */
+export const defaultAuditEveryDays = 90;
+
+/** How Patchbay can read one app's accounts for this tenant, channel by channel. */
+export interface AppReader {
+  readonly channel: string;
+  readonly usable: boolean;
+  readonly reason: string;
+}
+
+/** One installed app as an auditor sees it: can it be read, when was it last audited, is that too long ago. */
+export interface AppAudit {
+  readonly app: string;
+  readonly name: string;
+  readonly readers: readonly AppReader[];
+  /** No machine channel can read it here: only a person's export (or nothing) shows its accounts. */
+  readonly gap: boolean;
+  readonly everyDays: number;
+  /** The newest reconciliation against a full read of its accounts. */
+  readonly lastAudit?: ReconciliationRecord;
+  /** The newest reconciliation of any kind (attestations included). */
+  readonly latest?: ReconciliationRecord;
+  readonly overdue: boolean;
+}
+
+export interface AuditReport {
+  readonly tenant: string;
+  readonly at: number;
+  readonly apps: readonly AppAudit[];
+  /** Apps whose last audit is older than their policy allows (or that were never audited), gap nodes first. */
+  readonly overdue: readonly Finding[];
+  /** Every reconciliation in the window, oldest first: the trend of findings per app. */
+  readonly history: readonly ReconciliationRecord[];
+  /** The findings of each app's newest reconciliation. */
+  readonly current: Readonly<Record<string, readonly { kind: string; person: string; detail: string; firstSeenAt: number }[]>>;
+}
+
+/** The channels of the app's listUsers operation, judged for this tenant. */
+export function readersOf(context: PlanningContext): AppReader[] {
+  const operation = context.app.connector.manifest.operations.listUsers;
+  if (!operation) return [];
+  return operation.channels.map((route) => {
+    const choice = judgeRoute(route, 'listUsers', operation, context.app, context.tenant, context.idp);
+    return { channel: route.channel, usable: choice.usable, reason: choice.reason };
+  });
+}
+
+/**
+ * The audit state of every installed app (the identity provider aside) and the findings for those
+ * whose last audit is older than their policy: `apps.<id>.auditEveryDays`, else
+ * `policies.auditEveryDays`, else 90 days.
+ */
+export function auditReport(args: {
+  profile: TenantProfile;
+  contexts: readonly PlanningContext[];
+  history: ReconcileHistory;
+  now: number;
+  windowDays?: number;
+}): AuditReport {
+  const { profile, history, now } = args;
+  const apps = args.contexts
+    .filter((c) => c.app.connector.manifest.kind !== 'idp')
+    .map((context): AppAudit => {
+      const id = context.app.connector.manifest.id;
+      const readers = readersOf(context);
+      const everyDays = context.app.settings.auditEveryDays ?? profile.policies?.auditEveryDays ?? defaultAuditEveryDays;
+      const lastAudit = history.lastAudit(profile.tenant, id);
+      const latest = history.list(profile.tenant, { app: id }).at(-1);
+      return {
+        app: id,
+        name: context.app.connector.manifest.name,
+        readers,
+        gap: !readers.some((r) => r.usable && r.channel !== 'human'),
+        everyDays,
+        ...(lastAudit ? { lastAudit } : {}),
+        ...(latest ? { latest } : {}),
+        overdue: !lastAudit || now - lastAudit.at > everyDays * day,
+      };
+    });
+  const overdue = apps
+    .filter((a) => a.overdue)
+    .sort((a, b) => Number(b.gap) - Number(a.gap) || (a.lastAudit?.at ?? 0) - (b.lastAudit?.at ?? 0))
+    .map((a) => overdueFinding(a, now));
+  const since = now - (args.windowDays ?? 365) * day;
+  const current = Object.fromEntries(apps.filter((a) => a.latest).map((a) => [a.app, history.findingsOf(a.latest!.id)]));
+  return { tenant: profile.tenant, at: now, apps, overdue, history: history.list(profile.tenant, { since }), current };
+}
+
+/** The report for every app installed in the profile, as the planner judges them. */
+export function auditReportFor(planner: LifecyclePlanner, loaded: LoadedProfile, history: ReconcileHistory, now: number): AuditReport {
+  const contexts = Object.keys(loaded.profile.apps).map((id) => planner.context(id, loaded));
+  return auditReport({ profile: loaded.profile, contexts, history, now });
+}
+
+function overdueFinding(a: AppAudit, now: number): Finding {
+  const readable = a.readers.filter((r) => r.usable && r.channel !== 'human').map((r) => r.channel);
+  const how = a.gap
+    ? `${a.name} is a gap node: Patchbay cannot read its accounts here (${a.readers.filter((r) => r.channel !== 'human').map((r) => `${r.channel}: ${r.reason}`).join('; ') || 'no listing operation'}), so only an export by its admin audits it`
+    : `${a.name} can be read by ${readable.join(' and ')} (patchbay reconcile --app ${a.app} --via ${readable[0] === 'browser' ? 'browser' : 'api'})`;
+  const when = a.lastAudit
+    ? `its last audit was ${new Date(a.lastAudit.at).toISOString().slice(0, 10)} (${Math.floor((now - a.lastAudit.at) / day)} days ago, from ${a.lastAudit.appSource.name})`
+    : 'it has never been audited';
+  return {
+    kind: 'audit-overdue',
+    app: a.app,
+    person: '(every account)',
+    detail: `${how}; ${when}; the policy asks every ${a.everyDays} days`,
+    evidence: a.lastAudit ? [{ source: a.lastAudit.appSource, saw: `${a.lastAudit.counts.accounts} accounts, ${a.lastAudit.findings} findings` }] : [],
+    // Never audited: the age is unbounded (JSON shows it as null).
+    ageMs: a.lastAudit ? now - a.lastAudit.at : Number.POSITIVE_INFINITY,
+    firstSeenAt: a.lastAudit ? a.lastAudit.at + a.everyDays * day : now,
+  };
+}

@@ -1,0 +1,83 @@
+import type { AuditReport } from '../reconcile/audit.js';
+import type { ReconciliationRecord } from '../reconcile/history.js';
+import { esc } from './html.js';
+
+const day = 86_400_000;
+const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+
+/**
+ * Findings per app over time as an inline SVG line chart (no script: the pages' CSP allows none).
+ * Each point has a title the browser shows on hover; the same figures are in a table below it.
+ */
+export function findingsChart(history: readonly ReconciliationRecord[], apps: readonly { app: string; name: string }[]): string {
+  if (!history.length) return '<p class="muted">No reconciliation yet: the chart starts with the first <code>patchbay reconcile</code>.</p>';
+  const width = 720;
+  const height = 260;
+  const pad = { left: 44, right: 16, top: 12, bottom: 36 };
+  const first = history[0]!.at;
+  const last = history.at(-1)!.at;
+  const span = Math.max(last - first, day);
+  const top = Math.max(1, ...history.map((r) => r.findings));
+  const x = (at: number) => pad.left + ((at - first) / span) * (width - pad.left - pad.right);
+  const y = (n: number) => height - pad.bottom - (n / top) * (height - pad.top - pad.bottom);
+  const names = new Map(apps.map((a) => [a.app, a.name]));
+  const byApp = new Map<string, ReconciliationRecord[]>();
+  for (const r of history) byApp.set(r.app, [...(byApp.get(r.app) ?? []), r]);
+  const ticks = [0, Math.round(top / 2), top].filter((v, i, all) => all.indexOf(v) === i);
+  const series = [...byApp].map(([app, records], i) => {
+    const colour = palette[i % palette.length]!;
+    const points = records.map((r) => `${x(r.at).toFixed(1)},${y(r.findings).toFixed(1)}`).join(' ');
+    const dots = records
+      .map((r) => `<circle cx="${x(r.at).toFixed(1)}" cy="${y(r.findings).toFixed(1)}" r="3.5" fill="${colour}"><title>${esc(names.get(app) ?? app)} ${esc(stamp(r.at))}: ${r.findings} findings (${esc(r.appSource.name)})</title></circle>`)
+      .join('');
+    return { app, colour, svg: `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>${dots}` };
+  });
+  const axis = [
+    `<line x1="${pad.left}" y1="${height - pad.bottom}" x2="${width - pad.right}" y2="${height - pad.bottom}" stroke="#888"/>`,
+    ...ticks.map((v) => `<text x="${pad.left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${v}</text><line x1="${pad.left}" x2="${width - pad.right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`),
+    `<text x="${pad.left}" y="${height - 12}" font-size="11">${esc(date(first))}</text>`,
+    `<text x="${width - pad.right}" y="${height - 12}" font-size="11" text-anchor="end">${esc(date(last))}</text>`,
+  ].join('');
+  const legend = series.map((s) => `<span class="legend"><span class="swatch" style="background:${s.colour}"></span>${esc(names.get(s.app) ?? s.app)}</span>`).join(' ');
+  const rows = history
+    .map((r) => `<tr><td>${esc(stamp(r.at))}</td><td>${esc(names.get(r.app) ?? r.app)}</td><td>${esc(r.appSource.name)}</td><td>${r.counts.accounts}</td><td>${r.findings}</td><td>${esc(Object.entries(r.byKind).map(([k, n]) => `${n} ${k}`).join(', ') || '—')}</td></tr>`)
+    .join('');
+  return `<figure><svg role="img" aria-label="Findings per app over time" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px">${axis}${series.map((s) => s.svg).join('')}</svg>
+<figcaption>${legend}</figcaption></figure>
+<details><summary>The figures behind the chart</summary><table aria-label="Reconciliations"><thead><tr><th>When</th><th>App</th><th>Read from</th><th>Accounts</th><th>Findings</th><th>By kind</th></tr></thead><tbody>${rows}</tbody></table></details>`;
+}
+
+/** The reconciliation report's body: apps and their audits, what is overdue, the trend, the current findings. */
+export function reconcileReportBody(report: AuditReport): string {
+  const ago = (from: number) => {
+    const days = Math.floor((report.at - from) / day);
+    return days < 1 ? 'today' : days === 1 ? 'yesterday' : `${days} days ago`;
+  };
+  const apps = report.apps
+    .map((a) => {
+      const readers = a.readers.length ? a.readers.map((r) => `${r.usable ? '✓' : '✗'} ${esc(r.channel)}<span class="muted">: ${esc(r.reason)}</span>`).join('<br>') : '<span class="muted">no listing operation</span>';
+      const last = a.lastAudit ? `${esc(date(a.lastAudit.at))} (${ago(a.lastAudit.at)})<br><span class="muted">${esc(a.lastAudit.appSource.name)}</span>` : 'never';
+      const findings = a.latest ? `${a.latest.findings}${a.latest.appSource.kind === 'attestation' ? ' <span class="muted">(attestations only)</span>' : ''}` : '—';
+      return `<tr><td>${esc(a.name)}${a.gap ? ' <strong>(gap node)</strong>' : ''}</td><td>${readers}</td><td class="${a.overdue ? 'overdue' : ''}">${last}${a.overdue ? '<br>overdue' : ''}</td><td>every ${a.everyDays} days</td><td>${findings}</td></tr>`;
+    })
+    .join('');
+  const overdue = report.overdue.length
+    ? `<ul>${report.overdue.map((f) => `<li class="overdue">${esc(f.detail)}</li>`).join('')}</ul>`
+    : '<p role="status">Every app was audited within its policy.</p>';
+  const current = Object.entries(report.current)
+    .map(([app, findings]) => {
+      const name = report.apps.find((a) => a.app === app)?.name ?? app;
+      if (!findings.length) return `<h3>${esc(name)}</h3><p role="status">No findings at the last reconciliation.</p>`;
+      const rows = findings.map((f) => `<tr><td>${esc(f.kind)}</td><td>${esc(f.person)}</td><td>${esc(f.detail)}</td><td>${esc(date(f.firstSeenAt))} (${ago(f.firstSeenAt)})</td></tr>`).join('');
+      return `<h3>${esc(name)}</h3><table aria-label="Findings in ${esc(name)}"><thead><tr><th>Finding</th><th>Person</th><th>What the sources show</th><th>Open since</th></tr></thead><tbody>${rows}</tbody></table>`;
+    })
+    .join('');
+  return `<h1>Reconciliation report: ${esc(report.tenant)}</h1>
+<p class="muted">Made ${esc(stamp(report.at))} UTC. An audit is a reconciliation against a full read of the app's accounts (its API, its console, or an export); attestations from completed tasks show only the work done through Patchbay.</p>
+<h2>Audits overdue</h2>${overdue}
+<h2>Apps</h2><table aria-label="Apps"><thead><tr><th>App</th><th>How Patchbay can read it</th><th>Last audit</th><th>Policy</th><th>Findings now</th></tr></thead><tbody>${apps}</tbody></table>
+<h2>Findings per app over time</h2>${findingsChart(report.history, report.apps)}
+<h2>Current findings</h2>${current || '<p class="muted">No reconciliation yet.</p>'}`;
+}
