@@ -149,7 +149,7 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
       `SELECT i.email, i.step_id AS stepId, i.closed_by AS "by", t.id AS taskId, coalesce(t.closed_at, r.finished_at, r.updated_at) AS at, r.playbook, r.id AS runId, r.plan
          FROM task_items i JOIN tasks t ON t.id = i.task_id JOIN runs r ON r.id = i.run_id
         WHERE r.tenant = ? AND r.app = ? AND i.status IN ('done', 'already-done') AND t.runbook <> 'approve-run'
-        ORDER BY at, t.id`,
+        ORDER BY at, t.rowid`,
     )
     .all(tenant, app) as AttestationRow[];
   const roles = new Map<string, Map<string, { role: string; app: string }>>();

@@ -79,7 +79,7 @@ export interface TenantProfile {
   notifications?: {
     webhook?: {
       /**
-       * Receives a CloudEvent (structured JSON) for each run and task change: dev.patchbay.run.started, .run.completed, .run.failed, .run.cancelled, .task.opened, .task.completed, .task.failed, .task.reassigned, .task.escalated, .browser.drift, .browser.blocked.
+       * Receives a CloudEvent (structured JSON) for each run and task change: dev.patchbay.run.started, .run.completed, .run.failed, .run.cancelled, .run.awaiting-approval, .run.approved, .run.rejected, .task.opened, .task.completed, .task.failed, .task.reassigned, .task.escalated, .browser.drift, .browser.blocked.
        */
       url: string;
       secret?: SecretRef1;
