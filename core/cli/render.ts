@@ -3,6 +3,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { Timeline } from '../engine/run-service.js';
 import { renderTable, wrap } from './format.js';
 import { displayPath } from '../paths.js';
+import { approvalState } from '../engine/approval.js';
 
 const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '—');
 const width = () => Math.max(60, Math.min(process.stdout.columns ?? 100, 120));
@@ -35,6 +36,7 @@ export function renderTimeline(timeline: Timeline, tasks: (id: string) => TaskVi
     `Status: ${run.status}${run.outcome ? ` (${run.outcome})` : ''} · started ${time(run.createdAt)} · ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `now: ${describeWait(run, tasks)}`}`,
     '',
   ];
+  for (const t of timeline.tasks.filter((t) => t.stepId === 'approval')) out.push(`Approval: task ${t.taskId}, ${approvalState(t)}`, '');
   timeline.steps.forEach((step, i) => {
     out.push(`${i + 1}. [${step.status}] ${step.plan.title}  (${step.plan.app}.${step.plan.operation}${step.channel ? `, via ${step.channel}` : ''}${step.attempts > 1 ? `, ${step.attempts} attempts` : ''})`);
     if (step.detail) out.push(wrap(step.detail, w, '   '));

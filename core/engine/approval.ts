@@ -8,6 +8,11 @@ import type { RunContext, RunRecord } from './port.js';
 /** What an approver decided, as the workflow needs it. */
 export type ApprovalVerdict = { readonly approved: true; readonly by: string } | { readonly approved: false; readonly summary: string };
 
+/** An approval task's state in words: the tenant's policy put the run behind it. */
+export function approvalState(t: { status: string; closedBy: string | null }): string {
+  return t.status === 'open' ? 'waiting for an approver' : t.status === 'failed' ? `rejected by ${t.closedBy}` : t.status === 'cancelled' ? 'cancelled' : `approved by ${t.closedBy}`;
+}
+
 const words = { onboard: 'onboarding', change: 'access change', offboard: 'offboarding' } as const;
 
 /**

@@ -2,6 +2,7 @@ import type { TaskView } from '../channels/human/task-store.js';
 import type { Timeline } from '../engine/run-service.js';
 import type { MatrixRow } from '../docs/matrix-page.js';
 import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
+import { approvalState } from '../engine/approval.js';
 import type { Principal } from './access.js';
 
 /** Everything a page shows goes through this: names, emails and evidence come from people and consoles. */
@@ -132,6 +133,7 @@ export function runPage(who: Principal, token: string, t: Timeline): string {
   return layout(
     `Run ${r.id}`,
     `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(r.app)}</h1><p role="status">Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}${r.waitingFor ? ` · waiting for ${esc(r.waitingFor)}` : ''}</p>
+${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
 <table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table>
 <h2>Audit</h2><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Data</th></tr></thead><tbody>${audit}</tbody></table>`,
     who,

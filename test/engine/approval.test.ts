@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { TaskRefusedError } from '../../core/channels/human/task-store.js';
+import { renderTimeline } from '../../core/cli/render.js';
 import { caught } from '../support/fixtures.js';
 import { harness } from '../support/runtime.js';
 
@@ -58,6 +59,7 @@ describe('approval before a run', () => {
     assert.ok(timeline.steps.every((s) => s.status === 'pending'), 'no step ran');
     assert.equal(timeline.tasks.length, 1);
     assert.ok(timeline.audit.some((a) => a.type === 'run.rejected' && a.actor === second));
+    assert.match(renderTimeline(timeline, () => undefined), /^Approval: task task-\S+, rejected by deputy\.lead@acme\.example$/m);
   });
 
   it('does not ask when the policy does not name the playbook', async () => {
