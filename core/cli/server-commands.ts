@@ -3,7 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
+import { reconcile } from '../reconcile/findings.js';
+import { readAccountsFile, readAppByBrowser } from '../reconcile/readers.js';
 import { packageRoot } from '../paths.js';
 import { AccessStore, type Role } from '../server/access.js';
 import { startServer } from '../server/app.js';
@@ -144,6 +147,16 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     { playbook: 'onboard', app: 'spendesk', subject: { email: 'new.joiner@acme.com', firstName: 'New', lastName: 'Joiner' } },
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
+  // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
+  process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
+  const host = new BrowserHost();
+  try {
+    const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
+    const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());
+    runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
+  } finally {
+    await host.close();
+  }
   const lines = [
     '',
     `Patchbay demo (data in ${path.dirname(runtime.evidenceDir)})`,
@@ -160,6 +173,8 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     '  2. Olivia is the Account Owner: the owner-transfer task goes to finance.admin@acme.example, and the console refuses to remove her',
     '     until the role has moved; the refusal and its screenshot land in the removal task.',
     '  3. The onboarding of new.joiner@acme.com waits on a person: JIT through Okta is disputed, so it waits for evidence of a first sign-in.',
+    `  4. ${server.url}/reconcile: Alice is still a member though Okta no longer assigns her (an orphaned account), next to the apps`,
+    '     nobody can read (gap nodes) and when each was last audited.',
     '',
     'Ctrl-C stops the demo.',
   ];

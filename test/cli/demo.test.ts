@@ -31,6 +31,9 @@ describe('patchbay demo', function () {
       await client.signIn(email!, password!);
       const page = await client.request('GET', '/inbox');
       assert.match(page.body, /Remove alice@acme\.com&#39;s Spendesk assignment in Okta/);
+      const report = await client.request('GET', '/reconcile');
+      assert.match(report.body, /alice@acme\.com is active in spendesk but not assigned in the IdP \([^)]*okta-assignments\.csv\)/);
+      assert.match(report.body, /new\.joiner@acme\.com is assigned spendesk in the IdP but has no account there/);
     } finally {
       child.kill('SIGINT');
     }
