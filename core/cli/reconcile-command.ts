@@ -3,10 +3,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
-import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
+import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
+import type { ReconcileHistory } from '../reconcile/history.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
-import { remediate, remedies } from '../reconcile/remediate.js';
-import { readAccountsFile, readAppByApi, readAppByBrowser, readAttestations, readIdpAssignments } from '../reconcile/readers.js';
+import { type Remediation, remediate, remedies } from '../reconcile/remediate.js';
+import { readAccountsFile, readAppByApi, readAppByBrowser, readAppByScim, readAttestations, readIdpAssignments } from '../reconcile/readers.js';
 import type { Snapshot } from '../reconcile/snapshot.js';
 import { layout } from '../server/html.js';
 import { reconcileReportBody } from '../server/reconcile-page.js';
@@ -71,76 +72,125 @@ export function writeHtmlReport(file: string, report: AuditReport): void {
   renameSync(temporary, target);
 }
 
+type ReconcileOptions = {
+  app?: string;
+  all?: boolean;
+  profile?: string;
+  idpFrom?: string;
+  from?: string;
+  via?: string;
+  map?: string[];
+  idpMap?: string[];
+  remediate?: boolean;
+  by?: string;
+  html?: string;
+  json?: boolean;
+};
+
+const machineReaders = ['api', 'scim', 'browser'] as const;
+const vias = [...machineReaders, 'attestations'];
+
 /** `patchbay reconcile` and `patchbay report`: what the IdP says against what the app has, the runs that fix it, and the audit over time. */
 export function registerReconcileCommand(program: Command, cli: CliContext): void {
   program
     .command('reconcile')
     .description('find accounts that drifted: active in the app but not assigned in the IdP, assigned but missing, ambiguous, access not as wanted')
-    .requiredOption('--app <id>', 'the connector, e.g. spendesk')
+    .option('--app <id>', 'the connector, e.g. spendesk')
+    .option('--all', "every installed app a machine can read (its API, SCIM or console) against the IdP's API; gap nodes are named, not read")
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
     .option('--idp-from <file>', 'the IdP side from a CSV or xlsx export instead of the IdP API (roles, teams and policy columns there are the wanted access)')
     .option('--from <file>', "the app side from a CSV or xlsx export (the admin's members list)")
-    .option('--via <reader>', "read the app side through browser (its console), api, or attestations (what people said in completed tasks)")
+    .option('--via <reader>', `read the app side through ${vias.join(', ')} (attestations: what people said in completed tasks)`)
     .option('--map <field=Header>', 'a column of --from for a field (email, userName, externalId, status, roles, teams, policy)', collect)
     .option('--idp-map <field=Header>', 'the same for --idp-from', collect)
     .option('--remediate', 'open an offboarding run for every orphaned account and a change run for every access drift (behind an approval when the profile asks; an open run for the same person is not opened twice)')
     .option('--by <operator>', 'who asks, for the runs --remediate opens (default: PATCHBAY_OPERATOR, else patchbay-reconcile)')
     .option('--html <file>', 'also write the HTML report (every app, overdue audits, findings over time)')
     .option('--json', 'print JSON')
-    .action(
-      async (options: { app: string; profile?: string; idpFrom?: string; from?: string; via?: string; map?: string[]; idpMap?: string[]; remediate?: boolean; by?: string; html?: string; json?: boolean }) => {
-        const services = cli.services();
-        const loaded = services.profiles.load(options.profile);
-        const { profile } = loaded;
+    .action(async (options: ReconcileOptions) => {
+      const services = cli.services();
+      const loaded = services.profiles.load(options.profile);
+      const { profile } = loaded;
+      const line = { file: 'command line' };
+      if (!!options.app === !!options.all) throw new InvalidInputError({ ...line, pointer: '/app' }, 'give one app with --app <id>, or --all');
+      if (options.all && (options.from || options.via || options.idpFrom)) throw new InvalidInputError({ ...line, pointer: '/all' }, '--all reads every app by its own reader and the IdP by its API: --from, --via and --idp-from are for one app');
+      if (options.app && !!options.from === !!options.via) throw new InvalidInputError({ ...line, pointer: '/from' }, `give the app side with exactly one of --from <file> or --via ${vias.join('|')}`);
+      if (options.via && !vias.includes(options.via)) throw new InvalidInputError({ ...line, pointer: '/via' }, `--via must be ${vias.join(', ')} (got ${options.via})`);
+      const progress = (text: string) => !options.json && process.stderr.write(`${text}\n`);
+      const now = Date.now();
+
+      // Which apps, each with its reader: the one named, or for --all the first machine reader each app has here.
+      const plan: { app: string; via?: string; skipped?: string }[] = [];
+      if (options.app) {
         services.registry.get(options.app);
         services.planner.context(options.app, loaded);
-        if (!!options.from === !!options.via) throw new InvalidInputError({ file: 'command line', pointer: '/from' }, 'give the app side with exactly one of --from <file> or --via browser|api|attestations');
-        if (options.via && !['browser', 'api', 'attestations'].includes(options.via)) throw new InvalidInputError({ file: 'command line', pointer: '/via' }, `--via must be browser, api or attestations (got ${options.via})`);
-        const progress = (text: string) => !options.json && process.stderr.write(`${text}\n`);
-        const now = Date.now();
-        progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${options.app}…`);
-        const idp: Snapshot = options.idpFrom
-          ? await readAccountsFile(options.idpFrom, { side: 'idp', app: options.app, map: mapping(options.idpMap) })
-          : await readIdpAssignments(services.registry, profile, options.app, services.secrets, now);
-        progress(`  ${idp.accounts.length} assignments`);
-        let app: Snapshot;
-        if (options.from) {
-          progress(`reading ${options.from}…`);
-          app = await readAccountsFile(options.from, { side: 'app', app: options.app, map: mapping(options.map) });
-        } else if (options.via === 'browser') {
-          progress(`reading the ${options.app} console in Chromium…`);
-          const host = new BrowserHost();
-          try {
-            app = await readAppByBrowser(host, services.registry, profile, options.app, services.secrets, now);
-          } finally {
-            await host.close();
+        plan.push({ app: options.app, ...(options.via ? { via: options.via } : {}) });
+      } else {
+        for (const id of Object.keys(profile.apps)) {
+          const context = services.planner.context(id, loaded);
+          if (context.app.connector.manifest.kind === 'idp') continue;
+          const reader = readersOf(context).find((r) => r.usable && (machineReaders as readonly string[]).includes(r.channel));
+          if (!reader) plan.push({ app: id, skipped: `gap node: nothing here can read it; reconcile it from its admin's export with --app ${id} --from <file>` });
+          else if (!profile.apps[id]?.idpAppId) plan.push({ app: id, skipped: `its id in the IdP is not in the tenant profile (apps.${id}.idpAppId), so its assignments cannot be read` });
+          else plan.push({ app: id, via: reader.channel });
+        }
+      }
+
+      const results: Awaited<ReturnType<ReconcileHistory['record']>>[] = [];
+      const opened: Remediation[] = [];
+      let host: BrowserHost | undefined;
+      try {
+        for (const entry of plan.filter((p) => !p.skipped)) {
+          const { app: appId, via } = entry;
+          progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
+          const idp: Snapshot = options.idpFrom
+            ? await readAccountsFile(options.idpFrom, { side: 'idp', app: appId, map: mapping(options.idpMap) })
+            : await readIdpAssignments(services.registry, profile, appId, services.secrets, now);
+          progress(`  ${idp.accounts.length} assignments`);
+          let app: Snapshot;
+          if (options.from) {
+            progress(`reading ${options.from}…`);
+            app = await readAccountsFile(options.from, { side: 'app', app: appId, map: mapping(options.map) });
+          } else if (via === 'browser') {
+            progress(`reading the ${appId} console in Chromium…`);
+            host ??= new BrowserHost();
+            app = await readAppByBrowser(host, services.registry, profile, appId, services.secrets, now);
+          } else if (via === 'api') {
+            progress(`reading the ${appId} API…`);
+            app = await readAppByApi(services.registry, profile, appId, services.secrets, now);
+          } else if (via === 'scim') {
+            progress(`reading ${appId} over SCIM…`);
+            app = await readAppByScim(services.registry, profile, appId, services.secrets, now);
+          } else {
+            progress(`reading the attestations of completed ${appId} tasks…`);
+            app = readAttestations(cli.runtime().db, profile.tenant, appId, now);
           }
-        } else if (options.via === 'api') {
-          progress(`reading the ${options.app} API…`);
-          app = await readAppByApi(services.registry, profile, options.app, services.secrets, now);
-        } else {
-          progress(`reading the attestations of completed ${options.app} tasks…`);
-          app = readAttestations(cli.runtime().db, profile.tenant, options.app, now);
+          progress(`  ${app.accounts.length} accounts`);
+          // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
+          const runtime = cli.runtime();
+          const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
+          results.push(result);
+          if (options.remediate) opened.push(...(await remediate(runtime.runs, loaded, result, idp, options.by ?? process.env.PATCHBAY_OPERATOR ?? 'patchbay-reconcile', progress)));
         }
-        progress(`  ${app.accounts.length} accounts`);
-        // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
-        const runtime = cli.runtime();
-        const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
-        const opened = options.remediate ? await remediate(runtime.runs, loaded, result, idp, options.by ?? process.env.PATCHBAY_OPERATOR ?? 'patchbay-reconcile', progress) : [];
-        if (options.html) writeHtmlReport(options.html, auditReportFor(services.planner, loaded, runtime.reconciliations, now));
-        if (options.json) {
-          cli.printJson({ ...result, ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) });
-          return;
-        }
-        cli.print(renderReconciliation(result));
-        for (const o of opened) {
-          const what = `${remedies[o.kind] === 'offboard' ? 'offboarding' : 'change'} ${o.run} for ${o.person}`;
-          const state = o.status === 'waiting' && o.waitingFor ? ` (waiting: ${o.waitingFor})` : ` (${o.status})`;
-          cli.print(o.created ? `opened ${what}${state}` : `${what} is already open${state}`);
-        }
-        if (options.html) cli.print(`wrote ${options.html}`);
-      },
-    );
+      } finally {
+        await host?.close();
+      }
+      if (options.html) writeHtmlReport(options.html, auditReportFor(services.planner, loaded, cli.runtime().reconciliations, now));
+      const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
+      if (options.json) {
+        const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
+        cli.printJson(options.all ? { reconciliations: results, skipped, ...extra } : { ...results[0]!, ...extra });
+        return;
+      }
+      cli.print(results.map(renderReconciliation).join('\n\n'));
+      for (const s of skipped) cli.print(`${s.app}: not reconciled: ${s.why}`);
+      for (const o of opened) {
+        const what = `${remedies[o.kind] === 'offboard' ? 'offboarding' : 'change'} ${o.run} for ${o.person}`;
+        const state = o.status === 'waiting' && o.waitingFor ? ` (waiting: ${o.waitingFor})` : ` (${o.status})`;
+        cli.print(o.created ? `opened ${what}${state}` : `${what} is already open${state}`);
+      }
+      if (options.html) cli.print(`wrote ${options.html}`);
+    });
 
   program
     .command('report')

@@ -10,6 +10,7 @@ import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
+import { ScimClient } from '../channels/scim/client.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
 import type { AccountRecord, Snapshot } from './snapshot.js';
@@ -173,4 +174,13 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
     });
   }
   return { side: 'app', app, source: { kind: 'attestation', name: `attestations in ${tasks.size} completed tasks`, readAt: now }, accounts: [...latest.values()] };
+}
+
+/** The app's accounts over its SCIM endpoint (every page of /Users), with no code per app. */
+export async function readAppByScim(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
+  const settings = profile.apps[app] ?? {};
+  if (!settings.baseUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL; use --via api, --via browser or --from <file>`);
+  const result = await new ScimClient(app, settings, secrets).listUsers();
+  const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active }));
+  return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}`, readAt: now }, accounts };
 }

@@ -36,7 +36,7 @@ describe('patchbay reconcile', function () {
     writeFileSync(bad, 'email\nnot-an-email\n');
     const neither = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad]);
     assert.equal(neither.status, 2);
-    assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via browser\|api\|attestations\n$/);
+    assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via api\|scim\|browser\|attestations\n$/);
     const badRow = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad, '--from', bad]);
     assert.equal(badRow.status, 2);
     assert.match(badRow.stderr, /bad\.csv:2: "not-an-email" is not an email address\n$/);

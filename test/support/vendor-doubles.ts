@@ -51,7 +51,12 @@ const send = (res: ServerResponse, status: number, body?: unknown, headers: Reco
 /** Okta's Management API shapes (users, lifecycle, app users), Link-header paging, X-Rate-Limit-* on 429. */
 export class OktaDouble extends Double {
   readonly users = new Map<string, { id: string; status: string; profile: { login: string; email: string } }>();
+  /** App assignments as `<appId>/<email>`. */
   readonly assignments = new Set<string>();
+
+  assign(appId: string, emails: readonly string[]): void {
+    for (const email of emails) this.assignments.add(`${appId}/${email}`);
+  }
 
   seed(emails: readonly string[]): void {
     for (const email of emails) this.users.set(email, { id: `00u${this.users.size + 1}`, status: 'ACTIVE', profile: { login: email, email } });
@@ -76,6 +81,11 @@ export class OktaDouble extends Double {
       const page = all.slice(start, start + limit);
       const next = start + limit < all.length ? { link: `<${this.url}/api/v1/users?after=${page.at(-1)!.id}&limit=${limit}>; rel="next"` } : {};
       return send(res, 200, page, next as Record<string, string>);
+    }
+    const app = /^\/api\/v1\/apps\/([^/]+)\/users$/.exec(url.pathname);
+    if (app && req.method === 'GET') {
+      const assigned = [...this.assignments].filter((a) => a.startsWith(`${app[1]}/`)).map((a) => a.slice(app[1]!.length + 1));
+      return send(res, 200, assigned.map((email, i) => ({ id: this.users.get(email)?.id ?? `00uA${i}`, status: 'ACTIVE', credentials: { userName: email } })));
     }
     const user = /^\/api\/v1\/users\/([^/]+)$/.exec(url.pathname);
     if (user && req.method === 'GET') {
