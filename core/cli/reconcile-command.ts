@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
+import { displayPath } from '../paths.js';
 import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
 import type { ReconcileHistory } from '../reconcile/history.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
@@ -126,6 +127,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
         services.planner.context(options.app, loaded);
         plan.push({ app: options.app, ...(options.via ? { via: options.via } : {}) });
       } else {
+        if (!profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
         for (const id of Object.keys(profile.apps)) {
           const context = services.planner.context(id, loaded);
           if (context.app.connector.manifest.kind === 'idp') continue;

@@ -73,6 +73,9 @@ describe('patchbay reconcile --all', function () {
     const both = await runCliAsync(['reconcile', '--all', '--via', 'browser']);
     assert.equal(both.status, 2);
     assert.match(both.stderr, /^patchbay: command line#\/all: --all reads every app by its own reader and the IdP by its API: --from, --via and --idp-from are for one app\n$/);
+    const noIdp = await runCliAsync(['reconcile', '--all']);
+    assert.equal(noIdp.status, 2);
+    assert.match(noIdp.stderr, /default-profile\.json#\/idp\/baseUrl: --all reads the IdP's assignments through its API, and the tenant profile gives no IdP address\n$/);
     const neither = await runCliAsync(['reconcile', '--via', 'browser']);
     assert.match(neither.stderr, /command line#\/app: give one app with --app <id>, or --all/);
   });
