@@ -140,10 +140,10 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
 
       const results: Awaited<ReturnType<ReconcileHistory['record']>>[] = [];
       const opened: Remediation[] = [];
+      const failed: { app: string; error: string }[] = [];
       let host: BrowserHost | undefined;
       try {
-        for (const entry of plan.filter((p) => !p.skipped)) {
-          const { app: appId, via } = entry;
+        const readBoth = async (appId: string, via: string | undefined): Promise<{ idp: Snapshot; app: Snapshot }> => {
           progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
           const idp: Snapshot = options.idpFrom
             ? await readAccountsFile(options.idpFrom, { side: 'idp', app: appId, map: mapping(options.idpMap) })
@@ -168,6 +168,20 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
             app = readAttestations(cli.runtime().db, profile.tenant, appId, now);
           }
           progress(`  ${app.accounts.length} accounts`);
+          return { idp, app };
+        };
+        for (const { app: appId, via } of plan.filter((p) => !p.skipped)) {
+          let sides: { idp: Snapshot; app: Snapshot };
+          try {
+            sides = await readBoth(appId, via);
+          } catch (error) {
+            // One app: the error is the answer. Every app: one unreadable app does not stop the others.
+            if (!options.all) throw error;
+            failed.push({ app: appId, error: (error as Error).message });
+            progress(`  ${appId}: could not read: ${(error as Error).message}`);
+            continue;
+          }
+          const { idp, app } = sides;
           // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
           const runtime = cli.runtime();
           const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
@@ -181,11 +195,14 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
       if (options.json) {
         const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
-        cli.printJson(options.all ? { reconciliations: results, skipped, ...extra } : { ...results[0]!, ...extra });
+        cli.printJson(options.all ? { reconciliations: results, skipped, failed, ...extra } : { ...results[0]!, ...extra });
+        if (failed.length) process.exitCode = 1;
         return;
       }
       cli.print(results.map(renderReconciliation).join('\n\n'));
       for (const s of skipped) cli.print(`${s.app}: not reconciled: ${s.why}`);
+      for (const f of failed) cli.print(`${f.app}: not reconciled: could not read it: ${f.error}`);
+      if (failed.length) process.exitCode = 1;
       for (const o of opened) {
         const what = `${remedies[o.kind] === 'offboard' ? 'offboarding' : 'change'} ${o.run} for ${o.person}`;
         const state = o.status === 'waiting' && o.waitingFor ? ` (waiting: ${o.waitingFor})` : ` (${o.status})`;

@@ -67,6 +67,13 @@ describe('patchbay reconcile --all', function () {
     const report = JSON.parse((await runCliAsync(['--data-dir', data, 'report', '--profile', profile, '--json'], env)).stdout);
     assert.deepEqual(report.apps.map((a: { app: string; overdue: boolean }) => [a.app, a.overdue]), [['spendesk', false], ['scim', false], ['6sense', true]]);
     assert.equal(report.history.length, 4);
+
+    // One app that cannot be read does not stop the others; the command says which and exits 1.
+    const partly = await runCliAsync(['--data-dir', data, 'reconcile', '--all', '--profile', profile], { ...env, SCIM_TOKEN: 'revoked' });
+    assert.equal(partly.status, 1, partly.stderr);
+    assert.match(partly.stdout, /Reconciled spendesk: /);
+    assert.match(partly.stdout, /^scim: not reconciled: could not read it: .*401/m);
+    assert.doesNotMatch(partly.stdout + partly.stderr, /revoked/, 'the token is not echoed');
   });
 
   it('refuses --all with a reader meant for one app, and neither --app nor --all', async () => {
