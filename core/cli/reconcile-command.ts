@@ -8,7 +8,7 @@ import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.
 import type { ReconcileHistory } from '../reconcile/history.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
 import { type Remediation, remediate, remedies } from '../reconcile/remediate.js';
-import { readAccountsFile, readAppByApi, readAppByBrowser, readAppByScim, readAttestations, readIdpAssignments } from '../reconcile/readers.js';
+import { type AppReaderName, type ReaderContext, appReaders, readAccountsFile, readIdpAssignments } from '../reconcile/readers.js';
 import type { Snapshot } from '../reconcile/snapshot.js';
 import { layout } from '../server/html.js';
 import { reconcileReportBody } from '../server/reconcile-page.js';
@@ -88,8 +88,8 @@ type ReconcileOptions = {
   json?: boolean;
 };
 
-const machineReaders = ['api', 'scim', 'browser'] as const;
-const vias = [...machineReaders, 'attestations'];
+const machineReaders: readonly AppReaderName[] = ['api', 'scim', 'browser'];
+const vias = Object.keys(appReaders);
 
 /** `patchbay reconcile` and `patchbay report`: what the IdP says against what the app has, the runs that fix it, and the audit over time. */
 export function registerReconcileCommand(program: Command, cli: CliContext): void {
@@ -143,6 +143,13 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const failed: { app: string; error: string }[] = [];
       let host: BrowserHost | undefined;
       try {
+        const readerContext: ReaderContext = {
+          registry: services.registry,
+          profile,
+          secrets: services.secrets,
+          browser: () => (host ??= new BrowserHost()),
+          db: () => cli.runtime().db,
+        };
         const readBoth = async (appId: string, via: string | undefined): Promise<{ idp: Snapshot; app: Snapshot }> => {
           progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
           const idp: Snapshot = options.idpFrom
@@ -153,19 +160,10 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           if (options.from) {
             progress(`reading ${options.from}…`);
             app = await readAccountsFile(options.from, { side: 'app', app: appId, map: mapping(options.map) });
-          } else if (via === 'browser') {
-            progress(`reading the ${appId} console in Chromium…`);
-            host ??= new BrowserHost();
-            app = await readAppByBrowser(host, services.registry, profile, appId, services.secrets, now);
-          } else if (via === 'api') {
-            progress(`reading the ${appId} API…`);
-            app = await readAppByApi(services.registry, profile, appId, services.secrets, now);
-          } else if (via === 'scim') {
-            progress(`reading ${appId} over SCIM…`);
-            app = await readAppByScim(services.registry, profile, appId, services.secrets, now);
           } else {
-            progress(`reading the attestations of completed ${appId} tasks…`);
-            app = readAttestations(cli.runtime().db, profile.tenant, appId, now);
+            const reader = appReaders[via as AppReaderName];
+            progress(reader.describe(appId));
+            app = await reader.read(readerContext, appId, now);
           }
           progress(`  ${app.accounts.length} accounts`);
           return { idp, app };

@@ -184,3 +184,31 @@ export async function readAppByScim(registry: ConnectorRegistry, profile: Tenant
   const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active }));
   return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}`, readAt: now }, accounts };
 }
+
+/** What the app-side readers may need; each takes what it uses, and the costly parts start on first use. */
+export interface ReaderContext {
+  readonly registry: ConnectorRegistry;
+  readonly profile: TenantProfile;
+  readonly secrets: SecretResolver;
+  /** Chromium, for console readers. */
+  readonly browser: () => BrowserHost;
+  /** The store, for attestations. */
+  readonly db: () => Database;
+}
+
+/** One way a machine can know an app's accounts: the app side of a reconciliation. */
+export interface AppReader {
+  /** What it is doing, for progress lines ("reading the spendesk console in Chromium…"). */
+  describe(app: string): string;
+  read(context: ReaderContext, app: string, now: number): Promise<Snapshot>;
+}
+
+export type AppReaderName = 'api' | 'scim' | 'browser' | 'attestations';
+
+/** The readers by name (`--via`); a file the admin exported is read by readAccountsFile. */
+export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {
+  api: { describe: (app) => `reading the ${app} API…`, read: (c, app, now) => readAppByApi(c.registry, c.profile, app, c.secrets, now) },
+  scim: { describe: (app) => `reading ${app} over SCIM…`, read: (c, app, now) => readAppByScim(c.registry, c.profile, app, c.secrets, now) },
+  browser: { describe: (app) => `reading the ${app} console in Chromium…`, read: (c, app, now) => readAppByBrowser(c.browser(), c.registry, c.profile, app, c.secrets, now) },
+  attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(c.db(), c.profile.tenant, app, now) },
+};
