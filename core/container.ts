@@ -23,6 +23,7 @@ import { RunService } from './engine/run-service.js';
 import { StepLog } from './engine/step-log.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
 import { ReconcileHistory } from './reconcile/history.js';
+import { LeaverFeed } from './intake/leaver-feed.js';
 import { connectorsDir } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
 import { ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
@@ -58,6 +59,8 @@ export interface Runtime {
   readonly db: Database;
   /** Every reconciliation, for findings' age, the trend and the last audit of each app. */
   readonly reconciliations: ReconcileHistory;
+  /** The IdP's leavers, read into offboardings. */
+  readonly leavers: LeaverFeed;
   /** Where evidence files are kept (<data folder>/evidence). */
   readonly evidenceDir: string;
   /** Closes the worker's browser (if one was launched) and the store. */
@@ -120,6 +123,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(LifecycleWorkflow).toSelf();
     child.bind(RunService).toSelf();
     child.bind(ReconcileHistory).toSelf();
+    child.bind(LeaverFeed).toSelf();
     const engine = child.get(EmbeddedRunEngine);
     child.bind(EventOutbox).toSelf();
     const events = child.get(EventOutbox);
@@ -130,7 +134,7 @@ export function createServices(options: ContainerOptions = {}): Services {
       await browser.close();
       db.close();
     };
-    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, reconciliations: child.get(ReconcileHistory), evidenceDir, close };
+    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, close };
   };
 
   return {

@@ -44,6 +44,8 @@ export class OktaApi implements ConnectorApi {
     unassignApp: (i) => this.unassignApp(i),
     findSignIn: (i) => this.findSignIn(i),
   };
+  readonly leavers: NonNullable<ConnectorApi['leavers']> = async (input) =>
+    (await this.unassignmentsSince(input)).map((u) => ({ email: u.email, at: u.at, id: u.event, type: 'application.user_membership.remove' }));
   private readonly clients = new Map<string, HttpClient>();
 
   constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}

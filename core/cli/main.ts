@@ -6,6 +6,7 @@ import { defaultDataDir, describeSqliteError } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerReconcileCommand } from './reconcile-command.js';
+import { registerIntakeCommands } from './intake-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
@@ -39,6 +40,7 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
   };
   registerRunCommands(program, context);
   registerReconcileCommand(program, context);
+  registerIntakeCommands(program, context);
   registerServerCommands(program, {
     ...context,
     version: packageVersion(),

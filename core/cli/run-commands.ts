@@ -5,6 +5,7 @@ import type { TaskView } from '../channels/human/task-store.js';
 import { InvalidInputError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
+import { renderFeedReads } from './intake-commands.js';
 
 export interface CliContext {
   readonly services: () => Services;
@@ -231,12 +232,23 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .description('keep the engine going: advance due runs, escalate overdue tasks, deliver notifications')
     .option('--interval <seconds>', 'how often to look for work', '5')
     .option('--once', 'one pass, then exit')
-    .action(async (options: { interval: string; once?: boolean }) => {
+    .option('--watch-idp', "also read the IdP's leavers into offboardings (as patchbay leavers does)")
+    .option('--idp-interval <seconds>', 'how often to read the leavers', '60')
+    .option('--profile <file>', 'tenant profile for --watch-idp (default: the embedded demo tenant)')
+    .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string }) => {
       const runtime = cli.runtime();
+      const loaded = options.watchIdp ? cli.services().profiles.load(options.profile) : undefined;
       let stop = false;
+      let lastFeedRead = 0;
       process.once('SIGINT', () => (stop = true));
       process.once('SIGTERM', () => (stop = true));
       do {
+        if (loaded && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
+          lastFeedRead = Date.now();
+          const reads = await runtime.leavers.read(loaded);
+          const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
+          if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+        }
         await runtime.runs.settle();
         if (options.once) break;
         await new Promise((resolve) => setTimeout(resolve, Number(options.interval) * 1000));

@@ -37,6 +37,17 @@ export type OperationResult =
 
 export type OperationHandler = (input: OperationInput) => Promise<OperationResult>;
 
+/** Someone the IdP took an app away from: the event that starts their offboarding. */
+export interface LeaverEvent {
+  readonly email: string;
+  /** When the IdP recorded it (ISO 8601). */
+  readonly at: string;
+  /** The IdP's id for the event: one event starts one offboarding, however often it is read. */
+  readonly id: string;
+  /** What happened, in the IdP's words (Okta: application.user_membership.remove). */
+  readonly type: string;
+}
+
 /**
  * The code half of a connector: the operations its manifest routes to the `api` channel.
  * A connector contributes one by binding it to this token in its ContainerModule.
@@ -49,4 +60,6 @@ export interface ConnectorApi {
   readonly requiredSecrets: readonly string[];
   /** Settings it cannot work without (baseUrl); the planner skips the api channel when one is missing. */
   readonly requiredSettings?: readonly ('baseUrl' | 'idpAppId')[];
+  /** An identity provider's feed of people removed from an app (`target`) since a time (`since`), oldest first. */
+  readonly leavers?: (input: Omit<OperationInput, 'subject' | 'idempotencyKey'> & { readonly since: number }) => Promise<readonly LeaverEvent[]>;
 }

@@ -199,4 +199,17 @@ export const migrations: readonly { readonly version: number; readonly name: str
       CREATE INDEX reconcile_findings_of ON reconcile_findings (reconciliation_id);
     `,
   },
+  {
+    version: 5,
+    name: 'leaver feed: how far each app\'s IdP events have been read',
+    sql: `
+      CREATE TABLE feed_cursors (
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        read_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, app)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

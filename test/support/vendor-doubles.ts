@@ -58,6 +58,18 @@ export class OktaDouble extends Double {
     for (const email of emails) this.assignments.add(`${appId}/${email}`);
   }
 
+  /** The System Log, oldest first. */
+  readonly events: { uuid: string; published: string; eventType: string; target: { id: string; type: string; alternateId?: string }[] }[] = [];
+
+  /** Takes the app away from the person, as an admin would, with its System Log event. */
+  unassign(appId: string, email: string, at = new Date().toISOString()): string {
+    this.assignments.delete(`${appId}/${email}`);
+    const uuid = `ev-${this.events.length + 1}`;
+    const user = this.users.get(email);
+    this.events.push({ uuid, published: at, eventType: 'application.user_membership.remove', target: [{ id: appId, type: 'AppInstance' }, { id: user?.id ?? `00uX${this.events.length}`, type: 'User', alternateId: email }] });
+    return uuid;
+  }
+
   seed(emails: readonly string[]): void {
     for (const email of emails) this.users.set(email, { id: `00u${this.users.size + 1}`, status: 'ACTIVE', profile: { login: email, email } });
   }
@@ -81,6 +93,14 @@ export class OktaDouble extends Double {
       const page = all.slice(start, start + limit);
       const next = start + limit < all.length ? { link: `<${this.url}/api/v1/users?after=${page.at(-1)!.id}&limit=${limit}>; rel="next"` } : {};
       return send(res, 200, page, next as Record<string, string>);
+    }
+    if (url.pathname === '/api/v1/logs' && req.method === 'GET') {
+      // Only the filters Patchbay sends: an event type and a target id; `since` inclusive, as Okta's.
+      const filter = url.searchParams.get('filter') ?? '';
+      const type = /eventType eq "([^"]+)"/.exec(filter)?.[1];
+      const target = /target\.id eq "([^"]+)"/.exec(filter)?.[1];
+      const since = Date.parse(url.searchParams.get('since') ?? '1970-01-01T00:00:00Z');
+      return send(res, 200, this.events.filter((e) => (!type || e.eventType === type) && (!target || e.target.some((t) => t.id === target)) && Date.parse(e.published) >= since));
     }
     const app = /^\/api\/v1\/apps\/([^/]+)\/users$/.exec(url.pathname);
     if (app && req.method === 'GET') {

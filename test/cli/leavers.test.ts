@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultProfileFile } from '../../core/tenant/profile.js';
+import { readJson, runCliAsync, scratchDir } from '../support/fixtures.js';
+import { OktaDouble } from '../support/vendor-doubles.js';
+
+describe('patchbay leavers and worker --watch-idp', function () {
+  this.timeout(60_000);
+
+  it('open one offboarding per Okta unassignment, say so in a line each, and stay quiet the second time', async () => {
+    const okta = await new OktaDouble().listen();
+    after(() => okta.close());
+    const dir = scratchDir();
+    const profile = path.join(dir, 'tenant.json');
+    const tenant = readJson(defaultProfileFile);
+    delete tenant.$schema;
+    tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
+    tenant.apps.spendesk.idpAppId = '0oaCLI';
+    writeFileSync(profile, JSON.stringify(tenant));
+    const env = { OKTA_API_TOKEN: 'okta-token' };
+    const base = ['--data-dir', path.join(dir, 'data')];
+    const event = okta.unassign('0oaCLI', 'alice@acme.com', new Date(Date.now() - 60 * 60_000).toISOString());
+
+    const first = await runCliAsync([...base, 'leavers', '--profile', profile, '--since', new Date(Date.now() - 2 * 60 * 60_000).toISOString()], env);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^spendesk: 1 leaver event since \d{4}-\d\d-\d\d \d\d:\d\d UTC$/m);
+    assert.match(first.stdout, new RegExp(`^  opened offboarding run-\\S+ for alice@acme\\.com \\(event ${event}\\)$`, 'm'));
+    assert.match(first.stdout, /^6sense: not read: its id in Okta is not in the tenant profile \(apps\.6sense\.idpAppId\)$/m);
+
+    // The worker reads the feed too; the same event starts nothing new, so it says nothing.
+    const worker = await runCliAsync([...base, 'worker', '--once', '--watch-idp', '--profile', profile], env);
+    assert.equal(worker.status, 0, worker.stderr);
+    assert.doesNotMatch(worker.stderr, /opened offboarding/);
+    const again = await runCliAsync([...base, 'leavers', '--profile', profile, '--json'], env);
+    const spendesk = JSON.parse(again.stdout).find((r: { app: string }) => r.app === 'spendesk');
+    assert.ok(spendesk.started.every((s: { created: boolean }) => !s.created));
+    const runs = JSON.parse((await runCliAsync([...base, 'runs', '--json'], env)).stdout);
+    assert.deepEqual(runs.map((r: { playbook: string; subject: string }) => [r.playbook, r.subject]), [['offboard', 'alice@acme.com']]);
+
+    const bad = await runCliAsync([...base, 'leavers', '--since', 'last tuesday'], env);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^patchbay: command line#\/since: "last tuesday" is not a time \(ISO 8601, e\.g\. 2026-11-27T09:00Z\)\n$/);
+  });
+});
