@@ -34,6 +34,9 @@ export class AccessDeniedError extends PatchbayError {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const sessionHours = 12;
 
+/** How finely a token's last use is kept. */
+export const lastUseResolutionMs = 60_000;
+
 /**
  * API tokens, operator accounts, sessions and one-time form tokens, in the store. Secrets are kept
  * as hashes only: a token's secret as SHA-256 (it is 32 random bytes), a password with scrypt and
@@ -41,6 +44,8 @@ const sessionHours = 12;
  */
 export class AccessStore {
   private readonly formKey: Buffer;
+  /** When this process last wrote each token's last use. */
+  private readonly lastUseWritten = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -82,7 +87,12 @@ export class AccessStore {
     const expected = Buffer.from(row?.secret_hash ?? '0'.repeat(64), 'hex');
     if (!timingSafeEqual(presented, expected) || !row) throw new AccessDeniedError('the API token is not valid');
     if (row.revoked_at !== null) throw new AccessDeniedError('the API token was revoked');
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.now(), row.id);
+    // "Last used" to the minute: a write per request would be an fsync per read of the API.
+    const now = this.now();
+    if (now - (this.lastUseWritten.get(row.id) ?? 0) >= lastUseResolutionMs) {
+      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
+      this.lastUseWritten.set(row.id, now);
+    }
     return { kind: 'token', actor: row.actor, role: row.role, tokenId: row.id };
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { AccessStore } from '../../core/server/access.js';
 import { openApiDocument } from '../../core/server/openapi.js';
 import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
@@ -26,6 +27,26 @@ describe('HTTP API', () => {
     assert.equal((await call(`${server.url}/api/v1/runs`, token)).status, 200);
     server.access.revokeToken(id);
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, token)).body.message, 'the API token was revoked');
+  });
+
+  it("keeps a token's last use to the minute, without a write to the store on every request", () => {
+    const h = harness();
+    let now = Date.UTC(2026, 10, 28, 10, 0, 0);
+    const access = new AccessStore(h.runtime.db, () => now);
+    const { id, token } = access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
+    const lastUsed = () => access.listTokens().find((t) => t.id === id)!.lastUsedAt;
+    const writes = () => (h.runtime.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    assert.equal(lastUsed(), null);
+    access.bearer(`Bearer ${token}`);
+    assert.equal(lastUsed(), now);
+    const before = writes();
+    now += 30_000;
+    for (let i = 0; i < 5; i++) access.bearer(`Bearer ${token}`);
+    assert.equal(writes(), before, 'no write within the minute');
+    assert.equal(lastUsed(), now - 30_000);
+    now += 31_000;
+    access.bearer(`Bearer ${token}`);
+    assert.equal(lastUsed(), now);
   });
 
   it('keeps only a hash of the token: its secret is in no row of the store', async () => {
