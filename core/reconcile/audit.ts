@@ -74,7 +74,7 @@ export function auditReport(args: {
       const readers = readersOf(context);
       const everyDays = context.app.settings.auditEveryDays ?? profile.policies?.auditEveryDays ?? defaultAuditEveryDays;
       const lastAudit = history.lastAudit(profile.tenant, id);
-      const latest = history.list(profile.tenant, { app: id }).at(-1);
+      const latest = history.latest(profile.tenant, id);
       return {
         app: id,
         name: context.app.connector.manifest.name,

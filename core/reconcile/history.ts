@@ -40,7 +40,7 @@ export class ReconcileHistory {
   /** Stores a reconciliation and returns it with each finding's first-seen time carried from the app's previous one. */
   record(tenant: string, result: Reconciliation): Reconciliation & { readonly id: number } {
     return this.database.transaction(() => {
-      const previous = this.sql('SELECT id FROM reconciliations WHERE tenant = ? AND app = ? ORDER BY at DESC, id DESC LIMIT 1').get(tenant, result.app) as { id: number } | undefined;
+      const previous = this.latest(tenant, result.app);
       const seen = new Map<string, number>();
       if (previous) {
         for (const row of this.sql('SELECT kind, person, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ?').iterate(previous.id) as Iterable<{ kind: string; person: string; firstSeenAt: number }>) {
@@ -69,6 +69,12 @@ export class ReconcileHistory {
       ...(filter.since !== undefined ? [filter.since] : []),
     ) as Row[];
     return rows.map(toRecord);
+  }
+
+  /** The app's newest reconciliation, whatever it read. */
+  latest(tenant: string, app: string): ReconciliationRecord | undefined {
+    const row = this.sql('SELECT * FROM reconciliations WHERE tenant = ? AND app = ? ORDER BY at DESC, id DESC LIMIT 1').get(tenant, app) as Row | undefined;
+    return row && toRecord(row);
   }
 
   /**
