@@ -13,6 +13,9 @@ export function approvalState(t: { status: string; closedBy: string | null }): s
   return t.status === 'open' ? 'waiting for an approver' : t.status === 'failed' ? `rejected by ${t.closedBy}` : t.status === 'cancelled' ? 'cancelled' : `approved by ${t.closedBy}`;
 }
 
+/** The runbook id of approval tasks: what readers of tasks skip, since an approval attests nothing about the app. */
+export const approvalRunbookId = 'approve-run';
+
 const words = { onboard: 'onboarding', change: 'access change', offboard: 'offboarding' } as const;
 
 /**
@@ -34,7 +37,7 @@ export class ApprovalGate {
     const queue = profile.policies?.approvers ?? queueFor(undefined, profile.apps[run.app] ?? {}, profile);
     const requestedBy = request.requestedBy ?? 'an unnamed requester';
     const runbook: Runbook = {
-      id: 'approve-run',
+      id: approvalRunbookId,
       title: `Approve the ${words[request.playbook]} of {email} in {app}`,
       queue,
       slaHours: 24,

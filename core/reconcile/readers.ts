@@ -11,6 +11,7 @@ import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
 import { ScimClient } from '../channels/scim/client.js';
+import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
 import type { AccountRecord, Snapshot } from './snapshot.js';
@@ -149,10 +150,10 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
     .prepare(
       `SELECT i.email, i.step_id AS stepId, i.closed_by AS "by", t.id AS taskId, coalesce(t.closed_at, r.finished_at, r.updated_at) AS at, r.playbook, r.id AS runId, r.plan
          FROM task_items i JOIN tasks t ON t.id = i.task_id JOIN runs r ON r.id = i.run_id
-        WHERE r.tenant = ? AND r.app = ? AND i.status IN ('done', 'already-done') AND t.runbook <> 'approve-run'
+        WHERE r.tenant = ? AND r.app = ? AND i.status IN ('done', 'already-done') AND t.runbook <> ?
         ORDER BY at, t.rowid`,
     )
-    .all(tenant, app) as AttestationRow[];
+    .all(tenant, app, approvalRunbookId) as AttestationRow[];
   const roles = new Map<string, Map<string, { role: string; app: string }>>();
   const stepOf = (row: AttestationRow) => {
     let steps = roles.get(row.runId);
