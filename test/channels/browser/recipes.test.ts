@@ -102,33 +102,12 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
 
   it('sets the role, adds to a team and sets the approval policy, each with its own recipe, and all at once', async () => {
     const sim = await spendeskConsole();
-    assert.equal(
-      (
-        await run(sim.url, 'set-role', {
-          email: 'alice@acme.com',
-          role: 'Administrator',
-        })
-      ).status,
-      'done',
-    );
-    assert.equal(
-      (
-        await run(sim.url, 'add-to-team', {
-          email: 'alice@acme.com',
-          team: 'Finance',
-        })
-      ).status,
-      'done',
-    );
-    assert.equal(
-      (
-        await run(sim.url, 'set-approval-policy', {
-          email: 'alice@acme.com',
-          policy: 'Always',
-        })
-      ).status,
-      'done',
-    );
+    const each: [string, Record<string, string>][] = [
+      ['set-role', { email: 'alice@acme.com', role: 'Administrator' }],
+      ['add-to-team', { email: 'alice@acme.com', team: 'Finance' }],
+      ['set-approval-policy', { email: 'alice@acme.com', policy: 'Always' }],
+    ];
+    for (const [recipe, params] of each) assert.equal((await run(sim.url, recipe, params)).status, 'done', recipe);
     const alice = sim.state.byEmail('alice@acme.com')!;
     assert.deepEqual([alice.roles, alice.teams, alice.approvalPolicy], [['Administrator'], ['Sales', 'Finance'], 'Always']);
     const all = await run(sim.url, 'set-access', {
