@@ -14,7 +14,7 @@ import { ScimClient } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
-import type { AccountRecord, Snapshot } from './snapshot.js';
+import { type AccountRecord, completeRead, type Snapshot } from './snapshot.js';
 
 /** Record fields a file's columns can map to. */
 const fields = ['email', 'userName', 'externalId', 'status', 'roles', 'teams', 'policy'] as const;
@@ -95,7 +95,7 @@ export async function readAccountsFile(file: string, options: { side: Snapshot['
       ...(at('policy') ? { policy: at('policy')! } : {}),
     };
   });
-  return { side: options.side, app: options.app, source: { kind: 'file', name: shown, readAt: options.readAt ?? statSync(file).mtimeMs }, accounts };
+  return { side: options.side, app: options.app, source: { kind: 'file', name: shown, readAt: options.readAt ?? statSync(file).mtimeMs }, accounts, completeness: completeRead };
 }
 
 /** The IdP's assignments of the app (Okta: the app's users), through the IdP connector's API module. */
@@ -105,7 +105,7 @@ export async function readIdpAssignments(registry: ConnectorRegistry, profile: T
   if (!idp || !handler) throw new InvalidInputError({ file: 'tenant profile', pointer: '/idp' }, 'no identity provider with an API module that lists app assignments; give --idp-from <file>');
   const result = await handler({ subject: { email: '' }, settings: idpSettings(profile), secrets, idempotencyKey: `reconcile:${now}`, target: { app, settings: profile.apps[app] ?? {} } });
   const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, userName: a.email, active: a.active }));
-  return { side: 'idp', app, source: { kind: 'idp', name: `${registry.get(idp).manifest.name} assignments of ${app}`, readAt: now }, accounts };
+  return { side: 'idp', app, source: { kind: 'idp', name: `${registry.get(idp).manifest.name} assignments of ${app}`, readAt: now }, accounts, completeness: completeRead };
 }
 
 /** The app's accounts through its API module (listUsers). */
@@ -114,7 +114,7 @@ export async function readAppByApi(registry: ConnectorRegistry, profile: TenantP
   if (!handler) throw new InvalidInputError({ file: 'command line', pointer: '/via' }, `${app} has no API module that lists its users; use --via browser or --from <file>`);
   const result = await handler({ subject: { email: '' }, settings: profile.apps[app] ?? {}, secrets, idempotencyKey: `reconcile:${now}` });
   const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active, ...(a.roles ? { roles: a.roles } : {}), ...(a.groups ? { teams: a.groups } : {}) }));
-  return { side: 'app', app, source: { kind: 'api', name: `${registry.get(app).manifest.name} API`, readAt: now }, accounts };
+  return { side: 'app', app, source: { kind: 'api', name: `${registry.get(app).manifest.name} API`, readAt: now }, accounts, completeness: completeRead };
 }
 
 /** The app's accounts read from its admin console by the connector's listing recipe (one with `reads`, for listUsers). */
@@ -134,7 +134,7 @@ export async function readAppByBrowser(host: BrowserHost, registry: ConnectorReg
     roles: list(r.roles),
     teams: list(r.teams),
   }));
-  return { side: 'app', app, source: { kind: 'browser', name: `${registry.get(app).manifest.name} console (${recipe.id} recipe)`, readAt: now }, accounts };
+  return { side: 'app', app, source: { kind: 'browser', name: `${registry.get(app).manifest.name} console (${recipe.id} recipe)`, readAt: now }, accounts, completeness: completeRead };
 }
 
 type AttestationRow = { email: string; stepId: string; by: string | null; taskId: string; at: number; playbook: string; runId: string; plan: string };
@@ -174,7 +174,7 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
       evidence: `${what} attested by ${row.by ?? 'someone'} on ${new Date(row.at).toISOString().slice(0, 10)} in task ${row.taskId} (${row.playbook} run ${row.runId})`,
     });
   }
-  return { side: 'app', app, source: { kind: 'attestation', name: `attestations in ${tasks.size} completed tasks`, readAt: now }, accounts: [...latest.values()] };
+  return { side: 'app', app, source: { kind: 'attestation', name: `attestations in ${tasks.size} completed tasks`, readAt: now }, accounts: [...latest.values()], completeness: completeRead };
 }
 
 /** The app's accounts over its SCIM endpoint (every page of /Users), with no code per app. */
@@ -183,7 +183,7 @@ export async function readAppByScim(registry: ConnectorRegistry, profile: Tenant
   if (!settings.baseUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL; use --via api, --via browser or --from <file>`);
   const result = await new ScimClient(app, settings, secrets).listUsers();
   const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active }));
-  return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}`, readAt: now }, accounts };
+  return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}`, readAt: now }, accounts, completeness: completeRead };
 }
 
 /** What the app-side readers may need; each takes what it uses, and the costly parts start on first use. */

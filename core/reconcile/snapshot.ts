@@ -19,10 +19,26 @@ export interface SnapshotSource {
   readonly readAt: number;
 }
 
+/**
+ * Whether a reader is sure it read everything. A reader that is not says why, one reason per
+ * fault it saw ("ended at 2 of totalResults 3", "page 4 made no progress", "file line 6: no email").
+ * Nothing read short becomes a finding that is stored as an audit or opens a remediation.
+ */
+export interface Completeness {
+  readonly complete: boolean;
+  /** Empty when complete; otherwise each thing that makes the read uncertain, in words. */
+  readonly reasons: readonly string[];
+}
+
+/** A read that is sure it saw everything. */
+export const completeRead: Completeness = Object.freeze({ complete: true, reasons: [] });
+
 /** One read of one side: the IdP's assignments of an app, or the app's own accounts. */
 export interface Snapshot {
   readonly side: 'idp' | 'app';
   readonly app: string;
   readonly source: SnapshotSource;
   readonly accounts: readonly AccountRecord[];
+  /** Whether the read saw everything; an incomplete one is reported first and never remediated. */
+  readonly completeness: Completeness;
 }

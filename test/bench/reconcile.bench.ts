@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { ReconcileHistory } from '../../core/reconcile/history.js';
-import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
+import { type AccountRecord, completeRead, type Snapshot } from '../../core/reconcile/snapshot.js';
 import { openDatabase } from '../../core/store/database.js';
 
 const size = Number(process.argv[2] ?? 0);
@@ -30,7 +30,7 @@ if (!size) {
     if (i < drift || i >= 2 * drift) idp.push({ email, userName: email, active: true });
   }
   const now = Date.now();
-  const snap = (side: 'idp' | 'app', accounts: AccountRecord[]): Snapshot => ({ side, app: 'spendesk', source: { kind: side === 'idp' ? 'idp' : 'file', name: side, readAt: now }, accounts });
+  const snap = (side: 'idp' | 'app', accounts: AccountRecord[]): Snapshot => ({ side, app: 'spendesk', source: { kind: side === 'idp' ? 'idp' : 'file', name: side, readAt: now }, accounts, completeness: completeRead });
   const started = process.hrtime.bigint();
   const result = reconcile(snap('idp', idp), snap('app', app), { now });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { StartResult } from '../../core/engine/port.js';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { readAttestations } from '../../core/reconcile/readers.js';
+import { completeRead } from '../../core/reconcile/snapshot.js';
 import { harness } from '../support/runtime.js';
 
 describe('attestations as a reader', () => {
@@ -34,7 +35,7 @@ describe('attestations as a reader', () => {
     assert.deepEqual(readAttestations(h.runtime.db, 'globex', 'spendesk', h.clock.now()).accounts, []);
 
     // Against an IdP that assigns nobody, Nina's attested account is an orphan, with the attestation as its evidence.
-    const idp = { side: 'idp' as const, app: 'spendesk', source: { kind: 'idp' as const, name: 'Okta assignments of spendesk', readAt: h.clock.now() }, accounts: [] };
+    const idp = { side: 'idp' as const, app: 'spendesk', source: { kind: 'idp' as const, name: 'Okta assignments of spendesk', readAt: h.clock.now() }, accounts: [], completeness: completeRead };
     const result = reconcile(idp, snapshot, { now: h.clock.now() });
     assert.deepEqual(result.findings.map((f) => [f.kind, f.person]), [['orphaned-account', 'nina@acme.com']]);
     assert.match(result.findings[0]!.evidence[0]!.saw, /^account attested by it\.oncall@acme\.example/);

@@ -5,13 +5,13 @@ import ExcelJS from 'exceljs';
 import { InvalidInputError } from '../../core/errors.js';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { readAccountsFile } from '../../core/reconcile/readers.js';
-import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
+import { type AccountRecord, completeRead, type Snapshot } from '../../core/reconcile/snapshot.js';
 import { scratchDir } from '../support/fixtures.js';
 
 const hour = 3_600_000;
 const now = Date.UTC(2026, 10, 28, 12);
-const idp = (accounts: AccountRecord[], readAt = now): Snapshot => ({ side: 'idp', app: 'spendesk', source: { kind: 'idp', name: 'Okta assignments of spendesk', readAt }, accounts });
-const app = (accounts: AccountRecord[], readAt = now): Snapshot => ({ side: 'app', app: 'spendesk', source: { kind: 'browser', name: 'Spendesk console', readAt }, accounts });
+const idp = (accounts: AccountRecord[], readAt = now): Snapshot => ({ side: 'idp', app: 'spendesk', source: { kind: 'idp', name: 'Okta assignments of spendesk', readAt }, accounts, completeness: completeRead });
+const app = (accounts: AccountRecord[], readAt = now): Snapshot => ({ side: 'app', app: 'spendesk', source: { kind: 'browser', name: 'Spendesk console', readAt }, accounts, completeness: completeRead });
 
 describe('reconciliation', () => {
   it('finds an account active in the app but not assigned in the IdP, and one whose IdP identity is deactivated', () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { remediate } from '../../core/reconcile/remediate.js';
-import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
+import { type AccountRecord, completeRead, type Snapshot } from '../../core/reconcile/snapshot.js';
 import { harness } from '../support/runtime.js';
 
 const now = Date.parse('2026-11-28T10:00:00Z');
-const snapshot = (side: Snapshot['side'], accounts: AccountRecord[]): Snapshot => ({ side, app: 'spendesk', source: { kind: side === 'idp' ? 'idp' : 'file', name: `${side}.csv`, readAt: now }, accounts });
+const snapshot = (side: Snapshot['side'], accounts: AccountRecord[]): Snapshot => ({ side, app: 'spendesk', source: { kind: side === 'idp' ? 'idp' : 'file', name: `${side}.csv`, readAt: now }, accounts, completeness: completeRead });
 
 describe('remediation', () => {
   it('opens an offboarding for an orphan and a change to the wanted access for a drift, and leaves the rest to people', async () => {
