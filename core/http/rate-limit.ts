@@ -43,6 +43,11 @@ export function readRateLimit(headers: Headers, now: number): RateLimitInfo {
     info.remaining = lowest(info.remaining, min(numbers(headers.get(remaining))));
     const z = max(numbers(headers.get(reset)));
     if (z !== undefined) info.resetAt = latest(info.resetAt, z > 1e12 ? local(z) : z > 1e9 ? local(z * 1000) : now + z * 1000);
+    else {
+      // Some vendors (lemlist) write the reset as a date.
+      const date = parseDate(headers.get(reset));
+      if (date !== undefined) info.resetAt = latest(info.resetAt, local(date));
+    }
   }
   // Several policies may be listed: the reset that matters is the latest of those spent, else the nearest.
   const spent: number[] = [];
@@ -79,7 +84,7 @@ export function readRateLimit(headers: Headers, now: number): RateLimitInfo {
       if (date !== undefined) info.retryAfterMs = Math.max(0, local(date) - now);
     }
   }
-  return info;
+  return Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) as RateLimitInfo;
 }
 
 /** How long to wait after a rate-limited answer: Retry-After if given, else until the reset, else unknown (ms). */
