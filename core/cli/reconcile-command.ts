@@ -97,6 +97,48 @@ export function writeHtmlReport(file: string, report: AuditReport): void {
   renameSync(temporary, target);
 }
 
+/**
+ * Prints JSON as JSON.stringify(value, null, 2) would, but writes an array of more than a thousand
+ * elements one element at a time (in writes of about a megabyte), so that a reconciliation with a
+ * million findings never becomes one string longer than V8 allows.
+ */
+export function printJsonStreaming(value: unknown, write: (text: string) => void = (text) => void process.stdout.write(text)): void {
+  let buffer = '';
+  const out = (text: string) => {
+    buffer += text;
+    if (buffer.length > 1_000_000) {
+      write(buffer);
+      buffer = '';
+    }
+  };
+  const large = (v: unknown, depth: number): boolean =>
+    depth < 4 && typeof v === 'object' && v !== null && (Array.isArray(v) ? v.length > 1000 || v.some((x) => large(x, depth + 1)) : Object.values(v).some((x) => large(x, depth + 1)));
+  const plain = (v: unknown, indent: string) => JSON.stringify(v, null, 2).replace(/\n/g, `\n${indent}`);
+  const walk = (v: unknown, indent: string): void => {
+    if (!large(v, 0)) return out(plain(v, indent));
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) {
+      out('[');
+      v.forEach((item, i) => {
+        out(`${i ? ',' : ''}\n${inner}`);
+        if (item === undefined || typeof item === 'function') out('null');
+        else walk(item, inner);
+      });
+      return out(`\n${indent}]`);
+    }
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && typeof x !== 'function');
+    out('{');
+    entries.forEach(([key, x], i) => {
+      out(`${i ? ',' : ''}\n${inner}${JSON.stringify(key)}: `);
+      walk(x, inner);
+    });
+    out(`\n${indent}}`);
+  };
+  walk(value, '');
+  out('\n');
+  write(buffer);
+}
+
 type ReconcileOptions = {
   app?: string;
   all?: boolean;
@@ -240,7 +282,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       };
       if (options.json) {
         const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
-        cli.printJson(options.all ? { incomplete, reconciliations: shown, skipped, failed, ...extra } : { ...shown[0]!, ...extra });
+        printJsonStreaming(options.all ? { incomplete, reconciliations: shown, skipped, failed, ...extra } : { ...shown[0]!, ...extra });
         if (failed.length) process.exitCode = 1;
         refuse();
         return;
