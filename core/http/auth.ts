@@ -8,8 +8,6 @@ export interface AuthStrategy {
   authorize(headers: Headers): Promise<void>;
   /** The server refused the credentials: drop anything cached so that the next call fetches afresh. */
   invalidate?(): void;
-  /** Whether invalidating fetches a new credential (an OAuth token): then a 401 is retried once with it. */
-  readonly renewable?: boolean;
 }
 
 /** Secrets are read when needed, through a function, so that none is kept longer than a call. */
@@ -54,7 +52,6 @@ export interface ClientCredentialsOptions {
  * several servers do, against RFC 6749 §5.1); without a usable value the token is kept an hour.
  */
 export class ClientCredentials implements AuthStrategy {
-  readonly renewable = true;
   private token: { value: string; expiresAt: number; renewAt: number } | undefined;
   private pending: Promise<string> | undefined;
   private readonly clock: HttpClock;

@@ -67,7 +67,7 @@ export const defaultMaxRetryWaitMs = 300_000;
  * under the documented limits and the headers' word, retries with backoff and jitter on 429, 502,
  * 503, 504 and network errors (a rate-limited answer, a 429, a 503 with Retry-After or a status the
  * vendor declares in `rateLimitStatuses`, waits exactly as long as the server said, measured on the
- * server's own clock, up to `maxRetryWaitMs`), one renewal of a refreshable token on 401, and typed
+ * server's own clock, up to `maxRetryWaitMs`), and typed
  * errors that keep the status and never carry a credential.
  */
 export class HttpClient {
@@ -92,7 +92,6 @@ export class HttpClient {
     const method = request.method ?? 'GET';
     const url = this.url(request);
     const label = `${this.options.name}: ${method} ${url.pathname}`;
-    let renewed = false;
     for (let attempt = 1; ; attempt++) {
       const release = await this.limiter.acquire();
       const started = this.clock.now();
@@ -141,13 +140,6 @@ export class HttpClient {
         this.options.onEvent?.({ method, path: url.pathname, status, attempt, ms: now - started, ...(wait !== undefined ? { waitMs: wait } : {}) });
         if (wait === undefined) throw new RateLimitedError(label, exact, status);
         await this.clock.sleep(wait);
-        continue;
-      }
-      // A refreshable token the server no longer takes (expired early, revoked): renew it once.
-      if (status === 401 && !renewed && this.options.auth?.renewable) {
-        renewed = true;
-        this.options.auth.invalidate?.();
-        this.options.onEvent?.({ method, path: url.pathname, status, attempt, ms: now - started, waitMs: 0 });
         continue;
       }
       const wait = retryableStatus.has(response.status) ? this.backoff(attempt) : undefined;

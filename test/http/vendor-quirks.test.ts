@@ -220,22 +220,32 @@ describe('vendor quirks: OAuth token responses (case 6)', () => {
     });
   }
 
-  it('a token the server stops taking early is renewed once on 401, then the call succeeds; a second 401 is the error', async () => {
+  it('a token the server stops taking early is dropped on 401: the call fails as refused, the next one exchanges afresh', async () => {
     let n = 0;
-    let revoked = true;
     const server = await serve((req, res) => {
       if (req.url === '/oauth/token') return void json(res, 200, { access_token: `tok-${++n}`, expires_in: '3600' });
-      if (revoked && req.headers.authorization === 'Bearer tok-1') return void json(res, 401, { error: 'invalid_token' });
+      if (req.headers.authorization === 'Bearer tok-1') return void json(res, 401, { error: 'invalid_token' });
       json(res, 200, {});
     });
     const auth = new ClientCredentials({ tokenUrl: `${server.url}/oauth/token`, clientId: () => 'c', clientSecret: () => 's' });
     const client = new HttpClient({ name: 'demo', baseUrl: server.url, auth });
+    await assert.rejects(client.request({ path: '/users' }), UnauthorizedError);
     assert.equal((await client.request({ path: '/users' })).status, 200);
     assert.equal(auth.exchanges, 2);
-    revoked = false;
-    const refusing = await serve((req, res) => void (req.url === '/oauth/token' ? json(res, 200, { access_token: 'tok', expires_in: 'not a number' }) : json(res, 401, {})));
-    const auth2 = new ClientCredentials({ tokenUrl: `${refusing.url}/oauth/token`, clientId: () => 'c', clientSecret: () => 's' });
-    await assert.rejects(new HttpClient({ name: 'demo', baseUrl: refusing.url, auth: auth2 }).request({ path: '/users' }), UnauthorizedError);
-    assert.equal(refusing.requests.filter((r) => r.url === '/users').length, 2, 'one renewal, not a loop');
+  });
+
+  it('an expires_in that is not a number keeps the token an hour, renewed a minute before', async () => {
+    const clock = fakeClock();
+    const server = await serve((req, res) => void (req.url === '/oauth/token' ? json(res, 200, { access_token: 'tok', expires_in: 'soon' }) : json(res, 200, {})));
+    const auth = new ClientCredentials({ tokenUrl: `${server.url}/oauth/token`, clientId: () => 'c', clientSecret: () => 's', clock });
+    const client = new HttpClient({ name: 'demo', baseUrl: server.url, auth, clock });
+    const start = clock.now();
+    await client.request({ path: '/users' });
+    clock.set(start + 58 * 60_000);
+    await client.request({ path: '/users' });
+    assert.equal(auth.exchanges, 1);
+    clock.set(start + 59 * 60_000 + 1);
+    await client.request({ path: '/users' });
+    assert.equal(auth.exchanges, 2);
   });
 });
