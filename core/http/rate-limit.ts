@@ -22,7 +22,8 @@ const families = [
  * - a reset is an absolute epoch time (seconds, or milliseconds when that large) when it is after
  *   2001, else seconds from now; an absolute time is converted with the answer's own `Date` header
  *   (reset − Date), so a server whose clock differs from ours is waited for exactly (Okta's SDKs do
- *   the same); without `Date` our clock is used;
+ *   the same); without `Date`, or with a `Date` that agrees with our clock to the second, our
+ *   clock is used (it has the milliseconds `Date` lacks);
  * - the IETF fields: `RateLimit: "default";r=0;t=5` and `RateLimit-Policy: "default";q=100;w=60`
  *   (draft -07 onwards), `RateLimit: limit=100, remaining=0, reset=5` (draft -05/-06) and the older
  *   separate `RateLimit-Limit/-Remaining/-Reset`;
@@ -34,8 +35,11 @@ const families = [
 export function readRateLimit(headers: Headers, now: number): RateLimitInfo {
   const info: { -readonly [K in keyof RateLimitInfo]: RateLimitInfo[K] } = {};
   const serverDate = parseDate(headers.get('date'));
-  // An absolute time on the server's clock, as a time on ours.
-  const local = (absolute: number) => (serverDate === undefined ? absolute : now + (absolute - serverDate));
+  // An absolute time on the server's clock, as a time on ours. `Date` has whole seconds, so a
+  // server whose Date agrees with our clock within that resolution (and a second of latency) is
+  // taken as in step, and our clock's milliseconds are kept; beyond that its clock is believed.
+  const skew = serverDate === undefined || (now >= serverDate - 1000 && now < serverDate + 2000) ? 0 : serverDate - now;
+  const local = (absolute: number) => absolute - skew;
   const lowest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
   const latest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
   for (const [limit, remaining, reset] of families) {

@@ -148,6 +148,12 @@ describe('vendor quirks: rate-limit headers read tolerantly', () => {
     assert.equal(readRateLimit(headers([['Retry-After', new Date(now + 4000).toISOString()]]), now).retryAfterMs, 4000);
   });
 
+  it("a Date in step with our clock (to its whole second) keeps our milliseconds; a skewed one is believed", () => {
+    const at = now + 700;
+    assert.equal(readRateLimit(headers([['date', httpDate(now)], ['x-ratelimit-reset', String(now / 1000 + 1)]]), at).resetAt, now + 1000, 'wait 300 ms, not a whole second');
+    assert.equal(readRateLimit(headers([['date', httpDate(now - 120_000)], ['x-rate-limit-reset', String((now - 120_000) / 1000 + 5)]]), at).resetAt, at + 5000);
+  });
+
   it('nonsense is ignored, not read as zero', () => {
     assert.deepEqual(readRateLimit(headers([['x-ratelimit-remaining', 'lots'], ['retry-after', 'soon'], ['ratelimit', 'garbage;;;']]), now), {});
   });
