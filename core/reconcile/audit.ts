@@ -104,7 +104,8 @@ export function auditReport(args: {
   const since = now - (args.windowDays ?? 365) * day;
   const current = Object.fromEntries(apps.filter((a) => a.lastAudit).map((a) => [a.app, history.findingsOf(a.lastAudit!.id, currentLimit)]));
   const incomplete = apps.filter((a) => a.latest && !a.latest.completeness.complete).map((a) => ({ app: a.app, name: a.name, at: a.latest!.at, reasons: a.latest!.completeness.reasons }));
-  return { tenant: profile.tenant, at: now, apps, overdue, incomplete, history: history.list(profile.tenant, { since }), current };
+  // Incomplete reads first, in JSON as on the page.
+  return { tenant: profile.tenant, at: now, incomplete, apps, overdue, history: history.list(profile.tenant, { since }), current };
 }
 
 /** The report for every app installed in the profile, as the planner judges them. */
