@@ -41,7 +41,7 @@ export class RateLimitWaitTooLongError extends UpstreamError {
     readonly maxWaitMs: number,
     status: number,
   ) {
-    super(status, operation, `rate limited: the server asks to wait ${Math.ceil(retryAfterMs / 1000)} s, longer than the ${Math.ceil(maxWaitMs / 1000)} s this client waits; try again later`);
+    super(status, operation, `the server asks to wait ${Math.ceil(retryAfterMs / 1000)} s, longer than the ${Math.ceil(maxWaitMs / 1000)} s this client waits (maxRetryWaitMs); not retried, try again later`);
   }
 }
 
