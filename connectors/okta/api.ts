@@ -56,10 +56,12 @@ export class OktaApi implements ConnectorApi {
     return { outcome: 'done', evidence: `Okta user ${user.id} is ${user.status}`, accounts: [toAccount(user)] };
   }
 
+  /** Every user, page by page; `completeness` says whether the pages were read to their end (a repeating next link, a page of users already read, stop it). */
   async listUsers(input: OperationInput): Promise<OperationResult> {
     const accounts: AppAccount[] = [];
-    for await (const user of paginate<OktaUser>(this.client(input), { path: '/api/v1/users', query: { limit: pageSize } }, linkHeaderPagination())) accounts.push(toAccount(user));
-    return { outcome: 'done', evidence: `read ${accounts.length} Okta users`, accounts };
+    const pages = paginate<OktaUser>(this.client(input), { path: '/api/v1/users', query: { limit: pageSize } }, linkHeaderPagination(), { onFault: 'report' });
+    for await (const user of pages) accounts.push(toAccount(user));
+    return { outcome: 'done', evidence: `read ${accounts.length} Okta users${pages.completeness.complete ? '' : ' (incomplete)'}`, accounts, completeness: pages.completeness };
   }
 
   async createUser(input: OperationInput): Promise<OperationResult> {
@@ -84,13 +86,13 @@ export class OktaApi implements ConnectorApi {
     return { outcome: 'done', evidence: `deactivated Okta user ${user.id}` };
   }
 
+  /** The app's assignments, page by page, with whether every page was read (as listUsers). */
   async listAppUsers(input: OperationInput): Promise<OperationResult> {
     const appId = this.appId(input);
     const accounts: AppAccount[] = [];
-    for await (const u of paginate<{ id: string; status: string; credentials?: { userName?: string } }>(this.client(input), { path: `/api/v1/apps/${appId}/users`, query: { limit: pageSize } }, linkHeaderPagination())) {
-      accounts.push({ id: u.id, email: u.credentials?.userName ?? '', active: u.status !== 'INACTIVE' });
-    }
-    return { outcome: 'done', evidence: `read ${accounts.length} assignments of Okta app ${appId}`, accounts };
+    const pages = paginate<{ id: string; status: string; credentials?: { userName?: string } }>(this.client(input), { path: `/api/v1/apps/${appId}/users`, query: { limit: pageSize } }, linkHeaderPagination(), { onFault: 'report' });
+    for await (const u of pages) accounts.push({ id: u.id, email: u.credentials?.userName ?? '', active: u.status !== 'INACTIVE' });
+    return { outcome: 'done', evidence: `read ${accounts.length} assignments of Okta app ${appId}${pages.completeness.complete ? '' : ' (incomplete)'}`, accounts, completeness: pages.completeness };
   }
 
   async assignApp(input: OperationInput): Promise<OperationResult> {

@@ -1,5 +1,6 @@
 import type { AppSettings } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
+import type { Completeness } from '../reconcile/snapshot.js';
 
 /** An account as an app reports it, in the few words every app shares. */
 export interface AppAccount {
@@ -30,9 +31,11 @@ export interface OperationInput {
 /**
  * done: the change happened (or the read succeeded); alreadyDone: nothing to do, said as such;
  * notFound: the person has no account. Failures are thrown as typed errors.
+ * A list operation (listUsers, listAppUsers) says in `completeness` whether it read every page;
+ * one that does not say is taken as complete.
  */
 export type OperationResult =
-  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[] }
+  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[]; readonly completeness?: Completeness }
   | { readonly outcome: 'notFound'; readonly evidence: string };
 
 export type OperationHandler = (input: OperationInput) => Promise<OperationResult>;
