@@ -41,6 +41,8 @@ export const googleDepartureEvents = ['SUSPEND_USER', 'DELETE_USER'] as const;
 export const googleGroupRemovalEvent = 'REMOVE_GROUP_MEMBER';
 
 const adminApi = 'https://admin.googleapis.com';
+/** Where google-auth-library exchanges a service account's JWT, and the token_uri of the keys Google issues. */
+const googleTokenUrl = 'https://oauth2.googleapis.com/token';
 const usersPath = 'admin/directory/v1/users';
 const quotaReasons = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'quotaExceeded']);
 
@@ -266,7 +268,8 @@ export class GoogleWorkspaceApi implements ConnectorApi {
 
 /**
  * A service account acting as an administrator: google-auth-library signs the JWT with the key's
- * private key, names the administrator as its subject and exchanges it at Google's token endpoint;
+ * private key, names the administrator as its subject and exchanges it at the key's token_uri
+ * (Google's token endpoint in every key Google issues);
  * the token is cached until it nears expiry. The key is read from its secret reference when the
  * first token is needed and never leaves this object; token errors carry Google's error code only.
  */
@@ -292,7 +295,7 @@ export class DelegatedServiceAccount implements AuthStrategy {
   }
 
   private create(): JWT {
-    let parsed: { client_email?: unknown; private_key?: unknown };
+    let parsed: { client_email?: unknown; private_key?: unknown; token_uri?: unknown };
     try {
       parsed = JSON.parse(this.key()) as typeof parsed;
     } catch (error) {
@@ -302,7 +305,20 @@ export class DelegatedServiceAccount implements AuthStrategy {
     if (typeof parsed.client_email !== 'string' || typeof parsed.private_key !== 'string') {
       throw new ConnectorConfigError('google-workspace', 'idp.secrets.serviceAccountKey', 'the JSON key has no client_email or private_key');
     }
-    return new JWT({ email: parsed.client_email, key: parsed.private_key, scopes: [...googleScopes], subject: this.subject() });
+    const jwt = new JWT({ email: parsed.client_email, key: parsed.private_key, scopes: [...googleScopes], subject: this.subject() });
+    // The key names its token endpoint (token_uri), as Google's own libraries read it; this library
+    // posts to Google's fixed address unless told, so a key that names another one is followed.
+    const tokenUri = typeof parsed.token_uri === 'string' ? parsed.token_uri : googleTokenUrl;
+    if (tokenUri !== googleTokenUrl) {
+      if (!isHttpUrl(tokenUri)) throw new ConnectorConfigError('google-workspace', 'idp.secrets.serviceAccountKey', 'token_uri in the JSON key is not an http(s) URL');
+      jwt.transporter.interceptors.request.add({
+        resolved: async (config) => {
+          if (String(config.url) === googleTokenUrl) config.url = new URL(tokenUri);
+          return config;
+        },
+      });
+    }
+    return jwt;
   }
 }
 
