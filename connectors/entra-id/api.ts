@@ -240,7 +240,7 @@ export class EntraIdApi implements ConnectorApi {
     try {
       return (await this.client(input).request<GraphServicePrincipal>({ path: `servicePrincipals/${id}`, query: { $select: 'id,appId,displayName,appRoles' } })).body;
     } catch (error) {
-      if (error instanceof ResourceNotFoundError) throw new ConnectorConfigError('entra-id', `apps.${input.target?.app}.idpAppId`, `no enterprise app (service principal) ${id} in the tenant`, );
+      if (error instanceof ResourceNotFoundError) throw new ConnectorConfigError('entra-id', `apps.${input.target?.app}.idpAppId`, `no enterprise app (service principal) ${id} in the tenant`);
       throw error;
     }
   }
@@ -329,9 +329,8 @@ export function tenantTokenUrl(graphBase: string): (tenant: string) => string {
 export function readGraphError(status: number, body: unknown): VendorError | undefined {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   if (!error || typeof error !== 'object') return undefined;
-  const code = typeof error.code === 'string' ? error.code : undefined;
-  const message = typeof error.message === 'string' ? error.message : undefined;
-  return { detail: [code, message].filter(Boolean).join(': ') || undefined, throttled: status === 429 } as VendorError;
+  const detail = [error.code, error.message].filter((part): part is string => typeof part === 'string' && part !== '').join(': ');
+  return { ...(detail ? { detail } : {}), throttled: status === 429 };
 }
 
 /** OData paging: items in `value`, the next page's whole URL in `@odata.nextLink`. */
