@@ -4,7 +4,7 @@ import { ResourceNotFoundError } from '../../core/http/errors.js';
 import type { HttpClock } from '../../core/http/limiter.js';
 import { type Pagination, paginate } from '../../core/http/pagination.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
-import { ConnectorConfigError } from '../../core/errors.js';
+import { ConnectorConfigError, PatchbayError } from '../../core/errors.js';
 import type { AppAccount, ConnectorApi, LeaverEvent, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 
 /**
@@ -136,7 +136,10 @@ export class EntraIdApi implements ConnectorApi {
     const user = await this.user(input);
     if (!user) throw new ConnectorConfigError('entra-id', 'user', `no Entra ID user ${input.subject.email} to assign`);
     const existing = await this.assignmentsOf(input, user.id, sp.id);
-    if (existing.length) return { outcome: 'alreadyDone', evidence: `${input.subject.email} was already assigned to Entra ID enterprise app ${sp.displayName ?? sp.id}` };
+    if (existing.length) {
+      const how = existing.some((a) => a.principalType === 'User') ? 'directly' : `through group ${existing.map((a) => a.principalDisplayName ?? a.principalId).join(', ')}`;
+      return { outcome: 'alreadyDone', evidence: `${input.subject.email} was already assigned to Entra ID enterprise app ${sp.displayName ?? sp.id} (${how})` };
+    }
     const appRoleId = this.appRole(input, sp);
     const created = await this.client(input).request<GraphAppRoleAssignment>({
       method: 'POST',
@@ -152,8 +155,18 @@ export class EntraIdApi implements ConnectorApi {
     const sp = this.servicePrincipalId(input);
     const user = await this.user(input);
     if (!user) return { outcome: 'alreadyDone', evidence: `no Entra ID user ${input.subject.email}, so no assignment to ${sp}` };
-    const existing = await this.assignmentsOf(input, user.id, sp);
-    if (!existing.length) return { outcome: 'alreadyDone', evidence: `${input.subject.email} had no direct assignment to Entra ID enterprise app ${sp}` };
+    const all = await this.assignmentsOf(input, user.id, sp);
+    // Graph lists the assignments of the groups the user is in beside the user's own; removing one of those would take the app from the whole group.
+    const existing = all.filter((a) => a.principalType === 'User' && a.principalId === user.id);
+    const throughGroups = all.filter((a) => a.principalType === 'Group');
+    const stillThrough = () => {
+      const groups = throughGroups.map((a) => a.principalDisplayName ?? a.principalId).join(', ');
+      return new StillAssignedError(`${input.subject.email} still has Entra ID enterprise app ${sp} through group ${groups}${existing.length ? ' (the direct assignment is removed)' : ''}: remove them from the group`);
+    };
+    if (!existing.length) {
+      if (throughGroups.length) throw stillThrough();
+      return { outcome: 'alreadyDone', evidence: `${input.subject.email} had no direct assignment to Entra ID enterprise app ${sp}` };
+    }
     let removed = 0;
     for (const assignment of existing) {
       try {
@@ -163,6 +176,7 @@ export class EntraIdApi implements ConnectorApi {
         if (!(error instanceof ResourceNotFoundError)) throw error;
       }
     }
+    if (throughGroups.length) throw stillThrough();
     if (!removed) return { outcome: 'alreadyDone', evidence: `${input.subject.email}'s assignment to ${sp} was already gone` };
     return { outcome: 'done', evidence: `removed ${removed} app role assignment${removed === 1 ? '' : 's'} of ${input.subject.email} to Entra ID enterprise app ${sp}` };
   }
@@ -227,6 +241,7 @@ export class EntraIdApi implements ConnectorApi {
     return response.body.value?.[0];
   }
 
+  /** The user's app role assignments to the app: their own, and (as Graph lists them) those of groups they are a direct member of. */
   private async assignmentsOf(input: OperationInput, userId: string, sp: string): Promise<GraphAppRoleAssignment[]> {
     const found: GraphAppRoleAssignment[] = [];
     for await (const a of paginate<GraphAppRoleAssignment>(this.client(input), { path: `users/${userId}/appRoleAssignments`, query: { $filter: `resourceId eq ${sp}` } }, odataPagination())) {
@@ -293,6 +308,15 @@ export class EntraIdApi implements ConnectorApi {
     }
     return client;
   }
+}
+
+/**
+ * The person keeps the app through a group after their own assignment is gone: removing the group's
+ * assignment would take the app from everyone in it, so the step goes to a person (the runbook
+ * says to remove them from the group).
+ */
+export class StillAssignedError extends PatchbayError {
+  readonly code = 'still-assigned';
 }
 
 /**

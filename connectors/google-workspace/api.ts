@@ -136,14 +136,21 @@ export class GoogleWorkspaceApi implements ConnectorApi {
     return { outcome: 'done', evidence: `added ${input.subject.email} to ${group}, which the SAML app is turned on for` };
   }
 
+  /** Removes the person from the app's group; membership through a nested group is left to a person, who sees which. */
   async unassignApp(input: OperationInput): Promise<OperationResult> {
     const group = this.group(input, 'unassign');
+    let direct = true;
     try {
       await this.client(input).request({ method: 'DELETE', path: `admin/directory/v1/groups/${encodeURIComponent(group)}/members/${encodeURIComponent(input.subject.email)}`, idempotencyKey: input.idempotencyKey });
     } catch (error) {
-      if (error instanceof ResourceNotFoundError) return { outcome: 'alreadyDone', evidence: `${input.subject.email} was not a direct member of ${group}` };
-      throw error;
+      if (!(error instanceof ResourceNotFoundError)) throw error;
+      direct = false;
     }
+    // hasMember answers for nested membership too: a group inside the app's group still carries the app.
+    if (await this.isMember(input, group, input.subject.email)) {
+      throw new StillAssignedError(`${input.subject.email} is still a member of ${group} through a group inside it${direct ? ' (the direct membership is removed)' : ''}: remove them from that group`);
+    }
+    if (!direct) return { outcome: 'alreadyDone', evidence: `${input.subject.email} was not a member of ${group}` };
     return { outcome: 'done', evidence: `removed ${input.subject.email} from ${group}, which the SAML app is turned on for` };
   }
 
@@ -264,6 +271,11 @@ export class GoogleWorkspaceApi implements ConnectorApi {
     }
     return client;
   }
+}
+
+/** The person keeps the app through a group nested in the app's group: a person takes it from there. */
+export class StillAssignedError extends PatchbayError {
+  readonly code = 'still-assigned';
 }
 
 /**

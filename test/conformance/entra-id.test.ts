@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { StillAssignedError } from '../../connectors/entra-id/api.js';
 import { createServices } from '../../core/container.js';
 import { UnauthorizedError } from '../../core/http/errors.js';
 import type { OperationInput } from '../../core/registry/connector-api.js';
@@ -45,6 +46,16 @@ describe('conformance: entra-id operations, each done / already done / not found
     assert.equal(graph.assignments.length, 0);
     assert.equal((await api.operations.unassignApp!(input('bob@acme.com'))).outcome, 'alreadyDone');
     assert.equal((await api.operations.unassignApp!(input('ghost@acme.com'))).outcome, 'alreadyDone');
+  });
+
+  it("access through a group: assigning is already done; unassigning removes the person's own assignment, leaves the group's and hands over to a person", async () => {
+    graph.assignGroup(sp, 'group-finance', ['carol@acme.com']);
+    const assigned = await api.operations.assignApp!(input('carol@acme.com'));
+    assert.equal(assigned.outcome, 'alreadyDone');
+    assert.match(assigned.evidence, /through group group-finance/);
+    graph.assign(sp, ['carol@acme.com']);
+    await assert.rejects(api.operations.unassignApp!(input('carol@acme.com')), (e: unknown) => e instanceof StillAssignedError && /carol@acme\.com still has .* through group group-finance \(the direct assignment is removed\): remove them from the group/.test((e as Error).message));
+    assert.deepEqual(graph.assignments.map((a) => a.principalType), ['Group'], "the group's assignment is not touched");
   });
 
   it('getUser and deactivateUser: not found for a stranger', async () => {

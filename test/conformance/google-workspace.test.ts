@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { StillAssignedError } from '../../connectors/google-workspace/api.js';
 import { createServices } from '../../core/container.js';
 import { ConnectorConfigError } from '../../core/errors.js';
 import { UnauthorizedError } from '../../core/http/errors.js';
@@ -71,6 +72,12 @@ describe('conformance: google-workspace operations, each done / already done / n
     assert.equal((await api.operations.unassignApp!(input('bob@acme.com'))).outcome, 'done');
     assert.equal(google.groups.get(group)!.size, 0);
     assert.equal((await api.operations.unassignApp!(input('bob@acme.com'))).outcome, 'alreadyDone');
+  });
+
+  it('unassignApp: membership through a nested group is handed over to a person, saying so', async () => {
+    google.group(group, ['bob@acme.com'], ['bob@acme.com']);
+    await assert.rejects(api.operations.unassignApp!(input('bob@acme.com')), (e: unknown) => e instanceof StillAssignedError && /bob@acme\.com is still a member of spendesk-users@acme\.com through a group inside it \(the direct membership is removed\)/.test((e as Error).message));
+    assert.equal(google.groups.get(group)!.has('bob@acme.com'), false, 'the direct membership is gone');
   });
 
   it('an app turned on by organisational unit: its people are read, but assigning is refused as a person\'s task', async () => {

@@ -141,7 +141,9 @@ export class EntraDouble extends Double {
     const ofUser = /^\/users\/([^/]+)\/appRoleAssignments$/.exec(path);
     if (ofUser && req.method === 'GET') {
       const resource = /resourceId eq (\S+)/.exec(filter)?.[1];
-      return send(res, 200, { value: this.assignments.filter((a) => a.principalId === ofUser[1] && (!resource || a.resourceId === resource)) });
+      // As Graph documents: the user's own assignments and those of the groups they are a direct member of.
+      const groups = [...this.groups].filter(([, ids]) => ids.includes(ofUser[1]!)).map(([id]) => id);
+      return send(res, 200, { value: this.assignments.filter((a) => (a.principalId === ofUser[1] || groups.includes(a.principalId)) && (!resource || a.resourceId === resource)) });
     }
     const sp = /^\/servicePrincipals\/([^/]+)$/.exec(path);
     if (sp && req.method === 'GET') {
@@ -211,6 +213,8 @@ type Activity = { kind: string; id: { time: string; uniqueQualifier: string; app
 export class GoogleDouble extends Double {
   readonly users = new Map<string, GoogleUser>();
   readonly groups = new Map<string, Set<string>>();
+  /** Members a group has through a group inside it (they are not its direct members). */
+  readonly nested = new Map<string, Set<string>>();
   readonly activities: Activity[] = [];
 
   /** The claims of every JWT assertion the token endpoint accepted. */
@@ -252,8 +256,9 @@ export class GoogleDouble extends Double {
     return user && !user.suspended;
   }
 
-  group(email: string, members: readonly string[]): void {
+  group(email: string, members: readonly string[], throughNestedGroups: readonly string[] = []): void {
     this.groups.set(email, new Set(members));
+    this.nested.set(email, new Set(throughNestedGroups));
   }
 
   /** An admin suspends the person in the Admin console, with its admin audit event. */
@@ -313,7 +318,7 @@ export class GoogleDouble extends Double {
     if (hasMember && req.method === 'GET') {
       const group = this.groups.get(hasMember[1]!);
       if (!group) return error(404, 'notFound', 'Resource Not Found: groupKey');
-      return send(res, 200, { isMember: group.has(hasMember[2]!) });
+      return send(res, 200, { isMember: group.has(hasMember[2]!) || !!this.nested.get(hasMember[1]!)?.has(hasMember[2]!) });
     }
     const members = /^\/admin\/directory\/v1\/groups\/([^/]+)\/members(?:\/([^/]+))?$/.exec(path);
     if (members) {
