@@ -5,7 +5,7 @@ import type { HttpClock } from '../../core/http/limiter.js';
 import { linkHeaderPagination, paginate } from '../../core/http/pagination.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
 import { ConnectorConfigError } from '../../core/errors.js';
-import type { AppAccount, ConnectorApi, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
+import type { AppAccount, ConnectorApi, LeaverEvent, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 
 /** The shapes read from Okta's Management API (developer.okta.com, Users, Application Users, System Log). */
 export interface OktaUser {
@@ -23,6 +23,8 @@ export interface OktaLogEvent {
 }
 
 const inactive = new Set(['DEPROVISIONED', 'SUSPENDED']);
+/** System Log event types that mean the person left Okta itself (developer.okta.com, Event Types). */
+export const oktaDepartureEvents = ['user.lifecycle.deactivate', 'user.lifecycle.suspend', 'user.lifecycle.delete.initiated'] as const;
 const pageSize = 200;
 
 /**
@@ -45,7 +47,9 @@ export class OktaApi implements ConnectorApi {
     findSignIn: (i) => this.findSignIn(i),
   };
   readonly leavers: NonNullable<ConnectorApi['leavers']> = async (input) =>
-    (await this.unassignmentsSince(input)).map((u) => ({ email: u.email, at: u.at, id: u.event, type: 'application.user_membership.remove' }));
+    input.target
+      ? (await this.unassignmentsSince(input)).map((u) => ({ email: u.email, at: u.at, id: u.event, type: 'application.user_membership.remove', scope: 'app' as const }))
+      : this.departuresSince(input);
   private readonly clients = new Map<string, HttpClient>();
 
   constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}
@@ -135,6 +139,20 @@ export class OktaApi implements ConnectorApi {
     return events.flatMap((e) => {
       const user = e.target?.find((t) => t.type === 'User');
       return user?.alternateId ? [{ email: user.alternateId, at: e.published, event: e.uuid }] : [];
+    });
+  }
+
+  /**
+   * People who left Okta since a time: deactivated, suspended or deleted users (System Log
+   * user.lifecycle.deactivate, .suspend, .delete.initiated). Each is offboarded from every app.
+   */
+  async departuresSince(input: Omit<OperationInput, 'subject' | 'idempotencyKey' | 'target'> & { since: number }): Promise<LeaverEvent[]> {
+    const filter = oktaDepartureEvents.map((type) => `eventType eq "${type}"`).join(' or ');
+    const events = await this.events(input as OperationInput, filter);
+    return events.flatMap((e) => {
+      const user = e.target?.find((t) => t.type === 'User');
+      if (!user?.alternateId || e.outcome?.result === 'FAILURE') return [];
+      return [{ email: user.alternateId, at: e.published, id: e.uuid, type: e.eventType, scope: 'person' as const }];
     });
   }
 

@@ -12,6 +12,7 @@ import { type AppReaderName, type ReaderContext, appReaders, readAccountsFile, r
 import type { Snapshot } from '../reconcile/snapshot.js';
 import { layout } from '../server/html.js';
 import { reconcileReportBody } from '../server/reconcile-page.js';
+import type { ConnectorRegistry } from '../registry/registry.js';
 import { renderTable } from './format.js';
 import type { CliContext } from './run-commands.js';
 
@@ -165,7 +166,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--app <id>', 'the connector, e.g. spendesk')
     .option('--all', "every installed app a machine can read (its API, SCIM or console) against the IdP's API; gap nodes are named, not read")
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
-    .option('--idp-from <file>', 'the IdP side from a CSV or xlsx export instead of the IdP API (roles, teams and policy columns there are the wanted access)')
+    .option('--idp-from <file|idp>', "the IdP side from a CSV or xlsx export (roles, teams and policy columns there are the wanted access), or the tenant's IdP by name (okta, entra, google: its API, the default)")
     .option('--from <file>', "the app side from a CSV or xlsx export (the admin's members list)")
     .option('--via <reader>', `read the app side through ${vias.join(', ')} (attestations: what people said in completed tasks)`)
     .option('--map <field=Header>', 'a column of --from for a field (email, userName, externalId, status, roles, teams, policy)', collect)
@@ -179,6 +180,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const loaded = services.profiles.load(options.profile);
       const { profile } = loaded;
       const line = { file: 'command line' };
+      // --idp-from okta|entra|google names the tenant's IdP: read its API, as without the flag.
+      if (options.idpFrom && idpKeyword(options.idpFrom, services.registry, profile)) delete options.idpFrom;
       if (!!options.app === !!options.all) throw new InvalidInputError({ ...line, pointer: '/app' }, 'give one app with --app <id>, or --all');
       if (options.all && (options.from || options.via || options.idpFrom)) throw new InvalidInputError({ ...line, pointer: '/all' }, '--all reads every app by its own reader and the IdP by its API: --from, --via and --idp-from are for one app');
       if (options.app && !!options.from === !!options.via) throw new InvalidInputError({ ...line, pointer: '/from' }, `give the app side with exactly one of --from <file> or --via ${vias.join('|')}`);
@@ -193,7 +196,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
         services.planner.context(options.app, loaded);
         plan.push({ app: options.app, ...(options.via ? { via: options.via } : {}) });
       } else {
-        if (!profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
+        const idpApi = profile.idp ? services.registry.api(profile.idp.connector) : undefined;
+        if (idpApi?.requiredSettings?.includes('baseUrl') && !profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
         for (const id of Object.keys(profile.apps)) {
           const context = services.planner.context(id, loaded);
           if (context.app.connector.manifest.kind === 'idp') continue;
@@ -314,4 +318,20 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));
     });
+}
+
+/**
+ * Whether `--idp-from` names an identity provider rather than a file: a connector of kind idp whose
+ * id is the word or starts with it (entra → entra-id, google → google-workspace). One that is not
+ * the tenant's IdP is refused, naming the one it has.
+ */
+function idpKeyword(value: string, registry: ConnectorRegistry, profile: { idp?: { connector: string } }): boolean {
+  if (/[./\\]/.test(value)) return false;
+  const word = value.toLowerCase();
+  const named = registry.list().find((c) => c.manifest.kind === 'idp' && (c.manifest.id === word || c.manifest.id.startsWith(`${word}-`)));
+  if (!named) return false;
+  if (profile.idp?.connector !== named.manifest.id) {
+    throw new InvalidInputError({ file: 'command line', pointer: '/idpFrom' }, `--idp-from ${value}: the tenant's identity provider is ${profile.idp ? registry.get(profile.idp.connector).manifest.name : 'not set (idp.connector)'}, not ${named.manifest.name}`);
+  }
+  return true;
 }

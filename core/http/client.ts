@@ -28,6 +28,18 @@ export interface HttpClientOptions {
   readonly maxRetryWaitMs?: number;
   /** Told of every attempt, with nothing secret in it (no headers, no query string, no body). */
   readonly onEvent?: (event: HttpEvent) => void;
+  /**
+   * Reads the vendor's error body (parsed JSON, or text) of a failed answer: `detail` goes into the
+   * typed error's message (Graph's `code: message`), `throttled` marks an answer that is a rate
+   * limit whatever its status (Google's 403 `userRateLimitExceeded`). Without it the body is dropped.
+   */
+  readonly readError?: (status: number, body: unknown) => VendorError | undefined;
+}
+
+/** What a vendor's error body says, in the two words the client acts on. */
+export interface VendorError {
+  readonly detail?: string;
+  readonly throttled?: boolean;
 }
 
 export interface HttpEvent {
@@ -126,9 +138,9 @@ export class HttpClient {
         this.options.onEvent?.({ method, path: url.pathname, status: response.status, attempt, ms: now - started });
         return { status: response.status, headers: response.headers, body: (await parseBody(response)) as T, url: response.url || url.toString() };
       }
-      await response.body?.cancel().catch(() => {});
+      const vendor = this.options.readError ? this.options.readError(response.status, await parseBody(response).catch(() => undefined)) : (await response.body?.cancel().catch(() => {}), undefined);
       const status = response.status;
-      if (status === 429 || ((status === 503 || this.rateLimitStatuses.has(status)) && saysRateLimited(info))) {
+      if (status === 429 || vendor?.throttled || ((status === 503 || this.rateLimitStatuses.has(status)) && saysRateLimited(info))) {
         this.rateLimited++;
         const exact = waitAfterRateLimit(info, now);
         if (exact !== undefined && exact > this.maxWaitMs) {
@@ -138,7 +150,7 @@ export class HttpClient {
         if (exact !== undefined) this.limiter.pause(exact);
         const wait = attempt < this.retry.maxAttempts ? (exact ?? this.backoff(attempt)) : undefined;
         this.options.onEvent?.({ method, path: url.pathname, status, attempt, ms: now - started, ...(wait !== undefined ? { waitMs: wait } : {}) });
-        if (wait === undefined) throw new RateLimitedError(label, exact, status);
+        if (wait === undefined) throw new RateLimitedError(vendor?.detail ? `${label} (${vendor.detail})` : label, exact, status);
         await this.clock.sleep(wait);
         continue;
       }
@@ -150,11 +162,11 @@ export class HttpClient {
       }
       if (response.status === 401 || response.status === 403) {
         this.options.auth?.invalidate?.();
-        throw new UnauthorizedError(response.status, label);
+        throw new UnauthorizedError(response.status, label, vendor?.detail);
       }
-      if (response.status === 404) throw new ResourceNotFoundError(404, label);
-      if (response.status === 400 || response.status === 409 || response.status === 422) throw new InvalidRequestError(response.status, label);
-      throw new UpstreamError(response.status, label);
+      if (response.status === 404) throw new ResourceNotFoundError(404, label, vendor?.detail);
+      if (response.status === 400 || response.status === 409 || response.status === 422) throw new InvalidRequestError(response.status, label, vendor?.detail);
+      throw new UpstreamError(response.status, label, vendor?.detail);
     }
   }
 

@@ -99,7 +99,7 @@ export async function readAccountsFile(file: string, options: { side: Snapshot['
   return { side: options.side, app: options.app, source: { kind: 'file', name: shown, readAt: options.readAt ?? statSync(file).mtimeMs }, accounts, completeness: completeRead };
 }
 
-/** The IdP's assignments of the app (Okta: the app's users), through the IdP connector's API module. */
+/** The IdP's assignments of the app (Okta: the app's users; Entra ID: the enterprise app's users and assigned groups' members; Google Workspace: the app's group or organisational unit), through any IdP module that offers listAppUsers. */
 export async function readIdpAssignments(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
   const idp = profile.idp?.connector;
   const handler = idp ? registry.api(idp)?.operations.listAppUsers : undefined;
