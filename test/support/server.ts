@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { type PatchbayServer, startServer } from '../../core/server/app.js';
 import type { Harness } from './runtime.js';
 
@@ -14,7 +15,7 @@ export class FormClient {
   constructor(private readonly base: string) {}
 
   async request(method: 'GET' | 'POST', path: string, form?: Record<string, string>): Promise<{ status: number; body: string; location: string | null; headers: Headers }> {
-    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const cookie = this.cookieHeader();
     const response = await fetch(`${this.base}${path}`, {
       method,
       redirect: 'manual',
@@ -29,6 +30,11 @@ export class FormClient {
       else this.cookies.set(name!.trim(), value);
     }
     return { status: response.status, body: await response.text(), location: response.headers.get('location'), headers: response.headers };
+  }
+
+  /** The Cookie header this client sends (to replay its session from another client). */
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
   /** Signs in as a browser would: the sign-in page first (its form token and pre-session cookie), then the post. */
@@ -50,4 +56,26 @@ export class FormClient {
     if (!form) throw new Error(`no form${action ? ` posting to ${action}` : ''} on the page`);
     return form[2]!;
   }
+}
+
+/**
+ * One request sent as written (no URL normalisation, unlike fetch), on its own connection: for odd
+ * spellings of paths. A request line Node's HTTP parser refuses answers 400 and closes; when the
+ * parser refuses so early that no answer can be read (a HEAD), this resolves with status 400 and `refusedByParser`.
+ */
+export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; refusedByParser?: true }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method, path, agent: false, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'HPE_INVALID_CONSTANT' || error.code === 'ECONNRESET') resolve({ status: 400, headers: {}, body: '', refusedByParser: true });
+      else reject(error);
+    });
+    req.end(body);
+  });
 }
