@@ -163,6 +163,13 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       : reply.code(404).type('text/html; charset=utf-8').send(layout('Not found', `<h1>404</h1><p role="alert">${esc(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
   });
 
+  // The API takes JSON only: a form or text body sent to it is refused before any handler reads it.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.config?.access?.kind !== 'token' || req.body === undefined) return;
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) throw Object.assign(new Error(`Unsupported Media Type: the API takes application/json (got ${type.split(';')[0] || 'nothing'})`), { statusCode: 415 });
+  });
+
   // Form posts: fields read (a file saved to a temporary folder) and the form token checked before
   // the handler runs; the temporary folder goes when the response is sent.
   app.addHook('preHandler', async (req, reply) => {
@@ -338,7 +345,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       }
     });
   taskForm('tick', (who, id, fields) => {
-    runtime.tasks.tickStep(id, Number(fields.step?.[0]), who.actor);
+    const step = Number(fields.step?.[0]);
+    if (!/^\d{1,4}$/.test(fields.step?.[0] ?? '')) throw new InvalidInputError({ pointer: '/step' }, `must be the number of a step of the checklist (got ${JSON.stringify(fields.step?.[0] ?? null)})`);
+    runtime.tasks.tickStep(id, step, who.actor);
     return `step ${fields.step?.[0]} ticked`;
   });
   taskForm('complete', (who, id, fields, file) => {
