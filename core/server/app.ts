@@ -242,7 +242,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         status: req.query.status ?? 'open',
         ...(req.query.queue ? { queue: req.query.queue } : {}),
         queues: seen(who),
-        ...(req.query.mine === 'true' ? { mine: { actor: who.actor, queues: memberQueues(who).map((q) => q.id) } } : {}),
+        actor: who.actor,
+        ...(req.query.mine === 'true' ? { mine: { queues: memberQueues(who).map((q) => q.id) } } : {}),
         limit: req.query.limit ?? defaultPageSize,
         ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
       });
@@ -315,7 +316,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const mine = memberQueues(who).map((q) => q.id);
     const queue = req.query.queue;
     const visible = seen(who);
-    const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     const tasks = items.map((id) => runtime.tasks.get(id));
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));

@@ -55,17 +55,18 @@ export function visibleQueues(who: Principal, profile: TenantProfile): readonly 
 
 /**
  * Tasks by due time, a page at a time (keyset paging on due time and id), limited to `queues`
- * (null: all) and, for `mine`, to those assigned to `actor` or unassigned in their queues.
+ * (null: all) or assigned to `actor`, and, for `mine`, to those assigned to `actor` or unassigned
+ * in the actor's queues.
  */
-export function pageOfTasks(db: Database, args: { status: string; queue?: string; queues: readonly string[] | null; mine?: { actor: string; queues: readonly string[] }; limit: number; cursor?: string }): Page<string> {
+export function pageOfTasks(db: Database, args: { status: string; queue?: string; queues: readonly string[] | null; actor: string; mine?: { queues: readonly string[] }; limit: number; cursor?: string }): Page<string> {
   const after = decodeCursor(args.cursor, isKey);
   const where: string[] = [];
   const values: unknown[] = [];
   if (args.status !== 'all') where.push('status = ?'), values.push(args.status);
   if (args.queue) where.push('queue = ?'), values.push(args.queue);
   const inQueues = (qs: readonly string[]) => (qs.length ? `queue IN (${qs.map(() => '?').join(', ')})` : '0');
-  if (args.queues) where.push(`(${inQueues(args.queues)} OR assignee = ?)`), values.push(...args.queues, args.mine?.actor ?? '');
-  if (args.mine) where.push(`(assignee = ? OR (assignee IS NULL AND ${inQueues(args.mine.queues)}))`), values.push(args.mine.actor, ...args.mine.queues);
+  if (args.queues) where.push(`(${inQueues(args.queues)} OR assignee = ?)`), values.push(...args.queues, args.actor);
+  if (args.mine) where.push(`(assignee = ? OR (assignee IS NULL AND ${inQueues(args.mine.queues)}))`), values.push(args.actor, ...args.mine.queues);
   if (after) where.push('(due_at > ? OR (due_at = ? AND id > ?))'), values.push(after[0], after[0], after[1]);
   const rows = db
     .prepare(`SELECT id, due_at AS dueAt FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY due_at, id LIMIT ?`)
