@@ -309,7 +309,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
   app.post('/logout', { config: { access: operatorRoute({ form: 'session' }) } }, async (req, reply) => {
     access.signOut(req.cookies[sessionCookie]);
-    return reply.clearCookie(sessionCookie, { path: '/' }).redirect('/login');
+    return reply.clearCookie(sessionCookie, cookieOptions).redirect('/login');
   });
   app.get<{ Querystring: { queue?: string; cursor?: string } }>('/inbox', { config: { access: operatorRoute() }, schema: { querystring: query({ queue: listQueries.tasks.properties.queue, cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);
