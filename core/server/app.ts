@@ -26,7 +26,7 @@ import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
 import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues } from './listing.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
-import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage } from './html.js';
+import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ServerOptions {
@@ -270,13 +270,24 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // The calling token itself: what it is, a new secret for it, its end.
   app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.listTokens().find((t) => t.id === principalOf(req).tokenId));
   app.post('/api/v1/token/rotate', { config: { access: tokenRoute() } }, async (req) => {
-    const rotated = access.rotateToken(principalOf(req).tokenId!);
-    return { id: rotated.id, token: rotated.token, expiresAt: rotated.expiresAt, scopes: rotated.scopes, replaced: principalOf(req).tokenId };
+    const who = principalOf(req);
+    const rotated = changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
+    return { id: rotated.id, token: rotated.token, expiresAt: rotated.expiresAt, scopes: rotated.scopes, replaced: who.tokenId };
   });
   app.delete('/api/v1/token', { config: { access: tokenRoute() } }, async (req, reply) => {
-    access.revokeToken(principalOf(req).tokenId!);
+    const who = principalOf(req);
+    changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
     return reply.code(204).send();
   });
+
+  /** A token change made over HTTP and its audit event (the real caller, never a secret), in one transaction. */
+  const changeToken = <T>(change: () => T, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): T =>
+    runtime.engine.atomically(() => {
+      const result = change();
+      const e = event(result);
+      if (e) runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
+      return result;
+    });
 
   /** The report without every finding in memory: the findings are paged from the store. */
   const leanAuditReport = () => {
@@ -385,6 +396,18 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
     const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';
     return html(reply, layout('Reconciliation', reconcileReportBody({ ...report, current: shown }) + note, who, tokenFor(who)('/logout')));
+  });
+  app.get<{ Querystring: { done?: string } }>('/tokens', { config: { access: operatorRoute({ role: 'admin' }) }, schema: { querystring: query({ done: { type: 'string', pattern: '^[0-9a-f]{12}$' } }) } }, async (req, reply) => {
+    const who = principalOf(req);
+    const message = req.query.done ? { ok: true, text: `Token ${req.query.done} revoked: it is refused from now on.` } : undefined;
+    return html(reply, tokensPage(who, tokenFor(who), access.listTokens(), Date.now(), message));
+  });
+  app.post<{ Params: { id: string } }>('/tokens/:id/revoke', { config: { access: operatorRoute({ role: 'admin', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
+    const who = principalOf(req);
+    const token = access.listTokens().find((t) => t.id === req.params.id);
+    if (!token) throw new NotFoundError('API token', req.params.id);
+    changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
+    return reply.redirect(`/tokens?done=${encodeURIComponent(token.id)}`, 303);
   });
   app.get<{ Params: { sha: string } }>('/evidence/:sha', { config: { access: operatorRoute({ queue: 'evidence' }) }, schema: { params: { type: 'object', properties: { sha: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, required: ['sha'] } } }, async (req, reply) => {
     const name = existsSync(runtime.evidenceDir) ? readdirSync(runtime.evidenceDir).find((f) => f.startsWith(req.params.sha) && !f.endsWith('.partial')) : undefined;

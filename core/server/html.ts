@@ -3,7 +3,7 @@ import type { Timeline } from '../engine/run-service.js';
 import type { MatrixRow } from '../docs/matrix-page.js';
 import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
 import { approvalState } from '../engine/approval.js';
-import type { Principal } from './access.js';
+import type { Principal, TokenInfo } from './access.js';
 
 /** Everything a page shows goes through this: names, emails and evidence come from people and consoles. */
 export function esc(value: unknown): string {
@@ -17,7 +17,7 @@ export type FormTokens = (action: string) => string;
 
 export function layout(title: string, body: string, who?: Principal, token?: string): string {
   const nav = who
-    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' · <a href="/tokens">API tokens</a>' : ''}
 <span class="who">${esc(who.actor)} (${esc(who.role)})</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
@@ -168,6 +168,26 @@ export function matrixPage(who: Principal, token: FormTokens, rows: readonly Mat
     'Capability matrix',
     `<h1>Capability matrix — tenant ${esc(tenant)}</h1><table aria-label="Capability matrix"><thead>${head}</thead><tbody>${body}</tbody></table>
 <p class="muted">doc = the vendor documents it, 3p = third party only, disputed = sources disagree. Hover a cell for its sources.</p>`,
+    who,
+    token('/logout'),
+  );
+}
+
+/** For admins: every API token with its scopes, expiry and last use (never a secret), and a revoke button for the live ones. */
+export function tokensPage(who: Principal, token: FormTokens, tokens: readonly TokenInfo[], now: number, message?: { ok: boolean; text: string }): string {
+  const state = (t: TokenInfo) => (t.revokedAt ? `revoked ${time(t.revokedAt)}` : t.expiresAt !== null && t.expiresAt <= now ? `expired ${time(t.expiresAt)}` : `expires ${time(t.expiresAt)}`);
+  const live = (t: TokenInfo) => !t.revokedAt && (t.expiresAt === null || t.expiresAt > now);
+  const rows = tokens
+    .map(
+      (t) => `<tr><td>${esc(t.id)}</td><td>${esc(t.name)}</td><td>${esc(t.actor)}</td><td>${esc(t.scopes.join(' '))}</td><td>${time(t.createdAt)}</td><td>${time(t.lastUsedAt)}</td><td>${esc(state(t))}</td>
+<td>${live(t) ? `<form method="post" action="/tokens/${esc(t.id)}/revoke" class="inline"><input type="hidden" name="_token" value="${esc(token(`/tokens/${t.id}/revoke`))}"><button type="submit" aria-label="Revoke token ${esc(t.id)}">Revoke</button></form>` : ''}</td></tr>`,
+    )
+    .join('');
+  return layout(
+    'API tokens',
+    `<h1>API tokens</h1>${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</p>` : ''}
+<p class="muted">Made with <code>patchbay token create</code>; rotated with <code>patchbay token rotate</code>. Last use is kept to the minute.</p>
+${tokens.length ? `<table aria-label="API tokens"><thead><tr><th>Id</th><th>Name</th><th>Acts as</th><th>Scopes</th><th>Created</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No API token yet.</p>'}`,
     who,
     token('/logout'),
   );

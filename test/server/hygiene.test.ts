@@ -224,6 +224,30 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.doesNotMatch((await page.request('GET', '/inbox?queue=it-ops')).body, new RegExp(taskId));
   });
 
+  it('shows admins every token with its last use and lets them revoke one, with the revocation in the audit log', async () => {
+    const h = harness();
+    const server = await serverFor(h);
+    const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
+    await call(`${server.url}/api/v1/runs`, token);
+    await server.access.setOperator(lead, password, 'admin');
+    await server.access.setOperator('it.oncall@acme.example', password, 'operator');
+    const oncall = new FormClient(server.url);
+    await oncall.signIn('it.oncall@acme.example', password);
+    assert.equal((await oncall.request('GET', '/tokens')).status, 403);
+    assert.doesNotMatch((await oncall.request('GET', '/inbox')).body, /href="\/tokens"/);
+    const admin = new FormClient(server.url);
+    await admin.signIn(lead, password);
+    const page = await admin.request('GET', '/tokens');
+    assert.equal(page.status, 200);
+    assert.match(page.body, new RegExp(`<td>${id}</td><td>hr-tool</td><td>people@acme\\.example</td><td>runs:read runs:write tasks:read tasks:write reconcile:read matrix:read</td><td>[^<]+</td><td>20\\d\\d-`));
+    assert.equal(page.body.includes(token.slice(-43)), false);
+    const revoked = await admin.request('POST', `/tokens/${id}/revoke`, { _token: FormClient.token(page.body, `/tokens/${id}/revoke`) });
+    assert.deepEqual([revoked.status, revoked.location], [303, `/tokens?done=${id}`]);
+    assert.equal((await call(`${server.url}/api/v1/runs`, token)).status, 401);
+    const event = h.runtime.engine.audit.list({}).find((a) => a.type === 'token.revoked')!;
+    assert.deepEqual([event.actor, event.data.token], [lead, id]);
+  });
+
   it('pages every list with a maximum and a next link, and validates the query', async () => {
     const h = harness();
     const server = await serverFor(h);
