@@ -178,8 +178,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     if (!form) return;
     const binding = form === 'session' ? req.principal!.sessionHash! : preSessionBinding(req.cookies[preSessionCookie] ?? '');
     if (form === 'pre-session' && !req.cookies[preSessionCookie]) throw new AccessDeniedError('the sign-in form has expired: reload the page and sign in again', 403);
-    if (form === 'pre-session') await signInLimiter(req, reply);
-    if (reply.sent) return;
+    // Past the limit the sign-in page has been sent (429): returning the reply ends the request here.
+    if (form === 'pre-session' && (await signInLimiter(req, reply))) return reply;
     req.form = await readForm(req, (fields) => access.useFormToken(binding, formAction(req), fields._token?.[0]));
   });
   app.addHook('onResponse', async (req) => req.form?.cleanup());
@@ -197,10 +197,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       if (!limit.isAllowed && limit.isExceeded) {
         const minutes = Math.max(1, Math.ceil(limit.ttlInSeconds / 60));
         const message = `too many sign-in attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + limit.ttl).toISOString().slice(11, 16)} UTC)`;
-        return html(reply.header('retry-after', String(limit.ttlInSeconds)), loginPage({ error: message, next: '/inbox', token: '' }), 429);
+        html(reply.header('retry-after', String(limit.ttlInSeconds)), loginPage({ error: message, next: '/inbox', token: '' }), 429);
+        return true;
       }
     }
-    return undefined;
+    return false;
   };
 
   const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
