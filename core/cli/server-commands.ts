@@ -8,7 +8,7 @@ import { InvalidInputError } from '../errors.js';
 import { reconcile } from '../reconcile/findings.js';
 import { readAccountsFile, readAppByBrowser } from '../reconcile/readers.js';
 import { packageRoot } from '../paths.js';
-import { AccessStore, type Role } from '../server/access.js';
+import { AccessStore, type Role, type TokenInfo, type TokenScope, tokenScopes } from '../server/access.js';
 import { startServer } from '../server/app.js';
 import type { CliContext } from './run-commands.js';
 
@@ -22,6 +22,37 @@ const port = (value: string): number => {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidInputError({ file: 'command line', pointer: '/port' }, `--port must be a port number (got ${value})`);
   return n;
 };
+
+/** A lifetime such as 90d, 12h or 30m, in ms (at most 3 years). */
+export const lifetime = (value: string): number => {
+  const match = /^(\d{1,5})([dhm])$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[match[2] as 'd' | 'h' | 'm'] : Number.NaN;
+  if (!(ms > 0) || ms > 3 * 365 * 86_400_000) throw new InvalidInputError({ file: 'command line', pointer: '/expires-in' }, `--expires-in must be a lifetime such as 90d, 12h or 30m, at most 3 years (got ${value})`);
+  return ms;
+};
+const scopesOf = (value: string | undefined): TokenScope[] | undefined => {
+  if (value === undefined) return undefined;
+  const scopes = value.split(/[\s,]+/).filter(Boolean);
+  const unknown = scopes.filter((s) => !tokenScopes.includes(s as TokenScope));
+  if (unknown.length || !scopes.length) throw new InvalidInputError({ file: 'command line', pointer: '/scopes' }, `--scopes takes a comma-separated list of ${tokenScopes.join(', ')} (got ${value})`);
+  return scopes as TokenScope[];
+};
+/** Where the server is reached: http(s) only; https means Secure cookies. */
+const publicUrl = (value: string): URL => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new InvalidInputError({ file: 'command line', pointer: '/public-url' }, `--public-url must be an http or https address (got ${value})`);
+  return url;
+};
+const day = (ms: number | null) => (ms ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : 'never');
+const tokenLine = (t: TokenInfo, now: number) =>
+  `${t.id}  ${t.name}  as ${t.actor} (${t.role})  scopes ${t.scopes.join(',')}  last used ${day(t.lastUsedAt)}  ${
+    t.revokedAt ? 'REVOKED' : t.expiresAt !== null && t.expiresAt <= now ? 'EXPIRED' : `expires ${day(t.expiresAt)}`
+  }${t.rotatedFrom ? `  (rotated from ${t.rotatedFrom})` : ''}`;
 
 /** Waits for Ctrl-C or a stop signal. */
 const untilStopped = () => new Promise<void>((resolve) => {
@@ -46,9 +77,22 @@ export function registerServerCommands(
     .option('--host <host>', 'address to bind (0.0.0.0 exposes it to the network: put TLS in front)', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8080')
     .option('--profile <file>', 'the tenant profile the server takes requests for (default: the embedded demo tenant)')
-    .action(async (options: { host: string; port: string; profile?: string }) => {
+    .option('--behind-https', 'the server is reached over HTTPS (a TLS proxy in front): Secure cookies and HSTS')
+    .option('--public-url <url>', 'the address people reach the server at; https:// implies --behind-https')
+    .option('--trust-proxy <addresses>', "trust X-Forwarded-For from these proxies (comma-separated addresses or CIDRs): sign-in limits then count the client's address")
+    .action(async (options: { host: string; port: string; profile?: string; behindHttps?: boolean; publicUrl?: string; trustProxy?: string }) => {
+      const url = options.publicUrl ? publicUrl(options.publicUrl) : undefined;
       const runtime = cli.runtime();
-      const server = await startServer({ services: cli.services(), runtime, profile: cli.profile(options.profile), host: options.host, port: port(options.port), version: cli.version });
+      const server = await startServer({
+        services: cli.services(),
+        runtime,
+        profile: cli.profile(options.profile),
+        host: options.host,
+        port: port(options.port),
+        version: cli.version,
+        behindHttps: options.behindHttps === true || url?.protocol === 'https:',
+        ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+      });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       await untilStopped();
       await server.close();
@@ -60,27 +104,47 @@ export function registerServerCommands(
     .description('create a token; it is printed once and stored hashed')
     .requiredOption('--name <name>', 'what uses it, e.g. hr-tool')
     .requiredOption('--as <email>', 'the person its actions are taken as (queue membership is checked against it)')
-    .option('--role <role>', 'operator or admin', 'operator')
+    .option('--role <role>', 'operator or admin (an admin token sees every queue\'s tasks)', 'operator')
+    .option('--scopes <list>', `what it may do, comma-separated: ${tokenScopes.join(', ')} (default: read and write runs and tasks, read the matrix and the reconciliation)`)
+    .option('--expires-in <lifetime>', 'how long it lives: 90d, 12h, 30m', '90d')
     .option('--json', 'print JSON')
-    .action((options: { name: string; as: string; role: string; json?: boolean }) => {
+    .action((options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
+      const scopes = scopesOf(options.scopes);
+      const expiresInMs = lifetime(options.expiresIn);
       const access = new AccessStore(cli.runtime().db);
-      const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role) });
+      const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
       if (options.json) cli.printJson(created);
-      else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}; shown once, stored hashed)`);
+      else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}, scopes ${created.scopes.join(',')}, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
   token
     .command('list')
+    .description('every token: scopes, last use (to the minute), expiry, revocation; never a secret')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
       const tokens = new AccessStore(cli.runtime().db).listTokens();
       if (options.json) cli.printJson(tokens);
-      else cli.print(tokens.map((t) => `${t.id}  ${t.name}  as ${t.actor} (${t.role})${t.revokedAt ? '  REVOKED' : ''}`).join('\n') || 'no tokens');
+      else cli.print(tokens.map((t) => tokenLine(t, Date.now())).join('\n') || 'no tokens');
     });
   token
     .command('revoke <id>')
     .action((id: string) => {
       if (!new AccessStore(cli.runtime().db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
       cli.print(`token ${id} revoked`);
+    });
+  token
+    .command('rotate <id>')
+    .description('replace a live token with a new secret (same name, actor and scopes; a fresh lifetime); the old one is revoked at once')
+    .option('--expires-in <lifetime>', 'how long the new one lives: 90d, 12h, 30m', '90d')
+    .option('--json', 'print JSON')
+    .action((id: string, options: { expiresIn: string; json?: boolean }) => {
+      const expiresInMs = lifetime(options.expiresIn);
+      const access = new AccessStore(cli.runtime().db);
+      if (!access.listTokens().some((t) => t.id === id && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > Date.now()))) {
+        throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no live token ${id} (patchbay token list)`);
+      }
+      const rotated = access.rotateToken(id, expiresInMs);
+      if (options.json) cli.printJson({ ...rotated, replaced: id });
+      else cli.print(`${rotated.token}\n(token ${rotated.id} replaces ${id}, which is revoked; expires ${day(rotated.expiresAt)} UTC; shown once, stored hashed)`);
     });
 
   program

@@ -22,7 +22,8 @@ const words = { onboard: 'onboarding', change: 'access change', offboard: 'offbo
  * The tenant's approval policy, enforced before a run's first step: a task in the approvers' queue
  * that shows why the run was asked for and every step it will take. Completing it approves (with
  * the reason as evidence), failing it rejects and the run ends without touching anything. The
- * person who asked for the run cannot approve it (the task store refuses); that is the four-eyes rule.
+ * person who asked for the run cannot approve it, nor the person it was asked for on behalf of (the
+ * task store refuses, whichever route the approval comes by); that is the four-eyes rule.
  */
 @injectable()
 export class ApprovalGate {
@@ -35,7 +36,7 @@ export class ApprovalGate {
     const { plan, profile, request } = run;
     const appName = this.registry.get(run.app).manifest.name;
     const queue = profile.policies?.approvers ?? queueFor(undefined, profile.apps[run.app] ?? {}, profile);
-    const requestedBy = request.requestedBy ?? 'an unnamed requester';
+    const requestedBy = `${request.requestedBy ?? 'an unnamed requester'}${request.onBehalfOf ? ` on behalf of ${request.onBehalfOf}` : ''}`;
     const runbook: Runbook = {
       id: approvalRunbookId,
       title: `Approve the ${words[request.playbook]} of {email} in {app}`,
@@ -47,7 +48,7 @@ export class ApprovalGate {
         { text: 'Approve with Complete and say on what grounds (a ticket, the manager, the finding), or reject with Fail and a reason.' },
       ],
       evidence: [{ id: 'grounds', label: 'On what grounds it is approved (ticket, manager, finding)', kind: 'text', required: true }],
-      watchOutFor: ['Nothing runs until this is decided; a rejection ends the run without a change.', 'The person who asked for the run cannot approve it.'],
+      watchOutFor: ['Nothing runs until this is decided; a rejection ends the run without a change.', 'The person who asked for the run, and the person it was asked for on behalf of, cannot approve it.'],
     };
     const { taskId } = await ctx.step('approval/task', () =>
       this.tasks.openFor({
@@ -62,11 +63,11 @@ export class ApprovalGate {
           stepTitle: `Approve before any step runs (tenant policy for ${request.playbook})`,
           reason: `The plan: ${plan.steps.map((s, i) => `${i + 1}. ${s.title} (${s.channels[0] ?? 'no channel'})`).join('; ')}.`,
           watchOutFor: [],
-          approval: { requestedBy: request.requestedBy ?? null },
+          approval: { requestedBy: request.requestedBy ?? null, onBehalfOf: request.onBehalfOf ?? null },
         },
       }),
     );
-    await ctx.audit({ type: 'run.awaiting-approval', actor: 'patchbay', data: { task: taskId, queue, requestedBy: request.requestedBy ?? null } });
+    await ctx.audit({ type: 'run.awaiting-approval', actor: 'patchbay', data: { task: taskId, queue, requestedBy: request.requestedBy ?? null, ...(request.onBehalfOf ? { onBehalfOf: request.onBehalfOf } : {}) } });
     const answer = await ctx.waitForSignal<TaskSignal>(`task:${taskId}`);
     if (answer.timedOut) return { approved: false, summary: `not approved: approval task ${taskId} timed out` };
     const { outcome, by, reason, evidence } = answer.payload;

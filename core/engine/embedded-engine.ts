@@ -130,7 +130,7 @@ export class EmbeddedRunEngine implements RunEngine {
         JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, this.owner, now + this.leaseMs, now, now);
     const insertStep = this.sql("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
     run.plan.steps.forEach((step, position) => insertStep.run(id, step.id, position, now));
-    this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length } }, now);
+    this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length, ...(run.request.onBehalfOf ? { onBehalfOf: run.request.onBehalfOf } : {}) } }, now);
     const record: RunRecord = {
       id, idempotencyKey: run.idempotencyKey, batchId: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook, app: run.request.app,
       subject: run.request.subject.email, request: run.request, plan: run.plan, profile: run.profile, status: 'running', outcome: null, waitingFor: null,

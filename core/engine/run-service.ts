@@ -8,6 +8,7 @@ import type { AuditRecord } from './audit.js';
 import { Clock } from './clock.js';
 import { EmbeddedRunEngine } from './embedded-engine.js';
 import { newId } from './ids.js';
+import { withRequester } from './requester.js';
 import { Outbox } from './outbox.js';
 import type { NewRun, RunRecord, StartResult } from './port.js';
 import { type StepRecord, StepLog } from './step-log.js';
@@ -45,10 +46,11 @@ export class RunService {
    * Validates and plans every request before starting any, so that one bad row starts nothing.
    * Several requests together form a batch: their batchable human work shares tasks.
    */
-  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string } = {}): Promise<StartResult[]> {
+  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string; mayActOnBehalf?: boolean } = {}): Promise<StartResult[]> {
     const batchId = incoming.length > 1 ? newId('batch', this.clock.now()) : undefined;
     const runs: NewRun[] = incoming.map(({ request, source }) => {
-      const withActor = options.requestedBy && request && typeof request === 'object' ? { requestedBy: options.requestedBy, ...request } : request;
+      // Who asked comes from the caller's credential; the body cannot override it (see withRequester).
+      const withActor = withRequester(request, options, source);
       const plan = this.planner.plan(withActor, profile, source);
       const valid = withActor as NewRun['request'];
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));

@@ -3,21 +3,30 @@ import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import type { ErrorObject } from 'ajv';
+import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { matrixReport } from '../docs/matrix-page.js';
-import { auditReportFor } from '../reconcile/audit.js';
+import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
+import { OnBehalfRefusedError } from '../engine/requester.js';
+import { describeSchemaErrors } from '../schema/validator.js';
 import { reconcileReportBody } from './reconcile-page.js';
 import { InvalidInputError, NotFoundError, PatchbayError } from '../errors.js';
 import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
-import { AccessDeniedError, AccessStore, type Principal } from './access.js';
-import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage } from './html.js';
+import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
+import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues } from './listing.js';
+import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
+import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ServerOptions {
@@ -30,33 +39,61 @@ export interface ServerOptions {
   readonly version?: string;
   /** How often runs catch up on their own (timers, overdue tasks, webhooks); default 15 s. */
   readonly tickMs?: number;
+  /** The server is reached over HTTPS (a TLS proxy in front): cookies are `Secure` and HSTS is sent. */
+  readonly behindHttps?: boolean;
+  /** Trust X-Forwarded-* from these proxies (fastify's trustProxy: true, or addresses and CIDRs, comma-separated); default: trust none. */
+  readonly trustProxy?: boolean | string;
+  /** Sign-in attempts allowed per address and per account within `windowMs` before 429 (defaults 20, 5 and 15 minutes). */
+  readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
 }
 
 export interface PatchbayServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly access: AccessStore;
+  /** Every route with its declared access, as registered (the route-enumeration test walks it). */
+  readonly routes: readonly DeclaredRoute[];
   /** Resolves when the runs have caught up with everything done so far (for tests and the demo). */
   settled(): Promise<void>;
   close(): Promise<void>;
 }
 
-const sessionCookie = 'pb_session';
-
 const runSummary = (r: RunRecord) => ({ id: r.id, playbook: r.playbook, app: r.app, subject: r.subject, status: r.status, outcome: r.outcome, waitingFor: r.waitingFor, createdAt: r.createdAt });
 
 /**
- * `patchbay serve`: the HTTP API for machines (API tokens) and the task inbox pages for operators
- * (sign-in, sessions, one-time form tokens), on the same embedded store as the CLI. Runs move on
- * in the background after each change, so a request answers as soon as its change is committed.
+ * `patchbay serve`: the HTTP API for machines (API tokens with scopes) and the task inbox pages for
+ * operators (sign-in, sessions, one-time form tokens), on the same embedded store as the CLI. Every
+ * route declares who may call it (see routes.ts); runs move on in the background after each change,
+ * so a request answers as soon as its change is committed.
  */
 export async function startServer(options: ServerOptions): Promise<PatchbayServer> {
   const { services, runtime, profile } = options;
   const access = new AccessStore(runtime.db);
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const secure = options.behindHttps === true;
+  // __Host- cookies are Secure, for the whole site, and never set by a subdomain.
+  const sessionCookie = secure ? '__Host-pb_session' : 'pb_session';
+  const preSessionCookie = secure ? '__Host-pb_presession' : 'pb_presession';
+  const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    // Refuse what a query schema does not name, instead of dropping it; coerce numbers from the query.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: secure ? { maxAge: 31_536_000 } : false,
+  });
+  await app.register(rateLimit, { global: false, exponentialBackoff: true });
   await app.register(cookie);
-  await app.register(formbody);
-  await app.register(multipart, { limits: { fileSize: 25 * 1024 * 1024, files: 1, fields: 50 } });
+  await app.register(formbody, { bodyLimit: 256 * 1024 });
+  await app.register(multipart, { limits: { fileSize: 25 * 1024 * 1024, files: 1, fields: 50, fieldSize: 64 * 1024, parts: 60 } });
 
   // One catch-up loop: changes ask for it, a timer keeps timers and escalations going.
   let settling: Promise<void> | undefined;
@@ -83,127 +120,247 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
 
   const queues = () => profile.profile.queues ?? [];
   const memberQueues = (who: Principal) => queues().filter((q) => q.members.map((m) => m.toLowerCase()).includes(who.actor.toLowerCase()));
+  const seen = (who: Principal) => visibleQueues(who, profile.profile);
+
+  const routes = enforceDeclaredAccess(app, {
+    store: access,
+    sessionOf: (req) => req.cookies[sessionCookie],
+    canSeeTask: (who, id) => taskVisible(runtime.db, id, seen(who), who.actor),
+    canSeeEvidence: (who, sha) => /^[0-9a-f]{64}$/.test(sha) && evidenceVisible(runtime.db, sha, seen(who)),
+  });
+  const isApi = (req: FastifyRequest) => (req.routeOptions.config?.access ? req.routeOptions.config.access.kind === 'token' || req.routeOptions.url === '/api/v1/openapi.json' : apiPath(req.url));
 
   app.setErrorHandler((error, req, reply) => {
-    const api = req.url.startsWith('/api/');
     const send = (status: number, code: string, message: string, pointer?: string) =>
-      api ? reply.code(status).send({ error: code, message, ...(pointer !== undefined ? { pointer } : {}) }) : reply.code(status).type('text/html; charset=utf-8').send(layout('Error', `<h1>${status}</h1><p role="alert">${esc(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
-    if (error instanceof InvalidInputError) return send(400, error.code, error.message, error.where.pointer ?? '');
+      isApi(req)
+        ? reply.code(status).type('application/json; charset=utf-8').send({ error: code, message, ...(pointer !== undefined ? { pointer } : {}) })
+        : reply.code(status).type('text/html; charset=utf-8').send(layout('Error', `<h1>${status}</h1><p role="alert">${esc(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
+    const validation = (error as { validation?: ErrorObject[]; validationContext?: string }).validation;
+    if (validation) {
+      const where = (error as { validationContext?: string }).validationContext === 'querystring' ? '/query' : `/${(error as { validationContext?: string }).validationContext ?? 'request'}`;
+      const { pointer, reason } = describeSchemaErrors(validation);
+      return send(400, 'invalid-input', `#${where}${pointer}: ${reason}`, `${where}${pointer}`);
+    }
+    if (error instanceof InvalidInputError) {
+      const pointer = error.where.pointer ?? '';
+      return send(400, error.code, pointer.startsWith('/query/') ? `#${pointer}: ${error.reason}` : error.message, pointer);
+    }
     if (error instanceof AccessDeniedError) return send(error.status, error.code, error.message);
+    if (error instanceof OnBehalfRefusedError) return send(403, error.code, error.message);
     if (error instanceof NotFoundError) return send(404, error.code, error.message);
     if (error instanceof TaskRefusedError) return send(409, error.code, error.message);
     if (error instanceof PatchbayError) return send(422, error.code, error.message);
     const status = (error as { statusCode?: number }).statusCode;
+    if (status === 429) return send(429, 'rate-limited', (error as Error).message);
     if (status && status < 500) return send(status, 'bad-request', (error as Error).message);
     process.stderr.write(`patchbay serve: ${req.method} ${req.url.split('?')[0]}: ${(error as Error).message}\n`);
     return send(500, 'internal', 'something went wrong on the server; the change, if any, was not half-made');
   });
+  app.setNotFoundHandler((req, reply) => {
+    const message = `nothing at ${req.method} ${req.url.split('?')[0]}`;
+    return apiPath(req.url)
+      ? reply.code(404).type('application/json; charset=utf-8').send({ error: 'not-found', message })
+      : reply.code(404).type('text/html; charset=utf-8').send(layout('Not found', `<h1>404</h1><p role="alert">${esc(message)}</p><p><a href="/inbox">Back to the inbox</a></p>`));
+  });
 
-  // ---- The API: tokens only. ----
-  const principalOf = (req: FastifyRequest) => (req as FastifyRequest & { principal: Principal }).principal;
-  app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/api/v1/') && req.url !== '/api/v1/openapi.json') {
-      (req as FastifyRequest & { principal: Principal }).principal = access.bearer(req.headers.authorization);
+  // The API takes JSON only: a form or text body sent to it is refused before any handler reads it.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.config?.access?.kind !== 'token' || req.body === undefined) return;
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) throw Object.assign(new Error(`Unsupported Media Type: the API takes application/json (got ${type.split(';')[0] || 'nothing'})`), { statusCode: 415 });
+  });
+
+  // Form posts: fields read (a file saved to a temporary folder) and the form token checked before
+  // the handler runs; the temporary folder goes when the response is sent.
+  app.addHook('preHandler', async (req, reply) => {
+    const accessOf = req.routeOptions.config?.access;
+    const form = accessOf && 'form' in accessOf ? accessOf.form : undefined;
+    if (!form) return;
+    const binding = form === 'session' ? req.principal!.sessionHash! : preSessionBinding(req.cookies[preSessionCookie] ?? '');
+    if (form === 'pre-session' && !req.cookies[preSessionCookie]) throw new AccessDeniedError('the sign-in form has expired: reload the page and sign in again', 403);
+    // Past the limit the sign-in page has been sent (429): returning the reply ends the request here.
+    if (form === 'pre-session' && (await signInLimiter(req, reply))) return reply;
+    req.form = await readForm(req, (fields) => access.useFormToken(binding, formAction(req), fields._token?.[0]));
+  });
+  app.addHook('onResponse', async (req) => req.form?.cleanup());
+
+  // Sign-in attempts: per address and per account, with a window that doubles while a client keeps trying.
+  const limits = { perAddress: 20, perAccount: 5, windowMs: 15 * 60_000, ...options.signInLimits };
+  const byAddress = app.createRateLimit({ max: limits.perAddress, timeWindow: limits.windowMs, keyGenerator: (req: FastifyRequest) => `address:${req.ip}` });
+  const byAccount = app.createRateLimit({
+    max: limits.perAccount,
+    timeWindow: limits.windowMs,
+    keyGenerator: (req: FastifyRequest) => `account:${String((req.body as Record<string, unknown> | undefined)?.email ?? '').trim().toLowerCase()}`,
+  });
+  const signInLimiter = async (req: FastifyRequest, reply: FastifyReply) => {
+    for (const limit of [await byAddress(req), await byAccount(req)]) {
+      if (!limit.isAllowed && limit.isExceeded) {
+        const minutes = Math.max(1, Math.ceil(limit.ttlInSeconds / 60));
+        const message = `too many sign-in attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + limit.ttl).toISOString().slice(11, 16)} UTC)`;
+        html(reply.header('retry-after', String(limit.ttlInSeconds)), loginPage({ error: message, next: '/inbox', token: '' }), 429);
+        return true;
+      }
     }
+    return false;
+  };
+
+  const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  const tokenFor = (who: Principal) => (action: string) => access.formToken(who.sessionHash!, action);
+  const principalOf = (req: FastifyRequest): Principal => req.principal!;
+  const linkNext = (reply: FastifyReply, req: FastifyRequest, next: string | null) => {
+    if (!next) return;
+    const url = new URL(req.url, 'http://x');
+    url.searchParams.set('cursor', next);
+    reply.header('link', new LinkHeader().set({ uri: `${req.routeOptions.url}${url.search}`, rel: 'next' }).toString());
+  };
+
+  // ---- The API: tokens with scopes. ----
+  app.get('/api/v1/openapi.json', { config: { access: publicRoute } }, async () => openApiDocument(options.version ?? '0.0.0'));
+  app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
+    const { items, next } = pageOfRuns(runtime.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    linkNext(reply, req, next);
+    return items.map((id) => runSummary(runtime.engine.get(id)));
   });
-  app.get('/api/v1/openapi.json', async () => openApiDocument(options.version ?? '0.0.0'));
-  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/v1/runs', async (req) => {
-    const status = req.query.status as RunRecord['status'] | undefined;
-    return runtime.engine.list({ ...(status ? { status } : {}), limit: clamp(req.query.limit, 100) }).map(runSummary);
-  });
-  app.post('/api/v1/runs', async (req, reply) => {
+  app.post('/api/v1/runs', { config: { access: tokenRoute('runs:write') } }, async (req, reply) => {
     const who = principalOf(req);
     const key = req.headers['idempotency-key'];
+    if (typeof key === 'string' && (key.length === 0 || key.length > 200)) throw new InvalidInputError({ pointer: '/headers/idempotency-key' }, 'must be 1 to 200 characters');
     const [result] = await runtime.runs.start([{ source: `request body (API token ${who.tokenId})`, request: req.body }], profile, {
       requestedBy: who.actor,
+      mayActOnBehalf: who.scopes?.includes('runs:on-behalf-of') ?? false,
       ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
     });
     void settleSoon();
     return reply.code(result!.created ? 201 : 200).send(runSummary(result!.run));
   });
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', async (req) => runtime.runs.timeline(req.params.id));
-  app.get<{ Querystring: { queue?: string; status?: string; mine?: string; limit?: string } }>('/api/v1/tasks', async (req) => {
-    const who = principalOf(req);
-    const status = (req.query.status ?? 'open') as Parameters<typeof runtime.tasks.list>[0] extends infer F ? (F extends { status?: infer S } ? S : never) : never;
-    return runtime.tasks.list({ ...(req.query.queue ? { queue: req.query.queue } : {}), status, ...(req.query.mine === 'true' ? { operator: who.actor } : {}), limit: clamp(req.query.limit, 100) });
-  });
-  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req) => runtime.tasks.get(req.params.id));
-  app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => runtime.runs.timeline(req.params.id));
+  app.get<{ Querystring: { queue?: string; status?: string; mine?: string; limit?: number; cursor?: string } }>(
+    '/api/v1/tasks',
+    { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks } },
+    async (req, reply) => {
+      const who = principalOf(req);
+      const { items, next } = pageOfTasks(runtime.db, {
+        status: req.query.status ?? 'open',
+        ...(req.query.queue ? { queue: req.query.queue } : {}),
+        queues: seen(who),
+        actor: who.actor,
+        ...(req.query.mine === 'true' ? { mine: { queues: memberQueues(who).map((q) => q.id) } } : {}),
+        limit: req.query.limit ?? defaultPageSize,
+        ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
+      });
+      linkNext(reply, req, next);
+      return items.map((id) => runtime.tasks.get(id));
+    },
+  );
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => runtime.tasks.get(req.params.id));
+  app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', { config: { access: tokenRoute('tasks:write', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
     const who = principalOf(req);
     const action = services.validator.validate<TaskAction>('task-action', req.body ?? {});
     const task = act(runtime, req.params.id, action, who.actor);
     void settleSoon();
     return task;
   });
-  app.get('/api/v1/matrix', async () => matrixReport(services.registry.list(), profile.profile));
-  app.get('/api/v1/reconciliation', async () => auditReportFor(services.planner, profile, runtime.reconciliations, Date.now()));
+  app.get('/api/v1/matrix', { config: { access: tokenRoute('matrix:read') } }, async () => matrixReport(services.registry.list(), profile.profile));
+  app.get<{ Querystring: { limit?: number; cursor?: string } }>('/api/v1/reconciliation', { config: { access: tokenRoute('reconcile:read') }, schema: { querystring: listQueries.reconciliation } }, async (req, reply) => {
+    const report = leanAuditReport();
+    const findings = pageOfFindings(runtime.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    linkNext(reply, req, findings.next);
+    const { current: _omitted, ...rest } = report;
+    return { ...rest, findings: { items: findings.items, total: findings.total, next: findings.next } };
+  });
+  // The calling token itself: what it is, a new secret for it, its end.
+  app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.listTokens().find((t) => t.id === principalOf(req).tokenId));
+  app.post('/api/v1/token/rotate', { config: { access: tokenRoute() } }, async (req) => {
+    const who = principalOf(req);
+    const rotated = changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
+    return { id: rotated.id, token: rotated.token, expiresAt: rotated.expiresAt, scopes: rotated.scopes, replaced: who.tokenId };
+  });
+  app.delete('/api/v1/token', { config: { access: tokenRoute() } }, async (req, reply) => {
+    const who = principalOf(req);
+    changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
+    return reply.code(204).send();
+  });
+
+  /** A token change made over HTTP and its audit event (the real caller, never a secret), in one transaction. */
+  const changeToken = <T>(change: () => T, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): T =>
+    runtime.engine.atomically(() => {
+      const result = change();
+      const e = event(result);
+      if (e) runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
+      return result;
+    });
+
+  /** The report without every finding in memory: the findings are paged from the store. */
+  const leanAuditReport = () => {
+    const history = Object.create(runtime.reconciliations, { findingsOf: { value: () => [] } }) as typeof runtime.reconciliations;
+    return auditReportFor(services.planner, profile, history, Date.now());
+  };
 
   // ---- The pages: operators signed in. ----
-  const operator = (req: FastifyRequest, reply: FastifyReply): Principal | undefined => {
-    const who = access.session(req.cookies[sessionCookie]);
-    if (!who) void reply.redirect(`/login?next=${encodeURIComponent(req.url)}`);
-    return who;
-  };
-  const html = (reply: FastifyReply, body: string, status = 200) =>
-    reply.code(status).header('content-security-policy', "default-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'").type('text/html; charset=utf-8').send(body);
-
-  app.get('/', async (_req, reply) => reply.redirect('/inbox'));
-  app.get<{ Querystring: { next?: string } }>('/login', async (req, reply) => html(reply, loginPage(undefined, safeNext(req.query.next))));
-  app.post<{ Body: { email?: string; password?: string; next?: string } }>('/login', async (req, reply) => {
+  app.get('/', { config: { access: publicRoute } }, async (_req, reply) => reply.redirect('/inbox'));
+  app.get<{ Querystring: { next?: string } }>('/login', { config: { access: publicRoute } }, async (req, reply) => {
+    // The sign-in form's token is bound to a pre-session cookie, so a cross-site post cannot sign a victim in.
+    let pre = req.cookies[preSessionCookie];
+    if (!pre || !/^[A-Za-z0-9_-]{43}$/.test(pre)) {
+      pre = randomBytes(32).toString('base64url');
+      reply.setCookie(preSessionCookie, pre, { ...cookieOptions, maxAge: 3600 });
+    }
+    return html(reply, loginPage({ next: safeNext(req.query.next), token: access.formToken(preSessionBinding(pre), '/login') }));
+  });
+  app.post('/login', { config: { access: { kind: 'public', form: 'pre-session' } } }, async (req, reply) => {
+    const fields = req.form!.fields;
+    const next = safeNext(fields.next?.[0]);
     try {
-      const session = await access.signIn(req.body?.email ?? '', req.body?.password ?? '');
-      reply.setCookie(sessionCookie, session, { path: '/', httpOnly: true, sameSite: 'strict', secure: false });
-      return reply.redirect(safeNext(req.body?.next));
+      const session = await access.signIn(fields.email?.[0] ?? '', fields.password?.[0] ?? '');
+      reply.setCookie(sessionCookie, session, { ...cookieOptions, maxAge: 12 * 3600 });
+      return reply.redirect(next);
     } catch (error) {
-      if (error instanceof AccessDeniedError) return html(reply, loginPage(error.message, safeNext(req.body?.next)), 401);
-      throw error;
+      if (!(error instanceof AccessDeniedError)) throw error;
+      return html(reply, loginPage({ error: error.message, next, token: access.formToken(preSessionBinding(req.cookies[preSessionCookie]!), '/login') }), 401);
     }
   });
-  app.post<{ Body: Record<string, string> }>('/logout', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    access.useFormToken(who, req.body?._token);
+  app.post('/logout', { config: { access: operatorRoute({ form: 'session' }) } }, async (req, reply) => {
     access.signOut(req.cookies[sessionCookie]);
-    return reply.clearCookie(sessionCookie, { path: '/' }).redirect('/login');
+    return reply.clearCookie(sessionCookie, cookieOptions).redirect('/login');
   });
-  app.get<{ Querystring: { queue?: string } }>('/inbox', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
+  app.get<{ Querystring: { queue?: string; cursor?: string } }>('/inbox', { config: { access: operatorRoute() }, schema: { querystring: query({ queue: listQueries.tasks.properties.queue, cursor: page.cursor }) } }, async (req, reply) => {
+    const who = principalOf(req);
     const mine = memberQueues(who).map((q) => q.id);
     const queue = req.query.queue;
-    const tasks = runtime.tasks
-      .list({ status: 'open', ...(queue ? { queue } : {}), limit: 500 })
-      .filter((t) => queue || who.role === 'admin' || mine.includes(t.queue))
-      .sort((a, b) => a.dueAt - b.dueAt);
-    return html(reply, inboxPage({ who, token: access.formToken(who), tasks, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now() }));
+    const visible = seen(who);
+    const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const tasks = items.map((id) => runtime.tasks.get(id));
+    const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
+    return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
   });
-  app.get<{ Params: { id: string }; Querystring: { done?: string } }>('/tasks/:id', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    const task = runtime.tasks.get(req.params.id);
-    const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : `Done: ${req.query.done}` } : undefined;
-    return html(reply, taskPage({ who, token: () => access.formToken(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
-  });
+  app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
+    '/tasks/:id',
+    { config: { access: operatorRoute({ queue: 'task' }) }, schema: { params: idParam, querystring: query({ done: { type: 'string', maxLength: 200 } }) } },
+    async (req, reply) => {
+      const who = principalOf(req);
+      const task = runtime.tasks.get(req.params.id);
+      const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : `Done: ${req.query.done}` } : undefined;
+      return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
+    },
+  );
   const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => string) =>
-    app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, async (req, reply) => {
-      const who = operator(req, reply);
-      if (!who) return reply;
-      const { fields, file, cleanup } = await readForm(req);
+    app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, { config: { access: operatorRoute({ queue: 'task', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
+      const who = principalOf(req);
+      const { fields, file } = req.form!;
       try {
-        access.useFormToken(who, fields._token?.[0]);
         const done = handle(who, req.params.id, fields, file);
         void settleSoon();
         return reply.redirect(`/tasks/${encodeURIComponent(req.params.id)}?done=${encodeURIComponent(done)}`, 303);
       } catch (error) {
         if (!(error instanceof TaskRefusedError)) throw error;
         const task = runtime.tasks.get(req.params.id);
-        return html(reply, taskPage({ who, token: () => access.formToken(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
-      } finally {
-        cleanup();
+        return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
       }
     });
   taskForm('tick', (who, id, fields) => {
-    runtime.tasks.tickStep(id, Number(fields.step?.[0]), who.actor);
+    const step = Number(fields.step?.[0]);
+    if (!/^\d{1,4}$/.test(fields.step?.[0] ?? '')) throw new InvalidInputError({ pointer: '/step' }, `must be the number of a step of the checklist (got ${JSON.stringify(fields.step?.[0] ?? null)})`);
+    runtime.tasks.tickStep(id, step, who.actor);
     return `step ${fields.step?.[0]} ticked`;
   });
   taskForm('complete', (who, id, fields, file) => {
@@ -219,37 +376,52 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
     return `reassigned to ${fields.queue?.[0]}`;
   });
-  app.get('/runs', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    return html(reply, runsPage(who, access.formToken(who), runtime.engine.list({ limit: 200 })));
+  app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
+    const who = principalOf(req);
+    const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    return html(reply, runsPage(who, tokenFor(who), items.map((id) => runtime.engine.get(id)), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  app.get<{ Params: { id: string } }>('/runs/:id', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    return html(reply, runPage(who, access.formToken(who), runtime.runs.timeline(req.params.id)));
+  app.get<{ Params: { id: string } }>('/runs/:id', { config: { access: operatorRoute() }, schema: { params: idParam } }, async (req, reply) => {
+    const who = principalOf(req);
+    return html(reply, runPage(who, tokenFor(who), runtime.runs.timeline(req.params.id)));
   });
-  app.get('/matrix', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    return html(reply, matrixPage(who, access.formToken(who), matrixReport(services.registry.list(), profile.profile), profile.profile.tenant));
+  app.get('/matrix', { config: { access: operatorRoute() } }, async (req, reply) => {
+    const who = principalOf(req);
+    return html(reply, matrixPage(who, tokenFor(who), matrixReport(services.registry.list(), profile.profile), profile.profile.tenant));
   });
-  app.get('/reconcile', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    const report = auditReportFor(services.planner, profile, runtime.reconciliations, Date.now());
-    return html(reply, layout('Reconciliation', reconcileReportBody(report), who, access.formToken(who)));
+  app.get('/reconcile', { config: { access: operatorRoute() } }, async (req, reply) => {
+    const who = principalOf(req);
+    // The page shows the first findings of each app; the API pages through all of them.
+    const report = leanAuditReport();
+    const shown = Object.fromEntries(report.apps.filter((a) => a.latest).map((a) => [a.app, runtime.db.prepare('SELECT kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? ORDER BY kind, person LIMIT ?').all(a.latest!.id, pageFindings) as AuditReport['current'][string]]));
+    const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
+    const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';
+    return html(reply, layout('Reconciliation', reconcileReportBody({ ...report, current: shown }) + note, who, tokenFor(who)('/logout')));
   });
-  app.get<{ Params: { sha: string } }>('/evidence/:sha', async (req, reply) => {
-    const who = operator(req, reply);
-    if (!who) return reply;
-    if (!/^[0-9a-f]{64}$/.test(req.params.sha)) throw new NotFoundError('evidence file', req.params.sha);
+  app.get<{ Querystring: { done?: string } }>('/tokens', { config: { access: operatorRoute({ role: 'admin' }) }, schema: { querystring: query({ done: { type: 'string', pattern: '^[0-9a-f]{12}$' } }) } }, async (req, reply) => {
+    const who = principalOf(req);
+    const message = req.query.done ? { ok: true, text: `Token ${req.query.done} revoked: it is refused from now on.` } : undefined;
+    return html(reply, tokensPage(who, tokenFor(who), access.listTokens(), Date.now(), message));
+  });
+  app.post<{ Params: { id: string } }>('/tokens/:id/revoke', { config: { access: operatorRoute({ role: 'admin', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
+    const who = principalOf(req);
+    const token = access.listTokens().find((t) => t.id === req.params.id);
+    if (!token) throw new NotFoundError('API token', req.params.id);
+    changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
+    return reply.redirect(`/tokens?done=${encodeURIComponent(token.id)}`, 303);
+  });
+  app.get<{ Params: { sha: string } }>('/evidence/:sha', { config: { access: operatorRoute({ queue: 'evidence' }) }, schema: { params: { type: 'object', properties: { sha: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, required: ['sha'] } } }, async (req, reply) => {
     const name = existsSync(runtime.evidenceDir) ? readdirSync(runtime.evidenceDir).find((f) => f.startsWith(req.params.sha) && !f.endsWith('.partial')) : undefined;
     if (!name) throw new NotFoundError('evidence file', req.params.sha);
     const ext = path.extname(name);
-    const type = ext === '.png' ? 'image/png' : 'application/octet-stream';
-    // HTML kept from a drifted page is shown as text, never rendered as a page of ours.
-    return reply.type(ext === '.html' ? 'text/plain; charset=utf-8' : type).header('content-disposition', ext === '.png' ? 'inline' : `attachment; filename="${req.params.sha.slice(0, 12)}${ext}"`).send(createReadStream(path.join(runtime.evidenceDir, name)));
+    // Only a screenshot is shown inline; anything else is a download, HTML kept from a drifted page as text.
+    const type = ext === '.png' ? 'image/png' : ext === '.html' || ext === '.txt' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+    return reply
+      .type(type)
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('content-disposition', ext === '.png' ? 'inline' : `attachment; filename="${req.params.sha.slice(0, 12)}${ext.replace(/[^.\w]/g, '')}"`)
+      .send(createReadStream(path.join(runtime.evidenceDir, name)));
   });
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
@@ -257,6 +429,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     url: address,
     app,
     access,
+    routes,
     settled: async () => {
       await settleSoon();
     },
@@ -266,6 +439,20 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       await settling;
     },
   };
+}
+
+/** How many findings per app the reconciliation page shows. */
+const pageFindings = 500;
+
+/** Whether a raw request path is under /api/, whatever its spelling (errors answer JSON there). */
+function apiPath(url: string): boolean {
+  let p = url.split('?')[0] ?? '';
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    // A malformed escape: judged as written.
+  }
+  return /^\/+api(\/|$)/i.test(p.replace(/\\/g, '/'));
 }
 
 /** Carries out one task action as `actor` (the store checks queue membership and evidence). */
@@ -280,37 +467,63 @@ export function act(runtime: Runtime, taskId: string, action: TaskAction, actor:
   }
 }
 
-/** A form's fields (urlencoded or multipart), with an uploaded file saved to a temporary folder. */
-async function readForm(req: FastifyRequest): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
+/**
+ * A form's fields (urlencoded or multipart), with an uploaded file saved to a temporary folder.
+ * `check` sees the fields before any file is written (the form token comes first in our forms) and
+ * again at the end if there was no file; it throws to refuse the form.
+ */
+async function readForm(req: FastifyRequest, check: (fields: Record<string, string[]>) => void): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
   const fields: Record<string, string[]> = {};
   const add = (k: string, v: string) => (fields[k] ??= []).push(v);
   if (!req.isMultipart()) {
-    for (const [k, v] of Object.entries((req.body as Record<string, string | string[]>) ?? {})) for (const one of Array.isArray(v) ? v : [v]) add(k, String(one));
+    const body = req.body;
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidInputError({ pointer: '' }, 'a form post must be a form (application/x-www-form-urlencoded or multipart/form-data)');
+    for (const [k, v] of Object.entries((body as Record<string, string | string[]>) ?? {})) for (const one of Array.isArray(v) ? v : [v]) add(k, String(one));
+    check(fields);
     return { fields, cleanup: () => undefined };
   }
   let folder: string | undefined;
   let file: string | undefined;
-  for await (const part of req.parts()) {
-    if (part.type === 'file') {
-      if (!part.filename) {
-        part.file.resume();
-        continue;
+  let checked = false;
+  const cleanup = () => folder && rmSync(folder, { recursive: true, force: true });
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (!checked) check(fields), (checked = true);
+        if (!part.filename) {
+          part.file.resume();
+          continue;
+        }
+        folder ??= mkdtempSync(path.join(os.tmpdir(), 'patchbay-upload-'));
+        file = path.join(folder, path.basename(part.filename).replace(/[^\w.-]/g, '_') || 'evidence');
+        await pipeline(part.file, createWriteStream(file));
+        if (part.file.truncated) throw new InvalidInputError({ pointer: '/file' }, 'the file is larger than 25 MB');
+      } else {
+        add(part.fieldname, String(part.value));
       }
-      folder ??= mkdtempSync(path.join(os.tmpdir(), 'patchbay-upload-'));
-      file = path.join(folder, path.basename(part.filename).replace(/[^\w.-]/g, '_') || 'evidence');
-      await pipeline(part.file, createWriteStream(file));
-    } else {
-      add(part.fieldname, String(part.value));
     }
+    if (!checked) check(fields);
+  } catch (error) {
+    cleanup();
+    throw error;
   }
-  return { fields, ...(file ? { file } : {}), cleanup: () => folder && rmSync(folder, { recursive: true, force: true }) };
+  return { fields, ...(file ? { file } : {}), cleanup };
 }
 
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/inbox';
-}
-
-function clamp(value: string | undefined, fallback: number): number {
-  const n = Number(value ?? fallback);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1000) : fallback;
+/**
+ * Where to go after sign-in: a path on this server only. Anything a browser could read as another
+ * host (`//x`, `/\\x`, a scheme, an encoded slash or backslash, control characters) goes to /inbox.
+ */
+export function safeNext(next: string | undefined): string {
+  if (!next || next.length > 2000 || !next.startsWith('/')) return '/inbox';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(next);
+  } catch {
+    return '/inbox';
+  }
+  const hostish = (p: string) => p.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(p);
+  if (hostish(next) || hostish(decoded)) return '/inbox';
+  const url = new URL(next, 'http://patchbay.invalid');
+  return url.origin === 'http://patchbay.invalid' ? `${url.pathname}${url.search}` : '/inbox';
 }

@@ -3,7 +3,7 @@ import type { Timeline } from '../engine/run-service.js';
 import type { MatrixRow } from '../docs/matrix-page.js';
 import { matrixCell, matrixColumns } from '../docs/matrix-page.js';
 import { approvalState } from '../engine/approval.js';
-import type { Principal } from './access.js';
+import type { Principal, TokenInfo } from './access.js';
 
 /** Everything a page shows goes through this: names, emails and evidence come from people and consoles. */
 export function esc(value: unknown): string {
@@ -12,9 +12,12 @@ export function esc(value: unknown): string {
 
 const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : '—');
 
+/** Makes a one-time form token for a form's action (its path); tokens are bound to the session and the action. */
+export type FormTokens = (action: string) => string;
+
 export function layout(title: string, body: string, who?: Principal, token?: string): string {
   const nav = who
-    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' · <a href="/tokens">API tokens</a>' : ''}
 <span class="who">${esc(who.actor)} (${esc(who.role)})</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
@@ -29,18 +32,20 @@ ol.checklist li{margin:4px 0}
 .legend{margin-right:1.2em}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}figure{margin:8px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
 }
 
-export function loginPage(error?: string, next = '/inbox'): string {
+/** The sign-in page; `token` is the form's token bound to the pre-session cookie (none when the form is locked). */
+export function loginPage(args: { error?: string; next: string; token: string }): string {
+  const { error, next } = args;
   return layout(
     'Sign in',
     `<h1>Sign in</h1>${error ? `<p role="alert">${esc(error)}</p>` : ''}
-<form method="post" action="/login"><input type="hidden" name="next" value="${esc(next)}">
+<form method="post" action="/login"><input type="hidden" name="_token" value="${esc(args.token)}"><input type="hidden" name="next" value="${esc(next)}">
 <p><label for="email">Email</label><br><input id="email" name="email" type="email" autocomplete="username" required></p>
 <p><label for="password">Password</label><br><input id="password" name="password" type="password" autocomplete="current-password" required></p>
 <p><button type="submit">Sign in</button></p></form>`,
   );
 }
 
-export function inboxPage(args: { who: Principal; token: string; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number }): string {
+export function inboxPage(args: { who: Principal; token: FormTokens; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number; next?: string }): string {
   const { tasks, queues, queue } = args;
   const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
   const rows = tasks
@@ -52,18 +57,19 @@ export function inboxPage(args: { who: Principal; token: string; tasks: readonly
   return layout(
     'Inbox',
     `<h1>Open tasks${queue ? ` in ${esc(queue)}` : ''}</h1><p>${links}</p>
-${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}`,
+${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}
+${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
-    args.token,
+    args.token('/logout'),
   );
 }
 
-export function taskPage(args: { who: Principal; token: () => string; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
+export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
   const { task, message } = args;
   const c = task.content;
   const open = task.status === 'open';
   const form = (action: string, body: string, extra = '') =>
-    `<form method="post" action="/tasks/${esc(task.id)}/${action}"${extra}><input type="hidden" name="_token" value="${esc(args.token())}">${body}</form>`;
+    `<form method="post" action="/tasks/${esc(task.id)}/${action}"${extra}><input type="hidden" name="_token" value="${esc(args.token(`/tasks/${task.id}/${action}`))}">${body}</form>`;
   const checklist = c.runbook.steps
     .map((s, i) => {
       const done = task.stepsDone.includes(i + 1);
@@ -116,11 +122,11 @@ ${watch.length ? `<h2>Watch out for</h2><ul>${watch.map((w) => `<li>${w}</li>`).
 ${task.evidence.length ? `<h2>Evidence given</h2><ul>${task.evidence.map((e) => `<li>${esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</li>`).join('')}</ul>` : ''}
 ${actions}`,
     args.who,
-    args.token(),
+    args.token('/logout'),
   );
 }
 
-export function runPage(who: Principal, token: string, t: Timeline): string {
+export function runPage(who: Principal, token: FormTokens, t: Timeline): string {
   const r = t.run;
   const steps = t.steps
     .map(
@@ -137,18 +143,18 @@ ${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a hre
 <table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table>
 <h2>Audit</h2><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Data</th></tr></thead><tbody>${audit}</tbody></table>`,
     who,
-    token,
+    token('/logout'),
   );
 }
 
-export function runsPage(who: Principal, token: string, runs: readonly Timeline['run'][]): string {
+export function runsPage(who: Principal, token: FormTokens, runs: readonly Timeline['run'][], next?: string): string {
   const rows = runs
     .map((r) => `<tr><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.playbook)}</td><td>${esc(r.app)}</td><td>${esc(r.subject)}</td><td>${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}</td><td>${time(r.createdAt)}</td></tr>`)
     .join('');
-  return layout('Runs', `<h1>Runs</h1><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table>`, who, token);
+  return layout('Runs', `<h1>Runs</h1><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
 }
 
-export function matrixPage(who: Principal, token: string, rows: readonly MatrixRow[], tenant: string): string {
+export function matrixPage(who: Principal, token: FormTokens, rows: readonly MatrixRow[], tenant: string): string {
   const head = `<tr><th></th>${rows.map((r) => `<th>${esc(r.name)}</th>`).join('')}</tr>`;
   const body = matrixColumns
     .map((c) => `<tr><th scope="row">${esc(c.heading)}</th>${rows.map((r) => {
@@ -163,6 +169,26 @@ export function matrixPage(who: Principal, token: string, rows: readonly MatrixR
     `<h1>Capability matrix — tenant ${esc(tenant)}</h1><table aria-label="Capability matrix"><thead>${head}</thead><tbody>${body}</tbody></table>
 <p class="muted">doc = the vendor documents it, 3p = third party only, disputed = sources disagree. Hover a cell for its sources.</p>`,
     who,
-    token,
+    token('/logout'),
+  );
+}
+
+/** For admins: every API token with its scopes, expiry and last use (never a secret), and a revoke button for the live ones. */
+export function tokensPage(who: Principal, token: FormTokens, tokens: readonly TokenInfo[], now: number, message?: { ok: boolean; text: string }): string {
+  const state = (t: TokenInfo) => (t.revokedAt ? `revoked ${time(t.revokedAt)}` : t.expiresAt !== null && t.expiresAt <= now ? `expired ${time(t.expiresAt)}` : `expires ${time(t.expiresAt)}`);
+  const live = (t: TokenInfo) => !t.revokedAt && (t.expiresAt === null || t.expiresAt > now);
+  const rows = tokens
+    .map(
+      (t) => `<tr><td>${esc(t.id)}</td><td>${esc(t.name)}</td><td>${esc(t.actor)}</td><td>${esc(t.scopes.join(' '))}</td><td>${time(t.createdAt)}</td><td>${time(t.lastUsedAt)}</td><td>${esc(state(t))}</td>
+<td>${live(t) ? `<form method="post" action="/tokens/${esc(t.id)}/revoke" class="inline"><input type="hidden" name="_token" value="${esc(token(`/tokens/${t.id}/revoke`))}"><button type="submit" aria-label="Revoke token ${esc(t.id)}">Revoke</button></form>` : ''}</td></tr>`,
+    )
+    .join('');
+  return layout(
+    'API tokens',
+    `<h1>API tokens</h1>${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</p>` : ''}
+<p class="muted">Made with <code>patchbay token create</code>; rotated with <code>patchbay token rotate</code>. Last use is kept to the minute.</p>
+${tokens.length ? `<table aria-label="API tokens"><thead><tr><th>Id</th><th>Name</th><th>Acts as</th><th>Scopes</th><th>Created</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No API token yet.</p>'}`,
+    who,
+    token('/logout'),
   );
 }

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { schemasDir } from '../paths.js';
+import { listQueries } from './listing.js';
 
 type Json = Record<string, unknown>;
 
@@ -31,7 +32,14 @@ function components(): Record<string, Json> {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = json(ref('Error'), 'An error: what was wrong and where (a JSON pointer into the body when the body was wrong).');
-const id = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const id = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 100 } });
+/** A list's query parameters, from the schema the server validates them with. */
+const queryOf = (q: { properties: Record<string, unknown> }, descriptions: Record<string, string> = {}) =>
+  Object.entries(q.properties).map(([name, schema]) => ({ name, in: 'query', schema, ...(descriptions[name] ? { description: descriptions[name] } : {}) }));
+const paging = { limit: 'Page size (default 50, at most 200).', cursor: "Where the page starts: the cursor from the previous page's Link rel=\"next\" header (or `next` field)." };
+const next = { Link: { description: 'RFC 8288: `<…>; rel="next"` when there is a next page.', schema: { type: 'string' } } };
+const scoped = (scope: string) => ({ security: [{ token: [scope] }] });
+const forbidden = json(ref('Error'), 'The token lacks the scope this operation needs.');
 
 /** OpenAPI 3.1 for the HTTP API, generated from the JSON Schemas in schemas/ (served, and written to docs/openapi.json). */
 export function openApiDocument(version: string): Json {
@@ -40,61 +48,67 @@ export function openApiDocument(version: string): Json {
     info: {
       title: 'Patchbay API',
       version,
-      description: 'Submit lifecycle requests, follow runs, work the task inbox, read the capability matrix. Every request needs an API token (`patchbay token create`).',
+      description:
+        'Submit lifecycle requests, follow runs, work the task inbox, read the capability matrix. Every request needs an API token (`patchbay token create`) with the scope the operation names; tokens expire (90 days unless told) and see only the tasks of their actor\'s queues unless they hold tasks:all-queues. Lists are paged (limit, cursor, Link rel="next"). See docs/security.md.',
     },
     servers: [{ url: 'http://127.0.0.1:8080' }],
     security: [{ token: [] }],
     paths: {
       '/api/v1/runs': {
         get: {
-          summary: 'List runs, newest first',
-          parameters: [
-            { name: 'status', in: 'query', schema: { enum: ['running', 'waiting', 'completed', 'failed', 'cancelled'] } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-          ],
-          responses: { 200: json({ type: 'array', items: ref('RunSummary') }, 'The runs'), 401: error },
+          summary: 'List runs, newest first, a page at a time',
+          ...scoped('runs:read'),
+          parameters: queryOf(listQueries.runs, paging),
+          responses: { 200: { ...json({ type: 'array', items: ref('RunSummary') }, 'The runs'), headers: next }, 400: error, 401: error, 403: forbidden },
         },
         post: {
-          summary: 'Start a lifecycle run (returns the open run for the same person and app, or for the same Idempotency-Key)',
+          summary: "Start a lifecycle run as the token's actor (returns the open run for the same person and app, or for the same Idempotency-Key). `requestedBy` comes from the token; `onBehalfOf` needs runs:on-behalf-of.",
+          ...scoped('runs:write'),
           parameters: [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 } }],
           requestBody: { required: true, content: { 'application/json': { schema: ref('LifecycleRequest') } } },
-          responses: { 201: json(ref('RunSummary'), 'Started'), 200: json(ref('RunSummary'), 'Already open'), 400: error, 401: error, 404: error },
+          responses: { 201: json(ref('RunSummary'), 'Started'), 200: json(ref('RunSummary'), 'Already open'), 400: error, 401: error, 403: forbidden, 404: error },
         },
       },
       '/api/v1/runs/{id}': {
-        get: { summary: 'A run with its steps, evidence and audit trail', parameters: [id('id')], responses: { 200: json({ type: 'object' }, 'The timeline'), 401: error, 404: error } },
+        get: { summary: 'A run with its steps, evidence and audit trail', ...scoped('runs:read'), parameters: [id('id')], responses: { 200: json({ type: 'object' }, 'The timeline'), 401: error, 403: forbidden, 404: error } },
       },
       '/api/v1/tasks': {
         get: {
-          summary: 'List tasks by queue and due time',
-          parameters: [
-            { name: 'queue', in: 'query', schema: { type: 'string' } },
-            { name: 'status', in: 'query', schema: { enum: ['open', 'completed', 'failed', 'cancelled', 'all'] } },
-            { name: 'mine', in: 'query', schema: { type: 'boolean' }, description: "Only the queues the token's actor belongs to." },
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-          ],
-          responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'The tasks'), 401: error },
+          summary: "List tasks by due time, a page at a time: those of the token's actor's queues (every queue with tasks:all-queues)",
+          ...scoped('tasks:read'),
+          parameters: queryOf(listQueries.tasks, { ...paging, mine: "Only tasks assigned to the token's actor, or unassigned in their queues.", status: 'Default: open.' }),
+          responses: { 200: { ...json({ type: 'array', items: { type: 'object' } }, 'The tasks'), headers: next }, 400: error, 401: error, 403: forbidden },
         },
       },
-      '/api/v1/tasks/{id}': { get: { summary: 'One task with its checklist', parameters: [id('id')], responses: { 200: json({ type: 'object' }, 'The task'), 401: error, 404: error } } },
+      '/api/v1/tasks/{id}': { get: { summary: "One task with its checklist (404 for a task outside the token's queues)", ...scoped('tasks:read'), parameters: [id('id')], responses: { 200: json({ type: 'object' }, 'The task'), 401: error, 403: forbidden, 404: error } } },
       '/api/v1/tasks/{id}/actions': {
         post: {
-          summary: "Complete, fail or reassign a task, as the token's actor (who must be a member of the task's queue)",
+          summary: "Complete, fail or reassign a task, as the token's actor (who must be a member of the task's queue; nobody approves a run they asked for or that was asked on their behalf)",
+          ...scoped('tasks:write'),
           parameters: [id('id')],
           requestBody: { required: true, content: { 'application/json': { schema: ref('TaskAction') } } },
-          responses: { 200: json({ type: 'object' }, 'The task after the action'), 400: error, 401: error, 404: error, 409: error },
+          responses: { 200: json({ type: 'object' }, 'The task after the action'), 400: error, 401: error, 403: forbidden, 404: error, 409: error },
         },
       },
       '/api/v1/reconciliation': {
         get: {
-          summary: "The reconciliation report for the server's tenant: each app's readers, last audit against its policy, overdue audits, findings over the last year",
-          responses: { 200: json({ type: 'object' }, 'The audit report'), 401: error },
+          summary: "The reconciliation report for the server's tenant: each app's readers, last audit against its policy, overdue audits, findings over the last year; the current findings a page at a time (`findings.items`, `findings.next`)",
+          ...scoped('reconcile:read'),
+          parameters: queryOf(listQueries.reconciliation, paging),
+          responses: { 200: { ...json({ type: 'object' }, 'The audit report with one page of findings'), headers: next }, 400: error, 401: error, 403: forbidden },
         },
       },
-      '/api/v1/matrix': { get: { summary: "The capability matrix for the server's tenant", responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'One row per connector'), 401: error } } },
+      '/api/v1/matrix': { get: { summary: "The capability matrix for the server's tenant", ...scoped('matrix:read'), responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'One row per connector'), 401: error, 403: forbidden } } },
+      '/api/v1/token': {
+        get: { summary: 'The calling token: name, actor, scopes, expiry, last use (never its secret)', responses: { 200: json({ type: 'object' }, 'The token'), 401: error } },
+        delete: { summary: 'Revokes the calling token', responses: { 204: { description: 'Revoked' }, 401: error } },
+      },
+      '/api/v1/token/rotate': {
+        post: { summary: 'Replaces the calling token with a new secret (same name, actor and scopes; a fresh lifetime) and revokes the old one', responses: { 200: json({ type: 'object' }, 'The new token, shown once'), 401: error } },
+      },
     },
     components: {
-      securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'pb_<id>_<secret>, from `patchbay token create`; stored hashed.' } },
+      securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'pb_<id>_<secret>, from `patchbay token create`; stored hashed; expires; scopes: runs:read, runs:write, runs:on-behalf-of, tasks:read, tasks:write, tasks:all-queues, reconcile:read, matrix:read.' } },
       schemas: {
         ...components(),
         Error: {

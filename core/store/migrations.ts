@@ -213,6 +213,20 @@ export const migrations: readonly { readonly version: number; readonly name: str
     `,
   },
   {
+    version: 6,
+    name: 'API token hygiene: scopes, expiry, rotation',
+    sql: `
+      -- Tokens made before scopes existed keep what they could do (read and write runs and tasks, read the
+      -- matrix and the reconciliation); an admin token also keeps seeing every queue's tasks.
+      ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'runs:read runs:write tasks:read tasks:write reconcile:read matrix:read';
+      UPDATE api_tokens SET scopes = scopes || ' tasks:all-queues' WHERE role = 'admin';
+      -- Tokens made before expiry existed expire 90 days after this migration.
+      ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+      UPDATE api_tokens SET expires_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) + 90 * 86400000;
+      ALTER TABLE api_tokens ADD COLUMN rotated_from TEXT;
+    `,
+  },
+  {
     version: 7,
     name: 'reconciliation completeness: a reconciliation over a short read is stored as incomplete, with why, and is never an audit',
     sql: `

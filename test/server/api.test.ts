@@ -102,7 +102,10 @@ describe('HTTP API', () => {
     const taskId = mine.body[0].id;
     const invalid = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, oncall, 'POST', { action: 'complete' });
     assert.equal(invalid.status, 400);
-    const outsider = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, finance, 'POST', { action: 'complete', evidence: [{ text: 'done' }] });
+    // A token of another queue does not see the task at all; one that sees every queue is still not a member of it.
+    assert.equal((await call(`${server.url}/api/v1/tasks/${taskId}/actions`, finance, 'POST', { action: 'complete', evidence: [{ text: 'done' }] })).status, 404);
+    const financeAll = server.access.createToken({ name: 'erp-all', actor: 'finance.admin@acme.example', role: 'admin' }).token;
+    const outsider = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, financeAll, 'POST', { action: 'complete', evidence: [{ text: 'done' }] });
     assert.equal(outsider.status, 409);
     assert.match(outsider.body.message, /finance\.admin@acme\.example is not a member of queue it-ops/);
     const done = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, oncall, 'POST', { action: 'complete', evidence: [{ text: 'removed in Okta' }] });

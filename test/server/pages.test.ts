@@ -54,13 +54,24 @@ describe('task inbox pages', function () {
     const taskId = h.openTaskOf(run.id)!;
     const finance = new FormClient(server.url);
     await finance.signIn('finance.admin@acme.example', password);
-    // Not in it-ops: the inbox does not list the task...
+    // Not in it-ops: the inbox does not list the task, its page is not found...
     assert.doesNotMatch((await finance.request('GET', '/inbox')).body, new RegExp(taskId));
-    // ...and completing it anyway is refused.
-    const page = await finance.request('GET', `/tasks/${taskId}`);
-    const refused = await finance.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(page.body), evidence: 'done' });
-    assert.equal(refused.status, 409);
-    assert.match(refused.body, /finance\.admin@acme\.example is not a member of queue it-ops/);
+    assert.equal((await finance.request('GET', `/tasks/${taskId}`)).status, 404);
+    // ...and completing it anyway is refused, with a token of the operator's own session.
+    const inbox = await finance.request('GET', '/inbox');
+    const refused = await finance.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(inbox.body), evidence: 'done' });
+    assert.equal(refused.status, 404);
+    assert.doesNotMatch(refused.body, /alice/);
+    assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    // An admin sees every queue, but is still refused a task of a queue they are not a member of.
+    await server.access.setOperator('it.lead@acme.example', password, 'admin');
+    const lead = new FormClient(server.url);
+    await lead.signIn('it.lead@acme.example', password);
+    const page = await lead.request('GET', `/tasks/${taskId}`);
+    assert.equal(page.status, 200);
+    const byLead = await lead.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(page.body, `/tasks/${taskId}/complete`), evidence: 'done' });
+    assert.equal(byLead.status, 409);
+    assert.match(byLead.body, /it\.lead@acme\.example is not a member of queue it-ops/);
     assert.equal(h.runtime.tasks.get(taskId).status, 'open');
   });
 
@@ -71,13 +82,13 @@ describe('task inbox pages', function () {
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
     const taskId = h.openTaskOf(run.id)!;
     const wrong = new FormClient(server.url);
-    assert.equal((await wrong.request('POST', '/login', { email: 'it.oncall@acme.example', password: 'not the password' })).status, 401);
+    assert.equal((await wrong.signInAttempt('it.oncall@acme.example', 'not the password')).status, 401);
     const operator = new FormClient(server.url);
     await operator.signIn('it.oncall@acme.example', password);
     const other = new FormClient(server.url);
     await other.signIn('it.oncall@acme.example', password);
-    const token = FormClient.token((await operator.request('GET', `/tasks/${taskId}`)).body);
-    const otherToken = FormClient.token((await other.request('GET', `/tasks/${taskId}`)).body);
+    const token = FormClient.token((await operator.request('GET', `/tasks/${taskId}`)).body, `/tasks/${taskId}/tick`);
+    const otherToken = FormClient.token((await other.request('GET', `/tasks/${taskId}`)).body, `/tasks/${taskId}/tick`);
     // No token (a cross-site post carries none), a token from another session, a made-up one: refused, nothing changes.
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1' })).status, 403);
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1', _token: otherToken })).status, 403);

@@ -3,18 +3,27 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { StoreError, databaseFile, defaultDataDir, openDatabase } from '../../core/store/database.js';
+import { migrations } from '../../core/store/migrations.js';
+
+// The migrations this build knows, in the order they must run: every test below reads them from the list.
+const versions = migrations.map((m) => m.version);
+const latest = versions.at(-1)!;
 import { caught, runCli, scratchDir } from '../support/fixtures.js';
 
 describe('embedded store', () => {
+  it('keeps its migrations in strictly ascending versions (a store runs those above its newest)', () => {
+    assert.ok(versions.every((v, i) => i === 0 || v > versions[i - 1]!), `versions out of order: ${versions.join(', ')}`);
+  });
+
   it('creates the data folder, runs the migrations and sets WAL and synchronous=FULL', () => {
     const dir = path.join(scratchDir(), 'nested', 'data');
     const db = openDatabase(dir);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5, 7]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), versions);
     db.close();
     const again = openDatabase(dir);
-    assert.deepEqual(again.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5, 7], 'migrations run once');
+    assert.deepEqual(again.prepare('SELECT version FROM schema_migrations').pluck().all(), versions, 'migrations run once');
     again.close();
   });
 
@@ -37,7 +46,7 @@ describe('embedded store', () => {
     const db = new BetterSqlite3(databaseFile(dir));
     db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('from the future');
     db.close();
-    assert.match(caught(StoreError, () => openDatabase(dir)).message, /written by a newer Patchbay \(schema version 99; this one knows up to 7\)/);
+    assert.match(caught(StoreError, () => openDatabase(dir)).message, new RegExp(`written by a newer Patchbay \\(schema version 99; this one knows up to ${latest}\\)`));
   });
 
   it('says the store is locked when another process holds it past the wait, and writes nothing', () => {

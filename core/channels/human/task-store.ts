@@ -32,8 +32,8 @@ export interface TaskContent {
   readonly watchOutFor: readonly { readonly text: string; readonly blocking: boolean }[];
   /** Why a person has this: what the machine channels tried first (a blocker the console showed, a drifted page), with their screenshots. */
   readonly handedOver?: readonly HandOver[];
-  /** Set on an approval task: who asked for the run (they cannot approve it). */
-  readonly approval?: { readonly requestedBy: string | null };
+  /** Set on an approval task: who asked for the run, and for whom (neither can approve it). */
+  readonly approval?: { readonly requestedBy: string | null; readonly onBehalfOf?: string | null };
 }
 
 export interface TaskItem {
@@ -167,8 +167,10 @@ export class TaskStore {
     return this.engine.atomically(() => {
       const task = this.requireOpen(taskId);
       this.requireMember(task, args.by);
-      const asker = task.content.approval?.requestedBy;
+      // Four eyes: neither the caller who asked for the run nor the person it was asked for approves it.
+      const { requestedBy: asker, onBehalfOf } = task.content.approval ?? {};
       if (asker && asker.toLowerCase() === args.by.toLowerCase()) throw new TaskRefusedError(taskId, `${args.by} asked for this run and cannot approve it: another member of queue ${task.queue} must`);
+      if (onBehalfOf && onBehalfOf.toLowerCase() === args.by.toLowerCase()) throw new TaskRefusedError(taskId, `this run was asked for on behalf of ${args.by}, who cannot approve it: another member of queue ${task.queue} must`);
       const required = task.content.runbook.evidence.filter((e) => e.required);
       if (evidence.length < required.length) {
         throw new TaskRefusedError(taskId, `evidence is required: ${required.map((e) => `"${e.label}" (${e.kind})`).join(', ')}; pass --evidence for each`);

@@ -9,6 +9,10 @@ export type PlaybookName = 'onboard' | 'change' | 'offboard';
  */
 export type Identifier = string;
 export type Email = string;
+/**
+ * The person the caller asks for, when not themselves: needs the runs:on-behalf-of permission, is recorded beside the caller, and can no more approve the run than the caller can.
+ */
+export type Email1 = string;
 
 /**
  * What someone (an operator, an HR tool, a ticket) asks for: one lifecycle event for one person in one app.
@@ -19,7 +23,11 @@ export interface LifecycleRequest {
   subject: Subject;
   access?: DesiredAccess;
   idempotencyKey?: string;
+  /**
+   * Who asked: set from the caller's credential (API token, operator, command line); a body cannot choose it.
+   */
   requestedBy?: string;
+  onBehalfOf?: Email1;
   reason?: string;
 }
 export interface Subject {
