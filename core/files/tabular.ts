@@ -1,0 +1,331 @@
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
+import { InvalidInputError, PatchbayError } from '../errors.js';
+import { displayPath } from '../paths.js';
+
+/**
+ * Tables people export from admin consoles or fill in by hand (CSV in any of the usual dialects, or
+ * an xlsx workbook), read row by row as a person sees them, in memory bounded by one row: nothing
+ * holds the whole file. Shared by the reconciliation's accounts files and the users file of `run`.
+ */
+
+/** How much of a file a reader takes before it refuses it; each names the setting that raises it. */
+export interface TableLimits {
+  /** Rows after the header row, blank ones included; one more is refused. */
+  readonly maxRows: number;
+  /** The file's size in bytes. */
+  readonly maxBytes: number;
+  /** Environment variables that raise each limit, for the refusal's one line. */
+  readonly settings: { readonly rows: string; readonly bytes: string };
+}
+
+/** One row of a table, every cell as the text a person sees (trimmed, '' when blank). */
+export interface TableRow {
+  readonly cells: readonly string[];
+  /** The row number a spreadsheet shows (1-based; for a CSV, each record is a row and so is each blank line). */
+  readonly row: number;
+  /** CSV only: the file line the row starts on (a quoted field can span lines, so it can differ from `row`). */
+  readonly line?: number;
+}
+
+export type TableKind = 'csv' | 'xlsx';
+
+/** A table whose header row was found: the header, then its rows, blank rows left out. */
+export interface HeadedTable {
+  readonly kind: TableKind;
+  /** The file as messages name it. */
+  readonly shown: string;
+  readonly header: readonly string[];
+  readonly headerRow: TableRow;
+  /** The rows under the header, read one at a time; iterate once. */
+  readonly rows: AsyncIterable<TableRow>;
+  /** Where a row is, in words: "members.csv line 6 (row 4)" or "members.xlsx row 4". */
+  place(row: TableRow): string;
+}
+
+export interface HeaderRule {
+  /** The header row as a spreadsheet numbers it, when the caller knows it (`--header-row`). */
+  readonly headerRow?: number;
+  /** Whether a row is the header (it names a column the reader needs): the first such among the first 20 rows is taken, else the first row. */
+  readonly isHeader: (cells: readonly string[]) => boolean;
+  /** What the header should hold, for the message when none is found ("an email, userName or externalId column"). */
+  readonly wanted: string;
+}
+
+/** Rows looked at for the header before giving up, when it is not given. */
+const headerSearch = 20;
+/** The largest single CSV record (bytes): a file with no line breaks cannot fill the memory. */
+const maxRecordBytes = 1 << 20;
+const delimiters = [',', ';', '\t', '|'] as const;
+const names: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+
+/**
+ * Opens a CSV or xlsx file, finds its header row (given, or the first of the first rows that
+ * `isHeader` accepts, so titles above it are skipped; else the first row, for the caller to say what
+ * it lacks) and returns the rows under it as they are read.
+ * Throws InvalidInputError (one line naming the file, and the row or line) when the file is missing,
+ * too large, empty, not a table, or has no header row; and from the iteration when it holds more
+ * rows than the limit, or a CSV record cannot be parsed.
+ */
+export async function readHeadedTable(file: string, rule: HeaderRule, limits: TableLimits): Promise<HeadedTable> {
+  const shown = displayPath(file);
+  const kind = tableKind(file, shown, limits);
+  const source = kind === 'xlsx' ? xlsxRows(file, shown) : csvRows(file, shown);
+  const place = (row: TableRow) => (row.line === undefined ? `${shown} row ${row.row}` : `${shown} line ${row.line} (row ${row.row})`);
+  const seen: TableRow[] = [];
+  let header: TableRow | undefined;
+  try {
+    for (let next = await source.next(); !next.done; next = await source.next()) {
+      const row = next.value;
+      if (rule.headerRow !== undefined) {
+        if (row.row < rule.headerRow) continue;
+        if (row.row > rule.headerRow || isBlank(row)) throw new InvalidInputError({ file: place(row) }, `row ${rule.headerRow} (--header-row) is blank, not a header`);
+        header = row;
+        break;
+      }
+      if (isBlank(row)) continue;
+      if (rule.isHeader(row.cells)) {
+        header = row;
+        break;
+      }
+      seen.push(row);
+      if (seen.length >= headerSearch) break;
+    }
+  } catch (error) {
+    await source.return(undefined);
+    throw error;
+  }
+  if (!header && (rule.headerRow !== undefined || !seen.length)) {
+    await source.return(undefined);
+    throw new InvalidInputError({ file: shown }, rule.headerRow !== undefined ? `has no row ${rule.headerRow} (--header-row)` : `is empty: expected a header row with ${rule.wanted}`);
+  }
+  // No row names a wanted column: the first is the header, and the caller says what it lacks.
+  const headerRow = header ?? seen[0]!;
+  const under = header ? [] : seen.slice(1);
+  async function* rows(): AsyncGenerator<TableRow> {
+    try {
+      yield* under;
+      for (let next = await source.next(); !next.done; next = await source.next()) {
+        const row = next.value;
+        if (row.row - headerRow.row > limits.maxRows) {
+          throw new InvalidInputError({ file: shown }, `has more than ${count(limits.maxRows)} rows under its header, the limit: nothing was read (raise it with ${limits.settings.rows}=<rows>)`);
+        }
+        if (!isBlank(row)) yield row;
+      }
+    } finally {
+      await source.return(undefined);
+    }
+  }
+  return { kind, shown, header: headerRow.cells, headerRow, rows: rows(), place };
+}
+
+/** The cells of a row for a message: blank ones shown as (blank), at most 20. */
+export function describeCells(cells: readonly string[]): string {
+  const shown = cells.slice(0, 20).map((c) => (c ? c : '(blank)'));
+  return `${shown.join(', ')}${cells.length > 20 ? `, … (${cells.length} columns)` : ''}`;
+}
+
+const isBlank = (row: TableRow) => row.cells.every((c) => !c);
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** CSV or xlsx, by the file's first bytes (a zip is an xlsx whatever its name), after the size check. */
+function tableKind(file: string, shown: string, limits: TableLimits): TableKind {
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new InvalidInputError({ file: shown }, 'is not a file');
+    size = stat.size;
+  } catch (cause) {
+    if (cause instanceof PatchbayError) throw cause;
+    throw new InvalidInputError({ file: shown }, (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause });
+  }
+  if (size > limits.maxBytes) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limits.maxBytes)}: nothing was read (raise it with ${limits.settings.bytes}=<bytes>)`);
+  const head = sample(file, 8);
+  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return 'xlsx';
+  if (head.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) throw new InvalidInputError({ file: shown }, 'is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV');
+  if (path.extname(file).toLowerCase() === '.xlsx' && size > 0) throw new InvalidInputError({ file: shown }, 'is not a valid xlsx file (not a zip archive)');
+  return 'csv';
+}
+
+function sample(file: string, bytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The delimiter of a CSV: of comma, semicolon, tab and pipe, the one that splits the most records of
+ * the sample into the same number (above one) of fields, quotes respected; a comma when none does.
+ * Excel writes semicolons where the decimal separator is a comma (German, French locales), tabs for
+ * "Unicode text".
+ */
+export function sniffDelimiter(text: string, whole: boolean): string {
+  const perRecord: number[][] = delimiters.map(() => []);
+  let fields = delimiters.map(() => 1);
+  let quoted = false;
+  let content = false;
+  const endRecord = () => {
+    if (content) fields.forEach((n, k) => perRecord[k]!.push(n));
+    fields = delimiters.map(() => 1);
+    content = false;
+  };
+  for (const ch of text) {
+    if (ch === '"') {
+      quoted = !quoted;
+      content = true;
+    } else if (quoted) continue;
+    else if (ch === '\n' || ch === '\r') endRecord();
+    else {
+      const k = (delimiters as readonly string[]).indexOf(ch);
+      if (k >= 0) fields[k]!++;
+      content = true;
+    }
+  }
+  if (whole) endRecord();
+  let best: string = ',';
+  let bestScore = 0;
+  delimiters.forEach((d, k) => {
+    const counts = perRecord[k]!.filter((n) => n > 1);
+    const tally = new Map<number, number>();
+    for (const n of counts) tally.set(n, (tally.get(n) ?? 0) + 1);
+    const score = Math.max(0, ...tally.values());
+    if (score > bestScore) [best, bestScore] = [d, score];
+  });
+  return best;
+}
+
+/**
+ * Counts line breaks in the bytes that flow through it, so that a record's end offset (csv-parse's
+ * `info.bytes`) gives its file line; keeps only the chunks not yet asked about (offsets asked rise).
+ */
+class LineCounter extends Transform {
+  private readonly chunks: { start: number; buffer: Buffer }[] = [];
+  private received = 0;
+  private at = 0;
+  private breaks = 0;
+
+  constructor(
+    private readonly lineBreak: number,
+    private readonly utf16: boolean,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.chunks.push({ start: this.received, buffer: chunk });
+    this.received += chunk.length;
+    done(null, chunk);
+  }
+
+  /** The 1-based line that starts at byte `offset` (or contains it). */
+  lineAt(offset: number): number {
+    while (this.at < offset && this.chunks.length) {
+      const { start, buffer } = this.chunks[0]!;
+      const stop = Math.min(offset, start + buffer.length) - start;
+      for (let i = buffer.indexOf(this.lineBreak, this.at - start); i !== -1 && i < stop; i = buffer.indexOf(this.lineBreak, i + 1)) {
+        if (!this.utf16 || (start + i) % 2 === 0) this.breaks++;
+      }
+      this.at = start + stop;
+      if (stop === buffer.length) this.chunks.shift();
+    }
+    return this.breaks + 1;
+  }
+}
+
+/** A CSV's rows, streamed: BOM (UTF-8 or UTF-16LE), any line ends, quoted line breaks, the delimiter sniffed. */
+async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow> {
+  const head = sample(file, 64 * 1024);
+  const utf16 = head[0] === 0xff && head[1] === 0xfe;
+  const text = head.toString(utf16 ? 'utf16le' : 'utf8').replace(/^\uFEFF/, '');
+  const whole = head.length < 64 * 1024;
+  const delimiter = sniffDelimiter(text, whole);
+  const lineBreak = !text.includes('\n') && text.includes('\r') ? 0x0d : 0x0a;
+  const counter = new LineCounter(lineBreak, utf16);
+  const input = createReadStream(file);
+  const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, trim: true, info: true, max_record_size: maxRecordBytes });
+  input.on('error', (error) => parser.destroy(error));
+  input.pipe(counter).pipe(parser);
+  let endOfLast = 0;
+  let emptyBefore = 0;
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number; records: number; empty_lines: number } }>) {
+      const line = counter.lineAt(endOfLast) + (info.empty_lines - emptyBefore);
+      endOfLast = info.bytes;
+      emptyBefore = info.empty_lines;
+      yield { cells: record, row: info.records + info.empty_lines, line };
+    }
+  } catch (cause) {
+    if (cause instanceof PatchbayError) throw cause;
+    if (cause instanceof CsvError) {
+      const at = typeof (cause as unknown as { bytes?: number }).bytes === 'number' ? counter.lineAt(Math.max(endOfLast, (cause as unknown as { bytes: number }).bytes)) : undefined;
+      const why = cause.code === 'CSV_MAX_RECORD_SIZE' ? `a record longer than ${count(maxRecordBytes)} bytes (is it a CSV?)` : cause.message.replace(/ at line \d+/g, '').replace(/^[^:]*: /, '');
+      throw new InvalidInputError({ file: at ? `${shown} line ${at}` : shown }, `invalid CSV (${names[delimiter]}-delimited): ${why}`, { cause });
+    }
+    throw new InvalidInputError({ file: shown }, 'cannot be read', { cause });
+  } finally {
+    input.destroy();
+    parser.destroy();
+  }
+}
+
+/** The first visible sheet of a workbook, streamed row by row (exceljs's WorkbookReader): cells as displayed. */
+async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow> {
+  const { default: ExcelJS } = await import('exceljs');
+  const input = createReadStream(file);
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore' });
+  let sheets = 0;
+  try {
+    for await (const sheet of reader) {
+      const { state, name } = sheet as unknown as { state?: string; name?: string };
+      const tabs = (reader as unknown as { model?: { sheets?: { name: string; state?: string }[] } }).model?.sheets ?? [];
+      const first = tabs.find((t) => t.state !== 'hidden' && t.state !== 'veryHidden');
+      if (state === 'hidden' || state === 'veryHidden' || (first && name !== first.name)) continue;
+      sheets++;
+      for await (const item of sheet as AsyncIterable<unknown>) {
+        for (const row of (Array.isArray(item) ? item : [item]) as { number: number; values: unknown[] }[]) {
+          const values = row.values ?? [];
+          const cells: string[] = [];
+          for (let c = 1; c < values.length; c++) cells.push(cellText(values[c]).trim());
+          yield { cells, row: row.number };
+        }
+      }
+      return;
+    }
+  } catch (cause) {
+    if (cause instanceof PatchbayError) throw cause;
+    throw new InvalidInputError({ file: shown }, `is not a valid xlsx file (${(cause as Error).message})`, { cause });
+  } finally {
+    input.destroy();
+  }
+  if (!sheets) throw new InvalidInputError({ file: shown }, 'has no sheet');
+}
+
+/**
+ * A cell's value as Excel displays it: a formula's saved result, rich text's runs joined, a hyperlink's
+ * text, a date as ISO 8601 (the day alone at midnight), an error as its code (#N/A).
+ */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return '';
+    const iso = value.toISOString();
+    return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso.slice(0, 19).replace('T', ' ');
+  }
+  if (typeof value === 'object') {
+    const v = value as { richText?: { text?: string }[]; formula?: string; sharedFormula?: string; result?: unknown; text?: unknown; hyperlink?: string; error?: string };
+    if (Array.isArray(v.richText)) return v.richText.map((r) => r.text ?? '').join('');
+    if ('formula' in v || 'sharedFormula' in v || 'result' in v) return cellText(v.result);
+    if ('text' in v) return cellText(v.text);
+    if (typeof v.error === 'string') return v.error;
+  }
+  return '';
+}
