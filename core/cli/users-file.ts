@@ -49,7 +49,7 @@ export async function readUsersFile(file: string, limits: TableLimits = usersFil
   if (!mapped.includes('email')) throw new InvalidInputError({ file: `${shown}:${table.headerRow.line ?? table.headerRow.row}` }, `no email column in the header (${describeCells(header)})`);
   const seen = new Map<string, string>();
   const people: Person[] = [];
-  for await (const row of table.rows) {
+  for await (const batch of table.batches) for (const row of batch) {
     // The same "file:line" shape as every other file error, so that later messages (#/subject/email) append to it.
     const source = row.line === undefined ? table.place(row) : `${shown}:${row.line}`;
     const person: Record<string, string> = { source };

@@ -1,6 +1,5 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { InvalidInputError, PatchbayError } from '../errors.js';
 import { displayPath } from '../paths.js';
@@ -39,8 +38,8 @@ export interface HeadedTable {
   readonly shown: string;
   readonly header: readonly string[];
   readonly headerRow: TableRow;
-  /** The rows under the header, read one at a time; iterate once. */
-  readonly rows: AsyncIterable<TableRow>;
+  /** The rows under the header as they are read, a few at a time (blank ones left out); iterate once. */
+  readonly batches: AsyncIterable<readonly TableRow[]>;
   /** Where a row is, in words: "members.csv line 6 (row 4)" or "members.xlsx row 4". */
   place(row: TableRow): string;
 }
@@ -76,22 +75,22 @@ export async function readHeadedTable(file: string, rule: HeaderRule, limits: Ta
   const place = (row: TableRow) => (row.line === undefined ? `${shown} row ${row.row}` : `${shown} line ${row.line} (row ${row.row})`);
   const seen: TableRow[] = [];
   let header: TableRow | undefined;
+  let rest: TableRow[] = [];
   try {
-    for (let next = await source.next(); !next.done; next = await source.next()) {
-      const row = next.value;
-      if (rule.headerRow !== undefined) {
-        if (row.row < rule.headerRow) continue;
-        if (row.row > rule.headerRow || isBlank(row)) throw new InvalidInputError({ file: place(row) }, `row ${rule.headerRow} (--header-row) is blank, not a header`);
-        header = row;
-        break;
+    search: for (let next = await source.next(); !next.done; next = await source.next()) {
+      for (const [i, row] of next.value.entries()) {
+        if (rule.headerRow !== undefined) {
+          if (row.row < rule.headerRow) continue;
+          if (row.row > rule.headerRow || isBlank(row)) throw new InvalidInputError({ file: place(row) }, `row ${rule.headerRow} (--header-row) is blank, not a header`);
+        } else if (isBlank(row)) continue;
+        else if (!rule.isHeader(row.cells)) {
+          seen.push(row);
+          if (seen.length < headerSearch) continue;
+        }
+        header = rule.headerRow !== undefined || rule.isHeader(row.cells) ? row : undefined;
+        rest = next.value.slice(i + 1);
+        break search;
       }
-      if (isBlank(row)) continue;
-      if (rule.isHeader(row.cells)) {
-        header = row;
-        break;
-      }
-      seen.push(row);
-      if (seen.length >= headerSearch) break;
     }
   } catch (error) {
     await source.return(undefined);
@@ -103,22 +102,23 @@ export async function readHeadedTable(file: string, rule: HeaderRule, limits: Ta
   }
   // No row names a wanted column: the first is the header, and the caller says what it lacks.
   const headerRow = header ?? seen[0]!;
-  const under = header ? [] : seen.slice(1);
-  async function* rows(): AsyncGenerator<TableRow> {
+  const first = header ? rest : [...seen.slice(1), ...rest];
+  const within = (batch: readonly TableRow[]) => {
+    const last = batch[batch.length - 1];
+    if (last && last.row - headerRow.row > limits.maxRows) {
+      throw new InvalidInputError({ file: shown }, `has more than ${count(limits.maxRows)} rows under its header, over the limit: refused (raise it with ${limits.settings.rows}=<rows>)`);
+    }
+    return batch.filter((row) => !isBlank(row));
+  };
+  async function* batches(): AsyncGenerator<readonly TableRow[]> {
     try {
-      yield* under;
-      for (let next = await source.next(); !next.done; next = await source.next()) {
-        const row = next.value;
-        if (row.row - headerRow.row > limits.maxRows) {
-          throw new InvalidInputError({ file: shown }, `has more than ${count(limits.maxRows)} rows under its header, the limit: nothing was read (raise it with ${limits.settings.rows}=<rows>)`);
-        }
-        if (!isBlank(row)) yield row;
-      }
+      yield within(first);
+      for (let next = await source.next(); !next.done; next = await source.next()) yield within(next.value);
     } finally {
       await source.return(undefined);
     }
   }
-  return { kind, shown, header: headerRow.cells, headerRow, rows: rows(), place };
+  return { kind, shown, header: headerRow.cells, headerRow, batches: batches(), place };
 }
 
 /** The cells of a row for a message: blank ones shown as (blank), at most 20. */
@@ -141,7 +141,7 @@ function tableKind(file: string, shown: string, limits: TableLimits): TableKind 
     if (cause instanceof PatchbayError) throw cause;
     throw new InvalidInputError({ file: shown }, (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause });
   }
-  if (size > limits.maxBytes) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limits.maxBytes)}: nothing was read (raise it with ${limits.settings.bytes}=<bytes>)`);
+  if (size > limits.maxBytes) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limits.maxBytes)}: refused (raise it with ${limits.settings.bytes}=<bytes>)`);
   const head = sample(file, 8);
   if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return 'xlsx';
   if (head.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) throw new InvalidInputError({ file: shown }, 'is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV');
@@ -201,71 +201,40 @@ export function sniffDelimiter(text: string, whole: boolean): string {
 }
 
 /**
- * Counts line breaks in the bytes that flow through it, so that a record's end offset (csv-parse's
- * `info.bytes`) gives its file line; keeps only the chunks not yet asked about (offsets asked rise).
+ * A CSV's rows, streamed: BOM (UTF-8 or UTF-16LE), any line ends, quoted line breaks, the delimiter
+ * sniffed. Blank lines come through as rows (a spreadsheet shows them), so each row's number is its
+ * place among the records, and its file line is found by counting the line breaks inside the quoted
+ * fields of the rows before it.
  */
-class LineCounter extends Transform {
-  private readonly chunks: { start: number; buffer: Buffer }[] = [];
-  private received = 0;
-  private at = 0;
-  private breaks = 0;
-
-  constructor(
-    private readonly lineBreak: number,
-    private readonly utf16: boolean,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.chunks.push({ start: this.received, buffer: chunk });
-    this.received += chunk.length;
-    done(null, chunk);
-  }
-
-  /** The 1-based line that starts at byte `offset` (or contains it). */
-  lineAt(offset: number): number {
-    while (this.at < offset && this.chunks.length) {
-      const { start, buffer } = this.chunks[0]!;
-      const stop = Math.min(offset, start + buffer.length) - start;
-      for (let i = buffer.indexOf(this.lineBreak, this.at - start); i !== -1 && i < stop; i = buffer.indexOf(this.lineBreak, i + 1)) {
-        if (!this.utf16 || (start + i) % 2 === 0) this.breaks++;
-      }
-      this.at = start + stop;
-      if (stop === buffer.length) this.chunks.shift();
-    }
-    return this.breaks + 1;
-  }
-}
-
-/** A CSV's rows, streamed: BOM (UTF-8 or UTF-16LE), any line ends, quoted line breaks, the delimiter sniffed. */
-async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow> {
+async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow[]> {
   const head = sample(file, 64 * 1024);
   const utf16 = head[0] === 0xff && head[1] === 0xfe;
   const text = head.toString(utf16 ? 'utf16le' : 'utf8').replace(/^\uFEFF/, '');
-  const whole = head.length < 64 * 1024;
-  const delimiter = sniffDelimiter(text, whole);
-  const lineBreak = !text.includes('\n') && text.includes('\r') ? 0x0d : 0x0a;
-  const counter = new LineCounter(lineBreak, utf16);
+  const delimiter = sniffDelimiter(text, head.length < 64 * 1024);
+  const lineBreak = !text.includes('\n') && text.includes('\r') ? '\r' : '\n';
   const input = createReadStream(file);
-  const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, trim: true, info: true, max_record_size: maxRecordBytes });
+  const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, trim: true, max_record_size: maxRecordBytes });
   input.on('error', (error) => parser.destroy(error));
-  input.pipe(counter).pipe(parser);
-  let endOfLast = 0;
-  let emptyBefore = 0;
+  input.pipe(parser);
+  let row = 0;
+  let line = 1;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number; records: number; empty_lines: number } }>) {
-      const line = counter.lineAt(endOfLast) + (info.empty_lines - emptyBefore);
-      endOfLast = info.bytes;
-      emptyBefore = info.empty_lines;
-      yield { cells: record, row: info.records + info.empty_lines, line };
+    for (;;) {
+      const batch: TableRow[] = [];
+      for (let cells: string[] | null; (cells = parser.read() as string[] | null) !== null; ) {
+        batch.push({ cells, row: ++row, line });
+        line++;
+        for (const cell of cells) if (cell.includes(lineBreak)) line += cell.split(lineBreak).length - 1;
+      }
+      if (batch.length) yield batch;
+      else if (parser.readableEnded) return;
+      else await readable(parser);
     }
   } catch (cause) {
     if (cause instanceof PatchbayError) throw cause;
     if (cause instanceof CsvError) {
-      const at = typeof (cause as unknown as { bytes?: number }).bytes === 'number' ? counter.lineAt(Math.max(endOfLast, (cause as unknown as { bytes: number }).bytes)) : undefined;
       const why = cause.code === 'CSV_MAX_RECORD_SIZE' ? `a record longer than ${count(maxRecordBytes)} bytes (is it a CSV?)` : cause.message.replace(/ at line \d+/g, '').replace(/^[^:]*: /, '');
-      throw new InvalidInputError({ file: at ? `${shown} line ${at}` : shown }, `invalid CSV (${names[delimiter]}-delimited): ${why}`, { cause });
+      throw new InvalidInputError({ file: `${shown} line ${line} (row ${row + 1})` }, `invalid CSV (${names[delimiter]}-delimited): ${why}`, { cause });
     }
     throw new InvalidInputError({ file: shown }, 'cannot be read', { cause });
   } finally {
@@ -274,8 +243,21 @@ async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow> {
   }
 }
 
+/** Resolves when the stream has rows to read, has ended, or failed (then rejects). */
+function readable(stream: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('readable', ok).off('end', ok).off('error', done);
+      if (error) reject(error);
+      else resolve();
+    };
+    const ok = () => done();
+    stream.once('readable', ok).once('end', ok).once('error', done);
+  });
+}
+
 /** The first visible sheet of a workbook, streamed row by row (exceljs's WorkbookReader): cells as displayed. */
-async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow> {
+async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow[]> {
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(file);
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore' });
@@ -287,13 +269,16 @@ async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow> 
       const first = tabs.find((t) => t.state !== 'hidden' && t.state !== 'veryHidden');
       if (state === 'hidden' || state === 'veryHidden' || (first && name !== first.name)) continue;
       sheets++;
-      for await (const item of sheet as AsyncIterable<unknown>) {
-        for (const row of (Array.isArray(item) ? item : [item]) as { number: number; values: unknown[] }[]) {
+      for await (const events of sheet.parse() as unknown as AsyncIterable<{ eventType: string; value: { number: number; values: unknown[] } }[]>) {
+        const batch: TableRow[] = [];
+        for (const { eventType, value: row } of events) {
+          if (eventType !== 'row') continue;
           const values = row.values ?? [];
           const cells: string[] = [];
           for (let c = 1; c < values.length; c++) cells.push(cellText(values[c]).trim());
-          yield { cells, row: row.number };
+          batch.push({ cells, row: row.number });
         }
+        if (batch.length) yield batch;
       }
       return;
     }

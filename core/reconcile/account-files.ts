@@ -79,34 +79,35 @@ export async function readAccountsFile(file: string, options: AccountsFileOption
     throw new InvalidInputError({ file: table.place(table.headerRow) }, `no email, userName or externalId column (${columns}); name one with --map email=<header>, or the header row with --header-row <n>`);
   }
   const list = (v: string | undefined) => (v ? v.split(/[,;]/).map((s) => s.trim()).filter(Boolean) : undefined);
+  const [emailAt, userNameAt, externalIdAt, statusAt, rolesAt, teamsAt, policyAt] = accountFields.map((f) => columnOf.get(f) ?? -1) as [number, number, number, number, number, number, number];
   const accounts: AccountRecord[] = [];
   const unread: string[] = [];
   let unreadCount = 0;
   let rows = 0;
-  for await (const row of table.rows) {
+  for await (const batch of table.batches) for (const row of batch) {
     rows++;
-    const at = (field: Field) => {
-      const c = columnOf.get(field);
-      return c === undefined ? undefined : row.cells[c] || undefined;
-    };
-    const email = at('email');
-    const problem = !email && !at('userName') && !at('externalId') ? 'no email, userName or externalId' : email && !emailShape.test(email) ? `"${email}" is not an email address` : undefined;
+    const cell = (c: number) => (c < 0 ? undefined : row.cells[c] || undefined);
+    const email = cell(emailAt);
+    const userName = cell(userNameAt);
+    const externalId = cell(externalIdAt);
+    const problem = !email && !userName && !externalId ? 'no email, userName or externalId' : email && !emailShape.test(email) ? `"${email}" is not an email address` : undefined;
     if (problem) {
       if (++unreadCount <= reasonsShown) unread.push(`${table.place(row)}: ${problem}; the row is left unmatched`);
       continue;
     }
-    const status = at('status');
-    const roles = list(at('roles'));
-    const teams = list(at('teams'));
-    accounts.push({
-      ...(email ? { email } : {}),
-      ...(at('userName') ? { userName: at('userName')! } : {}),
-      ...(at('externalId') ? { externalId: at('externalId')! } : {}),
-      active: !status || !inactive.test(status),
-      ...(roles ? { roles } : {}),
-      ...(teams ? { teams } : {}),
-      ...(at('policy') ? { policy: at('policy')! } : {}),
-    });
+    // Only the fields a reconciliation uses are kept: the row's other cells go with it.
+    const status = cell(statusAt);
+    const account: { -readonly [K in keyof AccountRecord]: AccountRecord[K] } = { active: !status || !inactive.test(status) };
+    if (email) account.email = email;
+    if (userName) account.userName = userName;
+    if (externalId) account.externalId = externalId;
+    const roles = list(cell(rolesAt));
+    if (roles) account.roles = roles;
+    const teams = list(cell(teamsAt));
+    if (teams) account.teams = teams;
+    const policy = cell(policyAt);
+    if (policy) account.policy = policy;
+    accounts.push(account);
   }
   const completeness: Completeness = unreadCount
     ? { complete: false, reasons: [...unread, ...(unreadCount > reasonsShown ? [`${shown}: ${unreadCount - reasonsShown} more rows left unmatched (${unreadCount} of ${rows} rows could not be read)`] : [])] }
