@@ -83,11 +83,11 @@ export async function readHeadedTable(file: string, rule: HeaderRule, limits: Ta
           if (row.row < rule.headerRow) continue;
           if (row.row > rule.headerRow || isBlank(row)) throw new InvalidInputError({ file: place(row) }, `row ${rule.headerRow} (--header-row) is blank, not a header`);
         } else if (isBlank(row)) continue;
-        else if (!rule.isHeader(row.cells)) {
+        else if (!isHeaderLike(row, rule)) {
           seen.push(row);
           if (seen.length < headerSearch) continue;
         }
-        header = rule.headerRow !== undefined || rule.isHeader(row.cells) ? row : undefined;
+        header = rule.headerRow !== undefined || isHeaderLike(row, rule) ? row : undefined;
         rest = next.value.slice(i + 1);
         break search;
       }
@@ -128,6 +128,8 @@ export function describeCells(cells: readonly string[]): string {
 }
 
 const isBlank = (row: TableRow) => row.cells.every((c) => !c);
+/** A header names columns: a row holding an email address ("Exported by: it@example.test") is a title or data, whatever else it says. */
+const isHeaderLike = (row: TableRow, rule: HeaderRule) => rule.isHeader(row.cells) && !row.cells.some((c) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(c));
 const count = (n: number) => n.toLocaleString('en-US');
 
 /** CSV or xlsx, by the file's first bytes (a zip is an xlsx whatever its name), after the size check. */
