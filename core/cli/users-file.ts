@@ -24,14 +24,15 @@ const columns: Record<string, keyof Omit<Person, 'source'>> = {
 
 /**
  * The default limits of a users file: each row starts a run, so 10,000 people at most (raised by
- * PATCHBAY_MAX_USERS_FILE_ROWS), and 64 MiB (PATCHBAY_MAX_USERS_FILE_BYTES).
+ * PATCHBAY_MAX_USERS_FILE_ROWS), and 64 MiB for either a CSV or a workbook (PATCHBAY_MAX_USERS_FILE_BYTES).
  */
 export function usersFileLimits(env: NodeJS.ProcessEnv = process.env): TableLimits {
   const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
   return {
     maxRows: positive(env.PATCHBAY_MAX_USERS_FILE_ROWS) ?? 10_000,
     maxBytes: positive(env.PATCHBAY_MAX_USERS_FILE_BYTES) ?? 64 * 1024 ** 2,
-    settings: { rows: 'PATCHBAY_MAX_USERS_FILE_ROWS', bytes: 'PATCHBAY_MAX_USERS_FILE_BYTES' },
+    maxWorkbookBytes: positive(env.PATCHBAY_MAX_USERS_FILE_BYTES) ?? 64 * 1024 ** 2,
+    settings: { rows: 'PATCHBAY_MAX_USERS_FILE_ROWS', bytes: 'PATCHBAY_MAX_USERS_FILE_BYTES', workbookBytes: 'PATCHBAY_MAX_USERS_FILE_BYTES' },
   };
 }
 

@@ -14,10 +14,15 @@ import { displayPath } from '../paths.js';
 export interface TableLimits {
   /** Rows after the header row, blank ones included; one more is refused. */
   readonly maxRows: number;
-  /** The file's size in bytes. */
+  /** A CSV's size in bytes. */
   readonly maxBytes: number;
+  /**
+   * An xlsx's size in bytes: lower, because a workbook is compressed (about 20 bytes a row) and its
+   * shared strings are held while its rows are read.
+   */
+  readonly maxWorkbookBytes: number;
   /** Environment variables that raise each limit, for the refusal's one line. */
-  readonly settings: { readonly rows: string; readonly bytes: string };
+  readonly settings: { readonly rows: string; readonly bytes: string; readonly workbookBytes: string };
 }
 
 /** One row of a table, every cell as the text a person sees (trimmed, '' when blank). */
@@ -42,6 +47,8 @@ export interface HeadedTable {
   readonly batches: AsyncIterable<readonly TableRow[]>;
   /** Where a row is, in words: "members.csv line 6 (row 4)" or "members.xlsx row 4". */
   place(row: TableRow): string;
+  /** xlsx only: the mailto: targets of hyperlinked cells, asked for while reading, known once read. */
+  readonly links?: CellLinks;
 }
 
 export interface HeaderRule {
@@ -71,7 +78,8 @@ const names: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 't
 export async function readHeadedTable(file: string, rule: HeaderRule, limits: TableLimits): Promise<HeadedTable> {
   const shown = displayPath(file);
   const kind = tableKind(file, shown, limits);
-  const source = kind === 'xlsx' ? xlsxRows(file, shown) : csvRows(file, shown);
+  const links = kind === 'xlsx' ? new CellLinks(limits.maxRows) : undefined;
+  const source = links ? xlsxRows(file, shown, links) : csvRows(file, shown);
   const place = (row: TableRow) => (row.line === undefined ? `${shown} row ${row.row}` : `${shown} line ${row.line} (row ${row.row})`);
   const seen: TableRow[] = [];
   let header: TableRow | undefined;
@@ -118,7 +126,7 @@ export async function readHeadedTable(file: string, rule: HeaderRule, limits: Ta
       await source.return(undefined);
     }
   }
-  return { kind, shown, header: headerRow.cells, headerRow, batches: batches(), place };
+  return { kind, shown, header: headerRow.cells, headerRow, batches: batches(), place, ...(links ? { links } : {}) };
 }
 
 /** The cells of a row for a message: blank ones shown as (blank), at most 20. */
@@ -143,9 +151,11 @@ function tableKind(file: string, shown: string, limits: TableLimits): TableKind 
     if (cause instanceof PatchbayError) throw cause;
     throw new InvalidInputError({ file: shown }, (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause });
   }
-  if (size > limits.maxBytes) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limits.maxBytes)}: refused (raise it with ${limits.settings.bytes}=<bytes>)`);
   const head = sample(file, 8);
-  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return 'xlsx';
+  const zip = head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+  const [limit, setting] = zip ? [limits.maxWorkbookBytes, limits.settings.workbookBytes] : [limits.maxBytes, limits.settings.bytes];
+  if (size > limit) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limit)} for ${zip ? 'a workbook' : 'a CSV'}: refused (raise it with ${setting}=<bytes>)`);
+  if (zip) return 'xlsx';
   if (head.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) throw new InvalidInputError({ file: shown }, 'is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV');
   if (path.extname(file).toLowerCase() === '.xlsx' && size > 0) throw new InvalidInputError({ file: shown }, 'is not a valid xlsx file (not a zip archive)');
   return 'csv';
@@ -258,31 +268,99 @@ function readable(stream: NodeJS.ReadableStream & { readableEnded: boolean }): P
   });
 }
 
-/** The first visible sheet of a workbook, streamed row by row (exceljs's WorkbookReader): cells as displayed. */
-async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow[]> {
+/**
+ * The mailto: targets of hyperlinked cells a reader asks for (a cell showing "Ann Demo" that links to
+ * mailto:ann@example.test). A sheet lists its hyperlinks after its rows, so a reader asks while it
+ * reads the rows (`want`) and gets the targets once the table is read (`target`). Only mailto:
+ * targets are kept, and only as many as the row limit.
+ */
+export class CellLinks {
+  private readonly wanted = new Set<string>();
+  private readonly refs = new Map<string, string>();
+  private readonly targets = new Map<string, Map<string, string>>();
+
+  constructor(private readonly cap: number) {}
+
+  want(row: TableRow, column: number): void {
+    if (this.wanted.size < this.cap) this.wanted.add(cellRef(row.row, column));
+  }
+
+  /** The address a wanted cell links to (mailto: removed), once the table is read. */
+  target(row: TableRow, column: number): string | undefined {
+    const ref = cellRef(row.row, column);
+    const rId = this.refs.get(ref);
+    const target = rId === undefined ? undefined : this.targets.get(this.sheet ?? '')?.get(rId);
+    return target ? decodeURIComponent(target.replace(/^mailto:/i, '').replace(/\?.*$/, '')) : undefined;
+  }
+
+  /** The sheet file (its number in xl/worksheets/sheetN.xml) the rows came from. */
+  sheet?: string;
+
+  link(ref: string, rId: string): void {
+    if (this.wanted.has(ref)) this.refs.set(ref, rId);
+  }
+
+  relationship(sheet: string, rId: string, target: string): void {
+    if (!/^mailto:/i.test(target)) return;
+    let map = this.targets.get(sheet);
+    if (!map) this.targets.set(sheet, (map = new Map()));
+    if (map.size < this.cap) map.set(rId, target);
+  }
+}
+
+/** "C12" for row 12, column 2 (0-based). */
+function cellRef(row: number, column: number): string {
+  let letters = '';
+  for (let n = column + 1; n > 0; n = Math.floor((n - 1) / 26)) letters = String.fromCharCode(65 + ((n - 1) % 26)) + letters;
+  return `${letters}${row}`;
+}
+
+type XlsxEvent = { eventType?: string; value?: unknown };
+type SheetEvent = { eventType: string; value: { number: number; values: unknown[]; ref: string; rId: string } };
+
+/**
+ * The first visible sheet of a workbook, streamed row by row (exceljs's WorkbookReader): cells as
+ * displayed; the rest of the archive is read on for the hyperlinks' targets `links` asks for.
+ */
+async function* xlsxRows(file: string, shown: string, links: CellLinks): AsyncGenerator<TableRow[]> {
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(file);
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore' });
-  let sheets = 0;
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', styles: 'cache', hyperlinks: 'emit', worksheets: 'emit', entries: 'emit' });
+  // The archive's entries say which sheet file each reader comes from; hyperlink readers carry that number.
+  let entry: { type?: string; id?: string } = {};
+  (reader as unknown as NodeJS.EventEmitter).on('entry', (e: typeof entry) => (entry = e));
+  let read = false;
   try {
-    for await (const sheet of reader) {
-      const { state, name } = sheet as unknown as { state?: string; name?: string };
+    for await (const item of reader.parse() as unknown as AsyncIterable<XlsxEvent>) {
+      if (item.eventType === 'hyperlinks') {
+        const rels = item.value as NodeJS.EventEmitter & { id: string; read(): Promise<void> };
+        rels.on('hyperlink', (r: { rId: string; target: string }) => links.relationship(String(rels.id), r.rId, r.target));
+        await rels.read();
+        continue;
+      }
+      if (item.eventType !== 'worksheet') continue;
+      const sheet = item.value as { state?: string; name?: string; iterator?: { destroy?: () => void }; parse(): AsyncIterable<SheetEvent[]> };
       const tabs = (reader as unknown as { model?: { sheets?: { name: string; state?: string }[] } }).model?.sheets ?? [];
       const first = tabs.find((t) => t.state !== 'hidden' && t.state !== 'veryHidden');
-      if (state === 'hidden' || state === 'veryHidden' || (first && name !== first.name)) continue;
-      sheets++;
-      for await (const events of sheet.parse() as unknown as AsyncIterable<{ eventType: string; value: { number: number; values: unknown[] } }[]>) {
+      if (read || sheet.state === 'hidden' || sheet.state === 'veryHidden' || (first && sheet.name !== first.name)) {
+        sheet.iterator?.destroy?.(); // a sheet spooled to a temporary file opened a stream for it
+        continue;
+      }
+      read = true;
+      links.sheet = String(entry.id);
+      for await (const events of sheet.parse()) {
         const batch: TableRow[] = [];
-        for (const { eventType, value: row } of events) {
+        for (const { eventType, value } of events) {
           if (eventType !== 'row') continue;
-          const values = row.values ?? [];
+          const values = value.values ?? [];
           const cells: string[] = [];
           for (let c = 1; c < values.length; c++) cells.push(cellText(values[c]).trim());
-          batch.push({ cells, row: row.number });
+          batch.push({ cells, row: value.number });
         }
         if (batch.length) yield batch;
+        // After the reader has seen the rows (and asked for the links it wants).
+        for (const { eventType, value } of events) if (eventType === 'hyperlink') links.link(value.ref, value.rId);
       }
-      return;
     }
   } catch (cause) {
     if (cause instanceof PatchbayError) throw cause;
@@ -290,7 +368,7 @@ async function* xlsxRows(file: string, shown: string): AsyncGenerator<TableRow[]
   } finally {
     input.destroy();
   }
-  if (!sheets) throw new InvalidInputError({ file: shown }, 'has no sheet');
+  if (!read) throw new InvalidInputError({ file: shown }, 'has no sheet');
 }
 
 /**

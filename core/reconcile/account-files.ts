@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
-import { describeCells, readHeadedTable, type TableLimits } from '../files/tabular.js';
+import { describeCells, readHeadedTable, type TableLimits, type TableRow } from '../files/tabular.js';
 import type { AccountRecord, Completeness, Snapshot } from './snapshot.js';
 
 /** Record fields a file's columns can map to. */
@@ -17,12 +17,17 @@ const emailShape = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Rows that could not be read are each named up to this many times; the rest are counted. */
 const reasonsShown = 10;
 
-/** The default limits of an accounts file, raised by PATCHBAY_MAX_FILE_ROWS and PATCHBAY_MAX_FILE_BYTES. */
+/**
+ * The default limits of an accounts file: 2,000,000 rows (PATCHBAY_MAX_FILE_ROWS), a 2 GiB CSV
+ * (PATCHBAY_MAX_FILE_BYTES), a 256 MiB workbook (PATCHBAY_MAX_XLSX_BYTES; 2,000,000 rows of a
+ * members export take about 45 MB).
+ */
 export function accountsFileLimits(env: NodeJS.ProcessEnv = process.env): TableLimits {
   return {
     maxRows: positive(env.PATCHBAY_MAX_FILE_ROWS) ?? 2_000_000,
     maxBytes: positive(env.PATCHBAY_MAX_FILE_BYTES) ?? 2 * 1024 ** 3,
-    settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES' },
+    maxWorkbookBytes: positive(env.PATCHBAY_MAX_XLSX_BYTES) ?? 256 * 1024 ** 2,
+    settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES', workbookBytes: 'PATCHBAY_MAX_XLSX_BYTES' },
   };
 }
 const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
@@ -84,28 +89,40 @@ export async function readAccountsFile(file: string, options: AccountsFileOption
   const unread: string[] = [];
   let unreadCount = 0;
   let rows = 0;
+  const linked: TableRow[] = [];
+  const cell = (row: TableRow, c: number) => (c < 0 ? undefined : row.cells[c] || undefined);
   for await (const batch of table.batches) for (const row of batch) {
     rows++;
-    const cell = (c: number) => (c < 0 ? undefined : row.cells[c] || undefined);
-    const email = cell(emailAt);
-    const userName = cell(userNameAt);
-    const externalId = cell(externalIdAt);
-    const problem = !email && !userName && !externalId ? 'no email, userName or externalId' : email && !emailShape.test(email) ? `"${email}" is not an email address` : undefined;
-    if (problem) {
-      if (++unreadCount <= reasonsShown) unread.push(`${table.place(row)}: ${problem}; the row is left unmatched`);
+    const email = cell(row, emailAt);
+    const userName = cell(row, userNameAt);
+    const externalId = cell(row, externalIdAt);
+    if (email && !emailShape.test(email) && table.links) {
+      // A cell showing a name may link to the address (mailto:): known once the sheet is read.
+      table.links.want(row, emailAt);
+      linked.push(row);
       continue;
     }
+    accept(row, email, userName, externalId);
+  }
+  for (const row of linked) accept(row, table.links?.target(row, emailAt), cell(row, userNameAt), cell(row, externalIdAt), row.cells[emailAt]);
+  /** Keeps the row as an account, or names it among the rows left unmatched; `shownEmail` is the cell's text when `email` is its link's address. */
+  function accept(row: TableRow, email: string | undefined, userName: string | undefined, externalId: string | undefined, shownEmail = email) {
+    const problem = shownEmail && !(email && emailShape.test(email)) ? `"${shownEmail}" is not an email address` : !email && !userName && !externalId ? 'no email, userName or externalId' : undefined;
+    if (problem) {
+      if (++unreadCount <= reasonsShown) unread.push(`${table.place(row)}: ${problem}; the row is left unmatched`);
+      return;
+    }
     // Only the fields a reconciliation uses are kept: the row's other cells go with it.
-    const status = cell(statusAt);
+    const status = cell(row, statusAt);
     const account: { -readonly [K in keyof AccountRecord]: AccountRecord[K] } = { active: !status || !inactive.test(status) };
     if (email) account.email = email;
     if (userName) account.userName = userName;
     if (externalId) account.externalId = externalId;
-    const roles = list(cell(rolesAt));
+    const roles = list(cell(row, rolesAt));
     if (roles) account.roles = roles;
-    const teams = list(cell(teamsAt));
+    const teams = list(cell(row, teamsAt));
     if (teams) account.teams = teams;
-    const policy = cell(policyAt);
+    const policy = cell(row, policyAt);
     if (policy) account.policy = policy;
     accounts.push(account);
   }

@@ -8,7 +8,7 @@ import { cellText, readHeadedTable, sniffDelimiter, type TableLimits } from '../
 import { readAccountsFile } from '../../core/reconcile/account-files.js';
 import { scratchDir } from '../support/fixtures.js';
 
-const limits: TableLimits = { maxRows: 2_000_000, maxBytes: 1024 ** 3, settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES' } };
+const limits: TableLimits = { maxRows: 2_000_000, maxBytes: 1024 ** 3, maxWorkbookBytes: 1024 ** 3, settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES', workbookBytes: 'PATCHBAY_MAX_XLSX_BYTES' } };
 const emailHeader = { isHeader: (cells: readonly string[]) => cells.includes('email'), wanted: 'an email column' };
 
 /** Writes `rows` lines of a members export to disk, streamed, and returns its path. */
@@ -81,6 +81,7 @@ describe('tables (CSV and xlsx, streamed)', () => {
     gc();
     const start = process.memoryUsage().heapUsed;
     const snapshot = await readAccountsFile(file, { side: 'app', app: 'spendesk', limits });
+    gc();
     const held = process.memoryUsage().heapUsed - start;
     assert.equal(snapshot.accounts.length, 300_000);
     assert.ok(held < 4 * size, `300,000 accounts took ${held} bytes of heap for a ${size}-byte file`);

@@ -9,7 +9,7 @@ import { completeRead, type Snapshot } from '../../core/reconcile/snapshot.js';
 import { scratchDir } from '../support/fixtures.js';
 
 const now = Date.UTC(2026, 10, 30, 12);
-const limits = { maxRows: 1000, maxBytes: 10_000_000, settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES' } };
+const limits = { maxRows: 1000, maxBytes: 10_000_000, maxWorkbookBytes: 1_000_000, settings: { rows: 'PATCHBAY_MAX_FILE_ROWS', bytes: 'PATCHBAY_MAX_FILE_BYTES', workbookBytes: 'PATCHBAY_MAX_XLSX_BYTES' } };
 const idp: Snapshot = {
   side: 'idp',
   app: 'spendesk',
@@ -186,7 +186,7 @@ describe('accounts files (CSV and xlsx exports)', () => {
     it('refuses a file over the row limit or the size limit in one line that says how to raise it', async () => {
       const target = file('many.csv', ['email', ...Array.from({ length: 1001 }, (_, i) => `p${i}@example.test`)].join('\n'));
       await assert.rejects(read(target), (e: unknown) => e instanceof InvalidInputError && /^\S*many\.csv: has more than 1,000 rows under its header, over the limit: refused \(raise it with PATCHBAY_MAX_FILE_ROWS=<rows>\)$/.test(e.message));
-      await assert.rejects(readAccountsFile(target, { side: 'app', app: 'spendesk', limits: { ...limits, maxBytes: 100 } }), /many\.csv: is [\d,]+ bytes, over the limit of 100: refused \(raise it with PATCHBAY_MAX_FILE_BYTES=<bytes>\)$/);
+      await assert.rejects(readAccountsFile(target, { side: 'app', app: 'spendesk', limits: { ...limits, maxBytes: 100 } }), /many\.csv: is [\d,]+ bytes, over the limit of 100 for a CSV: refused \(raise it with PATCHBAY_MAX_FILE_BYTES=<bytes>\)$/);
       assert.equal((await read(file('enough.csv', ['email', ...Array.from({ length: 1000 }, (_, i) => `p${i}@example.test`)].join('\n')))).accounts.length, 1000);
     });
   });
@@ -207,6 +207,24 @@ describe('accounts files (CSV and xlsx exports)', () => {
         { email: 'ann.demo@example.test', externalId: '100234', active: true, teams: ['Finance'] },
         { email: 'ben.demo@example.test', externalId: '100235', active: true },
       ]);
+    });
+
+    it('takes the mailto: address of a hyperlinked cell that shows a name, and says which shown names link nowhere', async () => {
+      const target = await workbook('linked.xlsx', (sheet) => {
+        sheet.getRow(1).values = ['Email', 'Status'];
+        sheet.getRow(2).values = [{ text: 'Ann Demo', hyperlink: 'mailto:ann.demo@example.test' }, 'Active'];
+        sheet.getRow(3).values = [{ text: 'Ben Demo', hyperlink: 'https://example.test/people/ben' }, 'Active'];
+        sheet.getRow(4).values = [{ text: 'ben.demo@example.test', hyperlink: 'mailto:ben.demo@example.test?subject=Hi' }, 'Active'];
+      });
+      const s = await read(target);
+      assert.deepEqual(emails(s).sort(), bothEmails);
+      assert.equal(against(s).counts.matched, 2);
+      assert.deepEqual(s.completeness.reasons.map((r) => r.replace(/^.*\//, '')), ['linked.xlsx row 3: "Ben Demo" is not an email address; the row is left unmatched']);
+    });
+
+    it('refuses a workbook over its own size limit, which says how to raise it', async () => {
+      const target = await workbook('big.xlsx', (sheet) => sheet.addRow(['Email']));
+      await assert.rejects(readAccountsFile(target, { side: 'app', app: 'spendesk', limits: { ...limits, maxWorkbookBytes: 1000 } }), /big\.xlsx: is [\d,]+ bytes, over the limit of 1,000 for a workbook: refused \(raise it with PATCHBAY_MAX_XLSX_BYTES=<bytes>\)$/);
     });
 
     it('reads the first visible sheet, and names the spreadsheet row of a bad cell', async () => {
