@@ -226,12 +226,25 @@ async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow[]>
   const lineBreak = !text.includes('\n') && text.includes('\r') ? '\r' : '\n';
   const input = createReadStream(file);
   const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, trim: true, max_record_size: maxRecordBytes });
+  // Listened to for the generator's whole life: an error while the reader holds a batch is kept, not thrown at nobody.
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const rouse = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  parser.on('readable', rouse).on('end', rouse).on('error', (error) => {
+    failure ??= error;
+    rouse();
+  });
   input.on('error', (error) => parser.destroy(error));
   input.pipe(parser);
   let row = 0;
   let line = 1;
   try {
     for (;;) {
+      if (failure) throw failure;
       const batch: TableRow[] = [];
       for (let cells: string[] | null; (cells = parser.read() as string[] | null) !== null; ) {
         batch.push({ cells, row: ++row, line });
@@ -240,7 +253,7 @@ async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow[]>
       }
       if (batch.length) yield batch;
       else if (parser.readableEnded) return;
-      else await readable(parser);
+      else await new Promise<void>((resolve) => (wake = resolve));
     }
   } catch (cause) {
     if (cause instanceof PatchbayError) throw cause;
@@ -253,19 +266,6 @@ async function* csvRows(file: string, shown: string): AsyncGenerator<TableRow[]>
     input.destroy();
     parser.destroy();
   }
-}
-
-/** Resolves when the stream has rows to read, has ended, or failed (then rejects). */
-function readable(stream: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      stream.off('readable', ok).off('end', ok).off('error', done);
-      if (error) reject(error);
-      else resolve();
-    };
-    const ok = () => done();
-    stream.once('readable', ok).once('end', ok).once('error', done);
-  });
 }
 
 /**

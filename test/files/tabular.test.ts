@@ -55,6 +55,23 @@ describe('tables (CSV and xlsx, streamed)', () => {
     }
   });
 
+  it('keeps a parse error that comes while the reader is busy with a batch, and throws it in its turn', async () => {
+    const file = path.join(scratchDir(), 'late-error.csv');
+    writeFileSync(file, ['email', ...Array.from({ length: 20_000 }, (_, i) => `p${i}@example.test`), '"unclosed'].join('\n'));
+    const table = await readHeadedTable(file, emailHeader, limits);
+    let rows = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const batch of table.batches) {
+          rows += batch.length;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      })(),
+      /late-error\.csv line 20002 \(row 20002\): invalid CSV \(comma-delimited\): the parsing is finished with an opening quote/,
+    );
+    assert.equal(rows, 20_000);
+  });
+
   it('reads a 300,000-row export with the heap bounded by a batch, not by the file', async function () {
     this.timeout(120_000);
     const file = await largeExport(300_000);
