@@ -155,17 +155,23 @@ function tableKind(file: string, shown: string, limits: TableLimits): TableKind 
   const zip = head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
   const [limit, setting] = zip ? [limits.maxWorkbookBytes, limits.settings.workbookBytes] : [limits.maxBytes, limits.settings.bytes];
   if (size > limit) throw new InvalidInputError({ file: shown }, `is ${count(size)} bytes, over the limit of ${count(limit)} for ${zip ? 'a workbook' : 'a CSV'}: refused (raise it with ${setting}=<bytes>)`);
-  if (zip) return 'xlsx';
+  if (zip) {
+    // A zip ends with its directory; a cut-short download has none, and a streaming reader would wait for the rest forever.
+    const tail = sample(file, Math.min(size, 22 + 65_535), Math.max(0, size - 22 - 65_535));
+    if (tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06])) < 0) throw new InvalidInputError({ file: shown }, 'is not a valid xlsx file (the zip archive is cut short: it has no central directory)');
+    return 'xlsx';
+  }
   if (head.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) throw new InvalidInputError({ file: shown }, 'is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV');
   if (path.extname(file).toLowerCase() === '.xlsx' && size > 0) throw new InvalidInputError({ file: shown }, 'is not a valid xlsx file (not a zip archive)');
   return 'csv';
 }
 
-function sample(file: string, bytes: number): Buffer {
+/** Up to `bytes` bytes of the file from `position`. */
+function sample(file: string, bytes: number, position = 0): Buffer {
   const fd = openSync(file, 'r');
   try {
     const buffer = Buffer.alloc(bytes);
-    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, position));
   } finally {
     closeSync(fd);
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { InvalidInputError } from '../../core/errors.js';
@@ -247,6 +247,17 @@ describe('accounts files (CSV and xlsx exports)', () => {
       await assert.rejects(read(file('fake.xlsx', 'email\nann.demo@example.test\n')), /fake\.xlsx: is not a valid xlsx file \(not a zip archive\)$/);
       await assert.rejects(read(file('old.xls', Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]))), /old\.xls: is an Excel 97-2003 workbook \(\.xls\): save it as \.xlsx or CSV$/);
       await assert.rejects(read(file('broken.xlsx', Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(64, 7)]))), (e: unknown) => e instanceof InvalidInputError && /broken\.xlsx: is not a valid xlsx file/.test(e.message));
+    });
+
+    it('refuses a workbook cut short (a partial download) instead of waiting for the rest of it', async () => {
+      const whole = await workbook('whole.xlsx', (sheet) => {
+        sheet.addRow(['Email']);
+        for (let i = 0; i < 1000; i++) sheet.addRow([`p${i}@example.test`]);
+      });
+      const bytes = readFileSync(whole);
+      await assert.rejects(read(file('cut.xlsx', bytes.subarray(0, bytes.length - 200))), /cut\.xlsx: is not a valid xlsx file \(the zip archive is cut short: it has no central directory\)$/);
+      assert.equal((await read(whole)).accounts.length, 1000);
+      await assert.rejects(readAccountsFile(whole, { side: 'app', app: 'spendesk', limits: { ...limits, maxRows: 999 } }), /whole\.xlsx: has more than 999 rows under its header, over the limit: refused/);
     });
   });
 });
