@@ -6,8 +6,9 @@ import { displayPath } from '../paths.js';
 
 /**
  * Tables people export from admin consoles or fill in by hand (CSV in any of the usual dialects, or
- * an xlsx workbook), read row by row as a person sees them, in memory bounded by one row: nothing
- * holds the whole file. Shared by the reconciliation's accounts files and the users file of `run`.
+ * an xlsx workbook), read as a person sees them, a batch of rows at a time: nothing holds the whole
+ * file (an xlsx's shared strings excepted, hence its own size limit). Shared by the reconciliation's
+ * accounts files and the users file of `run`.
  */
 
 /** How much of a file a reader takes before it refuses it; each names the setting that raises it. */
