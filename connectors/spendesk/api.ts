@@ -1,6 +1,8 @@
 import { ClientCredentials } from '../../core/http/auth.js';
 import { HttpClient, isHttpUrl } from '../../core/http/client.js';
 import { UpstreamError } from '../../core/http/errors.js';
+import { linkHeaderPagination, type Pagination, paginate } from '../../core/http/pagination.js';
+import type { Completeness } from '../../core/reconcile/snapshot.js';
 import type { HttpClock } from '../../core/http/limiter.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
 import { ConnectorConfigError } from '../../core/errors.js';
@@ -41,14 +43,15 @@ export class SpendeskMembersApi implements ConnectorApi {
 
   constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}
 
+  /** Every member; `completeness` says whether every page was read (a next page in the Link header is followed, with the toolkit's guards). */
   async listUsers(input: OperationInput): Promise<OperationResult> {
-    const members = await this.fetchMembers(input);
-    return { outcome: 'done', evidence: `read ${members.length} members through the Spendesk API`, accounts: members };
+    const { members, completeness } = await this.fetchMembers(input);
+    return { outcome: 'done', evidence: `read ${members.length} members through the Spendesk API${completeness.complete ? '' : ' (incomplete)'}`, accounts: members, completeness };
   }
 
   async getUser(input: OperationInput): Promise<OperationResult> {
     const wanted = input.subject.email.toLowerCase();
-    const member = (await this.fetchMembers(input)).find((m) => m.email.toLowerCase() === wanted);
+    const member = (await this.fetchMembers(input)).members.find((m) => m.email.toLowerCase() === wanted);
     if (!member) return { outcome: 'notFound', evidence: `no member with email ${input.subject.email} in the Spendesk API's members list` };
     return { outcome: 'done', evidence: `member ${member.id} found through the Spendesk API (${member.active ? 'active' : 'inactive'})`, accounts: [member] };
   }
@@ -58,12 +61,30 @@ export class SpendeskMembersApi implements ConnectorApi {
     return this.connection(input).auth.exchanges;
   }
 
-  private async fetchMembers(input: OperationInput): Promise<AppAccount[]> {
-    const response = await this.connection(input).client.request<unknown>({ path: 'users' });
-    const body = response.body;
-    const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : undefined;
-    if (!records) throw new UpstreamError(response.status, 'spendesk: list members', 'the answer has no list of members');
-    return (records as SpendeskMember[]).filter((m) => typeof m.email === 'string').map(toAccount);
+  /**
+   * The members list. One page as far as the documentation shows; should the API answer with an
+   * RFC 8288 `Link: <…>; rel="next"`, the next pages are followed too, under the toolkit's guards.
+   * Members without an email cannot be matched to anyone: they make the read incomplete.
+   */
+  private async fetchMembers(input: OperationInput): Promise<{ members: AppAccount[]; completeness: Completeness }> {
+    const pagination: Pagination<SpendeskMember> = {
+      items(response) {
+        const body = response.body;
+        const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : undefined;
+        if (!records) throw new UpstreamError(response.status, 'spendesk: list members', 'the answer has no list of members');
+        return records as SpendeskMember[];
+      },
+      next: (request, response, n) => linkHeaderPagination().next(request, response, n),
+    };
+    const members: AppAccount[] = [];
+    let unmatched = 0;
+    const pages = paginate<SpendeskMember>(this.connection(input).client, { path: 'users' }, pagination, { onFault: 'report' });
+    for await (const member of pages) {
+      if (typeof member.email === 'string' && member.email.trim()) members.push(toAccount(member));
+      else unmatched++;
+    }
+    const reasons = [...pages.completeness.reasons, ...(unmatched ? [`spendesk: ${unmatched} members have no email and cannot be matched`] : [])];
+    return { members, completeness: reasons.length ? { complete: false, reasons } : pages.completeness };
   }
 
   private connection(input: OperationInput): { client: HttpClient; auth: ClientCredentials } {

@@ -212,4 +212,13 @@ export const migrations: readonly { readonly version: number; readonly name: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    name: 'reconciliation completeness: a reconciliation over a short read is stored as incomplete, with why, and is never an audit',
+    sql: `
+      ALTER TABLE reconciliations ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE reconciliations ADD COLUMN incomplete_reasons TEXT NOT NULL DEFAULT '[]';
+      CREATE INDEX reconciliations_audits ON reconciliations (tenant, app, complete, at);
+    `,
+  },
 ];

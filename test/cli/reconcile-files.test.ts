@@ -29,8 +29,10 @@ describe('patchbay reconcile --from an export', function () {
     const { run } = setUp('email,name\nann.demo@example.test,Ann\n,Ben (no email yet)\nben.demo@example.test,Ben\n');
     const result = run();
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stderr, /^ {2}2 accounts; incomplete read: \S*members\.csv line 3 \(row 3\): no email, userName or externalId; the row is left unmatched$/m);
+    assert.match(result.stdout, /^INCOMPLETE READ of spendesk: it closes no finding, is not an audit, and --remediate will not act on it\.\n {2}- app side \(\S*members\.csv\): \S*members\.csv line 3 \(row 3\): no email, userName or externalId; the row is left unmatched$/m);
     assert.match(result.stdout, /against 2 accounts .*; 2 matched\./);
+    const refused = run('--remediate');
+    assert.equal(refused.status, 1, 'nothing is remediated from a read with a row left out');
   });
 
   it('takes --header-row when a line above the header names a column, and refuses a bad row number', () => {
