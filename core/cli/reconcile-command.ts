@@ -26,6 +26,11 @@ const mapping = (pairs: readonly string[] = []) =>
     }),
   );
 
+const headerRowNumber = (value: string) => {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidInputError({ file: 'command line', pointer: '/header-row' }, `--header-row wants a row number (1 or more), got "${value}"`);
+  return Number(value);
+};
+
 const age = (ms: number) =>
   !Number.isFinite(ms) ? 'never' : ms < 60_000 ? 'just read' : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : ms < 172_800_000 ? `${Math.round(ms / 3_600_000)} h` : `${Math.round(ms / 86_400_000)} days`;
 const since = (r: Reconciliation, f: Finding) => {
@@ -149,6 +154,7 @@ type ReconcileOptions = {
   via?: string;
   map?: string[];
   idpMap?: string[];
+  headerRow?: number;
   remediate?: boolean;
   by?: string;
   html?: string;
@@ -171,6 +177,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--via <reader>', `read the app side through ${vias.join(', ')} (attestations: what people said in completed tasks)`)
     .option('--map <field=Header>', 'a column of --from for a field (email, userName, externalId, status, roles, teams, policy)', collect)
     .option('--idp-map <field=Header>', 'the same for --idp-from', collect)
+    .option('--header-row <n>', 'the row of --from that holds the headers, as a spreadsheet numbers it (default: the first row naming an email, userName or externalId column)', headerRowNumber)
     .option('--remediate', 'open an offboarding run for every orphaned account and a change run for every access drift (behind an approval when the profile asks; an open run for the same person is not opened twice); refused, exit 1, when a side was read short')
     .option('--by <operator>', 'who asks, for the runs --remediate opens (default: PATCHBAY_OPERATOR, else patchbay-reconcile)')
     .option('--html <file>', 'also write the HTML report (every app, overdue audits, findings over time)')
@@ -231,7 +238,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           let app: Snapshot;
           if (options.from) {
             progress(`reading ${options.from}…`);
-            app = await readAccountsFile(options.from, { side: 'app', app: appId, map: mapping(options.map) });
+            app = await readAccountsFile(options.from, { side: 'app', app: appId, map: mapping(options.map), ...(options.headerRow ? { headerRow: options.headerRow } : {}) });
           } else {
             const reader = appReaders[via as AppReaderName];
             progress(reader.describe(appId));

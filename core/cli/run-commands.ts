@@ -63,7 +63,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       if (!!options.user === !!options.usersFile) throw new InvalidInputError({ file: 'command line', pointer: '/subject' }, 'give either --user <email> or --users-file <csv>');
       const { profiles } = cli.services();
       const profile = profiles.load(options.profile);
-      const people = options.usersFile ? readUsersFile(options.usersFile) : [{ email: options.user!, source: 'command line' }];
+      const people = options.usersFile ? await readUsersFile(options.usersFile) : [{ email: options.user!, source: 'command line' }];
       const incoming = people.map((p) => ({
         source: p.source,
         request: {

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
 import { InvalidInputError } from '../errors.js';
-import { displayPath } from '../paths.js';
+import { readHeadedTable, describeCells, type TableLimits } from '../files/tabular.js';
 
 export interface Person {
   readonly email: string;
   readonly firstName?: string;
   readonly lastName?: string;
-  /** "people.csv:3", for error messages. */
+  /** "people.csv:3" (the file line a CSV row starts on) or "people.xlsx row 3", for error messages. */
   readonly source: string;
 }
 
@@ -15,6 +13,7 @@ const columns: Record<string, keyof Omit<Person, 'source'>> = {
   email: 'email',
   'e-mail': 'email',
   'work email': 'email',
+  'email address': 'email',
   firstname: 'firstName',
   'first name': 'firstName',
   first_name: 'firstName',
@@ -23,38 +22,46 @@ const columns: Record<string, keyof Omit<Person, 'source'>> = {
   last_name: 'lastName',
 };
 
-/** Reads a CSV of people with a header row (email, and optionally first and last name). */
-export function readUsersFile(file: string): Person[] {
-  const shown = displayPath(file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new InvalidInputError({ file: shown }, (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause });
-  }
-  let rows: string[][];
-  try {
-    rows = parse(text, { skip_empty_lines: true, trim: true, bom: true, relax_column_count: false }) as string[][];
-  } catch (cause) {
-    const line = (cause as { lines?: number }).lines;
-    throw new InvalidInputError({ file: line ? `${shown}:${line}` : shown }, `invalid CSV (${(cause as Error).message.replace(/^.*?: /, '')})`, { cause });
-  }
-  const [header, ...body] = rows;
-  if (!header) throw new InvalidInputError({ file: shown }, 'is empty: expected a header row with an email column');
+/**
+ * The default limits of a users file: each row starts a run, so 10,000 people at most (raised by
+ * PATCHBAY_MAX_USERS_FILE_ROWS), and 64 MiB for either a CSV or a workbook (PATCHBAY_MAX_USERS_FILE_BYTES).
+ */
+export function usersFileLimits(env: NodeJS.ProcessEnv = process.env): TableLimits {
+  const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
+  return {
+    maxRows: positive(env.PATCHBAY_MAX_USERS_FILE_ROWS) ?? 10_000,
+    maxBytes: positive(env.PATCHBAY_MAX_USERS_FILE_BYTES) ?? 64 * 1024 ** 2,
+    maxWorkbookBytes: positive(env.PATCHBAY_MAX_USERS_FILE_BYTES) ?? 64 * 1024 ** 2,
+    settings: { rows: 'PATCHBAY_MAX_USERS_FILE_ROWS', bytes: 'PATCHBAY_MAX_USERS_FILE_BYTES', workbookBytes: 'PATCHBAY_MAX_USERS_FILE_BYTES' },
+  };
+}
+
+/**
+ * Reads the people of a CSV (any of the usual delimiters) or xlsx with a header row naming an email
+ * column, and optionally first and last names; titles above the header are skipped. Streamed, and
+ * refused past its limits, so that a file that is not what was meant starts nothing. Throws
+ * InvalidInputError naming the file and line (or row) of the first problem: no email column, no
+ * people, an email given twice, too many rows.
+ */
+export async function readUsersFile(file: string, limits: TableLimits = usersFileLimits()): Promise<Person[]> {
+  const table = await readHeadedTable(file, { isHeader: (cells) => cells.some((c) => columns[c.toLowerCase()] === 'email'), wanted: 'an email column' }, limits);
+  const { header, shown } = table;
   const mapped = header.map((h) => columns[h.toLowerCase()]);
-  const emailAt = mapped.indexOf('email');
-  if (emailAt < 0) throw new InvalidInputError({ file: `${shown}:1` }, `no email column in the header (${header.join(', ')})`);
-  if (body.length === 0) throw new InvalidInputError({ file: shown }, 'has a header but no people');
-  const seen = new Map<string, number>();
-  return body.map((row, i) => {
-    const line = i + 2;
-    const person: Record<string, string> = { source: `${shown}:${line}` };
+  if (!mapped.includes('email')) throw new InvalidInputError({ file: `${shown}:${table.headerRow.line ?? table.headerRow.row}` }, `no email column in the header (${describeCells(header)})`);
+  const seen = new Map<string, string>();
+  const people: Person[] = [];
+  for await (const batch of table.batches) for (const row of batch) {
+    // The same "file:line" shape as every other file error, so that later messages (#/subject/email) append to it.
+    const source = row.line === undefined ? table.place(row) : `${shown}:${row.line}`;
+    const person: Record<string, string> = { source };
     mapped.forEach((field, column) => {
-      if (field && row[column]) person[field] = row[column]!;
+      if (field && !person[field] && row.cells[column]) person[field] = row.cells[column]!;
     });
     const key = person.email?.toLowerCase() ?? '';
-    if (seen.has(key)) throw new InvalidInputError({ file: `${shown}:${line}` }, `${person.email} is already on line ${seen.get(key)}`);
-    seen.set(key, line);
-    return person as unknown as Person;
-  });
+    if (seen.has(key)) throw new InvalidInputError({ file: source }, key ? `${person.email} is already on ${seen.get(key)}` : `no email, and ${seen.get(key)} has none either`);
+    seen.set(key, row.line === undefined ? `row ${row.row}` : `line ${row.line}`);
+    people.push(person as unknown as Person);
+  }
+  if (people.length === 0) throw new InvalidInputError({ file: shown }, 'has a header but no people');
+  return people;
 }

@@ -1,8 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { InvalidInputError } from '../errors.js';
-import { displayPath } from '../paths.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
@@ -17,87 +13,8 @@ import type { Database } from '../store/database.js';
 import type { OperationResult } from '../registry/connector-api.js';
 import { type AccountRecord, type Completeness, completeRead, type Snapshot } from './snapshot.js';
 
-/** Record fields a file's columns can map to. */
-const fields = ['email', 'userName', 'externalId', 'status', 'roles', 'teams', 'policy'] as const;
-type Field = (typeof fields)[number];
-const defaultHeaders: Record<string, Field> = {
-  email: 'email', 'e-mail': 'email', 'work email': 'email', mail: 'email', username: 'userName', login: 'userName', 'user name': 'userName',
-  externalid: 'externalId', 'external id': 'externalId', status: 'status', state: 'status', roles: 'roles', role: 'roles', teams: 'teams', team: 'teams', 'approval policy': 'policy', policy: 'policy',
-};
-const inactive = /^(inactive|deactivated|deprovisioned|suspended|removed|disabled|archived|false|no|0)$/i;
-
-/**
- * Reads accounts from a file an admin exported or filled in: CSV or xlsx, first row the headers.
- * `map` names the header of each field when it is not one of the usual names (`email=Work email`).
- * A row without an identifier, or with a malformed email, is refused with its file and row.
- */
-export async function readAccountsFile(file: string, options: { side: Snapshot['side']; app: string; map?: Readonly<Record<string, string>>; readAt?: number }): Promise<Snapshot> {
-  const shown = displayPath(file);
-  let rows: string[][];
-  try {
-    statSync(file);
-  } catch {
-    throw new InvalidInputError({ file: shown }, 'no such file');
-  }
-  if (path.extname(file).toLowerCase() === '.xlsx') {
-    const { default: ExcelJS } = await import('exceljs');
-    const book = new ExcelJS.Workbook();
-    try {
-      await book.xlsx.readFile(file);
-    } catch (cause) {
-      throw new InvalidInputError({ file: shown }, 'is not a valid xlsx file', { cause });
-    }
-    const sheet = book.worksheets[0];
-    if (!sheet) throw new InvalidInputError({ file: shown }, 'has no sheet');
-    rows = [];
-    sheet.eachRow({ includeEmpty: false }, (row) => rows.push((row.values as unknown[]).slice(1).map((v) => (v === null || v === undefined ? '' : typeof v === 'object' && 'text' in (v as object) ? String((v as { text: unknown }).text) : String(v)).trim())));
-  } else {
-    try {
-      rows = parse(readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, bom: true, relax_column_count: true }) as string[][];
-    } catch (cause) {
-      const line = (cause as { lines?: number }).lines;
-      throw new InvalidInputError({ file: line ? `${shown}:${line}` : shown }, `invalid CSV (${(cause as Error).message.replace(/^.*?: /, '')})`, { cause });
-    }
-  }
-  const [header, ...body] = rows;
-  if (!header) throw new InvalidInputError({ file: shown }, 'is empty: expected a header row');
-  const columnOf = new Map<Field, number>();
-  for (const [field, name] of Object.entries(options.map ?? {})) {
-    if (!fields.includes(field as Field)) throw new InvalidInputError({ file: 'command line', pointer: '/map' }, `unknown field ${field} (fields: ${fields.join(', ')})`);
-    const at = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
-    if (at < 0) throw new InvalidInputError({ file: `${shown}:1` }, `no column "${name}" for ${field} (columns: ${header.join(', ')})`);
-    columnOf.set(field as Field, at);
-  }
-  header.forEach((h, i) => {
-    const field = defaultHeaders[h.toLowerCase()];
-    if (field && !columnOf.has(field)) columnOf.set(field, i);
-  });
-  if (!columnOf.has('email') && !columnOf.has('userName') && !columnOf.has('externalId')) {
-    throw new InvalidInputError({ file: `${shown}:1` }, `no email, userName or externalId column (columns: ${header.join(', ')}); name one with --map email=<header>`);
-  }
-  const list = (v: string | undefined) => (v ? v.split(/[,;]/).map((s) => s.trim()).filter(Boolean) : undefined);
-  const accounts: AccountRecord[] = body.map((row, i) => {
-    const at = (field: Field) => {
-      const c = columnOf.get(field);
-      return c === undefined ? undefined : row[c]?.trim() || undefined;
-    };
-    const email = at('email');
-    const where = `${shown}:${i + 2}`;
-    if (!email && !at('userName') && !at('externalId')) throw new InvalidInputError({ file: where }, 'the row has no email, userName or externalId');
-    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new InvalidInputError({ file: where }, `"${email}" is not an email address`);
-    const status = at('status');
-    return {
-      ...(email ? { email } : {}),
-      ...(at('userName') ? { userName: at('userName')! } : {}),
-      ...(at('externalId') ? { externalId: at('externalId')! } : {}),
-      active: !status || !inactive.test(status),
-      ...(list(at('roles')) ? { roles: list(at('roles'))! } : {}),
-      ...(list(at('teams')) ? { teams: list(at('teams'))! } : {}),
-      ...(at('policy') ? { policy: at('policy')! } : {}),
-    };
-  });
-  return { side: options.side, app: options.app, source: { kind: 'file', name: shown, readAt: options.readAt ?? statSync(file).mtimeMs }, accounts, completeness: completeRead };
-}
+/** Files an admin exported (CSV, xlsx) are read in their own module. */
+export { readAccountsFile } from './account-files.js';
 
 /** The IdP's assignments of the app (Okta: the app's users; Entra ID: the enterprise app's users and assigned groups' members; Google Workspace: the app's group or organisational unit), through any IdP module that offers listAppUsers. */
 export async function readIdpAssignments(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {

@@ -37,9 +37,10 @@ describe('patchbay reconcile', function () {
     const neither = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad]);
     assert.equal(neither.status, 2);
     assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via api\|scim\|browser\|attestations\n$/);
+    // A bad row is not fatal: it is left unmatched, and the read says it is incomplete.
     const badRow = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad, '--from', bad]);
-    assert.equal(badRow.status, 2);
-    assert.match(badRow.stderr, /bad\.csv:2: "not-an-email" is not an email address\n$/);
+    assert.match(badRow.stdout, /^INCOMPLETE READ of spendesk/);
+    assert.match(badRow.stdout, /^ {2}- app side \(\S*bad\.csv\): \S*bad\.csv line 2 \(row 2\): "not-an-email" is not an email address; the row is left unmatched$/m);
   });
 
   it('puts remediation behind the approval the profile asks for, ages findings across reconciliations, and writes the HTML report', () => {

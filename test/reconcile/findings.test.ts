@@ -89,10 +89,13 @@ describe('reconciliation', () => {
       const dir = scratchDir();
       const bad = path.join(dir, 'bad.csv');
       writeFileSync(bad, 'email\nalice@acme.com\nnot-an-email\n');
-      await assert.rejects(readAccountsFile(bad, { side: 'app', app: 'spendesk' }), (e: unknown) => e instanceof InvalidInputError && /bad\.csv:3: "not-an-email" is not an email address/.test(e.message));
+      const read = await readAccountsFile(bad, { side: 'app', app: 'spendesk' });
+      assert.deepEqual(read.accounts, [{ email: 'alice@acme.com', active: true }]);
+      assert.equal(read.completeness.complete, false);
+      assert.match(read.completeness.reasons.join('\n'), /^\S*bad\.csv line 3 \(row 3\): "not-an-email" is not an email address; the row is left unmatched$/);
       const none = path.join(dir, 'none.csv');
       writeFileSync(none, 'name\nAlice\n');
-      await assert.rejects(readAccountsFile(none, { side: 'app', app: 'spendesk' }), (e: unknown) => e instanceof InvalidInputError && /none\.csv:1: no email, userName or externalId column \(columns: name\)/.test(e.message));
+      await assert.rejects(readAccountsFile(none, { side: 'app', app: 'spendesk' }), (e: unknown) => e instanceof InvalidInputError && /none\.csv line 1 \(row 1\): no email, userName or externalId column \(columns: name\)/.test(e.message));
       await assert.rejects(readAccountsFile(bad, { side: 'app', app: 'spendesk', map: { email: 'Mail' } }), /no column "Mail" for email/);
     });
   });
