@@ -11,10 +11,10 @@ describe('embedded store', () => {
     const db = openDatabase(dir);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5, 8]);
     db.close();
     const again = openDatabase(dir);
-    assert.deepEqual(again.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5], 'migrations run once');
+    assert.deepEqual(again.prepare('SELECT version FROM schema_migrations').pluck().all(), [1, 2, 3, 4, 5, 8], 'migrations run once');
     again.close();
   });
 
@@ -37,7 +37,7 @@ describe('embedded store', () => {
     const db = new BetterSqlite3(databaseFile(dir));
     db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('from the future');
     db.close();
-    assert.match(caught(StoreError, () => openDatabase(dir)).message, /written by a newer Patchbay \(schema version 99; this one knows up to 5\)/);
+    assert.match(caught(StoreError, () => openDatabase(dir)).message, /written by a newer Patchbay \(schema version 99; this one knows up to 8\)/);
   });
 
   it('says the store is locked when another process holds it past the wait, and writes nothing', () => {
