@@ -95,11 +95,11 @@ export class LifecycleWorkflow {
         if (outcome.status === 'already-done') appAlreadyDone++;
       }
     }
-    return this.result(run, appSteps > 0 && appSteps === appAlreadyDone, goneProof, verifiedBy);
+    return this.result(run, appSteps > 0 && appSteps === appAlreadyDone, goneProof, verifiedBy, doneByPeople.length > 0);
   };
 
   /** The run's outcome in words, with how it is known: "already done (proven by a complete scan of 250 accounts at 10:42)", "done (verified by id)". */
-  private result(run: RunRecord, alreadyDone: boolean, gone: Proof | undefined, verified: Proof | undefined): WorkflowResult {
+  private result(run: RunRecord, alreadyDone: boolean, gone: Proof | undefined, verified: Proof | undefined, byPeople: boolean): WorkflowResult {
     const app = this.registry.get(run.app).manifest.name;
     const how = (p: Proof | undefined) => (p ? (p.method === 'id' ? 'verified by id' : p.method === 'person' ? 'verified by a person' : `verified: ${describeProof(p)}`) : undefined);
     if (alreadyDone) {
@@ -107,7 +107,8 @@ export class LifecycleWorkflow {
       return { outcome: 'already-done', summary: `already done${proof ? ` (${proof})` : ''}: ${run.subject} had nothing left to ${run.playbook} in ${app}` };
     }
     const verifiedHow = how(verified);
-    return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is done by Patchbay (${run.plan.steps.length} steps${verifiedHow ? `; ${verifiedHow}` : ''})` };
+    const by = byPeople ? 'done, partly by people in tasks' : 'done by Patchbay';
+    return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is ${by} (${run.plan.steps.length} steps${verifiedHow ? `; ${verifiedHow}` : ''})` };
   }
 
   /** Keeps what an app showed of the person's account (its id, emails, userName, externalId), in the run and in the store. */
