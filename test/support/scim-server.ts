@@ -77,8 +77,8 @@ export class ScimServer {
     return user;
   }
 
-  /** Told of every request as it arrives (method and path with query), before it is answered. */
-  onRequest: ((method: string, path: string) => void) | undefined;
+  /** Told of every request as it arrives (method and path with query); the answer waits for what it returns. */
+  onRequest: ((method: string, path: string) => void | Promise<void>) | undefined;
 
   /** A user as the server sends it: `active` as its quirk spells it. */
   private wire(user: User): Record<string, unknown> {
@@ -108,7 +108,7 @@ export class ScimServer {
     const url = new URL(req.url ?? '/', 'http://scim');
     const path = url.pathname.replace(/^\/scim\/v2/, '');
     this.log.push(`${req.method} ${path}${url.search}`);
-    this.onRequest?.(req.method ?? 'GET', `${path}${url.search}`);
+    await this.onRequest?.(req.method ?? 'GET', `${path}${url.search}`);
     const quirks = this.options.quirks ?? {};
     if (req.headers.authorization !== `Bearer ${this.options.token ?? 'scim-token'}`) return error(401, 'bad token');
     if (this.options.rateLimitOn?.includes(this.count)) return send(429, undefined, { 'retry-after': '1' });
