@@ -26,7 +26,7 @@ export function interpret(step: PlanStep, run: RunRecord, registry: ConnectorReg
     return { status: 'failed', detail: `${result.evidence}; ${what}`, evidence: withProof, ...(proof ? { proof } : {}) };
   }
   const extra = { ...(proof ? { proof } : {}) };
-  if (step.role === 'check') return { status: 'done', detail: result.evidence, evidence: withProof, found: !absent && account?.active !== false, ...extra };
+  if (step.role === 'check') return { status: 'done', detail: result.evidence, evidence: withProof, found: !absent && account?.active !== false, ...(account ? { account } : {}), ...extra };
   if (step.role === 'verify') return verify(run, registry, step.app, result, account, withProof, proof);
   if (absent) return { status: 'already-done', detail: `already done (${proof ? describeProof(proof) : 'no account'}): ${result.evidence}`, evidence: withProof, ...extra };
   return { status: result.outcome === 'alreadyDone' ? 'already-done' : 'done', detail: result.evidence, evidence: withProof, ...(account ? { account } : {}), ...extra };

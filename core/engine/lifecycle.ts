@@ -81,7 +81,9 @@ export class LifecycleWorkflow {
       if (outcome.status === 'failed') return { outcome: 'failed', summary: `${step.title}: ${outcome.detail}` };
       if (step.role === 'check' && outcome.account) checked = outcome.account;
       if (step.role === 'check' && outcome.found === false) {
-        if (!provesAbsence(outcome.proof)) {
+        // Gone when proven absent, or read inactive (a positive read of the account's state); a read that found nothing is not proof.
+        const readInactive = outcome.account?.active === false;
+        if (!provesAbsence(outcome.proof) && !readInactive) {
           // A read that found nothing is not proof: the steps go on as if the account were there.
           await this.mark(ctx, run, step, { status: 'skipped', detail: `found no account but could not prove it gone, so every step goes on as if the account were there: ${outcome.detail}` });
           continue;

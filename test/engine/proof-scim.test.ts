@@ -117,3 +117,19 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     assert.match(summaryOf(h, runId), /is done, partly by people in tasks \(4 steps; verified by a person\)/);
   });
 });
+
+describe('an account the check reads inactive', function () {
+  this.timeout(30_000);
+
+  it('is already done, and says it was read inactive (active "False" as Entra-fed servers send it)', async () => {
+    const scim = new ScimServer({ quirks: { activeAs: (a) => (a ? 'True' : 'False') } });
+    const url = await scim.listen();
+    after(() => scim.close());
+    scim.add('fay@acme.com', false);
+    const h = withScim(url);
+    const runId = await offboard(h, 'fay@acme.com');
+    assert.equal(h.run(runId).outcome, 'already-done');
+    assert.match(summaryOf(h, runId), /^already done \(found inactive by a filter at \d\d:\d\d \(tried userName fay@acme\.com\)\): fay@acme\.com had nothing left/);
+    assert.ok(!scim.log.some((l) => l.startsWith('PATCH') || l.startsWith('PUT')), 'no write');
+  });
+});

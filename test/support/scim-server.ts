@@ -42,6 +42,8 @@ export interface ScimQuirks {
   readonly onList?: (server: ScimServer, n: number) => void;
   /** `userName eq` compares case-sensitively, though /Schemas says caseExact false (as scimmy's matcher does). */
   readonly caseSensitiveFilter?: boolean;
+  /** No GET /Users/{id}: a bare 404 with an empty body, as small servers without that route answer. */
+  readonly noGetById?: boolean;
   /** A PUT body with an extension attribute not listed in `schemas` is refused 400 invalidSyntax (the UnboundID/Ping SDK's SchemaChecker). */
   readonly checkExtensionSchemas?: boolean;
 }
@@ -169,6 +171,7 @@ export class ScimServer {
       return send(201, this.wire(user));
     }
     const userMatch = /^\/Users\/([^/]+)$/.exec(path);
+    if (userMatch && req.method === 'GET' && quirks.noGetById) return send(404, {});
     if (userMatch) {
       const user = this.users.get(userMatch[1]!);
       if (!user) return error(404, 'no such user');

@@ -115,7 +115,7 @@ export class ScimClient {
     } catch (error) {
       if (!(error instanceof UpstreamError) || error instanceof UnauthorizedError || error instanceof ScimError || error.status === 429) throw error;
       const said = parseScimError(slot.text);
-      throw new ScimError(error.status, error.message.replace(/: HTTP \d+.*$/, ''), said.scimType, said.detail, { cause: error, code: error.code });
+      throw new ScimError(error.status, error.message.replace(/: HTTP \d+.*$/, ''), said.scimType, said.detail, { cause: error, code: error.code, ...(said.status ? { scimStatus: said.status } : {}) });
     }
   }
 
@@ -211,8 +211,10 @@ export class ScimClient {
         if (body && typeof body === 'object' && body.id) return found(body, 'id');
       } catch (error) {
         if (!(error instanceof UpstreamError) || error.status !== 404) throw error;
-        recordedIdGone = id;
-        notes.push(`GET /${endpoint}/${id} answered 404`);
+        // Only a SCIM Error saying 404 is the server's word on this id; a bare 404 may be a route it lacks.
+        const said = error instanceof ScimError && error.scimStatus === '404';
+        if (said) recordedIdGone = id;
+        notes.push(`GET /${endpoint}/${id} answered 404${said ? '' : ' without a SCIM Error body (the server may not serve users by id)'}`);
       }
     }
     if (config.filter) {

@@ -13,11 +13,15 @@ export class ScimError extends UpstreamError {
     operation: string,
     readonly scimType: string | undefined,
     readonly detail: string | undefined,
-    options: { cause?: unknown; code?: string } = {},
+    options: { cause?: unknown; code?: string; scimStatus?: string } = {},
   ) {
     super(status, operation, [scimType ? `scimType ${scimType}` : '', detail ?? ''].filter(Boolean).join(': ') || undefined, options);
     this.code = options.code ?? 'scim-error';
+    this.scimStatus = options.scimStatus;
   }
+
+  /** The `status` of the SCIM Error body, when the server sent one: a bare 404 from a route the server lacks has none. */
+  readonly scimStatus: string | undefined;
 }
 
 /** Reads an error body as RFC 7644 §3.12 shapes it; tolerant of servers that send `status` as a number or text only. */
