@@ -42,6 +42,8 @@ export interface ScimQuirks {
   readonly onList?: (server: ScimServer, n: number) => void;
   /** `userName eq` compares case-sensitively, though /Schemas says caseExact false (as scimmy's matcher does). */
   readonly caseSensitiveFilter?: boolean;
+  /** /ServiceProviderConfig claims PATCH although PATCH answers 501 (with `patch: false`). */
+  readonly claimsPatch?: boolean;
   /** No GET /Users/{id}: a bare 404 with an empty body, as small servers without that route answer. */
   readonly noGetById?: boolean;
   /** A PUT body with an extension attribute not listed in `schemas` is refused 400 invalidSyntax (the UnboundID/Ping SDK's SchemaChecker). */
@@ -123,7 +125,7 @@ export class ScimServer {
     if (path === '/ServiceProviderConfig') {
       if (quirks.noServiceProviderConfig) return error(404, 'Not found');
       return send(200, {
-        patch: { supported: this.options.patch ?? true },
+        patch: { supported: quirks.claimsPatch || (this.options.patch ?? true) },
         filter: { supported: this.options.filter ?? true, maxResults: this.options.maxResults ?? 200 },
         bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
         authenticationSchemes: [{ type: 'oauthbearertoken', name: 'OAuth Bearer Token' }],

@@ -172,6 +172,16 @@ describe('SCIM client by kind: what real servers do', () => {
       assert.deepEqual(ann[enterprise], { employeeNumber: 'E-0001', department: 'Finance', manager: { value: 'u9' } });
     });
 
+    it('does not trust a PATCH claim it can check: a 501 to PATCH falls back to PUT', async () => {
+      const { scim, client } = await stand({ patch: false, quirks: { claimsPatch: true } });
+      const cy = scim.add('cy@acme.com');
+      const result = await client.deactivateUser('cy@acme.com');
+      assert.equal(result.outcome, 'done');
+      assert.match(result.evidence, /by PUT \(its PATCH answered 501\)/);
+      assert.equal(cy.active, false);
+      assert.deepEqual(scim.log.filter((l) => !l.startsWith('GET')), [`PATCH /Users/${cy.id}`, `PUT /Users/${cy.id}`]);
+    });
+
     it('adds to schemas an extension the server sent without listing it', async () => {
       const { scim, client } = await stand({ patch: false, quirks: { checkExtensionSchemas: true } });
       const bo = scim.add('bo@acme.com', true, { [enterprise]: { department: 'Ops' } });
