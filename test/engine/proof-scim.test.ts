@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { renderTimeline } from '../../core/cli/render.js';
 import type { StartResult } from '../../core/engine/port.js';
 import { IdentifierStore } from '../../core/store/identifiers.js';
 import { harness, type Harness } from '../support/runtime.js';
@@ -44,6 +45,8 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     assert.match(steps['scim-verify']!.detail!, /^verified: .* is inactive \(verified by id\)$/);
     assert.match(summaryOf(h, runId), /is done by Patchbay \(4 steps; verified by id\)/);
     assert.ok(!h.runtime.engine.audit.list({ runId }).some((a) => a.type === 'run.account-already-gone'));
+    const verified = h.runtime.engine.audit.list({ runId }).find((a) => a.type === 'step.done' && a.data.step === 'scim-verify')!;
+    assert.deepEqual((({ method, finding }) => ({ method, finding }))(verified.data.proof as { method: string; finding: string }), { method: 'id', finding: 'inactive' });
   });
 
   it('the same with our stand-in: a case-sensitive filter never makes "already done"', async () => {
@@ -88,6 +91,8 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const skipped = stepsOf(h, runId)['scim-deactivate-user']!;
     assert.equal(skipped.status, 'already-done');
     assert.equal(skipped.evidence[0]!.proof!.method, 'scan');
+    const shown = renderTimeline(h.runtime.runs.timeline(runId), () => undefined).replace(/\s+/g, ' ');
+    assert.match(shown, /proof: scan → absent, 5 accounts scanned \(complete list\), tried userName gone@acme\.com, at \d{4}-\d\d-\d\d \d\d:\d\d/);
   });
 
   it('when absence cannot be proven (the list cannot be read in full), the removal goes to a person with what was tried', async () => {
