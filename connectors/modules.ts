@@ -1,4 +1,6 @@
 import type { ContainerModule } from 'inversify';
+import { entraIdModule } from './entra-id/index.js';
+import { googleWorkspaceModule } from './google-workspace/index.js';
 import { oktaModule } from './okta/index.js';
 import { spendeskModule } from './spendesk/index.js';
 
@@ -7,4 +9,4 @@ import { spendeskModule } from './spendesk/index.js';
  * no line here; one whose manifest routes an operation to the api channel must be listed, or the
  * registry refuses to start.
  */
-export const connectorModules: readonly ContainerModule[] = [oktaModule, spendeskModule];
+export const connectorModules: readonly ContainerModule[] = [entraIdModule, googleWorkspaceModule, oktaModule, spendeskModule];

@@ -5,7 +5,7 @@ import type { HttpClock } from '../../core/http/limiter.js';
 import { linkHeaderPagination, paginate } from '../../core/http/pagination.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
 import { ConnectorConfigError } from '../../core/errors.js';
-import type { AppAccount, ConnectorApi, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
+import type { AppAccount, ConnectorApi, LeaverEvent, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 
 /** The shapes read from Okta's Management API (developer.okta.com, Users, Application Users, System Log). */
 export interface OktaUser {
@@ -23,6 +23,8 @@ export interface OktaLogEvent {
 }
 
 const inactive = new Set(['DEPROVISIONED', 'SUSPENDED']);
+/** System Log event types that mean the person left Okta itself (developer.okta.com, Event Types). */
+export const oktaDepartureEvents = ['user.lifecycle.deactivate', 'user.lifecycle.suspend', 'user.lifecycle.delete.initiated'] as const;
 const pageSize = 200;
 
 /**
@@ -45,7 +47,9 @@ export class OktaApi implements ConnectorApi {
     findSignIn: (i) => this.findSignIn(i),
   };
   readonly leavers: NonNullable<ConnectorApi['leavers']> = async (input) =>
-    (await this.unassignmentsSince(input)).map((u) => ({ email: u.email, at: u.at, id: u.event, type: 'application.user_membership.remove' }));
+    input.target
+      ? (await this.unassignmentsSince(input)).map((u) => ({ email: u.email, at: u.at, id: u.event, type: 'application.user_membership.remove', scope: 'app' as const }))
+      : this.departuresSince(input);
   private readonly clients = new Map<string, HttpClient>();
 
   constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}
@@ -56,10 +60,12 @@ export class OktaApi implements ConnectorApi {
     return { outcome: 'done', evidence: `Okta user ${user.id} is ${user.status}`, accounts: [toAccount(user)] };
   }
 
+  /** Every user, page by page; `completeness` says whether the pages were read to their end (a repeating next link, a page of users already read, stop it). */
   async listUsers(input: OperationInput): Promise<OperationResult> {
     const accounts: AppAccount[] = [];
-    for await (const user of paginate<OktaUser>(this.client(input), { path: '/api/v1/users', query: { limit: pageSize } }, linkHeaderPagination())) accounts.push(toAccount(user));
-    return { outcome: 'done', evidence: `read ${accounts.length} Okta users`, accounts };
+    const pages = paginate<OktaUser>(this.client(input), { path: '/api/v1/users', query: { limit: pageSize } }, linkHeaderPagination(), { onFault: 'report' });
+    for await (const user of pages) accounts.push(toAccount(user));
+    return { outcome: 'done', evidence: `read ${accounts.length} Okta users${pages.completeness.complete ? '' : ' (incomplete)'}`, accounts, completeness: pages.completeness };
   }
 
   async createUser(input: OperationInput): Promise<OperationResult> {
@@ -84,13 +90,13 @@ export class OktaApi implements ConnectorApi {
     return { outcome: 'done', evidence: `deactivated Okta user ${user.id}` };
   }
 
+  /** The app's assignments, page by page, with whether every page was read (as listUsers). */
   async listAppUsers(input: OperationInput): Promise<OperationResult> {
     const appId = this.appId(input);
     const accounts: AppAccount[] = [];
-    for await (const u of paginate<{ id: string; status: string; credentials?: { userName?: string } }>(this.client(input), { path: `/api/v1/apps/${appId}/users`, query: { limit: pageSize } }, linkHeaderPagination())) {
-      accounts.push({ id: u.id, email: u.credentials?.userName ?? '', active: u.status !== 'INACTIVE' });
-    }
-    return { outcome: 'done', evidence: `read ${accounts.length} assignments of Okta app ${appId}`, accounts };
+    const pages = paginate<{ id: string; status: string; credentials?: { userName?: string } }>(this.client(input), { path: `/api/v1/apps/${appId}/users`, query: { limit: pageSize } }, linkHeaderPagination(), { onFault: 'report' });
+    for await (const u of pages) accounts.push({ id: u.id, email: u.credentials?.userName ?? '', active: u.status !== 'INACTIVE' });
+    return { outcome: 'done', evidence: `read ${accounts.length} assignments of Okta app ${appId}${pages.completeness.complete ? '' : ' (incomplete)'}`, accounts, completeness: pages.completeness };
   }
 
   async assignApp(input: OperationInput): Promise<OperationResult> {
@@ -133,6 +139,20 @@ export class OktaApi implements ConnectorApi {
     return events.flatMap((e) => {
       const user = e.target?.find((t) => t.type === 'User');
       return user?.alternateId ? [{ email: user.alternateId, at: e.published, event: e.uuid }] : [];
+    });
+  }
+
+  /**
+   * People who left Okta since a time: deactivated, suspended or deleted users (System Log
+   * user.lifecycle.deactivate, .suspend, .delete.initiated). Each is offboarded from every app.
+   */
+  async departuresSince(input: Omit<OperationInput, 'subject' | 'idempotencyKey' | 'target'> & { since: number }): Promise<LeaverEvent[]> {
+    const filter = oktaDepartureEvents.map((type) => `eventType eq "${type}"`).join(' or ');
+    const events = await this.events(input as OperationInput, filter);
+    return events.flatMap((e) => {
+      const user = e.target?.find((t) => t.type === 'User');
+      if (!user?.alternateId || e.outcome?.result === 'FAILURE') return [];
+      return [{ email: user.alternateId, at: e.published, id: e.uuid, type: e.eventType, scope: 'person' as const }];
     });
   }
 

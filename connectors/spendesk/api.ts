@@ -1,6 +1,8 @@
 import { ClientCredentials } from '../../core/http/auth.js';
 import { HttpClient, isHttpUrl } from '../../core/http/client.js';
 import { UpstreamError } from '../../core/http/errors.js';
+import { linkHeaderPagination, type Pagination, paginate } from '../../core/http/pagination.js';
+import type { Completeness } from '../../core/reconcile/snapshot.js';
 import type { HttpClock } from '../../core/http/limiter.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
 import { ConnectorConfigError } from '../../core/errors.js';
@@ -42,9 +44,10 @@ export class SpendeskMembersApi implements ConnectorApi {
 
   constructor(private readonly options: { clock?: HttpClock; retry?: RetryPolicy } = {}) {}
 
+  /** Every member; `completeness` says whether every page was read (a next page in the Link header is followed, with the toolkit's guards). */
   async listUsers(input: OperationInput): Promise<OperationResult> {
-    const members = await this.fetchMembers(input);
-    return { outcome: 'done', evidence: `read ${members.length} members through the Spendesk API`, accounts: members };
+    const { members, completeness } = await this.fetchMembers(input);
+    return { outcome: 'done', evidence: `read ${members.length} members through the Spendesk API${completeness.complete ? '' : ' (incomplete)'}`, accounts: members, completeness };
   }
 
   /**
@@ -57,12 +60,12 @@ export class SpendeskMembersApi implements ConnectorApi {
     const ids = new Set(known?.ids ?? []);
     const emails = new Set([input.subject.email, ...(known?.emails ?? []), ...(known?.userNames ?? [])].map(fold));
     const tried = [...[...ids].map((id) => `id ${id}`), ...[...emails].map((e) => `email ${e}`)];
-    const members = await this.fetchMembers(input);
+    const { members, completeness } = await this.fetchMembers(input);
     const byId = members.find((m) => ids.has(m.id));
     const member = byId ?? members.find((m) => emails.has(fold(m.email)));
     const at = Date.now();
     if (!member) {
-      const proof: Proof = { method: 'scan', finding: 'unproven', identifiersTried: tried, accountsScanned: members.length, complete: false, at, notes: ["the members list's paging is not documented, so one page is not proof of a complete list"] };
+      const proof: Proof = { method: 'scan', finding: 'unproven', identifiersTried: tried, accountsScanned: members.length, complete: false, at, notes: ["the members list's paging is not documented, so a list without a next page is not proof that it is complete", ...completeness.reasons] };
       return { outcome: 'notFound', evidence: `no member with email ${input.subject.email} in the Spendesk API's members list`, proof };
     }
     const proof: Proof = { method: byId ? 'id' : 'lookup', finding: member.active ? 'present' : 'inactive', identifiersTried: tried, at };
@@ -74,12 +77,30 @@ export class SpendeskMembersApi implements ConnectorApi {
     return this.connection(input).auth.exchanges;
   }
 
-  private async fetchMembers(input: OperationInput): Promise<AppAccount[]> {
-    const response = await this.connection(input).client.request<unknown>({ path: 'users' });
-    const body = response.body;
-    const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : undefined;
-    if (!records) throw new UpstreamError(response.status, 'spendesk: list members', 'the answer has no list of members');
-    return (records as SpendeskMember[]).filter((m) => typeof m.email === 'string').map(toAccount);
+  /**
+   * The members list. One page as far as the documentation shows; should the API answer with an
+   * RFC 8288 `Link: <…>; rel="next"`, the next pages are followed too, under the toolkit's guards.
+   * Members without an email cannot be matched to anyone: they make the read incomplete.
+   */
+  private async fetchMembers(input: OperationInput): Promise<{ members: AppAccount[]; completeness: Completeness }> {
+    const pagination: Pagination<SpendeskMember> = {
+      items(response) {
+        const body = response.body;
+        const records = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : undefined;
+        if (!records) throw new UpstreamError(response.status, 'spendesk: list members', 'the answer has no list of members');
+        return records as SpendeskMember[];
+      },
+      next: (request, response, n) => linkHeaderPagination().next(request, response, n),
+    };
+    const members: AppAccount[] = [];
+    let unmatched = 0;
+    const pages = paginate<SpendeskMember>(this.connection(input).client, { path: 'users' }, pagination, { onFault: 'report' });
+    for await (const member of pages) {
+      if (typeof member.email === 'string' && member.email.trim()) members.push(toAccount(member));
+      else unmatched++;
+    }
+    const reasons = [...pages.completeness.reasons, ...(unmatched ? [`spendesk: ${unmatched} members have no email and cannot be matched`] : [])];
+    return { members, completeness: reasons.length ? { complete: false, reasons } : pages.completeness };
   }
 
   private connection(input: OperationInput): { client: HttpClient; auth: ClientCredentials } {

@@ -14,7 +14,7 @@ export function renderFeedReads(reads: readonly FeedRead[]): string {
       continue;
     }
     lines.push(`${r.app}: ${r.events} leaver event${r.events === 1 ? '' : 's'} since ${stamp(r.since)} UTC`);
-    for (const s of r.started) lines.push(`  ${s.created ? 'opened' : 'already open:'} offboarding ${s.run} for ${s.email} (event ${s.event})`);
+    for (const s of r.started) lines.push(`  ${s.created ? 'opened' : 'already open:'} offboarding ${s.run} for ${s.email}${s.app ? ` from ${s.app}` : ''} (event ${s.event})`);
     for (const p of r.problems) lines.push(`  ${p}`);
   }
   return lines.join('\n') || 'no installed app to read';
@@ -24,7 +24,7 @@ export function renderFeedReads(reads: readonly FeedRead[]): string {
 export function registerIntakeCommands(program: Command, cli: CliContext): void {
   program
     .command('leavers')
-    .description("read the IdP's leavers (people unassigned from an app) since the last read and open their offboardings, once per event")
+    .description("read the IdP's leavers since the last read (people unassigned from an app: offboarded from it; people deactivated, suspended or deleted in the IdP: offboarded from every app) and open their offboardings, once per event and app")
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
     .option('--since <time>', 'read from this time (ISO 8601, e.g. 2026-11-27) instead of the last read; a first read starts from now')
     .option('--json', 'print JSON')

@@ -8,11 +8,12 @@ import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.
 import type { ReconcileHistory } from '../reconcile/history.js';
 import { IdentifierStore } from '../store/identifiers.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
-import { type Remediation, remediate, remedies } from '../reconcile/remediate.js';
+import { IncompleteReadError, type Remediation, remediate, remedies } from '../reconcile/remediate.js';
 import { type AppReaderName, type ReaderContext, appReaders, readAccountsFile, readIdpAssignments } from '../reconcile/readers.js';
 import type { Snapshot } from '../reconcile/snapshot.js';
 import { layout } from '../server/html.js';
 import { reconcileReportBody } from '../server/reconcile-page.js';
+import type { ConnectorRegistry } from '../registry/registry.js';
 import { renderTable } from './format.js';
 import type { CliContext } from './run-commands.js';
 
@@ -34,16 +35,34 @@ const since = (r: Reconciliation, f: Finding) => {
   return `${open < 60_000 ? 'under a minute' : age(open)} (since ${new Date(f.firstSeenAt).toISOString().slice(0, 10)})`;
 };
 
-export function renderReconciliation(r: Reconciliation): string {
-  const lines = [
-    `Reconciled ${r.app}: ${r.counts.identities} IdP identities (${r.idp.name}) against ${r.counts.accounts} accounts (${r.appSource.name}); ${r.counts.matched} matched.`,
-  ];
+/** Findings shown in the terminal's table; the rest are counted, and listed in --json and --html. */
+export const terminalFindings = 200;
+
+/**
+ * One reconciliation for the terminal. An incomplete one says so first, with each reason, and
+ * what stays open (`lastAudit`: the app's last audit, whose findings this one does not close).
+ */
+export function renderReconciliation(r: Reconciliation, lastAudit?: { at: number; findings: number }): string {
+  const lines: string[] = [];
+  const incomplete = r.completeness && !r.completeness.complete;
+  if (incomplete) {
+    lines.push(`INCOMPLETE READ of ${r.app}: it closes no finding, is not an audit, and --remediate will not act on it.`);
+    for (const reason of r.completeness!.reasons) lines.push(`  - ${reason}`);
+    lines.push(
+      lastAudit
+        ? `  The ${lastAudit.findings} findings of the last audit (${new Date(lastAudit.at).toISOString().slice(0, 10)}) stay open.`
+        : '  There is no complete audit of this app yet.',
+    );
+  }
+  lines.push(`Reconciled ${r.app}: ${r.counts.identities} IdP identities (${r.idp.name}) against ${r.counts.accounts} accounts (${r.appSource.name}); ${r.counts.matched} matched.`);
   if (r.appSource.kind === 'attestation') lines.push('Attestations show only the work done through Patchbay: accounts made or removed outside it are not seen, and this is not an audit.');
-  if (!r.findings.length) return [...lines, 'No findings: every active account is assigned, and every assignment has its account.'].join('\n');
+  if (!r.findings.length) return [...lines, incomplete ? 'No findings in what was read.' : 'No findings: every active account is assigned, and every assignment has its account.'].join('\n');
   const byKind = new Map<string, number>();
   for (const f of r.findings) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
-  lines.push(`${r.findings.length} findings: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}.`, '');
-  lines.push(renderTable(['Finding', 'Person', 'What the sources show', 'Evidence age', 'Open for'], r.findings.map((f: Finding) => [f.kind, f.person, f.detail, age(f.ageMs), since(r, f)]), 60));
+  lines.push(`${r.findings.length} findings${incomplete ? ' in what was read (unconfirmed)' : ''}: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}.`, '');
+  const shown = r.findings.length > terminalFindings ? r.findings.slice(0, terminalFindings) : r.findings;
+  lines.push(renderTable(['Finding', 'Person', 'What the sources show', 'Evidence age', 'Open for'], shown.map((f: Finding) => [f.kind, f.person, f.detail, age(f.ageMs), since(r, f)]), 60));
+  if (shown.length < r.findings.length) lines.push(`… and ${r.findings.length - shown.length} more findings (--json or --html lists every one).`);
   return lines.join('\n');
 }
 
@@ -56,10 +75,16 @@ export function renderAuditReport(report: AuditReport): string {
     a.readers.filter((r) => r.usable).map((r) => (r.channel === 'human' ? "an admin's export" : r.channel)).join(', ') || 'nothing',
     a.lastAudit ? `${new Date(a.lastAudit.at).toISOString().slice(0, 10)} (${daysAgo(report.at - a.lastAudit.at)})` : 'never',
     `${a.everyDays} days`,
-    a.latest ? String(a.latest.findings) : '—',
+    a.lastAudit ? String(a.lastAudit.findings) : '—',
     a.overdue ? 'OVERDUE' : 'ok',
   ]);
-  const lines = [`Audit report for ${report.tenant}: ${report.apps.length} apps, ${report.overdue.length} overdue, ${report.history.length} reconciliations in the last year.`, ''];
+  const lines: string[] = [];
+  for (const i of report.incomplete) {
+    lines.push(`INCOMPLETE: the newest reconciliation of ${i.name} (${new Date(i.at).toISOString().slice(0, 16).replace('T', ' ')}) read short; it closed nothing and is not an audit.`);
+    for (const reason of i.reasons) lines.push(`  - ${reason}`);
+  }
+  if (lines.length) lines.push('');
+  lines.push(`Audit report for ${report.tenant}: ${report.apps.length} apps, ${report.overdue.length} overdue, ${report.history.length} reconciliations in the last year.`, '');
   lines.push(renderTable(['App', 'Read by', 'Last audit', 'Policy', 'Findings', 'Status'], rows, 40));
   if (report.overdue.length) lines.push('', ...report.overdue.map((f) => `- ${f.detail}`));
   return lines.join('\n');
@@ -72,6 +97,48 @@ export function writeHtmlReport(file: string, report: AuditReport): void {
   const temporary = `${target}.${process.pid}.tmp`;
   writeFileSync(temporary, layout(`Reconciliation report: ${report.tenant}`, reconcileReportBody(report)));
   renameSync(temporary, target);
+}
+
+/**
+ * Prints JSON as JSON.stringify(value, null, 2) would, but writes an array of more than a thousand
+ * elements one element at a time (in writes of about a megabyte), so that a reconciliation with a
+ * million findings never becomes one string longer than V8 allows.
+ */
+export function printJsonStreaming(value: unknown, write: (text: string) => void = (text) => void process.stdout.write(text)): void {
+  let buffer = '';
+  const out = (text: string) => {
+    buffer += text;
+    if (buffer.length > 1_000_000) {
+      write(buffer);
+      buffer = '';
+    }
+  };
+  const large = (v: unknown, depth: number): boolean =>
+    depth < 4 && typeof v === 'object' && v !== null && (Array.isArray(v) ? v.length > 1000 || v.some((x) => large(x, depth + 1)) : Object.values(v).some((x) => large(x, depth + 1)));
+  const plain = (v: unknown, indent: string) => JSON.stringify(v, null, 2).replace(/\n/g, `\n${indent}`);
+  const walk = (v: unknown, indent: string): void => {
+    if (!large(v, 0)) return out(plain(v, indent));
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) {
+      out('[');
+      v.forEach((item, i) => {
+        out(`${i ? ',' : ''}\n${inner}`);
+        if (item === undefined || typeof item === 'function') out('null');
+        else walk(item, inner);
+      });
+      return out(`\n${indent}]`);
+    }
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && typeof x !== 'function');
+    out('{');
+    entries.forEach(([key, x], i) => {
+      out(`${i ? ',' : ''}\n${inner}${JSON.stringify(key)}: `);
+      walk(x, inner);
+    });
+    out(`\n${indent}}`);
+  };
+  walk(value, '');
+  out('\n');
+  write(buffer);
 }
 
 type ReconcileOptions = {
@@ -100,12 +167,12 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--app <id>', 'the connector, e.g. spendesk')
     .option('--all', "every installed app a machine can read (its API, SCIM or console) against the IdP's API; gap nodes are named, not read")
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
-    .option('--idp-from <file>', 'the IdP side from a CSV or xlsx export instead of the IdP API (roles, teams and policy columns there are the wanted access)')
+    .option('--idp-from <file|idp>', "the IdP side from a CSV or xlsx export (roles, teams and policy columns there are the wanted access), or the tenant's IdP by name (okta, entra, google: its API, the default)")
     .option('--from <file>', "the app side from a CSV or xlsx export (the admin's members list)")
     .option('--via <reader>', `read the app side through ${vias.join(', ')} (attestations: what people said in completed tasks)`)
     .option('--map <field=Header>', 'a column of --from for a field (email, userName, externalId, status, roles, teams, policy)', collect)
     .option('--idp-map <field=Header>', 'the same for --idp-from', collect)
-    .option('--remediate', 'open an offboarding run for every orphaned account and a change run for every access drift (behind an approval when the profile asks; an open run for the same person is not opened twice)')
+    .option('--remediate', 'open an offboarding run for every orphaned account and a change run for every access drift (behind an approval when the profile asks; an open run for the same person is not opened twice); refused, exit 1, when a side was read short')
     .option('--by <operator>', 'who asks, for the runs --remediate opens (default: PATCHBAY_OPERATOR, else patchbay-reconcile)')
     .option('--html <file>', 'also write the HTML report (every app, overdue audits, findings over time)')
     .option('--json', 'print JSON')
@@ -114,6 +181,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const loaded = services.profiles.load(options.profile);
       const { profile } = loaded;
       const line = { file: 'command line' };
+      // --idp-from okta|entra|google names the tenant's IdP: read its API, as without the flag.
+      if (options.idpFrom && idpKeyword(options.idpFrom, services.registry, profile)) delete options.idpFrom;
       if (!!options.app === !!options.all) throw new InvalidInputError({ ...line, pointer: '/app' }, 'give one app with --app <id>, or --all');
       if (options.all && (options.from || options.via || options.idpFrom)) throw new InvalidInputError({ ...line, pointer: '/all' }, '--all reads every app by its own reader and the IdP by its API: --from, --via and --idp-from are for one app');
       if (options.app && !!options.from === !!options.via) throw new InvalidInputError({ ...line, pointer: '/from' }, `give the app side with exactly one of --from <file> or --via ${vias.join('|')}`);
@@ -128,7 +197,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
         services.planner.context(options.app, loaded);
         plan.push({ app: options.app, ...(options.via ? { via: options.via } : {}) });
       } else {
-        if (!profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
+        const idpApi = profile.idp ? services.registry.api(profile.idp.connector) : undefined;
+        if (idpApi?.requiredSettings?.includes('baseUrl') && !profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
         for (const id of Object.keys(profile.apps)) {
           const context = services.planner.context(id, loaded);
           if (context.app.connector.manifest.kind === 'idp') continue;
@@ -141,6 +211,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
 
       const results: Awaited<ReturnType<ReconcileHistory['record']>>[] = [];
       const opened: Remediation[] = [];
+      const refused: IncompleteReadError[] = [];
+      const audits = new Map<string, { at: number; findings: number }>();
       const failed: { app: string; error: string }[] = [];
       let host: BrowserHost | undefined;
       try {
@@ -186,20 +258,42 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
           new IdentifierStore(runtime.db).fromReconciliation(profile.tenant, idp, app, now);
           results.push(result);
-          if (options.remediate) opened.push(...(await remediate(runtime.runs, loaded, result, idp, options.by ?? process.env.PATCHBAY_OPERATOR ?? 'patchbay-reconcile', progress)));
+          if (result.completeness && !result.completeness.complete) {
+            const audit = runtime.reconciliations.lastAudit(profile.tenant, appId);
+            if (audit) audits.set(appId, { at: audit.at, findings: audit.findings });
+            progress(`  ${appId}: incomplete read: ${result.completeness.reasons.join('; ')}`);
+          }
+          if (options.remediate) {
+            try {
+              for (const o of await remediate(runtime.runs, loaded, result, idp, options.by ?? process.env.PATCHBAY_OPERATOR ?? 'patchbay-reconcile', progress)) opened.push(o);
+            } catch (error) {
+              if (!(error instanceof IncompleteReadError)) throw error;
+              refused.push(error);
+            }
+          }
         }
       } finally {
         await host?.close();
       }
       if (options.html) writeHtmlReport(options.html, auditReportFor(services.planner, loaded, cli.runtime().reconciliations, now));
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
+      // An incomplete reconciliation says so before anything else, in JSON as in the terminal.
+      const shown = results.map((r) => ({ completeness: r.completeness, ...r }));
+      const incomplete = results.filter((r) => r.completeness && !r.completeness.complete).map((r) => ({ app: r.app, id: r.id, reasons: r.completeness!.reasons }));
+      // --remediate over a short read: the reconciliation is reported and stored, nothing is opened, exit 1, one line why.
+      const refuse = () => {
+        if (!refused.length) return;
+        for (const r of refused.slice(0, -1)) process.stderr.write(`patchbay: ${r.message}\n`);
+        throw refused.at(-1)!;
+      };
       if (options.json) {
         const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
-        cli.printJson(options.all ? { reconciliations: results, skipped, failed, ...extra } : { ...results[0]!, ...extra });
+        printJsonStreaming(options.all ? { incomplete, reconciliations: shown, skipped, failed, ...extra } : { ...shown[0]!, ...extra });
         if (failed.length) process.exitCode = 1;
+        refuse();
         return;
       }
-      cli.print(results.map(renderReconciliation).join('\n\n'));
+      cli.print(results.map((r) => renderReconciliation(r, audits.get(r.app))).join('\n\n'));
       for (const s of skipped) cli.print(`${s.app}: not reconciled: ${s.why}`);
       for (const f of failed) cli.print(`${f.app}: not reconciled: could not read it: ${f.error}`);
       if (failed.length) process.exitCode = 1;
@@ -209,6 +303,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
         cli.print(o.created ? `opened ${what}${state}` : `${what} is already open${state}`);
       }
       if (options.html) cli.print(`wrote ${options.html}`);
+      refuse();
     });
 
   program
@@ -225,4 +320,20 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));
     });
+}
+
+/**
+ * Whether `--idp-from` names an identity provider rather than a file: a connector of kind idp whose
+ * id is the word or starts with it (entra → entra-id, google → google-workspace). One that is not
+ * the tenant's IdP is refused, naming the one it has.
+ */
+function idpKeyword(value: string, registry: ConnectorRegistry, profile: { idp?: { connector: string } }): boolean {
+  if (/[./\\]/.test(value)) return false;
+  const word = value.toLowerCase();
+  const named = registry.list().find((c) => c.manifest.kind === 'idp' && (c.manifest.id === word || c.manifest.id.startsWith(`${word}-`)));
+  if (!named) return false;
+  if (profile.idp?.connector !== named.manifest.id) {
+    throw new InvalidInputError({ file: 'command line', pointer: '/idpFrom' }, `--idp-from ${value}: the tenant's identity provider is ${profile.idp ? registry.get(profile.idp.connector).manifest.name : 'not set (idp.connector)'}, not ${named.manifest.name}`);
+  }
+  return true;
 }

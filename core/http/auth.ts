@@ -39,7 +39,7 @@ export interface ClientCredentialsOptions {
   readonly scope?: string;
   /** Send the credentials as HTTP Basic (Spendesk) rather than in the form body. */
   readonly basic?: boolean;
-  /** Renew this long before the token's stated expiry. */
+  /** Renew this long before the token's stated expiry (at most half its lifetime). Default 60 s. */
   readonly refreshMarginMs?: number;
   readonly clock?: HttpClock;
   readonly fetch?: typeof fetch;
@@ -47,10 +47,12 @@ export interface ClientCredentialsOptions {
 
 /**
  * OAuth 2.0 client credentials: exchanges the client's id and secret for an access token, caches
- * it, and renews it before it expires. Concurrent callers share one exchange.
+ * it, and renews it before it expires. Concurrent callers share one exchange. `expires_in` is read
+ * as a number of seconds whether the server sends a number or a string of one (`"120"`, as
+ * several servers do, against RFC 6749 §5.1); without a usable value the token is kept an hour.
  */
 export class ClientCredentials implements AuthStrategy {
-  private token: { value: string; expiresAt: number } | undefined;
+  private token: { value: string; expiresAt: number; renewAt: number } | undefined;
   private pending: Promise<string> | undefined;
   private readonly clock: HttpClock;
 
@@ -70,8 +72,7 @@ export class ClientCredentials implements AuthStrategy {
   exchanges = 0;
 
   private async current(): Promise<string> {
-    const margin = this.options.refreshMarginMs ?? 60_000;
-    if (this.token && this.token.expiresAt - margin > this.clock.now()) return this.token.value;
+    if (this.token && this.token.renewAt > this.clock.now()) return this.token.value;
     this.pending ??= this.exchange().finally(() => (this.pending = undefined));
     return this.pending;
   }
@@ -101,8 +102,15 @@ export class ClientCredentials implements AuthStrategy {
     }
     const json = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
     if (typeof json.access_token !== 'string') throw new UpstreamError(response.status, 'exchange client credentials', 'the answer has no access_token');
-    const lifetime = typeof json.expires_in === 'number' ? json.expires_in * 1000 : 3_600_000;
-    this.token = { value: json.access_token, expiresAt: this.clock.now() + lifetime };
+    const lifetime = (seconds(json.expires_in) ?? 3600) * 1000;
+    const margin = Math.min(this.options.refreshMarginMs ?? 60_000, lifetime / 2);
+    this.token = { value: json.access_token, expiresAt: this.clock.now() + lifetime, renewAt: this.clock.now() + lifetime - margin };
     return json.access_token;
   }
+}
+
+/** A positive number of seconds from a JSON number or a numeric string; undefined otherwise. */
+function seconds(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : Number.NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
 }

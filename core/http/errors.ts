@@ -18,11 +18,46 @@ export class UnauthorizedError extends UpstreamError {
   override readonly code = 'unauthorized';
 }
 
-/** The vendor said to slow down; `retryAfterMs` is how long it asked us to wait, when it said. */
+/**
+ * The vendor said to slow down; `retryAfterMs` is how long it asked us to wait, when it said.
+ * `status` is 429, or the status the vendor uses for it (503 with Retry-After, GitHub's 403).
+ */
 export class RateLimitedError extends UpstreamError {
   override readonly code = 'rate-limited';
-  constructor(operation: string, readonly retryAfterMs: number | undefined) {
-    super(429, operation, retryAfterMs === undefined ? 'no delay given' : `retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+  constructor(operation: string, readonly retryAfterMs: number | undefined, status = 429) {
+    super(status, operation, retryAfterMs === undefined ? 'no delay given' : `retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/**
+ * The vendor asked us to wait longer than the client is set to wait (`maxRetryWaitMs`): the call
+ * fails at once rather than hanging, and says both figures. Not retryable by the engine either.
+ */
+export class RateLimitWaitTooLongError extends UpstreamError {
+  override readonly code = 'rate-limit-wait-too-long';
+  constructor(
+    operation: string,
+    readonly retryAfterMs: number,
+    readonly maxWaitMs: number,
+    status: number,
+  ) {
+    super(status, operation, `the server asks to wait ${Math.ceil(retryAfterMs / 1000)} s, longer than the ${Math.ceil(maxWaitMs / 1000)} s this client waits (maxRetryWaitMs); not retried, try again later`);
+  }
+}
+
+/**
+ * A list that cannot be read to its end with certainty: a page that made no progress, a next
+ * request that repeats an earlier one, a list that ended short of the total it announced.
+ * `reason` says which, in words; `items` is how many distinct items were read before it stopped.
+ */
+export class PaginationError extends PatchbayError {
+  readonly code = 'pagination';
+  constructor(
+    readonly operation: string,
+    readonly reason: string,
+    readonly items: number,
+  ) {
+    super(`${operation}: ${reason}`);
   }
 }
 

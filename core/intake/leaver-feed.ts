@@ -3,6 +3,7 @@ import { Clock } from '../engine/clock.js';
 import { RunService } from '../engine/run-service.js';
 import { PatchbayError } from '../errors.js';
 import { idpSettings } from '../planning/service.js';
+import type { LeaverEvent } from '../registry/connector-api.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
 import type { LoadedProfile } from '../tenant/profile.js';
@@ -11,25 +12,32 @@ import { SecretResolver } from '../tenant/secrets.js';
 /** How far back each read reaches past the newest event seen: the IdP's log can be late to show an event. */
 export const feedOverlapMs = 60 * 60_000;
 
-/** What one read of the feed did for one app. */
+/** What one read of the feed did for one app (or, under the IdP's own id, for the people who left the IdP). */
 export interface FeedRead {
   readonly app: string;
   /** The start of the window read (epoch ms). */
   readonly since: number;
   readonly events: number;
-  readonly started: readonly { readonly email: string; readonly event: string; readonly run: string; readonly created: boolean }[];
+  /** The offboardings started; `app` says which app when one event starts several (a person who left the IdP). */
+  readonly started: readonly { readonly email: string; readonly event: string; readonly run: string; readonly created: boolean; readonly app?: string }[];
   /** Why the app was not read (it failed), or an event not acted on. */
   readonly problems: readonly string[];
   /** Why the app is not read at all (it is not in the IdP). */
   readonly skipped?: string;
 }
 
+type Started = FeedRead['started'][number];
+
 /**
- * The leaver feed: people the identity provider took an app away from (Okta: the System Log's
- * application.user_membership.remove) become offboardings of that app, one per event however often
- * it is read (the event id is the run's idempotency key). Each app keeps a cursor in the store; a
- * first read starts from now unless told `since`, so that switching the feed on does not offboard
- * history by surprise.
+ * The leaver feed, for every way a person leaves. An app taken away from a person in the identity
+ * provider (Okta: application.user_membership.remove; Entra ID: "Remove app role assignment from
+ * user"; Google Workspace: removal from the app's group) offboards them from that app. A person who
+ * left the IdP itself (deactivated, suspended, deleted) is offboarded from every app the tenant has
+ * installed. Each (event, app) starts one offboarding however often it is read: the run's
+ * idempotency key is `<idp>:<event id>` for an app's event and `<idp>:<event id>:<app>` for a
+ * person's. Each app, and the IdP itself for its people, keeps a cursor in the store; a first read
+ * starts from now unless told `since`, so that switching the feed on does not offboard history by
+ * surprise.
  */
 @injectable()
 export class LeaverFeed {
@@ -45,53 +53,86 @@ export class LeaverFeed {
     this.statements = new StatementCache(database);
   }
 
-  /** Reads every installed app's leavers since its cursor (or `since`) and starts their offboardings. */
+  /** Reads the people who left the IdP, then every installed app's leavers, each since its cursor (or `since`), and starts their offboardings. */
   async read(loaded: LoadedProfile, options: { since?: number } = {}): Promise<FeedRead[]> {
     const { profile } = loaded;
     const idp = profile.idp?.connector;
     const feed = idp ? this.registry.api(idp)?.leavers : undefined;
     if (!idp || !feed) throw new LeaverFeedError(idp ? `${this.registry.get(idp).manifest.name}'s connector has no leaver feed` : 'the tenant profile names no identity provider');
     const idpName = this.registry.get(idp).manifest.name;
+    const apps = Object.keys(profile.apps).filter((app) => app !== idp && this.registry.get(app).manifest.kind !== 'idp');
     const reads: FeedRead[] = [];
-    for (const [app, settings] of Object.entries(profile.apps)) {
-      if (app === idp || this.registry.get(app).manifest.kind === 'idp') continue;
-      const now = this.clock.now();
-      const cursor = this.cursor(profile.tenant, app);
-      const since = options.since ?? cursor ?? now;
+
+    // The people who left the IdP itself: one offboarding per app the tenant has.
+    reads.push(
+      await this.window(profile.tenant, idp, options.since, (since) => feed({ settings: idpSettings(profile), secrets: this.secrets, since }), async (event) => {
+        const started: Started[] = [];
+        const problems: string[] = [];
+        for (const app of apps) {
+          const result = await this.offboard(loaded, idp, idpName, app, event, `${idp}:${event.id}:${app}`, `left ${idpName} at ${event.at} (${event.type}, event ${event.id}): offboarded from every app`);
+          if (typeof result === 'string') problems.push(result);
+          else started.push({ ...result, app });
+        }
+        return { started, problems };
+      }),
+    );
+
+    for (const app of apps) {
+      const settings = profile.apps[app]!;
       if (!settings.idpAppId) {
-        reads.push({ app, since, events: 0, started: [], problems: [], skipped: `its id in ${idpName} is not in the tenant profile (apps.${app}.idpAppId)` });
-        continue;
-      }
-      let events;
-      try {
-        events = await feed({ settings: idpSettings(profile), secrets: this.secrets, target: { app, settings }, since });
-      } catch (error) {
-        reads.push({ app, since, events: 0, started: [], problems: [`not read: ${(error as Error).message}`] });
+        reads.push({ app, since: options.since ?? this.cursor(profile.tenant, app) ?? this.clock.now(), events: 0, started: [], problems: [], skipped: `its id in ${idpName} is not in the tenant profile (apps.${app}.idpAppId)` });
         continue;
       }
       const appName = this.registry.get(app).manifest.name;
-      const started: FeedRead['started'][number][] = [];
-      const problems: string[] = [];
-      for (const event of events) {
-        const request = {
-          playbook: 'offboard',
-          app,
-          subject: { email: event.email },
-          idempotencyKey: `${idp}:${event.id}`,
-          reason: `unassigned from ${appName} in ${idpName} at ${event.at} (${event.type}, event ${event.id})`,
-        };
-        try {
-          const [result] = await this.runs.start([{ source: `${idpName} event ${event.id}`, request }], loaded, { requestedBy: `${idp}-leaver-feed` });
-          started.push({ email: event.email, event: event.id, run: result!.run.id, created: result!.created });
-        } catch (error) {
-          problems.push(`event ${event.id} (${event.email}): ${(error as Error).message}`);
-        }
-      }
-      const newest = Math.max(since, ...events.map((e) => Date.parse(e.at)).filter(Number.isFinite));
-      this.advance(profile.tenant, app, Math.max(cursor ?? 0, Math.min(newest, now), now - feedOverlapMs), now);
-      reads.push({ app, since, events: events.length, started, problems });
+      reads.push(
+        await this.window(profile.tenant, app, options.since, (since) => feed({ settings: idpSettings(profile), secrets: this.secrets, target: { app, settings }, since }), async (event) => {
+          // A person-wide event read through an app's window still offboards only that app here; the IdP's own window covers the rest.
+          const result = await this.offboard(loaded, idp, idpName, app, event, event.scope === 'person' ? `${idp}:${event.id}:${app}` : `${idp}:${event.id}`, `unassigned from ${appName} in ${idpName} at ${event.at} (${event.type}, event ${event.id})`);
+          return typeof result === 'string' ? { started: [], problems: [result] } : { started: [result], problems: [] };
+        }),
+      );
     }
     return reads;
+  }
+
+  /** Reads one window of the feed from its cursor, acts on each event, and moves the cursor on. */
+  private async window(
+    tenant: string,
+    key: string,
+    asked: number | undefined,
+    read: (since: number) => Promise<readonly LeaverEvent[]>,
+    act: (event: LeaverEvent) => Promise<{ started: Started[]; problems: string[] }>,
+  ): Promise<FeedRead> {
+    const now = this.clock.now();
+    const cursor = this.cursor(tenant, key);
+    const since = asked ?? cursor ?? now;
+    let events: readonly LeaverEvent[];
+    try {
+      events = await read(since);
+    } catch (error) {
+      return { app: key, since, events: 0, started: [], problems: [`not read: ${(error as Error).message}`] };
+    }
+    const started: Started[] = [];
+    const problems: string[] = [];
+    for (const event of events) {
+      const done = await act(event);
+      started.push(...done.started);
+      problems.push(...done.problems);
+    }
+    const newest = Math.max(since, ...events.map((e) => Date.parse(e.at)).filter(Number.isFinite));
+    this.advance(tenant, key, Math.max(cursor ?? 0, Math.min(newest, now), now - feedOverlapMs), now);
+    return { app: key, since, events: events.length, started, problems };
+  }
+
+  /** Starts (or finds) the offboarding of one person from one app; a string says why it could not. */
+  private async offboard(loaded: LoadedProfile, idp: string, idpName: string, app: string, event: LeaverEvent, idempotencyKey: string, reason: string): Promise<Omit<Started, 'app'> | string> {
+    const request = { playbook: 'offboard', app, subject: { email: event.email }, idempotencyKey, reason };
+    try {
+      const [result] = await this.runs.start([{ source: `${idpName} event ${event.id}`, request }], loaded, { requestedBy: `${idp}-leaver-feed` });
+      return { email: event.email, event: event.id, run: result!.run.id, created: result!.created };
+    } catch (error) {
+      return `event ${event.id} (${event.email}${app ? `, ${app}` : ''}): ${(error as Error).message}`;
+    }
   }
 
   private cursor(tenant: string, app: string): number | undefined {

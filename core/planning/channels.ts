@@ -60,7 +60,7 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
     const blocked = capabilityBlocks(jit, 'JIT provisioning');
     if (blocked) return { usable: false, reason: blocked };
     const wait = route.evidence ? `; Patchbay waits for evidence (${route.evidence}) before moving on` : '';
-    return { usable: true, reason: `JIT on the first SAML sign-in through ${idpName}${confidenceNote(jit!)}${wait}` };
+    return { usable: true, reason: `JIT on the first ${ssoProtocol(app, idp)} sign-in through ${idpName}${confidenceNote(jit!)}${listedIdp(app, idp)}${wait}` };
   },
 
   browser(route, _name, _operation, app, tenant) {
@@ -84,6 +84,32 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
     return { usable: true, reason: `a person follows the checklist "${runbook.id}" (queue ${queue}${due})` };
   },
 };
+
+/**
+ * The sign-in protocol between the app and the tenant's IdP, from both manifests' SSO facts: the
+ * first protocol the app lists that the IdP speaks too (the app's order is its preference), else
+ * the app's first, else the IdP's first; "SSO" when neither manifest says.
+ */
+export function ssoProtocol(app: AppContext, idp: AppContext): string {
+  const list = (context: AppContext) => {
+    const value = context.matrix.facts.get('/capabilities/sso/protocols')?.value;
+    return Array.isArray(value) ? (value as string[]) : [];
+  };
+  const word = (protocol: string) => protocol.split(' ')[0]!.toLowerCase();
+  const theirs = list(idp);
+  const ours = list(app);
+  return ours.find((p) => theirs.some((q) => word(q) === word(p)))?.split(' ')[0] ?? ours[0]?.split(' ')[0] ?? theirs[0]?.split(' ')[0] ?? 'SSO';
+}
+
+/** A caveat when the app names the IdPs its SSO works with and the tenant's IdP is not among them. */
+function listedIdp(app: AppContext, idp: AppContext): string {
+  const listed = app.matrix.facts.get('/capabilities/sso/idps')?.value;
+  if (!Array.isArray(listed) || !listed.length) return '';
+  const name = idp.connector.manifest.name.toLowerCase();
+  const core = (text: string) => text.toLowerCase().replace(/^microsoft\s+/, '');
+  if ((listed as string[]).some((l) => name.includes(core(l)) || core(l).includes(core(name)))) return '';
+  return `; ${app.connector.manifest.name} does not list ${idp.connector.manifest.name} among the identity providers its SSO is documented with (${(listed as string[]).join(', ')}), so the generic ${ssoProtocol(app, idp)} setup applies`;
+}
 
 /** Why a capability fact rules a channel out, or undefined when it allows it. */
 export function capabilityBlocks(fact: EffectiveFact | undefined, what: string): string | undefined {

@@ -3,7 +3,7 @@ import { meets } from '../manifest/effective.js';
 import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { ChannelChoice, Plan, PlanStep } from '../schema/types/plan.js';
 import type { Operation, Playbook } from '../schema/types/connector-manifest.js';
-import { apiWhat, capabilityBlocks, judgeRoute, queueFor } from './channels.js';
+import { apiWhat, capabilityBlocks, judgeRoute, queueFor, ssoProtocol } from './channels.js';
 import type { AppContext, PlanningContext } from './context.js';
 
 const idpOperation = { assign: 'assignApp', unassign: 'unassignApp' } as const;
@@ -80,10 +80,11 @@ function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanSte
     };
   }
   const step = planOperation(name, operation, idp, context, 'idp');
+  const protocol = ssoProtocol(app, idp);
   const why =
     playbook.idp === 'assign'
-      ? `Assign ${appName} in ${idpManifest.name} first: sign-in (and JIT, where it works) starts there.`
-      : `Unassign ${appName} in ${idpManifest.name} first, so that SSO sign-in stops while the rest is done; this alone does not remove the ${appName} account.`;
+      ? `Assign ${appName} in ${idpManifest.name} first: ${protocol} sign-in (and JIT, where it works) starts there.`
+      : `Unassign ${appName} in ${idpManifest.name} first, so that ${protocol} sign-in through ${idpManifest.name} stops while the rest is done; this alone does not remove the ${appName} account.`;
   return { ...step, title: `${operation.title}: ${appName}`, reason: `${why} ${step.reason}` };
 }
 

@@ -4,7 +4,7 @@ import type { LoadedProfile } from '../tenant/profile.js';
 import { judgeRoute } from '../planning/channels.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { Finding } from './findings.js';
-import type { ReconcileHistory, ReconciliationRecord } from './history.js';
+import type { ReconcileHistory, ReconciliationRecord, StoredFinding } from './history.js';
 
 const day = 86_400_000;
 /** A quarterly access review, unless the tenant says otherwise. */
@@ -25,9 +25,9 @@ export interface AppAudit {
   /** No machine channel can read it here: only a person's export (or nothing) shows its accounts. */
   readonly gap: boolean;
   readonly everyDays: number;
-  /** The newest reconciliation against a full read of its accounts. */
+  /** The newest reconciliation against a complete read of its accounts: its findings are the open ones. */
   readonly lastAudit?: ReconciliationRecord;
-  /** The newest reconciliation of any kind (attestations included). */
+  /** The newest reconciliation of any kind (attestations and incomplete reads included). */
   readonly latest?: ReconciliationRecord;
   readonly overdue: boolean;
 }
@@ -38,11 +38,22 @@ export interface AuditReport {
   readonly apps: readonly AppAudit[];
   /** Apps whose last audit is older than their policy allows (or that were never audited), gap nodes first. */
   readonly overdue: readonly Finding[];
+  /**
+   * Apps whose newest reconciliation read short, with why: shown before anything else. Their open
+   * findings are still those of their last audit; the short read closed none.
+   */
+  readonly incomplete: readonly { readonly app: string; readonly name: string; readonly at: number; readonly reasons: readonly string[] }[];
   /** Every reconciliation in the window, oldest first: the trend of findings per app. */
   readonly history: readonly ReconciliationRecord[];
-  /** The findings of each app's newest reconciliation. */
-  readonly current: Readonly<Record<string, readonly { kind: string; person: string; detail: string; firstSeenAt: number }[]>>;
+  /**
+   * The open findings of each app: those of its last audit (a complete read of the app itself),
+   * at most `currentLimit` per app; an incomplete or attestation reconciliation closes none.
+   */
+  readonly current: Readonly<Record<string, readonly StoredFinding[]>>;
 }
+
+/** Findings listed per app in a report; the counts stay exact. */
+export const currentLimit = 1000;
 
 /** The channels of the app's listUsers operation, judged for this tenant. */
 export function readersOf(context: PlanningContext): AppReader[] {
@@ -91,8 +102,10 @@ export function auditReport(args: {
     .sort((a, b) => Number(b.gap) - Number(a.gap) || (a.lastAudit?.at ?? 0) - (b.lastAudit?.at ?? 0))
     .map((a) => overdueFinding(a, now));
   const since = now - (args.windowDays ?? 365) * day;
-  const current = Object.fromEntries(apps.filter((a) => a.latest).map((a) => [a.app, history.findingsOf(a.latest!.id)]));
-  return { tenant: profile.tenant, at: now, apps, overdue, history: history.list(profile.tenant, { since }), current };
+  const current = Object.fromEntries(apps.filter((a) => a.lastAudit).map((a) => [a.app, history.findingsOf(a.lastAudit!.id, currentLimit)]));
+  const incomplete = apps.filter((a) => a.latest && !a.latest.completeness.complete).map((a) => ({ app: a.app, name: a.name, at: a.latest!.at, reasons: a.latest!.completeness.reasons }));
+  // Incomplete reads first, in JSON as on the page.
+  return { tenant: profile.tenant, at: now, incomplete, apps, overdue, history: history.list(profile.tenant, { since }), current };
 }
 
 /** The report for every app installed in the profile, as the planner judges them. */

@@ -1,4 +1,4 @@
-import type { AccountRecord, Snapshot, SnapshotSource } from './snapshot.js';
+import type { AccountRecord, Completeness, Snapshot, SnapshotSource } from './snapshot.js';
 
 export type FindingKind = 'orphaned-account' | 'assigned-but-missing' | 'ambiguous-match' | 'access-drift' | 'audit-overdue';
 
@@ -17,13 +17,32 @@ export interface Finding {
   readonly firstSeenAt: number;
 }
 
+/**
+ * Whether both reads of a reconciliation were sure they saw everything: complete only when both
+ * were; `reasons` names the side of each fault. An incomplete reconciliation is stored as such,
+ * shown first, closes no finding, is no audit, and is never remediated.
+ */
+export interface ReconciliationCompleteness extends Completeness {
+  readonly idp: Completeness;
+  readonly app: Completeness;
+}
+
 export interface Reconciliation {
   readonly app: string;
   readonly at: number;
   readonly idp: SnapshotSource;
   readonly appSource: SnapshotSource;
+  /** Whether both sides were read to their end; first in every output when not. Absent (older callers): complete. */
+  readonly completeness?: ReconciliationCompleteness;
   readonly counts: { readonly identities: number; readonly accounts: number; readonly matched: number };
   readonly findings: readonly Finding[];
+}
+
+/** Both sides' completeness, with each reason prefixed by the source it came from. */
+export function completenessOf(idp: Snapshot, app: Snapshot): ReconciliationCompleteness {
+  const reasons = [...idp.completeness.reasons.map((r) => `IdP side (${idp.source.name}): ${r}`), ...app.completeness.reasons.map((r) => `app side (${app.source.name}): ${r}`)];
+  const complete = idp.completeness.complete && app.completeness.complete;
+  return { complete, reasons: complete ? [] : reasons.length ? reasons : ['a read did not say why it is incomplete'], idp: idp.completeness, app: app.completeness };
 }
 
 /** The desired access of a person, when the caller knows it (a change request, a role model). */
@@ -137,7 +156,7 @@ export function reconcile(idp: Snapshot, app: Snapshot, options: { now: number; 
       ageMs: age(idp.source, app.source),
     });
   }
-  return { app: app.app, at: now, idp: idp.source, appSource: app.source, counts: { identities: idp.accounts.length, accounts: app.accounts.length, matched }, findings };
+  return { app: app.app, at: now, idp: idp.source, appSource: app.source, completeness: completenessOf(idp, app), counts: { identities: idp.accounts.length, accounts: app.accounts.length, matched }, findings };
 }
 
 /** The access an IdP record asks for, when its source gives one (an export with roles, teams or policy columns). */

@@ -1,9 +1,9 @@
 import { inject, injectable } from 'inversify';
 import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
 import type { Finding, FindingKind, Reconciliation } from './findings.js';
-import type { SnapshotSource } from './snapshot.js';
+import type { Completeness, SnapshotSource } from './snapshot.js';
 
-/** One reconciliation as the store keeps it: its sources, counts and findings by kind. */
+/** One reconciliation as the store keeps it: its sources, counts, findings by kind, and whether both reads were complete. */
 export interface ReconciliationRecord {
   readonly id: number;
   readonly tenant: string;
@@ -11,19 +11,36 @@ export interface ReconciliationRecord {
   readonly at: number;
   readonly idp: SnapshotSource;
   readonly appSource: SnapshotSource;
+  /** Incomplete: a side was read short (reasons say how); it closed nothing and is not an audit. */
+  readonly completeness: Completeness;
   readonly counts: Reconciliation['counts'];
   readonly byKind: Readonly<Partial<Record<FindingKind, number>>>;
   readonly findings: number;
 }
 
-type Row = { id: number; tenant: string; app: string; at: number; idp_source: string; app_source: string; identities: number; accounts: number; matched: number; by_kind: string };
+/** A finding as stored. */
+export interface StoredFinding {
+  readonly kind: FindingKind;
+  readonly person: string;
+  readonly detail: string;
+  readonly firstSeenAt: number;
+}
+
+type Row = { id: number; tenant: string; app: string; at: number; idp_source: string; app_source: string; identities: number; accounts: number; matched: number; by_kind: string; complete: number; incomplete_reasons: string };
 
 const keyOf = (f: { kind: string; person: string }) => `${f.kind}\u0000${f.person.toLowerCase()}`;
+/** Findings per INSERT statement: 5 parameters each stays far under SQLite's limit, and no call is ever given a huge array. */
+export const findingsBatch = 500;
 
 /**
  * Every reconciliation, kept: the trend of findings per app over time, the age of a finding (since
  * the first reconciliation that showed it, carried while each later one still shows it), and the
  * date of each app's last audit.
+ *
+ * What closes a finding: only a later complete read of the same kind of evidence. A
+ * reconciliation over an incomplete read is stored, marked incomplete with its reasons, and closes
+ * nothing: the app's open findings stay those of its last audit, with their first-seen times. One
+ * over attestations is a different kind of evidence: it never replaces the last audit either.
  */
 @injectable()
 export class ReconcileHistory {
@@ -37,10 +54,15 @@ export class ReconcileHistory {
     return this.statements.get(text);
   }
 
-  /** Stores a reconciliation and returns it with each finding's first-seen time carried from the app's previous one. */
+  /**
+   * Stores a reconciliation (with its completeness) and returns it with each finding's first-seen
+   * time carried from the app's previous complete reconciliation of the same kind of evidence.
+   * All in one transaction, the findings inserted `findingsBatch` at a time.
+   */
   record(tenant: string, result: Reconciliation): Reconciliation & { readonly id: number } {
     return this.database.transaction(() => {
-      const previous = this.latest(tenant, result.app);
+      const attestation = result.appSource.kind === 'attestation';
+      const previous = attestation ? this.latestComplete(tenant, result.app, true) : this.lastAudit(tenant, result.app);
       const seen = new Map<string, number>();
       if (previous) {
         for (const row of this.sql('SELECT kind, person, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ?').iterate(previous.id) as Iterable<{ kind: string; person: string; firstSeenAt: number }>) {
@@ -50,12 +72,31 @@ export class ReconcileHistory {
       const findings: Finding[] = result.findings.map((f) => ({ ...f, firstSeenAt: Math.min(f.firstSeenAt, seen.get(keyOf(f)) ?? f.firstSeenAt) }));
       const byKind: Partial<Record<FindingKind, number>> = {};
       for (const f of findings) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
+      const complete = result.completeness?.complete ?? true;
       const { lastInsertRowid } = this.sql(
-        'INSERT INTO reconciliations (tenant, app, at, idp_source, app_source, identities, accounts, matched, by_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(tenant, result.app, result.at, JSON.stringify(result.idp), JSON.stringify(result.appSource), result.counts.identities, result.counts.accounts, result.counts.matched, JSON.stringify(byKind));
+        'INSERT INTO reconciliations (tenant, app, at, idp_source, app_source, identities, accounts, matched, by_kind, complete, incomplete_reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        tenant,
+        result.app,
+        result.at,
+        JSON.stringify(result.idp),
+        JSON.stringify(result.appSource),
+        result.counts.identities,
+        result.counts.accounts,
+        result.counts.matched,
+        JSON.stringify(byKind),
+        complete ? 1 : 0,
+        JSON.stringify(complete ? [] : (result.completeness?.reasons ?? [])),
+      );
       const id = Number(lastInsertRowid);
-      const insert = this.sql('INSERT INTO reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at) VALUES (?, ?, ?, ?, ?)');
-      for (const f of findings) insert.run(id, f.kind, f.person, f.detail, f.firstSeenAt);
+      const insert = (n: number) => this.sql(`INSERT INTO reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?)').join(', ')}`);
+      const full = insert(findingsBatch);
+      for (let start = 0; start < findings.length; start += findingsBatch) {
+        const batch = findings.slice(start, start + findingsBatch);
+        const values: unknown[] = [];
+        for (const f of batch) values.push(id, f.kind, f.person, f.detail, f.firstSeenAt);
+        (batch.length === findingsBatch ? full : insert(batch.length)).run(values);
+      }
       return { ...result, id, findings };
     })();
   }
@@ -78,23 +119,35 @@ export class ReconcileHistory {
   }
 
   /**
-   * The app's last audit: its newest reconciliation against a full read of its accounts (the API,
-   * the console, or an export). Attestations cover only the work that went through Patchbay, so a
-   * reconciliation on them alone is not an audit.
+   * The app's last audit: its newest reconciliation against a complete read of its accounts (the
+   * API, SCIM, the console, or an export) and of the IdP. Attestations cover only the work that
+   * went through Patchbay, and a read that ended short saw only part: neither is an audit.
    */
   lastAudit(tenant: string, app: string): ReconciliationRecord | undefined {
-    const row = this.sql("SELECT * FROM reconciliations WHERE tenant = ? AND app = ? AND json_extract(app_source, '$.kind') <> 'attestation' ORDER BY at DESC, id DESC LIMIT 1").get(tenant, app) as Row | undefined;
+    return this.latestComplete(tenant, app, false);
+  }
+
+  /** The app's newest complete reconciliation over attestations (attestation: true) or over a read of the app itself. */
+  private latestComplete(tenant: string, app: string, attestation: boolean): ReconciliationRecord | undefined {
+    const row = this.sql(
+      `SELECT * FROM reconciliations WHERE tenant = ? AND app = ? AND complete = 1 AND json_extract(app_source, '$.kind') ${attestation ? '=' : '<>'} 'attestation' ORDER BY at DESC, id DESC LIMIT 1`,
+    ).get(tenant, app) as Row | undefined;
     return row && toRecord(row);
   }
 
-  /** The findings of one reconciliation, as stored. */
-  findingsOf(id: number): { kind: FindingKind; person: string; detail: string; firstSeenAt: number }[] {
-    return this.sql('SELECT kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? ORDER BY kind, person').all(id) as {
-      kind: FindingKind;
-      person: string;
-      detail: string;
-      firstSeenAt: number;
-    }[];
+  /**
+   * The app's open findings: those of its last audit, with their first-seen times. A later
+   * incomplete or attestation reconciliation does not change them.
+   */
+  openFindings(tenant: string, app: string, limit?: number): StoredFinding[] {
+    const audit = this.lastAudit(tenant, app);
+    return audit ? this.findingsOf(audit.id, limit) : [];
+  }
+
+  /** The findings of one reconciliation, as stored (the first `limit` by kind and person when given). */
+  findingsOf(id: number, limit?: number): StoredFinding[] {
+    const sql = `SELECT kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? ORDER BY kind, person${limit !== undefined ? ' LIMIT ?' : ''}`;
+    return this.sql(sql).all(id, ...(limit !== undefined ? [limit] : [])) as StoredFinding[];
   }
 }
 
@@ -107,6 +160,7 @@ function toRecord(row: Row): ReconciliationRecord {
     at: row.at,
     idp: JSON.parse(row.idp_source) as SnapshotSource,
     appSource: JSON.parse(row.app_source) as SnapshotSource,
+    completeness: row.complete ? { complete: true, reasons: [] } : { complete: false, reasons: JSON.parse(row.incomplete_reasons) as string[] },
     counts: { identities: row.identities, accounts: row.accounts, matched: row.matched },
     byKind,
     findings: Object.values(byKind).reduce((a, b) => a + (b ?? 0), 0),

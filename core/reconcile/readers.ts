@@ -14,7 +14,8 @@ import { ScimClient, toAccount } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
-import { type AccountRecord, completeRead, type Snapshot } from './snapshot.js';
+import type { OperationResult } from '../registry/connector-api.js';
+import { type AccountRecord, type Completeness, completeRead, type Snapshot } from './snapshot.js';
 
 /** Record fields a file's columns can map to. */
 const fields = ['email', 'userName', 'externalId', 'status', 'roles', 'teams', 'policy'] as const;
@@ -98,14 +99,27 @@ export async function readAccountsFile(file: string, options: { side: Snapshot['
   return { side: options.side, app: options.app, source: { kind: 'file', name: shown, readAt: options.readAt ?? statSync(file).mtimeMs }, accounts, completeness: completeRead };
 }
 
-/** The IdP's assignments of the app (Okta: the app's users), through the IdP connector's API module. */
+/** The IdP's assignments of the app (Okta: the app's users; Entra ID: the enterprise app's users and assigned groups' members; Google Workspace: the app's group or organisational unit), through any IdP module that offers listAppUsers. */
 export async function readIdpAssignments(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
   const idp = profile.idp?.connector;
   const handler = idp ? registry.api(idp)?.operations.listAppUsers : undefined;
   if (!idp || !handler) throw new InvalidInputError({ file: 'tenant profile', pointer: '/idp' }, 'no identity provider with an API module that lists app assignments; give --idp-from <file>');
   const result = await handler({ subject: { email: '' }, settings: idpSettings(profile), secrets, idempotencyKey: `reconcile:${now}`, target: { app, settings: profile.apps[app] ?? {} } });
-  const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, userName: a.email, active: a.active }));
-  return { side: 'idp', app, source: { kind: 'idp', name: `${registry.get(idp).manifest.name} assignments of ${app}`, readAt: now }, accounts, completeness: completeRead };
+  const listed = result.outcome === 'notFound' ? [] : (result.accounts ?? []);
+  const accounts = listed.filter((a) => a.email.trim()).map((a) => ({ email: a.email, userName: a.email, active: a.active }));
+  const unnamed = listed.length - accounts.length;
+  const completeness = withReasons(completenessOf(result), unnamed ? [`${unnamed} assignments have no user name and cannot be matched`] : []);
+  return { side: 'idp', app, source: { kind: 'idp', name: `${registry.get(idp).manifest.name} assignments of ${app}`, readAt: now }, accounts, completeness };
+}
+
+/** A list operation's completeness: what it said, or complete when it says nothing (a connector that reads one answer). */
+function completenessOf(result: OperationResult): Completeness {
+  return result.outcome === 'notFound' ? completeRead : (result.completeness ?? completeRead);
+}
+
+/** Adds reasons (each makes the read incomplete). */
+function withReasons(completeness: Completeness, reasons: readonly string[]): Completeness {
+  return reasons.length ? { complete: false, reasons: [...completeness.reasons, ...reasons] } : completeness;
 }
 
 /** The app's accounts through its API module (listUsers). */
@@ -114,7 +128,7 @@ export async function readAppByApi(registry: ConnectorRegistry, profile: TenantP
   if (!handler) throw new InvalidInputError({ file: 'command line', pointer: '/via' }, `${app} has no API module that lists its users; use --via browser or --from <file>`);
   const result = await handler({ subject: { email: '' }, settings: profile.apps[app] ?? {}, secrets, idempotencyKey: `reconcile:${now}` });
   const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active, ...(a.roles ? { roles: a.roles } : {}), ...(a.groups ? { teams: a.groups } : {}) }));
-  return { side: 'app', app, source: { kind: 'api', name: `${registry.get(app).manifest.name} API`, readAt: now }, accounts, completeness: completeRead };
+  return { side: 'app', app, source: { kind: 'api', name: `${registry.get(app).manifest.name} API`, readAt: now }, accounts, completeness: completenessOf(result) };
 }
 
 /** The app's accounts read from its admin console by the connector's listing recipe (one with `reads`, for listUsers). */
@@ -128,13 +142,21 @@ export async function readAppByBrowser(host: BrowserHost, registry: ConnectorReg
   const reads = recipe.reads!;
   const active = new Set<string>(reads.activeValues ?? []);
   const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
-  const accounts = (result.records[reads.records] ?? []).map((r) => ({
-    email: r[reads.email]!,
-    active: reads.activeField ? active.has(r[reads.activeField] ?? '') : true,
-    roles: list(r.roles),
-    teams: list(r.teams),
-  }));
-  return { side: 'app', app, source: { kind: 'browser', name: `${registry.get(app).manifest.name} console (${recipe.id} recipe)`, readAt: now }, accounts, completeness: completeRead };
+  const rows = result.records[reads.records] ?? [];
+  const accounts = rows
+    .filter((r) => r[reads.email]?.trim())
+    .map((r) => ({
+      email: r[reads.email]!,
+      active: reads.activeField ? active.has(r[reads.activeField] ?? '') : true,
+      roles: list(r.roles),
+      teams: list(r.teams),
+    }));
+  // The recipe reads the table it is shown; a row it could not read makes the read incomplete.
+  // Whether the console had further pages is the recipe's to know: a listing recipe reads them all
+  // or its console shows every member on one page (the recipe runner does not report pagination controls).
+  const unread = rows.length - accounts.length;
+  const completeness = unread ? { complete: false, reasons: [`${unread} rows of the console's table have no ${reads.email}`] } : completeRead;
+  return { side: 'app', app, source: { kind: 'browser', name: `${registry.get(app).manifest.name} console (${recipe.id} recipe)`, readAt: now }, accounts, completeness };
 }
 
 type AttestationRow = { email: string; stepId: string; by: string | null; taskId: string; at: number; playbook: string; runId: string; plan: string };
@@ -144,6 +166,8 @@ type AttestationRow = { email: string; stepId: string; by: string | null; taskId
  * verification in the app (an onboarding or change says the account is there, an offboarding that
  * it is gone), with who said it, when, and in which task. It covers only the work that went through
  * Patchbay: for an app nobody can read, it is what is known between two audits, not an audit.
+ * Its completeness is complete over that work (every completed task is in the store); the history
+ * never counts it as an audit, and it never closes a finding from a read of the app itself.
  */
 export function readAttestations(db: Database, tenant: string, app: string, now: number): Snapshot {
   const rows = db

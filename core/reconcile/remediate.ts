@@ -1,7 +1,25 @@
+import { PatchbayError } from '../errors.js';
 import type { RunService } from '../engine/run-service.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import type { Finding, Reconciliation } from './findings.js';
 import type { Snapshot } from './snapshot.js';
+
+/**
+ * A reconciliation over a read that ended short is not acted on: a finding it shows may be a page
+ * nobody read. The message is one line: the app, the first reason, and that nothing was opened.
+ */
+export class IncompleteReadError extends PatchbayError {
+  readonly code = 'incomplete-read';
+  constructor(
+    readonly app: string,
+    readonly reasons: readonly string[],
+    readonly reconciliation?: number,
+  ) {
+    super(
+      `not remediating ${app}: ${reconciliation ? `reconciliation ${reconciliation}` : 'the reconciliation'} rests on an incomplete read (${reasons[0] ?? 'no reason given'}${reasons.length > 1 ? `; and ${reasons.length - 1} more` : ''}); nothing was opened`.replace(/\s*\n\s*/g, ' '),
+    );
+  }
+}
 
 /** The playbook that fixes each kind of finding; the others are for a person to look at. */
 export const remedies = { 'orphaned-account': 'offboard', 'access-drift': 'change' } as const;
@@ -20,9 +38,11 @@ export interface Remediation {
  * Opens a run for every finding that has a remedy: an offboarding for an orphaned account, a
  * change to the IdP's wanted access for a drift. The finding is the run's reason, so an approver
  * (when the tenant's policy asks for one) sees why; the engine returns the open run of the same
- * person and playbook instead of a second one.
+ * person and playbook instead of a second one. A reconciliation over an incomplete read is refused
+ * with IncompleteReadError before anything is opened.
  */
 export async function remediate(runs: RunService, profile: LoadedProfile, result: Reconciliation & { readonly id?: number }, idp: Snapshot, requestedBy: string, progress?: (text: string) => void): Promise<Remediation[]> {
+  if (result.completeness && !result.completeness.complete) throw new IncompleteReadError(result.app, result.completeness.reasons, result.id);
   const fixable = result.findings.filter((f): f is Finding & { kind: keyof typeof remedies } => f.kind in remedies);
   if (fixable.length) progress?.(`opening ${fixable.length} run${fixable.length === 1 ? '' : 's'}…`);
   const wantedOf = new Map(idp.accounts.map((a) => [(a.email ?? a.userName ?? '').toLowerCase(), a]));

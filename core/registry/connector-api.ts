@@ -1,6 +1,7 @@
 import type { AppSettings } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
 import type { KnownIdentifiers, Proof } from '../channels/proof.js';
+import type { Completeness } from '../reconcile/snapshot.js';
 
 /** An account as an app reports it, in the few words every app shares. */
 export interface AppAccount {
@@ -33,9 +34,11 @@ export interface OperationInput {
 /**
  * done: the change happened (or the read succeeded); alreadyDone: nothing to do, said as such;
  * notFound: the person has no account. Failures are thrown as typed errors.
+ * A list operation (listUsers, listAppUsers) says in `completeness` whether it read every page;
+ * one that does not say is taken as complete.
  */
 export type OperationResult =
-  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[]; readonly proof?: Proof }
+  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[]; readonly completeness?: Completeness; readonly proof?: Proof }
   | {
       readonly outcome: 'notFound';
       readonly evidence: string;
@@ -48,15 +51,21 @@ export type OperationResult =
 
 export type OperationHandler = (input: OperationInput) => Promise<OperationResult>;
 
-/** Someone the IdP took an app away from: the event that starts their offboarding. */
+/**
+ * Someone leaving, as the IdP recorded it: taken away from one app (`scope: 'app'`, Okta's
+ * application.user_membership.remove) or gone from the IdP itself (`scope: 'person'`: deactivated,
+ * suspended or deleted), which offboards them from every app the tenant has.
+ */
 export interface LeaverEvent {
   readonly email: string;
   /** When the IdP recorded it (ISO 8601). */
   readonly at: string;
   /** The IdP's id for the event: one event starts one offboarding, however often it is read. */
   readonly id: string;
-  /** What happened, in the IdP's words (Okta: application.user_membership.remove). */
+  /** What happened, in the IdP's words (Okta: application.user_membership.remove, user.lifecycle.deactivate). */
   readonly type: string;
+  /** One app (the `target` read) or the whole person; absent means one app. */
+  readonly scope?: 'app' | 'person';
 }
 
 /**
@@ -71,6 +80,10 @@ export interface ConnectorApi {
   readonly requiredSecrets: readonly string[];
   /** Settings it cannot work without (baseUrl); the planner skips the api channel when one is missing. */
   readonly requiredSettings?: readonly ('baseUrl' | 'idpAppId')[];
-  /** An identity provider's feed of people removed from an app (`target`) since a time (`since`), oldest first. */
+  /**
+   * An identity provider's feed of leavers since a time (`since`), oldest first: with a `target`,
+   * the people removed from that app; without one, the people who left the IdP itself (each event
+   * with scope 'person'). A connector that reads only app removals returns [] without a target.
+   */
   readonly leavers?: (input: Omit<OperationInput, 'subject' | 'idempotencyKey'> & { readonly since: number }) => Promise<readonly LeaverEvent[]>;
 }

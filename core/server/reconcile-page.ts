@@ -29,8 +29,12 @@ export function findingsChart(history: readonly ReconciliationRecord[], apps: re
   const series = [...byApp].map(([app, records], i) => {
     const colour = palette[i % palette.length]!;
     const points = records.map((r) => `${x(r.at).toFixed(1)},${y(r.findings).toFixed(1)}`).join(' ');
+    // An incomplete reconciliation is a hollow point: it is drawn, but it is not an audit.
     const dots = records
-      .map((r) => `<circle cx="${x(r.at).toFixed(1)}" cy="${y(r.findings).toFixed(1)}" r="3.5" fill="${colour}"><title>${esc(names.get(app) ?? app)} ${esc(stamp(r.at))}: ${r.findings} findings (${esc(r.appSource.name)})</title></circle>`)
+      .map((r) => {
+        const short = !r.completeness.complete;
+        return `<circle cx="${x(r.at).toFixed(1)}" cy="${y(r.findings).toFixed(1)}" r="3.5" fill="${short ? '#fff' : colour}" stroke="${colour}"><title>${esc(names.get(app) ?? app)} ${esc(stamp(r.at))}: ${r.findings} findings (${esc(r.appSource.name)})${short ? ' — INCOMPLETE READ, not an audit' : ''}</title></circle>`;
+      })
       .join('');
     return { app, colour, svg: `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>${dots}` };
   });
@@ -42,14 +46,18 @@ export function findingsChart(history: readonly ReconciliationRecord[], apps: re
   ].join('');
   const legend = series.map((s) => `<span class="legend"><span class="swatch" style="background:${s.colour}"></span>${esc(names.get(s.app) ?? s.app)}</span>`).join(' ');
   const rows = history
-    .map((r) => `<tr><td>${esc(stamp(r.at))}</td><td>${esc(names.get(r.app) ?? r.app)}</td><td>${esc(r.appSource.name)}</td><td>${r.counts.accounts}</td><td>${r.findings}</td><td>${esc(Object.entries(r.byKind).map(([k, n]) => `${n} ${k}`).join(', ') || '—')}</td></tr>`)
+    .map((r) => `<tr><td>${esc(stamp(r.at))}</td><td>${esc(names.get(r.app) ?? r.app)}</td><td>${esc(r.appSource.name)}${r.completeness.complete ? '' : ' <strong class="overdue">(incomplete read)</strong>'}</td><td>${r.counts.accounts}</td><td>${r.findings}</td><td>${esc(Object.entries(r.byKind).map(([k, n]) => `${n} ${k}`).join(', ') || '—')}</td></tr>`)
     .join('');
   return `<figure><svg role="img" aria-label="Findings per app over time" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px">${axis}${series.map((s) => s.svg).join('')}</svg>
 <figcaption>${legend}</figcaption></figure>
 <details><summary>The figures behind the chart</summary><table aria-label="Reconciliations"><thead><tr><th>When</th><th>App</th><th>Read from</th><th>Accounts</th><th>Findings</th><th>By kind</th></tr></thead><tbody>${rows}</tbody></table></details>`;
 }
 
-/** The reconciliation report's body: apps and their audits, what is overdue, the trend, the current findings. */
+/**
+ * The reconciliation report's body: first the apps whose newest read was incomplete (and why),
+ * then the apps and their audits, what is overdue, the trend, and the open findings (those of each
+ * app's last audit, which neither an incomplete read nor attestations close).
+ */
 export function reconcileReportBody(report: AuditReport): string {
   const ago = (from: number) => {
     const days = Math.floor((report.at - from) / day);
@@ -59,7 +67,11 @@ export function reconcileReportBody(report: AuditReport): string {
     .map((a) => {
       const readers = a.readers.length ? a.readers.map((r) => `${r.usable ? '✓' : '✗'} ${esc(r.channel)}<span class="muted">: ${esc(r.reason)}</span>`).join('<br>') : '<span class="muted">no listing operation</span>';
       const last = a.lastAudit ? `${esc(date(a.lastAudit.at))} (${ago(a.lastAudit.at)})<br><span class="muted">${esc(a.lastAudit.appSource.name)}</span>` : 'never';
-      const findings = a.latest ? `${a.latest.findings}${a.latest.appSource.kind === 'attestation' ? ' <span class="muted">(attestations only)</span>' : ''}` : '—';
+      const newest = a.latest && a.latest.id !== a.lastAudit?.id ? a.latest : undefined;
+      const note = newest
+        ? `<br><span class="muted">newest: ${newest.findings} from ${newest.completeness.complete ? (newest.appSource.kind === 'attestation' ? 'attestations only' : 'a read') : '<strong class="overdue">an incomplete read</strong>'} on ${esc(date(newest.at))}</span>`
+        : '';
+      const findings = `${a.lastAudit ? a.lastAudit.findings : '—'}${note}`;
       return `<tr><td>${esc(a.name)}${a.gap ? ' <strong>(gap node)</strong>' : ''}</td><td>${readers}</td><td class="${a.overdue ? 'overdue' : ''}">${last}${a.overdue ? '<br>overdue' : ''}</td><td>every ${a.everyDays} days</td><td>${findings}</td></tr>`;
     })
     .join('');
@@ -69,15 +81,23 @@ export function reconcileReportBody(report: AuditReport): string {
   const current = Object.entries(report.current)
     .map(([app, findings]) => {
       const name = report.apps.find((a) => a.app === app)?.name ?? app;
-      if (!findings.length) return `<h3>${esc(name)}</h3><p role="status">No findings at the last reconciliation.</p>`;
+      const audit = report.apps.find((a) => a.app === app)?.lastAudit;
+      if (!findings.length) return `<h3>${esc(name)}</h3><p role="status">No findings at the last audit.</p>`;
+      const more = audit && audit.findings > findings.length ? `<p class="muted">The first ${findings.length} of ${audit.findings}; <code>patchbay reconcile --json</code> lists every one.</p>` : '';
       const rows = findings.map((f) => `<tr><td>${esc(f.kind)}</td><td>${esc(f.person)}</td><td>${esc(f.detail)}</td><td>${esc(date(f.firstSeenAt))} (${ago(f.firstSeenAt)})</td></tr>`).join('');
-      return `<h3>${esc(name)}</h3><table aria-label="Findings in ${esc(name)}"><thead><tr><th>Finding</th><th>Person</th><th>What the sources show</th><th>Open since</th></tr></thead><tbody>${rows}</tbody></table>`;
+      return `<h3>${esc(name)}</h3><table aria-label="Findings in ${esc(name)}"><thead><tr><th>Finding</th><th>Person</th><th>What the sources show</th><th>Open since</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
     })
     .join('');
+  const incomplete = report.incomplete.length
+    ? `<section role="alert" aria-label="Incomplete reads"><h2>Incomplete reads</h2><p>The newest reconciliation of these apps read short. It closed no finding, is not an audit, and is not remediated.</p><ul>${report.incomplete
+        .map((i) => `<li><strong>${esc(i.name)}</strong>, ${esc(stamp(i.at))}: <ul>${i.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></li>`)
+        .join('')}</ul></section>`
+    : '';
   return `<h1>Reconciliation report: ${esc(report.tenant)}</h1>
-<p class="muted">Made ${esc(stamp(report.at))} UTC. An audit is a reconciliation against a full read of the app's accounts (its API, its console, or an export); attestations from completed tasks show only the work done through Patchbay.</p>
+${incomplete}
+<p class="muted">Made ${esc(stamp(report.at))} UTC. An audit is a reconciliation against a complete read of the app's accounts (its API, SCIM, its console, or an export); attestations from completed tasks show only the work done through Patchbay, and an incomplete read closes nothing.</p>
 <h2>Audits overdue</h2>${overdue}
-<h2>Apps</h2><table aria-label="Apps"><thead><tr><th>App</th><th>How Patchbay can read it</th><th>Last audit</th><th>Policy</th><th>Findings now</th></tr></thead><tbody>${apps}</tbody></table>
+<h2>Apps</h2><table aria-label="Apps"><thead><tr><th>App</th><th>How Patchbay can read it</th><th>Last audit</th><th>Policy</th><th>Open findings</th></tr></thead><tbody>${apps}</tbody></table>
 <h2>Findings per app over time</h2>${findingsChart(report.history, report.apps)}
-<h2>Current findings</h2>${current || '<p class="muted">No reconciliation yet.</p>'}`;
+<h2>Open findings</h2>${current || '<p class="muted">No audit yet.</p>'}`;
 }

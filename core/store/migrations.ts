@@ -213,6 +213,15 @@ export const migrations: readonly { readonly version: number; readonly name: str
     `,
   },
   {
+    version: 7,
+    name: 'reconciliation completeness: a reconciliation over a short read is stored as incomplete, with why, and is never an audit',
+    sql: `
+      ALTER TABLE reconciliations ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE reconciliations ADD COLUMN incomplete_reasons TEXT NOT NULL DEFAULT '[]';
+      CREATE INDEX reconciliations_audits ON reconciliations (tenant, app, complete, at);
+    `,
+  },
+  {
     version: 8,
     name: 'known identifiers: every id, email, userName and externalId seen for a person in an app, with when and where',
     sql: `

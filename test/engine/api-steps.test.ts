@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { ContainerModule } from 'inversify';
 import nock from 'nock';
-import { oktaModule } from '../../connectors/okta/index.js';
+import { connectorModules } from '../../connectors/modules.js';
+import { spendeskModule } from '../../connectors/spendesk/index.js';
 import { SpendeskMembersApi } from '../../connectors/spendesk/api.js';
 import { ConnectorApi } from '../../core/registry/connector-api.js';
 import type { StartResult } from '../../core/engine/port.js';
@@ -14,10 +15,12 @@ const env = { SPENDESK_ID: 'id-1', SPENDESK_SECRET: 'secret-1' };
 const spendeskWithoutClientRetries = new ContainerModule(({ bind }) => {
   bind(ConnectorApi).toConstantValue(new SpendeskMembersApi({ retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 } }));
 });
+/** Every connector module, Spendesk's swapped for the one above. */
+const modules = [...connectorModules.filter((m) => m !== spendeskModule), spendeskWithoutClientRetries];
 
 const withApiAccess = () =>
   harness({
-    modules: [oktaModule, spendeskWithoutClientRetries],
+    modules,
     env,
     tweak: (p) => {
       p.apps.spendesk!.features!['api-access'] = true;
@@ -120,7 +123,7 @@ describe('API steps in runs', () => {
     const org = 'https://acme.okta.com';
     const withOkta = () =>
       harness({
-        modules: [oktaModule, spendeskWithoutClientRetries],
+        modules,
         env: { OKTA_API_TOKEN: 'okta-secret' },
         tweak: (p) => {
           p.idp = { connector: 'okta', baseUrl: org, secrets: { token: 'env:OKTA_API_TOKEN' } };

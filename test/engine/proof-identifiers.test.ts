@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
-import { oktaModule } from '../../connectors/okta/index.js';
-import { spendeskModule } from '../../connectors/spendesk/index.js';
+import { connectorModules } from '../../connectors/modules.js';
 import type { StartResult } from '../../core/engine/port.js';
 import { IdentifierStore } from '../../core/store/identifiers.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
@@ -61,7 +60,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
     it('the member id recorded at onboarding finds her; without it, nothing is concluded', async () => {
       const env = { SPENDESK_ID: 'id-1', SPENDESK_SECRET: 'secret-1' };
       const h = harness({
-        modules: [oktaModule, spendeskModule],
+        modules: connectorModules,
         env,
         tweak: (p) => {
           p.apps.spendesk!.features!['api-access'] = true;

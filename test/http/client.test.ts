@@ -30,7 +30,7 @@ describe('HTTP client', () => {
   it('waits exactly as long as a 429 says (Retry-After as an HTTP date)', async () => {
     const clock = fakeClock();
     let n = 0;
-    const server = await serve((_req, res) => void (n++ === 0 ? json(res, 429, {}, { 'retry-after': new Date(clock.now() + 7000).toUTCString() }) : json(res, 200, [])));
+    const server = await serve((_req, res) => void (n++ === 0 ? json(res, 429, {}, { date: new Date(clock.now()).toUTCString(), 'retry-after': new Date(clock.now() + 7000).toUTCString() }) : json(res, 200, [])));
     const client = new HttpClient({ name: 'test', baseUrl: server.url, clock, retry: fastRetry });
     await client.request({ path: '/x' });
     assert.deepEqual(clock.slept, [7000]);
@@ -38,7 +38,7 @@ describe('HTTP client', () => {
   });
 
   it('gives up after the last attempt with a typed error that keeps the delay', async () => {
-    const server = await serve((_req, res) => void json(res, 429, {}, { 'x-rate-limit-reset': String(Math.floor(Date.UTC(2026, 10, 28, 12) / 1000) + 30) }));
+    const server = await serve((_req, res) => void json(res, 429, {}, { date: new Date(Date.UTC(2026, 10, 28, 12)).toUTCString(), 'x-rate-limit-reset': String(Math.floor(Date.UTC(2026, 10, 28, 12) / 1000) + 30) }));
     const client = new HttpClient({ name: 'okta', baseUrl: server.url, clock: fakeClock(), retry: { ...fastRetry, maxAttempts: 1 } });
     await assert.rejects(client.request({ path: '/api/v1/users' }), (e: unknown) => e instanceof RateLimitedError && e.retryAfterMs === 30_000 && /okta: GET \/api\/v1\/users: HTTP 429 \(retry in 30 s\)/.test(e.message));
   });

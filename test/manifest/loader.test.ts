@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError } from '../../core/errors.js';
 import { FileManifestLoader } from '../../core/manifest/loader.js';
@@ -14,7 +14,8 @@ const refusal = (dir: string) => caught(InvalidInputError, () => loader.load(dir
 describe('manifest loader', () => {
   it('loads every connector with its runbooks and recipes', () => {
     const connectors = loader.loadAll(connectorsDir);
-    assert.deepEqual(connectors.map((c) => c.manifest.id), ['6sense', 'alkami', 'amazinghiring', 'okta', 'scim', 'spendesk']);
+    const folders = readdirSync(connectorsDir).filter((id) => existsSync(path.join(connectorsDir, id, 'manifest.json'))).sort();
+    assert.deepEqual(connectors.map((c) => c.manifest.id), folders);
     const spendesk = connectors.find((c) => c.manifest.id === 'spendesk')!;
     assert.equal(spendesk.runbooks.get('remove-member')?.title, 'Remove {email} from Spendesk');
     assert.equal(spendesk.recipes.get('remove-member')?.operation, 'deactivateUser');

@@ -86,7 +86,7 @@ describe('audit report', () => {
     assert.match(html, /<title>Spendesk 2026-\d\d-\d\d \d\d:\d\d: 2 findings \(&lt;script&gt;alert\(1\)&lt;\/script&gt;\.csv\)<\/title>/);
     assert.doesNotMatch(html, /<script>/);
     assert.match(html, /<td>Spendesk<\/td><td>&lt;script&gt;alert\(1\)&lt;\/script&gt;\.csv<\/td><td>42<\/td><td>2<\/td><td>2 orphaned-account<\/td>/);
-    assert.match(html, /<h3>Spendesk<\/h3><p role="status">No findings at the last reconciliation\.<\/p>/);
+    assert.match(html, /<h3>Spendesk<\/h3><p role="status">No findings at the last audit\.<\/p>/);
     assert.match(html, /6sense.*p0@acme\.com is active/s);
   });
 });

@@ -10,13 +10,19 @@ export interface VendorDouble {
   close(): Promise<void>;
 }
 
-abstract class Double implements VendorDouble {
+/** The common half of a vendor double: a real server on 127.0.0.1 that can answer the next request with the vendor's 429. */
+export abstract class Double implements VendorDouble {
   url = '';
   protected throttleNext: number | undefined;
   private server: Server | undefined;
 
   rateLimitNext(seconds: number): void {
     this.throttleNext = seconds;
+  }
+
+  /** Requests the next 429 passes over (a token endpoint that is throttled apart from the API). */
+  protected exempt(_url: URL): boolean {
+    return false;
   }
 
   abstract seed(emails: readonly string[]): void;
@@ -28,7 +34,7 @@ abstract class Double implements VendorDouble {
     this.server = createServer(async (req, res) => {
       let body = '';
       for await (const chunk of req) body += chunk;
-      if (this.throttleNext !== undefined) {
+      if (this.throttleNext !== undefined && !this.exempt(new URL(req.url ?? '/', this.url))) {
         const seconds = this.throttleNext;
         this.throttleNext = undefined;
         return this.throttle(res, seconds);
@@ -45,7 +51,7 @@ abstract class Double implements VendorDouble {
   }
 }
 
-const send = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) =>
+export const send = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) =>
   void res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body === undefined ? '' : JSON.stringify(body));
 
 /** Okta's Management API shapes (users, lifecycle, app users), Link-header paging, X-Rate-Limit-* on 429. */
@@ -74,6 +80,15 @@ export class OktaDouble extends Double {
     for (const email of emails) this.users.set(email, { id: `00u${this.users.size + 1}`, status: 'ACTIVE', profile: { login: email, email } });
   }
 
+  /** An admin deactivates (or suspends, or deletes) the person in Okta, with its System Log event. */
+  lifecycle(email: string, eventType: 'user.lifecycle.deactivate' | 'user.lifecycle.suspend' | 'user.lifecycle.delete.initiated', at = new Date().toISOString()): string {
+    const user = this.users.get(email);
+    if (user) user.status = eventType === 'user.lifecycle.suspend' ? 'SUSPENDED' : 'DEPROVISIONED';
+    const uuid = `ev-${this.events.length + 1}`;
+    this.events.push({ uuid, published: at, eventType, target: [{ id: user?.id ?? `00uX${this.events.length}`, type: 'User', alternateId: email }] });
+    return uuid;
+  }
+
   isActive(email: string): boolean | undefined {
     const user = this.users.get(email);
     return user && user.status !== 'DEPROVISIONED';
@@ -97,10 +112,11 @@ export class OktaDouble extends Double {
     if (url.pathname === '/api/v1/logs' && req.method === 'GET') {
       // Only the filters Patchbay sends: an event type and a target id; `since` inclusive, as Okta's.
       const filter = url.searchParams.get('filter') ?? '';
-      const type = /eventType eq "([^"]+)"/.exec(filter)?.[1];
+      // Several event types joined by `or` are any of them.
+      const types = [...filter.matchAll(/eventType eq "([^"]+)"/g)].map((m) => m[1]!);
       const target = /target\.id eq "([^"]+)"/.exec(filter)?.[1];
       const since = Date.parse(url.searchParams.get('since') ?? '1970-01-01T00:00:00Z');
-      return send(res, 200, this.events.filter((e) => (!type || e.eventType === type) && (!target || e.target.some((t) => t.id === target)) && Date.parse(e.published) >= since));
+      return send(res, 200, this.events.filter((e) => (!types.length || types.includes(e.eventType)) && (!target || e.target.some((t) => t.id === target)) && Date.parse(e.published) >= since));
     }
     const app = /^\/api\/v1\/apps\/([^/]+)\/users$/.exec(url.pathname);
     if (app && req.method === 'GET') {

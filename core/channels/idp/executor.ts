@@ -16,10 +16,11 @@ export interface AccountEvidence {
 }
 
 /**
- * The idp channel for createUser: the account is made just in time on the first SAML sign-in,
- * if it is made at all (for Spendesk that is disputed). So the step waits for evidence that the
- * account exists: it reads the identity provider's log for the person's sign-in to the app every
- * 15 minutes when it can, takes evidence sent by a person or a system at any time, and when none
+ * The idp channel for createUser: the account is made just in time on the first sign-in through
+ * the tenant's identity provider (SAML, OIDC: whatever the app and the IdP share), if it is made at
+ * all (for Spendesk that is disputed). So the step waits for evidence that the account exists: it
+ * reads the IdP's sign-in log (Okta's System Log, Entra ID's sign-in logs, Google's SAML audit
+ * events) for the person's sign-in to the app every 15 minutes when it can, takes evidence sent by a person or a system at any time, and when none
  * comes within the route's wait, fails over to the next channel.
  */
 @injectable()
@@ -36,9 +37,12 @@ export class IdpChannelExecutor implements ChannelExecutor {
     const waitHours = choice.waitHours ?? 24;
     const deadline = (await ctx.now()) + waitHours * hour;
     const idp = run.profile.idp?.connector;
-    const findSignIn = idp ? this.registry.api(idp)?.operations.findSignIn : undefined;
+    const api = idp ? this.registry.api(idp) : undefined;
+    const findSignIn = api?.operations.findSignIn;
     const settings = idpSettings(run.profile);
-    const canPoll = !!findSignIn && !!settings.baseUrl && !!settings.secrets?.token && !!run.profile.apps[run.app]?.idpAppId;
+    // Whichever IdP the tenant has: its module names the settings and secrets it cannot read without.
+    const configured = !!api && api.requiredSecrets.every((name) => !!settings.secrets?.[name]) && (api.requiredSettings ?? []).every((name) => name === 'idpAppId' || !!settings[name]);
+    const canPoll = !!findSignIn && configured && !!run.profile.apps[run.app]?.idpAppId;
     for (;;) {
       if (canPoll) {
         const found = await ctx.step(

@@ -39,7 +39,36 @@ describe('Okta connector', () => {
     const result = await new OktaApi().listUsers(input());
     assert.equal(result.outcome, 'done');
     assert.deepEqual(result.outcome === 'done' && result.accounts!.map((a) => [a.id, a.active]), [['00u1', true], ['00u2', true], ['00u3', true], ['00u4', false], ['00u5', true]]);
+    assert.deepEqual(result.outcome === 'done' && result.completeness, { complete: true, reasons: [] });
     scope.done();
+  });
+
+  it("reports an app's assignments as incomplete when a next link repeats, instead of looping or passing a short list as whole", async () => {
+    const assignment = (n: number) => ({ id: `00u${n}`, status: 'ACTIVE', credentials: { userName: `u${n}@acme.com` } });
+    const scope = nock(org)
+      .get(`/api/v1/apps/${appId}/users`).query({ limit: 200 })
+      .reply(200, [assignment(1), assignment(2)], { link: `<${org}/api/v1/apps/${appId}/users?after=00u2&limit=200>; rel="next"` })
+      .get(`/api/v1/apps/${appId}/users`).query({ after: '00u2', limit: 200 })
+      .reply(200, [assignment(3)], { link: `<${org}/api/v1/apps/${appId}/users?limit=200&after=00u2>; rel="next"` });
+    const result = await new OktaApi().listAppUsers(input());
+    scope.done();
+    assert.equal(result.outcome, 'done');
+    if (result.outcome !== 'done') return;
+    assert.deepEqual(result.accounts!.map((a) => a.email), ['u1@acme.com', 'u2@acme.com', 'u3@acme.com']);
+    assert.equal(result.completeness!.complete, false);
+    assert.deepEqual(result.completeness!.reasons, [`okta: GET /api/v1/apps/${appId}/users: page 2 points to a page already read (its next link or cursor repeats); stopped after 3 items on 2 pages`]);
+    assert.match(result.evidence, /\(incomplete\)$/);
+  });
+
+  it('reports users as incomplete when a page repeats users already read (the after cursor ignored)', async () => {
+    nock(org)
+      .get('/api/v1/users').query({ limit: 200 })
+      .reply(200, [user(1), user(2)], { link: `<${org}/api/v1/users?after=00u2&limit=200>; rel="next"` })
+      .get('/api/v1/users').query({ after: '00u2', limit: 200 })
+      .reply(200, [user(1), user(2)], { link: `<${org}/api/v1/users?after=00u4&limit=200>; rel="next"` });
+    const result = await new OktaApi().listUsers(input());
+    assert.equal(result.outcome === 'done' && result.accounts!.length, 2);
+    assert.match(result.outcome === 'done' ? result.completeness!.reasons[0]! : '', /page 2 repeats items already read/);
   });
 
   it('waits for X-Rate-Limit-Reset after a 429, then goes on', async () => {

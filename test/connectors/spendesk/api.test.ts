@@ -40,6 +40,21 @@ describe('Spendesk members API (read-only)', () => {
     scope.done();
   });
 
+  it('lists members with their completeness: a Link next page is followed, a member without an email makes the read incomplete', async () => {
+    nock(base)
+      .post('/auth/token').reply(200, tokenReply('tok'))
+      .get('/users').reply(200, members, { link: `<${base}/users?page=2>; rel="next"` })
+      .get('/users').query({ page: 2 }).reply(200, [{ id: 'u3', email: 'cara@acme.com' }, { id: 'u4', status: 'active' }]);
+    const result = await new SpendeskMembersApi().listUsers(input('x@acme.com'));
+    assert.equal(result.outcome, 'done');
+    if (result.outcome !== 'done') return;
+    assert.deepEqual(result.accounts!.map((a) => a.email), ['Alice@Acme.com', 'bob@acme.com', 'cara@acme.com']);
+    assert.deepEqual(result.completeness, { complete: false, reasons: ['spendesk: 1 members have no email and cannot be matched'] });
+    nock(base).post('/auth/token').reply(200, tokenReply('tok')).get('/users').reply(200, { data: members });
+    const whole = await new SpendeskMembersApi().listUsers(input('x@acme.com'));
+    assert.deepEqual(whole.outcome === 'done' && whole.completeness, { complete: true, reasons: [] });
+  });
+
   it('says notFound for a person who is not a member, and reads archived members as inactive', async () => {
     nock(base).post('/auth/token').reply(200, tokenReply('tok')).get('/users').twice().reply(200, members);
     const api = new SpendeskMembersApi();
