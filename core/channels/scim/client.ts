@@ -178,7 +178,8 @@ export class ScimClient {
       async (startIndex, n) => (await this.request<{ Resources?: ScimUser[] }>({ path: endpoint, query: { startIndex, count: n } })).body ?? {},
       { count, where: `${this.settings.baseUrl!.replace(/\/$/, '')}/${endpoint}`, keyOf: (u) => (u && typeof u.id === 'string' ? u.id : undefined) },
     );
-    return { ...listing, notes: [...config.notes, ...listing.notes] };
+    // Said once with the read: the defaults a missing /ServiceProviderConfig imposed (missing /ResourceTypes or /Schemas change nothing a read relies on).
+    return { ...listing, notes: [...config.notes.filter((n) => n.includes('ServiceProviderConfig')), ...listing.notes] };
   }
 
   /**

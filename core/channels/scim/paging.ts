@@ -81,7 +81,8 @@ export async function readScimList<T>(fetchPage: Fetch<T>, options: { count: num
           fresh++;
         }
       });
-      if (fresh === 0) return { byId, totals, ended: 'no-progress', duplicates, lastStart: start };
+      // The page that made no progress is the fault itself, not repeats to remove.
+      if (fresh === 0) return { byId, totals, ended: 'no-progress', duplicates: duplicates - items.length, lastStart: start };
       if (total !== undefined && byId.size >= total) return { byId, totals, ended: 'reached', duplicates, lastStart: start };
       // Bounded twice over: by progress (each page brings a new resource), and by what the server said it holds.
       if (pages > (total ?? 1_000_000) + 2) return { byId, totals, ended: 'cap', duplicates, lastStart: start };

@@ -109,6 +109,7 @@ describe('SCIM client by kind: what real servers do', () => {
       const lists = scim.log.filter((l) => l.startsWith('GET /Users?'));
       assert.deepEqual(lists, ['GET /Users?startIndex=1&count=2', 'GET /Users?startIndex=3&count=2'], 'two requests, not 29,863');
       assert.equal(app.completeness.complete, false);
+      assert.equal(app.source.name, `SCIM Users at ${url}`, 'the page without progress is the fault, not repeats removed');
       assert.equal(app.completeness.reasons.length, 1);
       assert.match(app.completeness.reasons[0]!, /^stopped: the page at startIndex=3 \(count=2\) brought no resource not already read, so the server at http:\/\/127\.0\.0\.1:\d+\/scim\/v2\/Users ignores startIndex; read 2 of totalResults 5 in 2 requests$/);
     });
