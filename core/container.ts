@@ -29,6 +29,7 @@ import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js
 import { ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
 import { AjvSchemaValidator, SchemaValidator } from './schema/validator.js';
 import { type Database, StoreDatabase, openDatabase } from './store/database.js';
+import { IdentifierStore } from './store/identifiers.js';
 import { FileTenantProfiles, TenantProfiles } from './tenant/profile.js';
 import { EnvironmentSecretResolver, SecretResolver } from './tenant/secrets.js';
 
@@ -109,6 +110,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(ApiRetryPolicy).toConstantValue(runtime.retry ?? defaultRetryPolicy);
     child.bind(EmbeddedRunEngine).toSelf();
     child.bind(StepLog).toSelf();
+    child.bind(IdentifierStore).toSelf();
     child.bind(Outbox).toSelf();
     child.bind(EvidenceFiles).toSelf();
     child.bind(TaskStore).toSelf();

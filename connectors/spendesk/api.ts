@@ -7,6 +7,7 @@ import type { HttpClock } from '../../core/http/limiter.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
 import { ConnectorConfigError } from '../../core/errors.js';
 import type { AppAccount, ConnectorApi, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
+import { type Proof, fold } from '../../core/channels/proof.js';
 import manifest from './manifest.json' with { type: 'json' };
 
 /**
@@ -49,11 +50,26 @@ export class SpendeskMembersApi implements ConnectorApi {
     return { outcome: 'done', evidence: `read ${members.length} members through the Spendesk API${completeness.complete ? '' : ' (incomplete)'}`, accounts: members, completeness };
   }
 
+  /**
+   * The member by every identifier known: a recorded member id first (an email can change, the id
+   * does not), then each email seen, compared folded. The members list's paging is not documented,
+   * so a member not in it is not proven gone: the answer says so, and the step goes on to a person.
+   */
   async getUser(input: OperationInput): Promise<OperationResult> {
-    const wanted = input.subject.email.toLowerCase();
-    const member = (await this.fetchMembers(input)).members.find((m) => m.email.toLowerCase() === wanted);
-    if (!member) return { outcome: 'notFound', evidence: `no member with email ${input.subject.email} in the Spendesk API's members list` };
-    return { outcome: 'done', evidence: `member ${member.id} found through the Spendesk API (${member.active ? 'active' : 'inactive'})`, accounts: [member] };
+    const known = input.known;
+    const ids = new Set(known?.ids ?? []);
+    const emails = new Set([input.subject.email, ...(known?.emails ?? []), ...(known?.userNames ?? [])].map(fold));
+    const tried = [...[...ids].map((id) => `id ${id}`), ...[...emails].map((e) => `email ${e}`)];
+    const { members, completeness } = await this.fetchMembers(input);
+    const byId = members.find((m) => ids.has(m.id));
+    const member = byId ?? members.find((m) => emails.has(fold(m.email)));
+    const at = Date.now();
+    if (!member) {
+      const proof: Proof = { method: 'scan', finding: 'unproven', identifiersTried: tried, accountsScanned: members.length, complete: false, at, notes: ["the members list's paging is not documented, so a list without a next page is not proof that it is complete", ...completeness.reasons] };
+      return { outcome: 'notFound', evidence: `no member with email ${input.subject.email} in the Spendesk API's members list`, proof };
+    }
+    const proof: Proof = { method: byId ? 'id' : 'lookup', finding: member.active ? 'present' : 'inactive', identifiersTried: tried, at };
+    return { outcome: 'done', evidence: `member ${member.id} (${member.email}) found through the Spendesk API by ${byId ? 'its recorded id' : 'email'} (${member.active ? 'active' : 'inactive'})`, accounts: [member], proof };
   }
 
   /** Exchanges made by the client for this tenant (for tests: the token is reused). */

@@ -1,6 +1,7 @@
 import type { RunContext, RunRecord } from '../engine/port.js';
 import type { AppAccount } from '../registry/connector-api.js';
 import type { ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
+import type { KnownIdentifiers, Proof } from './proof.js';
 
 /** What a channel did, as a record kept with the step. Secrets never go in here. */
 export interface Evidence {
@@ -10,6 +11,8 @@ export interface Evidence {
   readonly at: number;
   /** For files: where the copy is kept under the data folder, and its SHA-256. */
   readonly file?: { readonly path: string; readonly sha256: string; readonly size: number; readonly name: string };
+  /** For a read that found an account or proved it gone: how (method, identifiers tried, accounts scanned, complete, at). */
+  readonly proof?: Proof;
 }
 
 /**
@@ -24,6 +27,8 @@ export type ChannelOutcome =
       /** For a check: whether the account is there, and what the read showed of it. */
       readonly found?: boolean;
       readonly account?: AppAccount;
+      /** How the channel knows: the read that found the account, or proved it absent. */
+      readonly proof?: Proof;
     }
   | {
       readonly status: 'failed';
@@ -31,6 +36,9 @@ export type ChannelOutcome =
       readonly evidence?: readonly Evidence[];
       /** The failure is a finding (a verification read the wrong state): no other channel should try. */
       readonly conclusive?: boolean;
+      /** What was tried when absence could not be proven. */
+      readonly proof?: Proof;
+      readonly account?: AppAccount;
     };
 
 export interface StepExecution {
@@ -44,6 +52,8 @@ export interface StepExecution {
   readonly queue?: string;
   /** What the channels tried before this one, in this pass: a person taking over sees why (and the drift screenshot). */
   readonly handedOver?: readonly HandOver[];
+  /** Every identifier Patchbay has seen for the person in the step's app (recorded ids, emails, userNames, externalIds): lookups use them all. */
+  readonly known?: KnownIdentifiers;
 }
 
 /** A machine channel's failed attempt, handed to the next channel. */

@@ -4,9 +4,17 @@ import type { Timeline } from '../engine/run-service.js';
 import { renderTable, wrap } from './format.js';
 import { displayPath } from '../paths.js';
 import { approvalState } from '../engine/approval.js';
+import type { Proof } from '../channels/proof.js';
 
 const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '—');
 const width = () => Math.max(60, Math.min(process.stdout.columns ?? 100, 120));
+
+/** A proof on one line: method, what it found, identifiers tried, accounts scanned and whether the list was complete, when. */
+export function proofLine(p: Proof): string {
+  const scan = p.accountsScanned !== undefined ? `, ${p.accountsScanned} accounts scanned${p.complete ? ' (complete list)' : ' (not a complete list)'}` : '';
+  const tried = p.identifiersTried.length ? `, tried ${p.identifiersTried.join(', ')}` : '';
+  return `${p.method} → ${p.finding}${scan}${tried}, at ${time(p.at)}`;
+}
 
 /** What a run waits for, in words: the task it waits on, evidence, a timer. */
 export function describeWait(run: RunRecord, tasks: (id: string) => TaskView | undefined): string {
@@ -41,6 +49,7 @@ export function renderTimeline(timeline: Timeline, tasks: (id: string) => TaskVi
     out.push(`${i + 1}. [${step.status}] ${step.plan.title}  (${step.plan.app}.${step.plan.operation}${step.channel ? `, via ${step.channel}` : ''}${step.attempts > 1 ? `, ${step.attempts} attempts` : ''})`);
     if (step.detail) out.push(wrap(step.detail, w, '   '));
     for (const e of step.evidence) out.push(wrap(`evidence: ${e.summary}${e.by ? ` — ${e.by}` : ''}${e.file ? ` (${displayPath(e.file.path)})` : ''}`, w, '   '));
+    for (const p of step.evidence.filter((e) => e.proof).map((e) => e.proof!)) out.push(wrap(`proof: ${proofLine(p)}`, w, '   '));
     for (const t of timeline.tasks.filter((t) => t.stepId === step.stepId)) out.push(`   task ${t.taskId}: ${t.status}${t.closedBy ? ` by ${t.closedBy}` : ''}`);
   });
   out.push('', 'Audit:');

@@ -1,5 +1,7 @@
 import { inject, injectable, multiInject } from 'inversify';
-import { ChannelExecutor, type ChannelOutcome, type HandOver } from '../channels/executor.js';
+import { ChannelExecutor, type ChannelOutcome, type Evidence, type HandOver } from '../channels/executor.js';
+import { type KnownIdentifiers, type Proof, describeProof, mergeKnown, provesAbsence } from '../channels/proof.js';
+import { IdentifierStore, identifiersOf } from '../store/identifiers.js';
 import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { AppliesWhen, ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
@@ -22,6 +24,7 @@ export class LifecycleWorkflow {
     @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
     @inject(StepLog) private readonly steps: StepLog,
     @inject(ApprovalGate) private readonly approvals: ApprovalGate,
+    @inject(IdentifierStore) private readonly identifiers: IdentifierStore,
   ) {
     this.executors = new Map(executors.map((e) => [e.channel, e]));
   }
@@ -33,7 +36,13 @@ export class LifecycleWorkflow {
       if (!verdict.approved) return { outcome: 'failed', summary: verdict.summary };
     }
     let accountGone = false;
+    let goneProof: Proof | undefined;
+    let verifiedBy: Proof | undefined;
     let checked: AppAccount | undefined;
+    // Every identifier seen for the person in the app, before this run and during it: each lookup uses them all.
+    const known: { value: KnownIdentifiers } = {
+      value: mergeKnown(await ctx.step('known-identifiers', () => this.identifiers.lookup(run.tenant, run.subject, run.app)), { emails: [run.subject] }),
+    };
     let appSteps = 0;
     let appAlreadyDone = 0;
     /** The app's action steps a person said were done: what a failed verification reopens. */
@@ -41,7 +50,9 @@ export class LifecycleWorkflow {
     for (const step of plan.steps) {
       const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
       if (accountGone && counts) {
-        await this.mark(ctx, run, step, { status: 'already-done', detail: 'nothing to do: the account was already gone when checked' });
+        const how = goneProof ? describeProof(goneProof) : 'the check found no account';
+        const evidence: Evidence[] = goneProof ? [{ kind: 'api', summary: `already done: ${how}`, at: goneProof.at, proof: goneProof }] : [];
+        await this.mark(ctx, run, step, { status: 'already-done', detail: `already done (${how}): the account was already gone when checked`, evidence });
         appSteps++;
         appAlreadyDone++;
         continue;
@@ -54,32 +65,60 @@ export class LifecycleWorkflow {
         appAlreadyDone++;
         continue;
       }
-      let outcome = await this.runStep(ctx, run, step);
-      if (step.role === 'verify') outcome = await this.reopenUntilVerified(ctx, run, step, outcome, doneByPeople);
+      let outcome = await this.runStep(ctx, run, step, step, known);
+      if (step.role === 'verify') outcome = await this.reopenUntilVerified(ctx, run, step, outcome, doneByPeople, known);
+      if (outcome.status !== 'failed' && outcome.account && step.app === plan.app) await this.remember(ctx, run, step, outcome.account, known);
+      if (step.role === 'verify' && outcome.status !== 'failed' && outcome.proof) verifiedBy = outcome.proof;
       if (outcome.status !== 'failed' && step.role === 'action' && step.app === plan.app && (outcome as { by?: ChannelName }).by === 'human') doneByPeople.push(step);
       if (outcome.status === 'failed' && step.role === 'check') {
         // A check that cannot read is not a reason to stop: the steps go on as if the account were there.
-        await this.mark(ctx, run, step, { status: 'skipped', detail: `could not read, so every step goes on as if the account were there: ${outcome.detail}` });
+        const unproven = outcome.proof !== undefined && outcome.proof.finding !== 'present' && outcome.proof.finding !== 'inactive';
+        const why = unproven ? 'found no account but could not prove it gone' : 'could not read';
+        await this.mark(ctx, run, step, { status: 'skipped', detail: `${why}, so every step goes on as if the account were there: ${outcome.detail}` });
+        if (unproven) await ctx.audit({ type: 'run.absence-unproven', actor: 'patchbay', data: { app: plan.app, step: step.id, detail: outcome.detail, proof: outcome.proof } });
         continue;
       }
       if (outcome.status === 'failed') return { outcome: 'failed', summary: `${step.title}: ${outcome.detail}` };
       if (step.role === 'check' && outcome.account) checked = outcome.account;
       if (step.role === 'check' && outcome.found === false) {
+        // Gone when proven absent, or read inactive (a positive read of the account's state); a read that found nothing is not proof.
+        const readInactive = outcome.account?.active === false;
+        if (!provesAbsence(outcome.proof) && !readInactive) {
+          // A read that found nothing is not proof: the steps go on as if the account were there.
+          await this.mark(ctx, run, step, { status: 'skipped', detail: `found no account but could not prove it gone, so every step goes on as if the account were there: ${outcome.detail}` });
+          continue;
+        }
         accountGone = true;
-        await ctx.audit({ type: 'run.account-already-gone', actor: 'patchbay', data: { app: plan.app, evidence: outcome.detail } });
+        goneProof = outcome.proof;
+        await ctx.audit({ type: 'run.account-already-gone', actor: 'patchbay', data: { app: plan.app, evidence: outcome.detail, proof: outcome.proof } });
       }
       if (counts) {
         appSteps++;
         if (outcome.status === 'already-done') appAlreadyDone++;
       }
     }
-    return this.result(run, appSteps > 0 && appSteps === appAlreadyDone);
+    return this.result(run, appSteps > 0 && appSteps === appAlreadyDone, goneProof, verifiedBy, doneByPeople.length > 0);
   };
 
-  private result(run: RunRecord, alreadyDone: boolean): WorkflowResult {
+  /** The run's outcome in words, with how it is known: "already done (proven by a complete scan of 250 accounts at 10:42)", "done (verified by id)". */
+  private result(run: RunRecord, alreadyDone: boolean, gone: Proof | undefined, verified: Proof | undefined, byPeople: boolean): WorkflowResult {
     const app = this.registry.get(run.app).manifest.name;
-    if (alreadyDone) return { outcome: 'already-done', summary: `already done: ${run.subject} had nothing left to ${run.playbook} in ${app}` };
-    return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is done (${run.plan.steps.length} steps)` };
+    const how = (p: Proof | undefined) => (p ? (p.method === 'id' ? 'verified by id' : p.method === 'person' ? 'verified by a person' : `verified: ${describeProof(p)}`) : undefined);
+    if (alreadyDone) {
+      const proof = gone ? describeProof(gone) : how(verified);
+      return { outcome: 'already-done', summary: `already done${proof ? ` (${proof})` : ''}: ${run.subject} had nothing left to ${run.playbook} in ${app}` };
+    }
+    const verifiedHow = how(verified);
+    const by = byPeople ? 'done, partly by people in tasks' : 'done by Patchbay';
+    return { outcome: 'done', summary: `${run.playbook} of ${run.subject} in ${app} is ${by} (${run.plan.steps.length} steps${verifiedHow ? `; ${verifiedHow}` : ''})` };
+  }
+
+  /** Keeps what an app showed of the person's account (its id, emails, userName, externalId), in the run and in the store. */
+  private async remember(ctx: RunContext, run: RunRecord, step: PlanStep, account: AppAccount, known: { value: KnownIdentifiers }): Promise<void> {
+    const seen = identifiersOf(account);
+    known.value = mergeKnown(known.value, seen);
+    const at = await ctx.now();
+    await ctx.step(`${step.id}/seen`, () => this.identifiers.see(run.tenant, run.subject, run.app, seen, `run ${run.id} step ${step.id}`, at));
   }
 
   /**
@@ -87,7 +126,7 @@ export class LifecycleWorkflow {
    * work: a new task for the same step, with what the verification saw, then the verification
    * again. Twice at most; after that the run fails with the finding.
    */
-  private async reopenUntilVerified(ctx: RunContext, run: RunRecord, verify: PlanStep, first: ChannelOutcome, doneByPeople: readonly PlanStep[]): Promise<ChannelOutcome> {
+  private async reopenUntilVerified(ctx: RunContext, run: RunRecord, verify: PlanStep, first: ChannelOutcome, doneByPeople: readonly PlanStep[], known: { value: KnownIdentifiers }): Promise<ChannelOutcome> {
     let outcome = first;
     const human = this.executors.get('human');
     for (let round = 2; outcome.status === 'failed' && outcome.conclusive && round <= 3; round++) {
@@ -100,12 +139,12 @@ export class LifecycleWorkflow {
       const again = await human.execute({ ctx, run, step: { ...action, id: `${action.id}~${round}` }, choice, pass: 1, handedOver });
       await this.mark(ctx, run, action, { status: again.status === 'failed' ? 'failed' : again.status, detail: again.detail, ...(again.evidence ? { evidence: again.evidence } : {}) });
       if (again.status === 'failed') return again;
-      outcome = await this.runStep(ctx, run, { ...verify, id: `${verify.id}~${round}` }, verify);
+      outcome = await this.runStep(ctx, run, { ...verify, id: `${verify.id}~${round}` }, verify, known);
     }
     return outcome;
   }
 
-  private async runStep(ctx: RunContext, run: RunRecord, execStep: PlanStep, step: PlanStep = execStep): Promise<ChannelOutcome & { by?: ChannelName }> {
+  private async runStep(ctx: RunContext, run: RunRecord, execStep: PlanStep, step: PlanStep = execStep, known?: { value: KnownIdentifiers }): Promise<ChannelOutcome & { by?: ChannelName }> {
     if (step.channels.length === 0) {
       const detail = step.blocked ?? 'no channel can be used for this step';
       await this.mark(ctx, run, step, { status: 'failed', detail });
@@ -115,14 +154,16 @@ export class LifecycleWorkflow {
     const visitedQueues = new Set<string>();
     let queue = this.firstQueue(run, step);
     let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
+    const attempts: { channel: ChannelName; detail: string; proof?: Proof }[] = [];
     for (let pass = 1; ; pass++) {
       const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
       const handedOver: HandOver[] = [];
       for (const choice of channels) {
-        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep);
+        const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep, execStep.app === run.app ? known?.value : undefined);
         if (!outcome) continue;
         if (outcome.status !== 'failed') return { ...outcome, by: choice.channel };
         last = outcome;
+        attempts.push({ channel: choice.channel, detail: outcome.detail, ...(outcome.proof ? { proof: outcome.proof } : {}) });
         if (outcome.conclusive) break;
         if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
       }
@@ -134,6 +175,11 @@ export class LifecycleWorkflow {
       if (!next || visitedQueues.has(next)) break;
       await ctx.audit({ type: 'step.escalated', actor: 'patchbay', data: { step: step.id, from: queue, to: next, after: last.detail } });
       queue = next;
+    }
+    if (step.role === 'check' && attempts.length > 1 && last.status === 'failed') {
+      // A check read by several channels says what each found: one that found nothing unproven matters more than one that could not sign in.
+      const proof = attempts.find((a) => a.proof)?.proof;
+      last = { ...last, detail: attempts.map((a) => `${a.channel}: ${a.detail}`).join('; then '), ...(proof ? { proof } : {}) };
     }
     await this.mark(ctx, run, step, { status: 'failed', detail: last.detail, evidence: last.evidence });
     return last;
@@ -148,6 +194,7 @@ export class LifecycleWorkflow {
     queue: string | undefined,
     handedOver: readonly HandOver[],
     execStep: PlanStep = step,
+    known?: KnownIdentifiers,
   ): Promise<ChannelOutcome | undefined> {
     const executor = this.executors.get(choice.channel);
     if (!executor) {
@@ -155,7 +202,18 @@ export class LifecycleWorkflow {
       return undefined;
     }
     await this.mark(ctx, run, step, { status: 'running', channel: choice.channel, attempt: true });
-    const outcome = await executor.execute({
+    // A machine action records its intent before it acts: the journal commits it before the call goes out
+    // (external steps commit first), so a replay after a crash knows the attempt was ours.
+    const acting = step.role === 'action' && choice.channel !== 'human';
+    let intentNow = false;
+    if (acting) {
+      const at = await ctx.now();
+      await ctx.step(`${execStep.id}/${choice.channel}/${pass}/intent`, () => {
+        intentNow = true;
+        return { channel: choice.channel, at };
+      });
+    }
+    let outcome = await executor.execute({
       ctx,
       run,
       step: execStep,
@@ -163,9 +221,25 @@ export class LifecycleWorkflow {
       pass,
       ...(queue && choice.channel === 'human' ? { queue } : {}),
       ...(handedOver.length ? { handedOver } : {}),
+      ...(known ? { known } : {}),
     });
+    if (acting) {
+      let settledNow = false;
+      await ctx.step(`${execStep.id}/${choice.channel}/${pass}/settled`, () => {
+        settledNow = true;
+        return outcome.status;
+      });
+      // Intent journaled by an earlier slice, result only now: the process stopped between our call and its record.
+      if (!intentNow && settledNow && outcome.status === 'already-done') {
+        outcome = { ...outcome, status: 'done', detail: `done by Patchbay: our ${choice.channel} attempt was interrupted after the call and before its result was recorded; read again: ${outcome.detail}` };
+        await ctx.audit({ type: 'step.replayed-after-interruption', actor: 'patchbay', data: { step: step.id, channel: choice.channel } });
+      }
+    }
+    if (outcome.status !== 'failed' && choice.channel === 'human' && !outcome.proof && (step.role === 'verify' || outcome.status === 'already-done')) {
+      outcome = { ...outcome, proof: { method: 'person', finding: run.playbook === 'offboard' ? 'absent' : 'present', identifiersTried: [], at: await ctx.now(), notes: [outcome.detail] } };
+    }
     const type = outcome.status === 'failed' ? 'channel.failed' : `step.${outcome.status}`;
-    await ctx.audit({ type, actor: 'patchbay', data: { step: step.id, channel: choice.channel, detail: outcome.detail } });
+    await ctx.audit({ type, actor: 'patchbay', data: { step: step.id, channel: choice.channel, detail: outcome.detail, ...(outcome.proof ? { proof: outcome.proof } : {}) } });
     if (outcome.status !== 'failed') await this.mark(ctx, run, step, { status: outcome.status, detail: outcome.detail, evidence: outcome.evidence });
     else await this.mark(ctx, run, step, { status: 'running', detail: `${choice.channel} failed: ${outcome.detail}`, evidence: outcome.evidence });
     return outcome;

@@ -6,7 +6,7 @@ import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
-import { ScimClient } from '../channels/scim/client.js';
+import { ScimClient, toAccount } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
@@ -118,13 +118,22 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
   return { side: 'app', app, source: { kind: 'attestation', name: `attestations in ${tasks.size} completed tasks`, readAt: now }, accounts: [...latest.values()], completeness: completeRead };
 }
 
-/** The app's accounts over its SCIM endpoint (every page of /Users), with no code per app. */
+/**
+ * The app's accounts over its SCIM endpoint (every page of /Users), with no code per app, and
+ * whether the read is sure it saw them all (see readScimList: duplicates across pages, a 0-based
+ * startIndex, a page that makes no progress, a list that changed while read). What discovery
+ * noticed (no /ServiceProviderConfig…) is said once, in the source's name.
+ */
 export async function readAppByScim(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
   const settings = profile.apps[app] ?? {};
   if (!settings.baseUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL; use --via api, --via browser or --from <file>`);
-  const result = await new ScimClient(app, settings, secrets).listUsers();
-  const accounts = result.outcome === 'notFound' ? [] : (result.accounts ?? []).map((a) => ({ email: a.email, active: a.active }));
-  return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}`, readAt: now }, accounts, completeness: completeRead };
+  const listing = await new ScimClient(app, settings, secrets).readAll();
+  const accounts = listing.resources.map((user) => {
+    const account = toAccount(user);
+    return { id: account.id, email: account.email, ...(typeof user.userName === 'string' ? { userName: user.userName } : {}), ...(typeof user.externalId === 'string' ? { externalId: user.externalId } : {}), active: account.active };
+  });
+  const said = listing.notes.length ? ` (${listing.notes.join('; ')})` : '';
+  return { side: 'app', app, source: { kind: 'scim', name: `SCIM Users at ${settings.baseUrl}${said}`, readAt: now }, accounts, completeness: listing.completeness };
 }
 
 /** What the app-side readers may need; each takes what it uses, and the costly parts start on first use. */

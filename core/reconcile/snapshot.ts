@@ -1,5 +1,7 @@
 /** An account as one source knows it; any of the three identifiers may be missing. */
 export interface AccountRecord {
+  /** The app's own id for the account, when the reader sees it (SCIM `id`): Patchbay keeps it to find the account again after a rename. */
+  readonly id?: string;
   readonly email?: string;
   readonly userName?: string;
   readonly externalId?: string;

@@ -1,5 +1,6 @@
 import type { AppSettings } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
+import type { KnownIdentifiers, Proof } from '../channels/proof.js';
 import type { Completeness } from '../reconcile/snapshot.js';
 
 /** An account as an app reports it, in the few words every app shares. */
@@ -26,6 +27,8 @@ export interface OperationInput {
   readonly target?: { readonly app: string; readonly settings: AppSettings };
   /** For reads of events: only what happened since this time (epoch ms). */
   readonly since?: number;
+  /** Every identifier Patchbay has seen for the person in this app (the account id recorded at onboarding, in a reconciliation or an earlier run; emails, userNames, externalIds). */
+  readonly known?: KnownIdentifiers;
 }
 
 /**
@@ -35,8 +38,16 @@ export interface OperationInput {
  * one that does not say is taken as complete.
  */
 export type OperationResult =
-  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[]; readonly completeness?: Completeness }
-  | { readonly outcome: 'notFound'; readonly evidence: string };
+  | { readonly outcome: 'done' | 'alreadyDone'; readonly evidence: string; readonly accounts?: readonly AppAccount[]; readonly completeness?: Completeness; readonly proof?: Proof }
+  | {
+      readonly outcome: 'notFound';
+      readonly evidence: string;
+      /**
+       * How the handler knows: a notFound without a proof of absence (a lookup by id, or a scan of
+       * a complete list) is never taken as "already done"; the step goes on to prove it, or to a person.
+       */
+      readonly proof?: Proof;
+    };
 
 export type OperationHandler = (input: OperationInput) => Promise<OperationResult>;
 

@@ -235,4 +235,23 @@ export const migrations: readonly { readonly version: number; readonly name: str
       CREATE INDEX reconciliations_audits ON reconciliations (tenant, app, complete, at);
     `,
   },
+  {
+    version: 8,
+    name: 'known identifiers: every id, email, userName and externalId seen for a person in an app, with when and where',
+    sql: `
+      CREATE TABLE known_identifiers (
+        tenant TEXT NOT NULL,
+        person TEXT NOT NULL,
+        app TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('id', 'email', 'userName', 'externalId')),
+        value TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        first_seen_in TEXT NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        last_seen_in TEXT NOT NULL,
+        PRIMARY KEY (tenant, person, app, kind, value)
+      ) WITHOUT ROWID;
+      CREATE INDEX known_identifiers_value ON known_identifiers (tenant, app, kind, value);
+    `,
+  },
 ];

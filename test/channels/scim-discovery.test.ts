@@ -27,6 +27,21 @@ describe('SCIM discovery in the effective matrix', () => {
     assert.equal(discovered[0].facts.patch.sources[0].url, `${url}/ServiceProviderConfig`);
   });
 
+  it('a server without /ServiceProviderConfig leaves its features unknown, saying why, instead of "not supported"', async () => {
+    const server = new ScimServer({ quirks: { noServiceProviderConfig: true } });
+    const url = await server.listen();
+    after(() => server.close());
+    const profile = readJson(defaultProfileFile);
+    delete profile.$schema;
+    profile.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' } };
+    const file = path.join(scratchDir(), 'tenant.json');
+    writeFileSync(file, JSON.stringify(profile));
+    const cli = await runCliAsync(['matrix', '--profile', file, '--discover', '--json'], { SCIM_TOKEN: 'scim-token' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const facts = JSON.parse(cli.stdout).discovered[0].facts as Record<string, { value: unknown; confidence: string }>;
+    assert.deepEqual(Object.fromEntries(Object.entries(facts).map(([k, f]) => [k, [f.value, f.confidence]])), { patch: ['unknown', 'unknown'], filter: ['unknown', 'unknown'], bulk: ['unknown', 'unknown'], maxResults: ['unknown', 'unknown'] });
+  });
+
   it('--discover without a profile is refused', () => {
     const result = runCli(['matrix', '--discover']);
     assert.equal(result.status, 2);

@@ -21,9 +21,21 @@ async function server(options: ConstructorParameters<typeof ScimServer>[0] = {})
 }
 
 describe('SCIM channel', () => {
-  it('reads what the server supports from /ServiceProviderConfig', async () => {
-    const { client } = await server({ patch: false, maxResults: 50 });
-    assert.deepEqual(await client.discover(), { patch: false, filter: true, bulk: false, maxResults: 50 });
+  it('reads what the server supports from /ServiceProviderConfig, and its Users from /ResourceTypes and /Schemas', async () => {
+    const { client, scim } = await server({ patch: false, maxResults: 50 });
+    assert.deepEqual(await client.discover(), {
+      patch: false,
+      filter: true,
+      bulk: false,
+      maxResults: 50,
+      serviceProviderConfig: true,
+      usersEndpoint: 'Users',
+      userExtensions: [{ schema: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', required: false }],
+      userName: { caseExact: false, uniqueness: 'server' },
+      notes: [],
+    });
+    await client.discover();
+    assert.deepEqual(scim.log, ['GET /ServiceProviderConfig', 'GET /ResourceTypes', 'GET /Schemas'], 'read once');
   });
 
   it('lists every user across pages with startIndex and count, no duplicates, no gaps', async () => {

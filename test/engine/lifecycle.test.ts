@@ -75,7 +75,7 @@ describe('Spendesk runs on the embedded engine', () => {
       await h.completeNext(run.id); // verification
       const finished = h.run(run.id);
       assert.equal(finished.outcome, 'already-done');
-      assert.match(h.runtime.runs.timeline(run.id).audit.at(-1)!.data.summary as string, /already done: gone@acme\.com had nothing left to offboard in Spendesk/);
+      assert.match(h.runtime.runs.timeline(run.id).audit.at(-1)!.data.summary as string, /already done \(verified by a person\): gone@acme\.com had nothing left to offboard in Spendesk/);
     });
 
     it('a failed task escalates up the queue chain, then fails the run', async () => {

@@ -25,7 +25,7 @@ export class ApiChannelExecutor implements ChannelExecutor {
     @inject(ApiRetryPolicy) private readonly retry: RetryPolicy = defaultRetryPolicy,
   ) {}
 
-  async execute({ ctx, run, step }: StepExecution): Promise<ChannelOutcome> {
+  async execute({ ctx, run, step, known }: StepExecution): Promise<ChannelOutcome> {
     const handler = this.registry.api(step.app)?.operations[step.operation];
     if (!handler) return { status: 'failed', detail: `no API module implements ${step.app}.${step.operation}` };
     const onIdp = step.app === run.profile.idp?.connector && step.app !== run.app;
@@ -35,7 +35,7 @@ export class ApiChannelExecutor implements ChannelExecutor {
     try {
       result = await ctx.step(
         `${step.id}/api`,
-        () => handler({ subject: run.request.subject, settings, secrets: this.secrets, idempotencyKey: `${run.id}:${step.id}`, ...target }),
+        () => handler({ subject: run.request.subject, settings, secrets: this.secrets, idempotencyKey: `${run.id}:${step.id}`, ...target, ...(known ? { known } : {}) }),
         { retry: this.retry, external: true },
       );
     } catch (error) {

@@ -16,12 +16,22 @@ import { InvalidInputError } from '../../errors.js';
 import { EvidenceFiles } from '../evidence-files.js';
 import type { ChannelExecutor, ChannelOutcome, Evidence, StepExecution } from '../executor.js';
 import { interpret } from '../outcome.js';
+import { type KnownIdentifiers, type Proof, describeProof, fold, noKnownIdentifiers } from '../proof.js';
 import { BrowserHost } from './browser-host.js';
 import { columnValue, fillImportTemplate } from './import-template.js';
 import { type RecipeResult, runRecipe } from './recipe-runner.js';
 
 /** How long each recipe step may wait for the page (bound by the composition root). */
 export const BrowserStepTimeout = Symbol('BrowserStepTimeout');
+
+/** What the full members list said of the person, read by the connector's listing recipe to confirm a "not found". */
+interface Confirmation {
+  readonly finding: 'present' | 'absent' | 'unavailable';
+  readonly detail: string;
+  readonly evidence: Evidence[];
+  readonly proof: Proof;
+  readonly account?: AppAccount;
+}
 
 /** What a browser attempt leaves in the journal: no secret, no bytes (the files are kept as evidence). */
 interface Attempt {
@@ -54,7 +64,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     @inject(BrowserStepTimeout) private readonly stepTimeoutMs: number,
   ) {}
 
-  async execute({ ctx, run, step, choice, pass }: StepExecution): Promise<ChannelOutcome> {
+  async execute({ ctx, run, step, choice, pass, known }: StepExecution): Promise<ChannelOutcome> {
     const connector = this.registry.get(step.app);
     const recipe = connector.recipes.get(choice.recipe!);
     if (!recipe)
@@ -63,7 +73,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         detail: `recipe ${choice.recipe} is gone from ${step.app}`,
       };
     const bulk = this.bulkRecipe(connector, step, run);
-    const attempt = await ctx.step(
+    let attempt = await ctx.step(
       `${step.id}/browser/${pass}`,
       () => (bulk ? this.runBulk(ctx, run, step, bulk) : this.runOne(run, step, recipe)),
       { external: true },
@@ -86,14 +96,34 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       };
     }
     if (bulk) return this.bulkOutcome(run, attempt, bulk);
+    // A recipe that found nobody (a search box that found nothing, a removal that says "already removed")
+    // is not proof in the run's app: the full members list confirms it, or the step goes to a person.
+    const sawNobody = recipe.reads ? !attempt.account : attempt.status === 'already-done';
+    const confirmation =
+      sawNobody && step.app === run.app
+        ? await ctx.step(`${step.id}/browser/${pass}/confirm`, () => this.confirmFromListing(run, step, recipe, known ?? noKnownIdentifiers), { external: true })
+        : undefined;
+    if (!recipe.reads && confirmation) {
+      const evidence = [...attempt.evidence, ...confirmation.evidence];
+      if (confirmation.finding === 'absent') return { status: 'already-done', detail: `already done (${describeProof(confirmation.proof)}): ${attempt.detail}`, evidence, proof: confirmation.proof };
+      return {
+        status: 'failed',
+        detail:
+          confirmation.finding === 'present'
+            ? `${recipe.id} found nobody ("${attempt.detail}"), but ${confirmation.detail}: the recipe cannot reach the member, so a person removes them`
+            : `${recipe.id} found nobody ("${attempt.detail}"), and ${confirmation.detail}`,
+        evidence,
+        proof: confirmation.proof,
+      };
+    }
     if (recipe.reads) {
-      const result: OperationResult = attempt.account
-        ? {
-            outcome: 'done',
-            evidence: attempt.detail,
-            accounts: [attempt.account],
-          }
-        : { outcome: 'notFound', evidence: attempt.detail };
+      const account = attempt.account ?? confirmation?.account;
+      const proof = confirmation?.proof;
+      const detail = confirmation ? `${attempt.detail}; ${confirmation.detail}` : attempt.detail;
+      const result: OperationResult = account
+        ? { outcome: 'done', evidence: detail, accounts: [account], ...(proof ? { proof } : {}) }
+        : { outcome: 'notFound', evidence: detail, ...(proof ? { proof } : {}) };
+      attempt = { ...attempt, evidence: [...attempt.evidence, ...(confirmation?.evidence ?? [])], ...(account ? { account } : {}) };
       return {
         ...interpret(step, run, this.registry, result, attempt.evidence),
         ...(attempt.account ? { account: attempt.account } : {}),
@@ -103,6 +133,52 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       status: attempt.status,
       detail: attempt.detail,
       evidence: attempt.evidence,
+    };
+  }
+
+  /**
+   * Reads the app's full members list with the connector's listing recipe (operation listUsers,
+   * with `reads`) and looks for the person by every email and userName known, compared folded
+   * (NFKC, case). The listing is the console's whole list, not a search: its absence is proof.
+   * "unavailable" when there is no listing recipe or it could not run.
+   */
+  private async confirmFromListing(run: RunRecord, step: PlanStep, used: BrowserRecipe, known: KnownIdentifiers): Promise<Confirmation> {
+    const at = Date.now();
+    const listing = [...this.registry.get(step.app).recipes.values()].find((r) => r.operation === 'listUsers' && r.reads && r.id !== used.id);
+    const names = [run.request.subject.email, ...known.emails, ...known.userNames];
+    const tried = [`search ${run.request.subject.email} (${used.id})`, ...[...new Set(names.map(fold))].map((n) => `email ${n} in the members list`)];
+    if (!listing) {
+      const proof: Proof = { method: 'none', finding: 'unproven', identifiersTried: tried.slice(0, 1), at, notes: [`${step.app} has no listing recipe to read the full members list`] };
+      return { finding: 'unavailable', detail: `nothing can confirm it: ${step.app} has no recipe that reads the full members list`, evidence: [], proof };
+    }
+    const params = this.params(run, step.app, listing, run.request);
+    if (typeof params === 'string') {
+      const proof: Proof = { method: 'none', finding: 'unproven', identifiersTried: tried.slice(0, 1), at, notes: [params] };
+      return { finding: 'unavailable', detail: `the members list could not be read: ${params}`, evidence: [], proof };
+    }
+    const result = await this.runRecipe(run, step, listing, params);
+    if (result.attempt.status !== 'done') {
+      const proof: Proof = { method: 'scan', finding: 'unproven', identifiersTried: tried, complete: false, at, notes: [result.attempt.detail] };
+      return { finding: 'unavailable', detail: `the members list could not be read (${result.attempt.detail})`, evidence: result.attempt.evidence, proof };
+    }
+    const reads = listing.reads!;
+    const records = result.records[reads.records] ?? [];
+    const wanted = new Set(names.map(fold));
+    const record = records.find((r) => wanted.has(fold(r[reads.email] ?? '')));
+    const scanned = { identifiersTried: tried, accountsScanned: records.length, complete: true, at };
+    if (!record) {
+      const proof: Proof = { method: 'scan', finding: 'absent', ...scanned };
+      return { finding: 'absent', detail: `confirmed from the full members list (${listing.id}): not among its ${records.length} members`, evidence: result.attempt.evidence.map((e, i) => (i === 0 ? { ...e, proof } : e)), proof };
+    }
+    const active = reads.activeField ? ((reads.activeValues as readonly string[] | undefined) ?? []).includes(record[reads.activeField] ?? '') : true;
+    const account: AppAccount = { id: record[reads.email]!, email: record[reads.email]!, active, attributes: record };
+    const proof: Proof = { method: 'scan', finding: active ? 'present' : 'inactive', ...scanned };
+    return {
+      finding: 'present',
+      detail: `the full members list (${listing.id}) shows ${record[reads.email]}${reads.activeField ? ` (${reads.activeField}: ${record[reads.activeField]})` : ''}`,
+      evidence: result.attempt.evidence.map((e, i) => (i === 0 ? { ...e, proof } : e)),
+      proof,
+      account,
     };
   }
 

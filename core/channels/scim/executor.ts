@@ -4,11 +4,13 @@ import type { OperationResult } from '../../registry/connector-api.js';
 import { SecretResolver } from '../../tenant/secrets.js';
 import type { ChannelExecutor, ChannelOutcome, StepExecution } from '../executor.js';
 import { interpret } from '../outcome.js';
+import { type KnownIdentifiers, noKnownIdentifiers } from '../proof.js';
 import { ScimClient } from './client.js';
 
 /**
  * The scim channel: drives any app's SCIM 2.0 endpoint from the tenant's settings, with no code
- * per app. Its calls read before they write, so that a repeated step is "already done".
+ * per app. Its calls read before they write, so that a repeated step is "already done"; they look
+ * the person up by every identifier Patchbay knows, and prove absence before saying so.
  */
 @injectable()
 export class ScimChannelExecutor implements ChannelExecutor {
@@ -20,31 +22,31 @@ export class ScimChannelExecutor implements ChannelExecutor {
     @inject(SecretResolver) private readonly secrets: SecretResolver,
   ) {}
 
-  async execute({ ctx, run, step }: StepExecution): Promise<ChannelOutcome> {
+  async execute({ ctx, run, step, known }: StepExecution): Promise<ChannelOutcome> {
     let result: OperationResult;
     try {
       const client = this.client(step.app, run.profile.apps[step.app] ?? {});
-      result = await ctx.step(`${step.id}/scim`, () => this.call(client, step.operation, run.request.subject), { external: true });
+      result = await ctx.step(`${step.id}/scim`, () => this.call(client, step.operation, run.request.subject, known ?? noKnownIdentifiers), { external: true });
     } catch (error) {
       return { status: 'failed', detail: (error as Error).message };
     }
     return interpret(step, run, this.registry, result, [{ kind: 'api', summary: result.evidence, at: await ctx.now() }]);
   }
 
-  private call(client: ScimClient, operation: string, subject: { email: string; firstName?: string; lastName?: string }): Promise<OperationResult> {
+  private call(client: ScimClient, operation: string, subject: { email: string; firstName?: string; lastName?: string }, known: KnownIdentifiers): Promise<OperationResult> {
     switch (operation) {
       case 'getUser':
-        return client.getUser(subject.email);
+        return client.getUser(subject.email, known);
       case 'listUsers':
         return client.listUsers();
       case 'createUser':
-        return client.createUser(subject);
+        return client.createUser(subject, known);
       case 'updateUser':
-        return client.updateUser(subject);
+        return client.updateUser(subject, known);
       case 'deactivateUser':
-        return client.deactivateUser(subject.email);
+        return client.deactivateUser(subject.email, known);
       case 'deleteUser':
-        return client.deleteUser(subject.email);
+        return client.deleteUser(subject.email, known);
       default:
         throw new Error(`the scim channel has no ${operation}`);
     }
