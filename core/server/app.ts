@@ -117,6 +117,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const [result] = await runtime.runs.start([{ source: `request body (API token ${who.tokenId})`, request: req.body }], profile, {
       requestedBy: who.actor,
       ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      drive: false,
     });
     void settleSoon();
     return reply.code(result!.created ? 201 : 200).send(runSummary(result!.run));
