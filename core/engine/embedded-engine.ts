@@ -4,7 +4,7 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { type Database, type Statement, StatementCache, StoreDatabase } from '../store/database.js';
+import { type Database, type Statement, StatementCache, StoreDatabase, retryBusy } from '../store/database.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -393,7 +393,7 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Runs `fn` in a transaction, or in the one already open. */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
+    this.begin();
     this.inTransaction = true;
     try {
       const result = await fn();
@@ -410,7 +410,24 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Synchronous work in a transaction of its own (or the open one). */
   atomically<T>(fn: () => T): T {
     if (this.inTransaction || this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    this.begin();
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Opens a write transaction at once (`BEGIN IMMEDIATE`: the code reads then writes, and a read
+   * transaction that must become a write one cannot wait for a busy store), waiting under the
+   * busy timeout and then a few short retries for another process's write to finish.
+   */
+  private begin(): void {
+    retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
   }
 
   /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
@@ -421,7 +438,7 @@ export class EmbeddedRunEngine implements RunEngine {
     try {
       return await fn();
     } finally {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.begin();
       this.inTransaction = true;
     }
   }
