@@ -76,7 +76,15 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         },
       }));
       // Every request is checked and planned before the store is opened: a bad one creates nothing.
-      for (const { request, source } of incoming) planner.plan(request, profile, source);
+      for (const { request, source } of incoming) {
+        try {
+          planner.plan(request, profile, source);
+        } catch (error) {
+          // An app nobody has a connector for is a bad --app: say where it came from.
+          if (error instanceof NotFoundError && error.kind === 'connector') throw new InvalidInputError({ file: 'command line', pointer: '/app' }, error.message, { cause: error });
+          throw error;
+        }
+      }
       const runtime = cli.runtime();
       const results = await runtime.runs.start(incoming, profile, { ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...(options.by ?? process.env.PATCHBAY_OPERATOR ? { requestedBy: options.by ?? process.env.PATCHBAY_OPERATOR } : {}) });
       const tasks = taskLookup(runtime);

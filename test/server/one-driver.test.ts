@@ -97,6 +97,6 @@ describe('one server, one driver per run', function () {
     process.stderr.write(`      POST /api/v1/runs: ${postLatencies.length} requests, median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, max ${max.toFixed(1)} ms; task actions max ${Math.max(...actionLatencies).toFixed(1)} ms\n`);
     assert.ok(max < 1000, `a POST took ${max.toFixed(0)} ms`);
     // A task action also only records and signals; it gets more slack as the first one wakes the browser up on a loaded machine.
-    assert.ok(Math.max(...actionLatencies) < 2000);
+    assert.ok(Math.max(...actionLatencies) < 3000);
   });
 });
