@@ -94,8 +94,12 @@ describe('store contention', function () {
       // Released after the first try: the second succeeds.
       retryBusy(() => {
         tries++;
-        if (tries === 1) holder.exec('ROLLBACK');
-        waiter.exec('BEGIN IMMEDIATE');
+        try {
+          waiter.exec('BEGIN IMMEDIATE');
+        } catch (error) {
+          if (tries === 1) holder.exec('ROLLBACK');
+          throw error;
+        }
       });
       assert.equal(tries, 2);
       waiter.exec('ROLLBACK');
