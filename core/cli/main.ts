@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createServices, type Runtime, type Services } from '../container.js';
-import { defaultDataDir, describeSqliteError } from '../store/database.js';
+import { defaultDataDir, describeSqliteError, storeExists } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerReconcileCommand } from './reconcile-command.js';
@@ -32,9 +32,12 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
+  const dataDir = () => (program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir();
   const context = {
     services: getServices,
-    runtime: () => getRuntime((program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir()),
+    runtime: () => getRuntime(dataDir()),
+    // Commands that only read find nothing in a store that does not exist, and create none.
+    existingRuntime: () => (storeExists(dataDir()) ? getRuntime(dataDir()) : undefined),
     print,
     printJson,
   };

@@ -2,14 +2,17 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Runtime, Services } from '../container.js';
 import type { TaskView } from '../channels/human/task-store.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, NotFoundError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
 import { renderFeedReads } from './intake-commands.js';
 
 export interface CliContext {
   readonly services: () => Services;
+  /** The store in the data folder, created and migrated if need be: for commands that write. */
   readonly runtime: () => Runtime;
+  /** The store if the data folder has one, else undefined: commands that only read create none. */
+  readonly existingRuntime: () => Runtime | undefined;
   readonly print: (text: string) => void;
   readonly printJson: (value: unknown) => void;
 }
@@ -46,13 +49,13 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--by <operator>', 'who asks (default: PATCHBAY_OPERATOR)')
     .option('--json', 'print JSON')
     .action(async (playbook: string, runId: string | undefined, options: { app?: string; user?: string; usersFile?: string; profile?: string; idempotencyKey?: string; reason?: string; by?: string; json?: boolean }) => {
-      const runtime = cli.runtime();
       if (playbook === 'status' || playbook === 'cancel') {
         if (!runId) throw new InvalidInputError({ file: 'command line' }, `run ${playbook} needs a run id`);
-        if (playbook === 'cancel') {
-          if (!options.reason) throw new InvalidInputError({ file: 'command line', pointer: '/reason' }, 'say why with --reason');
-          await runtime.runs.cancel(runId, options.reason, operator(options.by));
-        }
+        if (playbook === 'cancel' && !options.reason) throw new InvalidInputError({ file: 'command line', pointer: '/reason' }, 'say why with --reason');
+        const by = playbook === 'cancel' ? operator(options.by) : undefined;
+        const runtime = cli.existingRuntime();
+        if (!runtime) throw new NotFoundError('run', runId);
+        if (by) await runtime.runs.cancel(runId, options.reason!, by);
         await runtime.runs.settle();
         const timeline = runtime.runs.timeline(runId);
         if (options.json) cli.printJson(timeline);
@@ -61,7 +64,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       }
       if (!options.app) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, 'required option --app <id> not given');
       if (!!options.user === !!options.usersFile) throw new InvalidInputError({ file: 'command line', pointer: '/subject' }, 'give either --user <email> or --users-file <csv>');
-      const { profiles } = cli.services();
+      const { profiles, planner } = cli.services();
       const profile = profiles.load(options.profile);
       const people = options.usersFile ? await readUsersFile(options.usersFile) : [{ email: options.user!, source: 'command line' }];
       const incoming = people.map((p) => ({
@@ -72,6 +75,17 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           subject: { email: p.email, ...('firstName' in p && p.firstName ? { firstName: p.firstName } : {}), ...('lastName' in p && p.lastName ? { lastName: p.lastName } : {}) },
         },
       }));
+      // Every request is checked and planned before the store is opened: a bad one creates nothing.
+      for (const { request, source } of incoming) {
+        try {
+          planner.plan(request, profile, source);
+        } catch (error) {
+          // An app nobody has a connector for is a bad --app: say where it came from.
+          if (error instanceof NotFoundError && error.kind === 'connector') throw new InvalidInputError({ file: 'command line', pointer: '/app' }, error.message, { cause: error });
+          throw error;
+        }
+      }
+      const runtime = cli.runtime();
       const results = await runtime.runs.start(incoming, profile, { ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...(options.by ?? process.env.PATCHBAY_OPERATOR ? { requestedBy: options.by ?? process.env.PATCHBAY_OPERATOR } : {}) });
       const tasks = taskLookup(runtime);
       if (options.json) {
@@ -97,11 +111,11 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
     .action(async (options: { status?: 'running'; limit: string; json?: boolean }) => {
-      const runtime = cli.runtime();
-      await runtime.runs.settle();
-      const runs = runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
+      const runtime = cli.existingRuntime();
+      await runtime?.runs.settle();
+      const runs = !runtime ? [] : runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
       if (options.json) cli.printJson(runs.map(({ profile: _profile, plan: _plan, ...r }) => r));
-      else cli.print(runs.length ? renderRuns(runs, taskLookup(runtime)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
+      else cli.print(runs.length && runtime ? renderRuns(runs, taskLookup(runtime)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
     });
 
   program
@@ -112,8 +126,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .requiredOption('--text <text>', 'what shows the account exists (an IdP sign-in event, a read of the members list)')
     .option('--by <operator>', 'who gives it (default: PATCHBAY_OPERATOR)')
     .action(async (runId: string, options: { step: string; text: string; by?: string }) => {
-      const runtime = cli.runtime();
-      const run = await runtime.runs.giveEvidence(runId, options.step, operator(options.by), options.text);
+      const by = operator(options.by);
+      const runtime = cli.existingRuntime();
+      if (!runtime) throw new NotFoundError('run', runId);
+      const run = await runtime.runs.giveEvidence(runId, options.step, by, options.text);
       cli.print(`${run.id}: ${describeWait(run, taskLookup(runtime))}`);
     });
 
@@ -126,9 +142,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--all', 'closed tasks too')
     .option('--json', 'print JSON')
     .action(async (options: { queue?: string; mine?: boolean; by?: string; all?: boolean; json?: boolean }) => {
-      const runtime = cli.runtime();
-      await runtime.runs.settle();
-      const tasks = runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(options.mine ? { operator: operator(options.by) } : {}) });
+      const mine = options.mine ? operator(options.by) : undefined;
+      const runtime = cli.existingRuntime();
+      await runtime?.runs.settle();
+      const tasks = runtime ? runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(mine ? { operator: mine } : {}) }) : [];
       if (options.json) cli.printJson(tasks);
       else cli.print(tasks.length ? renderTasks(tasks) : 'no open tasks');
     });
@@ -140,7 +157,8 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .argument('<task>', 'the task id')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }) => {
-      const runtime = cli.runtime();
+      const runtime = cli.existingRuntime();
+      if (!runtime) throw new NotFoundError('task', id);
       await runtime.runs.settle();
       const view = runtime.tasks.get(id);
       if (options.json) cli.printJson(view);
@@ -158,8 +176,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--person <email>', "complete only this person's section of a batched task")
     .option('--json', 'print JSON')
     .action(async (id: string, options: { by?: string; step?: string; evidence?: string[]; alreadyDone?: boolean; person?: string; json?: boolean }) => {
-      const runtime = cli.runtime();
       const by = operator(options.by);
+      if (options.step !== undefined && !/^[1-9]\d{0,3}$/.test(options.step)) throw new InvalidInputError({ file: 'command line', pointer: '/step' }, `--step must be a checklist step number (got ${options.step})`);
+      const runtime = cli.existingRuntime();
+      if (!runtime) throw new NotFoundError('task', id);
       let view: TaskView;
       if (options.step !== undefined) {
         view = runtime.tasks.tickStep(id, Number(options.step), by);
@@ -190,8 +210,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--by <operator>', 'who you are (default: PATCHBAY_OPERATOR)')
     .option('--person <email>', "only this person's section")
     .action(async (id: string, options: { reason: string; by?: string; person?: string }) => {
-      const runtime = cli.runtime();
-      const view = await runtime.runs.failTask(id, { by: operator(options.by), reason: options.reason, ...(options.person ? { person: options.person } : {}) });
+      const by = operator(options.by);
+      const runtime = cli.existingRuntime();
+      if (!runtime) throw new NotFoundError('task', id);
+      const view = await runtime.runs.failTask(id, { by, reason: options.reason, ...(options.person ? { person: options.person } : {}) });
       cli.print(`${id}: failed`);
       for (const item of view.items) {
         const run = runtime.engine.get(item.runId);
@@ -208,8 +230,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--by <operator>', 'who you are (default: PATCHBAY_OPERATOR)')
     .action(async (id: string, options: { queue?: string; to?: string; by?: string }) => {
       if (!options.queue && !options.to) throw new InvalidInputError({ file: 'command line' }, 'give --queue <queue> or --to <operator>');
-      const runtime = cli.runtime();
-      const view = runtime.tasks.reassign(id, { by: operator(options.by), ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
+      const by = operator(options.by);
+      const runtime = cli.existingRuntime();
+      if (!runtime) throw new NotFoundError('task', id);
+      const view = runtime.tasks.reassign(id, { by, ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
       cli.print(`${id}: queue ${view.queue}${view.assignee ? `, assigned to ${view.assignee}` : ''}`);
     });
 
@@ -220,7 +244,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (action: string, options: { json?: boolean }) => {
       if (action !== 'verify') throw new InvalidInputError({ file: 'command line' }, `unknown audit action '${action}' (known: verify)`);
-      const result = cli.runtime().engine.audit.verify();
+      const result = cli.existingRuntime()?.engine.audit.verify() ?? { rows: 0 };
       if (options.json) cli.printJson({ ok: !result.broken, ...result });
       else if (result.broken) cli.print(`audit log BROKEN at row ${result.broken.seq}: ${result.broken.reason} (${result.rows} rows read)`);
       else cli.print(`audit log intact: ${result.rows} rows, every link holds`);

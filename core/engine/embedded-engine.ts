@@ -4,7 +4,7 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { type Database, type Statement, StatementCache, StoreDatabase } from '../store/database.js';
+import { type Database, type Statement, StatementCache, StoreDatabase, retryBusy } from '../store/database.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -42,7 +42,11 @@ export interface SerializedError {
 
 export const EngineOptions = Symbol('EngineOptions');
 export interface EmbeddedEngineOptions {
-  /** How long a driver owns a run it is executing before another may take it over. */
+  /**
+   * How long a driver owns a run it is executing before another process may take it over (ms,
+   * default 60 000). A driver renews the leases it holds every third of this while it works, so
+   * only a driver that stopped (crashed, hung, lost its store) loses its runs.
+   */
   readonly leaseMs?: number;
   /** Runs started per transaction by start(). */
   readonly batchSize?: number;
@@ -60,6 +64,14 @@ type RunRow = {
 
 const openStatuses = "('running', 'waiting')";
 
+/** A driver of this engine already holds the run: a second claimer in the same process is refused. */
+export class RunLeasedError extends PatchbayError {
+  readonly code = 'run-leased';
+  constructor(readonly runId: string, readonly holder: string) {
+    super(`run ${runId} is being driven by ${holder}; it is driven by one driver at a time`);
+  }
+}
+
 /**
  * The embedded engine: runs are replayed from a SQLite journal. A slice of a run executes inside
  * one transaction (so that a task and the journal entry that created it commit together or not at
@@ -69,9 +81,19 @@ const openStatuses = "('running', 'waiting')";
  */
 @injectable()
 export class EmbeddedRunEngine implements RunEngine {
+  /**
+   * This engine in this process ("host:pid:nonce"). A lease names its holder as `${owner}/d${n}`:
+   * the engine and the one drive (or inline start) that claimed the run.
+   */
   readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly audit: AuditLog;
   private inTransaction = false;
+  private drivers = 0;
+  /** Runs held by a driver of this engine right now, and which driver: the in-process half of a lease. */
+  private readonly held = new Map<string, string>();
+  /** The drive in progress: drives of one engine share one connection, so they take turns. */
+  private driving: Promise<void> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly statements: StatementCache;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -103,22 +125,46 @@ export class EmbeddedRunEngine implements RunEngine {
     return this.statements.get(text);
   }
 
-  async start(runs: readonly NewRun[]): Promise<StartResult[]> {
+  /**
+   * Records the runs (or returns the open run for the same key or person). With `drive` (the
+   * default, for a CLI command that is its own loop) each new run is also executed until it first
+   * waits, under a lease of this call's own driver. With `drive: false` (the server, whose single
+   * loop drives) nothing is executed: the runs are due now, unleased, and this returns at once.
+   */
+  async start(runs: readonly NewRun[], options: { drive?: boolean } = {}): Promise<StartResult[]> {
     const results: StartResult[] = [];
-    for (let i = 0; i < runs.length; i += this.batchSize) {
-      await this.transaction(async () => {
-        for (const run of runs.slice(i, i + this.batchSize)) results.push(await this.startOne(run));
-      });
+    if (options.drive === false) {
+      for (let i = 0; i < runs.length; i += this.batchSize) {
+        this.atomically(() => {
+          for (const run of runs.slice(i, i + this.batchSize)) results.push(this.record(run, null).result);
+        });
+      }
+      return results;
     }
-    return results;
+    return this.asDriver(async (holder) => {
+      for (let i = 0; i < runs.length; i += this.batchSize) {
+        await this.transaction(async () => {
+          for (const run of runs.slice(i, i + this.batchSize)) {
+            const { result } = this.record(run, holder);
+            if (!result.created) {
+              results.push(result);
+              continue;
+            }
+            results.push({ run: { ...result.run, ...(await this.holding(result.run.id, holder, () => this.slice(result.run))) }, created: true });
+          }
+        });
+      }
+      return results;
+    });
   }
 
-  private async startOne(run: NewRun): Promise<StartResult> {
+  /** Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person. */
+  private record(run: NewRun, holder: string | null): { result: StartResult } {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
     const existing = this
       .sql(`SELECT * FROM runs WHERE idempotency_key = ? OR (open_key = ? AND status IN ${openStatuses}) LIMIT 1`)
       .get(run.idempotencyKey, openKey) as RunRow | undefined;
-    if (existing) return { run: toRecord(existing), created: false };
+    if (existing) return { result: { run: toRecord(existing), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
     this
@@ -127,7 +173,7 @@ export class EmbeddedRunEngine implements RunEngine {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
       )
       .run(id, run.idempotencyKey, openKey, run.batchId ?? null, run.profile.tenant, run.request.playbook, run.request.app, run.request.subject.email,
-        JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, this.owner, now + this.leaseMs, now, now);
+        JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, holder, holder ? now + this.leaseMs : null, now, now);
     const insertStep = this.sql("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
     run.plan.steps.forEach((step, position) => insertStep.run(id, step.id, position, now));
     this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length, ...(run.request.onBehalfOf ? { onBehalfOf: run.request.onBehalfOf } : {}) } }, now);
@@ -136,7 +182,7 @@ export class EmbeddedRunEngine implements RunEngine {
       subject: run.request.subject.email, request: run.request, plan: run.plan, profile: run.profile, status: 'running', outcome: null, waitingFor: null,
       wakeAt: now, createdAt: now, updatedAt: now, finishedAt: null,
     };
-    return { run: { ...record, ...(await this.slice(record)) }, created: true };
+    return { result: { run: record, created: true } };
   }
 
   signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
@@ -181,8 +227,16 @@ export class EmbeddedRunEngine implements RunEngine {
     });
   }
 
+  /**
+   * Advances every run with work due now, as one driver: drives of this engine take turns (they
+   * share one connection), each claims a run only when no other holder has it, and a run held by
+   * another driver of this process is never claimed, even when its lease has run out.
+   */
   async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
-    const max = options.maxSlices ?? Number.POSITIVE_INFINITY;
+    return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY));
+  }
+
+  private async driveAs(holder: string, max: number): Promise<{ slices: number }> {
     let slices = 0;
     const skipped = new Set<string>();
     while (slices < max) {
@@ -195,23 +249,104 @@ export class EmbeddedRunEngine implements RunEngine {
       for (const row of claimable) {
         if (slices >= max) break;
         await this.transaction(async () => {
-          const claimed = this
-            .sql(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)`)
-            .run(this.owner, this.clock.now() + this.leaseMs, row.id, now, this.owner, now, row.lease_owner ?? '').changes;
-          if (!claimed) return;
+          if (!this.claim(row.id, holder, row.lease_owner)) return;
           slices++;
-          await this.slice(this.get(row.id));
+          await this.holding(row.id, holder, () => this.slice(this.get(row.id)));
         });
       }
     }
     return { slices };
   }
 
-  /** A lease is free when nobody holds it, it expired, it is ours, or its holder on this machine is gone. */
+  /**
+   * Takes the lease of a due run for `holder` if it is still as it was seen (`seen`: the holder
+   * that was judged gone, or null). Returns false when someone else took it first.
+   * @throws RunLeasedError when another driver of this process holds the run.
+   */
+  claim(runId: string, holder: string, seen: string | null): boolean {
+    const other = this.held.get(runId);
+    if (other && other !== holder) throw new RunLeasedError(runId, other);
+    const now = this.clock.now();
+    return this
+      .sql(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)`)
+      .run(holder, now + this.leaseMs, runId, now, now, seen ?? '').changes > 0;
+  }
+
+  /**
+   * Applies `change` and drives the runs it unblocks in the same commit (up to their first external
+   * step), as one driver taking its turn. Returns what `change` returned.
+   */
+  async changeAndDrive<T>(change: () => T): Promise<T> {
+    return this.asDriver((holder) =>
+      this.transaction(async () => {
+        const changed = change();
+        await this.driveAs(holder, Number.POSITIVE_INFINITY);
+        return changed;
+      }),
+    );
+  }
+
+  /** A new driver's name, for tests and tools that claim runs themselves. */
+  newHolder(): string {
+    return `${this.owner}/d${++this.drivers}`;
+  }
+
+  /** Runs `fn` as a new driver, after the drive in progress (if any) has finished. */
+  private async asDriver<T>(fn: (holder: string) => Promise<T>): Promise<T> {
+    const previous = this.driving;
+    let done!: () => void;
+    this.driving = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    try {
+      return await fn(this.newHolder());
+    } finally {
+      done();
+    }
+  }
+
+  /** Marks the run as held by `holder` in this process while `fn` executes it; renews its lease meanwhile. */
+  private async holding<T>(runId: string, holder: string, fn: () => Promise<T>): Promise<T> {
+    const other = this.held.get(runId);
+    if (other && other !== holder) throw new RunLeasedError(runId, other);
+    this.held.set(runId, holder);
+    this.heartbeat ??= setInterval(() => this.renewLeases(), Math.max(10, Math.floor(this.leaseMs / 3))).unref();
+    try {
+      return await fn();
+    } finally {
+      this.held.delete(runId);
+      if (this.held.size === 0 && this.heartbeat) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    }
+  }
+
+  /** Pushes back the expiry of every lease this process holds (between transactions only; the next beat catches up). */
+  private renewLeases(): void {
+    if (this.inTransaction || this.db.inTransaction || !this.db.open) return;
+    try {
+      const until = this.clock.now() + this.leaseMs;
+      const renew = this.sql('UPDATE runs SET lease_until = ? WHERE id = ? AND lease_owner = ?');
+      this.db.transaction(() => {
+        for (const [runId, holder] of this.held) renew.run(until, runId, holder);
+      }).immediate();
+    } catch {
+      // Busy or closing: the lease still has two thirds of its time; the next beat tries again.
+    }
+  }
+
+  /**
+   * A lease is free when nobody holds it, it expired (and no driver of this process is on the run),
+   * its holder was a driver of this engine that has finished, or its holder's process on this
+   * machine is gone.
+   */
   private leaseIsFree(row: RunRow, now: number): boolean {
-    if (!row.lease_owner || row.lease_owner === this.owner || (row.lease_until ?? 0) < now) return true;
+    if (this.held.has(row.id)) return false;
+    if (!row.lease_owner || (row.lease_until ?? 0) < now) return true;
+    if (row.lease_owner.startsWith(`${this.owner}/`)) return true;
     const [host, pid] = row.lease_owner.split(':');
     if (host !== os.hostname()) return false;
+    if (Number(pid) === process.pid) return false;
     try {
       process.kill(Number(pid), 0);
       return false;
@@ -258,7 +393,7 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Runs `fn` in a transaction, or in the one already open. */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
+    this.begin();
     this.inTransaction = true;
     try {
       const result = await fn();
@@ -275,7 +410,24 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Synchronous work in a transaction of its own (or the open one). */
   atomically<T>(fn: () => T): T {
     if (this.inTransaction || this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    this.begin();
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Opens a write transaction at once (`BEGIN IMMEDIATE`: the code reads then writes, and a read
+   * transaction that must become a write one cannot wait for a busy store), waiting under the
+   * busy timeout and then a few short retries for another process's write to finish.
+   */
+  private begin(): void {
+    retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
   }
 
   /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
@@ -286,7 +438,7 @@ export class EmbeddedRunEngine implements RunEngine {
     try {
       return await fn();
     } finally {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.begin();
       this.inTransaction = true;
     }
   }

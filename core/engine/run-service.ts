@@ -45,8 +45,11 @@ export class RunService {
   /**
    * Validates and plans every request before starting any, so that one bad row starts nothing.
    * Several requests together form a batch: their batchable human work shares tasks.
+   * `drive` (default true) executes the new runs until they first wait and lets the engine catch
+   * up, as a CLI command that is its own loop does; `drive: false` only records them, due now, for
+   * the process's single loop (the server's) to drive, and answers at once.
    */
-  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string; mayActOnBehalf?: boolean } = {}): Promise<StartResult[]> {
+  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string; mayActOnBehalf?: boolean; drive?: boolean } = {}): Promise<StartResult[]> {
     const batchId = incoming.length > 1 ? newId('batch', this.clock.now()) : undefined;
     const runs: NewRun[] = incoming.map(({ request, source }) => {
       // Who asked comes from the caller's credential; the body cannot override it (see withRequester).
@@ -56,6 +59,7 @@ export class RunService {
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
     });
+    if (options.drive === false) return this.engine.start(runs, { drive: false });
     const results = await this.engine.start(runs);
     const moved = await this.settle();
     return moved ? results.map((r) => ({ ...r, run: this.engine.get(r.run.id) })) : results;
@@ -94,23 +98,24 @@ export class RunService {
     return this.engine.get(runId);
   }
 
-  /** Completes a task; its runs move on in the same commit as the person's answer. */
-  completeTask(taskId: string, args: Parameters<TaskStore['complete']>[1]): Promise<TaskView> {
-    return this.withRunsMovingOn(() => this.tasks.complete(taskId, args));
+  /**
+   * Completes a task; its runs move on in the same commit as the person's answer, up to their first
+   * external step (which commits before it calls out). `drive: false` only records the answer and
+   * signals the runs, for the process's loop to drive (the server).
+   */
+  completeTask(taskId: string, args: Parameters<TaskStore['complete']>[1], options: { drive?: boolean } = {}): Promise<TaskView> {
+    return this.withRunsMovingOn(() => this.tasks.complete(taskId, args), options);
   }
 
-  /** Fails a task; its runs move the step to its next channel, or escalate, in the same commit. */
-  failTask(taskId: string, args: Parameters<TaskStore['fail']>[1]): Promise<TaskView> {
-    return this.withRunsMovingOn(() => this.tasks.fail(taskId, args));
+  /** Fails a task; its runs move the step to its next channel, or escalate, in the same commit (see completeTask). */
+  failTask(taskId: string, args: Parameters<TaskStore['fail']>[1], options: { drive?: boolean } = {}): Promise<TaskView> {
+    return this.withRunsMovingOn(() => this.tasks.fail(taskId, args), options);
   }
 
-  /** One commit for a change and the steps it unblocks, then the usual catching up. */
-  private async withRunsMovingOn<T>(change: () => T): Promise<T> {
-    const result = await this.engine.transaction(async () => {
-      const changed = change();
-      await this.engine.drive();
-      return changed;
-    });
+  /** One commit for a change and the steps it unblocks, then the usual catching up; or only the change. */
+  private async withRunsMovingOn<T>(change: () => T, options: { drive?: boolean }): Promise<T> {
+    if (options.drive === false) return change();
+    const result = await this.engine.changeAndDrive(change);
     await this.settle();
     return result;
   }

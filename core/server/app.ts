@@ -229,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       requestedBy: who.actor,
       mayActOnBehalf: who.scopes?.includes('runs:on-behalf-of') ?? false,
       ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      drive: false,
     });
     void settleSoon();
     return reply.code(result!.created ? 201 : 200).send(runSummary(result!.run));

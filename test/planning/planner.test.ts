@@ -195,7 +195,9 @@ describe('planner', () => {
     const unconfigured = plan('offboard', (t) => (t.apps.scim = {}), 'scim');
     assert.deepEqual(step(unconfigured, 'deactivateUser').channels, ['human']);
     assert.match(step(unconfigured, 'deactivateUser').reason, /no SCIM base URL in the tenant profile \(apps\.scim\.baseUrl\)/);
-    assert.equal(step(unconfigured, 'getUser').blocked, 'no channel in the chain can be used for this tenant');
+    // No machine can read the account, so a person confirms its status: absence is never assumed.
+    assert.deepEqual(step(unconfigured, 'getUser').channels, ['human']);
+    assert.equal(step(unconfigured, 'getUser').blocked, undefined);
     const configured = plan('offboard', (t) => (t.apps.scim = { baseUrl: 'https://scim.example.com/v2', secrets: { token: 'env:SCIM_TOKEN' } }), 'scim');
     assert.deepEqual(step(configured, 'deactivateUser').channels, ['scim', 'human']);
   });

@@ -83,4 +83,36 @@ describe('tenant profiles', () => {
     assert.equal(malformed.where.pointer, '/apps/scim/baseUrl');
     assert.match(malformed.reason, /must be a valid uri/);
   });
+
+  it('refuse a console, API or webhook address a browser or client would open unless it is http or https, naming the field', () => {
+    const cases: [(p: any) => void, string][] = [
+      [(p) => (p.apps.spendesk.consoleUrl = 'javascript:alert(document.cookie)'), '/apps/spendesk/consoleUrl'],
+      [(p) => (p.apps.spendesk.baseUrl = 'file:///etc/passwd'), '/apps/spendesk/baseUrl'],
+      [(p) => (p.idp.baseUrl = 'ftp://acme.okta.com'), '/idp/baseUrl'],
+      [(p) => (p.notifications = { webhook: { url: 'data:text/html,hello' } }), '/notifications/webhook/url'],
+      [(p) => (p.apps.spendesk.consoleUrl = 'https://'), '/apps/spendesk/consoleUrl'],
+    ];
+    for (const [change, pointer] of cases) {
+      const profile = demo();
+      change(profile);
+      const error = refusal(profile);
+      assert.equal(error.where.pointer, pointer);
+      assert.match(error.message, new RegExp(`^tenant\\.json#${pointer}: must `));
+    }
+    const fine = demo();
+    fine.apps.spendesk.consoleUrl = 'https://app.spendesk.com';
+    fine.apps.spendesk.consoleUrl = 'http://127.0.0.1:4010';
+    assert.equal(profiles.check(fine, 'tenant.json').apps.spendesk?.consoleUrl, 'http://127.0.0.1:4010');
+  });
+
+  it('refuse a queue member that is not an email, and an enumerated value outside its list, naming the field', () => {
+    const profile = demo();
+    profile.queues[1].members.push('not an email');
+    const error = refusal(profile);
+    assert.equal(error.where.pointer, `/queues/1/members/${profile.queues[1].members.length - 1}`);
+    assert.equal(error.reason, 'must be a valid email');
+    const policy = demo();
+    policy.policies.browserAutomation = 'sometimes';
+    assert.deepEqual([refusal(policy).where.pointer, refusal(policy).reason], ['/policies/browserAutomation', 'must be one of "allowed", "forbidden"']);
+  });
 });

@@ -13,6 +13,10 @@ export type Identifier1 = string;
  */
 export type SecretRef = string;
 /**
+ * The identity provider's API address (Okta: https://<your-org>.okta.com).
+ */
+export type WebUrl = string;
+/**
  * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
  */
 export type Identifier2 = string;
@@ -21,6 +25,14 @@ export type Identifier2 = string;
  */
 export type Identifier3 = string;
 /**
+ * The admin console's address, for browser recipes.
+ */
+export type WebUrl1 = string;
+/**
+ * The API or SCIM base address, where it is tenant-specific.
+ */
+export type WebUrl2 = string;
+/**
  * A lifecycle event: onboard (joiner), change (mover), offboard (leaver).
  */
 export type PlaybookName = 'onboard' | 'change' | 'offboard';
@@ -28,6 +40,10 @@ export type PlaybookName = 'onboard' | 'change' | 'offboard';
  * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
  */
 export type Identifier4 = string;
+/**
+ * Receives a CloudEvent (structured JSON) for each run and task change: dev.patchbay.run.started, .run.completed, .run.failed, .run.cancelled, .run.awaiting-approval, .run.approved, .run.rejected, .task.opened, .task.completed, .task.failed, .task.reassigned, .task.escalated, .browser.drift, .browser.blocked.
+ */
+export type WebUrl3 = string;
 /**
  * Where a secret lives, never the secret itself: env:NAME reads an environment variable, file:PATH a file.
  */
@@ -46,10 +62,7 @@ export interface TenantProfile {
   idp?: {
     connector: Identifier1;
     secrets?: Secrets;
-    /**
-     * The identity provider's API address (Okta: https://<your-org>.okta.com).
-     */
-    baseUrl?: string;
+    baseUrl?: WebUrl;
   };
   /**
    * Installed apps, keyed by connector id.
@@ -78,10 +91,7 @@ export interface TenantProfile {
    */
   notifications?: {
     webhook?: {
-      /**
-       * Receives a CloudEvent (structured JSON) for each run and task change: dev.patchbay.run.started, .run.completed, .run.failed, .run.cancelled, .run.awaiting-approval, .run.approved, .run.rejected, .task.opened, .task.completed, .task.failed, .task.reassigned, .task.escalated, .browser.drift, .browser.blocked.
-       */
-      url: string;
+      url: WebUrl3;
       secret?: SecretRef1;
     };
   };
@@ -99,14 +109,8 @@ export interface AppSettings {
   };
   queue?: Identifier3;
   browserAutomation?: 'allowed' | 'forbidden';
-  /**
-   * The admin console's address, for browser recipes.
-   */
-  consoleUrl?: string;
-  /**
-   * The API or SCIM base address, where it is tenant-specific.
-   */
-  baseUrl?: string;
+  consoleUrl?: WebUrl1;
+  baseUrl?: WebUrl2;
   secrets?: Secrets;
   /**
    * The app's id in the identity provider (Okta: 0oa…), for assignments and sign-in evidence.
@@ -120,6 +124,9 @@ export interface AppSettings {
 export interface Queue {
   id: Identifier;
   name?: string;
+  /**
+   * Items: An operator's work email: tasks of the queue are theirs to complete.
+   */
   members: string[];
   escalateTo?: Identifier;
 }

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import type { NewRun, Workflow } from '../../core/engine/port.js';
+import type { LifecycleRequest } from '../../core/schema/types/lifecycle-request.js';
+import { harness } from '../support/runtime.js';
+
+/** A planned run for the harness's tenant, ready for engine.start. */
+function newRun(h: ReturnType<typeof harness>, email: string): NewRun {
+  const request: LifecycleRequest = { playbook: 'offboard', app: 'spendesk', subject: { email } };
+  return { idempotencyKey: `one-driver:${email}`, request, plan: h.services.planner.plan(request, h.profile, 'test'), profile: h.profile.profile };
+}
+
+/** A workflow with one slow external step that counts how often it really ran, per run. */
+function countingWorkflow(h: ReturnType<typeof harness>, executions: Map<string, number>, during?: () => void): Workflow {
+  return async (ctx) => {
+    await ctx.step(
+      'slow-call',
+      async () => {
+        executions.set(ctx.runId, (executions.get(ctx.runId) ?? 0) + 1);
+        during?.();
+        // Real time passes outside the transaction: another driver has every chance to step in.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return 'called';
+      },
+      { external: true },
+    );
+    return { outcome: 'done', summary: `done by ${h.runtime.engine.owner}` };
+  };
+}
+
+describe('one driver per run', () => {
+  it('refuses a second claimer in the same process while the first holds the lease', async () => {
+    const h = harness();
+    const engine = h.runtime.engine;
+    const [{ run }] = await engine.start([newRun(h, 'alice@acme.com')], { drive: false });
+    assert.equal(run.status, 'running');
+    const first = engine.newHolder();
+    const second = engine.newHolder();
+    assert.notEqual(first, second);
+    assert.match(first, new RegExp(`^${engine.owner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/d\\d+$`));
+    assert.equal(engine.atomically(() => engine.claim(run.id, first, null)), true);
+    assert.equal(engine.atomically(() => engine.claim(run.id, second, null)), false, 'the second driver took a leased run');
+    const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(run.id);
+    assert.equal(row, first);
+  });
+
+  it('starts a run without driving it when asked, unleased and due now, for the loop to drive', async () => {
+    const h = harness();
+    const [{ run, created }] = await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } } }], h.profile, { drive: false });
+    assert.equal(created, true);
+    const row = h.runtime.db.prepare('SELECT status, lease_owner, wake_at FROM runs WHERE id = ?').get(run.id) as { status: string; lease_owner: string | null; wake_at: number };
+    assert.deepEqual(row, { status: 'running', lease_owner: null, wake_at: h.clock.now() });
+    assert.deepEqual(h.runtime.tasks.itemsOfRun(run.id), [], 'nothing was executed');
+    await h.runtime.runs.settle();
+    assert.equal(h.run(run.id).status, 'waiting');
+    assert.ok(h.openTaskOf(run.id));
+  });
+
+  it('executes each run once when two drives of one engine run at the same time, even after the lease ran out', async () => {
+    const h = harness();
+    const executions = new Map<string, number>();
+    // The clock jumps past the lease inside the external step: an expired lease of a driver still at work in this process is not free.
+    h.runtime.engine.use(countingWorkflow(h, executions, () => h.clock.advance(120_000)));
+    const started = await h.runtime.engine.start(['a@acme.com', 'b@acme.com', 'c@acme.com'].map((e) => newRun(h, e)), { drive: false });
+    const [one, two, three] = await Promise.all([h.runtime.engine.drive(), h.runtime.engine.drive(), h.runtime.runs.settle()]);
+    assert.equal(one.slices + two.slices, 3);
+    assert.equal(three, false, 'the third driver found nothing left to do');
+    for (const { run } of started) {
+      assert.equal(executions.get(run.id), 1, `run ${run.id} executed ${executions.get(run.id)} times`);
+      assert.equal(h.run(run.id).status, 'completed');
+    }
+    assert.equal(h.runtime.engine.audit.verify().broken, undefined);
+  });
+
+  it('leaves a run leased by another engine of this process alone until its lease expires', async () => {
+    const h = harness();
+    const other = harness({ dataDir: h.dataDir, clock: h.clock });
+    const executions = new Map<string, number>();
+    h.runtime.engine.use(countingWorkflow(h, executions));
+    other.runtime.engine.use(countingWorkflow(other, executions));
+    const [{ run }] = await h.runtime.engine.start([newRun(h, 'alice@acme.com')], { drive: false });
+    const holder = other.runtime.engine.newHolder();
+    assert.equal(other.runtime.engine.atomically(() => other.runtime.engine.claim(run.id, holder, null)), true);
+    assert.deepEqual(await h.runtime.engine.drive(), { slices: 0 });
+    assert.equal(executions.size, 0);
+    h.clock.advance(61_000); // the default lease is 60 s: its holder stopped renewing it
+    assert.deepEqual(await h.runtime.engine.drive(), { slices: 1 });
+    assert.equal(executions.get(run.id), 1);
+  });
+
+  it('lets a CLI-style start drive its new runs inline and still returns the open run for a repeat', async () => {
+    const h = harness();
+    const [first] = await h.start('offboard', 'alice@acme.com');
+    assert.equal(first!.run.status, 'waiting');
+    assert.equal(h.run(first!.run.id).waitingFor, `task:${h.openTaskOf(first!.run.id)}`);
+    const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(first!.run.id);
+    assert.equal(row, null, 'a parked run holds no lease');
+    const [again] = await h.start('offboard', 'alice@acme.com');
+    assert.deepEqual([again!.created, again!.run.id], [false, first!.run.id]);
+  });
+});
