@@ -1,4 +1,4 @@
-import { JWT } from 'google-auth-library';
+import type { JWT } from 'google-auth-library';
 import type { AuthStrategy } from '../../core/http/auth.js';
 import { HttpClient, type VendorError, isHttpUrl } from '../../core/http/client.js';
 import { NetworkError, RateLimitedError, ResourceNotFoundError, UnauthorizedError, UpstreamError, InvalidRequestError } from '../../core/http/errors.js';
@@ -286,7 +286,7 @@ export class StillAssignedError extends PatchbayError {
  * first token is needed and never leaves this object; token errors carry Google's error code only.
  */
 export class DelegatedServiceAccount implements AuthStrategy {
-  private jwt: JWT | undefined;
+  private jwt: Promise<JWT> | undefined;
 
   constructor(private readonly key: () => string, private readonly subject: () => string) {}
 
@@ -294,7 +294,7 @@ export class DelegatedServiceAccount implements AuthStrategy {
     this.jwt ??= this.create();
     let token: string | null | undefined;
     try {
-      ({ token } = await this.jwt.getAccessToken());
+      ({ token } = await (await this.jwt).getAccessToken());
     } catch (error) {
       throw tokenError(error);
     }
@@ -306,7 +306,8 @@ export class DelegatedServiceAccount implements AuthStrategy {
     this.jwt = undefined;
   }
 
-  private create(): JWT {
+  /** google-auth-library is loaded on first use, so that commands which never sign in to Google start without it. */
+  private async create(): Promise<JWT> {
     let parsed: { client_email?: unknown; private_key?: unknown; token_uri?: unknown };
     try {
       parsed = JSON.parse(this.key()) as typeof parsed;
@@ -317,6 +318,7 @@ export class DelegatedServiceAccount implements AuthStrategy {
     if (typeof parsed.client_email !== 'string' || typeof parsed.private_key !== 'string') {
       throw new ConnectorConfigError('google-workspace', 'idp.secrets.serviceAccountKey', 'the JSON key has no client_email or private_key');
     }
+    const { JWT } = await import('google-auth-library');
     const jwt = new JWT({ email: parsed.client_email, key: parsed.private_key, scopes: [...googleScopes], subject: this.subject() });
     // The key names its token endpoint (token_uri), as Google's own libraries read it; this library
     // posts to Google's fixed address unless told, so a key that names another one is followed.
