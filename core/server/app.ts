@@ -28,6 +28,9 @@ import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, pa
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
+import { ScimBridge } from '../bridge/bridge.js';
+import { registerBridgeRoutes } from '../bridge/routes.js';
+import { IdentifierStore } from '../store/identifiers.js';
 
 export interface ServerOptions {
   readonly services: Services;
@@ -45,6 +48,8 @@ export interface ServerOptions {
   readonly trustProxy?: boolean | string;
   /** Sign-in attempts allowed per address and per account within `windowMs` before 429 (defaults 20, 5 and 15 minutes). */
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
+  /** SCIM bridge requests allowed per bridge token per minute before 429 (default 600). */
+  readonly scimRequestsPerMinute?: number;
 }
 
 export interface PatchbayServer {
@@ -295,6 +300,13 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const history = Object.create(runtime.reconciliations, { findingsOf: { value: () => [] } }) as typeof runtime.reconciliations;
     return auditReportFor(services.planner, profile, history, Date.now());
   };
+
+  // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
+  await registerBridgeRoutes(app, {
+    bridge: new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile),
+    settleSoon: () => void settleSoon(),
+    ...(options.scimRequestsPerMinute ? { requestsPerMinute: options.scimRequestsPerMinute } : {}),
+  });
 
   // ---- The pages: operators signed in. ----
   app.get('/', { config: { access: publicRoute } }, async (_req, reply) => reply.redirect('/inbox'));
