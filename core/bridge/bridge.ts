@@ -203,7 +203,8 @@ export class ScimBridge {
       throw new ScimError(400, `schemas must include ${userSchema}`, 'invalidValue');
     }
     const attributes: UserAttributes = {};
-    for (const [k, v] of Object.entries(body)) if (!['id', 'meta', 'schemas'].includes(k.toLowerCase()) && k !== patchbaySchema) attributes[k] = v;
+    // password is write-only (RFC 7643 §4.1.1, returned "never"): the bridge neither keeps nor answers it.
+    for (const [k, v] of Object.entries(body)) if (!['id', 'meta', 'schemas', 'password'].includes(k.toLowerCase()) && k !== patchbaySchema) attributes[k] = v;
     const userNameKey = keyOf(attributes, 'userName');
     const userName = attributes[userNameKey];
     if (typeof userName !== 'string' || !userName.trim()) throw new ScimError(400, 'userName is required and must be a non-empty string', 'invalidValue');

@@ -147,6 +147,24 @@ export function registerServerCommands(
       else cli.print(`${rotated.token}\n(token ${rotated.id} replaces ${id}, which is revoked; expires ${day(rotated.expiresAt)} UTC; shown once, stored hashed)`);
     });
 
+  const bridge = program.command('bridge').description('the SCIM bridge: identity providers (Okta, Entra ID) provision an app through Patchbay at /scim/v2/<app>/');
+  bridge
+    .command('token')
+    .description("bridge tokens: one per app, for the IdP's provisioning settings")
+    .command('create')
+    .description('create a bearer token for one app\'s SCIM base; it is printed once and stored hashed (rotate and revoke it with patchbay token)')
+    .requiredOption('--app <app>', 'the installed app the IdP provisions, e.g. spendesk')
+    .option('--profile <file>', 'the tenant profile the server serves (default: the embedded demo tenant)')
+    .option('--expires-in <lifetime>', 'how long it lives: 365d, 90d, 12h', '365d')
+    .option('--json', 'print JSON')
+    .action((options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
+      const apps = Object.keys(cli.profile(options.profile).profile.apps);
+      if (!apps.includes(options.app)) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, `no app ${options.app} is installed in the tenant (installed: ${apps.join(', ')})`);
+      const created = new AccessStore(cli.runtime().db).createBridgeToken(options.app, lifetime(options.expiresIn));
+      if (options.json) cli.printJson({ ...created, app: options.app, base: `/scim/v2/${options.app}/` });
+      else cli.print(`${created.token}\n(bridge token ${created.id} for ${options.app}'s SCIM base /scim/v2/${options.app}/, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
+    });
+
   program
     .command('operator')
     .description('add an operator who signs in to the pages (or change their role or password)')
