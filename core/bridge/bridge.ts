@@ -114,6 +114,22 @@ export class ScimBridge {
     return { resource, created: true };
   }
 
+  /**
+   * Records a User the app already has (an account a reconciliation saw, or the demo's seed) without
+   * starting a run: it reads `done`. Throws a 409 ScimError when the userName is taken.
+   */
+  adopt(app: string, body: unknown, source: string): BridgeResource {
+    this.checkApp(app);
+    const attributes = this.attributesOf(body);
+    const userName = field(attributes, 'userName') as string;
+    if (this.store.find(this.tenant, app, { attribute: 'userName', value: userName }).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
+    const now = this.now();
+    const resource: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email: this.requireEmail(attributes), attributes, active: attributes.active as boolean, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
+    this.store.put(resource);
+    this.see(resource, source);
+    return resource;
+  }
+
   /** PUT /Users/<id>: the whole User replaced (Okta's profile push). */
   replace(app: string, id: string, body: unknown, source: string): Promise<BridgeWrite> {
     const before = this.get(app, id);

@@ -229,6 +229,10 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     { playbook: 'onboard', app: 'spendesk', subject: { email: 'new.joiner@acme.com', firstName: 'New', lastName: 'Joiner' } },
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
+  // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
+  const hugo = server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
+  const bridgeToken = access.createBridgeToken('spendesk');
+  const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
   const host = new BrowserHost();
@@ -245,6 +249,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     `  Task inbox       ${server.url}/inbox`,
     `  API              ${server.url}/api/v1 (OpenAPI at /api/v1/openapi.json; patchbay token create --name me --as it.oncall@acme.example)`,
     `  Spendesk console ${sim.url} (the simulator the robot drives; its state at ${sim.url}/__state)`,
+    `  SCIM bridge      ${server.url}/scim/v2/spendesk/ (bearer token ${bridgeToken.token})`,
     '',
     'Sign in as (passwords made for this start):',
     ...operators.map(([email, r]) => `  ${email.padEnd(28)} ${passwords.get(email)}  (${r})`),
@@ -257,6 +262,8 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     '  3. The onboarding of new.joiner@acme.com waits on a person: JIT through Okta is disputed, so it waits for evidence of a first sign-in.',
     `  4. ${server.url}/reconcile: Alice is still a member though Okta no longer assigns her (an orphaned account), next to the apps`,
     '     nobody can read (gap nodes) and when each was last audited.',
+    '  5. Deactivate Hugo as Okta would, through the SCIM bridge: his Spendesk offboarding starts, and GET shows it pending until done.',
+    `     curl -X PATCH ${server.url}/scim/v2/spendesk/Users/${hugo.id} -H 'Authorization: Bearer ${bridgeToken.token}' -H 'Content-Type: application/scim+json' -d '${deactivate}'`,
     '',
     'Ctrl-C stops the demo.',
   ];

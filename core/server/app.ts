@@ -58,6 +58,8 @@ export interface PatchbayServer {
   readonly access: AccessStore;
   /** Every route with its declared access, as registered (the route-enumeration test walks it). */
   readonly routes: readonly DeclaredRoute[];
+  /** The SCIM bridge behind /scim/v2/<app>/ (core/bridge/). */
+  readonly bridge: ScimBridge;
   /** Resolves when the runs have caught up with everything done so far (for tests and the demo). */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -302,8 +304,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   };
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
+  const bridge = new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile);
   await registerBridgeRoutes(app, {
-    bridge: new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile),
+    bridge,
     settleSoon: () => void settleSoon(),
     ...(options.scimRequestsPerMinute ? { requestsPerMinute: options.scimRequestsPerMinute } : {}),
   });
@@ -442,6 +445,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     app,
     access,
     routes,
+    bridge,
     settled: async () => {
       await settleSoon();
     },
