@@ -71,7 +71,9 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
         keyGenerator: (req: FastifyRequest) => `scim:${req.principal?.tokenId ?? req.ip}`,
       },
     };
-    const base = '/scim/v2/:app';
+    const base = '/:app';
+    // Under /scim/v2, a path the bridge does not serve (Groups, Bulk, /Me) answers a SCIM Error too.
+    scim.setNotFoundHandler((req, reply) => reply.code(404).type(scimType).send(errorBody(404, `the SCIM bridge serves no ${req.method} ${req.url.split('?')[0]} (it serves Users, ServiceProviderConfig, ResourceTypes and Schemas)`)));
     const ok = (reply: FastifyReply, body: unknown, status = 200) => reply.code(status).type(scimType).send(body);
     const appOf = (req: FastifyRequest) => {
       const { app: name } = req.params as AppParams;
@@ -162,7 +164,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       options.settleSoon();
       return reply.code(204).send();
     });
-  });
+  }, { prefix: '/scim/v2' });
 }
 
 function positive(text: string | undefined, name: string, fallback: number, min = 1): number {

@@ -176,5 +176,10 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.deepEqual(schemas.body.Resources.map((s: { id: string }) => s.id), ['urn:ietf:params:scim:schemas:core:2.0:User', patchbaySchema]);
     assert.equal((await scim.get(`/Schemas/${patchbaySchema}`)).body.name, 'PatchbayUser');
     assert.equal((await scim.get('/Schemas/urn:nope')).status, 404);
+    // What the bridge does not serve answers a SCIM Error, not a page.
+    const groups = await scim.get('/Groups');
+    assert.equal(groups.status, 404);
+    assert.equal(groups.body.status, '404');
+    assert.match(groups.body.detail, /serves no GET \/scim\/v2\/6sense\/Groups/);
   });
 });
