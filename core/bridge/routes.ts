@@ -95,6 +95,14 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       };
     };
     const withEtag = (reply: FastifyReply, r: BridgeResource) => reply.header('etag', `W/"${r.version}"`);
+    // RFC 7644 §3.14: a write with If-Match applies only to the version named (weak ETags compared as given).
+    const precondition = (req: FastifyRequest, app: string, id: string) => {
+      const wanted = req.headers['if-match'];
+      if (!wanted) return;
+      const current = bridge.get(app, id);
+      const etag = `W/"${current.version}"`;
+      if (wanted.trim() !== '*' && !wanted.split(',').map((t) => t.trim()).includes(etag)) throw new ScimError(412, `the User is at version ${etag}, not ${wanted}: read it again`);
+    };
     const source = (req: FastifyRequest, what: string) => `SCIM ${what} (bridge token ${req.principal?.tokenId ?? '?'})`;
 
     scim.get<{ Params: AppParams }>(`${base}/ServiceProviderConfig`, { config }, async (req, reply) => {
@@ -150,16 +158,19 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       return ok(withEtag(reply, resource).header('location', location(req, resource)), user(req, resource), 201);
     });
     scim.put<{ Params: UserParams }>(`${base}/Users/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
+      precondition(req, appOf(req), req.params.id);
       const { resource } = await bridge.replace(appOf(req), req.params.id, req.body, source(req, `PUT /Users/${req.params.id}`));
       options.settleSoon();
       return ok(withEtag(reply, resource), user(req, resource));
     });
     scim.patch<{ Params: UserParams }>(`${base}/Users/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
+      precondition(req, appOf(req), req.params.id);
       const { resource } = await bridge.patch(appOf(req), req.params.id, req.body, source(req, `PATCH /Users/${req.params.id}`));
       options.settleSoon();
       return ok(withEtag(reply, resource), user(req, resource));
     });
     scim.delete<{ Params: UserParams }>(`${base}/Users/:id`, { config }, async (req, reply) => {
+      precondition(req, appOf(req), req.params.id);
       await bridge.delete(appOf(req), req.params.id, source(req, `DELETE /Users/${req.params.id}`));
       options.settleSoon();
       return reply.code(204).send();

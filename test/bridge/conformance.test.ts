@@ -149,6 +149,11 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(h.runtime.engine.get(offboardings[0]!.id).playbook, 'offboard');
     assert.equal(h.runtime.engine.get(offboardings[0]!.id).request.subject.email, 'alice@acme.com');
 
+    // If-Match: a stale version is refused with 412, the current one accepted.
+    const stale = await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'X' }), { 'if-match': 'W/"1"' });
+    assert.equal(stale.status, 412);
+    assert.equal(stale.body.status, '412');
+    assert.equal((await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'X' }), { 'if-match': 'W/"2"' })).body.meta.version, 'W/"3"');
     const deleted = await scim.delete(`/Users/${id}`);
     assert.equal(deleted.status, 204);
     assert.equal((await scim.get(`/Users/${id}`)).status, 404);
