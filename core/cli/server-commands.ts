@@ -147,6 +147,24 @@ export function registerServerCommands(
       else cli.print(`${rotated.token}\n(token ${rotated.id} replaces ${id}, which is revoked; expires ${day(rotated.expiresAt)} UTC; shown once, stored hashed)`);
     });
 
+  const bridge = program.command('bridge').description('the SCIM bridge: identity providers (Okta, Entra ID) provision an app through Patchbay at /scim/v2/<app>/');
+  bridge
+    .command('token')
+    .description("bridge tokens: one per app, for the IdP's provisioning settings")
+    .command('create')
+    .description('create a bearer token for one app\'s SCIM base; it is printed once and stored hashed (rotate and revoke it with patchbay token)')
+    .requiredOption('--app <app>', 'the installed app the IdP provisions, e.g. spendesk')
+    .option('--profile <file>', 'the tenant profile the server serves (default: the embedded demo tenant)')
+    .option('--expires-in <lifetime>', 'how long it lives: 365d, 90d, 12h', '365d')
+    .option('--json', 'print JSON')
+    .action((options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
+      const apps = Object.keys(cli.profile(options.profile).profile.apps);
+      if (!apps.includes(options.app)) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, `no app ${options.app} is installed in the tenant (installed: ${apps.join(', ')})`);
+      const created = new AccessStore(cli.runtime().db).createBridgeToken(options.app, lifetime(options.expiresIn));
+      if (options.json) cli.printJson({ ...created, app: options.app, base: `/scim/v2/${options.app}/` });
+      else cli.print(`${created.token}\n(bridge token ${created.id} for ${options.app}'s SCIM base /scim/v2/${options.app}/, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
+    });
+
   program
     .command('operator')
     .description('add an operator who signs in to the pages (or change their role or password)')
@@ -211,6 +229,10 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     { playbook: 'onboard', app: 'spendesk', subject: { email: 'new.joiner@acme.com', firstName: 'New', lastName: 'Joiner' } },
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
+  // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
+  const hugo = server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
+  const bridgeToken = access.createBridgeToken('spendesk');
+  const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
   const host = new BrowserHost();
@@ -227,6 +249,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     `  Task inbox       ${server.url}/inbox`,
     `  API              ${server.url}/api/v1 (OpenAPI at /api/v1/openapi.json; patchbay token create --name me --as it.oncall@acme.example)`,
     `  Spendesk console ${sim.url} (the simulator the robot drives; its state at ${sim.url}/__state)`,
+    `  SCIM bridge      ${server.url}/scim/v2/spendesk/ (bearer token ${bridgeToken.token})`,
     '',
     'Sign in as (passwords made for this start):',
     ...operators.map(([email, r]) => `  ${email.padEnd(28)} ${passwords.get(email)}  (${r})`),
@@ -239,6 +262,8 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     '  3. The onboarding of new.joiner@acme.com waits on a person: JIT through Okta is disputed, so it waits for evidence of a first sign-in.',
     `  4. ${server.url}/reconcile: Alice is still a member though Okta no longer assigns her (an orphaned account), next to the apps`,
     '     nobody can read (gap nodes) and when each was last audited.',
+    '  5. Deactivate Hugo as Okta would, through the SCIM bridge: his Spendesk offboarding starts, and GET shows it pending until done.',
+    `     curl -X PATCH ${server.url}/scim/v2/spendesk/Users/${hugo.id} -H 'Authorization: Bearer ${bridgeToken.token}' -H 'Content-Type: application/scim+json' -d '${deactivate}'`,
     '',
     'Ctrl-C stops the demo.',
   ];

@@ -94,13 +94,31 @@ export class AccessStore {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const scopes = [...new Set(args.scopes ?? [...defaultScopes, ...(args.role === 'admin' ? (['tasks:all-queues'] as const) : [])])];
-    for (const scope of scopes) if (!tokenScopes.includes(scope)) throw new AccessDeniedError(`unknown scope '${scope}' (scopes: ${tokenScopes.join(', ')})`, 403);
+    // A rotated bridge token keeps its `scim:<app>` scope (see createBridgeToken).
+    for (const scope of scopes) if (!tokenScopes.includes(scope) && !(args.rotatedFrom && /^scim:[a-z0-9-]+$/.test(scope))) throw new AccessDeniedError(`unknown scope '${scope}' (scopes: ${tokenScopes.join(', ')})`, 403);
     const now = this.now();
     const expiresAt = now + (args.expiresInMs ?? defaultTokenLifetimeMs);
     this.db
       .prepare('INSERT INTO api_tokens (id, name, actor, role, secret_hash, created_at, scopes, expires_at, rotated_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(id, args.name, args.actor, args.role, sha256(secret), now, scopes.join(' '), expiresAt, args.rotatedFrom ?? null);
     return { id, token: `pb_${id}_${secret}`, expiresAt, scopes };
+  }
+
+  /**
+   * Creates a SCIM bridge token for one app: scope `scim:<app>` only (no API route takes it), a
+   * year's lifetime unless told (an IdP's provisioning settings hold it; `patchbay token rotate`
+   * replaces it). The returned text is shown once and never stored.
+   */
+  createBridgeToken(app: string, expiresInMs = 365 * 86_400_000): { id: string; token: string; expiresAt: number } {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(app)) throw new AccessDeniedError(`'${app}' is not an app id`, 403);
+    const id = randomBytes(6).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const now = this.now();
+    const expiresAt = now + expiresInMs;
+    this.db
+      .prepare('INSERT INTO api_tokens (id, name, actor, role, secret_hash, created_at, scopes, expires_at, rotated_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)')
+      .run(id, `SCIM bridge for ${app}`, `scim-bridge:${app}`, 'operator', sha256(secret), now, `scim:${app}`, expiresAt);
+    return { id, token: `pb_${id}_${secret}`, expiresAt };
   }
 
   listTokens(): TokenInfo[] {

@@ -28,6 +28,9 @@ import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, pa
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
+import { ScimBridge } from '../bridge/bridge.js';
+import { registerBridgeRoutes } from '../bridge/routes.js';
+import { IdentifierStore } from '../store/identifiers.js';
 
 export interface ServerOptions {
   readonly services: Services;
@@ -45,6 +48,8 @@ export interface ServerOptions {
   readonly trustProxy?: boolean | string;
   /** Sign-in attempts allowed per address and per account within `windowMs` before 429 (defaults 20, 5 and 15 minutes). */
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
+  /** SCIM bridge requests allowed per bridge token per minute before 429 (default 600). */
+  readonly scimRequestsPerMinute?: number;
 }
 
 export interface PatchbayServer {
@@ -53,6 +58,8 @@ export interface PatchbayServer {
   readonly access: AccessStore;
   /** Every route with its declared access, as registered (the route-enumeration test walks it). */
   readonly routes: readonly DeclaredRoute[];
+  /** The SCIM bridge behind /scim/v2/<app>/ (core/bridge/). */
+  readonly bridge: ScimBridge;
   /** Resolves when the runs have caught up with everything done so far (for tests and the demo). */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -297,6 +304,14 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return auditReportFor(services.planner, profile, history, Date.now());
   };
 
+  // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
+  const bridge = new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile);
+  await registerBridgeRoutes(app, {
+    bridge,
+    settleSoon: () => void settleSoon(),
+    ...(options.scimRequestsPerMinute ? { requestsPerMinute: options.scimRequestsPerMinute } : {}),
+  });
+
   // ---- The pages: operators signed in. ----
   app.get('/', { config: { access: publicRoute } }, async (_req, reply) => reply.redirect('/inbox'));
   app.get<{ Querystring: { next?: string } }>('/login', { config: { access: publicRoute } }, async (req, reply) => {
@@ -431,6 +446,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     app,
     access,
     routes,
+    bridge,
     settled: async () => {
       await settleSoon();
     },

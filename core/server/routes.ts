@@ -11,6 +11,8 @@ import { AccessDeniedError, type AccessStore, type Principal, type Role, type To
  * - `token`: an API token (`Authorization: Bearer pb_…`) that is live (not revoked, not expired)
  *   and holds `scope`; no scope: any live token (its own token routes).
  * - `operator`: a signed-in operator session, of `role` when given (admins pass every role check).
+ * - `bridge`: a SCIM bridge token (`patchbay bridge token create --app <app>`) holding the scope
+ *   `scim:<app>` of the app the path's `:app` names; no other route takes such a token.
  *
  * `queue` scopes the resource the path names to the caller's queues: `task` (the `:id` is a task)
  * or `evidence` (the `:sha` is an evidence file some task or run step refers to). What the caller
@@ -21,7 +23,8 @@ import { AccessDeniedError, type AccessStore, type Principal, type Role, type To
 export type RouteAccess =
   | { readonly kind: 'public'; readonly form?: 'pre-session' }
   | { readonly kind: 'token'; readonly scope?: TokenScope; readonly queue?: 'task' }
-  | { readonly kind: 'operator'; readonly role?: Role; readonly queue?: 'task' | 'evidence'; readonly form?: 'session' };
+  | { readonly kind: 'operator'; readonly role?: Role; readonly queue?: 'task' | 'evidence'; readonly form?: 'session' }
+  | { readonly kind: 'bridge' };
 
 export const publicRoute: RouteAccess = { kind: 'public' };
 export const tokenRoute = (scope?: TokenScope, more: { queue?: 'task' } = {}): RouteAccess => ({ kind: 'token', ...(scope ? { scope } : {}), ...more });
@@ -77,8 +80,15 @@ export function enforceDeclaredAccess(app: FastifyInstance, policy: AccessPolicy
     if (!access) throw new AccessDeniedError('this route declares no access', 403);
     if (access.kind === 'public') return;
     const params = req.params as Record<string, string>;
+    if (access.kind === 'bridge') {
+      const who = policy.store.bearer(req.headers.authorization);
+      if (!isBridgeToken(who) || !who.scopes!.includes(`scim:${params.app ?? ''}` as TokenScope)) throw new AccessDeniedError(`the token is not a SCIM bridge token for ${params.app ?? 'this app'}`, 403);
+      req.principal = who;
+      return;
+    }
     if (access.kind === 'token') {
       const who = policy.store.bearer(req.headers.authorization);
+      if (isBridgeToken(who)) throw new AccessDeniedError('a SCIM bridge token is for /scim/v2/<app>/ only', 403);
       if (access.scope && !who.scopes?.includes(access.scope)) throw new AccessDeniedError(`the API token lacks the ${access.scope} scope`, 403);
       req.principal = who;
       if (access.queue === 'task' && !policy.canSeeTask(who, params.id ?? '')) throw new NotFoundError('task', params.id ?? '');
@@ -93,6 +103,9 @@ export function enforceDeclaredAccess(app: FastifyInstance, policy: AccessPolicy
   });
   return declared;
 }
+
+/** Whether a token is a SCIM bridge token (its scopes are `scim:<app>` only). */
+const isBridgeToken = (who: Principal) => (who.scopes ?? []).some((s) => s.startsWith('scim:'));
 
 /** A page asks the browser to sign in first; any other method is refused outright. */
 function signInFirst(req: FastifyRequest, reply: FastifyReply) {

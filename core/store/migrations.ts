@@ -254,4 +254,41 @@ export const migrations: readonly { readonly version: number; readonly name: str
       CREATE INDEX known_identifiers_value ON known_identifiers (tenant, app, kind, value);
     `,
   },
+  {
+    version: 10,
+    name: 'the SCIM bridge: the Users an identity provider provisions into an app through Patchbay, with the run each write started',
+    sql: `
+      CREATE TABLE scim_resources (
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        user_name_folded TEXT NOT NULL,
+        external_id TEXT,
+        email_folded TEXT,
+        attributes TEXT NOT NULL,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_modified INTEGER NOT NULL,
+        run_id TEXT,
+        run_operation TEXT,
+        failure TEXT,
+        deleted_at INTEGER,
+        PRIMARY KEY (tenant, app, id)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX scim_resources_user_name ON scim_resources (tenant, app, user_name_folded) WHERE deleted_at IS NULL;
+      CREATE INDEX scim_resources_external_id ON scim_resources (tenant, app, external_id) WHERE deleted_at IS NULL;
+      CREATE INDEX scim_resources_email ON scim_resources (tenant, app, email_folded) WHERE deleted_at IS NULL;
+      CREATE TABLE scim_runs (
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, app, id, run_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

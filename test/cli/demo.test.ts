@@ -34,6 +34,14 @@ describe('patchbay demo', function () {
       const report = await client.request('GET', '/reconcile');
       assert.match(report.body, /alice@acme\.com is active in spendesk but not assigned in the IdP \([^)]*okta-assignments\.csv\)/);
       assert.match(report.body, /new\.joiner@acme\.com is assigned spendesk in the IdP but has no account there/);
+      // The printed curl line deactivates Hugo through the SCIM bridge: his offboarding starts.
+      const [, url, token, body] = /curl -X PATCH (\S+) -H 'Authorization: Bearer (\S+)' -H 'Content-Type: application\/scim\+json' -d '([^']+)'/.exec(stdout)!;
+      const answer = await fetch(url!, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, body: body! });
+      const user = (await answer.json()) as Record<string, any>;
+      assert.equal(answer.status, 200, JSON.stringify(user));
+      assert.equal(user.active, false);
+      assert.equal(user['urn:ietf:params:scim:schemas:extension:patchbay:2.0:User'].operation, 'offboard');
+      assert.match(user['urn:ietf:params:scim:schemas:extension:patchbay:2.0:User'].runId, /^run/);
     } finally {
       child.kill('SIGINT');
     }
