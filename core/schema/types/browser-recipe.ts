@@ -49,9 +49,9 @@ export interface RecipeParameter {
    */
   type: 'string' | 'email' | 'secret' | 'login' | 'setting' | 'file';
   /**
-   * Where the engine takes the value: the request's subject (email, firstName, lastName), its desired access (role, team, policy: the first of each), or the console's id of the account read earlier in the run (accountId). Default: the parameter's own name.
+   * Where the engine takes the value: the request's subject (email, firstName, lastName) or its desired access (role, team, policy: the first of each). Default: the parameter's own name.
    */
-  from?: 'email' | 'firstName' | 'lastName' | 'role' | 'team' | 'policy' | 'accountId';
+  from?: 'email' | 'firstName' | 'lastName' | 'role' | 'team' | 'policy';
   description?: string;
   required?: boolean;
 }
