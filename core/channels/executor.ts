@@ -31,6 +31,8 @@ export type ChannelOutcome =
       readonly evidence?: readonly Evidence[];
       /** The failure is a finding (a verification read the wrong state): no other channel should try. */
       readonly conclusive?: boolean;
+      /** A person handed the step back to the robot (task action retry-robot): the automated channels run again. */
+      readonly retryRobot?: boolean;
     };
 
 export interface StepExecution {

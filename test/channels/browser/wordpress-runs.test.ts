@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StartResult } from '../../../core/engine/port.js';
-import { type WordpressConsole, reseedWordpress, startWordpress, wordpressState } from '../../fixtures/wordpress/console.js';
+import { TaskRefusedError } from '../../../core/channels/human/task-store.js';
+import { type WordpressConsole, reseedWordpress, startWordpress, withMuPlugin, wordpressState } from '../../fixtures/wordpress/console.js';
 import { type Harness, harness } from '../../support/runtime.js';
 
 let wp: WordpressConsole;
@@ -72,5 +73,38 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
     assert.notEqual(removal.status, 'already-done');
     assert.ok(wordpressState().users.some((u) => u.login === 'knguyen'));
+  });
+
+  it('a person who fixed the drift hands the step back to the robot, which then deletes the user', async () => {
+    const h = wordpressHarness();
+    const plugin = withMuPlugin('patchbay-relabel', `<?php add_filter('gettext', fn ($t, $text) => $text === 'Confirm Deletion' ? 'Yes, delete for good' : $t, 10, 2);`);
+    let removed = false;
+    try {
+      const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
+      const idpTask = h.openTaskOf(run.id)!;
+      // The IdP step was never the robot's: nothing to hand back.
+      assert.throws(() => h.runtime.tasks.handBack(idpTask, { by: 'it.oncall@acme.example' }), TaskRefusedError);
+      for (let i = 0; i < 3 && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
+      const removal = h.openTaskOf(run.id)!;
+      assert.equal(h.runtime.tasks.get(removal).runbook, 'remove-user');
+      assert.ok(h.runtime.tasks.get(removal).content.handedOver?.some((o) => o.channel === 'browser'));
+      assert.ok(wordpressState().users.some((u) => u.login === 'lleaver'), 'the drift stopped before deleting');
+      plugin.remove();
+      removed = true;
+      const queue = h.runtime.tasks.get(removal).queue;
+      const by = h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
+      h.runtime.tasks.handBack(removal, { by, note: 'the relabelling plugin is gone' });
+      await h.runtime.runs.settle();
+      const done = h.run(run.id);
+      assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
+      assert.equal(done.outcome, 'done');
+      const step = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+      assert.equal(step.channel, 'browser');
+      assert.equal(h.runtime.tasks.get(removal).status, 'cancelled');
+      assert.ok(!wordpressState().users.some((u) => u.login === 'lleaver'));
+      assert.ok(h.runtime.engine.audit.list({ taskId: removal }).some((e) => e.type === 'task.handed-back'));
+    } finally {
+      if (!removed) plugin.remove();
+    }
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { BrowserHost } from '../../../core/channels/browser/browser-host.js';
 import { type RecipeJob, type RecipeResult, maskSecrets, runRecipe } from '../../../core/channels/browser/recipe-runner.js';
 import { createServices } from '../../../core/container.js';
+import { defaultProfileFile } from '../../../core/tenant/profile.js';
+import { readJson, scratchDir } from '../../support/fixtures.js';
 import { type WordpressConsole, reseedWordpress, startWordpress, withMuPlugin, wordpressState } from '../../fixtures/wordpress/console.js';
 
 const recipes = createServices().registry.get('wordpress').recipes;
@@ -121,5 +126,79 @@ describe('WordPress from Debian: the wordpress connector\'s recipes in Chromium'
     }
     assert.equal(maskSecrets('administrator admin Admin', ['admin']), 'administrator [secret] Admin');
     assert.equal(maskSecrets('p4ss-word in p4ss-word2', ['p4ss-word']), '[secret] in p4ss-word2');
+  });
+});
+
+describe('patchbay recipe try / recipe check against WordPress', function () {
+  this.timeout(180_000);
+  let profileFile: string;
+  let dataDir: string;
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['dist/core/cli/main.js', '--data-dir', dataDir, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, WP_ROBOT_LOGIN: wp.robot.login, WP_ROBOT_PASSWORD: wp.robot.password },
+    });
+
+  before(() => {
+    wp = startWordpress();
+    reseedWordpress();
+    dataDir = scratchDir('patchbay-recipe-cli-');
+    const profile = readJson<Record<string, any>>(defaultProfileFile);
+    profile.apps.wordpress = {
+      queue: 'it-ops',
+      browserAutomation: 'allowed',
+      consoleUrl: wp.url,
+      secrets: { adminLogin: 'env:WP_ROBOT_LOGIN', adminPassword: 'env:WP_ROBOT_PASSWORD' },
+      settings: { contentOwner },
+    };
+    profileFile = path.join(dataDir, 'tenant.json');
+    writeFileSync(profileFile, JSON.stringify(profile));
+  });
+
+  it('try: every step with what it matched and a screenshot; the password in no output', () => {
+    const out = cli('recipe', 'try', 'wordpress', 'read-user', '--profile', profileFile, '--param', 'email=alice.martin@acme.test', '--param', 'lastName=Martin', '--json');
+    assert.equal(out.status, 0, out.stderr);
+    const report = JSON.parse(out.stdout) as { result: { status: string }; steps: { step: string; matched?: string; screenshot?: string }[] };
+    assert.equal(report.result.status, 'done');
+    assert.equal(report.steps.length, recipes.get('read-user')!.steps.length);
+    assert.match(report.steps.find((s) => s.step === 'sign in')!.matched!, /wp-submit/);
+    assert.ok(report.steps.every((s) => s.screenshot && existsSync(s.screenshot)));
+    assert.ok(!out.stdout.includes(wp.robot.password));
+  });
+
+  it('try: a recipe that changes the console needs --allow-writes (exit 2, nothing done)', () => {
+    const out = cli('recipe', 'try', 'wordpress', 'remove-user', '--profile', profileFile, '--param', 'email=lena.leaver@acme.test');
+    assert.equal(out.status, 2);
+    assert.match(out.stderr, /--allow-writes/);
+    assert.ok(wordpressState().users.some((u) => u.login === 'lleaver'));
+  });
+
+  it('check: the read-only recipes pass on the console, and a relabelled column is drift (exit 1, audit event)', async () => {
+    const ok = cli('recipe', 'check', 'wordpress', '--profile', profileFile, '--param', 'email=alice.martin@acme.test', '--param', 'lastName=Martin', '--json');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.deepEqual((JSON.parse(ok.stdout) as { recipe: string; status: string }[]).map((r) => [r.recipe, r.status]), [
+      ['list-users', 'done'],
+      ['read-user', 'done'],
+    ]);
+    const plugin = withMuPlugin('patchbay-column', `<?php add_filter('manage_users_columns', function ($c) { $c['email'] = 'E-mail address'; return $c; });`);
+    try {
+      const drift = cli('recipe', 'check', 'wordpress', '--profile', profileFile, '--param', 'email=alice.martin@acme.test', '--param', 'lastName=Martin', '--json');
+      assert.equal(drift.status, 1, drift.stdout + drift.stderr);
+      const rows = JSON.parse(drift.stdout) as { recipe: string; status: string; detail: string }[];
+      assert.ok(rows.every((r) => r.status === 'drift'));
+      assert.match(rows[0]!.detail, /no column "Email"/);
+      const runtime = createServices().openRuntime({ dataDir });
+      try {
+        const events = runtime.engine.audit.list().filter((e) => e.type === 'browser.canary-drift');
+        assert.deepEqual(
+          events.map((e) => (e.data as { recipe: string }).recipe),
+          ['list-users', 'read-user'],
+        );
+      } finally {
+        await runtime.close();
+      }
+    } finally {
+      plugin.remove();
+    }
   });
 });
