@@ -27,9 +27,9 @@ function paramPairs(pairs: readonly string[]): Record<string, string> {
 }
 
 /** "6h", "30m", "90s", "2d" → milliseconds; throws InvalidInputError on anything else. */
-export function parseEvery(text: string): number {
+export function parseEvery(text: string, option = '--every'): number {
   const m = /^(\d+)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) throw new InvalidInputError({ file: 'command line', pointer: '/every' }, `--every wants a duration such as 6h, 30m or 1d, got "${text}"`);
+  if (!m || Number(m[1]) === 0) throw new InvalidInputError({ file: 'command line', pointer: `/${option.replace(/^-+/, '')}` }, `${option} wants a duration such as 6h, 30m or 1d, got "${text}"`);
   return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
@@ -174,6 +174,24 @@ export function registerRecipeCommands(program: Command, cli: CliContext): void 
         await new Promise((resolve) => setTimeout(resolve, every));
       } while (!stop);
     });
+}
+
+/**
+ * The worker's canary (`patchbay worker --recipe-check-every 6h`): every app of the profile that allows
+ * browser automation and has a console URL gets its read-only recipes run once; recipes that need a
+ * parameter the profile cannot give (a person's email) are reported as not run. Returns one line per app.
+ */
+export async function canaryPass(cli: CliContext, profile: TenantProfile, file: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [app, settings] of Object.entries(profile.apps)) {
+    if (settings.browserAutomation !== 'allowed' || !settings.consoleUrl || !cli.services().registry.list().some((c) => c.manifest.id === app)) continue;
+    const connector = cli.services().registry.get(app);
+    const recipes = [...connector.recipes.values()].filter((r) => readOnly(connector, r) && !r.bulk);
+    if (!recipes.length) continue;
+    const rows = await checkOnce(cli, connector, recipes, profile, file, {});
+    lines.push(`recipe check ${app}: ${rows.map((r) => `${r.recipe} ${r.status}`).join(', ')}`);
+  }
+  return lines;
 }
 
 /** One canary pass: each recipe once, in its own browser context; drift is recorded as an audit event `browser.canary-drift`. */

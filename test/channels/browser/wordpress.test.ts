@@ -201,4 +201,13 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       plugin.remove();
     }
   });
+
+  it('worker --recipe-check-every runs the canary on its first pass; a recipe needing a person\'s email is reported as not run', () => {
+    const out = cli('worker', '--once', '--recipe-check-every', '6h', '--profile', profileFile);
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stderr, /recipe check wordpress: list-users done, read-user not run/);
+    const bad = cli('worker', '--once', '--recipe-check-every', 'often', '--profile', profileFile);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--recipe-check-every wants a duration such as 6h/);
+  });
 });
