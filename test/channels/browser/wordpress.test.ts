@@ -36,6 +36,12 @@ describe('WordPress from Debian: the wordpress connector\'s recipes in Chromium'
   });
   beforeEach(() => reseedWordpress());
 
+  it('a WordPress that cannot start fails the test with the setup script\'s own message, never a skip', () => {
+    const script = path.join(scratchDir('patchbay-wp-broken-'), 'setup.sh');
+    writeFileSync(script, 'echo "wordpress setup: MariaDB did not start (service mariadb start)" >&2; exit 1\n');
+    assert.throws(() => startWordpress({ script }), /WordPress could not start for the browser tests .*MariaDB did not start/);
+  });
+
   it('deletes a leaver found by email in any case, and attributes her posts to the tenant\'s content owner', async () => {
     const result = await run('remove-user', { email: 'Lena.LEAVER@acme.test', lastName: 'Leaver' });
     assert.equal(result.status, 'done', JSON.stringify({ ...result, shots: undefined, html: undefined }));
