@@ -39,6 +39,8 @@ export type ChannelOutcome =
       /** What was tried when absence could not be proven. */
       readonly proof?: Proof;
       readonly account?: AppAccount;
+      /** A person handed the step back to the robot (task action retry-robot): the automated channels run again. */
+      readonly retryRobot?: boolean;
     };
 
 export interface StepExecution {

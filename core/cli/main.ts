@@ -7,6 +7,7 @@ import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerReconcileCommand } from './reconcile-command.js';
 import { registerIntakeCommands } from './intake-commands.js';
+import { registerRecipeCommands } from './recipe-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
@@ -44,6 +45,7 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
   registerRunCommands(program, context);
   registerReconcileCommand(program, context);
   registerIntakeCommands(program, context);
+  registerRecipeCommands(program, context);
   registerServerCommands(program, {
     ...context,
     version: packageVersion(),

@@ -1,3 +1,4 @@
+import { canaryPass, parseEvery } from './recipe-commands.js';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Runtime, Services } from '../container.js';
@@ -258,20 +259,27 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--once', 'one pass, then exit')
     .option('--watch-idp', "also read the IdP's leavers into offboardings (as patchbay leavers does)")
     .option('--idp-interval <seconds>', 'how often to read the leavers', '60')
-    .option('--profile <file>', 'tenant profile for --watch-idp (default: the embedded demo tenant)')
-    .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string }) => {
+    .option('--profile <file>', 'tenant profile for --watch-idp and --recipe-check-every (default: the embedded demo tenant)')
+    .option('--recipe-check-every <duration>', "also run the browser apps' read-only recipes as a canary this often, e.g. 6h (as patchbay recipe check does)")
+    .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string; recipeCheckEvery?: string }) => {
       const runtime = cli.runtime();
-      const loaded = options.watchIdp ? cli.services().profiles.load(options.profile) : undefined;
+      const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
+      const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;
+      let lastCanary = 0;
       let stop = false;
       let lastFeedRead = 0;
       process.once('SIGINT', () => (stop = true));
       process.once('SIGTERM', () => (stop = true));
       do {
-        if (loaded && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
+        if (loaded && options.watchIdp && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
           lastFeedRead = Date.now();
           const reads = await runtime.leavers.read(loaded);
           const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
           if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+        }
+        if (loaded && canaryEvery && Date.now() - lastCanary >= canaryEvery) {
+          lastCanary = Date.now();
+          for (const line of await canaryPass(cli, loaded.profile, loaded.file)) process.stderr.write(`${line}\n`);
         }
         await runtime.runs.settle();
         if (options.once) break;

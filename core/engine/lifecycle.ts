@@ -155,8 +155,11 @@ export class LifecycleWorkflow {
     let queue = this.firstQueue(run, step);
     let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
     const attempts: { channel: ChannelName; detail: string; proof?: Proof }[] = [];
+    let handedBack = false;
     for (let pass = 1; ; pass++) {
-      const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
+      // A person's retry-robot runs the automated channels again; otherwise later passes are people only.
+      const channels = pass === 1 || handedBack ? chain : chain.filter((c) => c.channel === 'human');
+      handedBack = false;
       const handedOver: HandOver[] = [];
       for (const choice of channels) {
         const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep, execStep.app === run.app ? known?.value : undefined);
@@ -164,9 +167,14 @@ export class LifecycleWorkflow {
         if (outcome.status !== 'failed') return { ...outcome, by: choice.channel };
         last = outcome;
         attempts.push({ channel: choice.channel, detail: outcome.detail, ...(outcome.proof ? { proof: outcome.proof } : {}) });
+        if (outcome.status === 'failed' && outcome.retryRobot) {
+          handedBack = true;
+          break;
+        }
         if (outcome.conclusive) break;
         if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
       }
+      if (handedBack) continue;
       // Every channel failed: people escalate up their queue chain before the step gives up.
       if (last.status === 'failed' && last.conclusive) break;
       if (!queue || !chain.some((c) => c.channel === 'human')) break;

@@ -388,6 +388,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
     return 'failed';
   });
+  taskForm('retry-robot', (who, id, fields) => {
+    const note = (fields.note?.[0] ?? '').trim();
+    runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
+    return 'handed back to the robot';
+  });
   taskForm('reassign', (who, id, fields) => {
     runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
     return `reassigned to ${fields.queue?.[0]}`;
@@ -479,6 +484,8 @@ export function act(runtime: Runtime, taskId: string, action: TaskAction, actor:
       return runtime.tasks.complete(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) });
     case 'fail':
       return runtime.tasks.fail(taskId, { by: actor, reason: action.reason, ...(action.person ? { person: action.person } : {}) });
+    case 'retry-robot':
+      return runtime.tasks.handBack(taskId, { by: actor, ...(action.note ? { note: action.note } : {}) });
     case 'reassign':
       return runtime.tasks.reassign(taskId, { by: actor, ...(action.queue ? { queue: action.queue } : {}), ...(action.assignee ? { assignee: action.assignee } : {}) });
   }

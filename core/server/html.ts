@@ -101,6 +101,14 @@ ${form(
 <p><input type="checkbox" id="already" name="alreadyDone" value="yes"> <label for="already">There was nothing to do</label></p><p><button type="submit">Complete the task</button></p></fieldset>`,
   ' enctype="multipart/form-data"',
 )}
+${
+  c.handedOver?.some((h) => h.channel !== 'human')
+    ? form(
+        'retry-robot',
+        `<fieldset><legend>Hand back to the robot</legend><p>Fixed what stopped the robot (a renamed button restored, a dialog dismissed)? It runs the step again.</p><p><label for="note">What you fixed</label><br><textarea id="note" name="note" rows="2" cols="70"></textarea></p><p><button type="submit">Retry with the robot</button></p></fieldset>`,
+      )
+    : ''
+}
 ${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" cols="70" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
 ${form(
   'reassign',

@@ -57,7 +57,7 @@ const corpus: readonly BadInput[] = [
   { name: 'plain text', method: 'POST', path: '/api/v1/runs', as: 'token', body: 'offboard carol', type: 'text/plain', status: 415, says: /Unsupported Media Type/ },
   { name: 'a body over 1 MB', method: 'POST', path: '/api/v1/runs', as: 'token', body: JSON.stringify(run({ reason: 'x'.repeat(1024 * 1024) })), status: 413, says: /too large/ },
   // Task actions: POST /api/v1/tasks/:id/actions
-  { name: 'an unknown action', method: 'POST', path: '/api/v1/tasks/{task}/actions', as: 'token', body: { action: 'approve' }, status: 400, pointer: '/action', says: /^#\/action: must be one of "complete", "fail", "reassign"$/ },
+  { name: 'an unknown action', method: 'POST', path: '/api/v1/tasks/{task}/actions', as: 'token', body: { action: 'approve' }, status: 400, pointer: '/action', says: /^#\/action: must be one of "complete", "fail", "reassign", "retry-robot"$/ },
   { name: 'no action', method: 'POST', path: '/api/v1/tasks/{task}/actions', as: 'token', body: { evidence: [{ text: 'x' }] }, status: 400, pointer: '/action', says: /^#\/action: is required$/ },
   { name: 'an action that is a number', method: 'POST', path: '/api/v1/tasks/{task}/actions', as: 'token', body: { action: 1 }, status: 400, pointer: '/action', says: /^#\/action: must be one of/ },
   { name: 'complete without evidence', method: 'POST', path: '/api/v1/tasks/{task}/actions', as: 'token', body: { action: 'complete' }, status: 400, pointer: '/evidence', says: /^#\/evidence: is required$/ },

@@ -352,7 +352,12 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       return (error as Error).message;
     }
     for (const [name, parameter] of Object.entries(recipe.parameters)) {
-      if (name in extra || parameter.type === 'secret') continue;
+      if (name in extra || parameter.type === 'secret' || parameter.type === 'login') continue;
+      if (parameter.type === 'setting') {
+        params[name] = run.profile.apps[app]?.settings?.[name];
+        if (parameter.required && !params[name]) return `the tenant profile sets no apps.${app}.settings.${name} for ${recipe.id}`;
+        continue;
+      }
       const from = parameter.from ?? name;
       const value = from === 'role' ? request.access?.roles?.[0] : columnValue(request, from as Parameters<typeof columnValue>[1]) || undefined;
       if (parameter.required && !value) return `the request gives no ${name} for ${recipe.id}`;
@@ -369,7 +374,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
 export function recipeSecrets(recipe: BrowserRecipe, app: string, settings: AppSettings, secrets: SecretResolver): Record<string, string> {
   const resolved: Record<string, string> = {};
   for (const [name, parameter] of Object.entries(recipe.parameters)) {
-    if (parameter.type !== 'secret') continue;
+    if (parameter.type !== 'secret' && parameter.type !== 'login') continue;
     const ref = settings.secrets?.[name];
     if (!ref) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/secrets/${name}` }, `no secret reference for the robot's ${name}`);
     resolved[name] = secrets.resolve(ref);

@@ -1,5 +1,5 @@
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import type { BrowserRecipe, RecipeStep } from '../../schema/types/browser-recipe.js';
+import type { BrowserContext, Frame, Locator, Page } from 'playwright-core';
+import type { BrowserRecipe, CellCleaning, ClickWait, RecipeCondition, RecipeScope, RecipeStep } from '../../schema/types/browser-recipe.js';
 
 /** One run of a recipe: the recipe, where the console is, and the values of its parameters (secrets included, kept in memory only). */
 export interface RecipeJob {
@@ -8,6 +8,22 @@ export interface RecipeJob {
   readonly params: Readonly<Record<string, string | undefined>>;
   /** Default wait for each step (a step's timeoutMs wins). */
   readonly stepTimeoutMs?: number;
+  /**
+   * Called after every step that ran (for `patchbay recipe try`): its index, what it matched and a
+   * screenshot (secrets masked). Nothing here is stored by the runner.
+   */
+  readonly observe?: (report: StepReport) => Promise<void> | void;
+}
+
+/** One step as `recipe try` shows it: what it matched (an element's outline, never a secret) and the page after it. */
+export interface StepReport {
+  readonly index: number;
+  readonly step: string;
+  readonly action: RecipeStep['action'];
+  readonly outcome: 'ok' | 'skipped' | 'stopped';
+  readonly matched?: string;
+  readonly png?: Buffer;
+  readonly ms: number;
 }
 
 export interface Shot {
@@ -21,6 +37,8 @@ export type RecipeResult =
       readonly status: 'done' | 'already-done';
       readonly detail: string;
       readonly records: Readonly<Record<string, readonly Record<string, string>[]>>;
+      /** The values `read` steps took from the page (never a secret). */
+      readonly values: Readonly<Record<string, string>>;
       readonly shots: readonly Shot[];
       readonly trace: readonly string[];
     }
@@ -46,15 +64,43 @@ class Stop extends Error {
   }
 }
 
+/** A failure worth one more try for a step that only reads (never for one that changes the console). */
+class Transient extends Error {}
+
 const placeholder = /\{([A-Za-z0-9]+)\}/g;
 const roleSelector = /^role=([a-z]+)(?:\[name="((?:[^"\\]|\\.)*)"\])?$/;
 const labelSelector = /^label=(?:"((?:[^"\\]|\\.)*)"|(.+))$/;
 
+/** Steps that only look at the console: a transient failure (a timeout, a page still loading) is retried once. */
+const readOnlyActions: ReadonlySet<RecipeStep['action']> = new Set(['goto', 'expect', 'extract', 'read', 'hover', 'screenshot', 'done-if', 'blocked-if', 'absent-if']);
+
+/**
+ * Replaces each exact secret value by [secret]: only where the value stands as a whole token (not
+ * inside a longer word), and only the values of `secret` parameters. A robot's login name is a
+ * `login` parameter, not a secret, so a login such as "admin" never turns "administrator" or the
+ * page's "Admin" menu into "[secret]" in messages and saved HTML.
+ */
+export function maskSecrets(text: string, secretValues: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secretValues].filter(Boolean).sort((a, b) => b.length - a.length)) {
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'gu'), '[secret]');
+  }
+  return out;
+}
+
+/** Case-insensitive, trimmed, whitespace-collapsed and Unicode-normalised (NFKC) text, for comparing a cell with a value. */
+export function sameText(a: string, b: string): boolean {
+  const norm = (s: string) => s.normalize('NFKC').replace(/\s+/g, ' ').trim().toLocaleLowerCase('und');
+  return norm(a) === norm(b);
+}
+
 /**
  * Runs a recipe in a fresh browser context, step by step, and never acts on a guess: a selector
- * that finds nothing, or more than one thing, stops the run as drift; a blocker the console shows
- * stops it as blocked. Values typed from secret parameters are masked in screenshots and scrubbed
- * from the page's HTML and from messages.
+ * that finds nothing, or more than one thing (unless the step's scope picks one), stops the run as
+ * drift; a blocker the console shows stops it as blocked. Values typed from secret parameters are
+ * masked in screenshots and scrubbed from the page's HTML and from messages (exact values only).
+ * Reads are retried once on a transient failure; clicks, fills and the rest are never retried.
  */
 export async function runRecipe(context: BrowserContext, job: RecipeJob): Promise<RecipeResult> {
   const { recipe } = job;
@@ -62,54 +108,97 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
   const shots: Shot[] = [];
   const trace: string[] = [];
   const records: Record<string, Record<string, string>[]> = {};
+  const values: Record<string, string> = {};
   const secretValues = Object.entries(recipe.parameters)
     .filter(([name, p]) => p.type === 'secret' && job.params[name])
-    .map(([name]) => job.params[name]!)
-    .sort((a, b) => b.length - a.length);
+    .map(([name]) => job.params[name]!);
   const masked: Locator[] = [];
-  const scrub = (text: string) => secretValues.reduce((t, s) => t.split(s).join('[secret]'), text);
+  const scrub = (text: string) => maskSecrets(text, secretValues);
   const browserDialogs: string[] = [];
   page.on('dialog', (dialog) => {
     browserDialogs.push(`${dialog.type()} "${scrub(dialog.message())}"`);
     void dialog.dismiss().catch(() => undefined);
   });
+  const capture = () => page.screenshot({ fullPage: true, mask: masked, maskColor: '#222' }).catch(() => undefined);
   const screenshot = async (step: string) => {
-    const png = await page.screenshot({ fullPage: true, mask: masked, maskColor: '#222' }).catch(() => undefined);
+    const png = await capture();
     if (png) shots.push({ step, png });
   };
 
   let index = 0;
   let current = recipe.steps[0]!;
+  let matched: string | undefined;
+  const report = async (outcome: StepReport['outcome'], started: number) => {
+    if (!job.observe) return;
+    const png = await capture();
+    await job.observe({
+      index,
+      step: current.name,
+      action: current.action,
+      outcome,
+      ...(matched ? { matched: scrub(matched) } : {}),
+      ...(png ? { png } : {}),
+      ms: Date.now() - started,
+    });
+  };
   try {
     for (; index < recipe.steps.length; index++) {
       current = recipe.steps[index]!;
+      matched = undefined;
       const step = current;
-      if (mentionsMissingOptional(step, recipe, job.params)) {
+      const started = Date.now();
+      const tools: StepTools = {
+        job,
+        timeout: step.timeoutMs ?? job.stepTimeoutMs ?? 5_000,
+        masked,
+        records,
+        values,
+        screenshot,
+        matched: (text) => {
+          matched = text;
+        },
+      };
+      if (mentionsMissingOptional(step, recipe, job.params, values)) {
         trace.push(`${step.name}: skipped (no value given)`);
+        await report('skipped', started);
         continue;
       }
-      const timeout = step.timeoutMs ?? job.stepTimeoutMs ?? 5_000;
-      const started = Date.now();
-      await perform(page, step, { job, timeout, masked, records, screenshot });
+      if (step.when && !(await holds(page, step.when, tools))) {
+        trace.push(`${step.name}: skipped (${describeCondition(step.when)} does not hold)`);
+        await report('skipped', started);
+        continue;
+      }
+      try {
+        await perform(page, step, tools);
+      } catch (error) {
+        if (!(error instanceof Transient || isTimeout(error)) || !readOnlyActions.has(step.action)) throw error;
+        trace.push(`${step.name}: retried once after ${firstLine(error)}`);
+        await page.waitForLoadState('load', { timeout: tools.timeout }).catch(() => undefined);
+        await perform(page, step, tools);
+      }
       if (browserDialogs.length) throw new Stop('drift', `the page opened an unexpected browser dialog: ${browserDialogs.join('; ')}`);
       trace.push(`${step.name}: ok (${Date.now() - started} ms)`);
+      await report('ok', started);
     }
     return {
       status: 'done',
       detail: `${recipe.title}: ${recipe.steps.length} steps done`,
       records,
+      values,
       shots,
       trace,
     };
   } catch (error) {
-    const stop = error instanceof Stop ? error : await explain(page, error as Error, current, job);
+    const stop = error instanceof Stop ? error : await explain(page, error as Error, current, job, values);
+    await report('stopped', Date.now()).catch(() => undefined);
     if (stop.status === 'already-done') {
       trace.push(`${current.name}: ${stop.message}`);
       await screenshot(current.name);
       return {
         status: 'already-done',
-        detail: stop.message,
+        detail: scrub(stop.message),
         records,
+        values,
         shots,
         trace,
       };
@@ -137,20 +226,102 @@ interface StepTools {
   readonly timeout: number;
   readonly masked: Locator[];
   readonly records: Record<string, Record<string, string>[]>;
+  readonly values: Record<string, string>;
   readonly screenshot: (step: string) => Promise<void>;
+  readonly matched: (outline: string) => void;
+}
+
+function isTimeout(error: unknown): boolean {
+  const e = error as Error;
+  return e?.name === 'TimeoutError' || /Timeout \d+ms exceeded/.test(e?.message ?? '');
+}
+
+/** {name} replaced by a parameter's value or a value read earlier; `encode` URL-encodes each value. */
+function substitute(text: string, tools: Pick<StepTools, 'job' | 'values'>, encode = false): string {
+  return text.replace(placeholder, (_, name: string) => {
+    const value = tools.job.params[name] ?? tools.values[name] ?? '';
+    return encode ? encodeURIComponent(value) : value;
+  });
+}
+
+function describeCondition(when: RecipeCondition): string {
+  return when.present ? `present ${when.present}` : when.absent ? `absent ${when.absent}` : `text "${when.text}"`;
+}
+
+async function holds(page: Page, when: RecipeCondition, tools: StepTools): Promise<boolean> {
+  if (when.text !== undefined) return page.getByText(substitute(when.text, tools)).first().isVisible();
+  const target = locator(page, substitute((when.present ?? when.absent)!, tools));
+  const visible = await target.first().isVisible();
+  return when.present !== undefined ? visible : !visible;
+}
+
+/** Where a step's selector points once its scope is applied: one element, or drift naming why not. */
+async function scoped(page: Page, step: RecipeStep, tools: StepTools): Promise<Locator> {
+  let root: Page | Locator = page;
+  const scope = step.scope;
+  if (scope?.within) {
+    root = await rowWhere(page, scope.within, tools);
+  }
+  let target = locatorIn(root, substitute(step.selector!, tools));
+  if (scope?.firstVisible) {
+    target = target.locator('visible=true').first();
+  } else if (scope?.nth !== undefined) {
+    target = target.nth(scope.nth);
+  }
+  return target;
+}
+
+/** The one row of a table whose cell under `column` equals the value (sameText); drift when none or several. */
+async function rowWhere(page: Page, within: NonNullable<RecipeScope['within']>, tools: StepTools): Promise<Locator> {
+  const table = locator(page, substitute(within.table, tools));
+  await table.first().waitFor({ state: 'visible', timeout: tools.timeout });
+  const wanted = substitute(within.equals, tools);
+  const found = await table.first().evaluate(
+    (element, column) => {
+      const text = (cell: Element) => {
+        const copy = cell.cloneNode(true) as HTMLElement;
+        copy.querySelectorAll('.screen-reader-text, [aria-hidden=true], .visually-hidden, .sr-only').forEach((e) => e.remove());
+        return (copy.textContent ?? '').replace(/\s+/g, ' ').trim();
+      };
+      const norm = (s: string) => s.normalize('NFKC').replace(/\s+/g, ' ').trim().toLocaleLowerCase();
+      const head = element.querySelector('thead tr') ?? element.querySelector('tr');
+      const headers = head ? [...head.querySelectorAll('th, td')].map(text) : [];
+      const at = headers.findIndex((h) => norm(h) === norm(column));
+      const body = element.querySelector('tbody') ? [...element.querySelectorAll('tbody tr')] : [...element.querySelectorAll('tr')].filter((r) => r !== head);
+      return { at, headers, cells: body.map((r) => (at < 0 ? '' : text(r.querySelectorAll('th, td')[at] ?? r))) };
+    },
+    within.column,
+  );
+  if (found.at < 0) throw new Stop('drift', `the table ${within.table} has no column "${within.column}" (it has: ${found.headers.join(', ')})`);
+  const hits = found.cells.map((c, i) => (sameText(c, wanted) ? i : -1)).filter((i) => i >= 0);
+  if (hits.length === 0) throw new Stop('drift', `no row of ${within.table} has ${within.column} "${wanted}"`);
+  if (hits.length > 1) throw new Stop('drift', `${hits.length} rows of ${within.table} have ${within.column} "${wanted}"; Patchbay does not act on a guess`);
+  const rows = table.first().locator(':scope tbody tr');
+  return (await rows.count()) ? rows.nth(hits[0]!) : table.first().locator('tr').nth(hits[0]! + 1);
+}
+
+async function outline(target: Locator): Promise<string> {
+  return target
+    .evaluate((e) => {
+      const el = e as HTMLElement;
+      const attrs = ['id', 'name', 'type', 'href', 'aria-label', 'role'].map((a) => (el.getAttribute(a) ? ` ${a}="${el.getAttribute(a)}"` : '')).join('');
+      const text = (el.innerText ?? '').replace(/\s+/g, ' ').trim().slice(0, 60);
+      return `<${el.tagName.toLowerCase()}${attrs}>${text}`;
+    })
+    .catch(() => '(no element)');
 }
 
 async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<void> {
   const { job, timeout } = tools;
-  const fill = (text: string, encode = false) =>
-    text.replace(placeholder, (_, name: string) => {
-      const value = job.params[name] ?? '';
-      return encode ? encodeURIComponent(value) : value;
-    });
-  const locate = () => locator(page, fill(step.selector!));
+  const fill = (text: string, encode = false) => substitute(text, tools, encode);
+  const locate = async () => {
+    const target = await scoped(page, step, tools);
+    return target;
+  };
+  const note = async (target: Locator) => tools.matched(await outline(target));
   switch (step.action) {
     case 'goto': {
-      const url = new URL(job.consoleUrl.replace(/\/$/, '') + fill(step.url!, true));
+      const url = consoleAddress(job.consoleUrl, step.url!, tools);
       let response;
       try {
         response = await page.goto(url.toString(), {
@@ -158,6 +329,7 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
           waitUntil: 'load',
         });
       } catch (error) {
+        if (isTimeout(error)) throw new Transient(`the console at ${url.origin} did not answer in ${timeout} ms`);
         throw new Stop('unreachable', `the console at ${new URL(job.consoleUrl).origin} did not answer: ${firstLine(error)}`);
       }
       const status = response?.status() ?? 0;
@@ -166,41 +338,77 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       return;
     }
     case 'fill': {
-      const target = locate();
-      await target.fill(fill(step.value!), { timeout });
+      const target = await locate();
+      const wanted = fill(step.value!);
       const typed = [...step.value!.matchAll(placeholder)].map((m) => job.recipe.parameters[m[1]!]?.type);
       if (typed.includes('secret')) tools.masked.push(target);
+      // Fill, then read the field back: a page that re-renders while loading can empty it.
+      for (let attempt = 1; ; attempt++) {
+        await target.fill(wanted, { timeout });
+        const now = await target.inputValue({ timeout }).catch(() => wanted);
+        if (now === wanted) break;
+        if (attempt === 3) throw new Stop('drift', `${step.selector} did not keep the value typed into it (read back ${now.length} characters, expected ${wanted.length})`);
+        await page.waitForLoadState('load', { timeout }).catch(() => undefined);
+      }
+      if (!typed.includes('secret')) await note(target);
       return;
     }
-    case 'click':
-      await locate().click({ timeout });
-      await page.waitForLoadState('load', { timeout });
+    case 'click': {
+      const target = await locate();
+      await target.waitFor({ state: 'visible', timeout });
+      await note(target);
+      await clickAndWait(page, target, step.waitFor, timeout, (job.recipe.schemaVersion ?? 1) >= 2);
       return;
-    case 'check':
-      await locate().check({ timeout });
+    }
+    case 'hover': {
+      const target = await locate();
+      await target.hover({ timeout });
+      await note(target);
       return;
+    }
+    case 'check': {
+      const target = await locate();
+      await target.check({ timeout });
+      await note(target);
+      return;
+    }
     case 'select': {
-      const target = locate();
+      const target = await locate();
       const wanted = fill(step.value!);
       await target.waitFor({ state: 'visible', timeout });
       const options = (await target.locator('option').allTextContents()).map((o) => o.trim());
-      if (!options.includes(wanted)) {
+      if (!options.some((o) => sameText(o, wanted))) {
         throw new Stop('blocked', `the console has no "${wanted}" to choose in ${step.selector} (it offers: ${options.filter(Boolean).join(', ')})`, [
           `"${wanted}" does not exist in the console`,
         ]);
       }
-      await target.selectOption({ label: wanted }, { timeout });
+      await target.selectOption({ label: options.find((o) => sameText(o, wanted))! }, { timeout });
+      await note(target);
       return;
     }
     case 'upload':
-      await locate().setInputFiles(fill(step.value!), { timeout });
+      await (await locate()).setInputFiles(fill(step.value!), { timeout });
       return;
-    case 'expect':
-      await (step.selector ? locate() : page.getByText(fill(step.text!)).first()).waitFor({ state: 'visible', timeout });
+    case 'expect': {
+      const target = step.selector ? await locate() : page.getByText(fill(step.text!)).first();
+      await target.waitFor({ state: 'visible', timeout });
+      await note(target);
       return;
+    }
+    case 'read': {
+      const target = await locate();
+      await target.waitFor({ state: 'attached', timeout });
+      await note(target);
+      const raw = step.attribute ? await target.getAttribute(step.attribute, { timeout }) : await textWithout(target, step.clean?.ignore);
+      if (raw === null || raw === undefined) throw new Stop('drift', `${step.selector} has no ${step.attribute} to read`);
+      // A link's address is read as the browser would follow it: absolute, against the page's URL.
+      const linkish = step.attribute && ['href', 'src', 'action', 'formaction'].includes(step.attribute.toLowerCase());
+      tools.values[step.into!] = linkish ? new URL(raw, page.url()).toString() : clean(raw, step.clean);
+      return;
+    }
     case 'done-if':
     case 'blocked-if': {
-      const target = step.selector ? locate() : page.getByText(fill(step.text!));
+      const target = step.selector ? await locate() : page.getByText(fill(step.text!));
       if ((await target.count()) === 0 || !(await target.first().isVisible())) return;
       if (step.action === 'done-if') throw new Stop('already-done', step.says!);
       const text = (await target.first().innerText())
@@ -209,30 +417,14 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
         .filter(Boolean);
       throw new Stop('blocked', `${step.says}: ${text.join(' ')}`, text);
     }
+    case 'absent-if': {
+      const target = step.selector ? await locate() : page.getByText(fill(step.text!));
+      if ((await target.count()) === 0 || !(await target.first().isVisible())) return;
+      await confirmAbsence(page, step, tools);
+      throw new Stop('already-done', step.says!);
+    }
     case 'extract': {
-      const table = locate();
-      await table.waitFor({ state: 'visible', timeout });
-      const { headers, rows } = await table.evaluate((element) => {
-        const cells = (row: Element) => [...row.querySelectorAll('th, td')].map((c) => (c as HTMLElement).innerText.trim());
-        const all = [...element.querySelectorAll('tr')];
-        // A key/value table (a row header, then its value, on every row) reads as one record.
-        const keyed = !element.querySelector('thead') && all.length > 0 && all.every((r) => r.children.length === 2 && r.children[0]!.tagName === 'TH');
-        if (keyed)
-          return {
-            headers: all.map((r) => cells(r)[0]!),
-            rows: [all.map((r) => cells(r)[1]!)],
-          };
-        const head = element.querySelector('thead tr') ?? all[0];
-        return {
-          headers: head ? cells(head) : [],
-          rows: all.filter((r) => r !== head).map(cells),
-        };
-      });
-      const columns = Object.entries(step.columns!);
-      const missing = columns.filter(([, header]) => !headers.includes(header)).map(([, header]) => header);
-      if (missing.length)
-        throw new Stop('drift', `the table ${step.selector} has no column ${missing.map((m) => `"${m}"`).join(', ')} (it has: ${headers.join(', ')})`);
-      tools.records[step.into!] = rows.map((row) => Object.fromEntries(columns.map(([field, header]) => [field, row[headers.indexOf(header)] ?? ''])));
+      tools.records[step.into!] = await extract(page, step, tools);
       return;
     }
     case 'screenshot':
@@ -241,8 +433,170 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
   }
 }
 
+/** A URL on the console: a path under its address, or a value read from the page that must stay on the console's origin. */
+function consoleAddress(consoleUrl: string, template: string, tools: Pick<StepTools, 'job' | 'values'>): URL {
+  const base = new URL(consoleUrl);
+  const whole = /^\{([A-Za-z0-9]+)\}$/.exec(template);
+  if (whole && /^https?:\/\//i.test(tools.values[whole[1]!] ?? '')) {
+    const url = new URL(tools.values[whole[1]!]!);
+    if (url.origin !== base.origin) throw new Stop('drift', `the link read into {${whole[1]}} leaves the console (${url.origin}); Patchbay only follows links on ${base.origin}`);
+    return url;
+  }
+  return new URL(consoleUrl.replace(/\/$/, '') + substitute(template, tools, true));
+}
+
+/**
+ * Clicks and waits for what the click starts, so that the next step never races a navigation
+ * (a sign-in whose cookie is not set yet). v2 recipes wait for the navigation a click starts, if one
+ * starts within a short grace period; `waitFor` names the URL or response to wait for.
+ */
+async function clickAndWait(page: Page, target: Locator, waitFor: ClickWait | undefined, timeout: number, v2: boolean): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  if (waitFor?.url) waits.push(page.waitForURL(waitFor.url, { timeout, waitUntil: 'load' }));
+  if (waitFor?.response) waits.push(page.waitForResponse(waitFor.response, { timeout }));
+  if (waitFor?.navigation) waits.push(page.waitForNavigation({ timeout, waitUntil: 'load' }));
+  let navigated = false;
+  const onNav = (frame: Frame) => {
+    if (frame === page.mainFrame()) navigated = true;
+  };
+  page.on('framenavigated', onNav);
+  try {
+    await Promise.all([target.click({ timeout }), ...waits]);
+    if (!waitFor && v2) {
+      // No declared wait: give a navigation the click may start a moment to begin, then let it finish.
+      const deadline = Date.now() + 300;
+      while (!navigated && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    }
+    await page.waitForLoadState('load', { timeout });
+  } finally {
+    page.off('framenavigated', onNav);
+  }
+}
+
+async function textWithout(target: Locator, ignore: string | undefined): Promise<string> {
+  return target.evaluate((e, ignore) => {
+    const copy = e.cloneNode(true) as HTMLElement;
+    if (ignore) copy.querySelectorAll(ignore).forEach((c) => c.remove());
+    return (e as HTMLElement).innerText !== undefined && !ignore ? (e as HTMLElement).innerText : (copy.textContent ?? '');
+  }, ignore ?? null);
+}
+
+/** Applies a cell's cleaning (see CellCleaning in the schema). */
+export function clean(raw: string, how: CellCleaning | undefined): string {
+  let text = raw.replace(/[ \t\u00a0]+/g, ' ').replace(/\s*\n\s*/g, '\n').trim();
+  if (!how) return text;
+  if (how.firstLine) text = text.split('\n')[0]!.trim();
+  if (how.match !== undefined) {
+    const m = new RegExp(how.match, 'u').exec(text);
+    text = m ? (m[1] ?? m[0]).trim() : '';
+  }
+  if (how.number) {
+    const m = /-?\d[\d\s,.]*/.exec(text);
+    text = m ? String(Number(m[0].replace(/[\s,]/g, ''))) : '';
+  }
+  if (how.date) {
+    const when = new Date(text);
+    text = Number.isNaN(when.getTime()) ? '' : when.toISOString().slice(0, 10);
+  }
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** An extract over one table, or over every page of it when `next` names the next-page link. */
+async function extract(page: Page, step: RecipeStep, tools: StepTools): Promise<Record<string, string>[]> {
+  const out: Record<string, string>[] = [];
+  const seen = new Set<string>();
+  const maxPages = step.maxPages ?? 50;
+  for (let pageNo = 1; ; pageNo++) {
+    const table = await scoped(page, step, tools);
+    await table.waitFor({ state: 'visible', timeout: tools.timeout });
+    const ignore = Object.values(step.cells ?? {})
+      .map((c) => c.ignore)
+      .filter(Boolean);
+    const { headers, rows } = await table.evaluate(
+      (element, { rowSelector, ignore }) => {
+        const text = (cell: Element) => {
+          if (!ignore.length) return (cell as HTMLElement).innerText.trim();
+          const copy = cell.cloneNode(true) as HTMLElement;
+          for (const sel of ignore) copy.querySelectorAll(sel).forEach((c) => c.remove());
+          return (copy.textContent ?? '').trim();
+        };
+        const cells = (row: Element) => [...row.querySelectorAll('th, td')].map(text);
+        const all = [...element.querySelectorAll('tr')];
+        // A key/value table (a row header, then its value, on every row) reads as one record.
+        const keyed = !element.querySelector('thead') && all.length > 0 && all.every((r) => r.children.length === 2 && r.children[0]!.tagName === 'TH');
+        if (keyed) return { headers: all.map((r) => cells(r)[0]!), rows: [all.map((r) => cells(r)[1]!)] };
+        const head = element.querySelector('thead tr') ?? all[0];
+        const body = rowSelector
+          ? [...element.querySelectorAll(rowSelector)]
+          : element.querySelector('tbody')
+            ? [...element.querySelectorAll('tbody tr')]
+            : all.filter((r) => r !== head);
+        return { headers: head ? cells(head) : [], rows: body.filter((r) => r !== head).map(cells) };
+      },
+      { rowSelector: step.rows ?? null, ignore: ignore as string[] },
+    );
+    const columns = Object.entries(step.columns!);
+    const headerAt = (header: string) => headers.findIndex((h) => sameText(h.split('\n')[0]!, header) || sameText(h, header));
+    const missing = columns.filter(([, header]) => headerAt(header) < 0).map(([, header]) => header);
+    if (missing.length) throw new Stop('drift', `the table ${step.selector} has no column ${missing.map((m) => `"${m}"`).join(', ')} (it has: ${headers.join(', ')})`);
+    for (const row of rows) {
+      // A "No items found" row spans the table: not an account.
+      if (row.length < columns.length && row.length <= 1) continue;
+      const record = Object.fromEntries(columns.map(([field, header]) => [field, clean(row[headerAt(header)] ?? '', step.cells?.[field])]));
+      const key = JSON.stringify(record);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(record);
+    }
+    if (!step.next) return out;
+    const next = locator(page, substitute(step.next, tools)).first();
+    if (!(await next.count())) return out;
+    if (pageNo >= maxPages) throw new Stop('drift', `the table ${step.selector} still has a next page after ${maxPages} pages`);
+    const href = await next.getAttribute('href');
+    if (href) {
+      const url = new URL(href, page.url());
+      if (url.origin !== new URL(tools.job.consoleUrl).origin) throw new Stop('drift', `the next-page link leaves the console (${url.origin})`);
+      const response = await page.goto(url.toString(), { timeout: tools.timeout, waitUntil: 'load' });
+      if ((response?.status() ?? 0) >= 400) throw new Stop('drift', `the console answered ${response?.status()} for page ${pageNo + 1}`);
+    } else {
+      await clickAndWait(page, next, { navigation: true }, tools.timeout, true);
+    }
+  }
+}
+
+/**
+ * The second ways an absence must be seen before a recipe may say "already done": each runnable
+ * confirmation opens its URL and must show nothing was found there too. A confirmation that finds
+ * something, or none that could run, stops the recipe as drift, so that a person decides.
+ */
+async function confirmAbsence(page: Page, step: RecipeStep, tools: StepTools): Promise<void> {
+  const ran: string[] = [];
+  for (const way of step.confirm ?? []) {
+    const names = [...way.url.matchAll(placeholder)].map((m) => m[1]!);
+    if (names.some((n) => !tools.job.params[n] && !tools.values[n])) continue;
+    const url = consoleAddress(tools.job.consoleUrl, way.url, tools);
+    const response = await page.goto(url.toString(), { timeout: tools.timeout, waitUntil: 'load' }).catch((error) => {
+      throw new Stop('unreachable', `the console did not answer the check "${way.name}": ${firstLine(error)}`);
+    });
+    const status = response?.status() ?? 0;
+    if (status >= 400) throw new Stop('drift', `absence not proven: the check "${way.name}" answered ${status}`);
+    const sign = way.absent ? locator(page, substitute(way.absent, tools)) : page.getByText(substitute(way.text!, tools));
+    if (!(await sign.first().isVisible())) {
+      throw new Stop('drift', `absence not proven: ${step.name} found nothing, but the check "${way.name}" finds something; a person must decide whether it is the same account`);
+    }
+    ran.push(way.name);
+  }
+  if (!ran.length) throw new Stop('drift', `absence not proven: ${step.name} found nothing and no second check could run (${(step.confirm ?? []).map((w) => w.name).join(', ')})`);
+}
+
 /** role=button[name="Save"] means that whole name, in any case (Playwright's default is a substring); label=… is a form label. */
 export function locator(page: Page, selector: string): Locator {
+  return locatorIn(page, selector);
+}
+
+/** The same selectors, looked up inside a page or inside an element (a table row). */
+export function locatorIn(root: Page | Locator, selector: string): Locator {
+  const page = root as Page;
   const role = roleSelector.exec(selector);
   if (role) {
     const name = role[2]?.replace(/\\(.)/g, '$1');
@@ -262,16 +616,17 @@ export function locator(page: Page, selector: string): Locator {
   return page.locator(selector);
 }
 
-function mentionsMissingOptional(step: RecipeStep, recipe: BrowserRecipe, params: RecipeJob['params']): boolean {
-  const names = [...`${step.value ?? ''} ${step.selector ?? ''}`.matchAll(placeholder)].map((m) => m[1]!);
-  return names.some((name) => recipe.parameters[name]?.required !== true && !params[name]);
+function mentionsMissingOptional(step: RecipeStep, recipe: BrowserRecipe, params: RecipeJob['params'], values: Record<string, string>): boolean {
+  const names = [...`${step.value ?? ''} ${step.selector ?? ''} ${step.url ?? ''}`.matchAll(placeholder)].map((m) => m[1]!);
+  return names.some((name) => recipe.parameters[name] && recipe.parameters[name]!.required !== true && !params[name] && !values[name]);
 }
 
 /** Turns Playwright's failure into what a person needs to know: which element, and what was there instead. */
-async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJob): Promise<Stop> {
+async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJob, values: Record<string, string>): Promise<Stop> {
   const message = error.message ?? String(error);
+  if (error instanceof Transient) return new Stop('unreachable', message);
   const shown = (text: string) =>
-    text.replace(placeholder, (whole, name: string) => (job.recipe.parameters[name]?.type === 'secret' ? whole : (job.params[name] ?? whole)));
+    text.replace(placeholder, (whole, name: string) => (job.recipe.parameters[name]?.type === 'secret' ? whole : (job.params[name] ?? values[name] ?? whole)));
   const what = shown(step.selector ?? (step.text ? `the text "${step.text}"` : (step.url ?? step.action)));
   const dialogs = await page
     .locator('[role=dialog]:visible, [role=alertdialog]:visible, dialog[open]')

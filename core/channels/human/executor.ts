@@ -45,6 +45,7 @@ export class HumanChannelExecutor implements ChannelExecutor {
     const answer = await ctx.waitForSignal<TaskSignal>(`task:${taskId}`);
     if (answer.timedOut) return { status: 'failed', detail: `task ${taskId} timed out` };
     const { outcome, by, evidence, reason } = answer.payload;
+    if (outcome === 'retry-robot') return { status: 'failed', detail: `handed back to the robot by ${by} in task ${taskId}${reason ? `: ${reason}` : ''}`, retryRobot: true };
     if (outcome === 'failed') return { status: 'failed', detail: `task ${taskId} failed by ${by}: ${reason ?? 'no reason given'}`, evidence };
     const detail = outcome === 'already-done' ? `already done, said ${by} in task ${taskId}` : `done by ${by} in task ${taskId}`;
     return { status: outcome, detail, evidence };

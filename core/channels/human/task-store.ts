@@ -72,7 +72,7 @@ export interface EvidenceInput {
 }
 
 export interface TaskSignal {
-  readonly outcome: 'done' | 'already-done' | 'failed';
+  readonly outcome: 'done' | 'already-done' | 'failed' | 'retry-robot';
   readonly by: string;
   readonly reason?: string;
   readonly evidence: readonly Evidence[];
@@ -193,6 +193,20 @@ export class TaskStore {
     });
   }
 
+  /**
+   * Hands the step back to the robot: the person fixed what made the browser recipe drift, and the
+   * waiting runs run the step's automated channels again. Refused for a task no robot handed over.
+   */
+  handBack(taskId: string, args: { by: string; note?: string }): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, args.by);
+      if (!task.content.handedOver?.some((h) => h.channel !== 'human')) throw new TaskRefusedError(taskId, 'no robot handed this step over: there is nothing to hand back');
+      this.closeItems(task, this.openItems(task), { outcome: 'retry-robot', by: args.by, evidence: [], ...(args.note ? { reason: args.note } : {}) });
+      return this.get(taskId);
+    });
+  }
+
   /** Moves the task to another queue and/or assigns it to one operator. */
   reassign(taskId: string, args: { by: string; queue?: string; assignee?: string }): TaskView {
     return this.engine.atomically(() => {
@@ -251,17 +265,18 @@ export class TaskStore {
     const now = this.now();
     const update = this.db.prepare('UPDATE task_items SET status = ?, closed_by = ?, evidence = ? WHERE task_id = ? AND run_id = ? AND step_id = ?');
     for (const item of items) {
-      update.run(signal.outcome, signal.by, JSON.stringify(signal.evidence), task.id, item.runId, item.stepId);
+      // Handed back to the robot: the person's part is cancelled (the store's statuses have no other word for it).
+      update.run(signal.outcome === 'retry-robot' ? 'cancelled' : signal.outcome, signal.by, JSON.stringify(signal.evidence), task.id, item.runId, item.stepId);
       this.engine.signal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
     }
-    const type = signal.outcome === 'failed' ? 'task.failed' : 'task.completed';
+    const type = signal.outcome === 'failed' ? 'task.failed' : signal.outcome === 'retry-robot' ? 'task.handed-back' : 'task.completed';
     this.engine.audit.append(
       { type, actor: signal.by, taskId: task.id, data: { outcome: signal.outcome, people: items.map((i) => i.email), evidence: signal.evidence.map((e) => e.summary), ...(signal.reason ? { reason: signal.reason } : {}) } },
       now,
     );
     const evidence = [...task.evidence, ...signal.evidence];
     this.db.prepare('UPDATE tasks SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), task.id);
-    this.closeIfFinished(task.id, signal.by, signal.outcome === 'failed' ? 'failed' : 'completed');
+    this.closeIfFinished(task.id, signal.by, signal.outcome === 'failed' ? 'failed' : signal.outcome === 'retry-robot' ? 'cancelled' : 'completed');
   }
 
   private closeIfFinished(taskId: string, by: string, status: 'completed' | 'failed' | 'cancelled'): void {

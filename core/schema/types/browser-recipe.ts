@@ -9,12 +9,27 @@ export type Identifier = string;
  */
 export type OperationName = string;
 export type RecipeStep = Step & Step;
+/**
+ * A second way to look for the account: open `url` (or stay, for a full-list `extract` result) and see absence again. When the second way finds something, or none could run, absence is not proven and the recipe stops for a person.
+ */
+export type AbsenceConfirmation = Confirmation & Confirmation1 & Confirmation & Confirmation1;
+export type Confirmation =
+  | {
+      [k: string]: unknown;
+    }
+  | {
+      [k: string]: unknown;
+    };
 
 /**
  * Browser automation as data: parameters, then steps that read the current state first (so that running twice does no harm) and act only on what they expect to see.
  */
 export interface BrowserRecipe {
   $schema?: string;
+  /**
+   * The recipe language: 1 (the default when absent) or 2, which adds scopes, conditions, values read from the page, paging extracts and confirmed absence checks. A v1 recipe is read as it always was.
+   */
+  schemaVersion?: 1 | 2;
   id: Identifier;
   title: string;
   operation: OperationName;
@@ -30,9 +45,9 @@ export interface BrowserRecipe {
 }
 export interface RecipeParameter {
   /**
-   * secret: resolved from the tenant's secret references and only ever typed into the page (never in a URL, a selector or a log); file: a path on the worker, for uploads.
+   * secret: resolved from the tenant's secret references and only ever typed into the page (never in a URL, a selector or a log); login: the robot's sign-in name, resolved like a secret and only typed, but not a secret, so it is never masked in messages (a login such as "admin" is a common word); setting: a tenant's non-secret setting for the app (apps.<app>.settings.<name>), such as who receives a leaver's content; file: a path on the worker, for uploads.
    */
-  type: 'string' | 'email' | 'secret' | 'file';
+  type: 'string' | 'email' | 'secret' | 'login' | 'setting' | 'file';
   /**
    * Where the engine takes the value: the request's subject (email, firstName, lastName) or its desired access (role, team, policy: the first of each). Default: the parameter's own name.
    */
@@ -123,9 +138,12 @@ export interface Step {
     | 'extract'
     | 'screenshot'
     | 'done-if'
-    | 'blocked-if';
+    | 'blocked-if'
+    | 'hover'
+    | 'read'
+    | 'absent-if';
   /**
-   * goto: a path relative to the tenant's console URL; {param} is replaced.
+   * goto: a path relative to the tenant's console URL, or a {value} read earlier holding a URL on the console's own origin; {param} is replaced (URL-encoded in a path).
    */
   url?: string;
   /**
@@ -141,7 +159,7 @@ export interface Step {
    */
   text?: string;
   /**
-   * extract: the name of the record list.
+   * extract: the name of the record list; read: the name of the value later steps use as {name}.
    */
   into?: string;
   /**
@@ -155,4 +173,108 @@ export interface Step {
    */
   says?: string;
   timeoutMs?: number;
+  /**
+   * read: the attribute to read (href, data-id…); without it, the element's text.
+   */
+  attribute?: string;
+  clean?: CellCleaning;
+  /**
+   * extract: field name → how its cells are cleaned.
+   */
+  cells?: {
+    [k: string]: CellCleaning;
+  };
+  /**
+   * extract: selector of the data rows within the table (default: the rows of its tbody, so header and footer rows are never records).
+   */
+  rows?: string;
+  /**
+   * extract: selector of the next-page link; the extract follows it until it is gone (at most maxPages).
+   */
+  next?: string;
+  maxPages?: number;
+  scope?: RecipeScope;
+  when?: RecipeCondition;
+  waitFor?: ClickWait;
+  /**
+   * absent-if: the second ways that must also find nothing before the recipe may say already done.
+   *
+   * @minItems 1
+   */
+  confirm?: [AbsenceConfirmation, ...AbsenceConfirmation[]];
+}
+/**
+ * How a cell's text is cleaned, in this order: elements matching `ignore` are left out (screen-reader text), whitespace is trimmed and runs of it collapsed, `firstLine` keeps the first line, `match` keeps its first group (or the whole match), `number` keeps digits as a number, `date` writes an ISO 8601 date.
+ */
+export interface CellCleaning {
+  /**
+   * CSS selector of elements inside the cell to leave out, e.g. .screen-reader-text.
+   */
+  ignore?: string;
+  firstLine?: boolean;
+  /**
+   * A regular expression (data, not code); no match leaves the cell empty.
+   */
+  match?: string;
+  number?: boolean;
+  date?: boolean;
+}
+/**
+ * Narrows where a selector looks: inside the one row of a table whose column equals a value (compared case-insensitively, trimmed and Unicode-normalised, NFKC), then the nth match or the first visible one. Without nth or firstVisible, more than one match is drift.
+ */
+export interface RecipeScope {
+  within?: RowScope;
+  /**
+   * The match at this index (0 is the first), for controls a page repeats (top and bottom of a list).
+   */
+  nth?: number;
+  /**
+   * The first match that is visible.
+   */
+  firstVisible?: boolean;
+}
+export interface RowScope {
+  /**
+   * The table (a Playwright selector).
+   */
+  table: string;
+  /**
+   * The column's header, as shown.
+   */
+  column: string;
+  /**
+   * The value the row's cell must equal; {param} and {value} are replaced.
+   */
+  equals: string;
+}
+/**
+ * A step runs only when this holds: an element is present (visible) or absent, or a text is on the page.
+ */
+export interface RecipeCondition {
+  present?: string;
+  absent?: string;
+  text?: string;
+}
+/**
+ * What a click starts and the step waits for before the next one: a navigation (a new document), a URL (a glob such as ** /wp-admin/**), or a response whose URL matches a glob.
+ */
+export interface ClickWait {
+  navigation?: boolean;
+  url?: string;
+  response?: string;
+}
+export interface Confirmation1 {
+  name: string;
+  /**
+   * A path on the console (with {param} and {value}); a confirmation naming an optional parameter that was not given is skipped.
+   */
+  url: string;
+  /**
+   * Selector that shows nothing was found at url.
+   */
+  absent?: string;
+  /**
+   * Text that shows nothing was found at url.
+   */
+  text?: string;
 }

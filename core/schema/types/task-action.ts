@@ -1,14 +1,14 @@
 /* Generated from schemas/task-action.schema.json by `npm run types`. Do not edit: change the schema and regenerate. */
 
 /**
- * What an operator or a machine does with a task through the HTTP API: complete it with evidence, fail it with a reason, or reassign it. The acting person is the authenticated principal, never a field of the body. The `action` is checked first, so a body with an unknown action is told that `action` is wrong, not what another action would need.
+ * What an operator or a machine does with a task through the HTTP API: complete it with evidence, fail it with a reason, reassign it, or hand the step back to the robot after fixing what made it drift. The acting person is the authenticated principal, never a field of the body. The `action` is checked first, so a body with an unknown action is told that `action` is wrong, not what another action would need.
  */
 export type TaskAction = {
   /**
    * What to do with the task; the other fields depend on it.
    */
-  action: 'complete' | 'fail' | 'reassign';
-} & (CompleteTask | FailTask | ReassignTask);
+  action: 'complete' | 'fail' | 'reassign' | 'retry-robot';
+} & (CompleteTask | FailTask | ReassignTask | RetryRobot);
 /**
  * For a batched task: complete one person's item only.
  */
@@ -47,4 +47,14 @@ export interface ReassignTask2 {
   action: 'reassign';
   queue?: Identifier;
   assignee?: Email1;
+}
+/**
+ * Hands the step back to the robot: the person fixed what made the browser recipe drift (a dialog dismissed, a setting restored), and the step's automated channels run again. Only for a task whose step a robot handed over.
+ */
+export interface RetryRobot {
+  action: 'retry-robot';
+  /**
+   * What the person fixed.
+   */
+  note?: string;
 }

@@ -113,6 +113,12 @@ export interface AppSettings {
   baseUrl?: WebUrl2;
   secrets?: Secrets;
   /**
+   * Non-secret settings the app's browser recipes take as parameters of type setting, e.g. contentOwner: who receives a leaver's content.
+   */
+  settings?: {
+    [k: string]: string;
+  };
+  /**
    * The app's id in the identity provider (Okta: 0oa…), for assignments and sign-in evidence.
    */
   idpAppId?: string;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { BrowserHost } from '../../../core/channels/browser/browser-host.js';
 import { fillImportTemplate } from '../../../core/channels/browser/import-template.js';
-import { type RecipeJob, type RecipeResult, runRecipe } from '../../../core/channels/browser/recipe-runner.js';
+import { type RecipeJob, type RecipeResult, clean, runRecipe, sameText } from '../../../core/channels/browser/recipe-runner.js';
+import { checkRecipe } from '../../../core/manifest/recipe-checks.js';
 import { createServices } from '../../../core/container.js';
 import type { BrowserRecipe } from '../../../core/schema/types/browser-recipe.js';
 import { scratchDir } from '../../support/fixtures.js';
@@ -319,5 +320,46 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
       assert.equal(result.status, 'unreachable');
       assert.match(result.detail, /the console at http:\/\/127\.0\.0\.1:9 did not answer/);
     });
+  });
+});
+
+describe('recipe language v2: the loader\'s checks and the cell cleaning', () => {
+  const base = (steps: BrowserRecipe['steps'], extra: Partial<BrowserRecipe> = {}): BrowserRecipe => ({
+    id: 'x',
+    title: 'x',
+    operation: 'getUser',
+    parameters: { email: { type: 'email', required: true }, adminLogin: { type: 'login', required: true } },
+    steps,
+    ...extra,
+  });
+
+  it('refuses v2 words in a v1 recipe, a value used before a read step takes it, a login outside a fill, a bad regular expression', () => {
+    const v1 = checkRecipe(base([{ name: 'h', action: 'hover', selector: 'a', scope: { nth: 0 } }]));
+    assert.deepEqual(v1.map((p) => p.pointer), ['/steps/0/scope', '/steps/0/action']);
+    const order = checkRecipe(
+      base(
+        [
+          { name: 'go', action: 'goto', url: '{link}' },
+          { name: 'read', action: 'read', selector: 'a', attribute: 'href', into: 'link' },
+          { name: 'again', action: 'goto', url: '{link}' },
+          { name: 'login in url', action: 'goto', url: '/u/{adminLogin}' },
+          { name: 'bad', action: 'read', selector: 'td', into: 'n', clean: { match: '(' } },
+        ],
+        { schemaVersion: 2 },
+      ),
+    );
+    assert.deepEqual(order.map((p) => p.pointer), ['/steps/0/url', '/steps/3/url', '/steps/4/clean/match']);
+    assert.match(order[1]!.reason, /login \{adminLogin\} may only be typed/);
+  });
+
+  it('cleans cells: screen-reader text by a regular expression, numbers, dates; compares text case- and Unicode-insensitively', () => {
+    assert.equal(clean('3\n3 posts by this author', { match: '^(\\d+)' }), '3');
+    assert.equal(clean('  1 234 posts ', { number: true }), '1234');
+    assert.equal(clean('2026/11/30', { date: true }), '2026-11-30');
+    assert.equal(clean('lleaver\nEdit | Delete', { firstLine: true }), 'lleaver');
+    assert.ok(sameText(' Kim.Nguyen@ACME.test ', 'kim.nguyen@acme.test'));
+    assert.ok(sameText('ｋｉｍ', 'kim'), 'full-width letters (NFKC)');
+    assert.ok(sameText('Ame\u0301lie', 'AMÉLIE'), 'a decomposed accent');
+    assert.ok(!sameText('kim', 'kimberly'));
   });
 });

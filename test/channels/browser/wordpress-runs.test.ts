@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import type { StartResult } from '../../../core/engine/port.js';
+import { TaskRefusedError } from '../../../core/channels/human/task-store.js';
+import { type WordpressConsole, reseedWordpress, startWordpress, withMuPlugin, wordpressState } from '../../fixtures/wordpress/console.js';
+import { type Harness, harness } from '../../support/runtime.js';
+
+let wp: WordpressConsole;
+
+/** The demo tenant with WordPress installed: the robot's sign-in from its environment, the content owner as a setting. */
+function wordpressHarness(): Harness {
+  return harness({
+    env: { WP_ROBOT_LOGIN: wp.robot.login, WP_ROBOT_PASSWORD: wp.robot.password },
+    browser: { stepTimeoutMs: 8_000 },
+    tweak: (p) => {
+      p.apps.wordpress = {
+        queue: 'it-ops',
+        browserAutomation: 'allowed',
+        consoleUrl: wp.url,
+        secrets: { adminLogin: 'env:WP_ROBOT_LOGIN', adminPassword: 'env:WP_ROBOT_PASSWORD' },
+        settings: { contentOwner: 'Content Keeper (ckeeper)' },
+      };
+    },
+  });
+}
+
+async function offboard(h: Harness, email: string, firstName: string, lastName: string) {
+  const [{ run }] = (await h.runtime.runs.start(
+    [{ source: 'test', request: { playbook: 'offboard', app: 'wordpress', subject: { email, firstName, lastName } } }],
+    h.profile,
+  )) as [StartResult];
+  await h.runtime.runs.settle();
+  return run;
+}
+
+const runbooksOpened = (h: Harness, runId: string) =>
+  h.runtime.tasks
+    .list({ status: 'all' })
+    .filter((t) => t.items.some((i) => i.runId === runId))
+    .map((t) => t.runbook);
+
+describe('WordPress offboardings through the engine and the browser channel', function () {
+  this.timeout(180_000);
+
+  before(() => {
+    wp = startWordpress();
+  });
+  beforeEach(() => reseedWordpress());
+
+  it('deletes the leaver in the console, attributes her posts to the content owner, and verifies it', async () => {
+    const h = wordpressHarness();
+    const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
+    while (h.run(run.id).status === 'waiting' && h.openTaskOf(run.id)) await h.completeNext(run.id); // the IdP unassignment: a person
+    const done = h.run(run.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
+    assert.equal(done.outcome, 'done');
+    const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
+    assert.equal(steps['wordpress-deactivate-user']!.channel, 'browser');
+    assert.equal(steps['wordpress-deactivate-user']!.status, 'done');
+    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'), 'no person was asked to delete her');
+    const state = wordpressState();
+    assert.ok(!state.users.some((u) => u.login === 'lleaver'));
+    assert.ok(state.posts.filter((p) => p.title.startsWith("Lena's")).every((p) => p.author === 'ckeeper'));
+  });
+
+  it('the email alias (IdP kim.nguyen@, console knguyen@) ends with a person\'s task, never "already done"', async () => {
+    const h = wordpressHarness();
+    const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
+    const steps = h.runtime.runs.timeline(run.id).steps;
+    assert.ok(!steps.some((s) => s.status === 'already-done'), JSON.stringify(steps.map((s) => [s.stepId, s.status, s.detail])));
+    // Past the IdP task, the removal stops at the absence the last-name search contradicts, and goes to a person.
+    for (let i = 0; i < 3 && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
+    assert.ok(runbooksOpened(h, run.id).includes('remove-user'), JSON.stringify(runbooksOpened(h, run.id)));
+    const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    assert.notEqual(removal.status, 'already-done');
+    assert.ok(wordpressState().users.some((u) => u.login === 'knguyen'));
+  });
+
+  it('a person who fixed the drift hands the step back to the robot, which then deletes the user', async () => {
+    const h = wordpressHarness();
+    const plugin = withMuPlugin('patchbay-relabel', `<?php add_filter('gettext', fn ($t, $text) => $text === 'Confirm Deletion' ? 'Yes, delete for good' : $t, 10, 2);`);
+    let removed = false;
+    try {
+      const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
+      const idpTask = h.openTaskOf(run.id)!;
+      // The IdP step was never the robot's: nothing to hand back.
+      assert.throws(() => h.runtime.tasks.handBack(idpTask, { by: 'it.oncall@acme.example' }), TaskRefusedError);
+      for (let i = 0; i < 3 && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
+      const removal = h.openTaskOf(run.id)!;
+      assert.equal(h.runtime.tasks.get(removal).runbook, 'remove-user');
+      assert.ok(h.runtime.tasks.get(removal).content.handedOver?.some((o) => o.channel === 'browser'));
+      assert.ok(wordpressState().users.some((u) => u.login === 'lleaver'), 'the drift stopped before deleting');
+      plugin.remove();
+      removed = true;
+      const queue = h.runtime.tasks.get(removal).queue;
+      const by = h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
+      h.runtime.tasks.handBack(removal, { by, note: 'the relabelling plugin is gone' });
+      await h.runtime.runs.settle();
+      const done = h.run(run.id);
+      assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
+      assert.equal(done.outcome, 'done');
+      const step = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+      assert.equal(step.channel, 'browser');
+      assert.equal(h.runtime.tasks.get(removal).status, 'cancelled');
+      assert.ok(!wordpressState().users.some((u) => u.login === 'lleaver'));
+      assert.ok(h.runtime.engine.audit.list({ taskId: removal }).some((e) => e.type === 'task.handed-back'));
+    } finally {
+      if (!removed) plugin.remove();
+    }
+  });
+});
