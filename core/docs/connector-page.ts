@@ -109,7 +109,7 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     '## SSO',
     facts([
       ['Protocols', caps.sso.protocols],
-      ['Identity providers', caps.sso.idps],
+
       ['JIT provisioning', caps.sso.jit],
       ['What JIT carries', caps.sso.jitCarries],
     ]),

@@ -1,6 +1,6 @@
 import { type Source, describeValue } from '../manifest/facts.js';
 
-const describeClaim = (claim: string) => `says ${describeValue(claim)}`;
+const describeClaim = (claim: string | readonly string[]) => (typeof claim === 'string' ? `says ${describeValue(claim)}` : `says both ${claim.map((c) => describeValue(c)).join(' and ')}`);
 
 /** Numbers the sources of a page by address, in order of first use, so facts can cite them as [n]. */
 export class SourceIndex {

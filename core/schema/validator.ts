@@ -30,6 +30,8 @@ export const SchemaValidator = Symbol('SchemaValidator');
 export interface SchemaValidator {
   /** Returns the data typed as T when it is valid; throws InvalidInputError naming the file and JSON pointer. */
   validate<T>(kind: SchemaKind, data: unknown, file?: string): T;
+  /** Every place the data breaks its schema (empty when valid), each with its JSON pointer: for `validate` reporting all errors at once. */
+  problems(kind: SchemaKind, data: unknown): { pointer: string; reason: string }[];
 }
 
 const schemaId = (kind: string) => `https://patchbay.dev/schemas/${kind}.schema.json`;
@@ -39,25 +41,53 @@ const schemaId = (kind: string) => `https://patchbay.dev/schemas/${kind}.schema.
 export class AjvSchemaValidator implements SchemaValidator {
   private readonly validators = new Map<SchemaKind, ValidateFunction>();
 
+  private readonly ajv: Ajv2020;
+  private thorough: Ajv2020 | undefined;
+
   constructor() {
-    const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors: false });
-    addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
-    for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
-      ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
-    }
-    for (const kind of schemaKinds) {
-      const validate = ajv.getSchema(schemaId(kind));
+    this.ajv = compiler(false);
+  }
+
+  private validator(kind: SchemaKind): ValidateFunction {
+    // Compiled on first use: a command that validates only manifests never compiles the rest.
+    let validate = this.validators.get(kind);
+    if (!validate) {
+      validate = this.ajv.getSchema(schemaId(kind));
       if (!validate) throw new Error(`schema ${kind}.schema.json is missing from ${schemasDir}`);
       this.validators.set(kind, validate);
     }
+    return validate;
+  }
+
+  problems(kind: SchemaKind, data: unknown): { pointer: string; reason: string }[] {
+    const validate = (this.thorough ??= compiler(true)).getSchema(schemaId(kind))!;
+    if (validate(data)) return [];
+    const byPointer = new Map<string, ErrorObject[]>();
+    for (const error of validate.errors ?? []) {
+      if (error.keyword === 'if') continue;
+      const pointer = pointerOf(error);
+      byPointer.set(pointer, [...(byPointer.get(pointer) ?? []), error]);
+    }
+    // One line per place, the deepest places only (a parent's anyOf failure repeats its child's).
+    const pointers = [...byPointer.keys()].filter((p) => ![...byPointer.keys()].some((q) => q !== p && q.startsWith(`${p}/`)));
+    return pointers.map((pointer) => describeSchemaErrors(byPointer.get(pointer)!));
   }
 
   validate<T>(kind: SchemaKind, data: unknown, file?: string): T {
-    const validate = this.validators.get(kind)!;
+    const validate = this.validator(kind);
     if (validate(data)) return data as T;
     const { pointer, reason } = describeSchemaErrors(validate.errors ?? []);
     throw new InvalidInputError({ file: file && displayPath(file), pointer }, reason);
   }
+}
+
+function compiler(allErrors: boolean): Ajv2020 {
+  const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors });
+  addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
+  for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
+    ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
+  }
+  return ajv;
 }
 
 /**

@@ -116,6 +116,12 @@ export interface AppSettings {
    * This app's audit interval in days, over policies.auditEveryDays.
    */
   auditEveryDays?: number;
+  /**
+   * Connector-specific settings that a manifest's surfaces name in their URL templates ({settings.subdomain}).
+   */
+  settings?: {
+    [k: string]: string;
+  };
 }
 export interface Queue {
   id: Identifier;
