@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { createServices, type Runtime, type Services } from '../container.js';
+import type { Runtime, Services } from '../container.js';
 import { defaultDataDir, describeSqliteError } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -242,7 +242,11 @@ function describeValid(services: Services, kind: SchemaKind, file: string, data:
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   let services: Services | undefined;
   let runtime: Runtime | undefined;
-  const getServices = () => (services ??= createServices());
+  // The composition root (inversify, ajv, every channel) is loaded only by commands that use it: not by --help.
+  const args = argv.slice(2);
+  const helpOnly = args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.includes('--version') || args.includes('-V');
+  const container = helpOnly ? undefined : await import('../container.js');
+  const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
   const program = buildProgram(getServices, (dataDir) => (runtime ??= getServices().openRuntime({ dataDir })));
   try {
     await program.parseAsync([...argv]);
