@@ -147,7 +147,10 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
       return answer(surface?.limitedStatuses?.[0] ?? 429, { error: 'rate limited' }, { 'retry-after': String(seconds) });
     }
     if (!authorized(req, target.searchParams)) return answer(401, { error: 'unauthorized' });
-    for (const route of routes) {
+    // Two calls on one path (a list, and a get through a filtered list): the one whose bound query
+    // parameters the request carries wins.
+    const score = (route: Route) => Object.entries(route.call.query ?? {}).filter(([key, value]) => typeof value === 'string' && value.includes('{') && target.searchParams.has(key)).length;
+    for (const route of [...routes].sort((a, b) => score(b) - score(a))) {
       if (route.method !== req.method) continue;
       const match = route.pattern.exec(target.pathname);
       if (!match) continue;
