@@ -132,7 +132,7 @@ export function registerConnectorCommands(program: Command, connectors: Command,
  */
 export function initProfile(tenant: string, apps: readonly LoadedConnector[], idp: LoadedConnector | undefined, api: (id: string) => { requiredSecrets: readonly string[]; requiredSettings?: readonly string[] } | undefined): { profile: TenantProfile; explained: string } {
   const lines = [`# Tenant profile \`${tenant}\``, '', 'Written by `patchbay init`. Each setting of the JSON file, what it means and what to put there. Settings left out are unknown to Patchbay: the planner says so and skips what needs them.', '', '- `queues`: where human tasks go; every runbook names one (`it-ops` by default).', '- `policies.browserAutomation`: `forbidden` until you allow driving admin consoles with a browser.'];
-  const profile: TenantProfile = { tenant, apps: {}, queues: [{ id: 'it-ops', name: 'IT operations', members: [] }], policies: { browserAutomation: 'forbidden' } } as unknown as TenantProfile;
+  const profile: TenantProfile = { $schema: 'https://patchbay.dev/schemas/tenant-profile.schema.json', tenant, apps: {}, queues: [{ id: 'it-ops', name: 'IT operations', members: [] }], policies: { browserAutomation: 'forbidden' } } as unknown as TenantProfile;
   const secretRef = (app: string, name: string) => `env:${`${app}_${name}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
   if (idp) {
     const needs = api(idp.manifest.id);

@@ -157,6 +157,7 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
       if (kind === 'connector-manifest') {
         // Every problem at once: a connector author fixes them in one pass.
         const problems = services.loader.problems(path.dirname(path.resolve(file)));
+        if (problems.length === 1) throw new InvalidInputError({}, problems[0]!);
         if (problems.length) {
           for (const problem of problems) process.stderr.write(`${problem}\n`);
           throw new InvalidInputError({ file: displayPath(file) }, `${problems.length} problem${problems.length > 1 ? 's' : ''} (listed above)`);
@@ -171,7 +172,10 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .option('--check', 'exit 1 when a committed page differs from what the generator writes')
     .option('--out <dir>', 'the docs folder', docsDir)
     .action((options: { check?: boolean; out: string }) => {
-      const { docs } = getServices();
+      const { docs, registry } = getServices();
+      // Pages for a partial catalogue would drop the broken connectors' pages: write nothing instead.
+      const broken = registry.broken();
+      if (broken.length) throw new InvalidInputError({}, `docs not written: ${broken.map((b) => b.reason).join('; ')}`);
       const out = path.resolve(options.out);
       if (options.check) {
         const stale = docs.stale(out);

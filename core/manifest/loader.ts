@@ -42,7 +42,7 @@ export interface ManifestLoader {
   /**
    * Every connector in the folders, in order (a folder of connector folders, or one connector
    * folder itself): a bad one is set aside in `broken` and never stops the others. An id seen
-   * twice keeps its first folder; the second is broken.
+   * twice is taken from the later folder.
    */
   loadCatalogue(folders: readonly string[]): Catalogue;
   /** One connector folder. */
@@ -86,10 +86,11 @@ export class FileManifestLoader implements ManifestLoader {
       }
       for (const dir of dirs) {
         const id = path.basename(dir);
-        const first = seen.get(id);
-        if (first) {
-          broken.push({ id, dir, reason: `${displayPath(dir)}: connector '${id}' is already loaded from ${displayPath(first)}` });
-          continue;
+        // A later folder's connector replaces an earlier one of the same id (a copy of a built-in
+        // connector being worked on): what PATCHBAY_CONNECTORS points at is what runs.
+        if (seen.has(id)) {
+          connectors.splice(0, connectors.length, ...connectors.filter((c) => c.manifest.id !== id));
+          broken.splice(0, broken.length, ...broken.filter((b) => b.id !== id));
         }
         seen.set(id, dir);
         try {

@@ -109,8 +109,12 @@ export class AjvSchemaValidator implements SchemaValidator {
     const validate = (this.thorough ??= compiler(true)).getSchema(schemaId(kind))!;
     if (validate(data)) return [];
     const byPointer = new Map<string, ErrorObject[]>();
+    // An object with a real error inside also reports its properties as "not allowed" (the failed
+    // branch evaluated nothing): those echoes are dropped.
+    const broken = new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'unevaluatedProperties').map((e) => e.instancePath.replace(/\/[^/]*$/, '')));
     for (const error of validate.errors ?? []) {
       if (error.keyword === 'if') continue;
+      if (error.keyword === 'unevaluatedProperties' && broken.has(error.instancePath)) continue;
       const pointer = pointerOf(error);
       byPointer.set(pointer, [...(byPointer.get(pointer) ?? []), error]);
     }
