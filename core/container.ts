@@ -24,9 +24,9 @@ import { StepLog } from './engine/step-log.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
 import { ReconcileHistory } from './reconcile/history.js';
 import { LeaverFeed } from './intake/leaver-feed.js';
-import { connectorsDir } from './paths.js';
+import { connectorFolders } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
-import { ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
+import { BrokenConnectors, ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
 import { AjvSchemaValidator, SchemaValidator } from './schema/validator.js';
 import { type Database, StoreDatabase, openDatabase } from './store/database.js';
 import { IdentifierStore } from './store/identifiers.js';
@@ -34,8 +34,8 @@ import { FileTenantProfiles, TenantProfiles } from './tenant/profile.js';
 import { EnvironmentSecretResolver, SecretResolver } from './tenant/secrets.js';
 
 export interface ContainerOptions {
-  /** Where connector folders are read from (default: the package's connectors/, or PATCHBAY_CONNECTORS). */
-  readonly connectorsDir?: string;
+  /** Where connector folders are read from: one catalogue folder or several (default: the package's connectors/ and every folder PATCHBAY_CONNECTORS adds). */
+  readonly connectorsDir?: string | readonly string[];
   /** The connectors with code (default: connectors/modules.ts). */
   readonly modules?: readonly ContainerModule[];
   /** Where secret references are resolved (default: the process environment and files). */
@@ -83,8 +83,8 @@ export interface Services {
 
 /**
  * The composition root and the only place outside tests that resolves from the container.
- * Connectors are loaded and checked here, at start: a bad manifest or a missing API module fails
- * before any command runs. The store is opened only by commands that need it.
+ * Connectors are loaded and checked here, at start: a bad manifest or a missing API module is
+ * refused alone (listed by `patchbay connectors` as broken) and every other connector works. The store is opened only by commands that need it.
  */
 export function createServices(options: ContainerOptions = {}): Services {
   const container = new Container({ defaultScope: 'Singleton' });
@@ -93,7 +93,11 @@ export function createServices(options: ContainerOptions = {}): Services {
   container.bind(SecretResolver).toConstantValue(options.secrets ?? new EnvironmentSecretResolver());
   container.load(...(options.modules ?? connectorModules));
   const loader = container.get<ManifestLoader>(ManifestLoader);
-  container.bind(LoadedConnectors).toConstantValue(loader.loadAll(options.connectorsDir ?? connectorsDir));
+  // A broken connector is set aside with its reason; the others and every command keep working.
+  const folders = options.connectorsDir === undefined ? connectorFolders() : typeof options.connectorsDir === 'string' ? [options.connectorsDir] : options.connectorsDir;
+  const catalogue = loader.loadCatalogue(folders);
+  container.bind(LoadedConnectors).toConstantValue(catalogue.connectors);
+  container.bind(BrokenConnectors).toConstantValue(catalogue.broken);
   container.bind(ConnectorRegistry).to(DefaultConnectorRegistry);
   container.bind(TenantProfiles).to(FileTenantProfiles);
   container.bind(LifecyclePlanner).to(DefaultLifecyclePlanner);

@@ -6,8 +6,18 @@ import path from 'node:path';
 export const packageRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 export const schemasDir = path.join(packageRoot, 'schemas');
-/** Connector folders: the package's own, or PATCHBAY_CONNECTORS for a platform engineer working on connectors elsewhere. */
-export const connectorsDir = process.env.PATCHBAY_CONNECTORS ? path.resolve(process.env.PATCHBAY_CONNECTORS) : path.join(packageRoot, 'connectors');
+/** The built-in connector catalogue: the package's own connectors/. */
+export const connectorsDir = path.join(packageRoot, 'connectors');
+
+/**
+ * Every catalogue folder: the built-in one, then each folder PATCHBAY_CONNECTORS names (a
+ * path list separated by the platform's delimiter, `:` on Unix), which adds connectors, never
+ * replaces the built-in ones. Each folder holds connector folders, or is one connector folder.
+ */
+export function connectorFolders(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (env.PATCHBAY_CONNECTORS ?? '').split(path.delimiter).filter(Boolean).map((p) => path.resolve(p));
+  return [connectorsDir, ...extra.filter((p) => p !== connectorsDir)];
+}
 export const docsDir = path.join(packageRoot, 'docs');
 export const generatedTypesDir = path.join(packageRoot, 'core', 'schema', 'types');
 

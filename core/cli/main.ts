@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { createServices, type Runtime, type Services } from '../container.js';
+import type { Runtime, Services } from '../container.js';
 import { defaultDataDir, describeSqliteError, storeExists } from '../store/database.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerReconcileCommand } from './reconcile-command.js';
 import { registerIntakeCommands } from './intake-commands.js';
 import { registerRecipeCommands } from './recipe-commands.js';
+import { kindAliases, registerConnectorCommands } from './connector-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
@@ -54,12 +55,13 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     runtimeAt: (dataDir: string) => getRuntime(dataDir),
   });
 
-  program
+  const connectorsCommand = program
     .command('connectors')
-    .description('list the connectors, what each app can be automated with, and whether it has code')
+    .description('list the connectors, what each app can be automated with, and whether it has code; broken ones with the reason (connectors migrate <dir>: v1 → v2)')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
       const { registry } = getServices();
+      const broken = registry.broken();
       const rows = registry.list().map(({ manifest: m, runbooks, recipes }) => ({
         id: m.id,
         name: m.name,
@@ -71,16 +73,21 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
         api: [...registry.implemented(m.id)],
       }));
       if (options.json) {
-        printJson(rows);
+        printJson([...rows.map((r) => ({ ...r, status: 'ok' })), ...broken.map((b) => ({ id: b.id, status: 'broken', reason: b.reason, dir: b.dir }))]);
         return;
       }
       print(
         renderTable(
-          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api module'],
-          rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
+          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api'],
+          [
+            ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
+            ...broken.map((b) => [b.id, 'BROKEN', '', b.reason, '', '', '', '']),
+          ],
         ),
       );
+      if (broken.length) print(`${broken.length} broken connector${broken.length > 1 ? 's' : ''} refused; every other connector works.`);
     });
+  registerConnectorCommands(program, connectorsCommand, { services: getServices, print, printJson });
 
   program
     .command('matrix')
@@ -147,11 +154,20 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .command('validate')
     .description('check a manifest, tenant profile, lifecycle request, runbook, recipe or plan file')
     .argument('<file>', 'the JSON file')
-    .addOption(new Option('--kind <kind>', 'what the file is (default: from its $schema, else its name)').choices(schemaKinds))
-    .action((file: string, options: { kind?: SchemaKind }) => {
+    .addOption(new Option('--kind <kind>', 'what the file is (default: from its $schema, else its name)').choices([...schemaKinds, ...Object.keys(kindAliases)]))
+    .action((file: string, options: { kind?: string }) => {
       const services = getServices();
       const data = readJsonFile(file);
-      const kind = options.kind ?? detectKind(file, data);
+      const kind = options.kind ? (kindAliases[options.kind] ?? (options.kind as SchemaKind)) : detectKind(file, data);
+      if (kind === 'connector-manifest') {
+        // Every problem at once: a connector author fixes them in one pass.
+        const problems = services.loader.problems(path.dirname(path.resolve(file)));
+        if (problems.length === 1) throw new InvalidInputError({}, problems[0]!);
+        if (problems.length) {
+          for (const problem of problems) process.stderr.write(`${problem}\n`);
+          throw new InvalidInputError({ file: displayPath(file) }, `${problems.length} problem${problems.length > 1 ? 's' : ''} (listed above)`);
+        }
+      }
       print(`ok: ${displayPath(file)} is a valid ${kind}${describeValid(services, kind, file, data)}`);
     });
 
@@ -161,7 +177,10 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
     .option('--check', 'exit 1 when a committed page differs from what the generator writes')
     .option('--out <dir>', 'the docs folder', docsDir)
     .action((options: { check?: boolean; out: string }) => {
-      const { docs } = getServices();
+      const { docs, registry } = getServices();
+      // Pages for a partial catalogue would drop the broken connectors' pages: write nothing instead.
+      const broken = registry.broken();
+      if (broken.length) throw new InvalidInputError({}, `docs not written: ${broken.map((b) => b.reason).join('; ')}`);
       const out = path.resolve(options.out);
       if (options.check) {
         const stale = docs.stale(out);
@@ -232,7 +251,11 @@ function describeValid(services: Services, kind: SchemaKind, file: string, data:
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   let services: Services | undefined;
   let runtime: Runtime | undefined;
-  const getServices = () => (services ??= createServices());
+  // The composition root (inversify, ajv, every channel) is loaded only by commands that use it: not by --help.
+  const args = argv.slice(2);
+  const helpOnly = args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.includes('--version') || args.includes('-V');
+  const container = helpOnly ? undefined : await import('../container.js');
+  const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
   const program = buildProgram(getServices, (dataDir) => (runtime ??= getServices().openRuntime({ dataDir })));
   try {
     await program.parseAsync([...argv]);

@@ -1,189 +1,228 @@
 import { describeCondition } from '../manifest/effective.js';
-import { type Fact, describeValue } from '../manifest/facts.js';
+import { type Fact, describeValue, factsOf } from '../manifest/facts.js';
 import type { LoadedConnector } from '../manifest/loader.js';
-import type { AppliesWhen, ConnectorManifest } from '../schema/types/connector-manifest.js';
+import type { ApiCall, AppliesWhen, AuthMethod, ConnectorManifest } from '../schema/types/connector-manifest.js';
 import { bullets, generatedNotice, numbered, page, table } from './markdown.js';
 import { SourceIndex } from './sources.js';
 
-const factHeaders = ['Fact', 'Value', 'Confidence', 'Checked', 'Sources', 'Note'];
+/** Labels for facts by pointer, in the order a reader looks for them; others get a label from their pointer. */
+const labels: readonly [string, string, string][] = [
+  ['/automation', 'Overview', 'Automation'],
+  ['/capabilities/userApi/read', 'User API', 'Read users'],
+  ['/capabilities/userApi/write', 'User API', 'Write users'],
+  ['/capabilities/userApi/manages', 'User API', 'Users are'],
+  ['/capabilities/userApi/upsert', 'User API', 'Creating an existing user'],
+  ['/capabilities/userApi/baseUrl', 'User API', 'Base URL'],
+  ['/capabilities/auth/method', 'Authentication', 'Method'],
+  ['/capabilities/auth/tokenLifetimeSeconds', 'Authentication', 'Token lifetime (s)'],
+  ['/capabilities/auth/scopes', 'Authentication', 'Scopes'],
+  ['/capabilities/userObject', 'User object', 'Fields'],
+  ['/capabilities/scim/available', 'SCIM', 'Available'],
+  ['/capabilities/scim/version', 'SCIM', 'Version'],
+  ['/capabilities/scim/planRequired', 'SCIM', 'Plan required'],
+  ['/capabilities/scim/endpoint', 'SCIM', 'Endpoint'],
+  ['/capabilities/scim/patch', 'SCIM', 'PATCH'],
+  ['/capabilities/scim/filter', 'SCIM', 'Filter'],
+  ['/capabilities/scim/bulk', 'SCIM', 'Bulk'],
+  ['/capabilities/scim/maxResults', 'SCIM', 'Max results'],
+  ['/capabilities/sso/protocols', 'SSO', 'Protocols'],
+  ['/capabilities/sso/jit', 'SSO', 'JIT provisioning'],
+  ['/capabilities/sso/jitCarries', 'SSO', 'What JIT carries'],
+  ['/capabilities/entitlements/roles', 'Roles and groups', 'Roles'],
+  ['/capabilities/entitlements/groups', 'Roles and groups', 'Groups / teams'],
+  ['/capabilities/entitlements/policies', 'Roles and groups', 'Per-user policies'],
+  ['/capabilities/rateLimits/limits', 'Rate limits', 'Limits'],
+  ['/capabilities/rateLimits/headers', 'Rate limits', 'Headers'],
+  ['/capabilities/rateLimits/retryAfter', 'Rate limits', 'Retry-After'],
+  ['/capabilities/rateLimits/concurrency', 'Rate limits', 'Concurrent requests'],
+  ['/capabilities/pagination/method', 'Pagination', 'Method'],
+  ['/capabilities/pagination/defaultPageSize', 'Pagination', 'Default page size'],
+  ['/capabilities/pagination/maxPageSize', 'Pagination', 'Max page size'],
+  ['/capabilities/pagination/pointer', 'Pagination', 'Next-page pointer'],
+  ['/capabilities/webhooks/available', 'Events', 'Webhooks'],
+  ['/capabilities/webhooks/events', 'Events', 'Events'],
+  ['/capabilities/webhooks/userEvents', 'Events', 'User lifecycle events'],
+  ['/capabilities/webhooks/signature', 'Events', 'Signature'],
+  ['/capabilities/bulkImport/available', 'Bulk import', 'Available'],
+  ['/capabilities/bulkImport/format', 'Bulk import', 'Format'],
+  ['/capabilities/bulkImport/columns', 'Bulk import', 'Columns'],
+];
 
-/** One connector's page: what a reader of a Stitchflow guide expects, with every fact's source and confidence. */
+function labelOf(pointer: string, m: ConnectorManifest): [string, string] {
+  const known = labels.find(([p]) => p === pointer);
+  if (known) return [known[1], known[2]];
+  const parts = pointer.split('/').slice(2);
+  if (parts[0] === 'adminConsole') return ['Admin console', humanize(parts[1] ?? '')];
+  if (parts[0] === 'lifecycleSources') {
+    const source = m.capabilities.lifecycleSources?.[Number(parts[1])];
+    return ['Other lifecycle sources', `${source?.name ?? parts[1]}: ${parts[2] === 'available' ? 'available' : humanize(parts[2] ?? '')}`];
+  }
+  return [humanize(parts[0] ?? 'Other'), parts.slice(1).map(humanize).join(' / ')];
+}
+
+/** A fact's value in words: "documented as absent" for absent, the condition it holds under. */
+function valueOf(fact: Fact, m: ConnectorManifest): string {
+  const value = fact.value === 'absent' ? 'documented as absent' : describeValue(fact.value);
+  return value + (fact.requires ? ` (${describeCondition(fact.requires, m)})` : '');
+}
+
+/**
+ * One connector's page, for a reader who would otherwise go to the vendor's pages: the facts that
+ * are known first, grouped, each with its confidence and numbered sources (the quote beside the
+ * fact, the source listed once at the end with the date it was read); everything nobody documents
+ * in one "Not documented" line; SSO per identity provider; the declared API calls as a table of
+ * method, path and what counts as done; then the human and browser routes.
+ */
 export function renderConnectorPage(connector: LoadedConnector, implemented: ReadonlySet<string>): string {
   const m = connector.manifest;
   const caps = m.capabilities;
   const sources = new SourceIndex();
-  const row = (label: string, fact: Fact | undefined) =>
-    fact
-      ? [
-          label,
-          describeValue(fact.value) + (fact.requires ? ` (${describeCondition(fact.requires, m)})` : ''),
-          fact.confidence,
-          fact.checkedAt,
-          sources.cite(fact.sources),
-          fact.note ?? '',
-        ]
-      : [label, 'not stated', 'unknown', '', '—', 'The manifest does not record this fact.'];
-  const facts = (rows: readonly (readonly [string, Fact | undefined])[]) => table(factHeaders, rows.map(([label, fact]) => row(label, fact)));
+  const cite = (fact: Fact) => sources.cite(fact.sources);
+  const all = [...factsOf(m)].filter(({ pointer }) => !pointer.startsWith('/capabilities/sso/idps/'));
+  const known = all.filter(({ fact }) => fact.value !== 'unknown');
+  const unknown = all.filter(({ fact }) => fact.value === 'unknown');
 
-  const quick = facts([
-    ['Automation', { ...m.automation, value: `${m.automation.headline} (${m.automation.value})` } as Fact],
-    ['User API: read', caps.userApi.read],
-    ['User API: write', caps.userApi.write],
-    ['SCIM', caps.scim.available],
-    ['SSO protocols', caps.sso.protocols],
-    ['JIT provisioning', caps.sso.jit],
-    ['Webhooks', caps.webhooks.available],
-    ['Bulk import', caps.bulkImport.available],
-    ...(caps.lifecycleSources ?? []).map((s) => [s.name, s.available] as const),
-  ]);
+  // One table, in reading order: a manual-only app's page stays short.
+  const knownRows = known.map(({ pointer, fact }) => {
+    const [section, label] = labelOf(pointer, m);
+    const value = pointer === '/automation' ? `${m.automation.headline} (${m.automation.value})` : valueOf(fact, m);
+    return [section === 'Overview' ? label : `${section}: ${label}`, value, fact.confidence, cite(fact), fact.note ?? ''];
+  });
+  const knownBlocks = [table(['Fact', 'Value', 'Confidence', 'Sources', 'Note'], knownRows)];
+  const notDocumented = unknown.length ? `**Not documented:** ${unknown.map(({ pointer }) => labelOf(pointer, m)).map(([s, l]) => `${s === 'Overview' ? '' : `${s}: `}${l.toLowerCase()}`).join(', ')}.` : undefined;
 
   const roles = caps.entitlements.roles;
   const rolesBlock = Array.isArray(roles.value)
-    ? table(
-        ['Role', 'Kind', 'Exclusive', 'Assignable', 'Default', 'Description'],
-        roles.value.map((r) => [r.name, r.kind, yesNo(r.exclusive), yesNo(r.assignable), yesNo(r.default), r.description ?? '']),
-      )
+    ? table(['Role', 'Kind', 'Exclusive', 'Assignable', 'Default', 'Description'], roles.value.map((r) => [r.name, r.kind, yesNo(r.exclusive), yesNo(r.assignable), yesNo(r.default), r.description ?? '']))
     : undefined;
   const fields = caps.userObject;
   const fieldsBlock =
     fields && Array.isArray(fields.value)
-      ? table(['Field', 'Type', 'Required', 'Description'], fields.value.map((f) => [f.field, f.type, yesNo(f.required), f.description ?? '']))
+      ? table(['Field', 'Type', 'Required', 'On create', 'On update', 'Description'], fields.value.map((f) => [f.field, f.type, yesNo(f.required), yesNo(f.onCreate), yesNo(f.onUpdate), f.description ?? '']))
       : undefined;
+
+  const idps = Object.entries(caps.sso.idps ?? {});
+  const idpBlock = idps.length
+    ? page([
+        '## Single sign-on per identity provider',
+        table(
+          ['Identity provider', 'Protocols', 'JIT', 'SCIM through it', 'Confidence', 'Sources', 'Note'],
+          idps.map(([id, fact]) => {
+            const v = fact.value;
+            return typeof v === 'object'
+              ? [idpNames[id] ?? id, v.protocols.join(', ') || 'no SSO', describeValue(v.jit), v.scim + (v.listing ? ` (${v.listing})` : ''), fact.confidence, cite(fact as Fact), fact.note ?? '']
+              : [idpNames[id] ?? id, 'unknown', 'unknown', 'unknown', fact.confidence, cite(fact as Fact), fact.note ?? ''];
+          }),
+        ),
+      ]).trimEnd()
+    : undefined;
+
+  const surfaces = Object.entries(m.surfaces ?? {});
+  const surfaceBlock = surfaces.length
+    ? page([
+        '## API surfaces',
+        table(
+          ['Surface', 'Kind', 'Base URL', 'Auth', 'Headers', 'Rate limits', 'Paging', 'Sources'],
+          surfaces.map(([id, s]) => [
+            `\`${id}\``,
+            s.kind,
+            `\`${s.baseUrl.value}\``,
+            Array.isArray(s.auth.value) ? s.auth.value.map(describeAuth).join('; ') : 'unknown',
+            Object.entries(s.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ') || '—',
+            s.rateLimits ? `${s.rateLimits.value === 'absent' ? 'documented as absent' : describeValue(s.rateLimits.value)}${s.limitedStatuses ? ` (limited: ${s.limitedStatuses.join(', ')})` : ''}` : 'unknown',
+            s.pagination && Array.isArray(s.pagination.value) ? s.pagination.value.map((p) => `${p.style}${p.endpoints ? ` on ${p.endpoints.join(', ')}` : ''}${p.maxPageSize ? `, max ${p.maxPageSize}` : ''}`).join('; ') : 'unknown',
+            [s.baseUrl, s.auth, s.rateLimits, s.pagination].filter((f): f is NonNullable<typeof f> => !!f && f.value !== 'unknown').map((f) => cite(f as Fact)).join(', '),
+          ]),
+        ),
+      ]).trimEnd()
+    : undefined;
+
+  const operationRows = Object.entries(m.operations).map(([name, op]) => {
+    const call = op.channels.find((r) => r.channel === 'api' && r.call)?.call;
+    return [
+      `\`${name}\``,
+      call ? call.method : '—',
+      call ? `\`${call.path}\`` : '—',
+      call ? doneWhen(call) : op.title,
+      op.channels.map((r) => r.channel + (r.runbook ? ` (${r.runbook})` : r.recipe ? ` (${r.recipe})` : '')).join(' → '),
+      [op.condition, op.appliesWhen ? `decided on what the check reads: ${describeAppliesWhen(op.appliesWhen)}` : undefined].filter(Boolean).join('; '),
+    ];
+  });
+  const declared = Object.values(m.operations).some((op) => op.channels.some((r) => r.call));
+  const moduleOps = [...implemented].filter((n) => !m.operations[n]?.channels.some((r) => r.call));
 
   return page([
     generatedNotice(`connectors/${m.id}/manifest.json`),
     `# ${m.name}`,
     `**${m.automation.headline}** · ${m.kind === 'idp' ? 'identity provider' : 'app'}${m.category ? ` · ${m.category}` : ''} · manifest reviewed ${m.reviewedAt}${m.website ? ` · <${m.website}>` : ''}`,
     m.summary?.join('\n\n'),
-    '## Quick reference',
-    quick,
-    '## Authentication',
-    facts([
-      ['Method', caps.auth.method],
-      ['Token lifetime (s)', caps.auth.tokenLifetimeSeconds],
-      ['Scopes', caps.auth.scopes],
-      ['Base URL', caps.userApi.baseUrl],
-    ]),
-    '## User object',
-    facts([['Fields', fields]]),
+    '## What is known',
+    ...knownBlocks,
+    notDocumented,
     fieldsBlock,
-    '## Roles, groups and policies',
-    facts([
-      ['Roles', roles],
-      ['Groups / teams', caps.entitlements.groups],
-      ['Per-user policies', caps.entitlements.policies],
-    ]),
     rolesBlock,
-    '## Rate limits',
-    facts([
-      ['Limits', caps.rateLimits.limits],
-      ['Headers', caps.rateLimits.headers],
-      ['Retry-After', caps.rateLimits.retryAfter],
-      ['Concurrent requests', caps.rateLimits.concurrency],
-    ]),
-    '## Pagination',
-    facts([
-      ['Method', caps.pagination.method],
-      ['Default page size', caps.pagination.defaultPageSize],
-      ['Max page size', caps.pagination.maxPageSize],
-      ['Next-page pointer', caps.pagination.pointer],
-    ]),
-    '## Events',
-    facts([
-      ['Webhooks', caps.webhooks.available],
-      ['Events', caps.webhooks.events],
-      ['User lifecycle events', caps.webhooks.userEvents],
-      ['Signature', caps.webhooks.signature],
-    ]),
-    '## SCIM status',
-    facts([
-      ['Available', caps.scim.available],
-      ['Version', caps.scim.version],
-      ['Plan required', caps.scim.planRequired],
-      ['Endpoint', caps.scim.endpoint],
-      ['PATCH', caps.scim.patch],
-      ['Filter', caps.scim.filter],
-      ['Bulk', caps.scim.bulk],
-      ['Max results', caps.scim.maxResults],
-    ]),
-    '## SSO',
-    facts([
-      ['Protocols', caps.sso.protocols],
-      ['Identity providers', caps.sso.idps],
-      ['JIT provisioning', caps.sso.jit],
-      ['What JIT carries', caps.sso.jitCarries],
-    ]),
-    '## Bulk import',
-    facts([
-      ['Available', caps.bulkImport.available],
-      ['Format', caps.bulkImport.format],
-      ['Columns', caps.bulkImport.columns],
-    ]),
-    caps.lifecycleSources?.length ? '## Other lifecycle sources' : undefined,
-    ...(caps.lifecycleSources ?? []).map((s) =>
-      page([
-        `### ${s.name}`,
-        `Switched on by the tenant feature \`${s.feature}\`. When on, it owns: ${s.owns.map((o) => `\`${o}\``).join(', ')}; Patchbay hands those to the checklist \`${s.runbook}\` instead. ${s.reason}`,
-        facts([
-          ['Available', s.available],
-          ['Systems', s.systems],
-        ]),
-      ]).trimEnd(),
-    ),
-    caps.adminConsole ? '## Admin console' : undefined,
-    caps.adminConsole ? facts(Object.entries(caps.adminConsole).map(([k, f]) => [humanize(k), f] as const)) : undefined,
+    idpBlock,
+    surfaceBlock,
+    ...(caps.lifecycleSources ?? []).map((s) => `**${s.name}** (tenant feature \`${s.feature}\`): when on, it owns ${s.owns.map((o) => `\`${o}\``).join(', ')}; Patchbay hands those to the checklist \`${s.runbook}\`. ${s.reason}`),
     plansAndFeatures(m),
-    '## Operations and channels',
-    'Each operation lists its channels in the order the planner tries them; the planner skips a channel the tenant cannot use and says why.',
-    table(
-      ['Operation', 'Access', 'Channel chain', 'Runbook / recipe', 'Only if'],
-      Object.entries(m.operations).map(([name, op]) => [
-        `\`${name}\`: ${op.title}`,
-        op.access,
-        op.channels.map((r) => r.channel).join(' → '),
-        op.channels.map((r) => r.runbook ?? r.recipe).filter(Boolean).join(', '),
-        [op.condition, op.appliesWhen ? `decided on what the check reads: ${describeAppliesWhen(op.appliesWhen)}` : undefined].filter(Boolean).join('; '),
-      ]),
-    ),
-    implemented.size ? `API module: implements ${[...implemented].map((n) => `\`${n}\``).join(', ')}.` : 'No code: this connector is data only.',
-    m.playbooks ? '## Playbooks' : undefined,
+    '## Operations',
+    `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}`,
+    table(['Operation', 'Method', 'Path', 'Done when', 'Channels', 'Only if'], operationRows),
+    moduleOps.length ? `API module (code): ${moduleOps.map((n) => `\`${n}\``).join(', ')}.` : undefined,
     m.playbooks
-      ? table(
-          ['Playbook', 'Identity provider', 'Steps', 'Verification'],
-          Object.entries(m.playbooks).map(([name, p]) => [name, p.idp, p.steps.join(' → '), p.verify ? `${p.verify}, expect ${p.expect}` : '—']),
-        )
+      ? table(['Playbook', 'Identity provider', 'Steps', 'Verification'], Object.entries(m.playbooks).map(([name, p]) => [name, p.idp, p.steps.join(' → '), p.verify ? `${p.verify}, expect ${p.expect}` : '—']))
       : undefined,
     m.scenarios?.length ? '## Scenarios' : undefined,
-    ...(m.scenarios ?? []).map((s) =>
-      page([`### ${s.title}`, numbered(s.steps), s.watchOutFor?.length ? `**Watch out for**\n\n${bullets(s.watchOutFor)}` : undefined]).trimEnd(),
-    ),
+    ...(m.scenarios ?? []).map((s) => page([`### ${s.title}`, numbered(s.steps), s.watchOutFor?.length ? `**Watch out for**\n\n${bullets(s.watchOutFor)}` : undefined]).trimEnd()),
     watchOuts(m),
     connector.runbooks.size ? '## Runbooks (human checklists)' : undefined,
-    ...[...connector.runbooks.values()].map((r) =>
-      page([
-        `### ${r.title} (\`${r.id}\`)`,
-        [r.summary, `Queue \`${r.queue ?? 'the tenant default'}\`${r.slaHours ? `, due within ${r.slaHours} h` : ''}${r.batchable ? ', several people per task' : ''}.`].filter(Boolean).join(' '),
-        numbered(r.steps.map((s) => `${s.text}${s.path ? ` *(${s.path})*` : ''}`)),
-        `**Evidence asked for**\n\n${bullets(r.evidence.map((e) => `${e.label} (${e.kind}${e.required ? ', required' : ', optional'})`))}`,
-        r.watchOutFor?.length ? `**Watch out for**\n\n${bullets(r.watchOutFor)}` : undefined,
-      ]).trimEnd(),
-    ),
+    connector.runbooks.size
+      ? table(
+          ['Runbook', 'Queue', 'Steps', 'Evidence'],
+          [...connector.runbooks.values()].map((r) => [
+            `\`${r.id}\`: ${r.title}`,
+            `${r.queue ?? 'tenant default'}${r.slaHours ? `, ${r.slaHours} h` : ''}`,
+            r.steps.map((st, i) => `${i + 1}. ${st.text}${st.path ? ` (${st.path})` : ''}`).join('\n'),
+            r.evidence.map((e) => `${e.label}${e.required ? '' : ' (optional)'}`).join('; '),
+          ]),
+        )
+      : undefined,
     connector.recipes.size ? '## Browser recipes' : undefined,
     connector.recipes.size
       ? table(
           ['Recipe', 'Operation', 'Parameters', 'Steps'],
-          [...connector.recipes.values()].map((r) => [
-            `\`${r.id}\`: ${r.title}`,
-            r.operation,
-            Object.entries(r.parameters).map(([k, p]) => `${k} (${p.type})`).join(', '),
-            r.steps.map((s) => s.name).join(' → '),
-          ]),
+          [...connector.recipes.values()].map((r) => [`\`${r.id}\`: ${r.title}`, r.operation, Object.entries(r.parameters).map(([k, p]) => `${k} (${p.type})`).join(', '), r.steps.map((st) => st.name).join(' → ')]),
         )
       : undefined,
     m.limitations?.length ? `## Limitations\n\n${bullets(m.limitations)}` : undefined,
     '## Sources',
     sources.render(),
   ]);
+}
+
+const idpNames: Record<string, string> = { okta: 'Okta', 'entra-id': 'Microsoft Entra ID', 'google-workspace': 'Google Workspace', onelogin: 'OneLogin' };
+
+function describeAuth(method: AuthMethod): string {
+  switch (method.type) {
+    case 'custom-scheme':
+      return `\`Authorization: ${method.scheme} …\``;
+    case 'api-key':
+      return `API key in ${method.in} \`${method.name}\``;
+    case 'oauth2-client-credentials':
+    case 'oauth2-refresh-token':
+      return `${method.type}${method.scopes ? ` (${method.scopes.join(' ')})` : ''}`;
+    default:
+      return method.type;
+  }
+}
+
+/** What counts as done for a declared call: its statuses and already-done rules, in words. */
+function doneWhen(call: ApiCall): string {
+  const words = { done: 'done', alreadyDone: 'already done', notFound: 'not found' } as const;
+  const statuses = Object.entries(call.outcomes ?? {}).map(([status, outcome]) => `${status} ${words[outcome]}`);
+  const rules = (call.when ?? []).map((r) => `${words[r.outcome]} when ${r.account} ${'equals' in r ? `is ${JSON.stringify(r.equals)}` : r.in ? `is one of ${r.in.map((v) => JSON.stringify(v)).join(', ')}` : `includes ${JSON.stringify(r.includes)}`} (read by ${call.read})`);
+  const list = call.page ? `every page (${call.page.style})` : call.items !== undefined ? `the record whose email is the person's, at ${call.items || 'the root'}` : undefined;
+  return [...(statuses.length ? statuses : ['2xx done']), ...rules, ...(list ? [list] : [])].join('; ');
 }
 
 function plansAndFeatures(m: ConnectorManifest): string | undefined {

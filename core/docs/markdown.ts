@@ -5,8 +5,8 @@ export function cell(text: unknown): string {
   return String(text ?? '')
     .replace(/\\/g, '\\\\')
     .replace(/\|/g, '\\|')
-    .replace(/\r?\n/g, '<br>')
-    .replace(/</g, '&lt;');
+    .replace(/</g, '&lt;')
+    .replace(/\r?\n/g, '<br>');
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {

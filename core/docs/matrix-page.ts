@@ -27,7 +27,7 @@ export const matrixColumns: readonly MatrixColumn[] = [
   { key: 'hrSync', heading: 'HR sync', fact: (m) => m.capabilities.lifecycleSources?.[0]?.available },
 ];
 
-const mark: Record<Fact['confidence'], string> = { documented: 'doc', 'third-party': '3p', disputed: 'disputed', unknown: '' };
+const mark: Record<Fact['confidence'], string> = { documented: 'doc', 'second-hand': '2nd-hand', 'third-party': '3p', disputed: 'disputed', unknown: '' };
 
 /** A matrix cell: the value, how sure we are, and a dagger when it holds only for some tenants. */
 export function matrixCell(fact: Fact | undefined): string {

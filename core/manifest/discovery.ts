@@ -8,7 +8,7 @@ import type { Fact } from './facts.js';
  */
 export function withScimDiscovery(matrix: EffectiveMatrix, config: ScimServerConfig, baseUrl: string, checkedAt: string): EffectiveMatrix {
   const url = `${baseUrl.replace(/\/$/, '')}/ServiceProviderConfig`;
-  const fact = (value: unknown, says: string): Fact => ({ value, confidence: 'documented', checkedAt, sources: [{ url, kind: 'vendor', says }] });
+  const fact = (value: unknown, says: string): Fact => ({ value, confidence: 'documented', checkedAt, sources: [{ url, kind: 'vendor', says, readAt: checkedAt }] });
   const facts = new Map(matrix.facts);
   const set = (pointer: string, f: Fact) => facts.set(pointer, { pointer, fact: f, applies: true, value: f.value } satisfies EffectiveFact);
   if (config.serviceProviderConfig === false) {

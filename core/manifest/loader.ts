@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inject, injectable } from 'inversify';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, PatchbayError } from '../errors.js';
 import { displayPath } from '../paths.js';
 import { readJsonFile } from '../schema/json-file.js';
 import type { BrowserRecipe } from '../schema/types/browser-recipe.js';
@@ -11,6 +11,8 @@ import { SchemaValidator, escapePointer } from '../schema/validator.js';
 import { factsOf } from './facts.js';
 import { checkProvenance } from './provenance.js';
 import { checkRecipe } from './recipe-checks.js';
+import { checkCalls } from './call-checks.js';
+import { schemaVersionOf, v1Refusal } from './migrate.js';
 
 /** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
 export interface LoadedConnector {
@@ -20,12 +22,33 @@ export interface LoadedConnector {
   readonly recipes: ReadonlyMap<string, BrowserRecipe>;
 }
 
+/** A connector folder that could not be loaded, and why in one line. */
+export interface BrokenConnector {
+  readonly id: string;
+  readonly dir: string;
+  readonly reason: string;
+}
+
+/** The connectors of every catalogue folder: those that loaded, and those refused alone. */
+export interface Catalogue {
+  readonly connectors: LoadedConnector[];
+  readonly broken: BrokenConnector[];
+}
+
 export const ManifestLoader = Symbol('ManifestLoader');
 export interface ManifestLoader {
-  /** Every connector under the folder (one sub-folder each), sorted by id. */
+  /** Every connector under the folder (one sub-folder each), sorted by id; throws on the first bad one. */
   loadAll(connectorsDir: string): LoadedConnector[];
+  /**
+   * Every connector in the folders, in order (a folder of connector folders, or one connector
+   * folder itself): a bad one is set aside in `broken` and never stops the others. An id seen
+   * twice is taken from the later folder.
+   */
+  loadCatalogue(folders: readonly string[]): Catalogue;
   /** One connector folder. */
   load(dir: string): LoadedConnector;
+  /** Every problem of one connector folder at once (empty when it loads), each as "file#pointer: reason". */
+  problems(dir: string): string[];
 }
 
 /**
@@ -45,9 +68,77 @@ export class FileManifestLoader implements ManifestLoader {
       .map((name) => this.load(path.join(connectorsDir, name)));
   }
 
+  loadCatalogue(folders: readonly string[]): Catalogue {
+    const connectors: LoadedConnector[] = [];
+    const broken: BrokenConnector[] = [];
+    const seen = new Map<string, string>();
+    for (const folder of folders) {
+      let dirs: string[];
+      if (existsSync(path.join(folder, 'manifest.json'))) dirs = [folder];
+      else if (existsSync(folder) && statSync(folder).isDirectory()) {
+        dirs = readdirSync(folder)
+          .filter((name) => statSync(path.join(folder, name)).isDirectory() && existsSync(path.join(folder, name, 'manifest.json')))
+          .sort()
+          .map((name) => path.join(folder, name));
+      } else {
+        broken.push({ id: path.basename(folder), dir: folder, reason: `${displayPath(folder)}: no such connector folder (from PATCHBAY_CONNECTORS)` });
+        continue;
+      }
+      for (const dir of dirs) {
+        const id = path.basename(dir);
+        // A later folder's connector replaces an earlier one of the same id (a copy of a built-in
+        // connector being worked on): what PATCHBAY_CONNECTORS points at is what runs.
+        if (seen.has(id)) {
+          connectors.splice(0, connectors.length, ...connectors.filter((c) => c.manifest.id !== id));
+          broken.splice(0, broken.length, ...broken.filter((b) => b.id !== id));
+        }
+        seen.set(id, dir);
+        try {
+          connectors.push(this.load(dir));
+        } catch (error) {
+          if (!(error instanceof PatchbayError)) throw error;
+          broken.push({ id, dir, reason: error.message });
+        }
+      }
+    }
+    return { connectors, broken };
+  }
+
+  problems(dir: string): string[] {
+    const file = path.join(dir, 'manifest.json');
+    const where = (pointer: string) => `${displayPath(file)}#${pointer}`;
+    let data: unknown;
+    try {
+      data = readJsonFile(file);
+    } catch (error) {
+      return [(error as Error).message];
+    }
+    if (schemaVersionOf(data) < 2) return [v1Refusal(file).message];
+    const schemaProblems = this.validator.problems('connector-manifest', data);
+    if (schemaProblems.length) return schemaProblems.map((p) => `${where(p.pointer)}: ${p.reason}`);
+    const manifest = data as ConnectorManifest;
+    const out: string[] = [];
+    const note = (pointer: string, reason: string) => void out.push(`${where(pointer)}: ${reason}`);
+    if (manifest.id !== path.basename(dir)) note('/id', `must be '${path.basename(dir)}', the name of its folder`);
+    for (const problem of checkProvenance(manifest)) note(problem.pointer, problem.reason);
+    let runbooks = new Map<string, Runbook>();
+    let recipes = new Map<string, BrowserRecipe>();
+    try {
+      runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook');
+      recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
+    } catch (error) {
+      out.push((error as Error).message);
+    }
+    checkReferences(manifest, runbooks, recipes, note as (pointer: string, reason: string) => never);
+    for (const problem of checkCalls(manifest)) note(problem.pointer, problem.reason);
+    return out;
+  }
+
   load(dir: string): LoadedConnector {
     const file = path.join(dir, 'manifest.json');
-    const manifest = this.validator.validate<ConnectorManifest>('connector-manifest', readJsonFile(file), file);
+    const data = readJsonFile(file);
+    if (schemaVersionOf(data) < 2) throw v1Refusal(file);
+    const manifest = this.validator.validate<ConnectorManifest>('connector-manifest', data, file);
     const fail = (pointer: string, reason: string): never => {
       throw new InvalidInputError({ file: displayPath(file), pointer }, reason);
     };
@@ -57,6 +148,7 @@ export class FileManifestLoader implements ManifestLoader {
     const runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook');
     const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
     checkReferences(manifest, runbooks, recipes, fail);
+    for (const problem of checkCalls(manifest)) fail(problem.pointer, problem.reason);
     for (const [id, recipe] of recipes) {
       const recipeFile = displayPath(path.join(dir, 'recipes', `${id}.json`));
       if (!manifest.operations[recipe.operation]) {

@@ -85,12 +85,21 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
   },
 };
 
+/** What the app's manifest says about single sign-on with this IdP (capabilities.sso.idps.<idp id>), if anything. */
+export function idpSso(app: AppContext, idp: AppContext): { protocols: string[]; jit: string; scim: string } | undefined {
+  const value = app.matrix.facts.get(`/capabilities/sso/idps/${idp.connector.manifest.id}`)?.value;
+  return value && typeof value === 'object' ? (value as { protocols: string[]; jit: string; scim: string }) : undefined;
+}
+
 /**
- * The sign-in protocol between the app and the tenant's IdP, from both manifests' SSO facts: the
- * first protocol the app lists that the IdP speaks too (the app's order is its preference), else
- * the app's first, else the IdP's first; "SSO" when neither manifest says.
+ * The sign-in protocol between the app and the tenant's IdP: the app's word for that IdP
+ * (sso.idps.<idp>) when it names one; else from both manifests' SSO facts, the first protocol the
+ * app lists that the IdP speaks too (the app's order is its preference), else the app's first,
+ * else the IdP's first; "SSO" when neither manifest says.
  */
 export function ssoProtocol(app: AppContext, idp: AppContext): string {
+  const own = idpSso(app, idp)?.protocols[0];
+  if (own) return own.split(' ')[0]!;
   const list = (context: AppContext) => {
     const value = context.matrix.facts.get('/capabilities/sso/protocols')?.value;
     return Array.isArray(value) ? (value as string[]) : [];
@@ -101,14 +110,12 @@ export function ssoProtocol(app: AppContext, idp: AppContext): string {
   return ours.find((p) => theirs.some((q) => word(q) === word(p)))?.split(' ')[0] ?? ours[0]?.split(' ')[0] ?? theirs[0]?.split(' ')[0] ?? 'SSO';
 }
 
-/** A caveat when the app names the IdPs its SSO works with and the tenant's IdP is not among them. */
+/** A caveat when the app states SSO per identity provider and the tenant's IdP is not among them. */
 function listedIdp(app: AppContext, idp: AppContext): string {
-  const listed = app.matrix.facts.get('/capabilities/sso/idps')?.value;
-  if (!Array.isArray(listed) || !listed.length) return '';
-  const name = idp.connector.manifest.name.toLowerCase();
-  const core = (text: string) => text.toLowerCase().replace(/^microsoft\s+/, '');
-  if ((listed as string[]).some((l) => name.includes(core(l)) || core(l).includes(core(name)))) return '';
-  return `; ${app.connector.manifest.name} does not list ${idp.connector.manifest.name} among the identity providers its SSO is documented with (${(listed as string[]).join(', ')}), so the generic ${ssoProtocol(app, idp)} setup applies`;
+  const listed = [...app.matrix.facts.keys()].filter((k) => k.startsWith('/capabilities/sso/idps/')).map((k) => k.slice('/capabilities/sso/idps/'.length));
+  if (!listed.length || listed.includes(idp.connector.manifest.id)) return '';
+  const names: Record<string, string> = { okta: 'Okta', 'entra-id': 'Microsoft Entra ID', 'google-workspace': 'Google Workspace', onelogin: 'OneLogin' };
+  return `; ${app.connector.manifest.name} does not list ${idp.connector.manifest.name} among the identity providers its SSO is documented with (${listed.map((id) => names[id] ?? id).join(', ')}), so the generic ${ssoProtocol(app, idp)} setup applies`;
 }
 
 /** Why a capability fact rules a channel out, or undefined when it allows it. */

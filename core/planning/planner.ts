@@ -27,6 +27,14 @@ export function planLifecycle(request: LifecycleRequest, context: PlanningContex
 
   const steps: PlanStep[] = [];
   const notes: string[] = [`${manifest.name}: ${manifest.automation.headline} (${manifest.automation.confidence}).`];
+  if (!tenant.apps[manifest.id]) {
+    const features = (manifest.features ?? []).map((f) => `${f.id} ${f.default ? 'on' : 'off'}`);
+    notes.push(
+      `${manifest.name} has no entry in tenant '${tenant.tenant}''s profile: its plan is unknown and its features are unknown` +
+        `${features.length ? ` (the manifest's defaults are assumed: ${features.join(', ')})` : ''}; no settings or secrets, so channels that need them are skipped. ` +
+        `\`patchbay init --apps ${manifest.id}\` writes an entry.`,
+    );
+  }
   const add = (step: Omit<PlanStep, 'dependsOn'>) => steps.push({ ...step, dependsOn: steps.length ? [steps.at(-1)!.id] : [] });
 
   const idpStep = planIdpStep(playbook, context);

@@ -5,9 +5,8 @@ import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { Plan } from '../schema/types/plan.js';
 import { SchemaValidator } from '../schema/validator.js';
 import type { LoadedProfile } from '../tenant/profile.js';
-import { displayPath } from '../paths.js';
 import type { AppContext, PlanningContext } from './context.js';
-import { planLifecycle, requireInstalled } from './planner.js';
+import { planLifecycle } from './planner.js';
 
 export const LifecyclePlanner = Symbol('LifecyclePlanner');
 export interface LifecyclePlanner {
@@ -39,8 +38,10 @@ export class DefaultLifecyclePlanner implements LifecyclePlanner {
 
   context(appId: string, { profile, file }: LoadedProfile): PlanningContext {
     this.registry.get(appId);
-    requireInstalled(appId, Object.keys(profile.apps), displayPath(file));
-    const app = this.appContext(appId, profile.apps[appId]!);
+    // An app of the catalogue the profile does not list is planned too: its plan and features are
+    // unknown, and the plan's notes say so (planLifecycle); nothing is refused for want of an entry.
+    void file;
+    const app = this.appContext(appId, profile.apps[appId] ?? {});
     const idpId = profile.idp?.connector;
     const idp = idpId ? this.appContext(idpId, idpSettings(profile)) : undefined;
     return { tenant: profile, app, ...(idp ? { idp } : {}) };

@@ -1,56 +1,93 @@
 import { inject, injectable, multiInject, optional } from 'inversify';
 import { ConnectorWiringError, NotFoundError } from '../errors.js';
-import type { LoadedConnector } from '../manifest/loader.js';
+import type { BrokenConnector, LoadedConnector } from '../manifest/loader.js';
+import { declarativeApi } from '../channels/api/declarative.js';
 import { ConnectorApi } from './connector-api.js';
 import { scimOperations } from '../channels/scim/operations.js';
 
 /** The connectors loaded at start, bound by core/container.ts. */
 export const LoadedConnectors = Symbol('LoadedConnectors');
+/** The connector folders that could not be loaded, bound by core/container.ts (default: none). */
+export const BrokenConnectors = Symbol('BrokenConnectors');
 
 export const ConnectorRegistry = Symbol('ConnectorRegistry');
 export interface ConnectorRegistry {
+  /** The connectors that work. */
   list(): readonly LoadedConnector[];
-  /** Throws NotFoundError naming the known connectors. */
+  /** The connectors refused alone, each with its one-line reason; every other connector keeps working. */
+  broken(): readonly BrokenConnector[];
+  /** Throws NotFoundError naming the known connectors, or ConnectorWiringError with the reason a broken one was refused. */
   get(id: string): LoadedConnector;
-  /** The API module of a connector with code; undefined for a connector that is data only. */
+  /**
+   * The operations a connector carries out over its API: its TypeScript module's handlers, and for
+   * operations the module does not implement, the manifest's declared calls (a module wins over a
+   * declaration). Undefined for a connector with neither.
+   */
   api(id: string): ConnectorApi | undefined;
   /** The operations a connector carries out over its API. */
   implemented(id: string): ReadonlySet<string>;
 }
 
 /**
- * Collects manifests and API modules, and refuses a set that does not fit together: an operation
- * routed to `api` with no implementation, an implementation nobody routes to, a module for a
- * connector that has no manifest, two modules for one connector.
+ * Collects manifests, declared calls and API modules, and refuses alone (in `broken`, with one
+ * line) each connector that does not fit together: an operation routed to `api` with neither a
+ * declaration nor a module, a module implementing what nobody routes to it, a module for a
+ * connector that has no manifest, two modules for one connector, a scim route the channel cannot
+ * carry out. Every other connector keeps working.
  */
 @injectable()
 export class DefaultConnectorRegistry implements ConnectorRegistry {
   private readonly connectors = new Map<string, LoadedConnector>();
   private readonly apis = new Map<string, ConnectorApi>();
+  private readonly refused = new Map<string, BrokenConnector>();
 
   constructor(
     @inject(LoadedConnectors) connectors: readonly LoadedConnector[],
     @multiInject(ConnectorApi) @optional() apis: readonly ConnectorApi[] | undefined,
+    @inject(BrokenConnectors) @optional() broken: readonly BrokenConnector[] | undefined,
   ) {
+    for (const b of broken ?? []) this.refused.set(b.id, b);
     for (const connector of connectors) this.connectors.set(connector.manifest.id, connector);
+    const modules = new Map<string, ConnectorApi>();
+    const refuse = (id: string, reason: string) => {
+      const connector = this.connectors.get(id);
+      this.connectors.delete(id);
+      modules.delete(id);
+      this.refused.set(id, { id, dir: connector?.dir ?? '', reason: new ConnectorWiringError(id, reason).message });
+    };
     for (const api of apis ?? []) {
-      if (!this.connectors.has(api.connector)) {
-        throw new ConnectorWiringError(api.connector, 'an API module is registered but there is no connectors/<id>/manifest.json for it');
-      }
-      if (this.apis.has(api.connector)) throw new ConnectorWiringError(api.connector, 'two API modules are registered');
-      this.apis.set(api.connector, api);
+      if (this.refused.has(api.connector)) continue;
+      if (!this.connectors.has(api.connector)) refuse(api.connector, 'an API module is registered but there is no connectors/<id>/manifest.json for it');
+      else if (modules.has(api.connector)) refuse(api.connector, 'two API modules are registered');
+      else modules.set(api.connector, api);
     }
-    for (const connector of connectors) this.checkApiRoutes(connector);
+    for (const connector of [...this.connectors.values()]) {
+      const id = connector.manifest.id;
+      const module = modules.get(id);
+      const declared = declarativeApi(connector);
+      const merged = module || declared
+        ? { ...(declared ?? {}), ...(module ?? {}), connector: id, operations: { ...declared?.operations, ...module?.operations }, requiredSecrets: module?.requiredSecrets ?? declared?.requiredSecrets ?? [] } as ConnectorApi
+        : undefined;
+      const problem = wiringProblem(connector, merged, new Set(Object.keys(module?.operations ?? {})));
+      if (problem) refuse(id, problem);
+      else if (merged) this.apis.set(id, merged);
+    }
   }
 
   list(): readonly LoadedConnector[] {
     return [...this.connectors.values()];
   }
 
+  broken(): readonly BrokenConnector[] {
+    return [...this.refused.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
   get(id: string): LoadedConnector {
     const connector = this.connectors.get(id);
-    if (!connector) throw new NotFoundError('connector', id, [...this.connectors.keys()]);
-    return connector;
+    if (connector) return connector;
+    const broken = this.refused.get(id);
+    if (broken) throw new ConnectorWiringError(id, `is broken and was refused: ${broken.reason.replace(/^connector '[^']+': /, '')}`);
+    throw new NotFoundError('connector', id, [...this.connectors.keys()]);
   }
 
   api(id: string): ConnectorApi | undefined {
@@ -60,29 +97,28 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
   implemented(id: string): ReadonlySet<string> {
     return new Set(Object.keys(this.apis.get(id)?.operations ?? {}));
   }
+}
 
-  private checkApiRoutes(connector: LoadedConnector): void {
-    const id = connector.manifest.id;
-    const implemented = this.implemented(id);
-    const routed = Object.entries(connector.manifest.operations)
-      .filter(([, op]) => op.channels.some((route) => route.channel === 'api'))
-      .map(([name]) => name);
-    const missing = routed.filter((name) => !implemented.has(name));
-    if (missing.length) {
-      throw new ConnectorWiringError(
-        id,
-        `the manifest routes ${missing.map((m) => `'${m}'`).join(', ')} to the api channel but no API module implements ${missing.length > 1 ? 'them' : 'it'} ` +
-          `(bind a ConnectorApi for '${id}' in connectors/${id}/index.ts and list its module in connectors/modules.ts)`,
-      );
-    }
-    const scimRouted = Object.entries(connector.manifest.operations).filter(([, op]) => op.channels.some((r) => r.channel === 'scim')).map(([name]) => name);
-    const scimMissing = scimRouted.filter((name) => !scimOperations.has(name));
-    if (scimMissing.length) {
-      throw new ConnectorWiringError(id, `the manifest routes ${scimMissing.map((m) => `'${m}'`).join(', ')} to the scim channel, which carries out only ${[...scimOperations].join(', ')}`);
-    }
-    const unrouted = [...implemented].filter((name) => !routed.includes(name));
-    if (unrouted.length) {
-      throw new ConnectorWiringError(id, `the API module implements ${unrouted.map((m) => `'${m}'`).join(', ')}, which the manifest does not route to the api channel`);
-    }
+/** Why a connector's routes and its API do not fit, or undefined when they do. */
+function wiringProblem(connector: LoadedConnector, api: ConnectorApi | undefined, fromModule: ReadonlySet<string>): string | undefined {
+  const id = connector.manifest.id;
+  const implemented = new Set(Object.keys(api?.operations ?? {}));
+  const routed = Object.entries(connector.manifest.operations)
+    .filter(([, op]) => op.channels.some((route) => route.channel === 'api'))
+    .map(([name]) => name);
+  const missing = routed.filter((name) => !implemented.has(name));
+  if (missing.length) {
+    return (
+      `the manifest routes ${missing.map((m) => `'${m}'`).join(', ')} to the api channel but neither a declared call nor an API module implements ${missing.length > 1 ? 'them' : 'it'} ` +
+      `(declare a "call" on the route, or bind a ConnectorApi for '${id}' in connectors/${id}/index.ts and list its module in connectors/modules.ts)`
+    );
   }
+  const scimRouted = Object.entries(connector.manifest.operations).filter(([, op]) => op.channels.some((r) => r.channel === 'scim')).map(([name]) => name);
+  const scimMissing = scimRouted.filter((name) => !scimOperations.has(name));
+  if (scimMissing.length) {
+    return `the manifest routes ${scimMissing.map((m) => `'${m}'`).join(', ')} to the scim channel, which carries out only ${[...scimOperations].join(', ')}`;
+  }
+  const unrouted = [...fromModule].filter((name) => !routed.includes(name));
+  if (unrouted.length) return `the API module implements ${unrouted.map((m) => `'${m}'`).join(', ')}, which the manifest does not route to the api channel`;
+  return undefined;
 }

@@ -1,10 +1,12 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { injectable } from 'inversify';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { InvalidInputError } from '../errors.js';
-import { displayPath, schemasDir } from '../paths.js';
+import { displayPath, packageRoot, schemasDir } from '../paths.js';
 
 /** The documents Patchbay validates, by schema file name (schemas/<kind>.schema.json). */
 export type SchemaKind =
@@ -30,34 +32,112 @@ export const SchemaValidator = Symbol('SchemaValidator');
 export interface SchemaValidator {
   /** Returns the data typed as T when it is valid; throws InvalidInputError naming the file and JSON pointer. */
   validate<T>(kind: SchemaKind, data: unknown, file?: string): T;
+  /** Every place the data breaks its schema (empty when valid), each with its JSON pointer: for `validate` reporting all errors at once. */
+  problems(kind: SchemaKind, data: unknown): { pointer: string; reason: string }[];
 }
 
 const schemaId = (kind: string) => `https://patchbay.dev/schemas/${kind}.schema.json`;
 
-/** Validates against the JSON Schemas in schemas/, compiled once (ajv, draft 2020-12, formats on). */
+const require = createRequire(import.meta.url);
+
+/** Where compiled validators are kept: inside the package's dist/ (never a shared folder: the file is code). */
+export const schemaCacheDir = path.join(packageRoot, 'dist', '.schema-cache');
+
+/**
+ * The schemas compiled to standalone validator code (ajv's standalone mode), cached by a digest of
+ * the schema files and ajv's version: compiling every schema costs most of a command's start, loading
+ * the compiled module a fraction of it. A missing or stale cache is written afresh (atomically);
+ * a folder that cannot be written just means compiling in memory.
+ */
+function compiledValidators(): Record<string, ValidateFunction> | undefined {
+  const files = readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort();
+  const hash = createHash('sha256');
+  hash.update(String((require('ajv/package.json') as { version: string }).version));
+  for (const file of files) hash.update(file).update(readFileSync(path.join(schemasDir, file)));
+  const file = path.join(schemaCacheDir, `validators-${hash.digest('hex').slice(0, 16)}.cjs`);
+  if (existsSync(file)) {
+    try {
+      return require(file) as Record<string, ValidateFunction>;
+    } catch {
+      // A damaged cache file is rewritten below.
+    }
+  }
+  try {
+    const ajv = compiler(false, true);
+    const standalone = (require('ajv/dist/standalone/index.js') as { default: (ajv: Ajv2020, refs: Record<string, string>) => string }).default;
+    // Runtime helpers by absolute path, so the module loads wherever the cache is.
+    const code = standalone(ajv, Object.fromEntries(schemaKinds.map((k) => [k, schemaId(k)]))).replace(/require\("([^"]+)"\)/g, (_, id: string) => `require(${JSON.stringify(require.resolve(id))})`);
+    mkdirSync(schemaCacheDir, { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, code);
+    renameSync(temporary, file);
+    return require(file) as Record<string, ValidateFunction>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Compiles the schemas into the cache now (run after the build), so that the first command starts fast. */
+export function warmSchemaCache(): boolean {
+  return compiledValidators() !== undefined;
+}
+
+/** Validates against the JSON Schemas in schemas/, compiled once (ajv, draft 2020-12, formats on) and cached as standalone code. */
 @injectable()
 export class AjvSchemaValidator implements SchemaValidator {
   private readonly validators = new Map<SchemaKind, ValidateFunction>();
+  private ajv: Ajv2020 | undefined;
+  private thorough: Ajv2020 | undefined;
 
   constructor() {
-    const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors: false });
-    addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
-    for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
-      ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
-    }
-    for (const kind of schemaKinds) {
-      const validate = ajv.getSchema(schemaId(kind));
+    const compiled = compiledValidators();
+    if (compiled) for (const kind of schemaKinds) if (compiled[kind]) this.validators.set(kind, compiled[kind]!);
+  }
+
+  private validator(kind: SchemaKind): ValidateFunction {
+    // Without a cache, compiled on first use: a command that validates only manifests never compiles the rest.
+    let validate = this.validators.get(kind);
+    if (!validate) {
+      validate = (this.ajv ??= compiler(false)).getSchema(schemaId(kind));
       if (!validate) throw new Error(`schema ${kind}.schema.json is missing from ${schemasDir}`);
       this.validators.set(kind, validate);
     }
+    return validate;
+  }
+
+  problems(kind: SchemaKind, data: unknown): { pointer: string; reason: string }[] {
+    const validate = (this.thorough ??= compiler(true)).getSchema(schemaId(kind))!;
+    if (validate(data)) return [];
+    const byPointer = new Map<string, ErrorObject[]>();
+    // An object with a real error inside also reports its properties as "not allowed" (the failed
+    // branch evaluated nothing): those echoes are dropped.
+    const broken = new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'unevaluatedProperties').map((e) => e.instancePath.replace(/\/[^/]*$/, '')));
+    for (const error of validate.errors ?? []) {
+      if (error.keyword === 'if') continue;
+      if (error.keyword === 'unevaluatedProperties' && broken.has(error.instancePath)) continue;
+      const pointer = pointerOf(error);
+      byPointer.set(pointer, [...(byPointer.get(pointer) ?? []), error]);
+    }
+    // One line per place, the deepest places only (a parent's anyOf failure repeats its child's).
+    const pointers = [...byPointer.keys()].filter((p) => ![...byPointer.keys()].some((q) => q !== p && q.startsWith(`${p}/`)));
+    return pointers.map((pointer) => describeSchemaErrors(byPointer.get(pointer)!));
   }
 
   validate<T>(kind: SchemaKind, data: unknown, file?: string): T {
-    const validate = this.validators.get(kind)!;
+    const validate = this.validator(kind);
     if (validate(data)) return data as T;
     const { pointer, reason } = describeSchemaErrors(validate.errors ?? []);
     throw new InvalidInputError({ file: file && displayPath(file), pointer }, reason);
   }
+}
+
+function compiler(allErrors: boolean, source = false): Ajv2020 {
+  const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors, ...(source ? { code: { source: true } } : {}) });
+  addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
+  for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
+    ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
+  }
+  return ajv;
 }
 
 /**

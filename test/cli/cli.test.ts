@@ -155,10 +155,13 @@ describe('patchbay CLI', function () {
       assert.deepEqual(readdirSync(out), []);
     });
 
-    it('refuses to start when a manifest routes to api with no module', () => {
+    it('lists a manifest that routes to api with neither a declared call nor a module as broken, and refuses docs', () => {
       const connectors = copyOfConnectors();
       editJson(path.join(connectors, 'alkami', 'manifest.json'), (m) => m.operations.deactivateUser.channels.unshift({ channel: 'api' }));
-      assertBadInput(runCli(['connectors'], { PATCHBAY_CONNECTORS: connectors }), /^patchbay: connector 'alkami': the manifest routes 'deactivateUser' to the api channel but no API module implements it/);
+      const listed = runCli(['connectors', '--json'], { PATCHBAY_CONNECTORS: connectors });
+      assert.equal(listed.status, 0);
+      assert.match(JSON.parse(listed.stdout).find((c: any) => c.id === 'alkami').reason, /^connector 'alkami': the manifest routes 'deactivateUser' to the api channel but neither a declared call nor an API module implements it/);
+      assertBadInput(runCli(['docs', '--out', scratchDir()], { PATCHBAY_CONNECTORS: connectors }), /^patchbay: docs not written: connector 'alkami'/);
     });
   });
 

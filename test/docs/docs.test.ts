@@ -5,6 +5,7 @@ import { createServices } from '../../core/container.js';
 import { factsOf } from '../../core/manifest/facts.js';
 import { docsDir } from '../../core/paths.js';
 import { scratchDir } from '../support/fixtures.js';
+import { renderConnectorPage } from '../../core/docs/connector-page.js';
 
 const { docs, registry } = createServices();
 
@@ -34,13 +35,47 @@ describe('generated docs', () => {
     });
   }
 
-  it('give Spendesk a page a Stitchflow reader recognises', () => {
+  it('give Spendesk a page with what is known first, SSO per IdP, operations, runbooks and numbered sources', () => {
     const page = docs.render().get('connectors/spendesk.md')!;
-    for (const heading of ['## Quick reference', '## Authentication', '## User object', '## Rate limits', '## Pagination', '## Events', '## SCIM status', '## Scenarios', '## Watch out for', '## Runbooks (human checklists)', '## Sources']) {
-      assert.ok(page.includes(`\n${heading}\n`), heading);
+    const headings = ['## What is known', '## Single sign-on per identity provider', '## Operations', '## Scenarios', '## Watch out for', '## Runbooks (human checklists)', '## Sources'];
+    let at = 0;
+    for (const heading of headings) {
+      const found = page.indexOf(`\n${heading}\n`, at);
+      assert.ok(found > at, `${heading} after the one before`);
+      at = found;
     }
     assert.match(page, /\*\*Manual only, JIT via SAML\*\*/);
-    assert.match(page, /\| JIT provisioning \| yes \(with "SAML single sign-on switched on" on\) \| disputed \| 2026-11-28 \| \[\d+\] says yes, \[\d+\] says no \|/);
+    // A disputed fact: each source's claim beside its numbered link.
+    assert.match(page, /\| SSO: JIT provisioning \| yes \(with "SAML single sign-on switched on" on\) \| disputed \| \[\[\d+\]\]\(#source-\d+\) says yes: “[^”]+”<br>\[\[\d+\]\]\(#source-\d+\) says no: /);
+    assert.match(page, /\| Okta \| SAML 2\.0 \| yes \| unknown \|/);
+  });
+
+  it('collapse what nobody documents into one line, and list each source once with the date it was read', () => {
+    const page = docs.render().get('connectors/6sense.md')!;
+    const known = page.slice(page.indexOf('## What is known'), page.indexOf('**Not documented:**'));
+    assert.doesNotMatch(known, /\| unknown \|/, 'no unknown fact among the known ones');
+    assert.match(page, /^\*\*Not documented:\*\* Authentication: method, User API: read users, SSO: protocols/m);
+    const sources = page.slice(page.indexOf('## Sources'));
+    const lines = sources.split('\n').filter((l) => /^\d+\. /.test(l));
+    assert.equal(new Set(lines.map((l) => l.replace(/^\d+\. /, ''))).size, lines.length, 'no source listed twice');
+    assert.ok(lines.every((l) => /, read \d{4}-\d{2}-\d{2}\)$/.test(l)), lines.join('\n'));
+    assert.doesNotMatch(sources, /^\s+- /m, 'no list of quotes under the sources');
+  });
+
+  it("fit a manual-only app's page on one screen", () => {
+    for (const { manifest } of registry.list().filter((c) => c.manifest.automation.value === 'manual-only' && !c.recipes.size)) {
+      const lines = docs.render().get(`connectors/${manifest.id}.md`)!.split('\n').length;
+      assert.ok(lines <= 80, `${manifest.id}: ${lines} lines`);
+    }
+  });
+
+  it('say "documented as absent" for a fact the vendor says does not exist', () => {
+    const connector = registry.get('6sense');
+    const manifest = structuredClone(connector.manifest);
+    manifest.capabilities.rateLimits.limits = { value: 'absent', confidence: 'third-party', checkedAt: '2026-11-28', sources: [{ url: 'https://example.com/limits', kind: 'third-party', says: 'No rate limits.', readAt: '2026-11-28' }] };
+    const page = renderConnectorPage({ ...connector, manifest }, new Set());
+    assert.match(page, /\| Rate limits: Limits \| documented as absent \| third-party \|/);
+    assert.doesNotMatch(page.slice(page.indexOf('**Not documented:**')).split('\n')[0]!, /Rate limits/);
   });
 
   it('mark tenant-dependent facts and confidence in the matrix', () => {

@@ -209,8 +209,14 @@ describe('planner', () => {
     );
   });
 
-  it('refuses an app the tenant has not installed', () => {
-    assert.throws(() => plan('offboard', () => {}, 'scim'), /tenant\.json#\/apps: app 'scim' is not installed for this tenant/);
+  it('plans an app of the catalogue the profile does not list, saying its plan and features are unknown', () => {
+    const p = plan('offboard', (profile) => delete profile.apps.spendesk);
+    assert.ok(p.notes.some((n) => /Spendesk has no entry in tenant 'acme''s profile: its plan is unknown and its features are unknown \(the manifest's defaults are assumed: api-access off/.test(n)), p.notes.join('\n'));
+    assert.ok(p.notes.some((n) => /patchbay init --apps spendesk/.test(n)));
+    // Without settings, the API (which needs secrets) is skipped with the reason; a person still can.
+    const deactivate = p.steps.find((s) => s.operation === 'deactivateUser')!;
+    assert.ok(deactivate.chain.some((c) => c.channel === 'human' && c.usable));
+    assert.ok(deactivate.chain.some((c) => c.channel === 'browser' && !c.usable && /no admin console URL/.test(c.reason)));
   });
 
   it('is a pure function: same inputs, same plan, inputs untouched', () => {

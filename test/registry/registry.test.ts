@@ -7,8 +7,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectorModules } from '../../connectors/modules.js';
 import { spendeskModule } from '../../connectors/spendesk/index.js';
-import { connectorsDir } from '../../core/paths.js';
-import { caught } from '../support/fixtures.js';
+import { connectorFolders, connectorsDir } from '../../core/paths.js';
+import { caught, copyOfConnectors, editJson, scratchDir } from '../support/fixtures.js';
+import { cpSync } from 'node:fs';
 
 const handler: OperationHandler = async () => ({ outcome: 'notFound', evidence: 'test double' });
 const apiModule = (connector: string, operations: string[]) =>
@@ -31,31 +32,70 @@ describe('connector registry', () => {
     assert.equal(registry.api('6sense'), undefined);
   });
 
-  it('refuses a manifest that routes an operation to api when no module implements it', () => {
-    const error = wiringError(() => createServices({ modules: withoutSpendesk }));
-    assert.equal(error.connector, 'spendesk');
-    assert.match(error.message, /routes 'getUser', 'listUsers' to the api channel but no API module implements them/);
-    assert.match(error.message, /connectors\/modules\.ts/);
+  /** Builds services with these modules and returns the broken entry for `id`, checking the rest still work. */
+  const refusedAlone = (modules: readonly ContainerModule[], id: string) => {
+    const services = createServices({ modules });
+    const broken = services.registry.broken().find((b) => b.id === id);
+    assert.ok(broken, `${id} is listed as broken`);
+    assert.ok(!services.registry.list().some((c) => c.manifest.id === id), `${id} is not among the working connectors`);
+    // Every other connector keeps working, and asking for the broken one says why in one line.
+    assert.deepEqual(services.registry.list().map((c) => c.manifest.id).sort(), catalogue().filter((c) => c !== id));
+    const error = wiringError(() => services.registry.get(id));
+    assert.equal(error.connector, id);
+    assert.doesNotMatch(error.message, /\n/);
+    return broken!;
+  };
+
+  it('refuses alone a manifest that routes an operation to api when neither a declaration nor a module implements it', () => {
+    const broken = refusedAlone(withoutSpendesk, 'spendesk');
+    assert.match(broken.reason, /routes 'getUser', 'listUsers' to the api channel but neither a declared call nor an API module implements them/);
+    assert.match(broken.reason, /connectors\/modules\.ts/);
   });
 
-  it('refuses a module that leaves one routed operation out', () => {
-    const error = wiringError(() => createServices({ modules: [...withoutSpendesk, apiModule('spendesk', ['getUser'])] }));
-    assert.match(error.message, /routes 'listUsers' to the api channel/);
+  it('refuses alone a module that leaves one routed operation out', () => {
+    assert.match(refusedAlone([...withoutSpendesk, apiModule('spendesk', ['getUser'])], 'spendesk').reason, /routes 'listUsers' to the api channel/);
   });
 
-  it('refuses a module implementing an operation the manifest does not route to api', () => {
-    const error = wiringError(() => createServices({ modules: [...withoutSpendesk, apiModule('spendesk', ['getUser', 'listUsers', 'deactivateUser'])] }));
-    assert.match(error.message, /implements 'deactivateUser', which the manifest does not route to the api channel/);
+  it('refuses alone a module implementing an operation the manifest does not route to api', () => {
+    const broken = refusedAlone([...withoutSpendesk, apiModule('spendesk', ['getUser', 'listUsers', 'deactivateUser'])], 'spendesk');
+    assert.match(broken.reason, /implements 'deactivateUser', which the manifest does not route to the api channel/);
   });
 
-  it('refuses a module for a connector that has no manifest', () => {
-    const error = wiringError(() => createServices({ modules: [...connectorModules, apiModule('workday', ['listUsers'])] }));
-    assert.equal(error.connector, 'workday');
+  it('lists a module for a connector that has no manifest as broken, and starts the others', () => {
+    const services = createServices({ modules: [...connectorModules, apiModule('workday', ['listUsers'])] });
+    assert.match(services.registry.broken().find((b) => b.id === 'workday')!.reason, /no connectors\/<id>\/manifest\.json/);
+    assert.deepEqual(services.registry.list().map((c) => c.manifest.id).sort(), catalogue());
   });
 
-  it('refuses two modules for one connector', () => {
-    const error = wiringError(() => createServices({ modules: [...connectorModules, apiModule('spendesk', ['getUser', 'listUsers'])] }));
-    assert.match(error.message, /two API modules/);
+  it('refuses alone two modules for one connector', () => {
+    assert.match(refusedAlone([...connectorModules, apiModule('spendesk', ['getUser', 'listUsers'])], 'spendesk').reason, /two API modules/);
+  });
+
+  it('a module wins over a declared call for the same operation', async () => {
+    const dir = copyOfConnectors();
+    // Declare Spendesk's getUser as a call too: the module's handler must still be the one used.
+    editJson(path.join(dir, 'spendesk', 'manifest.json'), (m) => {
+      m.surfaces = { rest: { kind: 'rest', baseUrl: { value: '{baseUrl}', confidence: 'documented', checkedAt: '2026-11-28', sources: [{ url: 'https://developer.spendesk.com', kind: 'vendor', says: 'REST API', readAt: '2026-11-28' }] }, auth: { value: [{ type: 'bearer', secret: 'token' }], confidence: 'documented', checkedAt: '2026-11-28', sources: [{ url: 'https://developer.spendesk.com', kind: 'vendor', says: 'bearer', readAt: '2026-11-28' }] } } };
+      m.operations.getUser.channels[0].call = { method: 'GET', path: '/users/{email}', params: { email: { from: 'subject', pointer: '/email' } }, record: { id: '/id', email: '/email', active: '/active' } };
+    });
+    const module = apiModule('spendesk', ['getUser', 'listUsers']);
+    const services = createServices({ connectorsDir: dir, modules: [...withoutSpendesk, module] });
+    const result = await services.registry.api('spendesk')!.operations.getUser!({ subject: { email: 'a@acme.com' }, settings: {}, secrets: services.secrets, idempotencyKey: 'k' });
+    assert.equal(result.evidence, 'test double');
+  });
+
+  it('adds the folders PATCHBAY_CONNECTORS names to the built-in catalogue, and a bad one is refused alone', () => {
+    const extra = scratchDir();
+    cpSync(path.join(connectorsDir, '6sense'), path.join(extra, 'sixsense-copy'), { recursive: true });
+    editJson(path.join(extra, 'sixsense-copy', 'manifest.json'), (m) => (m.id = 'sixsense-copy'));
+    cpSync(path.join(connectorsDir, '6sense'), path.join(extra, 'bad-one'), { recursive: true });
+    const folders = connectorFolders({ PATCHBAY_CONNECTORS: `${extra}${path.delimiter}${path.join(extra, 'nowhere')}` });
+    assert.deepEqual(folders, [connectorsDir, extra, path.join(extra, 'nowhere')]);
+    const services = createServices({ connectorsDir: folders });
+    assert.deepEqual(services.registry.list().map((c) => c.manifest.id).sort(), [...catalogue(), 'sixsense-copy'].sort());
+    const broken = services.registry.broken();
+    assert.match(broken.find((b) => b.id === 'bad-one')!.reason, /#\/id: must be 'bad-one'/);
+    assert.match(broken.find((b) => b.id === 'nowhere')!.reason, /no such connector folder/);
   });
 
   it('names the known connectors when asked for an unknown one', () => {

@@ -33,7 +33,7 @@ describe('schemas', () => {
     manifest.capabilities.sso.jit.confidence = 'probably';
     const error = rejection(() => validator.validate('connector-manifest', manifest, 'm.json'));
     assert.equal(error.where.pointer, '/capabilities/sso/jit/confidence');
-    assert.match(error.message, /^m\.json#\/capabilities\/sso\/jit\/confidence: must be one of "documented", "third-party", "disputed", "unknown"$/);
+    assert.match(error.message, /^m\.json#\/capabilities\/sso\/jit\/confidence: must be one of "documented", "second-hand", "third-party", "disputed", "unknown"$/);
   });
 
   it('point at a missing property by its own pointer', () => {
@@ -111,8 +111,41 @@ describe('provenance rules in the schema', () => {
     const manifest = spendesk();
     manifest.capabilities.sso.jit.sources.pop();
     const error = rejection(() => validator.validate('connector-manifest', manifest));
-    assert.equal(error.where.pointer, '/capabilities/sso/jit/sources');
-    assert.match(error.reason, /fewer than 2 items/);
+    // One source is enough only when it contradicts itself (its claims list two values).
+    assert.equal(error.where.pointer, '/capabilities/sso/jit/sources/0/claims');
+    assert.match(error.reason, /must be array/);
+  });
+
+  it('accept a disputed fact whose one source contradicts itself', () => {
+    const manifest = spendesk();
+    manifest.capabilities.sso.jit.sources.pop();
+    manifest.capabilities.sso.jit.sources[0].claims = ['supported', 'notSupported'];
+    validator.validate('connector-manifest', manifest);
+  });
+
+  it('refuse a source without the date it was read', () => {
+    const manifest = spendesk();
+    delete manifest.capabilities.sso.jit.sources[0].readAt;
+    assert.equal(rejection(() => validator.validate('connector-manifest', manifest)).where.pointer, '/capabilities/sso/jit/sources/0/readAt');
+  });
+
+  it('accept "absent" (documented as absent) only with a source, never with unknown confidence', () => {
+    const manifest = spendesk();
+    manifest.capabilities.scim.endpoint = { value: 'absent', confidence: 'unknown', checkedAt: '2026-11-28' };
+    assert.match(rejection(() => validator.validate('connector-manifest', manifest)).where.pointer!, /^\/capabilities\/scim\/endpoint/);
+    manifest.capabilities.scim.endpoint = { value: 'absent', confidence: 'documented', checkedAt: '2026-11-28', sources: [{ url: 'https://example.com', kind: 'vendor', says: 'no SCIM', readAt: '2026-11-28' }] };
+    validator.validate('connector-manifest', manifest);
+  });
+
+  it('report every schema error at once through problems()', () => {
+    const manifest = spendesk();
+    delete manifest.name;
+    manifest.kind = 'robot';
+    delete manifest.capabilities.sso.jit.sources[0].readAt;
+    const problems = validator.problems('connector-manifest', manifest).map((p) => p.pointer);
+    assert.ok(problems.includes('/name'), problems.join(' '));
+    assert.ok(problems.includes('/kind'), problems.join(' '));
+    assert.ok(problems.includes('/capabilities/sso/jit/sources/0/readAt'), problems.join(' '));
   });
 
   it('refuse a fact without checkedAt', () => {

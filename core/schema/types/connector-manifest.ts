@@ -9,13 +9,13 @@ export type Identifier = string;
  */
 export type Automation = Provenance & Automation1;
 /**
- * Every fact says how sure we are, where it comes from and when it was checked. Rules: unknown confidence goes with the value "unknown" and only with it; documented and third-party facts name at least one source; disputed facts name at least two sources that claim different values.
+ * Every fact says how sure we are, where it comes from and when each source was read. Rules: unknown confidence goes with the value "unknown" and only with it; the value "absent" (documented as absent) needs a source; documented, second-hand and third-party facts name at least one source; a disputed fact names sources that claim different values, or one source that contradicts itself (its claims list two values).
  */
 export type Provenance = {
   confidence: Confidence;
   sources?: Source[];
   /**
-   * When the sources were last read (YYYY-MM-DD).
+   * When the fact as a whole was last reviewed (YYYY-MM-DD); each source has its own readAt.
    */
   checkedAt: string;
   /**
@@ -25,29 +25,75 @@ export type Provenance = {
   requires?: Condition;
 };
 /**
- * How sure we are of a fact. documented: the vendor's own pages say so. third-party: only a third party says so. disputed: sources contradict each other. unknown: nobody says; never the same as notSupported.
+ * How sure we are of a fact. documented: the vendor's own pages say so. second-hand: someone reports what the vendor said (a support answer quoted in a forum, a partner's page citing the vendor). third-party: only a third party says so. disputed: sources contradict each other, or one source contradicts itself. unknown: nobody says; never the same as notSupported or absent.
  */
-export type Confidence = 'documented' | 'third-party' | 'disputed' | 'unknown';
+export type Confidence = 'documented' | 'second-hand' | 'third-party' | 'disputed' | 'unknown';
 /**
  * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
  */
 export type Identifier1 = string;
-export type AuthFact = Provenance & AuthFact1;
 /**
- * A count (page size, concurrent requests), with provenance.
+ * A URL template with provenance: {baseUrl} is the tenant's apps.<id>.baseUrl, {settings.name} one of its apps.<id>.settings.
  */
-export type IntegerFact = Provenance & {
-  value: number | UnknownValue;
-};
+export type TemplateFact = Provenance & TemplateFact1;
+/**
+ * The ways a surface accepts credentials, in order of preference: the first whose secrets the tenant has is used.
+ */
+export type AuthMethodsFact = Provenance & AuthMethodsFact1;
+/**
+ * One way to authenticate. Secrets are named, never given: each *Secret is a key of the tenant's apps.<id>.secrets.
+ */
+export type AuthMethod = AuthMethod1 & AuthMethod1;
+/**
+ * bearer, custom-scheme, api-key, signed-jwt: the secret holding the token, key or private key.
+ */
+export type SecretName = string;
+/**
+ * The name of a secret in the tenant profile's secrets (token, apiClientSecret).
+ */
+export type SecretName1 = string;
+/**
+ * The name of a secret in the tenant profile's secrets (token, apiClientSecret).
+ */
+export type SecretName2 = string;
+/**
+ * The name of a secret in the tenant profile's secrets (token, apiClientSecret).
+ */
+export type SecretName3 = string;
 /**
  * The value of a fact nobody documents.
  */
 export type UnknownValue = 'unknown';
 /**
- * A list of names (protocols, IdPs, events, headers), with provenance. An empty list is a documented "none".
+ * The documented request limits, each entry with its own condition; "absent" is a documented "no limit".
+ */
+export type RateLimitFact = Provenance & RateLimitFact1;
+/**
+ * The value of a fact the vendor documents as absent ("there is no rate limit", "no SCIM endpoint"): said, not merely unknown.
+ */
+export type AbsentValue = 'absent';
+/**
+ * How lists are paged on this surface; entries with `endpoints` hold only there.
+ */
+export type SurfacePaginationFact = Provenance & SurfacePaginationFact1;
+/**
+ * Every scope the surface knows; operations name the ones they need.
  */
 export type TextListFact = Provenance & {
-  value: string[] | UnknownValue;
+  value: string[] | UnknownValue | AbsentValue;
+};
+export type AuthFact = Provenance & AuthFact1;
+/**
+ * A count (page size, concurrent requests), with provenance.
+ */
+export type IntegerFact = Provenance & {
+  value: number | UnknownValue | AbsentValue;
+};
+/**
+ * A list of names (protocols, IdPs, events, headers), with provenance. An empty list is a documented "none".
+ */
+export type TextListFact1 = Provenance & {
+  value: string[] | UnknownValue | AbsentValue;
 };
 /**
  * Whether a capability is offered, with provenance.
@@ -60,11 +106,19 @@ export type SupportFact = Provenance & {
  */
 export type Support = 'supported' | 'notSupported' | 'unknown';
 /**
- * A piece of text (a URL, a plan name, a version), with provenance.
+ * A piece of text (a URL, a plan name, a version), with provenance. "absent": the vendor says there is none.
  */
 export type TextFact = Provenance & {
   value: string;
 };
+/**
+ * What the user API's users are: seats (people who sign in to the app) or the app's own end-user records (customers, candidates).
+ */
+export type ManagesFact = Provenance & ManagesFact1;
+/**
+ * What creating a user who already exists does.
+ */
+export type UpsertFact = Provenance & UpsertFact1;
 /**
  * Whether a capability is offered, with provenance.
  */
@@ -87,13 +141,17 @@ export type SupportFact3 = Provenance & {
  * A count (page size, concurrent requests), with provenance.
  */
 export type IntegerFact1 = Provenance & {
-  value: number | UnknownValue;
+  value: number | UnknownValue | AbsentValue;
 };
+/**
+ * What works with one identity provider.
+ */
+export type IdpSsoFact = Provenance & IdpSsoFact1;
 /**
  * A list of names (protocols, IdPs, events, headers), with provenance. An empty list is a documented "none".
  */
-export type TextListFact1 = Provenance & {
-  value: string[] | UnknownValue;
+export type TextListFact2 = Provenance & {
+  value: string[] | UnknownValue | AbsentValue;
 };
 /**
  * Whether a capability is offered, with provenance.
@@ -103,15 +161,11 @@ export type SupportFact4 = Provenance & {
 };
 export type PaginationFact = Provenance & PaginationFact1;
 /**
- * A piece of text (a URL, a plan name, a version), with provenance.
+ * A piece of text (a URL, a plan name, a version), with provenance. "absent": the vendor says there is none.
  */
 export type TextFact1 = Provenance & {
   value: string;
 };
-/**
- * The documented request limits; an empty list is a documented "no limit".
- */
-export type RateLimitFact = Provenance & RateLimitFact1;
 /**
  * The user object's fields.
  */
@@ -158,9 +212,42 @@ export type Identifier4 = string;
  */
 export type Identifier5 = string;
 /**
+ * A lower-case, dash-separated identifier (connector, runbook, recipe, queue, feature, plan).
+ */
+export type Identifier6 = string;
+/**
+ * Where a {placeholder}'s value comes from: the person (/email), the account read earlier by `read` (/id), the tenant's settings for the app (/baseUrl, /settings/subdomain), or a constant.
+ */
+export type ParamBinding = ParamBinding1;
+/**
+ * An RFC 6901 JSON Pointer into a JSON document ("" is the whole document, /data/0/id one value; ~1 escapes /, ~0 escapes ~).
+ */
+export type JsonPointer = string;
+/**
  * A primitive verb in camelCase: listUsers, getUser, createUser, updateUser, deactivateUser, deleteUser, grant, revoke, or a connector-specific one such as transferOwnership.
  */
 export type OperationName1 = string;
+/**
+ * An RFC 6901 JSON Pointer into a JSON document ("" is the whole document, /data/0/id one value; ~1 escapes /, ~0 escapes ~).
+ */
+export type JsonPointer1 = string;
+/**
+ * How a list call continues. cursor: a body pointer sent back as a query parameter; next-link: a body pointer holding the next URL; link-header: RFC 8288 rel=next; offset / page: counted parameters, stopping at a short page; scim: startIndex/count to totalResults; none: one answer.
+ */
+export type PageSpec = PageSpec1;
+/**
+ * A list in the record: a pointer to an array of strings, or to an array of objects with `item` pointing to each one's name.
+ */
+export type ListMapping =
+  | JsonPointer
+  | {
+      pointer: JsonPointer;
+      item: JsonPointer;
+    };
+/**
+ * A primitive verb in camelCase: listUsers, getUser, createUser, updateUser, deactivateUser, deleteUser, grant, revoke, or a connector-specific one such as transferOwnership.
+ */
+export type OperationName2 = string;
 /**
  * A lifecycle event: onboard (joiner), change (mover), offboard (leaver).
  */
@@ -171,6 +258,10 @@ export type PlaybookName = 'onboard' | 'change' | 'offboard';
  */
 export interface ConnectorManifest {
   $schema?: string;
+  /**
+   * The manifest format's version. Version 1 manifests are refused: `patchbay connectors migrate <dir>` rewrites them.
+   */
+  schemaVersion: 2;
   id: Identifier;
   /**
    * The app's name as its users know it.
@@ -206,6 +297,12 @@ export interface ConnectorManifest {
    * Options that differ between tenants and that a tenant profile switches on or off (API access granted, HR sync, SSO, UK entity).
    */
   features?: TenantFeature[];
+  /**
+   * The app's machine interfaces (REST, SCIM, GraphQL) by id, each with its base URL, authentication, headers, rate limits and pagination. Operations routed to `api` name one in their `call`.
+   */
+  surfaces?: {
+    [k: string]: Surface;
+  };
   capabilities: Capabilities;
   /**
    * The operations this connector can carry out, keyed by name, each with its ordered chain of channels.
@@ -245,9 +342,13 @@ export interface Source {
    */
   says: string;
   /**
-   * The value this source supports, as text ("supported", "notSupported"); required on each source of a disputed fact, and they must differ.
+   * The value this source supports, as text ("supported", "notSupported"); required on each source of a disputed fact. A list of two or more values: the source contradicts itself.
    */
-  claims?: string;
+  claims?: string | [string, string, ...string[]];
+  /**
+   * When this source was read (YYYY-MM-DD); each source has its own date.
+   */
+  readAt: string;
 }
 /**
  * The fact holds only for tenants that meet this condition (plan, switched-on features).
@@ -288,18 +389,145 @@ export interface TenantFeature {
   default: boolean;
 }
 /**
+ * One machine interface of the app.
+ */
+export interface Surface {
+  kind: 'rest' | 'scim' | 'graphql';
+  title?: string;
+  baseUrl: TemplateFact;
+  auth: AuthMethodsFact;
+  /**
+   * Headers every request carries (an API version header).
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  rateLimits?: RateLimitFact;
+  /**
+   * Statuses that mean "rate limited" on this surface (default [429]). 403 and 503 count only with Retry-After or a spent window.
+   *
+   * @minItems 1
+   */
+  limitedStatuses?: [429 | 403 | 503, ...(429 | 403 | 503)[]];
+  pagination?: SurfacePaginationFact;
+  scopes?: TextListFact;
+}
+export interface TemplateFact1 {
+  value: string;
+}
+export interface AuthMethodsFact1 {
+  value: [AuthMethod, ...AuthMethod[]] | UnknownValue;
+}
+export interface AuthMethod1 {
+  type:
+    | 'bearer'
+    | 'custom-scheme'
+    | 'basic'
+    | 'api-key'
+    | 'oauth2-client-credentials'
+    | 'oauth2-refresh-token'
+    | 'signed-jwt';
+  /**
+   * custom-scheme: the word before the token (Token, SSWS).
+   */
+  scheme?: string;
+  /**
+   * api-key: where the key goes.
+   */
+  in?: 'header' | 'query';
+  /**
+   * api-key: the header or query parameter's name.
+   */
+  name?: string;
+  secret?: SecretName;
+  usernameSecret?: SecretName1;
+  passwordSecret?: SecretName2;
+  /**
+   * OAuth2: the token endpoint (a template like baseUrl).
+   */
+  tokenUrl?: string;
+  clientIdSecret?: SecretName1;
+  clientSecretSecret?: SecretName1;
+  refreshTokenSecret?: SecretName1;
+  /**
+   * OAuth2: send the client's id and secret as HTTP Basic rather than in the form.
+   */
+  basicClientAuth?: boolean;
+  scopes?: string[];
+  /**
+   * signed-jwt: how the assertion is signed.
+   */
+  algorithm?: 'RS256' | 'ES256' | 'HS256';
+  issuerSecret?: SecretName3;
+  note?: string;
+}
+export interface RateLimitFact1 {
+  value: RateLimit[] | UnknownValue | AbsentValue;
+}
+export interface RateLimit {
+  requests: number;
+  perSeconds: number;
+  /**
+   * What the limit counts: per company, per token, per endpoint.
+   */
+  scope: string;
+  /**
+   * Which endpoints or clients.
+   */
+  appliesTo?: string;
+  requires?: Condition1;
+  note?: string;
+}
+/**
+ * This entry holds only on these plans or with these features (a higher limit on Enterprise).
+ */
+export interface Condition1 {
+  /**
+   * @minItems 1
+   */
+  plans?: [Identifier1, ...Identifier1[]];
+  /**
+   * @minItems 1
+   */
+  features?: [Identifier1, ...Identifier1[]];
+  /**
+   * @minItems 1
+   */
+  notFeatures?: [Identifier1, ...Identifier1[]];
+}
+export interface SurfacePaginationFact1 {
+  value: [PagingMethod, ...PagingMethod[]] | UnknownValue;
+}
+export interface PagingMethod {
+  style: 'none' | 'cursor' | 'link-header' | 'next-link' | 'offset' | 'page' | 'scim' | 'graphql-cursor';
+  /**
+   * Paths this entry applies to; absent: every list.
+   *
+   * @minItems 1
+   */
+  endpoints?: [string, ...string[]];
+  defaultPageSize?: number;
+  maxPageSize?: number;
+  /**
+   * Where the next page is said (starting_after, Link rel=next, pageInfo.endCursor).
+   */
+  pointer?: string;
+}
+/**
  * The capability matrix. Every leaf is a fact with provenance.
  */
 export interface Capabilities {
   auth: {
     method: AuthFact;
     tokenLifetimeSeconds?: IntegerFact;
-    scopes?: TextListFact;
+    scopes?: TextListFact1;
   };
   userApi: {
     read: SupportFact;
     write: SupportFact;
     baseUrl?: TextFact;
+    manages?: ManagesFact;
+    upsert?: UpsertFact;
   };
   scim: {
     available: SupportFact;
@@ -312,14 +540,19 @@ export interface Capabilities {
     maxResults?: IntegerFact1;
   };
   sso: {
-    protocols: TextListFact;
-    idps?: TextListFact;
+    protocols: TextListFact1;
+    /**
+     * Single sign-on per identity provider: the protocol, JIT, and whether SCIM provisioning goes through that IdP (its catalogue app).
+     */
+    idps?: {
+      [k: string]: IdpSsoFact;
+    };
     jit: SupportFact;
-    jitCarries?: TextListFact1;
+    jitCarries?: TextListFact2;
   };
   webhooks: {
     available: SupportFact;
-    events?: TextListFact;
+    events?: TextListFact1;
     userEvents?: SupportFact4;
     signature?: TextFact;
   };
@@ -331,7 +564,7 @@ export interface Capabilities {
   };
   rateLimits: {
     limits: RateLimitFact;
-    headers?: TextListFact;
+    headers?: TextListFact1;
     retryAfter?: SupportFact;
     concurrency?: IntegerFact;
   };
@@ -344,7 +577,7 @@ export interface Capabilities {
   bulkImport: {
     available: SupportFact;
     format?: TextFact;
-    columns?: TextListFact;
+    columns?: TextListFact1;
   };
   /**
    * Systems other than Patchbay that can own the lifecycle (an HR tool's sync), and the operations they take over when switched on.
@@ -361,29 +594,42 @@ export interface AuthFact1 {
   value:
     | 'none'
     | 'bearer-token'
+    | 'custom-scheme'
     | 'http-basic'
+    | 'api-key'
     | 'oauth2-client-credentials'
     | 'oauth2-authorization-code'
+    | 'oauth2-refresh-token'
+    | 'signed-jwt'
     | 'ssws-token'
     | 'unknown';
 }
+export interface ManagesFact1 {
+  value: 'seats' | 'end-users' | 'both' | 'unknown';
+}
+export interface UpsertFact1 {
+  value: 'updates-existing' | 'conflict' | 'duplicates' | 'unknown';
+}
+export interface IdpSsoFact1 {
+  value: IdpSso | UnknownValue;
+}
+export interface IdpSso {
+  /**
+   * Sign-in protocols with this IdP (SAML 2.0, OIDC); empty: no SSO with it.
+   */
+  protocols: string[];
+  jit: Support;
+  /**
+   * Provisioning through this IdP's catalogue app.
+   */
+  scim: 'supported' | 'notSupported' | 'jit-only' | 'via-third-party' | 'unknown';
+  /**
+   * The IdP's catalogue entry (Okta Integration Network app, Entra gallery app).
+   */
+  listing?: string;
+}
 export interface PaginationFact1 {
-  value: 'none' | 'cursor' | 'link-header' | 'offset' | 'page' | 'scim' | 'unknown';
-}
-export interface RateLimitFact1 {
-  value: RateLimit[] | UnknownValue;
-}
-export interface RateLimit {
-  requests: number;
-  perSeconds: number;
-  /**
-   * What the limit counts: per company, per token, per endpoint.
-   */
-  scope: string;
-  /**
-   * Which endpoints or clients.
-   */
-  appliesTo?: string;
+  value: 'none' | 'cursor' | 'link-header' | 'next-link' | 'offset' | 'page' | 'scim' | 'graphql-cursor' | 'unknown';
 }
 export interface UserFieldsFact1 {
   value: UserField[] | UnknownValue;
@@ -393,6 +639,14 @@ export interface UserField {
   type: string;
   required?: boolean;
   description?: string;
+  /**
+   * Can be set when the user is created.
+   */
+  onCreate?: boolean;
+  /**
+   * Can be changed afterwards.
+   */
+  onUpdate?: boolean;
 }
 export interface RolesFact1 {
   value: Role[] | UnknownValue;
@@ -419,7 +673,7 @@ export interface LifecycleSource {
   id: Identifier1;
   name: string;
   feature: Identifier2;
-  systems?: TextListFact;
+  systems?: TextListFact1;
   available: SupportFact;
   /**
    * Operations this source takes over when it is on; Patchbay then does not do them by hand.
@@ -466,6 +720,111 @@ export interface ChannelRoute1 {
    * idp: how long to wait for evidence (JIT on first sign-in) before the next channel.
    */
   waitHours?: number;
+  call?: ApiCall;
+}
+/**
+ * api: the operation as a declared HTTP request (a connector module, when one implements it, wins).
+ */
+export interface ApiCall {
+  surface?: Identifier6;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /**
+   * Under the surface's base URL, with {name} placeholders.
+   */
+  path: string;
+  params?: {
+    [k: string]: ParamBinding;
+  };
+  query?: {
+    [k: string]: string | number | boolean;
+  };
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * A JSON template: a string that is exactly "{name}" takes the parameter's value as it is; other strings have placeholders replaced as text.
+   */
+  body?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The OAuth scopes this operation needs.
+   */
+  scopes?: string[];
+  read?: OperationName1;
+  when?: WhenRule[];
+  /**
+   * Status code to outcome. Unlisted 2xx answers are done; other statuses are errors (429 and the surface's limited statuses are waited for and retried).
+   */
+  outcomes?: {
+    [k: string]: 'done' | 'alreadyDone' | 'notFound';
+  };
+  items?: JsonPointer1;
+  page?: PageSpec;
+  record?: RecordMapping;
+}
+export interface ParamBinding1 {
+  from: 'subject' | 'account' | 'settings' | 'const';
+  pointer?: JsonPointer;
+  value?: string | number | boolean;
+}
+/**
+ * A test on the account read first (`read`): when it holds, the call is not made and the step ends with `outcome`.
+ */
+export interface WhenRule {
+  account: JsonPointer;
+  equals?: string | number | boolean | null;
+  /**
+   * @minItems 1
+   */
+  in?: [string | number | boolean | null, ...(string | number | boolean | null)[]];
+  /**
+   * The list at `account` contains this value (a role already granted).
+   */
+  includes?: string;
+  outcome: 'alreadyDone' | 'notFound';
+}
+export interface PageSpec1 {
+  style: 'none' | 'cursor' | 'next-link' | 'link-header' | 'offset' | 'page' | 'scim';
+  items?: JsonPointer;
+  cursor?: JsonPointer;
+  param?: string;
+  next?: JsonPointer;
+  sizeParam?: string;
+  pageSize?: number;
+  start?: number;
+  total?: JsonPointer;
+}
+/**
+ * How one vendor record becomes an account: JSON Pointers (RFC 6901) into the record.
+ */
+export interface RecordMapping {
+  id: JsonPointer;
+  email: JsonPointer;
+  name?: JsonPointer;
+  /**
+   * A pointer to a boolean, or to a value that means active when it is in `in`.
+   */
+  active:
+    | JsonPointer
+    | {
+        pointer: JsonPointer;
+        /**
+         * @minItems 1
+         */
+        in: [string | number | boolean, ...(string | number | boolean)[]];
+        /**
+         * Values that mean deactivated (the stand-in uses the first).
+         *
+         * @minItems 1
+         */
+        inactive?: [string | number | boolean, ...(string | number | boolean)[]];
+      };
+  roles?: ListMapping;
+  groups?: ListMapping;
+  attributes?: {
+    [k: string]: JsonPointer;
+  };
 }
 /**
  * When a precondition step is needed, as a test on what the check step read of the account (a console's member page, an API record). When nothing was read, the step's condition is left to a person.
@@ -494,7 +853,7 @@ export interface AttributeTest {
 }
 export interface WatchOut {
   text: string;
-  when?: Condition1;
+  when?: Condition2;
   /**
    * The app refuses the next step until this is dealt with.
    */
@@ -504,7 +863,7 @@ export interface WatchOut {
 /**
  * Only for tenants that meet this condition.
  */
-export interface Condition1 {
+export interface Condition2 {
   /**
    * @minItems 1
    */
@@ -527,7 +886,7 @@ export interface Playbook {
    * @minItems 1
    */
   steps: [OperationName, ...OperationName[]];
-  verify?: OperationName1;
+  verify?: OperationName2;
   /**
    * What the verification expects to read: an active account, a deactivated one, none at all, or the requested access.
    */

@@ -113,12 +113,6 @@ export interface AppSettings {
   baseUrl?: WebUrl2;
   secrets?: Secrets;
   /**
-   * Non-secret settings the app's browser recipes take as parameters of type setting, e.g. contentOwner: who receives a leaver's content.
-   */
-  settings?: {
-    [k: string]: string;
-  };
-  /**
    * The app's id in the identity provider (Okta: 0oa…), for assignments and sign-in evidence.
    */
   idpAppId?: string;
@@ -126,6 +120,12 @@ export interface AppSettings {
    * This app's audit interval in days, over policies.auditEveryDays.
    */
   auditEveryDays?: number;
+  /**
+   * Non-secret, connector-specific settings: a manifest's surfaces name them in their URL templates ({settings.subdomain}) and browser recipes take them as parameters of type setting (contentOwner: who receives a leaver's content).
+   */
+  settings?: {
+    [k: string]: string;
+  };
 }
 export interface Queue {
   id: Identifier;

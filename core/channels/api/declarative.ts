@@ -1,0 +1,402 @@
+import { ConnectorConfigError } from '../../errors.js';
+import { type AuthStrategy, ClientCredentials, bearerToken, httpBasic } from '../../http/auth.js';
+import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../../http/client.js';
+import { UpstreamError } from '../../http/errors.js';
+import type { DocumentedLimit } from '../../http/limiter.js';
+import { type Pagination, paginate, parseLinks } from '../../http/pagination.js';
+import { placeholdersOf, surfaceIdOf } from '../../manifest/call-checks.js';
+import type { LoadedConnector } from '../../manifest/loader.js';
+import type { ConnectorApi, OperationHandler, OperationInput, OperationResult, AppAccount } from '../../registry/connector-api.js';
+import type { ApiCall, AuthMethod, ConnectorManifest, ListMapping, RecordMapping, Surface } from '../../schema/types/connector-manifest.js';
+import type { AppSettings } from '../../schema/types/tenant-profile.js';
+
+/** Options for tests and the conformance kit: the HTTP clock, fetch and retry policy given to every client. */
+export type DeclarativeOptions = Pick<HttpClientOptions, 'clock' | 'fetch' | 'retry' | 'maxRetryWaitMs'>;
+
+// ---------------------------------------------------------------- JSON Pointer (RFC 6901)
+
+const unescape = (token: string) => token.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/** The value at an RFC 6901 pointer ("" is the document itself), or undefined when a step is missing. */
+export function getPointer(document: unknown, pointer: string): unknown {
+  if (pointer === '') return document;
+  let node = document;
+  for (const token of pointer.slice(1).split('/').map(unescape)) {
+    if (Array.isArray(node)) node = /^(0|[1-9][0-9]*)$/.test(token) ? node[Number(token)] : undefined;
+    else if (node && typeof node === 'object') node = (node as Record<string, unknown>)[token];
+    else return undefined;
+  }
+  return node;
+}
+
+/** Sets the value at a pointer, making objects along the way (the stand-in builds vendor records with it). */
+export function setPointer(document: Record<string, unknown>, pointer: string, value: unknown): void {
+  const tokens = pointer.slice(1).split('/').map(unescape);
+  let node: Record<string, unknown> = document;
+  tokens.slice(0, -1).forEach((token) => {
+    if (!node[token] || typeof node[token] !== 'object') node[token] = {};
+    node = node[token] as Record<string, unknown>;
+  });
+  node[tokens.at(-1)!] = value;
+}
+
+// ---------------------------------------------------------------- records
+
+/** One vendor record as an account, through the declared mapping; undefined when it has no id or email. */
+export function mapRecord(record: unknown, mapping: RecordMapping): AppAccount | undefined {
+  const id = getPointer(record, mapping.id);
+  const email = getPointer(record, mapping.email);
+  if ((typeof id !== 'string' && typeof id !== 'number') || typeof email !== 'string') return undefined;
+  const list = (m: ListMapping | undefined): string[] | undefined => {
+    if (m === undefined) return undefined;
+    const value = getPointer(record, typeof m === 'string' ? m : m.pointer);
+    if (!Array.isArray(value)) return typeof value === 'string' ? [value] : undefined;
+    return value.map((v) => String(typeof m === 'string' ? v : getPointer(v, m.item))).filter((v) => v !== 'undefined');
+  };
+  const name = mapping.name ? getPointer(record, mapping.name) : undefined;
+  const attributes = mapping.attributes
+    ? Object.fromEntries(Object.entries(mapping.attributes).flatMap(([key, pointer]) => {
+        const value = getPointer(record, pointer);
+        return value === undefined || value === null ? [] : [[key, typeof value === 'object' ? JSON.stringify(value) : String(value)]];
+      }))
+    : undefined;
+  const roles = list(mapping.roles);
+  const groups = list(mapping.groups);
+  return {
+    id: String(id),
+    email,
+    active: isActive(record, mapping),
+    ...(typeof name === 'string' ? { name } : {}),
+    ...(roles ? { roles } : {}),
+    ...(groups ? { groups } : {}),
+    ...(attributes && Object.keys(attributes).length ? { attributes } : {}),
+  };
+}
+
+function isActive(record: unknown, mapping: RecordMapping): boolean {
+  if (typeof mapping.active === 'string') return getPointer(record, mapping.active) === true;
+  const value = getPointer(record, mapping.active.pointer);
+  return mapping.active.in.some((v) => v === value);
+}
+
+// ---------------------------------------------------------------- templates
+
+type Bound = Record<string, string | number | boolean>;
+
+function fill(template: string, values: Bound): string {
+  return template.replace(/\{([A-Za-z][A-Za-z0-9_]*)\}/g, (_, name: string) => String(values[name]));
+}
+
+function fillBody(node: unknown, values: Bound): unknown {
+  if (typeof node === 'string') {
+    const whole = /^\{([A-Za-z][A-Za-z0-9_]*)\}$/.exec(node);
+    return whole ? values[whole[1]!] : fill(node, values);
+  }
+  if (Array.isArray(node)) return node.map((n) => fillBody(n, values));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, fillBody(v, values)]));
+  return node;
+}
+
+/**
+ * A URL template filled from the tenant's settings: {baseUrl} and {settings.name}. Throws
+ * ConnectorConfigError naming the setting when the profile lacks it.
+ */
+export function fillUrlTemplate(connector: string, template: string, settings: AppSettings): string {
+  return template.replace(/\{(baseUrl|settings\.([A-Za-z][A-Za-z0-9_]*))\}/g, (_, key: string, name?: string) => {
+    const value = name ? settings.settings?.[name] : settings.baseUrl;
+    if (!value) throw new ConnectorConfigError(connector, name ? `settings.${name}` : 'baseUrl', `is not in the tenant profile (apps.${connector}.${name ? `settings.${name}` : 'baseUrl'}), and the manifest's URL ${template} needs it`);
+    return name ? encodeURIComponent(value) : value.replace(/\/$/, '');
+  });
+}
+
+// ---------------------------------------------------------------- auth
+
+/** The secret names an auth method reads from apps.<id>.secrets. */
+export function secretsOf(method: AuthMethod): string[] {
+  return [method.secret, method.usernameSecret, method.passwordSecret, method.clientIdSecret, method.clientSecretSecret, method.refreshTokenSecret, method.issuerSecret].filter((s): s is string => !!s);
+}
+
+/** The surface's auth methods, in the manifest's order of preference (none when it says unknown). */
+export function authMethodsOf(surface: Surface): AuthMethod[] {
+  return Array.isArray(surface.auth.value) ? surface.auth.value : [];
+}
+
+function strategy(connector: string, method: AuthMethod, settings: AppSettings, input: OperationInput, options: DeclarativeOptions): { auth?: AuthStrategy; query?: Record<string, string> } {
+  const secret = (name: string | undefined) => () => input.secrets.resolve(settings.secrets![name!]!);
+  switch (method.type) {
+    case 'bearer':
+      return { auth: bearerToken(secret(method.secret)) };
+    case 'custom-scheme':
+      return { auth: { async authorize(headers) { headers.set('authorization', `${method.scheme} ${secret(method.secret)()}`); } } };
+    case 'basic':
+      return { auth: httpBasic(secret(method.usernameSecret), method.passwordSecret ? secret(method.passwordSecret) : () => '') };
+    case 'api-key':
+      if (method.in === 'query') return { query: { [method.name!]: secret(method.secret)() } };
+      return { auth: { async authorize(headers) { headers.set(method.name!, secret(method.secret)()); } } };
+    case 'oauth2-client-credentials':
+      return {
+        auth: new ClientCredentials({
+          tokenUrl: fillUrlTemplate(connector, method.tokenUrl!, settings),
+          clientId: secret(method.clientIdSecret),
+          clientSecret: secret(method.clientSecretSecret),
+          ...(method.scopes ? { scope: method.scopes.join(' ') } : {}),
+          ...(method.basicClientAuth ? { basic: true } : {}),
+          ...(options.clock ? { clock: options.clock } : {}),
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }),
+      };
+    case 'oauth2-refresh-token':
+      return { auth: refreshTokenAuth(fillUrlTemplate(connector, method.tokenUrl!, settings), secret(method.clientIdSecret), secret(method.clientSecretSecret), secret(method.refreshTokenSecret), options.fetch) };
+    default:
+      throw new ConnectorConfigError(connector, 'auth', `${method.type} cannot be carried out from a declaration; write a connector module for it`);
+  }
+}
+
+/** OAuth 2.0 refresh token grant (RFC 6749 §6): exchanges the stored refresh token for access tokens, kept until the server refuses one. */
+function refreshTokenAuth(tokenUrl: string, clientId: () => string, clientSecret: () => string, refreshToken: () => string, fetchFn: typeof fetch = fetch): AuthStrategy {
+  let token: string | undefined;
+  return {
+    async authorize(headers) {
+      if (!token) {
+        const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken(), client_id: clientId(), client_secret: clientSecret() });
+        const response = await fetchFn(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body });
+        if (!response.ok) {
+          await response.body?.cancel();
+          throw new UpstreamError(response.status, 'exchange refresh token');
+        }
+        const json = (await response.json()) as { access_token?: unknown };
+        if (typeof json.access_token !== 'string') throw new UpstreamError(response.status, 'exchange refresh token', 'the answer has no access_token');
+        token = json.access_token;
+      }
+      headers.set('authorization', `Bearer ${token}`);
+    },
+    invalidate() {
+      token = undefined;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- paging
+
+function pagination(call: ApiCall): Pagination<unknown> {
+  const spec = call.page ?? { style: 'none' as const };
+  const items = (response: HttpResponse) => {
+    const value = getPointer(response.body, spec.items ?? call.items ?? '');
+    return Array.isArray(value) ? value : [];
+  };
+  const key = call.record ? (item: unknown) => `id:${String(getPointer(item, call.record!.id))}` : undefined;
+  const total = spec.total ? (response: HttpResponse) => {
+    const n = Number(getPointer(response.body, spec.total!));
+    return Number.isFinite(n) ? n : undefined;
+  } : undefined;
+  const base = { items, ...(key ? { key } : {}), ...(total ? { total } : {}) };
+  switch (spec.style) {
+    case 'cursor':
+      return { ...base, next(request, response) {
+        const cursor = getPointer(response.body, spec.cursor!);
+        if (cursor === undefined || cursor === null || cursor === '') return undefined;
+        return { ...request, query: { ...request.query, [spec.param!]: String(cursor) } };
+      } };
+    case 'next-link':
+      return { ...base, next(request, response) {
+        const link = getPointer(response.body, spec.next!);
+        return typeof link === 'string' && link ? { ...request, path: new URL(link, response.url).toString(), query: {} } : undefined;
+      } };
+    case 'link-header':
+      return { ...base, next(request, response) {
+        const next = parseLinks(response.headers.get('link'))['next'];
+        return next ? { ...request, path: new URL(next, response.url).toString(), query: {} } : undefined;
+      } };
+    case 'offset':
+    case 'page':
+      return { ...base, next(request, _response, count) {
+        if (count < spec.pageSize!) return undefined;
+        const current = Number(request.query?.[spec.param!] ?? spec.start ?? (spec.style === 'page' ? 1 : 0));
+        return { ...request, query: { ...request.query, [spec.param!]: spec.style === 'page' ? current + 1 : current + count, [spec.sizeParam!]: spec.pageSize! } };
+      } };
+    case 'scim':
+      return { ...base, total: (r) => Number((r.body as { totalResults?: unknown })?.totalResults) || undefined, next(request, response, count) {
+        const body = response.body as { totalResults?: number; startIndex?: number };
+        const start = Number(body?.startIndex ?? request.query?.startIndex ?? 1);
+        if (count === 0 || body?.totalResults === undefined || start - 1 + count >= body.totalResults) return undefined;
+        return { ...request, query: { ...request.query, startIndex: start + count, count: spec.pageSize! } };
+      } };
+    default:
+      return { ...base, next: () => undefined };
+  }
+}
+
+/** The first request of a list: offset, page and SCIM styles ask for their page size from the start. */
+function firstPage(call: ApiCall, request: HttpRequest): HttpRequest {
+  const spec = call.page;
+  if (spec?.style === 'offset' || spec?.style === 'page') return { ...request, query: { [spec.param!]: spec.start ?? (spec.style === 'page' ? 1 : 0), [spec.sizeParam!]: spec.pageSize!, ...request.query } };
+  if (spec?.style === 'scim') return { ...request, query: { startIndex: 1, count: spec.pageSize!, ...request.query } };
+  return request;
+}
+
+// ---------------------------------------------------------------- the module
+
+/**
+ * Builds a ConnectorApi from a manifest's declared calls: one handler per operation whose api route
+ * has a `call`. Each handler binds its {placeholders} (from the person, the account read first,
+ * the tenant's settings or constants), sends one request (or walks every page of a list) through
+ * the HTTP toolkit (the surface's first auth method the tenant has secrets for, its documented rate
+ * limits and limited statuses, retries), and reads the answer as typed outcomes. Returns undefined
+ * for a manifest that declares no calls.
+ */
+export function declarativeApi(connector: LoadedConnector, options: DeclarativeOptions = {}): ConnectorApi | undefined {
+  const manifest = connector.manifest;
+  const calls = new Map<string, ApiCall>();
+  for (const [name, operation] of Object.entries(manifest.operations)) {
+    const call = operation.channels.find((r) => r.channel === 'api' && r.call)?.call;
+    if (call) calls.set(name, call);
+  }
+  if (!calls.size) return undefined;
+  const surfaceIds = new Set([...calls.values()].map((c) => surfaceIdOf(manifest, c)!));
+  const surfaces = [...surfaceIds].map((id) => manifest.surfaces![id]!);
+  const firstMethods = surfaces.map((s) => authMethodsOf(s)[0]).filter((m): m is AuthMethod => !!m);
+  const requiredSecrets = [...new Set(firstMethods.flatMap(secretsOf))];
+  const needsBaseUrl = surfaces.some((s) => s.baseUrl.value.includes('{baseUrl}'));
+  const clients = new WeakMap<AppSettings, Map<string, { client: HttpClient; query: Record<string, string> }>>();
+
+  const clientFor = (surfaceId: string, settings: AppSettings, input: OperationInput) => {
+    let bySurface = clients.get(settings);
+    if (!bySurface) clients.set(settings, (bySurface = new Map()));
+    const cached = bySurface.get(surfaceId);
+    if (cached) return cached;
+    const surface = manifest.surfaces![surfaceId]!;
+    const methods = authMethodsOf(surface);
+    const method = methods.find((m) => secretsOf(m).every((s) => settings.secrets?.[s])) ?? (methods.length ? undefined : null);
+    if (method === undefined) {
+      throw new ConnectorConfigError(manifest.id, 'secrets', `no auth method of surface '${surfaceId}' has its secrets in the tenant profile (apps.${manifest.id}.secrets: ${methods.map((m) => `${m.type} needs ${secretsOf(m).join(', ') || 'nothing'}`).join('; ')})`);
+    }
+    const { auth, query = {} } = method ? strategy(manifest.id, method, settings, input, options) : {};
+    const made = {
+      client: new HttpClient({
+        name: manifest.id,
+        baseUrl: fillUrlTemplate(manifest.id, surface.baseUrl.value, settings),
+        ...(auth ? { auth } : {}),
+        limits: documentedLimits(manifest, surface, settings),
+        rateLimitStatuses: (surface.limitedStatuses ?? []).filter((s) => s !== 429),
+        ...options,
+      }),
+      query,
+    };
+    bySurface.set(surfaceId, made);
+    return made;
+  };
+
+  const handlers: Record<string, OperationHandler> = {};
+  const run = async (name: string, input: OperationInput): Promise<OperationResult & { account?: AppAccount }> => {
+    const call = calls.get(name)!;
+    const settings = input.settings;
+    let account: AppAccount | undefined;
+    if (call.read) {
+      const read = await run(call.read, input);
+      if (read.outcome === 'notFound') return { outcome: 'notFound', evidence: read.evidence };
+      account = read.accounts?.[0];
+      for (const rule of call.when ?? []) {
+        if (account && holds(account, rule)) return { outcome: rule.outcome, evidence: `${rule.outcome === 'alreadyDone' ? 'already done' : 'not found'}: ${describeRule(rule)} (${read.evidence})` };
+      }
+    }
+    const values: Bound = {};
+    for (const [param, binding] of Object.entries(call.params ?? {})) {
+      const value =
+        binding.from === 'const' ? binding.value
+          : getPointer(binding.from === 'subject' ? input.subject : binding.from === 'account' ? account : settings, binding.pointer!);
+      if (value === undefined || value === null || typeof value === 'object') {
+        throw new ConnectorConfigError(manifest.id, `${name}.params.${param}`, `nothing at ${binding.from}${binding.pointer} to bind {${param}} to`);
+      }
+      values[param] = value as string | number | boolean;
+    }
+    const pathValues = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, encodeURIComponent(String(v))]));
+    const { client, query: authQuery } = clientFor(surfaceIdOf(manifest, call)!, settings, input);
+    const surface = manifest.surfaces![surfaceIdOf(manifest, call)!]!;
+    const request: HttpRequest = {
+      method: call.method,
+      path: fill(call.path, pathValues),
+      query: { ...authQuery, ...Object.fromEntries(Object.entries(call.query ?? {}).map(([k, v]) => [k, typeof v === 'string' ? fill(v, values) : String(v)])) },
+      headers: Object.fromEntries(Object.entries({ ...surface.headers, ...call.headers }).map(([k, v]) => [k, fill(v, values)])),
+      ...(call.body !== undefined ? { body: fillBody(call.body, values) } : {}),
+      ...(call.method !== 'GET' ? { idempotencyKey: input.idempotencyKey } : {}),
+    };
+    const label = `${call.method} ${request.path}`;
+
+    if (name === 'listUsers' || call.page) {
+      const walk = paginate(client, firstPage(call, request), pagination(call), { onFault: 'report' });
+      const accounts: AppAccount[] = [];
+      try {
+        for await (const item of walk) {
+          const mapped = call.record ? mapRecord(item, call.record) : undefined;
+          if (mapped) accounts.push(mapped);
+        }
+      } catch (error) {
+        const outcome = outcomeOf(call, error);
+        if (outcome) return { outcome, evidence: `${label}: HTTP ${(error as UpstreamError).status}` } as OperationResult;
+        throw error;
+      }
+      return { outcome: 'done', evidence: `${label}: ${accounts.length} accounts on ${walk.pages} pages`, accounts, completeness: walk.completeness };
+    }
+
+    let response: HttpResponse;
+    try {
+      response = await client.request(request);
+    } catch (error) {
+      const outcome = outcomeOf(call, error);
+      if (outcome) return { outcome, evidence: `${label}: HTTP ${(error as UpstreamError).status}` } as OperationResult;
+      throw error;
+    }
+    const declared = call.outcomes?.[String(response.status)] ?? 'done';
+    if (declared === 'notFound') return { outcome: 'notFound', evidence: `${label}: HTTP ${response.status}` };
+    if (call.record) {
+      const records = call.items !== undefined ? getPointer(response.body, call.items) : [response.body];
+      const matches = (Array.isArray(records) ? records : [])
+        .map((r) => mapRecord(r, call.record!))
+        .filter((a): a is AppAccount => !!a && (call.items === undefined || a.email.toLowerCase() === input.subject.email.toLowerCase()));
+      if (!matches.length) return { outcome: 'notFound', evidence: `${label}: no account for ${input.subject.email}` };
+      return { outcome: declared, evidence: `${label}: HTTP ${response.status}, account ${matches[0]!.id}`, accounts: matches.slice(0, 1) };
+    }
+    return { outcome: declared, evidence: `${label}: HTTP ${response.status}` };
+  };
+  for (const name of calls.keys()) handlers[name] = (input) => run(name, input);
+
+  return {
+    connector: manifest.id,
+    operations: handlers,
+    requiredSecrets,
+    ...(needsBaseUrl ? { requiredSettings: ['baseUrl' as const] } : {}),
+  };
+}
+
+/** The outcome a declared status gives an error answer (404 → notFound), or undefined to let the error stand. */
+function outcomeOf(call: ApiCall, error: unknown): 'done' | 'alreadyDone' | 'notFound' | undefined {
+  if (!(error instanceof UpstreamError)) return undefined;
+  return call.outcomes?.[String(error.status)];
+}
+
+function holds(account: AppAccount, rule: NonNullable<ApiCall['when']>[number]): boolean {
+  const value = getPointer(account, rule.account);
+  if ('equals' in rule && value === rule.equals) return true;
+  if (rule.in && rule.in.some((v) => v === value)) return true;
+  if (rule.includes !== undefined && Array.isArray(value) && value.includes(rule.includes)) return true;
+  return false;
+}
+
+function describeRule(rule: NonNullable<ApiCall['when']>[number]): string {
+  if ('equals' in rule) return `${rule.account} is ${JSON.stringify(rule.equals)}`;
+  if (rule.in) return `${rule.account} is one of ${rule.in.map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${rule.account} includes ${JSON.stringify(rule.includes)}`;
+}
+
+/** The surface's documented limits that hold for the tenant (entries whose plan the tenant is on, or with no condition). */
+function documentedLimits(manifest: ConnectorManifest, surface: Surface, settings: AppSettings): DocumentedLimit[] {
+  const value = surface.rateLimits?.value;
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((entry) => !entry.requires?.plans || (settings.plan && entry.requires.plans.includes(settings.plan)))
+    .filter((entry) => !entry.requires?.features || entry.requires.features.every((f) => settings.features?.[f] ?? manifest.features?.find((x) => x.id === f)?.default))
+    .map((entry) => ({ requests: entry.requests, perSeconds: entry.perSeconds }));
+}
+
+/** The placeholders of a call, for the docs. */
+export { placeholdersOf };
