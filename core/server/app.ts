@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,8 @@ import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
+import { EvidenceFiles } from '../channels/evidence-files.js';
+import type { Evidence } from '../channels/executor.js';
 import { matrixReport } from '../docs/matrix-page.js';
 import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
 import { OnBehalfRefusedError } from '../engine/requester.js';
@@ -364,6 +366,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return `step ${fields.step?.[0]} ticked`;
   });
   taskForm('complete', (who, id, fields, file) => {
+    if (file) checkUpload(file);
     const evidence: EvidenceInput[] = [...(fields.evidence ?? []).map((t) => t.trim()).filter(Boolean).map((text) => ({ text })), ...(file ? [{ file }] : [])];
     runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
     return 'completed';
@@ -381,9 +384,39 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), items.map((id) => runtime.engine.get(id)), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  app.get<{ Params: { id: string } }>('/runs/:id', { config: { access: operatorRoute() }, schema: { params: idParam } }, async (req, reply) => {
+  const taskOf = (id: string) => {
+    try {
+      return runtime.tasks.get(id);
+    } catch {
+      return undefined;
+    }
+  };
+  const runPageFor = (who: Principal, id: string, message?: { ok: boolean; text: string }) =>
+    runPage(who, tokenFor(who), runtime.runs.timeline(id), { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
+  app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
+    '/runs/:id',
+    { config: { access: operatorRoute() }, schema: { params: idParam, querystring: query({ done: { type: 'string', enum: ['evidence'] } }) } },
+    async (req, reply) => {
+      const who = principalOf(req);
+      const message = req.query.done === 'evidence' ? { ok: true, text: 'Evidence given: the step is done and the run moves on.' } : undefined;
+      return html(reply, runPageFor(who, req.params.id, message));
+    },
+  );
+  // A person's word (and a file) that a JIT account exists, for a run waiting on it: the run is signalled as by `patchbay evidence`.
+  app.post<{ Params: { id: string } }>('/runs/:id/evidence', { config: { access: operatorRoute({ form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
     const who = principalOf(req);
-    return html(reply, runPage(who, tokenFor(who), runtime.runs.timeline(req.params.id)));
+    const run = runtime.engine.get(req.params.id);
+    const { fields, file } = req.form!;
+    const stepId = fields.step?.[0] ?? '';
+    if (run.status !== 'waiting' || run.waitingFor !== `evidence:${stepId}`) {
+      return html(reply, runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
+    }
+    const text = (fields.text?.[0] ?? '').trim();
+    if (!text && !file) return html(reply, runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
+    const kept = file ? keepUpload(runtime.evidenceDir, file, who.actor) : undefined;
+    await settling;
+    await runtime.runs.giveEvidence(run.id, stepId, who.actor, text || `${kept!.file!.name} attached`, kept?.file);
+    return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
   });
   app.get('/matrix', { config: { access: operatorRoute() } }, async (req, reply) => {
     const who = principalOf(req);
@@ -508,6 +541,54 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
     throw error;
   }
   return { fields, ...(file ? { file } : {}), cleanup };
+}
+
+/** The kinds of file the pages take as evidence, told by their first bytes (not by their name). */
+const uploadKinds: readonly { readonly kind: string; readonly extensions: readonly string[]; readonly test: (head: Buffer) => boolean }[] = [
+  { kind: 'PNG image', extensions: ['.png'], test: (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { kind: 'JPEG image', extensions: ['.jpg', '.jpeg'], test: (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff },
+  { kind: 'PDF', extensions: ['.pdf'], test: (h) => h.subarray(0, 5).toString('latin1') === '%PDF-' },
+  // An export or a note: text only (UTF-8 without NUL bytes).
+  { kind: 'text', extensions: ['.csv', '.txt', '.json'], test: (h) => !h.includes(0) && utf8(h) },
+];
+
+/** Whether bytes read as UTF-8 (a character cut at the end of the sample is fine: stream mode keeps it for later). */
+function utf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The largest evidence file the pages take, in bytes (the form parser stops at the same size). */
+export const uploadMaxBytes = 25 * 1024 * 1024;
+
+/**
+ * Checks an uploaded evidence file: a PNG or JPEG screenshot, a PDF, or a text export (CSV, TXT,
+ * JSON), whose name ends as its content is; empty files are refused. Throws InvalidInputError
+ * (pointer /file) naming what was wrong.
+ */
+export function checkUpload(file: string): void {
+  const name = path.basename(file);
+  const size = statSync(file).size;
+  if (size === 0) throw new InvalidInputError({ pointer: '/file' }, `${name} is empty`);
+  if (size > uploadMaxBytes) throw new InvalidInputError({ pointer: '/file' }, `${name} is larger than 25 MB`);
+  const ext = path.extname(name).toLowerCase();
+  const kind = uploadKinds.find((k) => k.extensions.includes(ext));
+  if (!kind) throw new InvalidInputError({ pointer: '/file' }, `${name}: only PNG or JPEG screenshots, PDFs and CSV, TXT or JSON exports are taken as evidence`);
+  const head = readFileSync(file).subarray(0, 4096);
+  if (!kind.test(head)) throw new InvalidInputError({ pointer: '/file' }, `${name} is not a ${kind.kind}, as its name says`);
+}
+
+/** Checks an uploaded file and keeps it with the evidence files (by content hash), as task evidence is kept. */
+function keepUpload(evidenceDir: string, file: string, by: string): Evidence {
+  checkUpload(file);
+  const bytes = readFileSync(file);
+  const name = path.basename(file);
+  const kept = new EvidenceFiles(evidenceDir).keep(bytes, { name, kind: 'file', summary: '', by, at: Date.now() });
+  return { ...kept, summary: `file ${name} (${bytes.length} bytes, sha256 ${kept.file!.sha256.slice(0, 12)}…)` };
 }
 
 /**

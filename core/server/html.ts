@@ -10,14 +10,15 @@ export function esc(value: unknown): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : '—');
+/** A time to the minute, always with its time zone (the server's pages speak UTC). */
+const time = (ms: number | null | undefined) => (ms ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
 
 /** Makes a one-time form token for a form's action (its path); tokens are bound to the session and the action. */
 export type FormTokens = (action: string) => string;
 
 export function layout(title: string, body: string, who?: Principal, token?: string): string {
   const nav = who
-    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' · <a href="/tokens">API tokens</a>' : ''}
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> <a href="/runs">Runs</a> <a href="/matrix">Capability matrix</a> <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' <a href="/tokens">API tokens</a>' : ''}
 <span class="who">${esc(who.actor)} (${esc(who.role)})</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
@@ -28,7 +29,9 @@ nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inl
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
 .overdue{color:#b00020;font-weight:600}[role=alert]{color:#b00020}[role=status]{color:#0a7a3b}.muted{color:#666}
 fieldset{border:1px solid #ccd;margin:12px 0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
-ol.checklist li{margin:4px 0}
+ol.checklist li{margin:4px 0}.scroll{overflow-x:auto}td{overflow-wrap:anywhere}textarea,input,select{max-width:100%;box-sizing:border-box}textarea{width:40em}
+nav{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:center}nav .who{margin-left:auto}
+@media (max-width:600px){main,nav,header{padding-left:10px;padding-right:10px}td,th{padding:4px}}
 .legend{margin-right:1.2em}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}figure{margin:8px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
 }
 
@@ -57,7 +60,7 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   return layout(
     'Inbox',
     `<h1>Open tasks${queue ? ` in ${esc(queue)}` : ''}</h1><p>${links}</p>
-${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}
+${tasks.length ? `<div class="scroll"><table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table></div>` : '<p>No open task here.</p>'}
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
     args.token('/logout'),
@@ -126,22 +129,85 @@ ${actions}`,
   );
 }
 
-export function runPage(who: Principal, token: FormTokens, t: Timeline): string {
+/** What the run page needs besides the timeline: tasks by id, names for queues and apps, the time. */
+export interface RunPageContext {
+  task(id: string): TaskView | undefined;
+  queueName(id: string): string;
+  appName(id: string): string;
+  readonly now: number;
+  readonly message?: { ok: boolean; text: string };
+}
+
+/** One sentence: what happens next in the run and who waits on whom (HTML, escaped). */
+export function nextSentence(t: Timeline, c: RunPageContext): string {
+  const r = t.run;
+  const app = esc(c.appName(r.app));
+  if (r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled') {
+    return `This run is finished: ${esc(r.status)}${r.outcome && r.outcome !== r.status ? ` (${esc(r.outcome)})` : ''}; nothing more happens.`;
+  }
+  const waiting = r.waitingFor ?? '';
+  if (waiting.startsWith('task:')) {
+    const task = c.task(waiting.slice(5));
+    if (!task) return `The run waits for a task that is no longer there; it moves on when it next catches up.`;
+    const link = `<a href="/tasks/${esc(task.id)}">${esc(task.title)}</a>`;
+    if (task.status !== 'open') return `The task ${link} is ${esc(task.status)}; the run moves on as soon as it catches up (this page updates by itself).`;
+    return `The run waits for ${esc(c.queueName(task.queue))}${task.assignee ? ` (${esc(task.assignee)})` : ''} to finish the task ${link}, due ${time(task.dueAt)}${task.overdue ? ' — overdue' : ''}.`;
+  }
+  if (waiting.startsWith('evidence:')) {
+    return `The run waits for evidence that ${esc(r.subject)}'s ${app} account exists (a first sign-in through the identity provider)${r.wakeAt ? ` until ${time(r.wakeAt)}` : ''}; give it below, or at that time the step moves to its next channel.`;
+  }
+  const running = t.steps.find((s) => s.status === 'running');
+  if (running) return `Patchbay is working on “${esc(running.plan.title)}”${running.channel ? ` through the ${esc(running.channel)} channel` : ''}; nobody needs to act.`;
+  if (r.wakeAt) return `The run waits until ${time(r.wakeAt)}${waiting ? ` (${esc(waiting)})` : ''}, then goes on by itself.`;
+  return `The run is ${esc(r.status)}; Patchbay takes the next step by itself.`;
+}
+
+/**
+ * A step's status in words: "already done" (the change was found made) and "not needed" (a
+ * precondition the check showed does not apply) are both stored as already-done, and read apart here.
+ */
+export function stepStatus(s: { status: string; detail?: string | null }): string {
+  if (s.status === 'already-done') return /^not needed\b/.test(s.detail ?? '') ? 'not needed' : 'already done';
+  return s.status;
+}
+
+/** An audit event's data as words (key: value), not raw JSON. */
+function auditData(data: Readonly<Record<string, unknown>> | undefined): string {
+  const value = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? v.map(value).join(', ') : v && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${value(x)}`).join(', ') : String(v));
+  return Object.entries(data ?? {})
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `<span class="kv"><span class="muted">${esc(k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase())}:</span> ${esc(value(v))}</span>`)
+    .join('<br>');
+}
+
+export function runPage(who: Principal, token: FormTokens, t: Timeline, c: RunPageContext): string {
   const r = t.run;
   const steps = t.steps
     .map(
-      (s, i) => `<tr><td>${i + 1}</td><td>${esc(s.plan.title)}</td><td>${esc(s.status)}</td><td>${esc(s.channel ?? '—')}</td><td>${esc(s.detail ?? '')}${s.evidence
+      (s, i) => `<tr><td>${i + 1}</td><td>${esc(s.plan.title)}</td><td>${esc(stepStatus(s))}</td><td>${esc(s.channel ?? '—')}</td><td>${esc(s.detail ?? '')}${s.evidence
         .map((e) => `<br><span class="muted">${e.file ? `<a href="/evidence/${esc(e.file.sha256)}">${esc(e.summary)}</a>` : esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</span>`)
         .join('')}</td></tr>`,
     )
     .join('');
-  const audit = t.audit.map((a) => `<tr><td>${time(a.at)}</td><td>${esc(a.type)}</td><td>${esc(a.actor)}</td><td>${esc(JSON.stringify(a.data))}</td></tr>`).join('');
+  const audit = t.audit.map((a) => `<tr><td>${time(a.at)}</td><td>${esc(a.type)}</td><td>${esc(a.actor)}</td><td>${auditData(a.data as Record<string, unknown>)}</td></tr>`).join('');
+  const waiting = r.status === 'waiting' && r.waitingFor?.startsWith('evidence:') ? r.waitingFor.slice(9) : undefined;
+  const evidenceForm = waiting
+    ? `<section aria-labelledby="jit"><h2 id="jit">Give evidence that the account exists</h2>
+<p>Deadline: ${time(r.wakeAt)}. A sign-in event, a screenshot of ${esc(r.subject)} in ${esc(c.appName(r.app))}, or an export showing the account.</p>
+<form method="post" action="/runs/${esc(r.id)}/evidence" enctype="multipart/form-data"><input type="hidden" name="_token" value="${esc(token(`/runs/${r.id}/evidence`))}"><input type="hidden" name="step" value="${esc(waiting)}">
+<p><label for="jit-text">What shows the account exists</label><br><textarea id="jit-text" name="text" rows="3"></textarea></p>
+<p><label for="jit-file">Screenshot or export (PNG, JPEG, PDF, CSV or text; up to 25 MB; optional)</label><br><input id="jit-file" name="file" type="file" accept=".png,.jpg,.jpeg,.pdf,.csv,.txt,.json"></p>
+<p><button type="submit">Give the evidence</button></p></form></section>`
+    : '';
   return layout(
     `Run ${r.id}`,
-    `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(r.app)}</h1><p role="status">Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}${r.waitingFor ? ` · waiting for ${esc(r.waitingFor)}` : ''}</p>
-${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
-<table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table>
-<h2>Audit</h2><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Data</th></tr></thead><tbody>${audit}</tbody></table>`,
+    `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(c.appName(r.app))}</h1>
+${c.message ? `<p role="${c.message.ok ? 'status' : 'alert'}">${esc(c.message.text)}</p>` : ''}
+<p id="run-status" role="status" data-run="${esc(r.id)}"><strong>Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}.</strong> ${nextSentence(t, c)}</p>
+${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(c.task(x.taskId)?.title ?? x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
+${evidenceForm}
+<h2>Steps</h2><div class="scroll"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
+<h2>Audit</h2><div class="scroll"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
     who,
     token('/logout'),
   );
@@ -151,7 +217,7 @@ export function runsPage(who: Principal, token: FormTokens, runs: readonly Timel
   const rows = runs
     .map((r) => `<tr><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.playbook)}</td><td>${esc(r.app)}</td><td>${esc(r.subject)}</td><td>${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}</td><td>${time(r.createdAt)}</td></tr>`)
     .join('');
-  return layout('Runs', `<h1>Runs</h1><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
+  return layout('Runs', `<h1>Runs</h1><div class="scroll"><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table></div>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
 }
 
 export function matrixPage(who: Principal, token: FormTokens, rows: readonly MatrixRow[], tenant: string): string {
