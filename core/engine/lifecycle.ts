@@ -155,9 +155,10 @@ export class LifecycleWorkflow {
     let queue = this.firstQueue(run, step);
     let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
     const attempts: { channel: ChannelName; detail: string; proof?: Proof }[] = [];
+    // What was tried before, kept across escalations: the task that takes over carries every earlier attempt.
+    const handedOver: HandOver[] = [];
     for (let pass = 1; ; pass++) {
       const channels = pass === 1 ? chain : chain.filter((c) => c.channel === 'human');
-      const handedOver: HandOver[] = [];
       for (const choice of channels) {
         const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep, execStep.app === run.app ? known?.value : undefined);
         if (!outcome) continue;
@@ -165,7 +166,7 @@ export class LifecycleWorkflow {
         last = outcome;
         attempts.push({ channel: choice.channel, detail: outcome.detail, ...(outcome.proof ? { proof: outcome.proof } : {}) });
         if (outcome.conclusive) break;
-        if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
+        handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
       }
       // Every channel failed: people escalate up their queue chain before the step gives up.
       if (last.status === 'failed' && last.conclusive) break;

@@ -341,7 +341,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     async (req, reply) => {
       const who = principalOf(req);
       const task = runtime.tasks.get(req.params.id);
-      const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : `Done: ${req.query.done}` } : undefined;
+      const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
       return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
     },
   );
@@ -375,9 +375,17 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
     return 'failed';
   });
+  taskForm('claim', (who, id) => {
+    runtime.tasks.claim(id, who.actor);
+    return 'claimed';
+  });
+  taskForm('unclaim', (who, id) => {
+    runtime.tasks.unclaim(id, who.actor);
+    return 'unclaimed';
+  });
   taskForm('reassign', (who, id, fields) => {
     runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
-    return `reassigned to ${fields.queue?.[0]}`;
+    return `reassigned to ${queues().find((q) => q.id === fields.queue?.[0])?.name ?? fields.queue?.[0]}`;
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);

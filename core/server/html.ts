@@ -13,6 +13,11 @@ export function esc(value: unknown): string {
 /** A time to the minute, always with its time zone (the server's pages speak UTC). */
 const time = (ms: number | null | undefined) => (ms ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
 
+/** A runbook's words with "the app" said as the app's own name (checklists are read beside several consoles). */
+export function namedApp(text: string, appName: string): string {
+  return text.replace(/\b[Tt]he app\b/g, appName);
+}
+
 /** Makes a one-time form token for a form's action (its path); tokens are bound to the session and the action. */
 export type FormTokens = (action: string) => string;
 
@@ -53,13 +58,13 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
   const rows = tasks
     .map(
-      (t) => `<tr><td class="${t.overdue ? 'overdue' : ''}">${time(t.dueAt)}${t.overdue ? ' (overdue)' : ''}</td><td>${esc(t.queue)}</td>
+      (t) => `<tr><td class="${t.overdue ? 'overdue' : ''}">${time(t.dueAt)}${t.overdue ? ' (overdue)' : ''}</td><td>${esc(queues.find((q) => q.id === t.queue)?.name ?? t.queue)}</td>
 <td><a href="/tasks/${esc(t.id)}">${esc(t.title)}</a></td><td>${t.items.length}</td><td>${esc(t.assignee ?? '—')}</td></tr>`,
     )
     .join('');
   return layout(
     'Inbox',
-    `<h1>Open tasks${queue ? ` in ${esc(queue)}` : ''}</h1><p>${links}</p>
+    `<h1>Open tasks${queue ? ` in ${esc(queues.find((q) => q.id === queue)?.name ?? queue)}` : ''}</h1><p>${links}</p>
 ${tasks.length ? `<div class="scroll"><table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table></div>` : '<p>No open task here.</p>'}
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
@@ -70,6 +75,7 @@ ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''
 export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
   const { task, message } = args;
   const c = task.content;
+  const queueName = (id: string) => args.queues.find((q) => q.id === id)?.name ?? id;
   const open = task.status === 'open';
   const form = (action: string, body: string, extra = '') =>
     `<form method="post" action="/tasks/${esc(task.id)}/${action}"${extra}><input type="hidden" name="_token" value="${esc(args.token(`/tasks/${task.id}/${action}`))}">${body}</form>`;
@@ -77,34 +83,63 @@ export function taskPage(args: { who: Principal; token: FormTokens; task: TaskVi
     .map((s, i) => {
       const done = task.stepsDone.includes(i + 1);
       const tick = open && !done ? form('tick', `<input type="hidden" name="step" value="${i + 1}"><button type="submit" aria-label="Tick step ${i + 1}">Tick</button>`, ' class="inline"') : '';
-      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(s.text)}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
+      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(namedApp(s.text, c.appName))}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
     })
     .join('');
-  const watch = [...c.watchOutFor.map((w) => `${w.blocking ? '<strong>Blocking:</strong> ' : ''}${esc(w.text)}`), ...(c.runbook.watchOutFor ?? []).map(esc)];
+  // The plan's watch-outs and the runbook's often say the same thing: each is shown once.
+  const seenWatch = new Set<string>();
+  const watch = [...c.watchOutFor.map((w) => ({ text: namedApp(w.text, c.appName), blocking: w.blocking })), ...(c.runbook.watchOutFor ?? []).map((text) => ({ text: namedApp(text, c.appName), blocking: false }))]
+    .filter((w) => {
+      const key = w.text.trim().toLowerCase().replace(/[\s.]+$/g, '').replace(/\s+/g, ' ');
+      return seenWatch.has(key) ? false : (seenWatch.add(key), true);
+    })
+    .map((w) => `${w.blocking ? '<strong>Blocking:</strong> ' : ''}${esc(w.text)}`);
   const handedOver = (c.handedOver ?? [])
     .map(
-      (h) => `<section aria-label="Tried first: ${esc(h.channel)}"><h3>The ${esc(h.channel)} channel tried first</h3><p>${esc(h.detail)}</p>${h.evidence
-        .filter((e) => e.file)
-        .map((e) =>
-          e.kind === 'screenshot'
-            ? `<figure><img class="evidence" alt="${esc(e.summary)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption>${esc(e.summary)}</figcaption></figure>`
-            : `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(e.summary)}</a></p>`,
-        )
-        .join('')}</section>`,
+      (h, n) => {
+        const files = h.evidence.filter((e) => e.file);
+        const shots = files.filter((e) => e.kind === 'screenshot');
+        const failedTask = h.channel === 'human' ? /^task (\S+) failed by (\S+): ([\s\S]*)$/.exec(h.detail) : null;
+        const said = failedTask
+          ? `<p><a href="/tasks/${esc(failedTask[1])}">An earlier task</a> was failed by ${esc(failedTask[2])}, who said: “${esc(failedTask[3])}”</p>`
+          : `<p>${esc(h.detail)}</p>`;
+        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${files
+          .map((e) => {
+            if (e.kind !== 'screenshot') return `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(/HTML/.test(e.summary) ? `The ${c.system} page where the browser stopped (HTML, as text)` : e.summary)}</a></p>`;
+            const n = shots.indexOf(e) + 1;
+            const name = `The ${c.system} console, screenshot ${n} of ${shots.length}${n === shots.length ? ' (the last page the browser saw)' : ''}`;
+            return `<figure><img class="evidence" alt="${esc(name)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption><a href="/evidence/${esc(e.file!.sha256)}">${esc(name)}</a></figcaption></figure>`;
+          })
+          .join('')}</section>`;
+      },
     )
     .join('');
+  // A screenshot is a file (the form takes one file: the first screenshot item); anything else is words.
+  const shotItem = c.runbook.evidence.findIndex((e) => e.kind === 'screenshot');
+  const need = (e: { required?: boolean }) => (e.required ? '<strong>required</strong>' : 'optional');
   const evidenceFields = c.runbook.evidence
-    .map((e, i) => `<p><label for="ev${i}">${esc(e.label)} (${esc(e.kind)}${e.required ? ', required' : ''})</label><br><textarea id="ev${i}" name="evidence" rows="2" cols="70"></textarea></p>`)
+    .map((e, i) =>
+      i === shotItem
+        ? `<p><label for="file">${esc(namedApp(e.label, c.appName))} (screenshot: PNG or JPEG, up to 25 MB; ${need(e)})</label><br><input id="file" name="file" type="file" accept=".png,.jpg,.jpeg"${e.required ? ' required' : ''}></p>`
+        : `<p><label for="ev${i}">${esc(namedApp(e.label, c.appName))} (${esc(e.kind)}; ${need(e)})</label><br><textarea id="ev${i}" name="evidence" rows="2"></textarea></p>`,
+    )
     .join('');
+  const fileField = shotItem >= 0 ? '' : `<p><label for="file">Evidence file (screenshot, PDF or export; optional)</label> <input id="file" name="file" type="file" accept=".png,.jpg,.jpeg,.pdf,.csv,.txt,.json"></p>`;
+  const mine = task.assignee === args.who.actor;
+  const claim = open
+    ? mine || task.assignee
+      ? form('unclaim', `<button type="submit">${mine ? 'Give it back to the queue' : `Unassign ${esc(task.assignee)}`}</button>`, ' class="inline"')
+      : form('claim', '<button type="submit">Assign to me</button>', ' class="inline"')
+    : '';
   const actions = open
     ? `<h2>Finish</h2>
 ${form(
   'complete',
-  `<fieldset><legend>Complete</legend>${evidenceFields}<p><label for="file">Evidence file (optional)</label> <input id="file" name="file" type="file"></p>
+  `<fieldset><legend>Complete</legend>${evidenceFields}${fileField}
 <p><input type="checkbox" id="already" name="alreadyDone" value="yes"> <label for="already">There was nothing to do</label></p><p><button type="submit">Complete the task</button></p></fieldset>`,
   ' enctype="multipart/form-data"',
 )}
-${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" cols="70" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
+${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
 ${form(
   'reassign',
   `<fieldset><legend>Reassign</legend><p><label for="queue">Queue</label> <select id="queue" name="queue">${args.queues
@@ -116,10 +151,10 @@ ${form(
     task.title,
     `<p><a href="/inbox">← Inbox</a></p><h1>${esc(task.title)}</h1>
 ${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</p>` : ''}
-<p>${esc(task.status.toUpperCase())} · queue ${esc(task.queue)}${task.assignee ? ` · assigned to ${esc(task.assignee)}` : ''} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)}</p>
+<p>${esc(task.status.toUpperCase())} · queue ${esc(queueName(task.queue))} · ${task.assignee ? `assigned to ${esc(task.assignee)}` : 'nobody has taken it yet'} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)} ${claim}</p>
 ${c.runbook.summary ? `<p>${esc(c.runbook.summary)}</p>` : ''}${c.condition ? `<p><strong>Only if</strong> ${esc(c.condition.replace(/^only if /, ''))}; otherwise complete it saying there was nothing to do.</p>` : ''}
-${handedOver}
-<h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
+${handedOver ? `<h2>What was tried before</h2>${handedOver}` : ''}
+<h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status === 'already-done' ? 'already done' : i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
 <h2>Checklist</h2><ol class="checklist">${checklist}</ol>
 ${watch.length ? `<h2>Watch out for</h2><ul>${watch.map((w) => `<li>${w}</li>`).join('')}</ul>` : ''}
 ${task.evidence.length ? `<h2>Evidence given</h2><ul>${task.evidence.map((e) => `<li>${esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</li>`).join('')}</ul>` : ''}

@@ -123,4 +123,74 @@ describe("the operator's day, in Chromium", function () {
     assert.equal(again.status, 409);
     assert.match(again.body, /This run no longer waits for evidence for that step: nothing was changed/);
   });
+
+  it('a failed task escalates with its history: the next queue sees the earlier attempt and reason, claims it, and completes it with a screenshot', async () => {
+    const h = harness();
+    const server = await serverFor(h);
+    for (const q of h.profile.profile.queues ?? []) for (const m of q.members) await server.access.setOperator(m, password, 'operator');
+    const [{ run }] = await h.start('offboard', 'alice@acme.com');
+    await h.completeNext(run.id);
+    const first = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    const member = (queue: string) => h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
+    const folders = shotFolders();
+    const upload = path.join(scratchDir('patchbay-upload-'), 'members-after-removal.png');
+    writeFileSync(upload, png);
+    const host = new BrowserHost();
+    after(() => host.close());
+    const signedIn = async <T>(who: string, job: (page: import('playwright-core').Page, shot: (name: string, expect: RegExp) => Promise<void>) => Promise<T>) =>
+      host.withContext(async (context) => {
+        const page = await context.newPage();
+        const shot = async (name: string, expect: RegExp) => {
+          assert.match(await page.locator('body').innerText(), expect, `${name}: the page says what it should`);
+          for (const f of folders) await page.screenshot({ path: path.join(f, `${name}.png`), fullPage: true });
+        };
+        await page.goto(`${server.url}/login`);
+        await page.getByLabel('Email').fill(who);
+        await page.getByLabel('Password').fill(password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { level: 1 }).waitFor();
+        return job(page, shot);
+      });
+    const reason = 'The console refuses: Alice still owns the company account <b>';
+    await signedIn(member(first.queue), async (page, shot) => {
+      await page.goto(`${server.url}/tasks/${first.id}`);
+      assert.match(await page.locator('main').innerText(), /nobody has taken it yet/);
+      await page.getByRole('button', { name: 'Assign to me' }).click();
+      await page.getByRole('status').filter({ hasText: 'The task is yours' }).waitFor();
+      await shot('10-task-claimed', new RegExp(`assigned to ${member(first.queue).replace(/\./g, '\\.')}[\\s\\S]*due \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
+      assert.equal(h.runtime.tasks.get(first.id).assignee, member(first.queue));
+      await page.getByLabel('Why').fill(reason);
+      await page.getByRole('button', { name: 'Fail the task' }).click();
+      await page.getByRole('status').filter({ hasText: 'Task failed' }).waitFor();
+    });
+    await server.settled();
+    const second = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    assert.notEqual(second.id, first.id);
+    assert.equal(second.queue, 'it-leads');
+    await signedIn('it.lead@acme.example', async (page, shot) => {
+      await page.goto(`${server.url}/inbox`);
+      // Queues by name, wherever they are shown.
+      assert.match(await page.getByRole('table', { name: 'Open tasks' }).innerText(), /IT leads/);
+      await page.goto(`${server.url}/tasks/${second.id}`);
+      await shot('11-escalated-task-history', new RegExp(`What was tried before[\\s\\S]*An earlier task was failed by ${member(first.queue).replace(/\./g, '\\.')}, who said: “The console refuses: Alice still owns the company account <b>”`));
+      const earlier = page.getByRole('link', { name: 'An earlier task' });
+      assert.equal(await earlier.getAttribute('href'), `/tasks/${first.id}`);
+      // An empty submit answers in the page's words.
+      const required = second.content.runbook.evidence.filter((e) => e.required);
+      if (required.length) {
+        await page.getByRole('button', { name: 'Complete the task' }).click();
+        const alert = await page.getByRole('alert').innerText();
+        assert.match(alert, /evidence is required/);
+        assert.doesNotMatch(alert, /--evidence/);
+      }
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Ownership moved to the finance lead; removed');
+      await page.getByLabel(/screenshot|Evidence file/i).first().setInputFiles(upload);
+      await page.getByRole('button', { name: 'Complete the task' }).click();
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+      await shot('12-escalated-task-done', /Evidence given[\s\S]*members-after-removal\.png/);
+    });
+    const done = h.runtime.tasks.get(second.id);
+    assert.equal(done.status, 'completed');
+    assert.ok(done.evidence.some((e) => e.file?.name === 'members-after-removal.png'), 'the screenshot is kept with the task');
+  });
 });
