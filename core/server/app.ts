@@ -30,6 +30,7 @@ import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, pa
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
+import { LiveEvents, liveScript } from './events.js';
 
 export interface ServerOptions {
   readonly services: Services;
@@ -86,7 +87,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
-      directives: { defaultSrc: ["'self'"], scriptSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"] },
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"] },
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
@@ -426,6 +427,29 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     await runtime.runs.giveEvidence(run.id, stepId, who.actor, text || `${kept!.file!.name} attached`, kept?.file);
     return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
   });
+  // Live updates: one event stream per open page, fed by one reader of the audit journal.
+  const live = new LiveEvents(runtime.db);
+  const streams = new Set<import('node:net').Socket>();
+  app.get('/assets/live.js', { config: { access: publicRoute } }, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(liveScript),
+  );
+  app.get('/events', { config: { access: operatorRoute() } }, async (req, reply) => {
+    const who = principalOf(req);
+    const visible = seen(who);
+    reply.hijack();
+    const res = reply.raw;
+    // The connection serves this stream only: closed with it, never kept alive for another request.
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
+    const socket = res.socket!;
+    streams.add(socket);
+    // Every operator sees every run; tasks only of their queues (or assigned to them).
+    const stop = live.listen((c) => ({ runs: c.runs, tasks: c.tasks.filter((t) => taskVisible(runtime.db, t, visible, who.actor)) }), (chunk) => void res.write(chunk));
+    socket.once('close', () => streams.delete(socket));
+    res.on('close', () => {
+      stop();
+      socket.destroy();
+    });
+  });
   app.get('/matrix', { config: { access: operatorRoute() } }, async (req, reply) => {
     const who = principalOf(req);
     return html(reply, matrixPage(who, tokenFor(who), matrixReport(services.registry.list(), profile.profile), profile.profile.tenant));
@@ -476,7 +500,14 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     },
     close: async () => {
       clearInterval(timer);
+      live.stop();
+      // An event stream never ends by itself: its connection is closed here, or closing the server would wait for it.
+      for (const socket of streams) socket.destroy();
+      // A graceful close waits for requests in flight, but not for ever: what is still open after 2 s is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), 2000);
+      cut.unref();
       await app.close();
+      clearTimeout(cut);
       await settling;
     },
   };

@@ -28,7 +28,7 @@ export function layout(title: string, body: string, who?: Principal, token?: str
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · Patchbay</title><style>
+<title>${esc(title)} · Patchbay</title>${who ? '<script src="/assets/live.js" defer></script>' : ''}<style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24}header{background:#14213d;color:#fff;padding:10px 24px;font-weight:600}
 nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inline{display:inline}main{padding:16px 24px;max-width:1100px}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
@@ -65,7 +65,7 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   return layout(
     'Inbox',
     `<h1>Open tasks${queue ? ` in ${esc(queues.find((q) => q.id === queue)?.name ?? queue)}` : ''}</h1><p>${links}</p>
-${tasks.length ? `<div class="scroll"><table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table></div>` : '<p>No open task here.</p>'}
+<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}</div>
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
     args.token('/logout'),
@@ -238,11 +238,11 @@ export function runPage(who: Principal, token: FormTokens, t: Timeline, c: RunPa
     `Run ${r.id}`,
     `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(c.appName(r.app))}</h1>
 ${c.message ? `<p role="${c.message.ok ? 'status' : 'alert'}">${esc(c.message.text)}</p>` : ''}
-<p id="run-status" role="status" data-run="${esc(r.id)}"><strong>Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}.</strong> ${nextSentence(t, c)}</p>
+<div data-live="status"><p id="run-status" role="status" data-run="${esc(r.id)}"><strong>Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}.</strong> ${nextSentence(t, c)}</p></div>
 ${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(c.task(x.taskId)?.title ?? x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
 ${evidenceForm}
-<h2>Steps</h2><div class="scroll"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
-<h2>Audit</h2><div class="scroll"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
+<h2>Steps</h2><div class="scroll" data-live="steps"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
+<h2>Audit</h2><div class="scroll" data-live="audit"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
     who,
     token('/logout'),
   );
@@ -252,7 +252,7 @@ export function runsPage(who: Principal, token: FormTokens, runs: readonly Timel
   const rows = runs
     .map((r) => `<tr><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.playbook)}</td><td>${esc(r.app)}</td><td>${esc(r.subject)}</td><td>${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}</td><td>${time(r.createdAt)}</td></tr>`)
     .join('');
-  return layout('Runs', `<h1>Runs</h1><div class="scroll"><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table></div>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
+  return layout('Runs', `<h1>Runs</h1><div class="scroll" data-live="runs"><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table></div>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
 }
 
 export function matrixPage(who: Principal, token: FormTokens, rows: readonly MatrixRow[], tenant: string): string {

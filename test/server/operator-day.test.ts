@@ -44,6 +44,11 @@ describe("the operator's day, in Chromium", function () {
       await page.getByLabel('Password').fill(password);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await shot('01-inbox', /Open tasks[\s\S]*bob@acme\.com/);
+      // A second tab on the run page: it updates by itself (server-sent events), no reload.
+      const watcher = await context.newPage();
+      await watcher.goto(`${server.url}/runs/${run.id}`);
+      assert.match(await watcher.locator('#run-status').innerText(), /The run waits for IT operations to finish the task Assign bob@acme\.com/);
+      assert.equal(await watcher.locator('#run-status a').getAttribute('href'), `/tasks/${h.openTaskOf(run.id)}`, 'the task is linked by its title');
       await page.getByRole('link', { name: /bob@acme\.com/ }).first().click();
       await page.getByRole('heading', { level: 1 }).waitFor();
       await shot('02-assignment-task', /due \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
@@ -52,6 +57,9 @@ describe("the operator's day, in Chromium", function () {
       await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
       await server.settled();
       assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      await watcher.locator('#run-status').filter({ hasText: 'waits for evidence' }).waitFor({ timeout: 10_000 });
+      assert.match(await watcher.getByRole('table', { name: 'Steps' }).innerText(), /Assign[^\n]*\s+done/);
+      await watcher.close();
 
       await page.goto(`${server.url}/runs/${run.id}`);
       await shot('03-run-waits-for-evidence', /waits for evidence that bob@acme\.com's Spendesk account exists[\s\S]*until \d{4}-\d\d-\d\d \d\d:\d\d UTC[\s\S]*Deadline: \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
@@ -192,5 +200,53 @@ describe("the operator's day, in Chromium", function () {
     const done = h.runtime.tasks.get(second.id);
     assert.equal(done.status, 'completed');
     assert.ok(done.evidence.some((e) => e.file?.name === 'members-after-removal.png'), 'the screenshot is kept with the task');
+  });
+
+  it('serves the live updates only to signed-in operators, and each stream only the tasks of its queues', async () => {
+    const h = harness();
+    const server = await serverFor(h);
+    await server.access.setOperator('it.oncall@acme.example', password, 'operator');
+    await server.access.setOperator('finance.admin@acme.example', password, 'operator');
+    const anonymous = await fetch(`${server.url}/events`, { redirect: 'manual' });
+    await anonymous.text();
+    assert.equal(anonymous.status, 302);
+    assert.match(anonymous.headers.get('location') ?? '', /^\/login\?next=%2Fevents$/);
+    // The script is same-origin and the CSP allows no other (nor inline) script.
+    const page = await fetch(`${server.url}/login`);
+    await page.text();
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'(;|$)/);
+    const script = await fetch(`${server.url}/assets/live.js`);
+    assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.match(await script.text(), /new EventSource\('\/events'\)/);
+    const read = async (who: string) => {
+      const client = new FormClient(server.url);
+      await client.signIn(who, password);
+      const controller = new AbortController();
+      const response = await fetch(`${server.url}/events`, { headers: { cookie: client.cookieHeader() }, signal: controller.signal });
+      assert.equal(response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      const reader = response.body!.getReader();
+      let text = '';
+      return {
+        until: async (pattern: RegExp) => {
+          while (!pattern.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+          return text;
+        },
+        text: () => text,
+        close: () => controller.abort(),
+      };
+    };
+    const ops = await read('it.oncall@acme.example');
+    const finance = await read('finance.admin@acme.example');
+    await ops.until(/retry: 5000/);
+    await finance.until(/retry: 5000/);
+    const [{ run }] = await h.start('offboard', 'alice@acme.com');
+    const taskId = h.openTaskOf(run.id)!;
+    const seen = await ops.until(new RegExp(`event: change\\ndata: .*${taskId}`));
+    assert.match(seen, new RegExp(`"runs":\\["${run.id}"\\]`));
+    // Finance is not in it-ops: it hears that the run changed, not of the task.
+    const other = await finance.until(/event: change/);
+    assert.doesNotMatch(other, new RegExp(taskId));
+    ops.close();
+    finance.close();
   });
 });
