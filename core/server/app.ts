@@ -46,6 +46,8 @@ export interface ServerOptions {
   readonly behindHttps?: boolean;
   /** Trust X-Forwarded-* from these proxies (fastify's trustProxy: true, or addresses and CIDRs, comma-separated); default: trust none. */
   readonly trustProxy?: boolean | string;
+  /** How long one live-update stream stays open before the browser reconnects (and its session is checked again); default 5 minutes. */
+  readonly eventStreamMs?: number;
   /** Sign-in attempts allowed per address and per account within `windowMs` before 429 (defaults 20, 5 and 15 minutes). */
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
 }
@@ -436,6 +438,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get('/events', { config: { access: operatorRoute() } }, async (req, reply) => {
     const who = principalOf(req);
     const visible = seen(who);
+    if (req.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();
     reply.hijack();
     const res = reply.raw;
     // The connection serves this stream only: closed with it, never kept alive for another request.
@@ -445,6 +448,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     // Every operator sees every run; tasks only of their queues (or assigned to them).
     const stop = live.listen((c) => ({ runs: c.runs, tasks: c.tasks.filter((t) => taskVisible(runtime.db, t, visible, who.actor)) }), (chunk) => void res.write(chunk));
     socket.once('close', () => streams.delete(socket));
+    // A stream is bounded: the browser reconnects, so a session signed out or expired stops hearing within the bound.
+    const bound = setTimeout(() => res.end(), options.eventStreamMs ?? 300_000);
+    bound.unref();
+    res.once('close', () => clearTimeout(bound));
     res.on('close', () => {
       stop();
       socket.destroy();

@@ -121,7 +121,9 @@ export const liveScript = `'use strict';
       .catch(function () {})
       .then(function () { setTimeout(function () { busy = false; if (again) { again = false; refresh(); } }, 2000); });
   }
-  var source = new EventSource('/events');
+  var source = new EventSource('/events'), opened = false;
+  // Streams are bounded and servers restart: what changed while reconnecting is fetched once on reopening.
+  source.addEventListener('open', function () { if (opened) refresh(); opened = true; });
   source.addEventListener('change', function (e) {
     var change = JSON.parse(e.data);
     if ((runId && change.runs.indexOf(runId) >= 0) || (inbox && change.tasks.length) || (!runId && !inbox && change.runs.length)) refresh();
