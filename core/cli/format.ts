@@ -27,8 +27,9 @@ export function fitWidths(natural: readonly number[], words: readonly number[], 
   if (natural.reduce((a, b) => a + b, 0) + borders <= total) return undefined;
   const widths = [...natural];
   let sum = widths.reduce((a, b) => a + b, 0);
-  // First wrap text down to its longest word, then, if still too wide, cut down to 6.
-  for (const floor of [words, natural.map(() => 6)]) {
+  // First wrap text down to its longest word, then, if still too wide, cut the other columns down to 6
+  // (the first column, the id to copy into the next command, is cut last).
+  for (const floor of [words, words.map((w, i) => (i === 0 ? w : 6)), natural.map(() => 6)]) {
     while (sum + borders > total) {
       let widest = -1;
       widths.forEach((w, i) => {
