@@ -155,12 +155,13 @@ export class LifecycleWorkflow {
     let queue = this.firstQueue(run, step);
     let last: ChannelOutcome = { status: 'failed', detail: 'no channel in this installation could take the step' };
     const attempts: { channel: ChannelName; detail: string; proof?: Proof }[] = [];
+    // What was tried before, kept across escalations: the task that takes over carries every earlier attempt.
+    const handedOver: HandOver[] = [];
     let handedBack = false;
     for (let pass = 1; ; pass++) {
       // A person's retry-robot runs the automated channels again; otherwise later passes are people only.
       const channels = pass === 1 || handedBack ? chain : chain.filter((c) => c.channel === 'human');
       handedBack = false;
-      const handedOver: HandOver[] = [];
       for (const choice of channels) {
         const outcome = await this.tryChannel(ctx, run, step, choice, pass, queue, handedOver, execStep, execStep.app === run.app ? known?.value : undefined);
         if (!outcome) continue;
@@ -172,7 +173,7 @@ export class LifecycleWorkflow {
           break;
         }
         if (outcome.conclusive) break;
-        if (choice.channel !== 'human') handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
+        handedOver.push({ channel: choice.channel, detail: outcome.detail, evidence: outcome.evidence ?? [] });
       }
       if (handedBack) continue;
       // Every channel failed: people escalate up their queue chain before the step gives up.

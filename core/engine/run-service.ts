@@ -1,5 +1,6 @@
 import { inject, injectable } from 'inversify';
 import { TaskStore, type TaskView } from '../channels/human/task-store.js';
+import type { Evidence } from '../channels/executor.js';
 import { NotFoundError } from '../errors.js';
 import { LifecyclePlanner } from '../planning/service.js';
 import type { Plan } from '../schema/types/plan.js';
@@ -89,11 +90,11 @@ export class RunService {
     };
   }
 
-  /** Evidence that an account exists, for a step waiting on JIT. */
-  async giveEvidence(runId: string, stepId: string, by: string, text: string): Promise<RunRecord> {
+  /** Evidence that an account exists, for a step waiting on JIT; `file` is one already kept with the evidence files (EvidenceFiles.keep). */
+  async giveEvidence(runId: string, stepId: string, by: string, text: string, file?: Evidence['file']): Promise<RunRecord> {
     const run = this.engine.get(runId);
     if (!run.plan.steps.some((s) => s.id === stepId)) throw new NotFoundError(`step of run ${runId}`, stepId, run.plan.steps.map((s) => s.id));
-    this.engine.signal(runId, `evidence:${stepId}`, { by, text }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
+    this.engine.signal(runId, `evidence:${stepId}`, { by, text, ...(file ? { file } : {}) }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
     await this.settle();
     return this.engine.get(runId);
   }

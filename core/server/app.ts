@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,8 @@ import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
+import { EvidenceFiles } from '../channels/evidence-files.js';
+import type { Evidence } from '../channels/executor.js';
 import { matrixReport } from '../docs/matrix-page.js';
 import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
 import { OnBehalfRefusedError } from '../engine/requester.js';
@@ -31,6 +33,7 @@ import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
 import { IdentifierStore } from '../store/identifiers.js';
+import { LiveEvents, liveScript } from './events.js';
 
 export interface ServerOptions {
   readonly services: Services;
@@ -46,6 +49,8 @@ export interface ServerOptions {
   readonly behindHttps?: boolean;
   /** Trust X-Forwarded-* from these proxies (fastify's trustProxy: true, or addresses and CIDRs, comma-separated); default: trust none. */
   readonly trustProxy?: boolean | string;
+  /** How long one live-update stream stays open before the browser reconnects (and its session is checked again); default 5 minutes. */
+  readonly eventStreamMs?: number;
   /** Sign-in attempts allowed per address and per account within `windowMs` before 429 (defaults 20, 5 and 15 minutes). */
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
   /** SCIM bridge requests allowed per bridge token per minute before 429 (default 600). */
@@ -91,7 +96,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
-      directives: { defaultSrc: ["'self'"], scriptSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"] },
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"] },
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
@@ -355,7 +360,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     async (req, reply) => {
       const who = principalOf(req);
       const task = runtime.tasks.get(req.params.id);
-      const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : `Done: ${req.query.done}` } : undefined;
+      const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
       return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
     },
   );
@@ -380,6 +385,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return `step ${fields.step?.[0]} ticked`;
   });
   taskForm('complete', (who, id, fields, file) => {
+    if (file) checkUpload(file);
     const evidence: EvidenceInput[] = [...(fields.evidence ?? []).map((t) => t.trim()).filter(Boolean).map((text) => ({ text })), ...(file ? [{ file }] : [])];
     runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
     return 'completed';
@@ -393,18 +399,84 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
     return 'handed back to the robot';
   });
+  taskForm('claim', (who, id) => {
+    runtime.tasks.claim(id, who.actor);
+    return 'claimed';
+  });
+  taskForm('unclaim', (who, id) => {
+    runtime.tasks.unclaim(id, who.actor);
+    return 'unclaimed';
+  });
   taskForm('reassign', (who, id, fields) => {
     runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
-    return `reassigned to ${fields.queue?.[0]}`;
+    return `reassigned to ${queues().find((q) => q.id === fields.queue?.[0])?.name ?? fields.queue?.[0]}`;
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);
     const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), items.map((id) => runtime.engine.get(id)), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  app.get<{ Params: { id: string } }>('/runs/:id', { config: { access: operatorRoute() }, schema: { params: idParam } }, async (req, reply) => {
+  const taskOf = (id: string) => {
+    try {
+      return runtime.tasks.get(id);
+    } catch {
+      return undefined;
+    }
+  };
+  const runPageFor = (who: Principal, id: string, message?: { ok: boolean; text: string }) =>
+    runPage(who, tokenFor(who), runtime.runs.timeline(id), { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
+  app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
+    '/runs/:id',
+    { config: { access: operatorRoute() }, schema: { params: idParam, querystring: query({ done: { type: 'string', enum: ['evidence'] } }) } },
+    async (req, reply) => {
+      const who = principalOf(req);
+      const message = req.query.done === 'evidence' ? { ok: true, text: 'Evidence given: the step is done and the run moves on.' } : undefined;
+      return html(reply, runPageFor(who, req.params.id, message));
+    },
+  );
+  // A person's word (and a file) that a JIT account exists, for a run waiting on it: the run is signalled as by `patchbay evidence`.
+  app.post<{ Params: { id: string } }>('/runs/:id/evidence', { config: { access: operatorRoute({ form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
     const who = principalOf(req);
-    return html(reply, runPage(who, tokenFor(who), runtime.runs.timeline(req.params.id)));
+    const run = runtime.engine.get(req.params.id);
+    const { fields, file } = req.form!;
+    const stepId = fields.step?.[0] ?? '';
+    if (run.status !== 'waiting' || run.waitingFor !== `evidence:${stepId}`) {
+      return html(reply, runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
+    }
+    const text = (fields.text?.[0] ?? '').trim();
+    if (!text && !file) return html(reply, runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
+    const kept = file ? keepUpload(runtime.evidenceDir, file, who.actor) : undefined;
+    await settling;
+    await runtime.runs.giveEvidence(run.id, stepId, who.actor, text || `${kept!.file!.name} attached`, kept?.file);
+    return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
+  });
+  // Live updates: one event stream per open page, fed by one reader of the audit journal.
+  const live = new LiveEvents(runtime.db);
+  const streams = new Set<import('node:net').Socket>();
+  app.get('/assets/live.js', { config: { access: publicRoute } }, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(liveScript),
+  );
+  app.get('/events', { config: { access: operatorRoute() } }, async (req, reply) => {
+    const who = principalOf(req);
+    const visible = seen(who);
+    if (req.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();
+    reply.hijack();
+    const res = reply.raw;
+    // The connection serves this stream only: closed with it, never kept alive for another request.
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
+    const socket = res.socket!;
+    streams.add(socket);
+    // Every operator sees every run; tasks only of their queues (or assigned to them).
+    const stop = live.listen((c) => ({ runs: c.runs, tasks: c.tasks.filter((t) => taskVisible(runtime.db, t, visible, who.actor)) }), (chunk) => void res.write(chunk));
+    socket.once('close', () => streams.delete(socket));
+    // A stream is bounded: the browser reconnects, so a session signed out or expired stops hearing within the bound.
+    const bound = setTimeout(() => res.end(), options.eventStreamMs ?? 300_000);
+    bound.unref();
+    res.once('close', () => clearTimeout(bound));
+    res.on('close', () => {
+      stop();
+      socket.destroy();
+    });
   });
   app.get('/matrix', { config: { access: operatorRoute() } }, async (req, reply) => {
     const who = principalOf(req);
@@ -457,7 +529,14 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     },
     close: async () => {
       clearInterval(timer);
+      live.stop();
+      // An event stream never ends by itself: its connection is closed here, or closing the server would wait for it.
+      for (const socket of streams) socket.destroy();
+      // A graceful close waits for requests in flight, but not for ever: what is still open after 2 s is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), 2000);
+      cut.unref();
       await app.close();
+      clearTimeout(cut);
       await settling;
     },
   };
@@ -532,6 +611,54 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
     throw error;
   }
   return { fields, ...(file ? { file } : {}), cleanup };
+}
+
+/** The kinds of file the pages take as evidence, told by their first bytes (not by their name). */
+const uploadKinds: readonly { readonly kind: string; readonly extensions: readonly string[]; readonly test: (head: Buffer) => boolean }[] = [
+  { kind: 'PNG image', extensions: ['.png'], test: (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { kind: 'JPEG image', extensions: ['.jpg', '.jpeg'], test: (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff },
+  { kind: 'PDF', extensions: ['.pdf'], test: (h) => h.subarray(0, 5).toString('latin1') === '%PDF-' },
+  // An export or a note: text only (UTF-8 without NUL bytes).
+  { kind: 'text', extensions: ['.csv', '.txt', '.json'], test: (h) => !h.includes(0) && utf8(h) },
+];
+
+/** Whether bytes read as UTF-8 (a character cut at the end of the sample is fine: stream mode keeps it for later). */
+function utf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The largest evidence file the pages take, in bytes (the form parser stops at the same size). */
+export const uploadMaxBytes = 25 * 1024 * 1024;
+
+/**
+ * Checks an uploaded evidence file: a PNG or JPEG screenshot, a PDF, or a text export (CSV, TXT,
+ * JSON), whose name ends as its content is; empty files are refused. Throws InvalidInputError
+ * (pointer /file) naming what was wrong.
+ */
+export function checkUpload(file: string): void {
+  const name = path.basename(file);
+  const size = statSync(file).size;
+  if (size === 0) throw new InvalidInputError({ pointer: '/file' }, `${name} is empty`);
+  if (size > uploadMaxBytes) throw new InvalidInputError({ pointer: '/file' }, `${name} is larger than 25 MB`);
+  const ext = path.extname(name).toLowerCase();
+  const kind = uploadKinds.find((k) => k.extensions.includes(ext));
+  if (!kind) throw new InvalidInputError({ pointer: '/file' }, `${name}: only PNG or JPEG screenshots, PDFs and CSV, TXT or JSON exports are taken as evidence`);
+  const head = readFileSync(file).subarray(0, 4096);
+  if (!kind.test(head)) throw new InvalidInputError({ pointer: '/file' }, `${name} is not a ${kind.kind}, as its name says`);
+}
+
+/** Checks an uploaded file and keeps it with the evidence files (by content hash), as task evidence is kept. */
+function keepUpload(evidenceDir: string, file: string, by: string): Evidence {
+  checkUpload(file);
+  const bytes = readFileSync(file);
+  const name = path.basename(file);
+  const kept = new EvidenceFiles(evidenceDir).keep(bytes, { name, kind: 'file', summary: '', by, at: Date.now() });
+  return { ...kept, summary: `file ${name} (${bytes.length} bytes, sha256 ${kept.file!.sha256.slice(0, 12)}…)` };
 }
 
 /**

@@ -10,25 +10,33 @@ export function esc(value: unknown): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : '—');
+/** A time to the minute, always with its time zone (the server's pages speak UTC). */
+const time = (ms: number | null | undefined) => (ms ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
+
+/** A runbook's words with "the app" said as the app's own name (checklists are read beside several consoles). */
+export function namedApp(text: string, appName: string): string {
+  return text.replace(/\b[Tt]he app\b/g, appName);
+}
 
 /** Makes a one-time form token for a form's action (its path); tokens are bound to the session and the action. */
 export type FormTokens = (action: string) => string;
 
 export function layout(title: string, body: string, who?: Principal, token?: string): string {
   const nav = who
-    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> · <a href="/runs">Runs</a> · <a href="/matrix">Capability matrix</a> · <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' · <a href="/tokens">API tokens</a>' : ''}
+    ? `<nav aria-label="Patchbay"><a href="/inbox">Inbox</a> <a href="/runs">Runs</a> <a href="/matrix">Capability matrix</a> <a href="/reconcile">Reconciliation</a>${who.role === 'admin' ? ' <a href="/tokens">API tokens</a>' : ''}
 <span class="who">${esc(who.actor)} (${esc(who.role)})</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="_token" value="${esc(token)}"><button type="submit">Sign out</button></form></nav>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · Patchbay</title><style>
+<title>${esc(title)} · Patchbay</title>${who ? '<script src="/assets/live.js" defer></script>' : ''}<style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24}header{background:#14213d;color:#fff;padding:10px 24px;font-weight:600}
 nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inline{display:inline}main{padding:16px 24px;max-width:1100px}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
 .overdue{color:#b00020;font-weight:600}[role=alert]{color:#b00020}[role=status]{color:#0a7a3b}.muted{color:#666}
 fieldset{border:1px solid #ccd;margin:12px 0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
-ol.checklist li{margin:4px 0}
+ol.checklist li{margin:4px 0}.scroll{overflow-x:auto}td{overflow-wrap:anywhere}textarea,input,select{max-width:100%;box-sizing:border-box}textarea{width:40em}
+nav{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:center}nav .who{margin-left:auto}
+@media (max-width:600px){main,nav,header{padding-left:10px;padding-right:10px}td,th{padding:4px}}
 .legend{margin-right:1.2em}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}figure{margin:8px 0}</style></head><body><header>Patchbay</header>${nav}<main>${body}</main></body></html>`;
 }
 
@@ -50,14 +58,14 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
   const rows = tasks
     .map(
-      (t) => `<tr><td class="${t.overdue ? 'overdue' : ''}">${time(t.dueAt)}${t.overdue ? ' (overdue)' : ''}</td><td>${esc(t.queue)}</td>
+      (t) => `<tr><td class="${t.overdue ? 'overdue' : ''}">${time(t.dueAt)}${t.overdue ? ' (overdue)' : ''}</td><td>${esc(queues.find((q) => q.id === t.queue)?.name ?? t.queue)}</td>
 <td><a href="/tasks/${esc(t.id)}">${esc(t.title)}</a></td><td>${t.items.length}</td><td>${esc(t.assignee ?? '—')}</td></tr>`,
     )
     .join('');
   return layout(
     'Inbox',
-    `<h1>Open tasks${queue ? ` in ${esc(queue)}` : ''}</h1><p>${links}</p>
-${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}
+    `<h1>Open tasks${queue ? ` in ${esc(queues.find((q) => q.id === queue)?.name ?? queue)}` : ''}</h1><p>${links}</p>
+<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}</div>
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
     args.token('/logout'),
@@ -67,6 +75,7 @@ ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''
 export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
   const { task, message } = args;
   const c = task.content;
+  const queueName = (id: string) => args.queues.find((q) => q.id === id)?.name ?? id;
   const open = task.status === 'open';
   const form = (action: string, body: string, extra = '') =>
     `<form method="post" action="/tasks/${esc(task.id)}/${action}"${extra}><input type="hidden" name="_token" value="${esc(args.token(`/tasks/${task.id}/${action}`))}">${body}</form>`;
@@ -74,30 +83,59 @@ export function taskPage(args: { who: Principal; token: FormTokens; task: TaskVi
     .map((s, i) => {
       const done = task.stepsDone.includes(i + 1);
       const tick = open && !done ? form('tick', `<input type="hidden" name="step" value="${i + 1}"><button type="submit" aria-label="Tick step ${i + 1}">Tick</button>`, ' class="inline"') : '';
-      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(s.text)}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
+      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(namedApp(s.text, c.appName))}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
     })
     .join('');
-  const watch = [...c.watchOutFor.map((w) => `${w.blocking ? '<strong>Blocking:</strong> ' : ''}${esc(w.text)}`), ...(c.runbook.watchOutFor ?? []).map(esc)];
+  // The plan's watch-outs and the runbook's often say the same thing: each is shown once.
+  const seenWatch = new Set<string>();
+  const watch = [...c.watchOutFor.map((w) => ({ text: namedApp(w.text, c.appName), blocking: w.blocking })), ...(c.runbook.watchOutFor ?? []).map((text) => ({ text: namedApp(text, c.appName), blocking: false }))]
+    .filter((w) => {
+      const key = w.text.trim().toLowerCase().replace(/[\s.]+$/g, '').replace(/\s+/g, ' ');
+      return seenWatch.has(key) ? false : (seenWatch.add(key), true);
+    })
+    .map((w) => `${w.blocking ? '<strong>Blocking:</strong> ' : ''}${esc(w.text)}`);
   const handedOver = (c.handedOver ?? [])
     .map(
-      (h) => `<section aria-label="Tried first: ${esc(h.channel)}"><h3>The ${esc(h.channel)} channel tried first</h3><p>${esc(h.detail)}</p>${h.evidence
-        .filter((e) => e.file)
-        .map((e) =>
-          e.kind === 'screenshot'
-            ? `<figure><img class="evidence" alt="${esc(e.summary)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption>${esc(e.summary)}</figcaption></figure>`
-            : `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(e.summary)}</a></p>`,
-        )
-        .join('')}</section>`,
+      (h, n) => {
+        const files = h.evidence.filter((e) => e.file);
+        const shots = files.filter((e) => e.kind === 'screenshot');
+        const failedTask = h.channel === 'human' ? /^task (\S+) failed by (\S+): ([\s\S]*)$/.exec(h.detail) : null;
+        const said = failedTask
+          ? `<p><a href="/tasks/${esc(failedTask[1])}">An earlier task</a> was failed by ${esc(failedTask[2])}, who said: “${esc(failedTask[3])}”</p>`
+          : `<p>${esc(h.detail)}</p>`;
+        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${files
+          .map((e) => {
+            if (e.kind !== 'screenshot') return `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(/HTML/.test(e.summary) ? `The ${c.system} page where the browser stopped (HTML, as text)` : e.summary)}</a></p>`;
+            const n = shots.indexOf(e) + 1;
+            const name = `The ${c.system} console, screenshot ${n} of ${shots.length}${n === shots.length ? ' (the last page the browser saw)' : ''}`;
+            return `<figure><img class="evidence" alt="${esc(name)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption><a href="/evidence/${esc(e.file!.sha256)}">${esc(name)}</a></figcaption></figure>`;
+          })
+          .join('')}</section>`;
+      },
     )
     .join('');
+  // A screenshot is a file (the form takes one file: the first screenshot item); anything else is words.
+  const shotItem = c.runbook.evidence.findIndex((e) => e.kind === 'screenshot');
+  const need = (e: { required?: boolean }) => (e.required ? '<strong>required</strong>' : 'optional');
   const evidenceFields = c.runbook.evidence
-    .map((e, i) => `<p><label for="ev${i}">${esc(e.label)} (${esc(e.kind)}${e.required ? ', required' : ''})</label><br><textarea id="ev${i}" name="evidence" rows="2" cols="70"></textarea></p>`)
+    .map((e, i) =>
+      i === shotItem
+        ? `<p><label for="file">${esc(namedApp(e.label, c.appName))} (screenshot: PNG or JPEG, up to 25 MB; ${need(e)})</label><br><input id="file" name="file" type="file" accept=".png,.jpg,.jpeg"${e.required ? ' required' : ''}></p>`
+        : `<p><label for="ev${i}">${esc(namedApp(e.label, c.appName))} (${esc(e.kind)}; ${need(e)})</label><br><textarea id="ev${i}" name="evidence" rows="2"></textarea></p>`,
+    )
     .join('');
+  const fileField = shotItem >= 0 ? '' : `<p><label for="file">Evidence file (screenshot, PDF or export; optional)</label> <input id="file" name="file" type="file" accept=".png,.jpg,.jpeg,.pdf,.csv,.txt,.json"></p>`;
+  const mine = task.assignee === args.who.actor;
+  const claim = open
+    ? mine || task.assignee
+      ? form('unclaim', `<button type="submit">${mine ? 'Give it back to the queue' : `Unassign ${esc(task.assignee)}`}</button>`, ' class="inline"')
+      : form('claim', '<button type="submit">Assign to me</button>', ' class="inline"')
+    : '';
   const actions = open
     ? `<h2>Finish</h2>
 ${form(
   'complete',
-  `<fieldset><legend>Complete</legend>${evidenceFields}<p><label for="file">Evidence file (optional)</label> <input id="file" name="file" type="file"></p>
+  `<fieldset><legend>Complete</legend>${evidenceFields}${fileField}
 <p><input type="checkbox" id="already" name="alreadyDone" value="yes"> <label for="already">There was nothing to do</label></p><p><button type="submit">Complete the task</button></p></fieldset>`,
   ' enctype="multipart/form-data"',
 )}
@@ -105,11 +143,11 @@ ${
   c.handedOver?.some((h) => h.channel !== 'human')
     ? form(
         'retry-robot',
-        `<fieldset><legend>Hand back to the robot</legend><p>Fixed what stopped the robot (a renamed button restored, a dialog dismissed)? It runs the step again.</p><p><label for="note">What you fixed</label><br><textarea id="note" name="note" rows="2" cols="70"></textarea></p><p><button type="submit">Retry with the robot</button></p></fieldset>`,
+        `<fieldset><legend>Hand back to the robot</legend><p>Fixed what stopped the robot (a renamed button restored, a dialog dismissed)? It runs the step again.</p><p><label for="note">What you fixed</label><br><textarea id="note" name="note" rows="2"></textarea></p><p><button type="submit">Retry with the robot</button></p></fieldset>`,
       )
     : ''
 }
-${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" cols="70" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
+${form('fail', `<fieldset><legend>Cannot be done</legend><p><label for="reason">Why</label><br><textarea id="reason" name="reason" rows="2" required></textarea></p><p><button type="submit">Fail the task</button></p></fieldset>`)}
 ${form(
   'reassign',
   `<fieldset><legend>Reassign</legend><p><label for="queue">Queue</label> <select id="queue" name="queue">${args.queues
@@ -121,10 +159,10 @@ ${form(
     task.title,
     `<p><a href="/inbox">← Inbox</a></p><h1>${esc(task.title)}</h1>
 ${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</p>` : ''}
-<p>${esc(task.status.toUpperCase())} · queue ${esc(task.queue)}${task.assignee ? ` · assigned to ${esc(task.assignee)}` : ''} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)}</p>
+<p>${esc(task.status.toUpperCase())} · queue ${esc(queueName(task.queue))} · ${task.assignee ? `assigned to ${esc(task.assignee)}` : 'nobody has taken it yet'} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)} ${claim}</p>
 ${c.runbook.summary ? `<p>${esc(c.runbook.summary)}</p>` : ''}${c.condition ? `<p><strong>Only if</strong> ${esc(c.condition.replace(/^only if /, ''))}; otherwise complete it saying there was nothing to do.</p>` : ''}
-${handedOver}
-<h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
+${handedOver ? `<h2>What was tried before</h2>${handedOver}` : ''}
+<h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status === 'already-done' ? 'already done' : i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
 <h2>Checklist</h2><ol class="checklist">${checklist}</ol>
 ${watch.length ? `<h2>Watch out for</h2><ul>${watch.map((w) => `<li>${w}</li>`).join('')}</ul>` : ''}
 ${task.evidence.length ? `<h2>Evidence given</h2><ul>${task.evidence.map((e) => `<li>${esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</li>`).join('')}</ul>` : ''}
@@ -134,22 +172,85 @@ ${actions}`,
   );
 }
 
-export function runPage(who: Principal, token: FormTokens, t: Timeline): string {
+/** What the run page needs besides the timeline: tasks by id, names for queues and apps, the time. */
+export interface RunPageContext {
+  task(id: string): TaskView | undefined;
+  queueName(id: string): string;
+  appName(id: string): string;
+  readonly now: number;
+  readonly message?: { ok: boolean; text: string };
+}
+
+/** One sentence: what happens next in the run and who waits on whom (HTML, escaped). */
+export function nextSentence(t: Timeline, c: RunPageContext): string {
+  const r = t.run;
+  const app = esc(c.appName(r.app));
+  if (r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled') {
+    return `This run is finished: ${esc(r.status)}${r.outcome && r.outcome !== r.status ? ` (${esc(r.outcome)})` : ''}; nothing more happens.`;
+  }
+  const waiting = r.waitingFor ?? '';
+  if (waiting.startsWith('task:')) {
+    const task = c.task(waiting.slice(5));
+    if (!task) return `The run waits for a task that is no longer there; it moves on when it next catches up.`;
+    const link = `<a href="/tasks/${esc(task.id)}">${esc(task.title)}</a>`;
+    if (task.status !== 'open') return `The task ${link} is ${esc(task.status)}; the run moves on as soon as it catches up (this page updates by itself).`;
+    return `The run waits for ${esc(c.queueName(task.queue))}${task.assignee ? ` (${esc(task.assignee)})` : ''} to finish the task ${link}, due ${time(task.dueAt)}${task.overdue ? ' — overdue' : ''}.`;
+  }
+  if (waiting.startsWith('evidence:')) {
+    return `The run waits for evidence that ${esc(r.subject)}'s ${app} account exists (a first sign-in through the identity provider)${r.wakeAt ? ` until ${time(r.wakeAt)}` : ''}; give it below, or at that time the step moves to its next channel.`;
+  }
+  const running = t.steps.find((s) => s.status === 'running');
+  if (running) return `Patchbay is working on “${esc(running.plan.title)}”${running.channel ? ` through the ${esc(running.channel)} channel` : ''}; nobody needs to act.`;
+  if (r.wakeAt) return `The run waits until ${time(r.wakeAt)}${waiting ? ` (${esc(waiting)})` : ''}, then goes on by itself.`;
+  return `The run is ${esc(r.status)}; Patchbay takes the next step by itself.`;
+}
+
+/**
+ * A step's status in words: "already done" (the change was found made) and "not needed" (a
+ * precondition the check showed does not apply) are both stored as already-done, and read apart here.
+ */
+export function stepStatus(s: { status: string; detail?: string | null }): string {
+  if (s.status === 'already-done') return /^not needed\b/.test(s.detail ?? '') ? 'not needed' : 'already done';
+  return s.status;
+}
+
+/** An audit event's data as words (key: value), not raw JSON. */
+function auditData(data: Readonly<Record<string, unknown>> | undefined): string {
+  const value = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? v.map(value).join(', ') : v && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${value(x)}`).join(', ') : String(v));
+  return Object.entries(data ?? {})
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `<span class="kv"><span class="muted">${esc(k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase())}:</span> ${esc(value(v))}</span>`)
+    .join('<br>');
+}
+
+export function runPage(who: Principal, token: FormTokens, t: Timeline, c: RunPageContext): string {
   const r = t.run;
   const steps = t.steps
     .map(
-      (s, i) => `<tr><td>${i + 1}</td><td>${esc(s.plan.title)}</td><td>${esc(s.status)}</td><td>${esc(s.channel ?? '—')}</td><td>${esc(s.detail ?? '')}${s.evidence
+      (s, i) => `<tr><td>${i + 1}</td><td>${esc(s.plan.title)}</td><td>${esc(stepStatus(s))}</td><td>${esc(s.channel ?? '—')}</td><td>${esc(s.detail ?? '')}${s.evidence
         .map((e) => `<br><span class="muted">${e.file ? `<a href="/evidence/${esc(e.file.sha256)}">${esc(e.summary)}</a>` : esc(e.summary)}${e.by ? ` — ${esc(e.by)}` : ''}</span>`)
         .join('')}</td></tr>`,
     )
     .join('');
-  const audit = t.audit.map((a) => `<tr><td>${time(a.at)}</td><td>${esc(a.type)}</td><td>${esc(a.actor)}</td><td>${esc(JSON.stringify(a.data))}</td></tr>`).join('');
+  const audit = t.audit.map((a) => `<tr><td>${time(a.at)}</td><td>${esc(a.type)}</td><td>${esc(a.actor)}</td><td>${auditData(a.data as Record<string, unknown>)}</td></tr>`).join('');
+  const waiting = r.status === 'waiting' && r.waitingFor?.startsWith('evidence:') ? r.waitingFor.slice(9) : undefined;
+  const evidenceForm = waiting
+    ? `<section aria-labelledby="jit"><h2 id="jit">Give evidence that the account exists</h2>
+<p>Deadline: ${time(r.wakeAt)}. A sign-in event, a screenshot of ${esc(r.subject)} in ${esc(c.appName(r.app))}, or an export showing the account.</p>
+<form method="post" action="/runs/${esc(r.id)}/evidence" enctype="multipart/form-data"><input type="hidden" name="_token" value="${esc(token(`/runs/${r.id}/evidence`))}"><input type="hidden" name="step" value="${esc(waiting)}">
+<p><label for="jit-text">What shows the account exists</label><br><textarea id="jit-text" name="text" rows="3"></textarea></p>
+<p><label for="jit-file">Screenshot or export (PNG, JPEG, PDF, CSV or text; up to 25 MB; optional)</label><br><input id="jit-file" name="file" type="file" accept=".png,.jpg,.jpeg,.pdf,.csv,.txt,.json"></p>
+<p><button type="submit">Give the evidence</button></p></form></section>`
+    : '';
   return layout(
     `Run ${r.id}`,
-    `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(r.app)}</h1><p role="status">Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}${r.waitingFor ? ` · waiting for ${esc(r.waitingFor)}` : ''}</p>
-${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
-<table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table>
-<h2>Audit</h2><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Data</th></tr></thead><tbody>${audit}</tbody></table>`,
+    `<h1>${esc(r.playbook)} ${esc(r.subject)} — ${esc(c.appName(r.app))}</h1>
+${c.message ? `<p role="${c.message.ok ? 'status' : 'alert'}">${esc(c.message.text)}</p>` : ''}
+<div data-live="status"><p id="run-status" role="status" data-run="${esc(r.id)}"><strong>Status: ${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}.</strong> ${nextSentence(t, c)}</p></div>
+${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(c.task(x.taskId)?.title ?? x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
+${evidenceForm}
+<h2>Steps</h2><div class="scroll" data-live="steps"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
+<h2>Audit</h2><div class="scroll" data-live="audit"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
     who,
     token('/logout'),
   );
@@ -159,7 +260,7 @@ export function runsPage(who: Principal, token: FormTokens, runs: readonly Timel
   const rows = runs
     .map((r) => `<tr><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.playbook)}</td><td>${esc(r.app)}</td><td>${esc(r.subject)}</td><td>${esc(r.status)}${r.outcome ? ` (${esc(r.outcome)})` : ''}</td><td>${time(r.createdAt)}</td></tr>`)
     .join('');
-  return layout('Runs', `<h1>Runs</h1><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
+  return layout('Runs', `<h1>Runs</h1><div class="scroll" data-live="runs"><table aria-label="Runs"><thead><tr><th>Run</th><th>Playbook</th><th>App</th><th>Person</th><th>Status</th><th>Started</th></tr></thead><tbody>${rows}</tbody></table></div>${next ? `<p><a href="${esc(next)}" rel="next">Next page</a></p>` : ''}`, who, token('/logout'));
 }
 
 export function matrixPage(who: Principal, token: FormTokens, rows: readonly MatrixRow[], tenant: string): string {

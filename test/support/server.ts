@@ -4,7 +4,7 @@ import type { Harness } from './runtime.js';
 
 /** The server on 127.0.0.1 and a free port, on a harness's store, closed after the test. */
 export async function serverFor(h: Harness): Promise<PatchbayServer> {
-  const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, version: 'test', tickMs: 60_000 });
+  const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, version: 'test', tickMs: 60_000, eventStreamMs: 2000 });
   after(() => server.close());
   return server;
 }

@@ -173,7 +173,7 @@ export class TaskStore {
       if (onBehalfOf && onBehalfOf.toLowerCase() === args.by.toLowerCase()) throw new TaskRefusedError(taskId, `this run was asked for on behalf of ${args.by}, who cannot approve it: another member of queue ${task.queue} must`);
       const required = task.content.runbook.evidence.filter((e) => e.required);
       if (evidence.length < required.length) {
-        throw new TaskRefusedError(taskId, `evidence is required: ${required.map((e) => `"${e.label}" (${e.kind})`).join(', ')}; pass --evidence for each`);
+        throw new TaskRefusedError(taskId, `evidence is required: ${required.map((e) => `"${e.label}" (${e.kind})`).join(', ')}; give each one`);
       }
       const items = this.openItems(task, args.person);
       const outcome = args.alreadyDone ? 'already-done' : 'done';
@@ -208,6 +208,35 @@ export class TaskStore {
   }
 
   /** Moves the task to another queue and/or assigns it to one operator. */
+  /**
+   * Takes the task (assignee = the caller, a member of its queue), so that others in the queue see it
+   * is being worked on; taking one already taken by someone else is refused (unclaim it first).
+   * Throws TaskRefusedError (closed task, not a member, taken by someone else).
+   */
+  claim(taskId: string, by: string): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, by);
+      if (task.assignee && task.assignee !== by) throw new TaskRefusedError(taskId, `already taken by ${task.assignee}; ask them, or unassign it first`);
+      if (task.assignee === by) return task;
+      this.db.prepare('UPDATE tasks SET assignee = ? WHERE id = ?').run(by, taskId);
+      this.engine.audit.append({ type: 'task.claimed', actor: by, taskId, data: { assignee: by } }, this.now());
+      return this.get(taskId);
+    });
+  }
+
+  /** Gives the task back to its queue (no assignee); any member of the queue may. Throws TaskRefusedError as claim does. */
+  unclaim(taskId: string, by: string): TaskView {
+    return this.engine.atomically(() => {
+      const task = this.requireOpen(taskId);
+      this.requireMember(task, by);
+      if (!task.assignee) return task;
+      this.db.prepare('UPDATE tasks SET assignee = NULL WHERE id = ?').run(taskId);
+      this.engine.audit.append({ type: 'task.unclaimed', actor: by, taskId, data: { was: task.assignee } }, this.now());
+      return this.get(taskId);
+    });
+  }
+
   reassign(taskId: string, args: { by: string; queue?: string; assignee?: string }): TaskView {
     return this.engine.atomically(() => {
       const task = this.requireOpen(taskId);

@@ -13,6 +13,8 @@ export const signInPollMs = 15 * 60_000;
 export interface AccountEvidence {
   readonly by: string;
   readonly text: string;
+  /** A file given with the word (a screenshot of the person signed in, an export), already kept with the run's evidence. */
+  readonly file?: Evidence['file'];
 }
 
 /**
@@ -65,7 +67,7 @@ export class IdpChannelExecutor implements ChannelExecutor {
       if (left <= 0) return { status: 'failed', detail: `no evidence of a JIT account within ${waitHours} h` };
       const answer = await ctx.waitForSignal<AccountEvidence>(`evidence:${step.id}`, canPoll ? Math.min(signInPollMs, left) : left);
       if (!answer.timedOut) {
-        const evidence: Evidence = { kind: 'signal', summary: answer.payload.text, by: answer.payload.by, at: await ctx.now() };
+        const evidence: Evidence = { kind: 'signal', summary: answer.payload.text, by: answer.payload.by, at: await ctx.now(), ...(answer.payload.file ? { file: answer.payload.file } : {}) };
         return { status: 'done', detail: `account exists: ${answer.payload.text}`, evidence: [evidence] };
       }
     }
