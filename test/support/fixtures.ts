@@ -36,11 +36,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/**
+ * The store a CLI command uses when a test gives no --data-dir: one scratch folder for this test process,
+ * never the user's ~/.local/share/patchbay (a store there from another build would change what a test sees).
+ */
+const cliDataDir = mkdtempSync(path.join(tmpdir(), 'patchbay-test-home-'));
+
 /** Runs the built CLI as a user would, in its own process. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const result = spawnSync(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
     encoding: 'utf8',
-    env: { ...process.env, PATCHBAY_CONNECTORS: '', ...env },
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: cliDataDir, ...env },
     cwd: packageRoot,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -60,7 +66,7 @@ export function caught<E extends Error>(type: abstract new (...args: any[]) => E
 /** Like runCli, without blocking this process: for tests whose servers must answer the CLI. */
 export function runCliAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
-    env: { ...process.env, PATCHBAY_CONNECTORS: '', ...env },
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: cliDataDir, ...env },
     cwd: packageRoot,
   });
   let stdout = '';
