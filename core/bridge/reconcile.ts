@@ -27,7 +27,8 @@ const none = { added: 0, deactivated: 0, corrected: 0, inFlight: 0, unusable: 0 
 
 /** Whether the app has a bridge: a live bridge token for it, or resources already held. */
 function bridged(db: Database, tenant: string, app: string): boolean {
-  const token = db.prepare('SELECT 1 FROM api_tokens WHERE scopes = ? AND revoked_at IS NULL LIMIT 1').get(`scim:${app}`);
+  // A bridge token's actor names its app (AccessStore.createBridgeToken; a rotation keeps it).
+  const token = db.prepare('SELECT 1 FROM api_tokens WHERE actor = ? AND revoked_at IS NULL LIMIT 1').get(`scim-bridge:${app}`);
   return token !== undefined || db.prepare('SELECT 1 FROM scim_resources WHERE tenant = ? AND app = ? LIMIT 1').get(tenant, app) !== undefined;
 }
 
