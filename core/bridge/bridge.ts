@@ -7,6 +7,7 @@ import type { IdentifierStore } from '../store/identifiers.js';
 import type { Database } from '../store/database.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { ScimError } from './errors.js';
+import { BridgeFailureTasks } from './failures.js';
 import type { EqFilter } from './filter.js';
 import { type UserAttributes, activeValue, applyPatch, userSchema } from './patch.js';
 import { type BridgeOperation, type BridgeResource, BridgeStore } from './store.js';
@@ -39,7 +40,7 @@ export function emailOf(user: UserAttributes): string | undefined {
 }
 
 /** What a lifecycle run needs of a person: email and names. */
-function subjectOf(user: UserAttributes, email: string) {
+export function subjectOf(user: UserAttributes, email: string) {
   const name = isObject(field(user, 'name')) ? (field(user, 'name') as Record<string, unknown>) : {};
   const given = field(name, 'givenName');
   const family = field(name, 'familyName');
@@ -57,6 +58,8 @@ function subjectOf(user: UserAttributes, email: string) {
  */
 export class ScimBridge {
   readonly store: BridgeStore;
+  /** The tasks that tell the operator a bridge run failed (swept after each catch-up of the server's loop). */
+  readonly failures: BridgeFailureTasks;
 
   constructor(
     db: Database,
@@ -66,6 +69,7 @@ export class ScimBridge {
     private readonly now: () => number = Date.now,
   ) {
     this.store = new BridgeStore(db);
+    this.failures = new BridgeFailureTasks(db, runs, profile);
   }
 
   private get tenant() {
@@ -153,6 +157,16 @@ export class ScimBridge {
     this.store.markDeleted(this.tenant, app, id, this.now());
   }
 
+  /** The state of one run, read now (`failed` too when it is gone from the store). */
+  runState(runId: string): ProvisioningState {
+    try {
+      const status = this.runs.engine.get(runId).status;
+      return status === 'completed' ? 'done' : status === 'failed' || status === 'cancelled' ? 'failed' : 'pending';
+    } catch {
+      return 'failed';
+    }
+  }
+
   /** The Patchbay extension of a resource: its run's state, read now. */
   provisioning(resource: BridgeResource): Record<string, unknown> {
     if (resource.failure) return { provisioningState: 'failed', operation: resource.runOperation, reason: resource.failure };
@@ -200,10 +214,10 @@ export class ScimBridge {
     return { resource, created: false };
   }
 
-  /** Starts (or joins, by its key) one run; a string says why it could not be planned. */
-  private async startRun(app: string, playbook: BridgeOperation, subject: { email: string }, idempotencyKey: string, source: string, reason: string): Promise<RunRecord | string> {
+  /** Starts (or joins, by its key) one run, with the access it should leave (a Group change); a string says why it could not be planned. */
+  async startRun(app: string, playbook: BridgeOperation, subject: { email: string }, idempotencyKey: string, source: string, reason: string, access?: { roles: string[] }): Promise<RunRecord | string> {
     try {
-      const [result] = await this.runs.start([{ source, request: { playbook, app, subject, idempotencyKey, reason } }], this.profile, { requestedBy: `scim-bridge:${app}` });
+      const [result] = await this.runs.start([{ source, request: { playbook, app, subject, idempotencyKey, reason, ...(access ? { access } : {}) } }], this.profile, { requestedBy: `scim-bridge:${app}` });
       return result!.run;
     } catch (error) {
       if (error instanceof PatchbayError) return `Patchbay could not start the ${playbook} of ${subject.email} in ${app}: ${error.message}`;

@@ -4,12 +4,15 @@ import type { RouteAccess } from '../server/routes.js';
 import { type ScimBridge, patchbaySchema } from './bridge.js';
 import { ScimError, errorBody } from './errors.js';
 import { parseFilter } from './filter.js';
+import type { BridgeGroup, ScimGroups } from './groups.js';
 import { enterpriseSchema, userSchema } from './patch.js';
 import type { BridgeResource } from './store.js';
 
 /** Options of the bridge's routes. */
 export interface BridgeRouteOptions {
   readonly bridge: ScimBridge;
+  /** Groups for apps with entitlements (absent: the bridge serves Users only). */
+  readonly groups?: ScimGroups;
   /** Lets runs catch up after a write (the server's loop). */
   readonly settleSoon: () => void;
   /** Requests per token per minute before 429 with Retry-After (default 600). */
@@ -73,7 +76,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     };
     const base = '/:app';
     // Under /scim/v2, a path the bridge does not serve (Groups, Bulk, /Me) answers a SCIM Error too.
-    scim.setNotFoundHandler((req, reply) => reply.code(404).type(scimType).send(errorBody(404, `the SCIM bridge serves no ${req.method} ${req.url.split('?')[0]} (it serves Users, ServiceProviderConfig, ResourceTypes and Schemas)`)));
+    scim.setNotFoundHandler((req, reply) => reply.code(404).type(scimType).send(errorBody(404, `the SCIM bridge serves no ${req.method} ${req.url.split('?')[0]} (it serves Users, Groups where the app has roles, ServiceProviderConfig, ResourceTypes and Schemas)`)));
     const ok = (reply: FastifyReply, body: unknown, status = 200) => reply.code(status).type(scimType).send(body);
     const appOf = (req: FastifyRequest) => {
       const { app: name } = req.params as AppParams;
@@ -103,6 +106,19 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       const etag = `W/"${current.version}"`;
       if (wanted.trim() !== '*' && !wanted.split(',').map((t) => t.trim()).includes(etag)) throw new ScimError(412, `the User is at version ${etag}, not ${wanted}: read it again`);
     };
+    const hasGroups = (app: string) => (options.groups?.entitlementsOf(app).length ?? 0) > 0;
+    const groupsOf = () => {
+      if (!options.groups) throw new ScimError(404, 'the bridge serves no Groups here');
+      return options.groups;
+    };
+    const group = (req: FastifyRequest, g: BridgeGroup) => ({
+      schemas: [groupSchema, patchbayGroupSchema],
+      id: g.id,
+      displayName: g.name,
+      members: g.members.map((m) => ({ value: m.id, display: m.userName, type: 'User', $ref: `${req.protocol}://${req.host}/scim/v2/${encodeURIComponent(g.app)}/Users/${encodeURIComponent(m.id)}` })),
+      [patchbayGroupSchema]: { members: g.members.map((m) => ({ value: m.id, provisioningState: m.provisioningState, ...(m.runId ? { runId: m.runId } : {}) })) },
+      meta: { resourceType: 'Group', location: `${req.protocol}://${req.host}/scim/v2/${encodeURIComponent(g.app)}/Groups/${encodeURIComponent(g.id)}` },
+    });
     const source = (req: FastifyRequest, what: string) => `SCIM ${what} (bridge token ${req.principal?.tokenId ?? '?'})`;
 
     scim.get<{ Params: AppParams }>(`${base}/ServiceProviderConfig`, { config }, async (req, reply) => {
@@ -111,20 +127,22 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     });
     scim.get<{ Params: AppParams }>(`${base}/ResourceTypes`, { config }, async (req, reply) => {
       const name = appOf(req);
-      return ok(reply, listOf([resourceType(name)], 1));
+      return ok(reply, listOf([resourceType(name), ...(hasGroups(name) ? [groupResourceType(name)] : [])], 1));
     });
     scim.get<{ Params: AppParams & { name: string } }>(`${base}/ResourceTypes/:name`, { config }, async (req, reply) => {
       const name = appOf(req);
-      if (req.params.name !== 'User') throw new ScimError(404, `no resource type ${req.params.name} (the bridge serves User)`);
+      if (req.params.name === 'Group' && hasGroups(name)) return ok(reply, groupResourceType(name));
+      if (req.params.name !== 'User') throw new ScimError(404, `no resource type ${req.params.name} (the bridge serves User${hasGroups(name) ? ' and Group' : ''})`);
       return ok(reply, resourceType(name));
     });
+    const schemasOf = (app: string) => (hasGroups(app) ? [...schemas, groupSchemaDefinition] : schemas);
     scim.get<{ Params: AppParams }>(`${base}/Schemas`, { config }, async (req, reply) => {
-      appOf(req);
-      return ok(reply, listOf(schemas, 1));
+      const name = appOf(req);
+      return ok(reply, listOf(schemasOf(name), 1));
     });
     scim.get<{ Params: AppParams & { urn: string } }>(`${base}/Schemas/:urn`, { config }, async (req, reply) => {
-      appOf(req);
-      const found = schemas.find((s) => s.id === req.params.urn);
+      const name = appOf(req);
+      const found = schemasOf(name).find((s) => s.id === req.params.urn);
       if (!found) throw new ScimError(404, `no schema ${req.params.urn}`);
       return ok(reply, found);
     });
@@ -175,6 +193,38 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       options.settleSoon();
       return reply.code(204).send();
     });
+
+    // Groups: the app's roles, fixed by its vendor; the IdP changes their members only.
+    scim.get<{ Params: AppParams; Querystring: Record<string, string | string[]> }>(`${base}/Groups`, { config }, async (req, reply) => {
+      const name = appOf(req);
+      const filter = req.query.filter;
+      if (Array.isArray(filter)) throw new ScimError(400, 'filter is given more than once', 'invalidValue');
+      let displayName: string | undefined;
+      if (filter !== undefined) {
+        const m = /^\s*displayName\s+eq\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))\s*$/i.exec(filter);
+        if (!m) throw new ScimError(400, `the Groups filter must be displayName eq "<name>" (got ${JSON.stringify(filter)})`, 'invalidFilter');
+        displayName = m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : m[2];
+      }
+      const found = groupsOf().list(name, displayName);
+      const startIndex = positive(Array.isArray(req.query.startIndex) ? undefined : req.query.startIndex, 'startIndex', 1);
+      const count = Math.min(positive(Array.isArray(req.query.count) ? undefined : req.query.count, 'count', maxResults, 0), maxResults);
+      return ok(reply, listOf(found.slice(startIndex - 1, startIndex - 1 + count).map((g) => group(req, g)), startIndex, found.length));
+    });
+    scim.get<{ Params: UserParams }>(`${base}/Groups/:id`, { config }, async (req, reply) => ok(reply, group(req, groupsOf().get(appOf(req), req.params.id))));
+    scim.patch<{ Params: UserParams }>(`${base}/Groups/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
+      const g = await groupsOf().patch(appOf(req), req.params.id, req.body, source(req, `PATCH /Groups/${req.params.id}`));
+      options.settleSoon();
+      return ok(reply, group(req, g));
+    });
+    // The roles are the vendor's: the IdP can neither make, replace nor delete one. RFC 7644 §3.12: 501 for what the provider does not do.
+    const fixed = (req: FastifyRequest, what: string) => {
+      const name = appOf(req);
+      groupsOf().list(name);
+      throw new ScimError(501, `${name}'s Groups are its roles, fixed by the vendor: the bridge cannot ${what} one. Push group membership with PATCH /Groups/<id>, or map an existing role`);
+    };
+    scim.post<{ Params: AppParams }>(`${base}/Groups`, { config, bodyLimit: bridgeBodyLimit }, async (req) => fixed(req, 'create'));
+    scim.put<{ Params: UserParams }>(`${base}/Groups/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req) => fixed(req, 'replace'));
+    scim.delete<{ Params: UserParams }>(`${base}/Groups/:id`, { config }, async (req) => fixed(req, 'delete'));
   }, { prefix: '/scim/v2' });
 }
 
@@ -218,6 +268,23 @@ function resourceType(app: string) {
   };
 }
 
+const groupSchema = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+/** The Patchbay extension of a Group: each member's latest change and its run. */
+export const patchbayGroupSchema = 'urn:ietf:params:scim:schemas:extension:patchbay:2.0:Group';
+
+function groupResourceType(app: string) {
+  return {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+    id: 'Group',
+    name: 'Group',
+    endpoint: '/Groups',
+    description: `The roles of ${app}: membership grants or revokes the role through Patchbay`,
+    schema: groupSchema,
+    schemaExtensions: [{ schema: patchbayGroupSchema, required: false }],
+    meta: { resourceType: 'ResourceType', location: `/scim/v2/${app}/ResourceTypes/Group` },
+  };
+}
+
 const attribute = (name: string, more: Record<string, unknown> = {}) => ({ name, type: 'string', multiValued: false, required: false, caseExact: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none', ...more });
 
 /** The schemas the bridge describes (RFC 7643 §7): the User attributes IdPs map, and the Patchbay extension. */
@@ -253,5 +320,18 @@ const schemas = [
     meta: { resourceType: 'Schema', location: `/Schemas/${patchbaySchema}` },
   },
 ];
+
+/** The Group schema (RFC 7643 §4.2) as the bridge serves it: displayName fixed by the vendor, members the IdP's. */
+const groupSchemaDefinition = {
+  schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
+  id: groupSchema,
+  name: 'Group',
+  description: 'Group: a role of the app',
+  attributes: [
+    attribute('displayName', { required: true, mutability: 'readOnly', uniqueness: 'server' }),
+    attribute('members', { type: 'complex', multiValued: true, subAttributes: [attribute('value', { mutability: 'immutable', caseExact: true }), attribute('display', { mutability: 'readOnly' }), attribute('type', { mutability: 'immutable' })] }),
+  ],
+  meta: { resourceType: 'Schema', location: `/Schemas/${groupSchema}` },
+};
 
 

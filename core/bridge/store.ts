@@ -96,6 +96,11 @@ export class BridgeStore {
     return { total, items: rows.map(fromRow) };
   }
 
+  /** Every live resource of an app, oldest first. */
+  all(tenant: string, app: string): BridgeResource[] {
+    return (this.statements.get('SELECT * FROM scim_resources WHERE tenant = ? AND app = ? AND deleted_at IS NULL ORDER BY created_at, id').all(tenant, app) as Row[]).map(fromRow);
+  }
+
   /** How many resources with this userName were deleted before: numbers a re-creation's onboarding. */
   deletedWithUserName(tenant: string, app: string, userName: string): number {
     return (this.statements.get('SELECT COUNT(*) AS n FROM scim_resources WHERE tenant = ? AND app = ? AND user_name_folded = ? AND deleted_at IS NOT NULL').get(tenant, app, fold(userName)) as { n: number }).n;

@@ -7,6 +7,7 @@ import { displayPath } from '../paths.js';
 import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
 import type { ReconcileHistory } from '../reconcile/history.js';
 import { IdentifierStore } from '../store/identifiers.js';
+import { bridgeFromReconciliation } from '../bridge/reconcile.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
 import { IncompleteReadError, type Remediation, remediate, remedies } from '../reconcile/remediate.js';
 import { type AppReaderName, type ReaderContext, appReaders, readAccountsFile, readIdpAssignments } from '../reconcile/readers.js';
@@ -264,6 +265,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const runtime = cli.runtime();
           const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
           new IdentifierStore(runtime.db).fromReconciliation(profile.tenant, idp, app, now);
+          bridgeFromReconciliation(runtime.db, profile.tenant, app, now, progress);
           results.push(result);
           if (result.completeness && !result.completeness.complete) {
             const audit = runtime.reconciliations.lastAudit(profile.tenant, appId);

@@ -32,6 +32,7 @@ import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskP
 import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
+import { type Entitlement, ScimGroups, entitlementsOfManifest } from '../bridge/groups.js';
 import { IdentifierStore } from '../store/identifiers.js';
 import { LiveEvents, liveScript } from './events.js';
 
@@ -110,6 +111,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // One catch-up loop: changes ask for it, a timer keeps timers and escalations going.
   let settling: Promise<void> | undefined;
   let again = false;
+  let afterSettle = () => {};
   const settleSoon = (): Promise<void> => {
     if (settling) {
       again = true;
@@ -120,6 +122,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         again = false;
         try {
           await runtime.runs.settle();
+          afterSettle();
         } catch (error) {
           process.stderr.write(`patchbay serve: catching up failed: ${(error as Error).message}\n`);
         }
@@ -311,8 +314,15 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
   const bridge = new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile);
+  afterSettle = () => void bridge.failures.sweep();
+  const entitlements = new Map<string, Entitlement[]>();
+  const groups = new ScimGroups(runtime.db, bridge, profile.profile.tenant, (id) => {
+    if (!entitlements.has(id)) entitlements.set(id, Object.hasOwn(profile.profile.apps, id) ? entitlementsOfManifest(services.planner.context(id, profile).app.connector.manifest) : []);
+    return entitlements.get(id)!;
+  });
   await registerBridgeRoutes(app, {
     bridge,
+    groups,
     settleSoon: () => void settleSoon(),
     ...(options.scimRequestsPerMinute ? { requestsPerMinute: options.scimRequestsPerMinute } : {}),
   });

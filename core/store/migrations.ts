@@ -291,4 +291,26 @@ export const migrations: readonly { readonly version: number; readonly name: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    name: 'the SCIM bridge: Group members (an entitlement each), and the task that tells the operator a bridge run failed',
+    sql: `
+      CREATE TABLE scim_group_members (
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        member INTEGER NOT NULL CHECK (member IN (0, 1)),
+        changes INTEGER NOT NULL,
+        run_id TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, app, group_id, member_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE scim_failure_tasks (
+        run_id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

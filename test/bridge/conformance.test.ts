@@ -185,6 +185,9 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     const groups = await scim.get('/Groups');
     assert.equal(groups.status, 404);
     assert.equal(groups.body.status, '404');
-    assert.match(groups.body.detail, /serves no GET \/scim\/v2\/6sense\/Groups/);
+    assert.match(groups.body.detail, /6sense has no roles or teams the bridge can serve as Groups/);
+    const bulk = await scim.post('/Bulk', {});
+    assert.equal(bulk.status, 404);
+    assert.match(bulk.body.detail, /serves no POST \/scim\/v2\/6sense\/Bulk/);
   });
 });
