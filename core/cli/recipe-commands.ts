@@ -5,7 +5,11 @@ import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
 import { type RecipeResult, type StepReport, runRecipe } from '../channels/browser/recipe-runner.js';
+import { EvidenceFiles } from '../channels/evidence-files.js';
+import type { Evidence } from '../channels/executor.js';
+import type { TaskContent } from '../channels/human/task-store.js';
 import { InvalidInputError } from '../errors.js';
+import { queueFor } from '../planning/channels.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import type { BrowserRecipe } from '../schema/types/browser-recipe.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
@@ -150,7 +154,7 @@ export function registerRecipeCommands(program: Command, cli: CliContext): void 
 
   recipe
     .command('check')
-    .description("run a connector's read-only recipes as a canary; a drifted console is recorded in the audit log and ends with exit status 1")
+    .description("run a connector's read-only recipes as a canary; a drifted recipe opens a task in the app's queue (one while it stays open), is recorded in the audit log, and ends with exit status 1")
     .argument('<connector>')
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
     .option('--param <name=value>', 'a parameter the read-only recipes need, e.g. a canary account: --param email=canary@acme.com', collect, [])
@@ -194,7 +198,65 @@ export async function canaryPass(cli: CliContext, profile: TenantProfile, file: 
   return lines;
 }
 
-/** One canary pass: each recipe once, in its own browser context; drift is recorded as an audit event `browser.canary-drift`. */
+/**
+ * The checklist of a canary's task: what a person does when a read-only recipe drifted on the live
+ * console. Built in (not a connector's runbook): the same for every connector.
+ */
+function driftRunbook(app: string, recipe: string): TaskContent['runbook'] {
+  return {
+    id: 'recipe-drift',
+    title: `The ${app} console changed: recipe ${recipe} no longer matches it`,
+    slaHours: 24,
+    steps: [
+      { text: 'Compare the screenshot and the saved page with the recipe step that failed (in the task\'s handover)' },
+      { text: `Fix the cause: update connectors/${app}/recipes/${recipe}.json, or undo the change in the console` },
+      { text: `Run patchbay recipe check ${app} until it passes` },
+    ],
+    evidence: [{ id: 'fix', label: 'What changed in the console and what was done about it', kind: 'text', required: true }],
+    watchOutFor: ['Until this is fixed, offboardings in this app that need the browser go to a person'],
+  };
+}
+
+/**
+ * A drifted canary's task: run-less (no person is being offboarded), in the app's queue, with the
+ * screenshots, the page's HTML and the failing step. One per tenant, app and recipe while it stays
+ * open (`TaskStore.openStanding`): a second check finds it and opens nothing. Returns its id and
+ * whether it was opened now.
+ */
+function openDriftTask(
+  cli: CliContext,
+  connector: LoadedConnector,
+  recipe: BrowserRecipe,
+  profile: TenantProfile,
+  result: Extract<RecipeResult, { step: string }>,
+): { taskId: string; opened: boolean } {
+  const runtime = cli.runtime();
+  const app = connector.manifest.id;
+  const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
+  const open = runtime.engine.sql("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(key) as { id: string } | undefined;
+  if (open) return { taskId: open.id, opened: false };
+  const files = new EvidenceFiles(runtime.evidenceDir);
+  const at = Date.now();
+  const evidence: Evidence[] = result.shots.map((shot, i) => files.keep(shot.png, { name: `${recipe.id}-canary-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id}, canary)`, at }));
+  if (result.html) evidence.push(files.keep(Buffer.from(result.html), { name: `${recipe.id}-at-failure.html`, kind: 'file', summary: `the page's HTML where ${recipe.id} stopped`, at }));
+  const detail = `recipe drift in ${recipe.id} at step ${result.stepIndex} "${result.step}": ${result.detail}`;
+  const content: TaskContent = {
+    runbook: driftRunbook(app, recipe.id),
+    appName: connector.manifest.name ?? app,
+    system: connector.manifest.name ?? app,
+    stepTitle: `${recipe.title} (canary)`,
+    reason: `the canary (patchbay recipe check) found the ${app} console drifted before an offboarding needed it: ${detail}`,
+    watchOutFor: [{ text: 'Until this is fixed, offboardings in this app that need the browser go to a person', blocking: false }],
+    handedOver: [{ channel: 'browser', detail, evidence }],
+  };
+  const queue = queueFor(undefined, profile.apps[app] ?? {}, profile);
+  return runtime.tasks.openStanding({ key, tenant: profile.tenant, app, queue, content, profile });
+}
+
+/**
+ * One canary pass: each recipe once, in its own browser context; drift is recorded as an audit event
+ * `browser.canary-drift` and opens the recipe's drift task (or finds the one still open).
+ */
 async function checkOnce(
   cli: CliContext,
   connector: LoadedConnector,
@@ -202,9 +264,9 @@ async function checkOnce(
   profile: TenantProfile,
   file: string,
   given: Record<string, string>,
-): Promise<{ recipe: string; status: string; detail: string }[]> {
+): Promise<{ recipe: string; status: string; detail: string; task?: string }[]> {
   const host = new BrowserHost();
-  const rows: { recipe: string; status: string; detail: string }[] = [];
+  const rows: { recipe: string; status: string; detail: string; task?: string }[] = [];
   try {
     for (const r of recipes) {
       const wanted = Object.fromEntries(Object.entries(given).filter(([n]) => r.parameters[n]));
@@ -216,13 +278,16 @@ async function checkOnce(
         continue;
       }
       const result = await host.withContext((context) => runRecipe(context, { recipe: r, consoleUrl: consoleUrlOf(profile, connector.manifest.id, file), params, stepTimeoutMs: 10_000 }));
-      rows.push({ recipe: r.id, status: result.status, detail: summary(result) });
-      if (result.status === 'drift') {
+      if (result.status === 'drift' && 'step' in result) {
         const runtime = cli.runtime();
+        const task = openDriftTask(cli, connector, r, profile, result);
         runtime.engine.audit.append(
-          { type: 'browser.canary-drift', actor: 'patchbay', data: { app: connector.manifest.id, recipe: r.id, at: 'step' in result ? result.step : null, detail: result.detail } },
+          { type: 'browser.canary-drift', actor: 'patchbay', taskId: task.taskId, data: { app: connector.manifest.id, recipe: r.id, at: result.step, detail: result.detail, task: task.taskId, opened: task.opened } },
           Date.now(),
         );
+        rows.push({ recipe: r.id, status: result.status, detail: `${summary(result)} (task ${task.taskId}${task.opened ? ', opened' : ', still open'})`, task: task.taskId });
+      } else {
+        rows.push({ recipe: r.id, status: result.status, detail: summary(result) });
       }
     }
   } finally {

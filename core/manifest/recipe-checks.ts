@@ -34,7 +34,7 @@ export function checkRecipe(recipe: BrowserRecipe): RecipeProblem[] {
       ['when/present', step.when?.present, false],
       ['when/absent', step.when?.absent, false],
       ['when/text', step.when?.text, false],
-      ...(step.confirm ?? []).map((c, n) => [`confirm/${n}/url`, c.url, false] as [string, string, boolean]),
+      ...(step.confirm ?? []).map((c, n) => (c.byId !== undefined ? [`confirm/${n}/byId`, c.byId, false] : [`confirm/${n}/url`, c.url, false]) as [string, string | undefined, boolean]),
     ];
     for (const [field, text, typed] of places) {
       for (const [, name] of (text ?? '').matchAll(placeholder)) {

@@ -313,4 +313,13 @@ export const migrations: readonly { readonly version: number; readonly name: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 14,
+    name: 'run-less tasks: a canary that found a drifted console opens one task per connector and recipe while it stays open, with the tenant profile its queue is checked against',
+    sql: `
+      ALTER TABLE tasks ADD COLUMN open_key TEXT;
+      ALTER TABLE tasks ADD COLUMN profile TEXT;
+      CREATE UNIQUE INDEX tasks_open_key ON tasks (open_key) WHERE status = 'open' AND open_key IS NOT NULL;
+    `,
+  },
 ];

@@ -75,7 +75,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const bulk = this.bulkRecipe(connector, step, run);
     let attempt = await ctx.step(
       `${step.id}/browser/${pass}`,
-      () => (bulk ? this.runBulk(ctx, run, step, bulk) : this.runOne(run, step, recipe)),
+      () => (bulk ? this.runBulk(ctx, run, step, bulk) : this.runOne(run, step, recipe, known ?? noKnownIdentifiers)),
       { external: true },
     );
     if (attempt.status === 'drift' || attempt.status === 'blocked' || attempt.status === 'unreachable') {
@@ -151,7 +151,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       const proof: Proof = { method: 'none', finding: 'unproven', identifiersTried: tried.slice(0, 1), at, notes: [`${step.app} has no listing recipe to read the full members list`] };
       return { finding: 'unavailable', detail: `nothing can confirm it: ${step.app} has no recipe that reads the full members list`, evidence: [], proof };
     }
-    const params = this.params(run, step.app, listing, run.request);
+    const params = this.params(run, step.app, listing, run.request, {}, known);
     if (typeof params === 'string') {
       const proof: Proof = { method: 'none', finding: 'unproven', identifiersTried: tried.slice(0, 1), at, notes: [params] };
       return { finding: 'unavailable', detail: `the members list could not be read: ${params}`, evidence: [], proof };
@@ -195,8 +195,8 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     return n >= (recipe.bulk!.minimum ?? 2) ? recipe : undefined;
   }
 
-  private async runOne(run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
-    const params = this.params(run, step.app, recipe, run.request);
+  private async runOne(run: RunRecord, step: PlanStep, recipe: BrowserRecipe, known: KnownIdentifiers): Promise<Attempt> {
+    const params = this.params(run, step.app, recipe, run.request, {}, known);
     if (typeof params === 'string') return { status: 'blocked', detail: params, evidence: [] };
     const result = await this.runRecipe(run, step, recipe, params);
     if (result.attempt.status !== 'done' || !recipe.reads) return result.attempt;
@@ -337,13 +337,18 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     return { attempt, records: result.status === 'done' ? result.records : {} };
   }
 
-  /** The recipe's parameters: the request's values, and the tenant's secrets resolved now (never stored). Or why they cannot be had. */
+  /**
+   * The recipe's parameters: the request's values, the account id recorded for the person in the app
+   * (`from: accountId`, the most recently seen of the known ids), and the tenant's secrets resolved
+   * now (never stored). Or why they cannot be had.
+   */
   private params(
     run: RunRecord,
     app: string,
     recipe: BrowserRecipe,
     request: LifecycleRequest,
     extra: Record<string, string> = {},
+    known: KnownIdentifiers = noKnownIdentifiers,
   ): Record<string, string | undefined> | string {
     let params: Record<string, string | undefined>;
     try {
@@ -359,7 +364,8 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         continue;
       }
       const from = parameter.from ?? name;
-      const value = from === 'role' ? request.access?.roles?.[0] : columnValue(request, from as Parameters<typeof columnValue>[1]) || undefined;
+      const value =
+        from === 'accountId' ? known.ids[0] : from === 'role' ? request.access?.roles?.[0] : columnValue(request, from as Parameters<typeof columnValue>[1]) || undefined;
       if (parameter.required && !value) return `the request gives no ${name} for ${recipe.id}`;
       params[name] = value;
     }

@@ -420,7 +420,8 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
     case 'absent-if': {
       const target = step.selector ? await locate() : page.getByText(fill(step.text!));
       if ((await target.count()) === 0 || !(await target.first().isVisible())) return;
-      await confirmAbsence(page, step, tools);
+      // Refuted by the id recorded earlier: the account is there under another name; the recipe goes on.
+      if ((await confirmAbsence(page, step, tools)) === 'present') return;
       throw new Stop('already-done', step.says!);
     }
     case 'extract': {
@@ -568,25 +569,36 @@ async function extract(page: Page, step: RecipeStep, tools: StepTools): Promise<
  * The second ways an absence must be seen before a recipe may say "already done": each runnable
  * confirmation opens its URL and must show nothing was found there too. A confirmation that finds
  * something, or none that could run, stops the recipe as drift, so that a person decides.
+ * A `byId` confirmation (the member page by the id recorded earlier) decides alone: its sign proves
+ * absence by id; anything else shows the account, and the recipe goes on from that page (returns
+ * 'present') instead of saying "already done".
  */
-async function confirmAbsence(page: Page, step: RecipeStep, tools: StepTools): Promise<void> {
+async function confirmAbsence(page: Page, step: RecipeStep, tools: StepTools): Promise<'absent' | 'present'> {
   const ran: string[] = [];
-  for (const way of step.confirm ?? []) {
-    const names = [...way.url.matchAll(placeholder)].map((m) => m[1]!);
-    if (names.some((n) => !tools.job.params[n] && !tools.values[n])) continue;
-    const url = consoleAddress(tools.job.consoleUrl, way.url, tools);
+  const given = (template: string) => [...template.matchAll(placeholder)].every((m) => tools.job.params[m[1]!] || tools.values[m[1]!]);
+  // The id first: it is the strongest proof either way.
+  const ways = [...(step.confirm ?? [])].sort((a, b) => Number(b.byId !== undefined) - Number(a.byId !== undefined));
+  for (const way of ways) {
+    const template = way.byId ?? way.url!;
+    if (!given(template)) continue;
+    const url = consoleAddress(tools.job.consoleUrl, template, tools);
     const response = await page.goto(url.toString(), { timeout: tools.timeout, waitUntil: 'load' }).catch((error) => {
       throw new Stop('unreachable', `the console did not answer the check "${way.name}": ${firstLine(error)}`);
     });
     const status = response?.status() ?? 0;
-    if (status >= 400) throw new Stop('drift', `absence not proven: the check "${way.name}" answered ${status}`);
     const sign = way.absent ? locator(page, substitute(way.absent, tools)) : page.getByText(substitute(way.text!, tools));
+    if (way.byId !== undefined) {
+      // A console may answer "no such user" with an error status (WordPress: 500): the sign decides, not the status.
+      return (await sign.first().isVisible()) ? 'absent' : 'present';
+    }
+    if (status >= 400) throw new Stop('drift', `absence not proven: the check "${way.name}" answered ${status}`);
     if (!(await sign.first().isVisible())) {
       throw new Stop('drift', `absence not proven: ${step.name} found nothing, but the check "${way.name}" finds something; a person must decide whether it is the same account`);
     }
     ran.push(way.name);
   }
   if (!ran.length) throw new Stop('drift', `absence not proven: ${step.name} found nothing and no second check could run (${(step.confirm ?? []).map((w) => w.name).join(', ')})`);
+  return 'absent';
 }
 
 /** role=button[name="Save"] means that whole name, in any case (Playwright's default is a substring); label=… is a form label. */

@@ -128,6 +128,27 @@ export class TaskStore {
     return { taskId, joined: !!open };
   }
 
+  /**
+   * Opens a task that belongs to no run (a canary found a console drifted before any offboarding
+   * needed it), or returns the open one with the same `key`: one task per key while it stays open.
+   * The profile is kept with the task, so that its queue's members are checked as for a run's task.
+   * Completing or failing it closes it (there is no run to signal).
+   */
+  openStanding(args: { key: string; tenant: string; app: string; queue: string; content: TaskContent; profile: TenantProfile }): { taskId: string; opened: boolean } {
+    return this.engine.atomically(() => {
+      const open = this.db.prepare("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(args.key) as { id: string } | undefined;
+      if (open) return { taskId: open.id, opened: false };
+      const now = this.now();
+      const taskId = newId('task', now);
+      const { content } = args;
+      this.db
+        .prepare("INSERT INTO tasks (id, open_key, profile, tenant, app, runbook, title, queue, status, content, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)")
+        .run(taskId, args.key, JSON.stringify(args.profile), args.tenant, args.app, content.runbook.id, content.runbook.title, args.queue, JSON.stringify(content), now + (content.runbook.slaHours ?? 24) * hour, now);
+      this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', taskId, data: { runbook: content.runbook.id, queue: args.queue, key: args.key } }, now);
+      return { taskId, opened: true };
+    });
+  }
+
   get(taskId: string): TaskView {
     const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId) as TaskRow | undefined;
     if (!row) throw new NotFoundError('task', taskId);
@@ -354,7 +375,9 @@ export class TaskStore {
 
   private profileOf(task: TaskView): TenantProfile {
     const runId = task.items[0]?.runId;
-    const row = runId && (this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined);
+    const row = runId
+      ? (this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined)
+      : (this.db.prepare('SELECT profile FROM tasks WHERE id = ? AND profile IS NOT NULL').get(task.id) as { profile: string } | undefined);
     return row ? (JSON.parse(row.profile) as TenantProfile) : { tenant: task.tenant, apps: {} };
   }
 

@@ -12,8 +12,20 @@ export type RecipeStep = Step & Step;
 /**
  * A second way to look for the account: open `url` (or stay, for a full-list `extract` result) and see absence again. When the second way finds something, or none could run, absence is not proven and the recipe stops for a person.
  */
-export type AbsenceConfirmation = Confirmation & Confirmation1 & Confirmation & Confirmation1;
+export type AbsenceConfirmation = Confirmation &
+  Confirmation1 &
+  Confirmation2 &
+  Confirmation &
+  Confirmation1 &
+  Confirmation2;
 export type Confirmation =
+  | {
+      [k: string]: unknown;
+    }
+  | {
+      [k: string]: unknown;
+    };
+export type Confirmation1 =
   | {
       [k: string]: unknown;
     }
@@ -49,9 +61,9 @@ export interface RecipeParameter {
    */
   type: 'string' | 'email' | 'secret' | 'login' | 'setting' | 'file';
   /**
-   * Where the engine takes the value: the request's subject (email, firstName, lastName) or its desired access (role, team, policy: the first of each). Default: the parameter's own name.
+   * Where the engine takes the value: the request's subject (email, firstName, lastName), its desired access (role, team, policy: the first of each), or accountId: the account id Patchbay recorded for the person in this app (known identifiers: a reconciliation, an earlier run), absent when none was. Default: the parameter's own name.
    */
-  from?: 'email' | 'firstName' | 'lastName' | 'role' | 'team' | 'policy';
+  from?: 'email' | 'firstName' | 'lastName' | 'role' | 'team' | 'policy' | 'accountId';
   description?: string;
   required?: boolean;
 }
@@ -263,12 +275,16 @@ export interface ClickWait {
   url?: string;
   response?: string;
 }
-export interface Confirmation1 {
+export interface Confirmation2 {
   name: string;
   /**
    * A path on the console (with {param} and {value}); a confirmation naming an optional parameter that was not given is skipped.
    */
-  url: string;
+  url?: string;
+  /**
+   * Instead of url: the member page by the account id recorded earlier (e.g. /wp-admin/user-edit.php?user_id={accountId}). Its absent/text sign ("user does not exist") proves absence by id, and no other confirmation is needed; anything else means the account is there: the absence is refuted and the recipe goes on from that page. Skipped when the id was not given.
+   */
+  byId?: string;
   /**
    * Selector that shows nothing was found at url.
    */

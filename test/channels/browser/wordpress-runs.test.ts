@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StartResult } from '../../../core/engine/port.js';
 import { TaskRefusedError } from '../../../core/channels/human/task-store.js';
+import { IdentifierStore } from '../../../core/store/identifiers.js';
 import { type WordpressConsole, reseedWordpress, startWordpress, withMuPlugin, wordpressState } from '../../fixtures/wordpress/console.js';
 import { type Harness, harness } from '../../support/runtime.js';
 
@@ -73,6 +74,39 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
     assert.notEqual(removal.status, 'already-done');
     assert.ok(wordpressState().users.some((u) => u.login === 'knguyen'));
+  });
+
+  it('the email alias with the WordPress user id recorded earlier: the user is found by id and deleted, never "already done"', async () => {
+    const h = wordpressHarness();
+    const kim = wordpressState().users.find((u) => u.login === 'knguyen')!;
+    // What a reconciliation matched and kept: kim.nguyen@ (IdP) is WordPress user <id>.
+    new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'kim.nguyen@acme.test', 'wordpress', { ids: [String(kim.id)] }, 'reconciliation of wordpress', Date.now() - 60_000);
+    const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
+    for (let i = 0; i < 3 && h.run(run.id).status === 'waiting' && h.openTaskOf(run.id) && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
+    const steps = h.runtime.runs.timeline(run.id).steps;
+    const removal = steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    assert.equal(removal.status, 'done', JSON.stringify(steps.map((s) => [s.stepId, s.status, s.detail])));
+    assert.equal(removal.channel, 'browser');
+    assert.ok(!steps.some((s) => s.status === 'already-done'));
+    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'), 'no person was asked to delete her');
+    const state = wordpressState();
+    assert.ok(!state.users.some((u) => u.login === 'knguyen'), 'deleted in WordPress');
+    assert.ok(state.users.some((u) => u.login === 'ckeeper') && state.users.length > 30, 'nobody else was deleted');
+  });
+
+  it('a user id recorded earlier that WordPress no longer has proves the absence by id: "already done" for an account that is gone', async () => {
+    const h = wordpressHarness();
+    const gone = Math.max(...wordpressState().users.map((u) => u.id)) + 1000;
+    new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'pat.gone@acme.test', 'wordpress', { ids: [String(gone)] }, 'reconciliation of wordpress', Date.now() - 60_000);
+    const before = wordpressState().users.length;
+    const run = await offboard(h, 'pat.gone@acme.test', 'Pat', 'Nguyen');
+    for (let i = 0; i < 3 && h.run(run.id).status === 'waiting' && h.openTaskOf(run.id) && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
+    const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    // The last name matches knguyen, but the id decides: the search on the last name is not needed.
+    assert.equal(removal.status, 'already-done', removal.detail ?? '');
+    assert.match(removal.detail ?? '', /the user id recorded earlier/);
+    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'));
+    assert.equal(wordpressState().users.length, before, 'nothing deleted');
   });
 
   it('a person who fixed the drift hands the step back to the robot, which then deletes the user', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BrowserHost } from '../../../core/channels/browser/browser-host.js';
 import { type RecipeJob, type RecipeResult, maskSecrets, runRecipe } from '../../../core/channels/browser/recipe-runner.js';
@@ -205,6 +205,72 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       }
     } finally {
       plugin.remove();
+    }
+  });
+
+  it('check: a drifted recipe opens one task in the app\'s queue with the screenshot, the page and the failing step; checks while it is open open no other', async () => {
+    const shared = dataDir;
+    dataDir = scratchDir('patchbay-canary-task-');
+    const plugin = withMuPlugin('patchbay-column', `<?php add_filter('manage_users_columns', function ($c) { $c['email'] = 'E-mail address'; return $c; });`);
+    const drifted = () => {
+      const out = cli('recipe', 'check', 'wordpress', '--profile', profileFile, '--param', 'email=alice.martin@acme.test', '--param', 'lastName=Martin', '--json');
+      assert.equal(out.status, 1, out.stdout + out.stderr);
+      return JSON.parse(out.stdout) as { recipe: string; status: string; detail: string; task?: string }[];
+    };
+    const tasks = async () => {
+      const runtime = createServices().openRuntime({ dataDir });
+      try {
+        return runtime.tasks.list({ status: 'all' });
+      } finally {
+        await runtime.close();
+      }
+    };
+    try {
+      const first = drifted();
+      const opened = await tasks();
+      assert.deepEqual(opened.map((t) => [t.app, t.runbook, t.queue, t.status]), [
+        ['wordpress', 'recipe-drift', 'it-ops', 'open'],
+        ['wordpress', 'recipe-drift', 'it-ops', 'open'],
+      ]);
+      assert.deepEqual(new Set(first.map((r) => r.task)), new Set(opened.map((t) => t.id)));
+      const list = opened.find((t) => t.id === first.find((r) => r.recipe === 'list-users')!.task)!;
+      assert.equal(list.items.length, 0, 'no run, no person being offboarded');
+      const handover = list.content.handedOver![0]!;
+      assert.equal(handover.channel, 'browser');
+      assert.match(handover.detail, /list-users at step \d+ "[^"]+": .*no column "Email"/);
+      assert.ok(handover.evidence.some((e) => e.kind === 'screenshot' && e.file && existsSync(e.file.path)), JSON.stringify(handover.evidence));
+      const page = handover.evidence.find((e) => e.summary.startsWith("the page's HTML"))!;
+      assert.match(readFileSync(page.file!.path, 'utf8'), /E-mail address/);
+      assert.ok(!JSON.stringify(list).includes(wp.robot.password));
+
+      // The next schedule tick, while the tasks are open: the same tasks, no new one.
+      const second = drifted();
+      assert.deepEqual(second.map((r) => r.task), first.map((r) => r.task));
+      assert.ok(second.every((r) => /still open/.test(r.detail)));
+      assert.equal((await tasks()).length, 2);
+      // The worker's canary takes the same path: list-users drifts, its open task is found again.
+      const worker = cli('worker', '--once', '--recipe-check-every', '6h', '--profile', profileFile);
+      assert.equal(worker.status, 0, worker.stderr);
+      assert.match(worker.stderr, /list-users drift/);
+      assert.equal((await tasks()).length, 2);
+
+      // Once a person closed it, the next drift is news again: a new task.
+      const runtime = createServices().openRuntime({ dataDir });
+      try {
+        assert.throws(() => runtime.tasks.complete(list.id, { by: 'someone.else@acme.example', evidence: [{ text: 'fixed' }] }), /not a member of queue it-ops/);
+        runtime.tasks.complete(list.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'a plugin renamed the Email column; removed it' }] });
+        assert.equal(runtime.tasks.get(list.id).status, 'completed');
+      } finally {
+        await runtime.close();
+      }
+      const third = drifted();
+      const again = third.find((r) => r.recipe === 'list-users')!;
+      assert.notEqual(again.task, list.id);
+      assert.match(again.detail, /opened\)/);
+      assert.equal((await tasks()).length, 3);
+    } finally {
+      plugin.remove();
+      dataDir = shared;
     }
   });
 
