@@ -291,4 +291,13 @@ export const migrations: readonly { readonly version: number; readonly name: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 12,
+    name: 'open tasks ordered by due time: escalation reads only the overdue ones, whatever the backlog',
+    sql: `
+      -- The (status, queue, due_at) index orders by queue first, so "open and past due, by due time" walked every
+      -- open task and sorted them on each run start and completion. Partial: closed tasks are never due.
+      CREATE INDEX tasks_open_due ON tasks (due_at, id) WHERE status = 'open';
+    `,
+  },
 ];
