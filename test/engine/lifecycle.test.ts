@@ -177,6 +177,21 @@ describe('Spendesk runs on the embedded engine', () => {
     });
   });
 
+  describe('task views for a page', () => {
+    it('reads many tasks in the order asked, each equal to its own read, and leaves out unknown ids', async () => {
+      const h = harness();
+      const [{ run: a }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      const [{ run: b }] = (await h.start('offboard', 'bob@acme.com')) as [StartResult];
+      const [{ run: c }] = (await h.start('offboard', 'carol@acme.com')) as [StartResult];
+      const ids = [c, a, b].map((r) => h.openTaskOf(r.id)!);
+      const many = h.runtime.tasks.getMany([ids[0]!, 'task_missing', ids[1]!, ids[2]!]);
+      assert.deepEqual(many.map((t) => t.id), ids);
+      assert.deepEqual(many, ids.map((id) => h.runtime.tasks.get(id)));
+      assert.deepEqual(many[0]!.items.map((i) => i.email), ['carol@acme.com']);
+      assert.deepEqual(h.runtime.tasks.getMany([]), []);
+    });
+  });
+
   describe('escalation of overdue tasks', () => {
     it('moves the task to the escalation queue, audits it and notifies the webhook', async () => {
       const { createServer } = await import('node:http');

@@ -134,6 +134,25 @@ export class TaskStore {
     return this.view(row);
   }
 
+  /**
+   * The tasks with these ids, in the order given (ids not found are left out), read in two queries
+   * whatever their number: the rows, then all their items. For pages of a list (at most a few hundred ids).
+   */
+  getMany(ids: readonly string[]): TaskView[] {
+    if (ids.length === 0) return [];
+    const marks = ids.map(() => '?').join(', ');
+    const rows = new Map((this.db.prepare(`SELECT * FROM tasks WHERE id IN (${marks})`).all(...ids) as TaskRow[]).map((r) => [r.id, r]));
+    const items = new Map<string, TaskItem[]>();
+    const found = this.db
+      .prepare(`SELECT task_id AS taskId, run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE task_id IN (${marks}) ORDER BY task_id, email`)
+      .all(...ids) as (TaskItem & { taskId: string })[];
+    for (const { taskId, ...item } of found) (items.get(taskId) ?? items.set(taskId, []).get(taskId)!).push(item);
+    return ids.flatMap((id) => {
+      const row = rows.get(id);
+      return row ? [this.view(row, items.get(id) ?? [])] : [];
+    });
+  }
+
   list(filter: { queue?: string; status?: TaskView['status'] | 'all'; operator?: string; limit?: number } = {}): TaskView[] {
     const status = filter.status ?? 'open';
     // Only the conditions given, so that SQLite walks the (status, queue, due_at) index instead of sorting every task.
@@ -357,10 +376,10 @@ export class TaskStore {
     return { kind: 'text', summary: text, by, at };
   }
 
-  private view(row: TaskRow): TaskView {
-    const items = this.db
+  private view(row: TaskRow, known?: TaskItem[]): TaskView {
+    const items = known ?? (this.db
       .prepare('SELECT run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE task_id = ? ORDER BY email')
-      .all(row.id) as TaskItem[];
+      .all(row.id) as TaskItem[]);
     const task = {
       id: row.id,
       title: row.title,
