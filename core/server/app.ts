@@ -265,7 +265,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
       });
       linkNext(reply, req, next);
-      return items.map((id) => runtime.tasks.get(id));
+      return runtime.tasks.getMany(items);
     },
   );
   app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => runtime.tasks.get(req.params.id));
@@ -360,7 +360,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const queue = req.query.queue;
     const visible = seen(who);
     const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
-    const tasks = items.map((id) => runtime.tasks.get(id));
+    const tasks = runtime.tasks.getMany(items);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
   });

@@ -67,7 +67,8 @@ export function pageOfTasks(db: Database, args: { status: string; queue?: string
   const inQueues = (qs: readonly string[]) => (qs.length ? `queue IN (${qs.map(() => '?').join(', ')})` : '0');
   if (args.queues) where.push(`(${inQueues(args.queues)} OR assignee = ?)`), values.push(...args.queues, args.actor);
   if (args.mine) where.push(`(assignee = ? OR (assignee IS NULL AND ${inQueues(args.mine.queues)}))`), values.push(args.actor, ...args.mine.queues);
-  if (after) where.push('(due_at > ? OR (due_at = ? AND id > ?))'), values.push(after[0], after[0], after[1]);
+  // A row value, so that SQLite starts the index walk at the cursor instead of skipping the pages before it.
+  if (after) where.push('(due_at, id) > (?, ?)'), values.push(after[0], after[1]);
   const rows = db
     .prepare(`SELECT id, due_at AS dueAt FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY due_at, id LIMIT ?`)
     .all(...values, args.limit + 1) as { id: string; dueAt: number }[];
@@ -82,7 +83,7 @@ export function pageOfRuns(db: Database, args: { status?: string; limit: number;
   const where: string[] = [];
   const values: unknown[] = [];
   if (args.status) where.push('status = ?'), values.push(args.status);
-  if (before) where.push('(created_at < ? OR (created_at = ? AND id < ?))'), values.push(before[0], before[0], before[1]);
+  if (before) where.push('(created_at, id) < (?, ?)'), values.push(before[0], before[1]);
   const rows = db
     .prepare(`SELECT id, created_at AS createdAt FROM runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
     .all(...values, args.limit + 1) as { id: string; createdAt: number }[];

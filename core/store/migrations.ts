@@ -292,6 +292,23 @@ export const migrations: readonly { readonly version: number; readonly name: str
     `,
   },
   {
+    version: 12,
+    name: 'open tasks ordered by due time: escalation reads only the overdue ones, whatever the backlog',
+    sql: `
+      -- The (status, queue, due_at) index orders by queue first, so "open and past due, by due time" walked every
+      -- open task and sorted them on each run start and completion. Partial: closed tasks are never due.
+      CREATE INDEX tasks_open_due ON tasks (due_at, id) WHERE status = 'open';
+      -- An index for each sort the lists offer (core/server/listing.ts), so that no page sorts the whole table:
+      -- tasks of one status (or all) by due time without a queue, runs newest first with or without a status.
+      DROP INDEX tasks_open;
+      CREATE INDEX tasks_queue_due ON tasks (status, queue, due_at, id);
+      CREATE INDEX tasks_status_due ON tasks (status, due_at, id);
+      CREATE INDEX tasks_due ON tasks (due_at, id);
+      CREATE INDEX runs_created ON runs (created_at, id);
+      CREATE INDEX runs_status_created ON runs (status, created_at, id);
+    `,
+  },
+  {
     version: 13,
     name: 'the SCIM bridge: Group members (an entitlement each), and the task that tells the operator a bridge run failed',
     sql: `

@@ -1,9 +1,12 @@
 /**
  * npm run bench:server — the task list and task completion endpoints of `patchbay serve` under a
  * local load (autocannon, 10 connections, against 127.0.0.1) with 10,000 open tasks in the store.
- * Prints requests per second and latency percentiles, and the machine.
+ * Prints requests per second and latency percentiles, and the machine. Beside the task list, in the same
+ * run: its ceiling (bare fastify on 127.0.0.1 sending the same bytes, same load), and the in-process cost
+ * of building one page of 50 (one task at a time, as before issue 17, against the page read at once).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import Fastify from 'fastify';
 import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error autocannon ships no types
@@ -17,7 +20,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-server-'));
 const services = createServices();
 const runtime = services.openRuntime({ dataDir: dir });
 const profile = services.profiles.load();
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+const load = () => `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${load()}`);
 
 // One offboarding per person (not one batch), so that each opens its own Okta task in it-ops.
 const started = Date.now();
@@ -38,10 +42,31 @@ function report(label: string, result: any): void {
   );
 }
 
-report(
-  'GET /api/v1/tasks?queue=it-ops&limit=50',
-  await autocannon({ url: `${server.url}/api/v1/tasks?queue=it-ops&limit=50`, connections: 10, duration: 10, headers }),
-);
+// In-process: one page of 50 built as the route did before (a query per task for its items) and as it does now.
+const page = tasks.slice(0, 50).map((t) => t.id);
+const perList = (build: () => unknown) => {
+  for (let i = 0; i < 50; i++) JSON.stringify(build());
+  const cpu = process.cpuUsage();
+  const rounds = 500;
+  for (let i = 0; i < rounds; i++) JSON.stringify(build());
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / 1000 / rounds;
+};
+const oneByOne = perList(() => page.map((id) => runtime.tasks.get(id)));
+const atOnce = perList(() => runtime.tasks.getMany(page));
+console.log(`one page of 50 tasks built and serialised in-process, CPU per page: one task at a time ${oneByOne.toFixed(2)} ms, the page at once ${atOnce.toFixed(2)} ms (${(oneByOne / atOnce).toFixed(2)}×), ${load()}`);
+
+const listUrl = `${server.url}/api/v1/tasks?queue=it-ops&limit=50`;
+const bytes = Buffer.from(await (await fetch(listUrl, { headers })).arrayBuffer());
+const bare = Fastify();
+bare.get('/', async (_req, reply) => reply.type('application/json; charset=utf-8').send(bytes));
+const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+const ceiling = await autocannon({ url: bareUrl, connections: 10, duration: 10 });
+report(`ceiling: bare fastify sending the same ${Math.round(bytes.length / 1024)} KB`, ceiling);
+await bare.close();
+const list = await autocannon({ url: listUrl, connections: 10, duration: 10, headers });
+report('GET /api/v1/tasks?queue=it-ops&limit=50', list);
+console.log(`task list against its ceiling: req/s ${(list.requests.average / ceiling.requests.average).toFixed(2)} (issue: ≥ 0.8), p99 ${(list.latency.p99 / ceiling.latency.p99).toFixed(2)}× (issue: ≤ 1.5), ${load()}`);
 
 let next = 0;
 const body = JSON.stringify({ action: 'complete', evidence: [{ text: 'removed from Okta assignments' }] });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { TaskRefusedError } from '../../core/channels/human/task-store.js';
+import { TaskRefusedError, TaskStore } from '../../core/channels/human/task-store.js';
 import type { StartResult } from '../../core/engine/port.js';
 import { caught } from '../support/fixtures.js';
 import { harness, hour } from '../support/runtime.js';
@@ -177,6 +177,21 @@ describe('Spendesk runs on the embedded engine', () => {
     });
   });
 
+  describe('task views for a page', () => {
+    it('reads many tasks in the order asked, each equal to its own read, and leaves out unknown ids', async () => {
+      const h = harness();
+      const [{ run: a }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      const [{ run: b }] = (await h.start('offboard', 'bob@acme.com')) as [StartResult];
+      const [{ run: c }] = (await h.start('offboard', 'carol@acme.com')) as [StartResult];
+      const ids = [c, a, b].map((r) => h.openTaskOf(r.id)!);
+      const many = h.runtime.tasks.getMany([ids[0]!, 'task_missing', ids[1]!, ids[2]!]);
+      assert.deepEqual(many.map((t) => t.id), ids);
+      assert.deepEqual(many, ids.map((id) => h.runtime.tasks.get(id)));
+      assert.deepEqual(many[0]!.items.map((i) => i.email), ['carol@acme.com']);
+      assert.deepEqual(h.runtime.tasks.getMany([]), []);
+    });
+  });
+
   describe('escalation of overdue tasks', () => {
     it('moves the task to the escalation queue, audits it and notifies the webhook', async () => {
       const { createServer } = await import('node:http');
@@ -209,6 +224,27 @@ describe('Spendesk runs on the embedded engine', () => {
       assert.ok(h.runtime.engine.audit.list({ taskId }).some((a) => a.type === 'task.escalated'));
       await h.runtime.runs.settle();
       assert.equal(escalations().length, 1, 'delivered once');
+    });
+
+    it('escalates only the tasks past due, read from the due-time index of open tasks without a scan or a sort', async () => {
+      const h = harness();
+      const [{ run: early }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+      h.clock.advance(2 * hour);
+      const [{ run: late }] = (await h.start('offboard', 'bob@acme.com')) as [StartResult];
+      const earlyTask = h.openTaskOf(early.id)!;
+      const lateTask = h.openTaskOf(late.id)!;
+      assert.notEqual(earlyTask, lateTask, 'one task per person here');
+      h.clock.advance(3 * hour);
+      await h.runtime.runs.settle();
+      assert.equal(h.runtime.tasks.get(earlyTask).escalations, 1, 'the task 5 h old is past due');
+      assert.equal(h.runtime.tasks.get(lateTask).escalations, 0, 'the task 3 h old is not');
+      assert.equal(h.runtime.tasks.get(lateTask).queue, 'it-ops');
+      // Both statements walk the partial index on open tasks' due time: a search, never a scan or a temporary sort.
+      for (const text of [TaskStore.nextDueSql, TaskStore.overdueSql]) {
+        const plan = (h.runtime.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...(text.includes('?') ? [0] : [])) as { detail: string }[]).map((p) => p.detail).join('; ');
+        assert.match(plan, /^SEARCH tasks USING (COVERING )?INDEX tasks_open_due/, plan);
+        assert.doesNotMatch(plan, /TEMP B-TREE|SCAN/, plan);
+      }
     });
   });
 });

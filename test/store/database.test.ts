@@ -76,4 +76,25 @@ describe('embedded store', () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr.trim(), /^patchbay: .*patchbay\.db: is not a Patchbay database or is corrupt \(move it aside to start afresh\)$/);
   });
+  it('has an index for each sort the lists offer: no page sorts or scans a whole table (issue 17)', () => {
+    const db = openDatabase(scratchDir());
+    // The shapes core/server/listing.ts builds, first page and a later page (keyset cursor as a row value).
+    const shapes = [
+      'SELECT id, due_at FROM tasks WHERE status = ? AND queue = ? ORDER BY due_at, id LIMIT ?',
+      'SELECT id, due_at FROM tasks WHERE status = ? AND queue = ? AND (due_at, id) > (?, ?) ORDER BY due_at, id LIMIT ?',
+      'SELECT id, due_at FROM tasks WHERE status = ? ORDER BY due_at, id LIMIT ?',
+      'SELECT id, due_at FROM tasks WHERE status = ? AND (queue IN (?, ?) OR assignee = ?) AND (due_at, id) > (?, ?) ORDER BY due_at, id LIMIT ?',
+      'SELECT id, due_at FROM tasks ORDER BY due_at, id LIMIT ?',
+      'SELECT id, created_at FROM runs ORDER BY created_at DESC, id DESC LIMIT ?',
+      'SELECT id, created_at FROM runs WHERE status = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?',
+    ];
+    for (const text of shapes) {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...Array(text.split('?').length - 1).fill(1)) as { detail: string }[]).map((p) => p.detail).join('; ');
+      assert.doesNotMatch(plan, /TEMP B-TREE/, `${text}: ${plan}`);
+      assert.match(plan, /USING (COVERING )?INDEX/, `${text}: ${plan}`);
+      // Only the unfiltered lists walk an index from its start (and stop after a page); the rest search it.
+      if (text.includes('WHERE')) assert.match(plan, /^SEARCH/, `${text}: ${plan}`);
+    }
+    db.close();
+  });
 });
