@@ -82,3 +82,13 @@ export class ConnectorConfigError extends PatchbayError {
     super(`${connector}: ${setting}: ${reason}`);
   }
 }
+
+/**
+ * The person keeps the app through a group after their own assignment is gone (Entra ID: an app role
+ * assigned to a group; Google Workspace: a group nested in the app's group). Removing the group's
+ * assignment would take the app from everyone in it, so the step goes to a person, whose runbook says
+ * to take them out of the group.
+ */
+export class StillAssignedError extends PatchbayError {
+  readonly code = 'still-assigned';
+}

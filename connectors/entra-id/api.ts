@@ -4,7 +4,7 @@ import { ResourceNotFoundError } from '../../core/http/errors.js';
 import type { HttpClock } from '../../core/http/limiter.js';
 import { type Pagination, paginate } from '../../core/http/pagination.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
-import { ConnectorConfigError, PatchbayError } from '../../core/errors.js';
+import { ConnectorConfigError, StillAssignedError } from '../../core/errors.js';
 import type { AppAccount, ConnectorApi, LeaverEvent, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 
 /**
@@ -310,14 +310,6 @@ export class EntraIdApi implements ConnectorApi {
   }
 }
 
-/**
- * The person keeps the app through a group after their own assignment is gone: removing the group's
- * assignment would take the app from everyone in it, so the step goes to a person (the runbook
- * says to remove them from the group).
- */
-export class StillAssignedError extends PatchbayError {
-  readonly code = 'still-assigned';
-}
 
 /**
  * Client credentials against the Microsoft identity platform's v2.0 token endpoint of the tenant

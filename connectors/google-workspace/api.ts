@@ -5,7 +5,7 @@ import { NetworkError, RateLimitedError, ResourceNotFoundError, UnauthorizedErro
 import type { HttpClock } from '../../core/http/limiter.js';
 import { cursorPagination, paginate } from '../../core/http/pagination.js';
 import type { RetryPolicy } from '../../core/engine/retry.js';
-import { ConnectorConfigError, PatchbayError } from '../../core/errors.js';
+import { ConnectorConfigError, PatchbayError, StillAssignedError } from '../../core/errors.js';
 import type { AppAccount, ConnectorApi, LeaverEvent, OperationHandler, OperationInput, OperationResult } from '../../core/registry/connector-api.js';
 
 /** The shapes read from the Admin SDK (developers.google.com/admin-sdk: Directory API users and members, Reports API activities). */
@@ -273,10 +273,6 @@ export class GoogleWorkspaceApi implements ConnectorApi {
   }
 }
 
-/** The person keeps the app through a group nested in the app's group: a person takes it from there. */
-export class StillAssignedError extends PatchbayError {
-  readonly code = 'still-assigned';
-}
 
 /**
  * A service account acting as an administrator: google-auth-library signs the JWT with the key's

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { StillAssignedError } from '../../connectors/entra-id/api.js';
+import { StillAssignedError } from '../../core/errors.js';
 import { createServices } from '../../core/container.js';
 import { UnauthorizedError } from '../../core/http/errors.js';
 import type { OperationInput } from '../../core/registry/connector-api.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { StillAssignedError } from '../../connectors/google-workspace/api.js';
+import { StillAssignedError } from '../../core/errors.js';
 import { createServices } from '../../core/container.js';
 import { ConnectorConfigError } from '../../core/errors.js';
 import { UnauthorizedError } from '../../core/http/errors.js';
