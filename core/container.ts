@@ -28,7 +28,8 @@ import { connectorFolders } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
 import { BrokenConnectors, ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
 import { AjvSchemaValidator, SchemaValidator } from './schema/validator.js';
-import { type Database, StoreDatabase, openDatabase } from './store/database.js';
+import { type Database, SqliteConnection } from './store/database.js';
+import { StoreDatabase, openStore } from './store/sql.js';
 import { IdentifierStore } from './store/identifiers.js';
 import { FileTenantProfiles, TenantProfiles } from './tenant/profile.js';
 import { EnvironmentSecretResolver, SecretResolver } from './tenant/secrets.js';
@@ -43,8 +44,12 @@ export interface ContainerOptions {
 }
 
 export interface RuntimeOptions {
-  /** The data folder holding the SQLite journal and evidence files. */
+  /** The data folder holding the SQLite journal (unless `databaseUrl`) and evidence files. */
   readonly dataDir: string;
+  /** A PostgreSQL address (`--database`, PATCHBAY_DATABASE_URL): the store lives there instead of the data folder's SQLite file. */
+  readonly databaseUrl?: string;
+  /** PostgreSQL: refuse a database whose schema is older than this Patchbay's (a server or worker), instead of migrating it. */
+  readonly migrations?: 'apply' | 'refuse';
   readonly clock?: Clock;
   readonly engine?: EmbeddedEngineOptions;
   readonly retry?: RetryPolicy;
@@ -57,6 +62,9 @@ export interface Runtime {
   readonly runs: RunService;
   readonly engine: EmbeddedRunEngine;
   readonly tasks: TaskStore;
+  /** The store's database (SQLite or PostgreSQL), through the query layer. */
+  readonly store: StoreDatabase;
+  /** The embedded store's SQLite connection, for code not yet on the query layer; throws on PostgreSQL. */
   readonly db: Database;
   /** Every reconciliation, for findings' age, the trend and the last audit of each app. */
   readonly reconciliations: ReconcileHistory;
@@ -77,8 +85,12 @@ export interface Services {
   readonly planner: LifecyclePlanner;
   readonly docs: DocsGenerator;
   readonly secrets: SecretResolver;
-  /** Opens the store in a data folder (created and migrated as needed) with the engine on it. */
-  openRuntime(options: RuntimeOptions): Runtime;
+  /**
+   * Opens the store (the data folder's SQLite file, created and migrated as needed, or PostgreSQL)
+   * with the engine on it.
+   * @throws StoreError when the database cannot be opened or its schema does not fit.
+   */
+  openRuntime(options: RuntimeOptions): Promise<Runtime>;
 }
 
 /**
@@ -103,10 +115,11 @@ export function createServices(options: ContainerOptions = {}): Services {
   container.bind(LifecyclePlanner).to(DefaultLifecyclePlanner);
   container.bind(DocsGenerator).to(MarkdownDocsGenerator);
 
-  const openRuntime = (runtime: RuntimeOptions): Runtime => {
-    const db = openDatabase(runtime.dataDir);
+  const openRuntime = async (runtime: RuntimeOptions): Promise<Runtime> => {
+    const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? 'apply' });
     const child = new Container({ parent: container, defaultScope: 'Singleton' });
-    child.bind(StoreDatabase).toConstantValue(db);
+    child.bind(StoreDatabase).toConstantValue(store);
+    if (store.sqlite) child.bind(SqliteConnection).toConstantValue(store.sqlite);
     child.bind(Clock).toConstantValue(runtime.clock ?? new SystemClock());
     child.bind(EngineOptions).toConstantValue(runtime.engine ?? {});
     const evidenceDir = path.join(runtime.dataDir, 'evidence');
@@ -138,9 +151,16 @@ export function createServices(options: ContainerOptions = {}): Services {
     const browser = child.get(BrowserHost);
     const close = async () => {
       await browser.close();
-      db.close();
+      await store.close();
     };
-    return { runs: child.get(RunService), engine, tasks: child.get(TaskStore), db, reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, close };
+    const sqlite = store.sqlite;
+    return {
+      runs: child.get(RunService), engine, tasks: child.get(TaskStore), store,
+      get db(): Database {
+        if (!sqlite) throw new Error(`${store.location}: this code reads the embedded SQLite store only`);
+        return sqlite;
+      },
+      reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, close };
   };
 
   return {

@@ -32,7 +32,7 @@ export function registerIntakeCommands(program: Command, cli: CliContext): void 
       const since = options.since === undefined ? undefined : Date.parse(options.since);
       if (since !== undefined && !Number.isFinite(since)) throw new InvalidInputError({ file: 'command line', pointer: '/since' }, `"${options.since}" is not a time (ISO 8601, e.g. 2026-11-27T09:00Z)`);
       const loaded = cli.services().profiles.load(options.profile);
-      const reads = await cli.runtime().leavers.read(loaded, since === undefined ? {} : { since });
+      const reads = await (await cli.runtime()).leavers.read(loaded, since === undefined ? {} : { since });
       if (options.json) cli.printJson(reads);
       else cli.print(renderFeedReads(reads));
       if (reads.some((r) => r.problems.length)) process.exitCode = 1;

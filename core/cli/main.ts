@@ -3,6 +3,8 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { Runtime, Services } from '../container.js';
 import { defaultDataDir, describeSqliteError, storeExists } from '../store/database.js';
+import { chosenDatabaseUrl } from '../store/sql.js';
+import { registerStoreCommands } from './store-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerReconcileCommand } from './reconcile-command.js';
@@ -28,18 +30,21 @@ const print = (text: string): void => {
 const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
 
 /** The command-line program; `services` is created on first use so that `--help` needs no connectors. */
-export function buildProgram(getServices: () => Services, getRuntime: (dataDir: string) => Runtime): Command {
+export function buildProgram(getServices: () => Services, getRuntime: (dataDir: string, databaseUrl: string | undefined) => Promise<Runtime>): Command {
   const program = new Command('patchbay')
     .description('Plan and run joiner / mover / leaver work across SaaS apps, including the ones with no API.')
     .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
+    .option('--database <address>', 'keep the store in PostgreSQL instead of the data folder\'s SQLite file (default: PATCHBAY_DATABASE_URL): postgres://user@host:5432/db')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
   const dataDir = () => (program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir();
+  const databaseUrl = () => chosenDatabaseUrl((program.opts() as { database?: string }).database);
   const context = {
     services: getServices,
-    runtime: () => getRuntime(dataDir()),
-    // Commands that only read find nothing in a store that does not exist, and create none.
-    existingRuntime: () => (storeExists(dataDir()) ? getRuntime(dataDir()) : undefined),
+    runtime: () => getRuntime(dataDir(), databaseUrl()),
+    // Commands that only read find nothing in a store that does not exist, and create none (PostgreSQL always exists).
+    existingRuntime: async () => (databaseUrl() || storeExists(dataDir()) ? getRuntime(dataDir(), databaseUrl()) : undefined),
+    databaseUrl,
     print,
     printJson,
   };
@@ -47,12 +52,13 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
   registerReconcileCommand(program, context);
   registerIntakeCommands(program, context);
   registerRecipeCommands(program, context);
+  registerStoreCommands(program, { ...context, dataDir });
   registerServerCommands(program, {
     ...context,
     version: packageVersion(),
     profile: (file?: string) => getServices().profiles.load(file),
     chosenDataDir: () => (program.opts() as { dataDir?: string }).dataDir ?? process.env.PATCHBAY_DATA_DIR,
-    runtimeAt: (dataDir: string) => getRuntime(dataDir),
+    runtimeAt: (dataDir: string) => getRuntime(dataDir, undefined),
   });
 
   const connectorsCommand = program
@@ -256,7 +262,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const helpOnly = args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.includes('--version') || args.includes('-V');
   const container = helpOnly ? undefined : await import('../container.js');
   const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
-  const program = buildProgram(getServices, (dataDir) => (runtime ??= getServices().openRuntime({ dataDir })));
+  let opening: Promise<Runtime> | undefined;
+  const program = buildProgram(getServices, (dataDir, databaseUrl) => (opening ??= getServices().openRuntime({ dataDir, ...(databaseUrl ? { databaseUrl } : {}) }).then((r) => (runtime = r))));
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -223,14 +223,14 @@ function driftRunbook(app: string, recipe: string): TaskContent['runbook'] {
  * open (`TaskStore.openStanding`): a second check finds it and opens nothing. Returns its id and
  * whether it was opened now.
  */
-function openDriftTask(
+async function openDriftTask(
   cli: CliContext,
   connector: LoadedConnector,
   recipe: BrowserRecipe,
   profile: TenantProfile,
   result: Extract<RecipeResult, { step: string }>,
-): { taskId: string; opened: boolean } {
-  const runtime = cli.runtime();
+): Promise<{ taskId: string; opened: boolean }> {
+  const runtime = (await cli.runtime());
   const app = connector.manifest.id;
   const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
   const open = runtime.engine.sql("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(key) as { id: string } | undefined;
@@ -279,8 +279,8 @@ async function checkOnce(
       }
       const result = await host.withContext((context) => runRecipe(context, { recipe: r, consoleUrl: consoleUrlOf(profile, connector.manifest.id, file), params, stepTimeoutMs: 10_000 }));
       if (result.status === 'drift' && 'step' in result) {
-        const runtime = cli.runtime();
-        const task = openDriftTask(cli, connector, r, profile, result);
+        const runtime = (await cli.runtime());
+        const task = await openDriftTask(cli, connector, r, profile, result);
         runtime.engine.audit.append(
           { type: 'browser.canary-drift', actor: 'patchbay', taskId: task.taskId, data: { app: connector.manifest.id, recipe: r.id, at: result.step, detail: result.detail, task: task.taskId, opened: task.opened } },
           Date.now(),

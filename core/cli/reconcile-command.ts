@@ -229,7 +229,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           profile,
           secrets: services.secrets,
           browser: () => (host ??= new BrowserHost()),
-          db: () => cli.runtime().db,
+          db: async () => (await cli.runtime()).db,
         };
         const readBoth = async (appId: string, via: string | undefined): Promise<{ idp: Snapshot; app: Snapshot }> => {
           progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
@@ -262,7 +262,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           }
           const { idp, app } = sides;
           // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
-          const runtime = cli.runtime();
+          const runtime = (await cli.runtime());
           const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
           new IdentifierStore(runtime.db).fromReconciliation(profile.tenant, idp, app, now);
           bridgeFromReconciliation(runtime.db, profile.tenant, app, now, progress);
@@ -284,7 +284,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       } finally {
         await host?.close();
       }
-      if (options.html) writeHtmlReport(options.html, auditReportFor(services.planner, loaded, cli.runtime().reconciliations, now));
+      if (options.html) writeHtmlReport(options.html, auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
       // An incomplete reconciliation says so before anything else, in JSON as in the terminal.
       const shown = results.map((r) => ({ completeness: r.completeness, ...r }));
@@ -321,10 +321,10 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
     .option('--html <file>', 'write the HTML report, with the chart of findings per app over time')
     .option('--json', 'print JSON')
-    .action((options: { profile?: string; html?: string; json?: boolean }) => {
+    .action(async (options: { profile?: string; html?: string; json?: boolean }) => {
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
-      const report = auditReportFor(services.planner, loaded, cli.runtime().reconciliations, Date.now());
+      const report = auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now());
       if (options.html) writeHtmlReport(options.html, report);
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));

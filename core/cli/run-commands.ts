@@ -10,10 +10,12 @@ import { renderFeedReads } from './intake-commands.js';
 
 export interface CliContext {
   readonly services: () => Services;
-  /** The store in the data folder, created and migrated if need be: for commands that write. */
-  readonly runtime: () => Runtime;
-  /** The store if the data folder has one, else undefined: commands that only read create none. */
-  readonly existingRuntime: () => Runtime | undefined;
+  /** The store (the data folder's, created and migrated if need be, or PostgreSQL's): for commands that write. */
+  readonly runtime: () => Promise<Runtime>;
+  /** The store if there is one, else undefined: commands that only read create none. */
+  readonly existingRuntime: () => Promise<Runtime | undefined>;
+  /** The PostgreSQL address chosen (`--database`, PATCHBAY_DATABASE_URL), else undefined for the embedded store. */
+  readonly databaseUrl: () => string | undefined;
   readonly print: (text: string) => void;
   readonly printJson: (value: unknown) => void;
 }
@@ -54,7 +56,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         if (!runId) throw new InvalidInputError({ file: 'command line' }, `run ${playbook} needs a run id`);
         if (playbook === 'cancel' && !options.reason) throw new InvalidInputError({ file: 'command line', pointer: '/reason' }, 'say why with --reason');
         const by = playbook === 'cancel' ? operator(options.by) : undefined;
-        const runtime = cli.existingRuntime();
+        const runtime = (await cli.existingRuntime());
         if (!runtime) throw new NotFoundError('run', runId);
         if (by) await runtime.runs.cancel(runId, options.reason!, by);
         await runtime.runs.settle();
@@ -86,7 +88,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           throw error;
         }
       }
-      const runtime = cli.runtime();
+      const runtime = (await cli.runtime());
       const results = await runtime.runs.start(incoming, profile, { ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...(options.by ?? process.env.PATCHBAY_OPERATOR ? { requestedBy: options.by ?? process.env.PATCHBAY_OPERATOR } : {}) });
       const tasks = taskLookup(runtime);
       if (options.json) {
@@ -112,7 +114,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
     .action(async (options: { status?: 'running'; limit: string; json?: boolean }) => {
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       await runtime?.runs.settle();
       const runs = !runtime ? [] : runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
       if (options.json) cli.printJson(runs.map(({ profile: _profile, plan: _plan, ...r }) => r));
@@ -128,7 +130,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--by <operator>', 'who gives it (default: PATCHBAY_OPERATOR)')
     .action(async (runId: string, options: { step: string; text: string; by?: string }) => {
       const by = operator(options.by);
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('run', runId);
       const run = await runtime.runs.giveEvidence(runId, options.step, by, options.text);
       cli.print(`${run.id}: ${describeWait(run, taskLookup(runtime))}`);
@@ -144,7 +146,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { queue?: string; mine?: boolean; by?: string; all?: boolean; json?: boolean }) => {
       const mine = options.mine ? operator(options.by) : undefined;
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       await runtime?.runs.settle();
       const tasks = runtime ? runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(mine ? { operator: mine } : {}) }) : [];
       if (options.json) cli.printJson(tasks);
@@ -158,7 +160,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .argument('<task>', 'the task id')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }) => {
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
       await runtime.runs.settle();
       const view = runtime.tasks.get(id);
@@ -179,7 +181,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .action(async (id: string, options: { by?: string; step?: string; evidence?: string[]; alreadyDone?: boolean; person?: string; json?: boolean }) => {
       const by = operator(options.by);
       if (options.step !== undefined && !/^[1-9]\d{0,3}$/.test(options.step)) throw new InvalidInputError({ file: 'command line', pointer: '/step' }, `--step must be a checklist step number (got ${options.step})`);
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
       let view: TaskView;
       if (options.step !== undefined) {
@@ -212,7 +214,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--person <email>', "only this person's section")
     .action(async (id: string, options: { reason: string; by?: string; person?: string }) => {
       const by = operator(options.by);
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
       const view = await runtime.runs.failTask(id, { by, reason: options.reason, ...(options.person ? { person: options.person } : {}) });
       cli.print(`${id}: failed`);
@@ -232,7 +234,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .action(async (id: string, options: { queue?: string; to?: string; by?: string }) => {
       if (!options.queue && !options.to) throw new InvalidInputError({ file: 'command line' }, 'give --queue <queue> or --to <operator>');
       const by = operator(options.by);
-      const runtime = cli.existingRuntime();
+      const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
       const view = runtime.tasks.reassign(id, { by, ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
       cli.print(`${id}: queue ${view.queue}${view.assignee ? `, assigned to ${view.assignee}` : ''}`);
@@ -245,7 +247,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (action: string, options: { json?: boolean }) => {
       if (action !== 'verify') throw new InvalidInputError({ file: 'command line' }, `unknown audit action '${action}' (known: verify)`);
-      const result = cli.existingRuntime()?.engine.audit.verify() ?? { rows: 0 };
+      const result = (await cli.existingRuntime())?.engine.audit.verify() ?? { rows: 0 };
       if (options.json) cli.printJson({ ok: !result.broken, ...result });
       else if (result.broken) cli.print(`audit log BROKEN at row ${result.broken.seq}: ${result.broken.reason} (${result.rows} rows read)`);
       else cli.print(`audit log intact: ${result.rows} rows, every link holds`);
@@ -262,7 +264,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--profile <file>', 'tenant profile for --watch-idp and --recipe-check-every (default: the embedded demo tenant)')
     .option('--recipe-check-every <duration>', "also run the browser apps' read-only recipes as a canary this often, e.g. 6h (as patchbay recipe check does)")
     .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string; recipeCheckEvery?: string }) => {
-      const runtime = cli.runtime();
+      const runtime = (await cli.runtime());
       const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
       const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;
       let lastCanary = 0;

@@ -82,7 +82,7 @@ export function registerServerCommands(
     .option('--trust-proxy <addresses>', "trust X-Forwarded-For from these proxies (comma-separated addresses or CIDRs): sign-in limits then count the client's address")
     .action(async (options: { host: string; port: string; profile?: string; behindHttps?: boolean; publicUrl?: string; trustProxy?: string }) => {
       const url = options.publicUrl ? publicUrl(options.publicUrl) : undefined;
-      const runtime = cli.runtime();
+      const runtime = (await cli.runtime());
       const server = await startServer({
         services: cli.services(),
         runtime,
@@ -108,10 +108,10 @@ export function registerServerCommands(
     .option('--scopes <list>', `what it may do, comma-separated: ${tokenScopes.join(', ')} (default: read and write runs and tasks, read the matrix and the reconciliation)`)
     .option('--expires-in <lifetime>', 'how long it lives: 90d, 12h, 30m', '90d')
     .option('--json', 'print JSON')
-    .action((options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
+    .action(async (options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
       const scopes = scopesOf(options.scopes);
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore(cli.runtime().db);
+      const access = new AccessStore((await cli.runtime()).db);
       const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
       if (options.json) cli.printJson(created);
       else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}, scopes ${created.scopes.join(',')}, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
@@ -120,15 +120,15 @@ export function registerServerCommands(
     .command('list')
     .description('every token: scopes, last use (to the minute), expiry, revocation; never a secret')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => {
-      const tokens = new AccessStore(cli.runtime().db).listTokens();
+    .action(async (options: { json?: boolean }) => {
+      const tokens = new AccessStore((await cli.runtime()).db).listTokens();
       if (options.json) cli.printJson(tokens);
       else cli.print(tokens.map((t) => tokenLine(t, Date.now())).join('\n') || 'no tokens');
     });
   token
     .command('revoke <id>')
-    .action((id: string) => {
-      if (!new AccessStore(cli.runtime().db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
+    .action(async (id: string) => {
+      if (!new AccessStore((await cli.runtime()).db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
       cli.print(`token ${id} revoked`);
     });
   token
@@ -136,9 +136,9 @@ export function registerServerCommands(
     .description('replace a live token with a new secret (same name, actor and scopes; a fresh lifetime); the old one is revoked at once')
     .option('--expires-in <lifetime>', 'how long the new one lives: 90d, 12h, 30m', '90d')
     .option('--json', 'print JSON')
-    .action((id: string, options: { expiresIn: string; json?: boolean }) => {
+    .action(async (id: string, options: { expiresIn: string; json?: boolean }) => {
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore(cli.runtime().db);
+      const access = new AccessStore((await cli.runtime()).db);
       if (!access.listTokens().some((t) => t.id === id && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > Date.now()))) {
         throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no live token ${id} (patchbay token list)`);
       }
@@ -157,10 +157,10 @@ export function registerServerCommands(
     .option('--profile <file>', 'the tenant profile the server serves (default: the embedded demo tenant)')
     .option('--expires-in <lifetime>', 'how long it lives: 365d, 90d, 12h', '365d')
     .option('--json', 'print JSON')
-    .action((options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
+    .action(async (options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
       const apps = Object.keys(cli.profile(options.profile).profile.apps);
       if (!apps.includes(options.app)) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, `no app ${options.app} is installed in the tenant (installed: ${apps.join(', ')})`);
-      const created = new AccessStore(cli.runtime().db).createBridgeToken(options.app, lifetime(options.expiresIn));
+      const created = new AccessStore((await cli.runtime()).db).createBridgeToken(options.app, lifetime(options.expiresIn));
       if (options.json) cli.printJson({ ...created, app: options.app, base: `/scim/v2/${options.app}/` });
       else cli.print(`${created.token}\n(bridge token ${created.id} for ${options.app}'s SCIM base /scim/v2/${options.app}/, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -174,7 +174,7 @@ export function registerServerCommands(
     .action(async (email: string, options: { role: string; passwordFile?: string }) => {
       const password = options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : process.env.PATCHBAY_OPERATOR_PASSWORD;
       if (!password) throw new InvalidInputError({ file: 'command line', pointer: '/password-file' }, 'give the password with --password-file or PATCHBAY_OPERATOR_PASSWORD (never on the command line)');
-      await new AccessStore(cli.runtime().db).setOperator(email, password, role(options.role));
+      await new AccessStore((await cli.runtime()).db).setOperator(email, password, role(options.role));
       cli.print(`operator ${email.toLowerCase()} (${options.role}) can sign in`);
     });
 
@@ -202,7 +202,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   process.env.SPENDESK_ADMIN_PASSWORD = seed.admin.password;
   // A fresh store for each demo, unless a data folder was chosen: the simulator starts from its seed each time too.
   const chosen = cli.chosenDataDir();
-  const runtime = chosen ? cli.runtime() : cli.runtimeAt(mkdtempSync(path.join(os.tmpdir(), 'patchbay-demo-')));
+  const runtime = chosen ? (await cli.runtime()) : await cli.runtimeAt(mkdtempSync(path.join(os.tmpdir(), 'patchbay-demo-')));
   const tenantFile = path.join(path.dirname(runtime.evidenceDir), 'demo-tenant.json');
   const tenant = JSON.parse(readFileSync(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'tenant.json'), 'utf8')) as Record<string, any>;
   tenant.apps.spendesk.consoleUrl = sim.url;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { type Database, type Statement, StatementCache, StoreDatabase, retryBusy } from '../store/database.js';
+import { type Database, type Statement, StatementCache, SqliteConnection, retryBusy } from '../store/database.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -103,7 +103,7 @@ export class EmbeddedRunEngine implements RunEngine {
   private workflow: Workflow | undefined;
 
   constructor(
-    @inject(StoreDatabase) readonly db: Database,
+    @inject(SqliteConnection) readonly db: Database,
     @inject(Clock) readonly clock: Clock,
     @inject(EngineOptions) options: EmbeddedEngineOptions = {},
   ) {

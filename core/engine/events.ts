@@ -1,6 +1,6 @@
 import { inject, injectable } from 'inversify';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
-import { type Database, StoreDatabase } from '../store/database.js';
+import { type Database, SqliteConnection } from '../store/database.js';
 import type { AuditRecord } from './audit.js';
 
 /** The changes told to a tenant's webhook, as CloudEvents of type dev.patchbay.<event>. */
@@ -42,7 +42,7 @@ export interface CloudEvent {
 export class EventOutbox {
   private readonly profiles = new Map<string, TenantProfile | null>();
 
-  constructor(@inject(StoreDatabase) private readonly db: Database) {}
+  constructor(@inject(SqliteConnection) private readonly db: Database) {}
 
   record(event: AuditRecord): void {
     if (!publishedEvents.has(event.type)) return;

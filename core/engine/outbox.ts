@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { inject, injectable } from 'inversify';
 import { SecretResolver } from '../tenant/secrets.js';
 import { Clock } from './clock.js';
-import { type Database, StoreDatabase } from '../store/database.js';
+import { type Database, SqliteConnection } from '../store/database.js';
 
 /**
  * Outgoing notifications, written in the same transaction as the change they tell of and delivered
@@ -17,7 +17,7 @@ export class Outbox {
   private readonly timeoutMs = 5000;
 
   constructor(
-    @inject(StoreDatabase) private readonly db: Database,
+    @inject(SqliteConnection) private readonly db: Database,
     @inject(Clock) private readonly clock: Clock,
     @inject(SecretResolver) private readonly secrets: SecretResolver,
   ) {}

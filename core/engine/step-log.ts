@@ -1,6 +1,6 @@
 import type { Evidence } from '../channels/executor.js';
 import { inject, injectable } from 'inversify';
-import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
+import { type Database, StatementCache, SqliteConnection } from '../store/database.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed' | 'skipped';
 
@@ -20,7 +20,7 @@ export interface StepRecord {
 export class StepLog {
   private readonly statements: StatementCache;
 
-  constructor(@inject(StoreDatabase) database: Database) {
+  constructor(@inject(SqliteConnection) database: Database) {
     this.statements = new StatementCache(database);
   }
 

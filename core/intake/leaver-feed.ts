@@ -5,7 +5,7 @@ import { PatchbayError } from '../errors.js';
 import { idpSettings } from '../planning/service.js';
 import type { LeaverEvent } from '../registry/connector-api.js';
 import { ConnectorRegistry } from '../registry/registry.js';
-import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
+import { type Database, StatementCache, SqliteConnection } from '../store/database.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { SecretResolver } from '../tenant/secrets.js';
 
@@ -44,7 +44,7 @@ export class LeaverFeed {
   private readonly statements: StatementCache;
 
   constructor(
-    @inject(StoreDatabase) database: Database,
+    @inject(SqliteConnection) database: Database,
     @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
     @inject(SecretResolver) private readonly secrets: SecretResolver,
     @inject(RunService) private readonly runs: RunService,

@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import { type Database, StatementCache, StoreDatabase } from '../store/database.js';
+import { type Database, StatementCache, SqliteConnection } from '../store/database.js';
 import type { Finding, FindingKind, Reconciliation } from './findings.js';
 import type { Completeness, SnapshotSource } from './snapshot.js';
 
@@ -46,7 +46,7 @@ export const findingsBatch = 500;
 export class ReconcileHistory {
   private readonly statements: StatementCache;
 
-  constructor(@inject(StoreDatabase) private readonly database: Database) {
+  constructor(@inject(SqliteConnection) private readonly database: Database) {
     this.statements = new StatementCache(database);
   }
 

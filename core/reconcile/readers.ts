@@ -144,7 +144,7 @@ export interface ReaderContext {
   /** Chromium, for console readers. */
   readonly browser: () => BrowserHost;
   /** The store, for attestations. */
-  readonly db: () => Database;
+  readonly db: () => Promise<Database>;
 }
 
 /** One way a machine can know an app's accounts: the app side of a reconciliation. */
@@ -161,5 +161,5 @@ export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {
   api: { describe: (app) => `reading the ${app} API…`, read: (c, app, now) => readAppByApi(c.registry, c.profile, app, c.secrets, now) },
   scim: { describe: (app) => `reading ${app} over SCIM…`, read: (c, app, now) => readAppByScim(c.registry, c.profile, app, c.secrets, now) },
   browser: { describe: (app) => `reading the ${app} console in Chromium…`, read: (c, app, now) => readAppByBrowser(c.browser(), c.registry, c.profile, app, c.secrets, now) },
-  attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(c.db(), c.profile.tenant, app, now) },
+  attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(await c.db(), c.profile.tenant, app, now) },
 };

@@ -22,15 +22,18 @@ export class StatementCache {
   }
 }
 
-/** The open store, bound by the composition root. */
-export const StoreDatabase = Symbol('StoreDatabase');
+/**
+ * The embedded store's SQLite connection, for the code not yet on the query layer (core/store/sql.ts).
+ * Bound only for the embedded store.
+ */
+export const SqliteConnection = Symbol('SqliteConnection');
 
 /** The store cannot be opened or used: corrupt, locked, written by a newer Patchbay, unwritable. */
 export class StoreError extends PatchbayError {
   readonly code = 'store';
   override readonly exitCode = 2;
   constructor(readonly file: string, reason: string, options?: { cause?: unknown }) {
-    super(`${displayPath(file)}: ${reason}`, options);
+    super(`${file.includes('://') ? file : displayPath(file)}: ${reason}`, options);
   }
 }
 

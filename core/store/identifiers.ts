@@ -2,7 +2,7 @@ import { inject, injectable } from 'inversify';
 import { type KnownIdentifiers, fold, mergeKnown, noKnownIdentifiers } from '../channels/proof.js';
 import type { AppAccount } from '../registry/connector-api.js';
 import type { AccountRecord, Snapshot } from '../reconcile/snapshot.js';
-import { type Database, StatementCache, StoreDatabase } from './database.js';
+import { type Database, StatementCache, SqliteConnection } from './database.js';
 
 export type IdentifierKind = 'id' | 'email' | 'userName' | 'externalId';
 
@@ -36,7 +36,7 @@ export const personKey = (email: string): string => fold(email);
 export class IdentifierStore {
   private readonly statements: StatementCache;
 
-  constructor(@inject(StoreDatabase) private readonly db: Database) {
+  constructor(@inject(SqliteConnection) private readonly db: Database) {
     this.statements = new StatementCache(db);
   }
 

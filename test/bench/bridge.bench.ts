@@ -18,7 +18,7 @@ const users = Number(process.env.BENCH_USERS ?? 10_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-bridge-'));
 const services = createServices();
-const runtime = services.openRuntime({ dataDir: dir });
+const runtime = await services.openRuntime({ dataDir: dir });
 const profile = services.profiles.load();
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
 
@@ -61,10 +61,10 @@ const patchPath = (prefix: string, ids: string[]) => (n: number) => ({
   body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: `title ${n}` }] }),
 });
 
-const bridgeGet = report('bridge  GET /Users?filter=userName eq …', await load(server.url, token, filterPath('/scim/v2/6sense')));
-const scimmyGet = report('scimmy  GET /Users?filter=userName eq …', await load(scimmyBase, 'bench-token', filterPath('/scim/v2')));
-const bridgePatch = report('bridge  PATCH /Users/:id (title)', await load(server.url, token, patchPath('/scim/v2/6sense', bridgeIds)));
-const scimmyPatch = report('scimmy  PATCH /Users/:id (title)', await load(scimmyBase, 'bench-token', patchPath('/scim/v2', scimmyIds)));
+const bridgeGet = await report('bridge  GET /Users?filter=userName eq …', await load(server.url, token, filterPath('/scim/v2/6sense')));
+const scimmyGet = await report('scimmy  GET /Users?filter=userName eq …', await load(scimmyBase, 'bench-token', filterPath('/scim/v2')));
+const bridgePatch = await report('bridge  PATCH /Users/:id (title)', await load(server.url, token, patchPath('/scim/v2/6sense', bridgeIds)));
+const scimmyPatch = await report('scimmy  PATCH /Users/:id (title)', await load(scimmyBase, 'bench-token', patchPath('/scim/v2', scimmyIds)));
 console.log(`ratio bridge/scimmy: filter GET ${(bridgeGet.requests.average / scimmyGet.requests.average).toFixed(2)}x req/s, PATCH ${(bridgePatch.requests.average / scimmyPatch.requests.average).toFixed(2)}x req/s`);
 
 await server.close();

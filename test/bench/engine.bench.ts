@@ -20,14 +20,14 @@ function machine(): string {
   return `${cpus.length} cores (${cpus[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
-type Runtime = ReturnType<typeof services.openRuntime>;
+type Runtime = Awaited<ReturnType<typeof services.openRuntime>>;
 const cpuPerOp = new Map<string, number>();
 
 /** Times `fn` (not `setup`) on a fresh store and prints the rate. */
 async function measure(label: string, fn: (runtime: Runtime) => Promise<number>, setup: (runtime: Runtime) => Promise<void> = async () => {}): Promise<number> {
   if (only && !only.some((o) => label.includes(o))) return 0;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-'));
-  const runtime = services.openRuntime({ dataDir: dir });
+  const runtime = await services.openRuntime({ dataDir: dir });
   try {
     await setup(runtime);
     const started = process.hrtime.bigint();

@@ -18,7 +18,7 @@ const openTasks = Number(process.env.BENCH_TASKS ?? 10_000);
 const completions = Number(process.env.BENCH_COMPLETIONS ?? 2_000);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-server-'));
 const services = createServices();
-const runtime = services.openRuntime({ dataDir: dir });
+const runtime = await services.openRuntime({ dataDir: dir });
 const profile = services.profiles.load();
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${load()}`);
@@ -62,15 +62,15 @@ const bare = Fastify();
 bare.get('/', async (_req, reply) => reply.type('application/json; charset=utf-8').send(bytes));
 const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
 const ceiling = await autocannon({ url: bareUrl, connections: 10, duration: 10 });
-report(`ceiling: bare fastify sending the same ${Math.round(bytes.length / 1024)} KB`, ceiling);
+await report(`ceiling: bare fastify sending the same ${Math.round(bytes.length / 1024)} KB`, ceiling);
 await bare.close();
 const list = await autocannon({ url: listUrl, connections: 10, duration: 10, headers });
-report('GET /api/v1/tasks?queue=it-ops&limit=50', list);
+await report('GET /api/v1/tasks?queue=it-ops&limit=50', list);
 console.log(`task list against its ceiling: req/s ${(list.requests.average / ceiling.requests.average).toFixed(2)} (issue: ≥ 0.8), p99 ${(list.latency.p99 / ceiling.latency.p99).toFixed(2)}× (issue: ≤ 1.5), ${load()}`);
 
 let next = 0;
 const body = JSON.stringify({ action: 'complete', evidence: [{ text: 'removed from Okta assignments' }] });
-report(
+await report(
   `POST /api/v1/tasks/:id/actions (complete ${completions})`,
   await autocannon({
     url: server.url,

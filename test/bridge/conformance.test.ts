@@ -5,7 +5,7 @@ import { ScimClient, newUser, patchOp, patchbaySchema, runsWithKey } from './cli
 
 /** The server on the demo tenant with a bridge token for 6sense (an app whose work is a person's task). */
 async function bridge(options: { app?: string } = {}) {
-  const h = harness();
+  const h = await harness();
   const server = await serverFor(h);
   const app = options.app ?? '6sense';
   const { token } = server.access.createBridgeToken(app);

@@ -95,7 +95,7 @@ describe('SCIM bridge crash safety: SIGKILL the server during a write, the IdP r
   });
 
   it('the narrowest window, made on purpose: the run committed but the resource not (the server died between them): the retried POST joins that run', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const scim = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
     // What the dead server had committed: the onboarding under the key the bridge computes, nothing in scim_resources.

@@ -4,10 +4,10 @@ import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
 import { ScimClient, newUser, patchbaySchema } from './client.js';
 
-const memberFor = (h: ReturnType<typeof harness>, taskId: string) => h.profile.profile.queues?.find((q) => q.id === h.runtime.tasks.get(taskId).queue)?.members[0] ?? 'someone';
+const memberFor = (h: Awaited<ReturnType<typeof harness>>, taskId: string) => h.profile.profile.queues?.find((q) => q.id === h.runtime.tasks.get(taskId).queue)?.members[0] ?? 'someone';
 
 /** Fails each task of a run (a person's failure may escalate to another queue) until the run has failed. */
-async function failRun(h: ReturnType<typeof harness>, runId: string) {
+async function failRun(h: Awaited<ReturnType<typeof harness>>, runId: string) {
   for (let i = 0; i < 5 && h.run(runId).status !== 'failed'; i++) {
     const next = h.openTaskOf(runId);
     if (!next) break;
@@ -19,7 +19,7 @@ async function failRun(h: ReturnType<typeof harness>, runId: string) {
 
 /** The server on the demo tenant, a bridge token for 6sense (whose work is a person's task), and a run of the bridge failed by that person. */
 async function failedOnboarding() {
-  const h = harness();
+  const h = await harness();
   const server = await serverFor(h);
   const scim = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
   const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
@@ -28,7 +28,7 @@ async function failedOnboarding() {
   return { h, server, scim, runId, userId: created.body.id as string };
 }
 
-const failureTasks = (h: ReturnType<typeof harness>) => h.runtime.tasks.list({ status: 'all' }).filter((t) => t.runbook === bridgeFailureRunbookId);
+const failureTasks = (h: Awaited<ReturnType<typeof harness>>) => h.runtime.tasks.list({ status: 'all' }).filter((t) => t.runbook === bridgeFailureRunbookId);
 
 describe('SCIM bridge: a failed run tells the operator that the IdP believes otherwise', function () {
   this.timeout(60_000);

@@ -6,16 +6,16 @@ import { ScimClient, newUser, patchOp, runsWithKey } from './client.js';
 const groupExtension = 'urn:ietf:params:scim:schemas:extension:patchbay:2.0:Group';
 
 async function bridge(app: string) {
-  const h = harness();
+  const h = await harness();
   const server = await serverFor(h);
   return { h, scim: new ScimClient(server, app, server.access.createBridgeToken(app).token) };
 }
 
 /** The desired access a run was started with. */
-const accessOf = (h: ReturnType<typeof harness>, runId: string) => (h.run(runId).request as { access?: { roles?: string[] } }).access;
+const accessOf = (h: Awaited<ReturnType<typeof harness>>, runId: string) => (h.run(runId).request as { access?: { roles?: string[] } }).access;
 
 /** Does every task of a run until it is no longer at work. */
-async function finish(h: ReturnType<typeof harness>, runId: string) {
+async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
   for (let i = 0; i < 6 && ['running', 'waiting'].includes(h.run(runId).status); i++) await h.completeNext(runId);
   assert.equal(h.run(runId).status, 'completed', JSON.stringify(h.run(runId).waitingFor));
 }

@@ -17,7 +17,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
   this.timeout(120_000);
 
   it("Okta: test connection, userName filter, POST, PUT profile push, PATCH active false: one onboarding, an honest failure for the change 6sense cannot make, one offboarding", async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const okta = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
     const probe = await okta.get('/Users?startIndex=1&count=2');
@@ -69,7 +69,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
   });
 
   it('Entra ID: filters quoted and unquoted, POST with the enterprise extension, capitalised ops, path-less values, filtered paths, "False", soft then hard delete', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const entra = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
     // Entra's connection test: a filter on a random userName that matches nothing.
@@ -137,7 +137,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
 
   it('end to end: Okta deactivates Alice → the Spendesk offboarding runs → the browser removes her in the console → GET shows her inactive and done', async () => {
     const sim = await spendeskConsole();
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const server = await serverFor(h);
     const okta = new ScimClient(server, 'spendesk', server.access.createBridgeToken('spendesk').token);
     const created = await okta.post('/Users', newUser('alice@acme.com', 'Alice', 'Martin', { externalId: '00u-alice' }));

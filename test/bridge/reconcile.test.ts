@@ -18,13 +18,13 @@ const read = (app: string, accounts: AccountRecord[], reasons: string[] = []): S
 });
 
 /** Does every task of a run until it is no longer at work. */
-async function finish(h: ReturnType<typeof harness>, runId: string) {
+async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
   for (let i = 0; i < 6 && ['running', 'waiting'].includes(h.run(runId).status); i++) await h.completeNext(runId);
   assert.equal(h.run(runId).status, 'completed', JSON.stringify(h.run(runId).waitingFor));
 }
 
 async function bridge(app = '6sense') {
-  const h = harness();
+  const h = await harness();
   const server = await serverFor(h);
   const { token } = server.access.createBridgeToken(app);
   return { h, scim: new ScimClient(server, app, token), tenant: h.profile.profile.tenant };

@@ -9,7 +9,7 @@ describe('SCIM bridge security: per-token rate limit, tokens hashed at rest, a r
   this.timeout(60_000);
 
   it('answers 429 with Retry-After and an Error body past the per-token limit, counting each token apart', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000, scimRequestsPerMinute: 3 });
     after(() => server.close());
     const first = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
@@ -24,7 +24,7 @@ describe('SCIM bridge security: per-token rate limit, tokens hashed at rest, a r
   });
 
   it('keeps only a hash of a bridge token, and refuses it once revoked', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000 });
     after(() => server.close());
     const created = server.access.createBridgeToken('6sense');

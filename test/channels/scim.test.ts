@@ -111,7 +111,7 @@ describe('SCIM channel', () => {
     const url = await scim.listen();
     after(() => scim.close());
     const alice = scim.add('alice@acme.com');
-    const h = harness({ env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' }) });
+    const h = await harness({ env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' }) });
     const [{ run }] = (await h.start('offboard', 'alice@acme.com', { app: 'scim' })) as [StartResult];
     await h.completeNext(run.id);
     const finished = h.run(run.id);

@@ -18,8 +18,8 @@ const spendeskWithoutClientRetries = new ContainerModule(({ bind }) => {
 /** Every connector module, Spendesk's swapped for the one above. */
 const modules = [...connectorModules.filter((m) => m !== spendeskModule), spendeskWithoutClientRetries];
 
-const withApiAccess = () =>
-  harness({
+const withApiAccess = async () =>
+  await harness({
     modules,
     env,
     tweak: (p) => {
@@ -38,7 +38,7 @@ describe('API steps in runs', () => {
   mockVendors();
 
   it('an offboarding whose API read does not find the member does not conclude "already done": one unpaged list is no proof', async () => {
-    const h = withApiAccess();
+    const h = await withApiAccess();
     token();
     nock(base).get('/users').reply(200, { data: [{ id: 'u2', email: 'bob@acme.com' }] });
     const run = await offboard(h, 'gone@acme.com');
@@ -56,7 +56,7 @@ describe('API steps in runs', () => {
   });
 
   it('waits exactly as long as the rate-limit answer says, then goes on', async () => {
-    const h = withApiAccess();
+    const h = await withApiAccess();
     token();
     nock(base).get('/users').reply(429, {}, { 'x-ratelimit-reset': '7' }).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com' }]);
     const before = h.clock.now();
@@ -72,7 +72,7 @@ describe('API steps in runs', () => {
   });
 
   it('after the last retry of a failing API, moves the verification to the next channel', async () => {
-    const h = withApiAccess();
+    const h = await withApiAccess();
     token();
     // The check reads the member; the verification then meets three 503s in a row.
     nock(base).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]).get('/users').times(3).reply(503);
@@ -90,7 +90,7 @@ describe('API steps in runs', () => {
   });
 
   it('a verification that reads the member still there reopens the removal with the finding, and fails the run after two reopenings', async () => {
-    const h = withApiAccess();
+    const h = await withApiAccess();
     token();
     nock(base).get('/users').times(4).reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]);
     const run = await offboard(h, 'alice@acme.com');
@@ -109,7 +109,7 @@ describe('API steps in runs', () => {
   });
 
   it('never writes a secret into the audit log or the journal', async () => {
-    const h = withApiAccess();
+    const h = await withApiAccess();
     token();
     nock(base).get('/users').reply(401, { error: 'bad token secret-1' });
     const run = await offboard(h, 'alice@acme.com');
@@ -121,8 +121,8 @@ describe('API steps in runs', () => {
 
   describe('with Okta reachable', () => {
     const org = 'https://acme.okta.com';
-    const withOkta = () =>
-      harness({
+    const withOkta = async () =>
+      await harness({
         modules,
         env: { OKTA_API_TOKEN: 'okta-secret' },
         tweak: (p) => {
@@ -133,7 +133,7 @@ describe('API steps in runs', () => {
     const alice = { id: '00u7', status: 'ACTIVE', profile: { login: 'alice@acme.com', email: 'alice@acme.com' } };
 
     it('removes the Okta assignment through the API, with the run-and-step idempotency key', async () => {
-      const h = withOkta();
+      const h = await withOkta();
       nock(org)
         .get('/api/v1/users/alice%40acme.com').reply(200, alice)
         .delete('/api/v1/apps/0oa1spendesk/users/00u7')
@@ -149,7 +149,7 @@ describe('API steps in runs', () => {
     });
 
     it('finds the JIT account in the System Log on a later poll and goes on to role, teams and policy', async () => {
-      const h = withOkta();
+      const h = await withOkta();
       const bob = { id: '00u8', status: 'ACTIVE', profile: { login: 'bob@acme.com', email: 'bob@acme.com' } };
       nock(org)
         .get('/api/v1/users/bob%40acme.com').times(4).reply(200, bob)

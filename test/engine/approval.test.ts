@@ -8,20 +8,20 @@ const lead = 'it.lead@acme.example';
 const second = 'deputy.lead@acme.example';
 
 /** The demo tenant with offboardings behind an approval by the IT leads. */
-const approving = () =>
-  harness({
+const approving = async () =>
+  await harness({
     tweak: (p) => {
       p.policies = { ...p.policies, approvalRequired: ['offboard'], approvers: 'it-leads' };
       p.queues!.find((q: { id: string }) => q.id === 'it-leads')!.members.push(second);
     },
   });
 
-const startAs = (h: ReturnType<typeof harness>, by: string, email = 'alice@acme.com') =>
+const startAs = (h: Awaited<ReturnType<typeof harness>>, by: string, email = 'alice@acme.com') =>
   h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email }, reason: 'left on Friday' } }], h.profile, { requestedBy: by });
 
 describe('approval before a run', () => {
   it('waits for an approver before any step, and goes on once another lead approves', async () => {
-    const h = approving();
+    const h = await approving();
     const [{ run }] = await startAs(h, lead);
     assert.equal(run.status, 'waiting');
     const taskId = h.openTaskOf(run.id)!;
@@ -49,7 +49,7 @@ describe('approval before a run', () => {
   });
 
   it('ends the run without a change when the approver rejects it', async () => {
-    const h = approving();
+    const h = await approving();
     const [{ run }] = await startAs(h, lead);
     await h.runtime.runs.failTask(h.openTaskOf(run.id)!, { by: second, reason: 'she moves to another team, not out' });
     const ended = h.run(run.id);
@@ -63,13 +63,13 @@ describe('approval before a run', () => {
   });
 
   it('does not ask when the policy does not name the playbook', async () => {
-    const h = approving();
+    const h = await approving();
     const [{ run }] = await h.runtime.runs.start([{ source: 'test', request: { playbook: 'onboard', app: 'spendesk', subject: { email: 'new@acme.com' } } }], h.profile, { requestedBy: lead });
     assert.notEqual(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'approve-run');
   });
 
-  it('refuses a profile whose approvers queue does not exist', () => {
-    assert.throws(
+  it('refuses a profile whose approvers queue does not exist', async () => {
+    await assert.rejects(
       () => harness({ tweak: (p) => (p.policies = { approvalRequired: ['offboard'], approvers: 'nobody' }) }),
       /tenant\.json#\/policies\/approvers: unknown queue 'nobody' \(queues: it-ops, finance-admins, people-ops, it-leads\)/,
     );

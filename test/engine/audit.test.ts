@@ -5,7 +5,7 @@ import { runCli } from '../support/fixtures.js';
 import { harness, type Harness } from '../support/runtime.js';
 
 async function withHistory(): Promise<Harness> {
-  const h = harness();
+  const h = await harness();
   const run = (await h.start('offboard', 'alice@acme.com'))[0]!.run;
   await h.completeNext(run.id);
   await h.completeNext(run.id);

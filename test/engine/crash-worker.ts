@@ -20,7 +20,7 @@ const services = createServices({
 const data = readJson(path.join(packageRoot, 'test', 'fixtures', 'ledger-tenant.json'));
 data.apps.ledger.baseUrl = process.env.LEDGER_URL;
 const profile = { profile: services.profiles.check(data, 'ledger-tenant.json'), file: 'ledger-tenant.json' };
-const runtime = services.openRuntime({ dataDir, retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
+const runtime = await services.openRuntime({ dataDir, retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 await runtime.runs.start(

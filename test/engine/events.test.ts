@@ -9,7 +9,7 @@ const secret = 'whsec-test-0123456789abcdef';
 describe('run and task changes as signed CloudEvents', () => {
   it('tells the webhook of each change in order, each event once, signed with HMAC over the timestamp and the body', async () => {
     const hook = await serve((_req, res) => void res.writeHead(204).end());
-    const h = harness({
+    const h = await harness({
       env: { PATCHBAY_WEBHOOK_SECRET: secret },
       tweak: (p) => (p.notifications = { webhook: { url: `${hook.url}/hooks`, secret: 'env:PATCHBAY_WEBHOOK_SECRET' } }),
     });
@@ -39,7 +39,7 @@ describe('run and task changes as signed CloudEvents', () => {
   it('keeps an event for later when the webhook is down, and sends it once it answers', async () => {
     let up = false;
     const hook = await serve((_req, res) => void res.writeHead(up ? 204 : 503).end());
-    const h = harness({ tweak: (p) => (p.notifications = { webhook: { url: `${hook.url}/hooks` } }) });
+    const h = await harness({ tweak: (p) => (p.notifications = { webhook: { url: `${hook.url}/hooks` } }) });
     await h.start('offboard', 'alice@acme.com');
     const pending = h.runtime.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number };
     assert.ok(pending.n >= 2, 'run.started and task.opened wait in the outbox');

@@ -7,7 +7,7 @@ import { harness, hour } from '../support/runtime.js';
 describe('Spendesk runs on the embedded engine', () => {
   describe('offboarding', () => {
     it('runs from the IdP to verification, one task at a time, and completes as done', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run, created }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       assert.equal(created, true);
       assert.equal(run.status, 'waiting');
@@ -35,7 +35,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('sends owner-role transfers to the finance queue and refuses an operator from another queue', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       await h.completeNext(run.id);
       const taskId = h.openTaskOf(run.id)!;
@@ -46,7 +46,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('refuses a task completed twice, and one completed without the evidence its runbook asks for', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       const taskId = h.openTaskOf(run.id)!;
       const noEvidence = caught(TaskRefusedError, () => h.runtime.tasks.complete(taskId, { by: 'it.oncall@acme.example', evidence: [] }));
@@ -58,7 +58,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('with HR sync on, hands the removal to the HR tool', async () => {
-      const h = harness({ tweak: (p) => (p.apps.spendesk!.features!['hr-sync'] = true) });
+      const h = await harness({ tweak: (p) => (p.apps.spendesk!.features!['hr-sync'] = true) });
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       const runbooks: string[] = [];
       while (h.run(run.id).status === 'waiting') runbooks.push(h.runtime.tasks.get(await h.completeNext(run.id)).runbook);
@@ -68,7 +68,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('completes as "already done" when the person says the member was already gone', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('offboard', 'gone@acme.com')) as [StartResult];
       await h.completeNext(run.id); // the IdP
       for (let i = 0; i < 4; i++) await h.completeNext(run.id, { alreadyDone: true });
@@ -79,7 +79,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('a failed task escalates up the queue chain, then fails the run', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       await h.completeNext(run.id);
       const first = h.openTaskOf(run.id)!;
@@ -99,7 +99,7 @@ describe('Spendesk runs on the embedded engine', () => {
 
   describe('onboarding', () => {
     it('takes evidence of a JIT account, then asks a person for role, teams and policy', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
       await h.completeNext(run.id); // assign in Okta
       assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
@@ -113,7 +113,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('falls back to an invitation when no evidence comes within the JIT wait', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
       await h.completeNext(run.id);
       h.clock.advance(23 * hour);
@@ -131,7 +131,7 @@ describe('Spendesk runs on the embedded engine', () => {
 
   describe('idempotency', () => {
     it('returns the open run for the same person instead of starting another', async () => {
-      const h = harness();
+      const h = await harness();
       const [first] = await h.start('offboard', 'alice@acme.com');
       const [second] = await h.start('offboard', 'ALICE@acme.com');
       assert.equal(second!.created, false);
@@ -140,7 +140,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('returns the run of the same idempotency key, even after it finished', async () => {
-      const h = harness();
+      const h = await harness();
       const [first] = await h.start('offboard', 'alice@acme.com', { idempotencyKey: 'ticket-42' });
       await h.runtime.runs.cancel(first!.run.id, 'test', 'it.oncall@acme.example');
       const [again] = await h.start('offboard', 'alice@acme.com', { idempotencyKey: 'ticket-42' });
@@ -151,7 +151,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('starts nothing when one request of many is bad', async () => {
-      const h = harness();
+      const h = await harness();
       await assert.rejects(h.start('offboard', ['a@acme.com', 'not-an-email']), /test#\/subject\/email: must be a valid email/);
       assert.equal(h.runtime.engine.list().length, 0);
     });
@@ -159,7 +159,7 @@ describe('Spendesk runs on the embedded engine', () => {
 
   describe('batches', () => {
     it('puts batchable human work for several people in one task with a section each', async () => {
-      const h = harness();
+      const h = await harness();
       const results = await h.start('offboard', ['a@acme.com', 'b@acme.com', 'c@acme.com']);
       const tasks = h.runtime.tasks.list();
       assert.equal(tasks.length, 1);
@@ -179,7 +179,7 @@ describe('Spendesk runs on the embedded engine', () => {
 
   describe('task views for a page', () => {
     it('reads many tasks in the order asked, each equal to its own read, and leaves out unknown ids', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run: a }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       const [{ run: b }] = (await h.start('offboard', 'bob@acme.com')) as [StartResult];
       const [{ run: c }] = (await h.start('offboard', 'carol@acme.com')) as [StartResult];
@@ -206,7 +206,7 @@ describe('Spendesk runs on the embedded engine', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       after(() => server.close());
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/patchbay`;
-      const h = harness({ tweak: (p) => (p.notifications = { webhook: { url } }) });
+      const h = await harness({ tweak: (p) => (p.notifications = { webhook: { url } }) });
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       const taskId = h.openTaskOf(run.id)!;
       h.clock.advance(3 * hour);
@@ -227,7 +227,7 @@ describe('Spendesk runs on the embedded engine', () => {
     });
 
     it('escalates only the tasks past due, read from the due-time index of open tasks without a scan or a sort', async () => {
-      const h = harness();
+      const h = await harness();
       const [{ run: early }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       h.clock.advance(2 * hour);
       const [{ run: late }] = (await h.start('offboard', 'bob@acme.com')) as [StartResult];

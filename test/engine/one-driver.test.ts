@@ -4,13 +4,13 @@ import type { LifecycleRequest } from '../../core/schema/types/lifecycle-request
 import { harness } from '../support/runtime.js';
 
 /** A planned run for the harness's tenant, ready for engine.start. */
-function newRun(h: ReturnType<typeof harness>, email: string): NewRun {
+function newRun(h: Awaited<ReturnType<typeof harness>>, email: string): NewRun {
   const request: LifecycleRequest = { playbook: 'offboard', app: 'spendesk', subject: { email } };
   return { idempotencyKey: `one-driver:${email}`, request, plan: h.services.planner.plan(request, h.profile, 'test'), profile: h.profile.profile };
 }
 
 /** A workflow with one slow external step that counts how often it really ran, per run. */
-function countingWorkflow(h: ReturnType<typeof harness>, executions: Map<string, number>, during?: () => void): Workflow {
+function countingWorkflow(h: Awaited<ReturnType<typeof harness>>, executions: Map<string, number>, during?: () => void): Workflow {
   return async (ctx) => {
     await ctx.step(
       'slow-call',
@@ -29,7 +29,7 @@ function countingWorkflow(h: ReturnType<typeof harness>, executions: Map<string,
 
 describe('one driver per run', () => {
   it('refuses a second claimer in the same process while the first holds the lease', async () => {
-    const h = harness();
+    const h = await harness();
     const engine = h.runtime.engine;
     const [{ run }] = await engine.start([newRun(h, 'alice@acme.com')], { drive: false });
     assert.equal(run.status, 'running');
@@ -44,7 +44,7 @@ describe('one driver per run', () => {
   });
 
   it('starts a run without driving it when asked, unleased and due now, for the loop to drive', async () => {
-    const h = harness();
+    const h = await harness();
     const [{ run, created }] = await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } } }], h.profile, { drive: false });
     assert.equal(created, true);
     const row = h.runtime.db.prepare('SELECT status, lease_owner, wake_at FROM runs WHERE id = ?').get(run.id) as { status: string; lease_owner: string | null; wake_at: number };
@@ -56,7 +56,7 @@ describe('one driver per run', () => {
   });
 
   it('executes each run once when two drives of one engine run at the same time, even after the lease ran out', async () => {
-    const h = harness();
+    const h = await harness();
     const executions = new Map<string, number>();
     // The clock jumps past the lease inside the external step: an expired lease of a driver still at work in this process is not free.
     h.runtime.engine.use(countingWorkflow(h, executions, () => h.clock.advance(120_000)));
@@ -72,8 +72,8 @@ describe('one driver per run', () => {
   });
 
   it('leaves a run leased by another engine of this process alone until its lease expires', async () => {
-    const h = harness();
-    const other = harness({ dataDir: h.dataDir, clock: h.clock });
+    const h = await harness();
+    const other = await harness({ dataDir: h.dataDir, clock: h.clock });
     const executions = new Map<string, number>();
     h.runtime.engine.use(countingWorkflow(h, executions));
     other.runtime.engine.use(countingWorkflow(other, executions));
@@ -88,7 +88,7 @@ describe('one driver per run', () => {
   });
 
   it('lets a CLI-style start drive its new runs inline and still returns the open run for a repeat', async () => {
-    const h = harness();
+    const h = await harness();
     const [first] = await h.start('offboard', 'alice@acme.com');
     assert.equal(first!.run.status, 'waiting');
     assert.equal(h.run(first!.run.id).waitingFor, `task:${h.openTaskOf(first!.run.id)}`);

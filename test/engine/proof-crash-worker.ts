@@ -13,7 +13,7 @@ const services = createServices({ secrets: new EnvironmentSecretResolver({ SCIM_
 const data = readJson<Record<string, any>>(defaultProfileFile);
 data.apps.scim = { baseUrl: process.env.SCIM_URL, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' };
 const profile = { profile: services.profiles.check(data, 'tenant.json'), file: 'tenant.json' };
-const runtime = services.openRuntime({ dataDir: process.env.DATA_DIR!, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 } });
+const runtime = await services.openRuntime({ dataDir: process.env.DATA_DIR!, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 } });
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 await runtime.runs.start([{ source: 'proof-crash-worker', request: { playbook: 'offboard', app: 'scim', subject: { email: process.env.PERSON! } } }], profile, { idempotencyKey: 'proof-crash' });

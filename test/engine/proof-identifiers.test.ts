@@ -36,7 +36,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
 
     // She married: the app renamed her account; the IdP still sends the old email.
     Object.assign(alice, { userName: 'alice.martin@acme.com', emails: [{ value: 'alice.martin@acme.com', primary: true }] });
-    const h = harness({ dataDir, env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = profile.apps.scim) });
+    const h = await harness({ dataDir, env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = profile.apps.scim) });
     const seen = new IdentifierStore(h.runtime.db).list('acme', 'alice@acme.com', 'scim');
     assert.deepEqual(seen.map((s) => [s.kind, s.value]), [['email', 'alice@acme.com'], ['id', alice.id], ['userName', 'alice@acme.com']]);
     assert.match(seen[1]!.firstSeenIn, /^reconciliation of scim \(scim: SCIM Users at /);
@@ -59,7 +59,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
 
     it('the member id recorded at onboarding finds her; without it, nothing is concluded', async () => {
       const env = { SPENDESK_ID: 'id-1', SPENDESK_SECRET: 'secret-1' };
-      const h = harness({
+      const h = await harness({
         modules: connectorModules,
         env,
         tweak: (p) => {

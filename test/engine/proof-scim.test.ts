@@ -7,7 +7,7 @@ import { ScimServer, type ScimServerOptions } from '../support/scim-server.js';
 import { ScimmyServer } from '../support/scimmy-server.js';
 
 /** The demo tenant with a SCIM app at url; the IdP step is a person's task. */
-const withScim = (url: string): Harness => harness({ env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' }) });
+const withScim = async (url: string): Promise<Harness> => await harness({ env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' }) });
 
 async function offboard(h: Harness, email: string): Promise<string> {
   const [{ run }] = (await h.start('offboard', email, { app: 'scim' })) as [StartResult];
@@ -33,7 +33,7 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const carol = server.add('Carol.Case@Example.test');
     const url = await server.listen();
     after(() => server.close());
-    const h = withScim(url);
+    const h = await withScim(url);
     const runId = await offboard(h, 'carol.case@example.test');
     const run = h.run(runId);
     const steps = stepsOf(h, runId);
@@ -52,7 +52,7 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
   it('the same with our stand-in: a case-sensitive filter never makes "already done"', async () => {
     const { scim, url } = await standIn({ quirks: { caseSensitiveFilter: true } });
     const carol = scim.add('Carol.Case@Example.test');
-    const h = withScim(url);
+    const h = await withScim(url);
     const runId = await offboard(h, 'carol.case@example.test');
     assert.equal(h.run(runId).outcome, 'done');
     assert.equal(carol.active, false);
@@ -64,7 +64,7 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
   it('a renamed account is found by the id a reconciliation recorded, though its email changed', async () => {
     const { scim, url } = await standIn();
     const alice = scim.add('alice.martin@acme.com', true, { externalId: 'E-77' });
-    const h = withScim(url);
+    const h = await withScim(url);
     // A reconciliation last month saw her account u-1 under her old email.
     new IdentifierStore(h.runtime.db).see('acme', 'alice@acme.com', 'scim', { ids: [alice.id], emails: ['alice@acme.com'] }, 'reconciliation of scim', 0);
     const runId = await offboard(h, 'alice@acme.com');
@@ -80,7 +80,7 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
   it('an account proven absent by a complete scan is "already done", and says so with the scan', async () => {
     const { scim, url } = await standIn({ maxResults: 2 });
     scim.seed(5);
-    const h = withScim(url);
+    const h = await withScim(url);
     const runId = await offboard(h, 'gone@acme.com');
     assert.equal(h.run(runId).outcome, 'already-done');
     assert.match(summaryOf(h, runId), /^already done \(proven by a complete scan of 5 accounts at \d\d:\d\d \(tried userName gone@acme\.com\)\): gone@acme\.com had nothing left to offboard/);
@@ -99,7 +99,7 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const { scim, url } = await standIn({ maxResults: 2, quirks: { ignoreStartIndex: true, caseSensitiveFilter: true } });
     scim.seed(4);
     const dora = scim.add('Dora@Acme.com');
-    const h = withScim(url);
+    const h = await withScim(url);
     const runId = await offboard(h, 'dora@acme.com');
     const run = h.run(runId);
     assert.equal(run.status, 'waiting', 'not "already done": a person takes it');
@@ -131,7 +131,7 @@ describe('an account the check reads inactive', function () {
     const url = await scim.listen();
     after(() => scim.close());
     scim.add('fay@acme.com', false);
-    const h = withScim(url);
+    const h = await withScim(url);
     const runId = await offboard(h, 'fay@acme.com');
     assert.equal(h.run(runId).outcome, 'already-done');
     assert.match(summaryOf(h, runId), /^already done \(found inactive by a filter at \d\d:\d\d \(tried userName fay@acme\.com\)\): fay@acme\.com had nothing left/);

@@ -10,8 +10,8 @@ describe('the leaver feed', () => {
   before(async () => (okta = await new OktaDouble().listen()));
   after(() => okta.close());
 
-  const feedHarness = () =>
-    harness({
+  const feedHarness = async () =>
+    await harness({
       env: { OKTA_API_TOKEN: 'okta-token' },
       tweak: (p) => {
         p.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
@@ -23,7 +23,7 @@ describe('the leaver feed', () => {
     okta.seed(['alice@acme.com', 'bob@acme.com']);
     okta.assign('0oaFEED', ['alice@acme.com', 'bob@acme.com']);
     okta.unassign('0oaFEED', 'alice@acme.com', '2026-11-28T08:30:00.000Z');
-    const h = feedHarness(); // its clock reads 2026-11-28 09:00
+    const h = await feedHarness(); // its clock reads 2026-11-28 09:00
     const first = await h.runtime.leavers.read(h.profile);
     const spendesk = first.find((r) => r.app === 'spendesk')!;
     assert.deepEqual([spendesk.since, spendesk.events, spendesk.started], [Date.parse('2026-11-28T09:00:00Z'), 0, []], 'switching the feed on does not offboard history');
@@ -52,7 +52,7 @@ describe('the leaver feed', () => {
   });
 
   it('says which app could not be read and why, without the token, and refuses a tenant with no IdP feed', async () => {
-    const h = harness({
+    const h = await harness({
       env: { OKTA_API_TOKEN: 'wrong-token' },
       tweak: (p) => {
         p.idp = { connector: 'okta', baseUrl: `${okta.url.replace(/:\d+$/, ':1')}`, secrets: { token: 'env:OKTA_API_TOKEN' } };
@@ -63,7 +63,7 @@ describe('the leaver feed', () => {
     assert.equal(spendesk!.problems.length, 1);
     assert.match(spendesk!.problems[0]!, /^not read: /);
     assert.doesNotMatch(spendesk!.problems[0]!, /wrong-token/);
-    const none = harness({ tweak: (p) => delete p.idp });
+    const none = await harness({ tweak: (p) => delete p.idp });
     await assert.rejects(none.runtime.leavers.read(none.profile), (e: unknown) => e instanceof LeaverFeedError && e.message === 'the tenant profile names no identity provider');
   });
 });

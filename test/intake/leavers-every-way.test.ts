@@ -6,7 +6,7 @@ import { OktaDouble } from '../support/vendor-doubles.js';
 
 const minute = 60_000;
 /** Every installed app that is not an identity provider: what a person who left the IdP is offboarded from. */
-const appsOf = (h: ReturnType<typeof harness>) => Object.keys(h.profile.profile.apps).filter((id) => h.services.registry.get(id).manifest.kind !== 'idp').sort();
+const appsOf = (h: Awaited<ReturnType<typeof harness>>) => Object.keys(h.profile.profile.apps).filter((id) => h.services.registry.get(id).manifest.kind !== 'idp').sort();
 const startedBy = (reads: FeedRead[], key: string) => reads.find((r) => r.app === key)!.started;
 
 describe('the leaver feed: every way a person leaves', () => {
@@ -14,7 +14,7 @@ describe('the leaver feed: every way a person leaves', () => {
     const okta = await new OktaDouble().listen();
     after(() => okta.close());
     okta.seed(['dana@acme.com', 'eve@acme.com']);
-    const h = harness({
+    const h = await harness({
       env: { OKTA_API_TOKEN: 'okta-token' },
       tweak: (p) => {
         p.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
@@ -48,7 +48,7 @@ describe('the leaver feed: every way a person leaves', () => {
     after(() => graph.close());
     graph.seed(['frank@acme.com', 'gina@acme.com', 'hal@acme.com']);
     graph.assign('sp-spendesk', ['gina@acme.com']);
-    const h = harness({
+    const h = await harness({
       env: { T: graph.tenant, C: graph.clientId, S: graph.clientSecret },
       tweak: (p) => {
         p.idp = { connector: 'entra-id', baseUrl: `${graph.url}/v1.0`, secrets: { tenantId: 'env:T', clientId: 'env:C', clientSecret: 'env:S' } };
@@ -74,7 +74,7 @@ describe('the leaver feed: every way a person leaves', () => {
     google.trust(key.publicKey, 'it.admin@acme.com');
     google.seed(['ivan@acme.com', 'jo@acme.com']);
     google.group('spendesk-users@acme.com', ['jo@acme.com']);
-    const h = harness({
+    const h = await harness({
       env: { KEY: key.json, ADMIN: 'it.admin@acme.com' },
       tweak: (p) => {
         p.idp = { connector: 'google-workspace', baseUrl: google.url, secrets: { serviceAccountKey: 'env:KEY', adminEmail: 'env:ADMIN' } };

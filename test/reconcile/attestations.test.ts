@@ -8,7 +8,7 @@ import { harness } from '../support/runtime.js';
 describe('attestations as a reader', () => {
   it("reads each person's latest attested work in the app: an onboarding says the account is there, an offboarding that it is gone", async () => {
     // No console credentials: every Spendesk step falls to a person, who attests it.
-    const h = harness({ tweak: (p) => (p.apps.spendesk!.features!.sso = false) });
+    const h = await harness({ tweak: (p) => (p.apps.spendesk!.features!.sso = false) });
     const finish = async (playbook: string, email: string) => {
       const [{ run }] = (await h.start(playbook, email)) as [StartResult];
       while (h.run(run.id).status === 'waiting') await h.completeNext(run.id);

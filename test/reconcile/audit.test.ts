@@ -16,16 +16,16 @@ const audited = (app: string, at: number, kind: 'file' | 'browser' | 'attestatio
   findings: Array.from({ length: findings }, (_, i) => ({ kind: 'orphaned-account' as const, app, person: `p${i}@acme.com`, detail: `p${i}@acme.com is active`, evidence: [], ageMs: 0, firstSeenAt: at })),
 });
 
-function report(tweak: NonNullable<Parameters<typeof harness>[0]>['tweak'], fill: (record: (r: Reconciliation) => void) => void) {
-  const h = harness({ tweak });
+async function report(tweak: NonNullable<Parameters<typeof harness>[0]>['tweak'], fill: (record: (r: Reconciliation) => void) => void) {
+  const h = await harness({ tweak });
   fill((r) => h.runtime.reconciliations.record(h.profile.profile.tenant, r));
   const contexts = Object.keys(h.profile.profile.apps).map((id) => h.services.planner.context(id, h.profile));
   return auditReport({ profile: h.profile.profile, contexts, history: h.runtime.reconciliations, now });
 }
 
 describe('audit report', () => {
-  it('flags the gap node whose last audit is older than its policy, with its readers, last source and age', () => {
-    const r = report(
+  it('flags the gap node whose last audit is older than its policy, with its readers, last source and age', async () => {
+    const r = await report(
       (p) => {
         p.apps.spendesk!.browserAutomation = 'forbidden';
         p.apps.alkami!.auditEveryDays = 365;
@@ -56,8 +56,8 @@ describe('audit report', () => {
     assert.equal(JSON.parse(JSON.stringify(never)).ageMs, null);
   });
 
-  it("lists gap nodes first among the overdue, and follows the tenant's interval", () => {
-    const r = report(
+  it("lists gap nodes first among the overdue, and follows the tenant's interval", async () => {
+    const r = await report(
       (p) => (p.policies = { ...p.policies, auditEveryDays: 150 }),
       (record) => {
         record(audited('spendesk', now - 160 * day, 'browser', 0, 'Spendesk console'));
@@ -69,8 +69,8 @@ describe('audit report', () => {
     assert.match(r.overdue.at(-1)!.detail, /^Spendesk can be read by browser \(patchbay reconcile --app spendesk --via browser\); its last audit was .* the policy asks every 150 days$/);
   });
 
-  it('draws findings per app over time as SVG, with the figures in a table, everything escaped', () => {
-    const r = report(undefined, (record) => {
+  it('draws findings per app over time as SVG, with the figures in a table, everything escaped', async () => {
+    const r = await report(undefined, async (record) => {
       record(audited('spendesk', now - 60 * day, 'file', 4));
       record(audited('spendesk', now - 30 * day, 'file', 2, '<script>alert(1)</script>.csv'));
       record(audited('spendesk', now - 1 * day, 'file', 0));

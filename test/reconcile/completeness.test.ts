@@ -31,8 +31,8 @@ describe('completeness through reconciliation', () => {
     assert.equal(part.completeness!.idp, short);
   });
 
-  it('a reconciliation over a short read is stored incomplete, closes no finding, and is not the last audit', () => {
-    const { runtime } = harness();
+  it('a reconciliation over a short read is stored incomplete, closes no finding, and is not the last audit', async () => {
+    const { runtime } = await harness();
     const history = runtime.reconciliations;
     // The real audit: four orphaned accounts (nobody is assigned in the IdP).
     const audit = history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
@@ -56,8 +56,8 @@ describe('completeness through reconciliation', () => {
     assert.equal(history.lastAudit('acme', 'spendesk')!.id, next.id);
   });
 
-  it('--via attestations does not replace the last audit of the app itself, nor close its four findings', () => {
-    const { runtime } = harness();
+  it('--via attestations does not replace the last audit of the app itself, nor close its four findings', async () => {
+    const { runtime } = await harness();
     const history = runtime.reconciliations;
     history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
     const attested = history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, []), snapshot('app', 'attestation', t0 + day, []), { now: t0 + day }));
@@ -66,8 +66,8 @@ describe('completeness through reconciliation', () => {
     assert.equal(history.openFindings('acme', 'spendesk').length, 4);
   });
 
-  it('the audit report, its terminal and HTML forms, list the incomplete read first and keep the open findings of the audit', () => {
-    const h = harness();
+  it('the audit report, its terminal and HTML forms, list the incomplete read first and keep the open findings of the audit', async () => {
+    const h = await harness();
     const history = h.runtime.reconciliations;
     history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
     history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, [], short), snapshot('app', 'api', t0 + day, []), { now: t0 + day }));
@@ -93,7 +93,7 @@ describe('completeness through reconciliation', () => {
   });
 
   it('remediate refuses an incomplete reconciliation before opening anything, in one line', async () => {
-    const h = harness();
+    const h = await harness();
     const r = { ...reconcile(snapshot('idp', 'idp', t0, [], short), snapshot('app', 'api', t0, ['x@acme.com']), { now: t0 }), id: 7 };
     await assert.rejects(remediate(h.runtime.runs, h.profile, r, snapshot('idp', 'idp', t0, []), 'tester'), (e: unknown) => {
       assert.ok(e instanceof IncompleteReadError);
@@ -107,8 +107,8 @@ describe('completeness through reconciliation', () => {
 });
 
 describe('findings written in bounded batches', () => {
-  it(`stores ${3 * findingsBatch * 100 + 7} findings in one transaction, and the terminal lists the first ones without a huge call`, () => {
-    const { runtime } = harness();
+  it(`stores ${3 * findingsBatch * 100 + 7} findings in one transaction, and the terminal lists the first ones without a huge call`, async () => {
+    const { runtime } = await harness();
     const n = 3 * findingsBatch * 100 + 7;
     const findings: Finding[] = [];
     for (let i = 0; i < n; i++) findings.push({ kind: 'orphaned-account', app: 'spendesk', person: `p${i}@acme.com`, detail: 'active in spendesk but not assigned', evidence: [], ageMs: 0, firstSeenAt: t0 });

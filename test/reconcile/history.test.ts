@@ -17,8 +17,8 @@ const reconciliation = (at: number, findings: Finding[], kind: SnapshotSource['k
 });
 
 describe('reconciliation history', () => {
-  it("carries a finding's first sighting while each reconciliation still shows it, and starts again after one that does not", () => {
-    const { runtime } = harness();
+  it("carries a finding's first sighting while each reconciliation still shows it, and starts again after one that does not", async () => {
+    const { runtime } = await harness();
     const history = runtime.reconciliations;
     const first = history.record('acme', reconciliation(t0, [finding('orphaned-account', 'alice@acme.com', t0), finding('assigned-but-missing', 'new@acme.com', t0)]));
     assert.deepEqual(first.findings.map((f) => f.firstSeenAt), [t0, t0]);
@@ -44,8 +44,8 @@ describe('reconciliation history', () => {
     assert.deepEqual(history.findingsOf(listed[1]!.id).map((f) => [f.kind, f.firstSeenAt]), [['access-drift', t1], ['orphaned-account', t0]]);
   });
 
-  it('counts a reconciliation against attestations alone as no audit', () => {
-    const { runtime } = harness();
+  it('counts a reconciliation against attestations alone as no audit', async () => {
+    const { runtime } = await harness();
     const history = runtime.reconciliations;
     history.record('acme', reconciliation(t0, [], 'browser'));
     history.record('acme', reconciliation(t0 + day, [], 'attestation'));

@@ -25,7 +25,7 @@ describe('a leaver in Entra ID or Google Workspace, offboarded from Spendesk to 
   const endToEnd = async (idp: TenantProfile['idp'] & object, idpAppId: string, env: Record<string, string>, leave: () => void, stillAssigned: () => string[]) => {
     const sim = await spendeskConsole();
     const allEnv = { ...consoleEnv, ...env };
-    const h = harness({
+    const h = await harness({
       env: allEnv,
       browser: { stepTimeoutMs: 2_000 },
       tweak: (p) => {

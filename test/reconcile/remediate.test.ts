@@ -9,7 +9,7 @@ const snapshot = (side: Snapshot['side'], accounts: AccountRecord[]): Snapshot =
 
 describe('remediation', () => {
   it('opens an offboarding for an orphan and a change to the wanted access for a drift, and leaves the rest to people', async () => {
-    const h = harness();
+    const h = await harness();
     const idp = snapshot('idp', [
       { email: 'bob@acme.com', active: true, roles: ['Controller'], teams: ['Finance'] },
       { email: 'new@acme.com', active: true },

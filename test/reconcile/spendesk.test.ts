@@ -19,7 +19,7 @@ describe('reconciling Spendesk against Okta', function () {
   it('finds the member Okta no longer assigns, offboards them with --remediate, and the next reconcile is clean', async () => {
     const sim = await spendeskConsole();
     const env = { ...consoleEnv, OKTA_API_TOKEN: 'okta-test-token' };
-    const h = harness({
+    const h = await harness({
       env,
       browser: { stepTimeoutMs: 2_000 },
       tweak: (p) => {

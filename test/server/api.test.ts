@@ -17,7 +17,7 @@ async function call(url: string, token: string | undefined, method = 'GET', body
 
 describe('HTTP API', () => {
   it('refuses a request without a token, with a malformed one, a wrong one and a revoked one', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, undefined)).body, { error: 'access-denied', message: 'an API token is required (Authorization: Bearer pb_…)' });
@@ -29,8 +29,8 @@ describe('HTTP API', () => {
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, token)).body.message, 'the API token was revoked');
   });
 
-  it("keeps a token's last use to the minute, without a write to the store on every request", () => {
-    const h = harness();
+  it("keeps a token's last use to the minute, without a write to the store on every request", async () => {
+    const h = await harness();
     let now = Date.UTC(2026, 10, 28, 10, 0, 0);
     const access = new AccessStore(h.runtime.db, () => now);
     const { id, token } = access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
@@ -50,7 +50,7 @@ describe('HTTP API', () => {
   });
 
   it('keeps only a hash of the token: its secret is in no row of the store', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
     // The secret may itself hold underscores: it is everything after pb_<id>_.
@@ -62,7 +62,7 @@ describe('HTTP API', () => {
   });
 
   it('starts a run from a lifecycle request, and returns the open run for the same request again', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
     const request = { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } };
@@ -77,7 +77,7 @@ describe('HTTP API', () => {
   });
 
   it('says what is wrong with a body and where, as a JSON pointer, and starts nothing', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
     const bad = await call(`${server.url}/api/v1/runs`, token, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'not-an-email' } });
@@ -92,7 +92,7 @@ describe('HTTP API', () => {
   });
 
   it('completes a task as the token\'s actor, refuses an actor outside the queue, and checks the action\'s body', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const oncall = server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' }).token;
     const finance = server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' }).token;
@@ -117,7 +117,7 @@ describe('HTTP API', () => {
   });
 
   it('serves the capability matrix for its tenant and the OpenAPI document, which docs/openapi.json matches', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { token } = server.access.createToken({ name: 'reader', actor: 'it.lead@acme.example', role: 'admin' });
     const matrix = await call(`${server.url}/api/v1/matrix`, token);
@@ -135,7 +135,7 @@ describe('HTTP API', () => {
   });
 
   it('binds to 127.0.0.1 unless told otherwise', async () => {
-    const server = await serverFor(harness());
+    const server = await serverFor(await harness());
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });

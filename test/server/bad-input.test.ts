@@ -103,7 +103,7 @@ describe('bad HTTP input: refused with one clear message naming the field, the s
 
   it(`refuses each of the ${corpus.length} inputs of the corpus`, async () => {
     assert.ok(corpus.length >= 40);
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const [{ run: open }] = await h.start('offboard', 'alice@acme.com');
     const taskId = h.openTaskOf(open.id)!;

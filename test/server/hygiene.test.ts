@@ -27,7 +27,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   this.timeout(60_000);
 
   it('asks sign-in for a form token bound to the pre-session cookie', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const fields = { email: 'it.oncall@acme.example', password, next: '/inbox' };
@@ -47,7 +47,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('limits sign-in attempts per account and per address, answering 429 with Retry-After and when to try again', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000, signInLimits: { perAccount: 3, perAddress: 6, windowMs: 60_000 } });
     after(() => server.close());
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
@@ -69,7 +69,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('binds a form token to its action: a token for one task\'s form is refused by another task\'s', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run: a }] = await h.start('offboard', 'alice@acme.com');
@@ -94,7 +94,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       assert.equal(safeNext(next), '/inbox', next);
     }
     assert.equal(safeNext('/tasks/task_1?done=x'), '/tasks/task_1?done=x');
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const client = new FormClient(server.url);
@@ -103,7 +103,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('marks cookies Secure (and __Host-) and sends HSTS when told it is behind HTTPS', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000, behindHttps: true });
     after(() => server.close());
     const page = await rawRequest(server.url, 'GET', '/login');
@@ -113,13 +113,13 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.match(cookie, /; HttpOnly/);
     assert.match(cookie, /; SameSite=Strict/);
     assert.match(String(page.headers['strict-transport-security']), /max-age=31536000/);
-    const plain = await serverFor(harness());
+    const plain = await serverFor(await harness());
     const plainCookie = String((await rawRequest(plain.url, 'GET', '/login')).headers['set-cookie']);
     assert.doesNotMatch(plainCookie, /Secure/);
   });
 
   it('serves evidence files only to the queues of their tasks, with nosniff and a type that is never a page', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     for (const [who, role] of [['it.oncall@acme.example', 'operator'], ['finance.admin@acme.example', 'operator'], [lead, 'admin']] as const) await server.access.setOperator(who, password, role);
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
@@ -144,8 +144,8 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   describe('identity comes from the credential', () => {
-    const approving = () =>
-      harness({
+    const approving = async () =>
+      await harness({
         tweak: (p) => {
           p.policies = { ...p.policies, approvalRequired: ['offboard'], approvers: 'it-leads' };
           p.queues!.find((q: { id: string }) => q.id === 'it-leads')!.members.push(deputy, third);
@@ -153,7 +153,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       });
 
     it('refuses a body that names another requester, and an onBehalfOf without the permission; nothing is started', async () => {
-      const h = approving();
+      const h = await approving();
       const server = await serverFor(h);
       const { token } = server.access.createToken({ name: 'leads', actor: lead, role: 'operator' });
       const request = { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } };
@@ -170,7 +170,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     });
 
     it('records on-behalf-of beside the caller, and neither of them can approve the run by any route', async () => {
-      const h = approving();
+      const h = await approving();
       const server = await serverFor(h);
       const caller = server.access.createToken({ name: 'hr', actor: lead, role: 'operator', scopes: ['runs:write', 'runs:read', 'runs:on-behalf-of', 'tasks:read', 'tasks:write'] }).token;
       const created = await call(`${server.url}/api/v1/runs`, caller, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' }, onBehalfOf: deputy, reason: 'left' });
@@ -206,7 +206,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it("lists to a token only the tasks of its actor's queues, unless it holds tasks:all-queues; the inbox likewise", async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
     const taskId = h.openTaskOf(run.id)!;
@@ -225,7 +225,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('shows admins every token with its last use and lets them revoke one, with the revocation in the audit log', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
     await call(`${server.url}/api/v1/runs`, token);
@@ -249,7 +249,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('pages every list with a maximum and a next link, and validates the query', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { token } = server.access.createToken({ name: 'reader', actor: 'it.oncall@acme.example', role: 'operator' });
     await h.start('offboard', ['a@acme.com', 'b@acme.com', 'c@acme.com', 'd@acme.com', 'e@acme.com']);
@@ -277,7 +277,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('pages the reconciliation findings from the store', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { token } = server.access.createToken({ name: 'auditor', actor: lead, role: 'admin' });
     const now = Date.now();
@@ -303,7 +303,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   });
 
   it('lets a token see itself with its last use, rotate itself and revoke itself; an expired token says so', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { id, token } = server.access.createToken({ name: 'hr', actor: 'people@acme.example', role: 'operator' });
     const self = await call(`${server.url}/api/v1/token`, token);

@@ -29,7 +29,7 @@ describe('one server, one driver per run', function () {
         (seed.members as unknown[]).push(...people.map((email, i) => ({ ...structuredClone(alice), email, firstName: 'Member', lastName: String(i) })));
       },
     });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const server = await serverFor(h);
     const hr = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' }).token;
     const oncall = server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' }).token;

@@ -23,7 +23,7 @@ describe("the operator's day, in Chromium", function () {
   this.timeout(120_000);
 
   it('takes a joiner from the Okta assignment through JIT evidence given on the run page (text and a screenshot) to the next task', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run }] = await h.start('onboard', 'bob@acme.com');
@@ -93,7 +93,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it('refuses JIT evidence that is empty, of the wrong type, or for a run no longer waiting for it, and changes nothing', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run }] = await h.start('onboard', 'bob@acme.com');
@@ -133,7 +133,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it('a failed task escalates with its history: the next queue sees the earlier attempt and reason, claims it, and completes it with a screenshot', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     for (const q of h.profile.profile.queues ?? []) for (const m of q.members) await server.access.setOperator(m, password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
@@ -203,7 +203,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it('serves the live updates only to signed-in operators, and each stream only the tasks of its queues', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     await server.access.setOperator('finance.admin@acme.example', password, 'operator');

@@ -11,7 +11,7 @@ describe('task inbox pages', function () {
 
   it('in Chromium: an operator signs in, completes the Okta task with evidence, and the run goes on to done by browser', async () => {
     const sim = await spendeskConsole();
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
@@ -47,7 +47,7 @@ describe('task inbox pages', function () {
   });
 
   it('refuses an operator from another queue, and keeps the task open', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('finance.admin@acme.example', password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
@@ -76,7 +76,7 @@ describe('task inbox pages', function () {
   });
 
   it('refuses forged and replayed form posts, and a wrong password', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
@@ -107,7 +107,7 @@ describe('task inbox pages', function () {
   });
 
   it('escapes what it shows and serves the matrix and reconciliation pages to a signed-in operator', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     await server.access.setOperator('it.lead@acme.example', password, 'admin');
     const client = new FormClient(server.url);

@@ -48,7 +48,7 @@ describe('every route declares its access, and the server enforces it on the mat
   });
 
   it('for each registered route: no credentials, wrong, revoked and expired tokens, a missing scope, the wrong queue, and odd spellings of its path are refused without leaking', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     const { access } = server;
     const routes: readonly DeclaredRoute[] = server.routes;
@@ -158,7 +158,7 @@ describe('every route declares its access, and the server enforces it on the mat
   });
 
   it('sends the security headers on pages, API answers, errors and 404s', async () => {
-    const h = harness();
+    const h = await harness();
     const server = await serverFor(h);
     for (const [p, status] of [['/login', 200], ['/api/v1/runs', 401], ['/nothing-here', 404], ['/api/v1/nothing', 404], ['/inbox', 302], ['/%61pi/v1/tasks', 401]] as const) {
       const answer = await rawRequest(server.url, 'GET', p);

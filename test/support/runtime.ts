@@ -1,3 +1,4 @@
+import { freshDatabase, onPostgres } from './postgres.js';
 import path from 'node:path';
 import type { ContainerModule } from 'inversify';
 import { createServices, type Runtime, type RuntimeOptions, type Services } from '../../core/container.js';
@@ -25,7 +26,7 @@ export interface Harness {
 export const hour = 3_600_000;
 
 /** The demo tenant, changed by `tweak`, on a fresh data folder, with a clock the test moves. */
-export function harness(options: {
+export async function harness(options: {
   tweak?: (profile: TenantProfile & Record<string, any>) => void;
   env?: Record<string, string>;
   modules?: readonly ContainerModule[];
@@ -34,7 +35,7 @@ export function harness(options: {
   dataDir?: string;
   clock?: ManualClock;
   browser?: RuntimeOptions['browser'];
-} = {}): Harness {
+} = {}): Promise<Harness> {
   const clock = options.clock ?? new ManualClock();
   const dataDir = options.dataDir ?? scratchDir('patchbay-engine-');
   const services = createServices({
@@ -46,8 +47,9 @@ export function harness(options: {
   options.tweak?.(data as TenantProfile & Record<string, any>);
   const file = path.join(dataDir, 'tenant.json');
   const profile = { profile: services.profiles.check(data, file), file };
-  const runtime = services.openRuntime({
+  const runtime = await services.openRuntime({
     dataDir,
+    ...(onPostgres() ? { databaseUrl: await freshDatabase() } : {}),
     clock,
     engine: { pause: async (ms) => clock.advance(ms) },
     retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },

@@ -16,11 +16,11 @@ export async function spendeskConsole(options: ConsoleOptions & { change?: (seed
 }
 
 /** The demo tenant pointed at the simulator, with the robot's credentials in its environment. */
-export function consoleHarness(
+export async function consoleHarness(
   console_: SpendeskConsole,
   tweak?: Parameters<typeof harness>[0] extends infer O ? (O extends { tweak?: infer T } ? T : never) : never,
-): Harness {
-  return harness({
+): Promise<Harness> {
+  return await harness({
     env: consoleEnv,
     browser: { stepTimeoutMs: 2_000 },
     tweak: (p) => {

@@ -16,7 +16,7 @@ describe('proof of removal in a console whose search box matches display-name pr
 
   it('the check confirms from the full members list that Alice is there; the removal, which reaches members through the search, goes to a person who is told what was tried; never "already done" while she is active', async () => {
     const sim = await spendeskConsole({ variant: { searchNamePrefixOnly: true } });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const runId = await offboard(h, 'alice@acme.com');
     let steps = stepsOf(h, runId);
     assert.equal(steps['spendesk-check']!.status, 'done');
@@ -42,7 +42,7 @@ describe('proof of removal in a console whose search box matches display-name pr
 
   it('a member who really is gone is "already done", proven by the full members list, not by the search', async () => {
     const sim = await spendeskConsole({ variant: { searchNamePrefixOnly: true } });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const runId = await offboard(h, 'nobody@acme.com');
     const run = h.run(runId);
     assert.equal(run.outcome, 'already-done');

@@ -41,7 +41,7 @@ describe('Spendesk runs through the browser channel', function () {
 
   it('offboards a plain member by browser: the check rules out the preconditions, the console removes, the console verifies', async () => {
     const sim = await spendeskConsole();
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id); // the Okta unassignment (no Okta API in the demo tenant): a person
     const done = h.run(run.id);
@@ -73,7 +73,7 @@ describe('Spendesk runs through the browser channel', function () {
 
   it('opens only the preconditions the member page shows: approvals and subscriptions for Bob, not the owner transfer', async () => {
     const sim = await spendeskConsole();
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const run = await offboard(h, 'bob@acme.com');
     await h.completeNext(run.id);
     await h.completeNext(run.id);
@@ -98,7 +98,7 @@ describe('Spendesk runs through the browser channel', function () {
       const sim = await spendeskConsole({
         change: (s) => ((s as Record<string, any>).company.country = country),
       });
-      const h = consoleHarness(sim, (p) => (p.apps.spendesk!.features!['uk-entity'] = country === 'GB'));
+      const h = await consoleHarness(sim, (p) => (p.apps.spendesk!.features!['uk-entity'] = country === 'GB'));
       const run = await offboard(h, who);
       // The preconditions are marked done by people who did not really clear them: the console still refuses.
       while (h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook !== 'remove-member') await h.completeNext(run.id);
@@ -118,7 +118,7 @@ describe('Spendesk runs through the browser channel', function () {
     const sim = await spendeskConsole({
       variant: { removeButtonLabel: 'Delete this member' },
     });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id);
     const taskId = h.openTaskOf(run.id)!;
@@ -145,7 +145,7 @@ describe('Spendesk runs through the browser channel', function () {
 
   it('a person says "done" but the console still lists the member: the removal reopens with the finding, and verifies once really done', async () => {
     const sim = await spendeskConsole({ variant: { removeButtonLabel: 'Delete this member' } });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id); // Okta
     const first = await h.completeNext(run.id); // "done", says the person, but alice is still a member
@@ -163,7 +163,7 @@ describe('Spendesk runs through the browser channel', function () {
 
   it('after two reopenings still not done, the run fails with the finding', async () => {
     const sim = await spendeskConsole({ variant: { removeButtonLabel: 'Delete this member' } });
-    const h = consoleHarness(sim);
+    const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     for (let i = 0; i < 4; i++) await h.completeNext(run.id); // Okta, then "done" three times without doing it
     assert.equal(h.run(run.id).status, 'failed');
@@ -173,7 +173,7 @@ describe('Spendesk runs through the browser channel', function () {
 
   it('onboards a batch of joiners with one xlsx import, attached as evidence, and verifies each in the console', async () => {
     const sim = await spendeskConsole();
-    const h = consoleHarness(sim, (p) => (p.apps.spendesk!.features!.sso = false));
+    const h = await consoleHarness(sim, (p) => (p.apps.spendesk!.features!.sso = false));
     const joiners = ['ines@acme.com', 'jules@acme.com', 'alice@acme.com'];
     const runs = (await h.start('onboard', joiners)).map((r) => r.run);
     for (let guard = 0; guard < 20 && runs.some((r) => h.run(r.id).status === 'waiting'); guard++) {

@@ -8,8 +8,8 @@ import { type Harness, harness } from '../../support/runtime.js';
 let wp: WordpressConsole;
 
 /** The demo tenant with WordPress installed: the robot's sign-in from its environment, the content owner as a setting. */
-function wordpressHarness(): Harness {
-  return harness({
+async function wordpressHarness(): Promise<Harness> {
+  return await harness({
     env: { WP_ROBOT_LOGIN: wp.robot.login, WP_ROBOT_PASSWORD: wp.robot.password },
     browser: { stepTimeoutMs: 8_000 },
     tweak: (p) => {
@@ -48,7 +48,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   beforeEach(() => reseedWordpress());
 
   it('deletes the leaver in the console, attributes her posts to the content owner, and verifies it', async () => {
-    const h = wordpressHarness();
+    const h = await wordpressHarness();
     const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
     while (h.run(run.id).status === 'waiting' && h.openTaskOf(run.id)) await h.completeNext(run.id); // the IdP unassignment: a person
     const done = h.run(run.id);
@@ -64,7 +64,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   });
 
   it('the email alias (IdP kim.nguyen@, console knguyen@) ends with a person\'s task, never "already done"', async () => {
-    const h = wordpressHarness();
+    const h = await wordpressHarness();
     const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
     const steps = h.runtime.runs.timeline(run.id).steps;
     assert.ok(!steps.some((s) => s.status === 'already-done'), JSON.stringify(steps.map((s) => [s.stepId, s.status, s.detail])));
@@ -77,7 +77,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   });
 
   it('the email alias with the WordPress user id recorded earlier: the user is found by id and deleted, never "already done"', async () => {
-    const h = wordpressHarness();
+    const h = await wordpressHarness();
     const kim = wordpressState().users.find((u) => u.login === 'knguyen')!;
     // What a reconciliation matched and kept: kim.nguyen@ (IdP) is WordPress user <id>.
     new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'kim.nguyen@acme.test', 'wordpress', { ids: [String(kim.id)] }, 'reconciliation of wordpress', Date.now() - 60_000);
@@ -95,7 +95,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   });
 
   it('a user id recorded earlier that WordPress no longer has proves the absence by id: "already done" for an account that is gone', async () => {
-    const h = wordpressHarness();
+    const h = await wordpressHarness();
     const gone = Math.max(...wordpressState().users.map((u) => u.id)) + 1000;
     new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'pat.gone@acme.test', 'wordpress', { ids: [String(gone)] }, 'reconciliation of wordpress', Date.now() - 60_000);
     const before = wordpressState().users.length;
@@ -110,7 +110,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   });
 
   it('a person who fixed the drift hands the step back to the robot, which then deletes the user', async () => {
-    const h = wordpressHarness();
+    const h = await wordpressHarness();
     const plugin = withMuPlugin('patchbay-relabel', `<?php add_filter('gettext', fn ($t, $text) => $text === 'Confirm Deletion' ? 'Yes, delete for good' : $t, 10, 2);`);
     let removed = false;
     try {

@@ -193,7 +193,7 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       const rows = JSON.parse(drift.stdout) as { recipe: string; status: string; detail: string }[];
       assert.ok(rows.every((r) => r.status === 'drift'));
       assert.match(rows[0]!.detail, /no column "Email"/);
-      const runtime = createServices().openRuntime({ dataDir });
+      const runtime = await createServices().openRuntime({ dataDir });
       try {
         const events = runtime.engine.audit.list().filter((e) => e.type === 'browser.canary-drift');
         assert.deepEqual(
@@ -218,7 +218,7 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       return JSON.parse(out.stdout) as { recipe: string; status: string; detail: string; task?: string }[];
     };
     const tasks = async () => {
-      const runtime = createServices().openRuntime({ dataDir });
+      const runtime = await createServices().openRuntime({ dataDir });
       try {
         return runtime.tasks.list({ status: 'all' });
       } finally {
@@ -255,7 +255,7 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       assert.equal((await tasks()).length, 2);
 
       // Once a person closed it, the next drift is news again: a new task.
-      const runtime = createServices().openRuntime({ dataDir });
+      const runtime = await createServices().openRuntime({ dataDir });
       try {
         assert.throws(() => runtime.tasks.complete(list.id, { by: 'someone.else@acme.example', evidence: [{ text: 'fixed' }] }), /not a member of queue it-ops/);
         runtime.tasks.complete(list.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'a plugin renamed the Email column; removed it' }] });

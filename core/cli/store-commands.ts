@@ -1,0 +1,48 @@
+import BetterSqlite3 from 'better-sqlite3';
+import type { Command } from 'commander';
+import { databaseFile, storeExists } from '../store/database.js';
+import { migrations } from '../store/migrations.js';
+import { latestSchemaVersion, migratePostgres, openStore, redactUrl } from '../store/sql.js';
+import type { CliContext } from './run-commands.js';
+
+/**
+ * `patchbay migrate`: brings the store's schema to this Patchbay's version. On PostgreSQL this is
+ * the deliberate step before a server or worker starts (they refuse an older schema); the embedded
+ * SQLite store migrates itself when opened, and this command does it without running anything.
+ */
+export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'databaseUrl' | 'print' | 'printJson'> & { dataDir: () => string }): void {
+  program
+    .command('migrate')
+    .description("apply the store's schema migrations (PostgreSQL with --database or PATCHBAY_DATABASE_URL; else the data folder's SQLite file)")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const url = cli.databaseUrl();
+      const location = url ? redactUrl(url) : databaseFile(cli.dataDir());
+      let applied: number[];
+      if (url) {
+        const store = await openStore({ url }, { migrations: 'ignore' });
+        try {
+          applied = await migratePostgres(store.db, location);
+        } finally {
+          await store.close();
+        }
+      } else {
+        const before = storeExists(cli.dataDir()) ? sqliteSchemaVersion(databaseFile(cli.dataDir())) : 0;
+        await (await openStore({ dataDir: cli.dataDir() })).close();
+        applied = migrations.filter((m) => m.version > before).map((m) => m.version);
+      }
+      const result = { database: location, dialect: url ? 'postgres' : 'sqlite', schemaVersion: latestSchemaVersion(), applied };
+      if (options.json) cli.printJson(result);
+      else cli.print(`${location}: schema version ${result.schemaVersion}${applied.length ? ` (applied ${applied.join(', ')})` : ' (already up to date)'}`);
+    });
+}
+
+function sqliteSchemaVersion(file: string): number {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    return has ? ((db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,255 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type ControlledTransaction, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { InvalidInputError } from '../errors.js';
+import { type Database as SqliteHandle, StoreError, databaseFile, openDatabase } from './database.js';
+import { migrations } from './migrations.js';
+import { EmbeddedSqliteDialect } from './sqlite-dialect.js';
+import type { Tables } from './tables.js';
+
+/** The query builder over the store's tables, in either dialect. */
+export type Sql = Kysely<Tables>;
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * The store's database, whichever it is: the embedded SQLite file (the default) or PostgreSQL
+ * (`--database postgres://…`, for several servers and workers on one database). Every table is
+ * read and written through `db`, a Kysely query builder that compiles for the dialect.
+ *
+ * Transactions are ambient: inside `transaction(fn)`, `db` is that transaction for everything `fn`
+ * awaits (an AsyncLocalStorage), so store classes need not pass it along, and a nested call joins
+ * the open transaction. Outside one, each statement commits by itself.
+ */
+export interface StoreDatabase {
+  readonly dialect: Dialect;
+  /** Where the store is, safe to print: a file path, or a PostgreSQL address without its password. */
+  readonly location: string;
+  /** The open transaction of the calling async context, else the database. */
+  readonly db: Sql;
+  /** Whether the calling async context is inside a transaction. */
+  readonly inTransaction: boolean;
+  /**
+   * Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE, waiting for another process's write;
+   * PostgreSQL: READ COMMITTED, so code writes with conditions and unique keys, never read-then-write
+   * without a lock), or in the one already open. Commits when `fn` resolves, rolls back when it throws.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Commits the open transaction (if any), runs `fn` outside any, then opens a new one for the rest. */
+  outside<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Serialises appends to the audit log's hash chain within the open transaction, so that two
+   * writers cannot both link to the same previous row: SQLite's write transaction already does;
+   * PostgreSQL takes a transaction-scoped advisory lock.
+   */
+  lockAuditChain(): Promise<void>;
+  /** The schema version the database is at (0 for an empty one). */
+  schemaVersion(): Promise<number>;
+  /** The SQLite connection under the embedded store (undefined on PostgreSQL), for backups and pragmas. */
+  readonly sqlite: SqliteHandle | undefined;
+  close(): Promise<void>;
+}
+
+/** The store's database, bound by the composition root. */
+export const StoreDatabase = Symbol('StoreDatabase');
+
+/** The newest schema version this Patchbay knows. */
+export const latestSchemaVersion = (): number => migrations.at(-1)!.version;
+
+interface Scope {
+  trx: ControlledTransaction<Tables> | null;
+}
+
+class KyselyStore implements StoreDatabase {
+  private readonly scope = new AsyncLocalStorage<Scope>();
+
+  constructor(
+    readonly dialect: Dialect,
+    readonly location: string,
+    private readonly root: Sql,
+    readonly sqlite: SqliteHandle | undefined,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  get db(): Sql {
+    return this.scope.getStore()?.trx ?? this.root;
+  }
+
+  get inTransaction(): boolean {
+    return !!this.scope.getStore()?.trx;
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn();
+    const scope: Scope = { trx: await this.root.startTransaction().execute() };
+    try {
+      const result = await this.scope.run(scope, fn);
+      await scope.trx?.commit().execute();
+      return result;
+    } catch (error) {
+      if (scope.trx && !scope.trx.isCommitted && !scope.trx.isRolledBack) await scope.trx.rollback().execute().catch(() => {});
+      throw error;
+    } finally {
+      scope.trx = null;
+    }
+  }
+
+  async outside<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = this.scope.getStore();
+    if (!scope?.trx) return fn();
+    await scope.trx.commit().execute();
+    scope.trx = null;
+    try {
+      return await fn();
+    } finally {
+      scope.trx = await this.root.startTransaction().execute();
+    }
+  }
+
+  async lockAuditChain(): Promise<void> {
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditChainLock})`.execute(this.db);
+  }
+
+  async schemaVersion(): Promise<number> {
+    return schemaVersionOf(this.root, this.dialect);
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}
+
+/** The advisory lock key of the audit chain (any constant unique to Patchbay). */
+const auditChainLock = 0x70617463;
+/** The advisory lock key that lets one process migrate at a time. */
+const migrationLock = 0x70617464;
+
+async function schemaVersionOf(db: Sql, dialect: Dialect): Promise<number> {
+  const exists = dialect === 'sqlite'
+    ? await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.execute(db)
+    : await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`.execute(db);
+  if (!exists.rows[0]?.n) return 0;
+  const row = await db.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
+  return Number(row?.v ?? 0);
+}
+
+/** Where the store is: a PostgreSQL address (`--database`, else PATCHBAY_DATABASE_URL), else the embedded file in the data folder. */
+export type StoreTarget = { readonly dataDir: string; readonly url?: undefined } | { readonly url: string; readonly dataDir?: string };
+
+/**
+ * The PostgreSQL address chosen by `--database` or, without it, PATCHBAY_DATABASE_URL; undefined
+ * for the embedded store.
+ * @throws InvalidInputError when the value is not a postgres:// or postgresql:// address.
+ */
+export function chosenDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = flag ?? (env.PATCHBAY_DATABASE_URL || undefined);
+  if (value === undefined) return undefined;
+  const where = flag !== undefined ? '--database' : 'PATCHBAY_DATABASE_URL';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new InvalidInputError({ file: where }, 'is not an address: expected postgres://user@host:5432/database', { cause });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InvalidInputError({ file: where }, `${url.protocol}// is not supported: expected postgres://user@host:5432/database (without it, the embedded SQLite store is used)`);
+  }
+  return value;
+}
+
+/** A PostgreSQL address as it may be printed: without its password or query string. */
+export function redactUrl(address: string): string {
+  try {
+    const url = new URL(address);
+    if (url.password) url.password = '***';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+export interface OpenStoreOptions {
+  /**
+   * What to do with a database whose schema is older than this Patchbay's: `apply` the missing
+   * migrations (the embedded store always does: it needs no setup), or `refuse` with one line
+   * asking for `patchbay migrate` (a server or worker on PostgreSQL, where migrating is a
+   * deliberate step). A newer schema is always refused. `ignore` checks nothing (`patchbay migrate` itself).
+   */
+  readonly migrations?: 'apply' | 'refuse' | 'ignore';
+  /** PostgreSQL: connections in the pool (default 10). */
+  readonly poolSize?: number;
+}
+
+/**
+ * Opens the store's database. The embedded SQLite file is created and migrated as before
+ * (core/store/database.ts); PostgreSQL is connected to, and its schema checked or migrated.
+ * @throws StoreError naming the database: cannot connect, schema older (with `refuse`) or newer.
+ */
+export async function openStore(target: StoreTarget, options: OpenStoreOptions = {}): Promise<StoreDatabase> {
+  if (target.url === undefined) {
+    const handle = openDatabase(target.dataDir);
+    const root = new Kysely<Tables>({ dialect: new EmbeddedSqliteDialect(handle) });
+    return new KyselyStore('sqlite', databaseFile(target.dataDir), root, handle, async () => {
+      await root.destroy();
+      if (handle.open) handle.close();
+    });
+  }
+  const location = redactUrl(target.url);
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: options.poolSize ?? 10,
+    // BIGINT (times in ms, identities) and COUNT read as numbers: every value the store keeps fits in 2^53.
+    types: { getTypeParser: (oid: number, format?: unknown) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
+  });
+  pool.on('error', () => {}); // An idle connection's error surfaces on the next query that uses it.
+  const root = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const store = new KyselyStore('postgres', location, root, undefined, () => root.destroy());
+  try {
+    await sql`SELECT 1`.execute(root);
+  } catch (cause) {
+    await store.close();
+    throw new StoreError(location, `cannot connect (${(cause as { code?: string }).code ?? (cause as Error).message})`, { cause });
+  }
+  try {
+    if (options.migrations === 'ignore') return store;
+    if (options.migrations === 'apply') await migratePostgres(root, location);
+    const version = await store.schemaVersion();
+    const latest = latestSchemaVersion();
+    if (version > latest) throw new StoreError(location, `was written by a newer Patchbay (schema version ${version}; this one knows up to ${latest})`);
+    if (version < latest) throw new StoreError(location, `has schema version ${version}, this Patchbay needs ${latest}: run \`patchbay migrate --database <address>\` first`);
+    return store;
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/**
+ * Applies the missing migrations to PostgreSQL, each in its own transaction with its version row,
+ * one process at a time (an advisory lock): two `patchbay migrate` at once apply each version once.
+ * Returns the versions applied.
+ * @throws StoreError when the database's schema is newer than this Patchbay's.
+ */
+export async function migratePostgres(db: Sql, location: string): Promise<number[]> {
+  const applied: number[] = [];
+  await db.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(${migrationLock})`.execute(conn);
+    try {
+      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`.execute(conn);
+      const current = await schemaVersionOf(conn, 'postgres');
+      const latest = latestSchemaVersion();
+      if (current > latest) throw new StoreError(location, `was written by a newer Patchbay (schema version ${current}; this one knows up to ${latest})`);
+      for (const migration of migrations.filter((m) => m.version > current)) {
+        await conn.transaction().execute(async (trx) => {
+          await sql.raw(migration.postgres).execute(trx);
+          await trx.insertInto('schema_migrations').values({ version: migration.version, name: migration.name, applied_at: Date.now() }).execute();
+        });
+        applied.push(migration.version);
+      }
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${migrationLock})`.execute(conn);
+    }
+  });
+  return applied;
+}

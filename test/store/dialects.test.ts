@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { migrations } from '../../core/store/migrations.js';
+import { latestSchemaVersion, migratePostgres, openStore, redactUrl } from '../../core/store/sql.js';
+import { freshDatabase } from '../support/postgres.js';
+import { runCli, scratchDir } from '../support/fixtures.js';
+
+/** Every table's columns as "name type-family nullability", sorted: what rows look like to the query layer. */
+async function columnsOfSqlite(dataDir: string): Promise<Map<string, string[]>> {
+  const store = await openStore({ dataDir });
+  try {
+    const tables = (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`.execute(store.db)).rows;
+    const result = new Map<string, string[]>();
+    for (const { name } of tables) {
+      const cols = (await sql<{ name: string; type: string; notnull: number; pk: number }>`SELECT name, type, "notnull", pk FROM pragma_table_info(${name})`.execute(store.db)).rows;
+      result.set(name, cols.map((c) => `${c.name} ${family(c.type)} ${c.notnull || c.pk ? 'not null' : 'null'}`).sort());
+    }
+    return result;
+  } finally {
+    await store.close();
+  }
+}
+
+async function columnsOfPostgres(url: string): Promise<Map<string, string[]>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public'`);
+    const result = new Map<string, string[]>();
+    for (const r of rows) result.set(r.table_name, [...(result.get(r.table_name) ?? []), `${r.column_name} ${family(r.data_type)} ${r.is_nullable === 'YES' ? 'null' : 'not null'}`]);
+    for (const [k, v] of result) result.set(k, v.sort());
+    return result;
+  } finally {
+    await client.end();
+  }
+}
+
+/** INTEGER and BIGINT are one family (SQLite's INTEGER is 64-bit); TEXT is TEXT. */
+const family = (type: string) => (/int/i.test(type) ? 'integer' : /text|char/i.test(type) ? 'text' : type.toLowerCase());
+
+describe('the store on two databases', function () {
+  this.timeout(60_000);
+
+  it('one migration history: SQLite and PostgreSQL end with the same tables, columns, types and nullability', async () => {
+    const url = await freshDatabase();
+    const store = await openStore({ url }, { migrations: 'apply' });
+    await store.close();
+    const [lite, pgsql] = [await columnsOfSqlite(scratchDir()), await columnsOfPostgres(url)];
+    assert.deepEqual([...pgsql.keys()].sort(), [...lite.keys()].sort());
+    for (const [table, columns] of lite) assert.deepEqual(pgsql.get(table), columns, table);
+  });
+
+  it('every migration has both dialects, in ascending versions', () => {
+    const versions = migrations.map((m) => m.version);
+    assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+    for (const m of migrations) assert.ok(m.sql.trim() && m.postgres.trim(), `migration ${m.version}`);
+  });
+
+  it('two migrations at once apply each version once; a server refuses an older schema and a newer one with one line', async () => {
+    const url = await freshDatabase();
+    const [a, b] = await Promise.all([1, 2].map(async () => {
+      const store = await openStore({ url }, { migrations: 'ignore' });
+      try {
+        return await migratePostgres(store.db, redactUrl(url));
+      } finally {
+        await store.close();
+      }
+    }));
+    assert.deepEqual([...a!, ...b!].sort((x, y) => x - y), migrations.map((m) => m.version));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [latestSchemaVersion() + 1, 'from the future']);
+      await assert.rejects(openStore({ url }, { migrations: 'refuse' }), new RegExp(`written by a newer Patchbay \\(schema version ${latestSchemaVersion() + 1}`));
+      const older = await freshDatabase();
+      await assert.rejects(openStore({ url: older }, { migrations: 'refuse' }), /has schema version 0, this Patchbay needs \d+: run `patchbay migrate/);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('patchbay migrate: applies, then says up to date; a wrong address or scheme is one line, exit 2, with no password shown', async () => {
+    const url = await freshDatabase();
+    const first = runCli(['migrate', '--database', url, '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout).applied, migrations.map((m) => m.version));
+    const again = runCli(['migrate', '--json'], { PATCHBAY_DATABASE_URL: url });
+    assert.deepEqual(JSON.parse(again.stdout).applied, []);
+    const refused = runCli(['migrate', '--database', 'postgres://robot:hunter2@127.0.0.1:1/none']);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /^patchbay: postgres:\/\/robot:\*\*\*@127\.0\.0\.1:1\/none: cannot connect \(ECONNREFUSED\)\n$/);
+    assert.doesNotMatch(refused.stderr, /hunter2/);
+    const scheme = runCli(['migrate', '--database', 'mysql://db/x']);
+    assert.equal(scheme.status, 2);
+    assert.match(scheme.stderr, /--database: mysql:\/\/ is not supported/);
+  });
+});
