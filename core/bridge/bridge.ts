@@ -160,7 +160,7 @@ export class ScimBridge {
   /** The state of one run, read now (`failed` too when it is gone from the store). */
   runState(runId: string): ProvisioningState {
     try {
-      const status = this.runs.engine.get(runId).status;
+      const status = this.runs.engine.read(runId).status;
       return status === 'completed' ? 'done' : status === 'failed' || status === 'cancelled' ? 'failed' : 'pending';
     } catch {
       return 'failed';
@@ -173,7 +173,7 @@ export class ScimBridge {
     if (!resource.runId) return { provisioningState: 'done' };
     let run: RunRecord;
     try {
-      run = this.runs.engine.get(resource.runId);
+      run = this.runs.engine.read(resource.runId);
     } catch {
       return { provisioningState: 'failed', runId: resource.runId, operation: resource.runOperation, reason: `run ${resource.runId} is no longer in the store` };
     }

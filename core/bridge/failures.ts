@@ -47,7 +47,7 @@ export class BridgeFailureTasks {
          AND tenant = ? AND id NOT IN (SELECT run_id FROM scim_failure_tasks)`,
       )
       .all(this.profile.profile.tenant) as { id: string }[];
-    return failed.map((r) => this.open(this.runs.engine.get(r.id))).filter((t): t is string => t !== undefined);
+    return failed.map((r) => this.open(this.runs.engine.read(r.id))).filter((t): t is string => t !== undefined);
   }
 
   /** The task of one failed run, opened once (in one transaction with its record). */

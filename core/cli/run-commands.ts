@@ -116,7 +116,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .action(async (options: { status?: 'running'; limit: string; json?: boolean }) => {
       const runtime = (await cli.existingRuntime());
       await runtime?.runs.settle();
-      const runs = !runtime ? [] : runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
+      const runs = !runtime ? [] : await runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
       if (options.json) cli.printJson(runs.map(({ profile: _profile, plan: _plan, ...r }) => r));
       else cli.print(runs.length && runtime ? renderRuns(runs, taskLookup(runtime)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
     });
@@ -200,7 +200,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       }
       cli.print(`${id}: ${runtime.tasks.get(id).status}`);
       for (const item of view.items.filter((i) => i.closedBy === by)) {
-        const run = runtime.engine.get(item.runId);
+        const run = await runtime.engine.get(item.runId);
         cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
       }
     });
@@ -219,7 +219,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const view = await runtime.runs.failTask(id, { by, reason: options.reason, ...(options.person ? { person: options.person } : {}) });
       cli.print(`${id}: failed`);
       for (const item of view.items) {
-        const run = runtime.engine.get(item.runId);
+        const run = await runtime.engine.get(item.runId);
         cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
       }
     });

@@ -185,7 +185,16 @@ export class EmbeddedRunEngine implements RunEngine {
     return { result: { run: record, created: true } };
   }
 
-  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
+  async signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean> {
+    return this.recordSignal(runId, name, payload, dedupeKey, actor);
+  }
+
+  /**
+   * The signal, recorded synchronously in the open transaction (or one of its own): for the embedded
+   * store's own collaborators (the task store signals the runs of a task in the commit that closes it).
+   * @throws NotFoundError when there is no such run.
+   */
+  recordSignal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
     return this.atomically(() => {
       const status = this.sql('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as RunStatus | undefined;
       if (!status) throw new NotFoundError('run', runId);
@@ -201,29 +210,34 @@ export class EmbeddedRunEngine implements RunEngine {
     });
   }
 
-  get(runId: string): RunRecord {
+  async get(runId: string): Promise<RunRecord> {
+    return this.read(runId);
+  }
+
+  /** The run as stored now, synchronously: for the embedded store's own collaborators. @throws NotFoundError */
+  read(runId: string): RunRecord {
     const row = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
     if (!row) throw new NotFoundError('run', runId);
     return toRecord(row);
   }
 
-  list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): RunRecord[] {
+  async list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): Promise<RunRecord[]> {
     const rows = this
       .sql('SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR batch_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?')
       .all(filter.status ?? null, filter.status ?? null, filter.batchId ?? null, filter.batchId ?? null, filter.limit ?? 1000) as RunRow[];
     return rows.map(toRecord);
   }
 
-  cancel(runId: string, reason: string, actor: string): RunRecord {
+  async cancel(runId: string, reason: string, actor: string): Promise<RunRecord> {
     return this.atomically(() => {
-      const run = this.get(runId);
+      const run = this.read(runId);
       if (run.status !== 'running' && run.status !== 'waiting') return run;
       const now = this.clock.now();
       this
         .sql("UPDATE runs SET status = 'cancelled', outcome = 'cancelled', waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?")
         .run(now, now, runId);
       this.audit.append({ type: 'run.cancelled', actor, runId, data: { reason } }, now);
-      return this.get(runId);
+      return this.read(runId);
     });
   }
 
@@ -251,7 +265,7 @@ export class EmbeddedRunEngine implements RunEngine {
         await this.transaction(async () => {
           if (!this.claim(row.id, holder, row.lease_owner)) return;
           slices++;
-          await this.holding(row.id, holder, () => this.slice(this.get(row.id)));
+          await this.holding(row.id, holder, () => this.slice(this.read(row.id)));
         });
       }
     }

@@ -78,13 +78,20 @@ export interface WorkflowResult {
 
 export type Workflow = (ctx: RunContext, run: RunRecord) => Promise<WorkflowResult>;
 
-/** The workflow-level port. */
+/**
+ * The workflow-level port: the embedded SQLite journal (core/engine/embedded-engine.ts) and the
+ * DBOS Transact engine on PostgreSQL implement it. Every call may touch a database shared by several
+ * processes, so every call is asynchronous.
+ */
 export interface RunEngine {
   start(runs: readonly NewRun[]): Promise<StartResult[]>;
-  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean;
-  get(runId: string): RunRecord;
-  list(filter?: { status?: RunStatus; batchId?: string; limit?: number }): RunRecord[];
-  cancel(runId: string, reason: string, actor: string): RunRecord;
+  /** Delivers a signal once per `dedupeKey`; false when the run is closed or the key was seen. @throws NotFoundError */
+  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean>;
+  /** @throws NotFoundError */
+  get(runId: string): Promise<RunRecord>;
+  list(filter?: { status?: RunStatus; batchId?: string; limit?: number }): Promise<RunRecord[]>;
+  /** @throws NotFoundError */
+  cancel(runId: string, reason: string, actor: string): Promise<RunRecord>;
   /** Advances every run that has work due now; returns how many slices ran. */
   drive(options?: { maxSlices?: number }): Promise<{ slices: number }>;
 }

@@ -63,7 +63,7 @@ export class RunService {
     if (options.drive === false) return this.engine.start(runs, { drive: false });
     const results = await this.engine.start(runs);
     const moved = await this.settle();
-    return moved ? results.map((r) => ({ ...r, run: this.engine.get(r.run.id) })) : results;
+    return moved ? results.map((r) => ({ ...r, run: this.engine.read(r.run.id) })) : results;
   }
 
   /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns whether anything moved. */
@@ -76,7 +76,7 @@ export class RunService {
   }
 
   timeline(runId: string): Timeline {
-    const run = this.engine.get(runId);
+    const run = this.engine.read(runId);
     const records = this.steps.list(runId);
     const items = this.tasks.itemsOfRun(runId);
     return {
@@ -92,9 +92,9 @@ export class RunService {
 
   /** Evidence that an account exists, for a step waiting on JIT; `file` is one already kept with the evidence files (EvidenceFiles.keep). */
   async giveEvidence(runId: string, stepId: string, by: string, text: string, file?: Evidence['file']): Promise<RunRecord> {
-    const run = this.engine.get(runId);
+    const run = await this.engine.get(runId);
     if (!run.plan.steps.some((s) => s.id === stepId)) throw new NotFoundError(`step of run ${runId}`, stepId, run.plan.steps.map((s) => s.id));
-    this.engine.signal(runId, `evidence:${stepId}`, { by, text, ...(file ? { file } : {}) }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
+    await this.engine.signal(runId, `evidence:${stepId}`, { by, text, ...(file ? { file } : {}) }, `evidence:${runId}:${stepId}:${this.clock.now()}`, by);
     await this.settle();
     return this.engine.get(runId);
   }
@@ -122,7 +122,7 @@ export class RunService {
   }
 
   async cancel(runId: string, reason: string, by: string): Promise<RunRecord> {
-    const run = this.engine.cancel(runId, reason, by);
+    const run = await this.engine.cancel(runId, reason, by);
     this.tasks.cancelItemsOf(runId, by);
     return run;
   }

@@ -234,7 +234,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
     const { items, next } = pageOfRuns(runtime.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, next);
-    return items.map((id) => runSummary(runtime.engine.get(id)));
+    return (await Promise.all(await Promise.all(items.map((id) => runtime.engine.get(id))))).map(runSummary);
   });
   app.post('/api/v1/runs', { config: { access: tokenRoute('runs:write') } }, async (req, reply) => {
     const who = principalOf(req);
@@ -424,7 +424,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);
     const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
-    return html(reply, runsPage(who, tokenFor(who), items.map((id) => runtime.engine.get(id)), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
+    return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
   const taskOf = (id: string) => {
     try {
@@ -447,7 +447,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // A person's word (and a file) that a JIT account exists, for a run waiting on it: the run is signalled as by `patchbay evidence`.
   app.post<{ Params: { id: string } }>('/runs/:id/evidence', { config: { access: operatorRoute({ form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
     const who = principalOf(req);
-    const run = runtime.engine.get(req.params.id);
+    const run = await runtime.engine.get(req.params.id);
     const { fields, file } = req.form!;
     const stepId = fields.step?.[0] ?? '';
     if (run.status !== 'waiting' || run.waitingFor !== `evidence:${stepId}`) {

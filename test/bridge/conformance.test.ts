@@ -146,8 +146,8 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(answers[2]!.body.meta.version, 'W/"2"', 'the repeats changed nothing');
     const offboardings = runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`);
     assert.equal(offboardings.length, 1);
-    assert.equal(h.runtime.engine.get(offboardings[0]!.id).playbook, 'offboard');
-    assert.equal(h.runtime.engine.get(offboardings[0]!.id).request.subject.email, 'alice@acme.com');
+    assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).playbook, 'offboard');
+    assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).request.subject.email, 'alice@acme.com');
 
     // If-Match: a stale version is refused with 412, the current one accepted.
     const stale = await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'X' }), { 'if-match': 'W/"1"' });

@@ -51,7 +51,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     const deactivated = await okta.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } }));
     assert.equal(deactivated.status, 200);
     assert.equal(deactivated.body.active, false);
-    const runs = runsWithKey(h.runtime.db, 'scim:6sense:').map((r) => h.runtime.engine.get(r.id));
+    const runs = runsWithKey(h.runtime.db, 'scim:6sense:').map((r) => h.runtime.engine.read(r.id));
     assert.equal(runs.filter((r) => r.playbook === 'onboard').length, 1);
     assert.equal(runs.filter((r) => r.playbook === 'offboard').length, 1);
     assert.equal(runs.find((r) => r.playbook === 'offboard')!.request.subject.email, 'dana@acme.com');
@@ -90,7 +90,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     assert.deepEqual(created.body.schemas, [userSchema, enterprise, patchbaySchema]);
     assert.equal(created.body[enterprise].department, 'Sales');
     // The onboarding is for the work email, not the userName.
-    const onboarding = h.runtime.engine.get(created.body[patchbaySchema].runId);
+    const onboarding = await h.runtime.engine.get(created.body[patchbaySchema].runId);
     assert.equal(onboarding.request.subject.email, 'erin@acme.com');
     for (const f of ['externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"', 'externalId eq 0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef', 'userName eq "test_user_ab6490ee-1e48-479e-a20b-2d77186b5dd1@acme.com"']) {
       assert.equal((await entra.filter(f)).body.Resources[0]?.id, id, f);
@@ -159,6 +159,6 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     assert.equal(after.body.active, false);
     assert.equal(after.body[patchbaySchema].provisioningState, 'done', JSON.stringify(after.body[patchbaySchema]));
     assert.equal(after.body[patchbaySchema].runId, ext.runId);
-    assert.equal(h.runtime.engine.get(ext.runId).status, 'completed');
+    assert.equal((await h.runtime.engine.get(ext.runId)).status, 'completed');
   });
 });

@@ -35,7 +35,7 @@ for (let round = 0; round < 500; round++) {
     say(`complete ${task.id}`);
     runtime.tasks.complete(task.id, { by: 'ops@ledger.test', evidence: [{ text: 'books handed to finance' }] });
   }
-  const open = runtime.engine.list().filter((r) => r.status === 'running' || r.status === 'waiting');
+  const open = (await runtime.engine.list()).filter((r) => r.status === 'running' || r.status === 'waiting');
   if (open.length === 0) break;
   await new Promise((resolve) => setTimeout(resolve, 20));
 }

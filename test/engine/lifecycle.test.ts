@@ -153,7 +153,7 @@ describe('Spendesk runs on the embedded engine', () => {
     it('starts nothing when one request of many is bad', async () => {
       const h = await harness();
       await assert.rejects(h.start('offboard', ['a@acme.com', 'not-an-email']), /test#\/subject\/email: must be a valid email/);
-      assert.equal(h.runtime.engine.list().length, 0);
+      assert.equal((await h.runtime.engine.list()).length, 0);
     });
   });
 

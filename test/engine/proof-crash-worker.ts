@@ -25,7 +25,7 @@ for (let round = 0; round < 200; round++) {
     runtime.tasks.complete(task.id, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })) });
     say(`complete ${task.id}`);
   }
-  if (!runtime.engine.list().some((r) => r.status === 'running' || r.status === 'waiting')) break;
+  if (!(await runtime.engine.list()).some((r) => r.status === 'running' || r.status === 'waiting')) break;
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 say('finished');

@@ -48,7 +48,7 @@ describe('the leaver feed', () => {
     // Catching up on purpose: Alice's older event too.
     const [caught] = (await h.runtime.leavers.read(h.profile, { since: Date.parse('2026-11-28T08:00:00Z') })).filter((r) => r.app === 'spendesk');
     assert.deepEqual(caught!.started.map((s) => [s.email, s.created]), [['alice@acme.com', true], ['bob@acme.com', false]]);
-    assert.equal(h.runtime.engine.list().filter((r) => r.playbook === 'offboard').length, 2);
+    assert.equal((await h.runtime.engine.list()).filter((r) => r.playbook === 'offboard').length, 2);
   });
 
   it('says which app could not be read and why, without the token, and refuses a tenant with no IdP feed', async () => {

@@ -88,7 +88,7 @@ describe('HTTP API', () => {
     assert.equal(broken.status, 400);
     const unknownApp = await call(`${server.url}/api/v1/runs`, token, 'POST', { playbook: 'offboard', app: 'nope', subject: { email: 'a@acme.com' } });
     assert.equal(unknownApp.status, 404);
-    assert.deepEqual(h.runtime.engine.list(), []);
+    assert.deepEqual(await h.runtime.engine.list(), []);
   });
 
   it('completes a task as the token\'s actor, refuses an actor outside the queue, and checks the action\'s body', async () => {

@@ -164,7 +164,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       const behalf = await call(`${server.url}/api/v1/runs`, token, 'POST', { ...request, onBehalfOf: deputy });
       assert.equal(behalf.status, 403);
       assert.match(behalf.body.message, /needs the runs:on-behalf-of permission/);
-      assert.deepEqual(h.runtime.engine.list(), []);
+      assert.deepEqual(await h.runtime.engine.list(), []);
       // Naming oneself is no forgery.
       assert.equal((await call(`${server.url}/api/v1/runs`, token, 'POST', { ...request, requestedBy: lead })).status, 201);
     });
@@ -266,7 +266,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       pages++;
     }
     assert.equal(pages, 3);
-    assert.deepEqual(seen.slice().sort(), h.runtime.engine.list().map((r) => r.id).sort());
+    assert.deepEqual(seen.slice().sort(), (await h.runtime.engine.list()).map((r) => r.id).sort());
     const tooMany = await call(`${server.url}/api/v1/runs?limit=201`, token);
     assert.deepEqual([tooMany.status, tooMany.body.pointer], [400, '/query/limit']);
     const bogus = await call(`${server.url}/api/v1/tasks?status=bogus`, token);

@@ -68,7 +68,7 @@ export async function harness(options: {
         profile,
         o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {},
       ),
-    run: (id) => runtime.engine.get(id),
+    run: (id) => runtime.engine.read(id),
     openTaskOf: (runId) => runtime.tasks.itemsOfRun(runId).find((i) => i.status === 'open')?.taskId,
     async completeNext(runId, o = {}) {
       const taskId = h.openTaskOf(runId);

@@ -349,7 +349,7 @@ export class TaskStore {
     for (const item of items) {
       // Handed back to the robot: the person's part is cancelled (the store's statuses have no other word for it).
       update.run(signal.outcome === 'retry-robot' ? 'cancelled' : signal.outcome, signal.by, JSON.stringify(signal.evidence), task.id, item.runId, item.stepId);
-      this.engine.signal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
+      this.engine.recordSignal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
     }
     const type = signal.outcome === 'failed' ? 'task.failed' : signal.outcome === 'retry-robot' ? 'task.handed-back' : 'task.completed';
     this.engine.audit.append(
