@@ -114,7 +114,7 @@ export class ScimBridge {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
       throw error;
     }
-    this.see(resource, source);
+    await this.see(resource, source);
     return { resource, created: true };
   }
 
@@ -122,7 +122,7 @@ export class ScimBridge {
    * Records a User the app already has (an account a reconciliation saw, or the demo's seed) without
    * starting a run: it reads `done`. Throws a 409 ScimError when the userName is taken.
    */
-  adopt(app: string, body: unknown, source: string): BridgeResource {
+  async adopt(app: string, body: unknown, source: string): Promise<BridgeResource> {
     this.checkApp(app);
     const attributes = this.attributesOf(body);
     const userName = field(attributes, 'userName') as string;
@@ -130,7 +130,7 @@ export class ScimBridge {
     const now = this.now();
     const resource: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email: this.requireEmail(attributes), attributes, active: attributes.active as boolean, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
     this.store.put(resource);
-    this.see(resource, source);
+    await this.see(resource, source);
     return resource;
   }
 
@@ -210,7 +210,7 @@ export class ScimBridge {
     }
     const resource: BridgeResource = { ...before, userName, externalId: this.externalIdOf(after), email, attributes: after, active, version, lastModified: this.now(), ...run };
     this.store.put(resource);
-    this.see(resource, source);
+    await this.see(resource, source);
     return { resource, created: false };
   }
 
@@ -262,7 +262,7 @@ export class ScimBridge {
   }
 
   /** Feeds the identifiers the IdP sent (userName, externalId, email) to the known identifiers of the person in the app. */
-  private see(resource: BridgeResource, source: string): void {
-    this.identifiers.see(this.tenant, resource.email, resource.app, { userNames: [resource.userName], emails: [resource.email], ...(resource.externalId ? { externalIds: [resource.externalId] } : {}) }, `SCIM bridge: ${source}`, resource.lastModified);
+  private async see(resource: BridgeResource, source: string): Promise<void> {
+    await this.identifiers.see(this.tenant, resource.email, resource.app, { userNames: [resource.userName], emails: [resource.email], ...(resource.externalId ? { externalIds: [resource.externalId] } : {}) }, `SCIM bridge: ${source}`, resource.lastModified);
   }
 }

@@ -230,7 +230,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
   // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
-  const hugo = server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
+  const hugo = await server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
   const bridgeToken = access.createBridgeToken('spendesk');
   const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
@@ -239,7 +239,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   try {
     const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
     const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());
-    runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
+    await runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
   } finally {
     await host.close();
   }

@@ -26,11 +26,11 @@ const server = await startServer({ services, runtime, profile, port: 0, version:
 const { token } = server.access.createBridgeToken('6sense');
 const userName = (i: number) => `user${i}@acme.com`;
 const bridgeIds: string[] = [];
-runtime.db.transaction(() => {
+await runtime.store.transaction(async () => {
   for (let i = 0; i < users; i++) {
-    bridgeIds.push(server.bridge.adopt('6sense', { userName: userName(i), name: { givenName: 'User', familyName: String(i) }, emails: [{ value: userName(i), type: 'work', primary: true }], active: true }, 'bench').id);
+    bridgeIds.push((await server.bridge.adopt('6sense', { userName: userName(i), name: { givenName: 'User', familyName: String(i) }, emails: [{ value: userName(i), type: 'work', primary: true }], active: true }, 'bench')).id);
   }
-})();
+});
 const scimmy = new ScimmyServer('bench-token');
 const scimmyIds: string[] = [];
 for (let i = 0; i < users; i++) scimmyIds.push(scimmy.add(userName(i), { name: { givenName: 'User', familyName: String(i) } }).id);
