@@ -233,7 +233,8 @@ async function openDriftTask(
   const runtime = (await cli.runtime());
   const app = connector.manifest.id;
   const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
-  const open = runtime.engine.sql("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(key) as { id: string } | undefined;
+  // Found before any evidence is written: a second check keeps no second set of screenshots.
+  const open = await runtime.store.db.selectFrom('tasks').select('id').where('open_key', '=', key).where('status', '=', 'open').executeTakeFirst();
   if (open) return { taskId: open.id, opened: false };
   const files = new EvidenceFiles(runtime.evidenceDir);
   const at = Date.now();
