@@ -138,7 +138,7 @@ export class IdentifierStore {
   private async upsert(rows: readonly Row[]): Promise<void> {
     const unique = new Map<string, Row>();
     for (const row of rows) {
-      const key = [row.person, row.kind, row.value].join('\u0000');
+      const key = [row.tenant, row.person, row.app, row.kind, row.value].join('\u0000');
       const kept = unique.get(key);
       if (!kept || row.last_seen_at >= kept.last_seen_at) unique.set(key, kept ? { ...row, first_seen_at: kept.first_seen_at, first_seen_in: kept.first_seen_in } : row);
     }
