@@ -1,3 +1,4 @@
+import { NotFoundError } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { RunRecord } from '../engine/port.js';
@@ -62,7 +63,7 @@ export class ScimBridge {
   readonly failures: BridgeFailureTasks;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly runs: RunService,
     private readonly identifiers: IdentifierStore,
     private readonly profile: LoadedProfile,
@@ -160,7 +161,7 @@ export class ScimBridge {
   /** The state of one run, read now (`failed` too when it is gone from the store). */
   runState(runId: string): ProvisioningState {
     try {
-      const status = this.runs.engine.read(runId).status;
+      const status = this.runRow(runId).status;
       return status === 'completed' ? 'done' : status === 'failed' || status === 'cancelled' ? 'failed' : 'pending';
     } catch {
       return 'failed';
@@ -171,9 +172,9 @@ export class ScimBridge {
   provisioning(resource: BridgeResource): Record<string, unknown> {
     if (resource.failure) return { provisioningState: 'failed', operation: resource.runOperation, reason: resource.failure };
     if (!resource.runId) return { provisioningState: 'done' };
-    let run: RunRecord;
+    let run: ReturnType<ScimBridge['runRow']>;
     try {
-      run = this.runs.engine.read(resource.runId);
+      run = this.runRow(resource.runId);
     } catch {
       return { provisioningState: 'failed', runId: resource.runId, operation: resource.runOperation, reason: `run ${resource.runId} is no longer in the store` };
     }
@@ -184,8 +185,21 @@ export class ScimBridge {
     return { ...base, outcome: run.outcome };
   }
 
-  private failureOf(run: RunRecord): string {
-    const failed = this.runs.timeline(run.id).steps.filter((s) => s.status === 'failed').at(-1);
+  /**
+   * A run's state read on the embedded store's own connection: the Users and Groups answers are
+   * built synchronously (this moves to the query layer with the bridge's tables, issue 16).
+   * @throws NotFoundError when the run is gone.
+   */
+  private runRow(runId: string): Pick<RunRecord, 'id' | 'status' | 'outcome' | 'waitingFor' | 'playbook'> {
+    const row = this.db.prepare('SELECT id, status, outcome, waiting_for AS waitingFor, playbook FROM runs WHERE id = ?').get(runId) as Pick<RunRecord, 'id' | 'status' | 'outcome' | 'waitingFor' | 'playbook'> | undefined;
+    if (!row) throw new NotFoundError('run', runId);
+    return row;
+  }
+
+  private failureOf(run: Pick<RunRecord, 'id' | 'status' | 'playbook'>): string {
+    const failed = this.db
+      .prepare("SELECT step_id AS stepId, detail FROM steps WHERE run_id = ? AND status = 'failed' ORDER BY updated_at DESC, position DESC LIMIT 1")
+      .get(run.id) as { stepId: string; detail: string | null } | undefined;
     return `the ${run.playbook} run ${run.status}${failed ? ` at step ${failed.stepId}${failed.detail ? `: ${failed.detail}` : ''}` : ''}`;
   }
 

@@ -40,21 +40,26 @@ export class BridgeFailureTasks {
   }
 
   /** Opens the task of every failed bridge run that has none yet; returns the task ids opened. */
-  sweep(): string[] {
+  async sweep(): Promise<string[]> {
     const failed = this.statements
       .get(
         `SELECT id FROM runs WHERE idempotency_key >= 'scim:' AND idempotency_key < 'scim;' AND status = 'failed'
          AND tenant = ? AND id NOT IN (SELECT run_id FROM scim_failure_tasks)`,
       )
       .all(this.profile.profile.tenant) as { id: string }[];
-    return failed.map((r) => this.open(this.runs.engine.read(r.id))).filter((t): t is string => t !== undefined);
+    const opened: string[] = [];
+    for (const r of failed) {
+      const taskId = await this.open(await this.runs.engine.get(r.id));
+      if (taskId !== undefined) opened.push(taskId);
+    }
+    return opened;
   }
 
   /** The task of one failed run, opened once (in one transaction with its record). */
-  private open(run: RunRecord): string | undefined {
+  private async open(run: RunRecord): Promise<string | undefined> {
     const profile = this.profile.profile;
     const queue = queueFor(undefined, profile.apps[run.app] ?? {}, profile);
-    const failedStep = this.runs.timeline(run.id).steps.filter((s) => s.status === 'failed').at(-1);
+    const failedStep = (await this.runs.timeline(run.id)).steps.filter((s) => s.status === 'failed').at(-1);
     const what = `the ${words[run.playbook as keyof typeof words] ?? run.playbook} run ${run.id} failed${failedStep ? ` at step ${failedStep.stepId}${failedStep.detail ? `: ${failedStep.detail}` : ''}` : ''}`;
     const runbook: Runbook = {
       id: bridgeFailureRunbookId,
@@ -70,9 +75,9 @@ export class BridgeFailureTasks {
       evidence: [{ id: 'resolution', label: 'What you did: made the change in the app, or reverted it in the IdP', kind: 'text', required: true }],
       watchOutFor: ['Until this is done the IdP and the app disagree, and the IdP will not send the change again on its own.'],
     };
-    return this.runs.engine.atomically(() => {
+    return this.runs.engine.transaction(async () => {
       if (this.statements.get('SELECT 1 FROM scim_failure_tasks WHERE run_id = ?').get(run.id)) return undefined;
-      const { taskId } = this.runs.tasks.openFor({
+      const { taskId } = await this.runs.tasks.openFor({
         run,
         stepId: 'scim-bridge/failed',
         queue,

@@ -233,9 +233,8 @@ async function openDriftTask(
   const runtime = (await cli.runtime());
   const app = connector.manifest.id;
   const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
-  // Found before any evidence is written: a second check keeps no second set of screenshots.
-  const open = await runtime.store.db.selectFrom('tasks').select('id').where('open_key', '=', key).where('status', '=', 'open').executeTakeFirst();
-  if (open) return { taskId: open.id, opened: false };
+  const open = await runtime.tasks.openStandingId(key);
+  if (open) return { taskId: open, opened: false };
   const files = new EvidenceFiles(runtime.evidenceDir);
   const at = Date.now();
   const evidence: Evidence[] = result.shots.map((shot, i) => files.keep(shot.png, { name: `${recipe.id}-canary-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id}, canary)`, at }));
@@ -282,7 +281,7 @@ async function checkOnce(
       if (result.status === 'drift' && 'step' in result) {
         const runtime = (await cli.runtime());
         const task = await openDriftTask(cli, connector, r, profile, result);
-        runtime.engine.audit.append(
+        await runtime.engine.audit.append(
           { type: 'browser.canary-drift', actor: 'patchbay', taskId: task.taskId, data: { app: connector.manifest.id, recipe: r.id, at: result.step, detail: result.detail, task: task.taskId, opened: task.opened } },
           Date.now(),
         );

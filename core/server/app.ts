@@ -12,7 +12,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { ErrorObject } from 'ajv';
 import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
+import { type EvidenceInput, TaskRefusedError, TaskStore } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
@@ -288,21 +288,21 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.listTokens().find((t) => t.id === principalOf(req).tokenId));
   app.post('/api/v1/token/rotate', { config: { access: tokenRoute() } }, async (req) => {
     const who = principalOf(req);
-    const rotated = changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
+    const rotated = await changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
     return { id: rotated.id, token: rotated.token, expiresAt: rotated.expiresAt, scopes: rotated.scopes, replaced: who.tokenId };
   });
   app.delete('/api/v1/token', { config: { access: tokenRoute() } }, async (req, reply) => {
     const who = principalOf(req);
-    changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
+    await changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
     return reply.code(204).send();
   });
 
   /** A token change made over HTTP and its audit event (the real caller, never a secret), in one transaction. */
-  const changeToken = <T>(change: () => T, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): T =>
-    runtime.engine.atomically(() => {
-      const result = change();
+  const changeToken = <T>(change: () => T | Promise<T>, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): Promise<T> =>
+    runtime.engine.transaction(async () => {
+      const result = await change();
       const e = event(result);
-      if (e) runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
+      if (e) await runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
       return result;
     });
 
@@ -360,7 +360,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const queue = req.query.queue;
     const visible = seen(who);
     const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
-    const tasks = runtime.tasks.getMany(items);
+    const tasks = await runtime.tasks.getMany(items);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
   });
@@ -369,56 +369,56 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     { config: { access: operatorRoute({ queue: 'task' }) }, schema: { params: idParam, querystring: query({ done: { type: 'string', maxLength: 200 } }) } },
     async (req, reply) => {
       const who = principalOf(req);
-      const task = runtime.tasks.get(req.params.id);
+      const task = await runtime.tasks.get(req.params.id);
       const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
       return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
     },
   );
-  const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => string) =>
+  const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => Promise<string>) =>
     app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, { config: { access: operatorRoute({ queue: 'task', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
       const who = principalOf(req);
       const { fields, file } = req.form!;
       try {
-        const done = handle(who, req.params.id, fields, file);
+        const done = await handle(who, req.params.id, fields, file);
         void settleSoon();
         return reply.redirect(`/tasks/${encodeURIComponent(req.params.id)}?done=${encodeURIComponent(done)}`, 303);
       } catch (error) {
         if (!(error instanceof TaskRefusedError)) throw error;
-        const task = runtime.tasks.get(req.params.id);
+        const task = await runtime.tasks.get(req.params.id);
         return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
       }
     });
-  taskForm('tick', (who, id, fields) => {
+  taskForm('tick', async (who, id, fields) => {
     const step = Number(fields.step?.[0]);
     if (!/^\d{1,4}$/.test(fields.step?.[0] ?? '')) throw new InvalidInputError({ pointer: '/step' }, `must be the number of a step of the checklist (got ${JSON.stringify(fields.step?.[0] ?? null)})`);
-    runtime.tasks.tickStep(id, step, who.actor);
+    await runtime.tasks.tickStep(id, step, who.actor);
     return `step ${fields.step?.[0]} ticked`;
   });
-  taskForm('complete', (who, id, fields, file) => {
+  taskForm('complete', async (who, id, fields, file) => {
     if (file) checkUpload(file);
     const evidence: EvidenceInput[] = [...(fields.evidence ?? []).map((t) => t.trim()).filter(Boolean).map((text) => ({ text })), ...(file ? [{ file }] : [])];
-    runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
+    await runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
     return 'completed';
   });
-  taskForm('fail', (who, id, fields) => {
-    runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
+  taskForm('fail', async (who, id, fields) => {
+    await runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
     return 'failed';
   });
-  taskForm('retry-robot', (who, id, fields) => {
+  taskForm('retry-robot', async (who, id, fields) => {
     const note = (fields.note?.[0] ?? '').trim();
-    runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
+    await runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
     return 'handed back to the robot';
   });
-  taskForm('claim', (who, id) => {
-    runtime.tasks.claim(id, who.actor);
+  taskForm('claim', async (who, id) => {
+    await runtime.tasks.claim(id, who.actor);
     return 'claimed';
   });
-  taskForm('unclaim', (who, id) => {
-    runtime.tasks.unclaim(id, who.actor);
+  taskForm('unclaim', async (who, id) => {
+    await runtime.tasks.unclaim(id, who.actor);
     return 'unclaimed';
   });
-  taskForm('reassign', (who, id, fields) => {
-    runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
+  taskForm('reassign', async (who, id, fields) => {
+    await runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
     return `reassigned to ${queues().find((q) => q.id === fields.queue?.[0])?.name ?? fields.queue?.[0]}`;
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
@@ -426,22 +426,18 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  const taskOf = (id: string) => {
-    try {
-      return runtime.tasks.get(id);
-    } catch {
-      return undefined;
-    }
+  const runPageFor = async (who: Principal, id: string, message?: { ok: boolean; text: string }) => {
+    const timeline = await runtime.runs.timeline(id);
+    const taskOf = await runtime.tasks.lookup(TaskStore.idsOf([timeline.run], timeline.tasks));
+    return runPage(who, tokenFor(who), timeline, { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
   };
-  const runPageFor = (who: Principal, id: string, message?: { ok: boolean; text: string }) =>
-    runPage(who, tokenFor(who), runtime.runs.timeline(id), { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
     '/runs/:id',
     { config: { access: operatorRoute() }, schema: { params: idParam, querystring: query({ done: { type: 'string', enum: ['evidence'] } }) } },
     async (req, reply) => {
       const who = principalOf(req);
       const message = req.query.done === 'evidence' ? { ok: true, text: 'Evidence given: the step is done and the run moves on.' } : undefined;
-      return html(reply, runPageFor(who, req.params.id, message));
+      return html(reply, await runPageFor(who, req.params.id, message));
     },
   );
   // A person's word (and a file) that a JIT account exists, for a run waiting on it: the run is signalled as by `patchbay evidence`.
@@ -451,10 +447,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { fields, file } = req.form!;
     const stepId = fields.step?.[0] ?? '';
     if (run.status !== 'waiting' || run.waitingFor !== `evidence:${stepId}`) {
-      return html(reply, runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
+      return html(reply, await runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
     }
     const text = (fields.text?.[0] ?? '').trim();
-    if (!text && !file) return html(reply, runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
+    if (!text && !file) return html(reply, await runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
     const kept = file ? keepUpload(runtime.evidenceDir, file, who.actor) : undefined;
     await settling;
     await runtime.runs.giveEvidence(run.id, stepId, who.actor, text || `${kept!.file!.name} attached`, kept?.file);
@@ -510,7 +506,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const who = principalOf(req);
     const token = access.listTokens().find((t) => t.id === req.params.id);
     if (!token) throw new NotFoundError('API token', req.params.id);
-    changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
+    await changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
     return reply.redirect(`/tokens?done=${encodeURIComponent(token.id)}`, 303);
   });
   app.get<{ Params: { sha: string } }>('/evidence/:sha', { config: { access: operatorRoute({ queue: 'evidence' }) }, schema: { params: { type: 'object', properties: { sha: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, required: ['sha'] } } }, async (req, reply) => {

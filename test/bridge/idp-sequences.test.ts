@@ -51,7 +51,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     const deactivated = await okta.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } }));
     assert.equal(deactivated.status, 200);
     assert.equal(deactivated.body.active, false);
-    const runs = runsWithKey(h.runtime.db, 'scim:6sense:').map((r) => h.runtime.engine.read(r.id));
+    const runs = await Promise.all(runsWithKey(h.runtime.db, 'scim:6sense:').map((r) => h.runtime.engine.get(r.id)));
     assert.equal(runs.filter((r) => r.playbook === 'onboard').length, 1);
     assert.equal(runs.filter((r) => r.playbook === 'offboard').length, 1);
     assert.equal(runs.find((r) => r.playbook === 'offboard')!.request.subject.email, 'dana@acme.com');

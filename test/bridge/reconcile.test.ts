@@ -19,8 +19,8 @@ const read = (app: string, accounts: AccountRecord[], reasons: string[] = []): S
 
 /** Does every task of a run until it is no longer at work. */
 async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
-  for (let i = 0; i < 6 && ['running', 'waiting'].includes(h.run(runId).status); i++) await h.completeNext(runId);
-  assert.equal(h.run(runId).status, 'completed', JSON.stringify(h.run(runId).waitingFor));
+  for (let i = 0; i < 6 && ['running', 'waiting'].includes((await h.run(runId)).status); i++) await h.completeNext(runId);
+  assert.equal((await h.run(runId)).status, 'completed', JSON.stringify((await h.run(runId)).waitingFor));
 }
 
 async function bridge(app = '6sense') {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject, injectable } from 'inversify';
+import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
 import type { RunContext, RunRecord } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
@@ -10,7 +11,6 @@ import type { BrowserRecipe } from '../../schema/types/browser-recipe.js';
 import type { LifecycleRequest } from '../../schema/types/lifecycle-request.js';
 import type { PlanStep } from '../../schema/types/plan.js';
 import { SecretResolver } from '../../tenant/secrets.js';
-import { StoreDatabase } from '../../store/sql.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
 import { InvalidInputError } from '../../errors.js';
 import { EvidenceFiles } from '../evidence-files.js';
@@ -60,7 +60,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     @inject(SecretResolver) private readonly secrets: SecretResolver,
     @inject(BrowserHost) private readonly host: BrowserHost,
     @inject(EvidenceFiles) private readonly files: EvidenceFiles,
-    @inject(StoreDatabase) private readonly store: StoreDatabase,
+    @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
     @inject(BrowserStepTimeout) private readonly stepTimeoutMs: number,
   ) {}
 
@@ -191,7 +191,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     if (!run.batchId || step.role !== 'action') return undefined;
     const recipe = [...connector.recipes.values()].find((r) => r.bulk && r.operation === step.operation);
     if (!recipe) return undefined;
-    const { n } = await this.store.db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).where('batch_id', '=', run.batchId).executeTakeFirstOrThrow();
+    const { n } = await this.engine.db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).where('batch_id', '=', run.batchId).executeTakeFirstOrThrow();
     return Number(n) >= (recipe.bulk!.minimum ?? 2) ? recipe : undefined;
   }
 
@@ -220,10 +220,10 @@ export class BrowserChannelExecutor implements ChannelExecutor {
 
   private async runBulk(ctx: RunContext, run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
     const key = `${run.batchId}|${step.id}|${recipe.id}`;
-    const done = await this.store.db.selectFrom('bulk_jobs').select('result').where('key', '=', key).executeTakeFirst();
+    const done = await this.engine.db.selectFrom('bulk_jobs').select('result').where('key', '=', key).executeTakeFirst();
     if (done) return JSON.parse(done.result) as Attempt;
     const bulk = recipe.bulk!;
-    const requests = (await this.store.db.selectFrom('runs').select('request').where('batch_id', '=', run.batchId!).execute())
+    const requests = (await this.engine.db.selectFrom('runs').select('request').where('batch_id', '=', run.batchId!).execute())
       .map((row) => JSON.parse(row.request) as LifecycleRequest)
       .sort((a, b) => a.subject.email.localeCompare(b.subject.email));
     const xlsx = await fillImportTemplate(bulk, requests);
@@ -257,7 +257,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       rmSync(folder, { recursive: true, force: true });
     }
     if (attempt.status === 'done')
-      await this.store.db.insertInto('bulk_jobs').values({ key, result: JSON.stringify(attempt), created_at: at }).onConflict((oc) => oc.column('key').doNothing()).execute();
+      await this.engine.db.insertInto('bulk_jobs').values({ key, result: JSON.stringify(attempt), created_at: at }).onConflict((oc) => oc.column('key').doNothing()).execute();
     return attempt;
   }
 
