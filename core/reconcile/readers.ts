@@ -87,7 +87,9 @@ type AttestationRow = { email: string; stepId: string; by: string | null; taskId
  * never counts it as an audit, and it never closes a finding from a read of the app itself.
  */
 export async function readAttestations(store: StoreDatabase, tenant: string, app: string, now: number): Promise<Snapshot> {
-  // Oldest first (ties in the order the tasks were made), so that each person's latest attestation is the one kept.
+  // Oldest first, so that each person's latest attestation is the one kept. Tasks closed in the same
+  // millisecond (a clock that did not move) are ordered by their run's newest audit event: the audit
+  // log's sequence is the one order both databases keep of what happened (no rowid on PostgreSQL).
   const rows: AttestationRow[] = (
     await store.db
       .selectFrom('task_items as i')
@@ -102,16 +104,18 @@ export async function readAttestations(store: StoreDatabase, tenant: string, app
         'r.playbook',
         'r.id as runId',
         'r.plan',
+        eb.fn.coalesce(eb.selectFrom('audit as a').select((e) => e.fn.max('a.seq').as('seq')).whereRef('a.run_id', '=', 'r.id'), eb.lit(0)).as('runSeq'),
       ])
       .where('r.tenant', '=', tenant)
       .where('r.app', '=', app)
       .where('i.status', 'in', ['done', 'already-done'])
       .where('t.runbook', '<>', approvalRunbookId)
       .orderBy('at')
+      .orderBy('runSeq')
       .orderBy('t.created_at')
       .orderBy('t.id')
       .execute()
-  ).map((row) => ({ ...row, at: Number(row.at) }));
+  ).map(({ runSeq: _order, ...row }) => ({ ...row, at: Number(row.at) }));
   const roles = new Map<string, Map<string, { role: string; app: string }>>();
   const stepOf = (row: AttestationRow) => {
     let steps = roles.get(row.runId);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
+import { AuditLog } from '../../core/engine/audit.js';
 import type { Finding, Reconciliation } from '../../core/reconcile/findings.js';
 import { ReconcileHistory, findingsBatch } from '../../core/reconcile/history.js';
 import { readAttestations } from '../../core/reconcile/readers.js';
@@ -117,9 +118,13 @@ for (const dialect of dialects) {
         id, batch_key: null, tenant: 'acme', app: 'spendesk', runbook, title: id, queue: 'it', assignee: null, status: 'completed' as const, content: '{}', due_at: 0, created_at: closedAt ?? 0, closed_at: closedAt, closed_by: 'ops@acme.com', open_key: null, profile: null,
       });
       await store.db.insertInto('runs').values([run('run-1', 'onboard', 'nina@acme.com', t0), run('run-2', 'offboard', 'nina@acme.com', t0 + day), run('run-3', 'onboard', 'omar@acme.com', t0)]).execute();
-      await store.db.insertInto('tasks').values([task('task-1', 'remove', t0), task('task-2', 'remove', null), task('task-3', 'approve-run', t0), task('task-4', 'remove', t0)]).execute();
+      // Nina's onboarding task was closed in the same millisecond her offboarding run ended, and made after its task:
+      // the audit log says which run finished last.
+      await store.db.insertInto('tasks').values([{ ...task('task-9', 'remove', t0 + day), created_at: t0 }, task('task-2', 'remove', null), task('task-3', 'approve-run', t0), task('task-4', 'remove', t0)]).execute();
+      const audit = new AuditLog(store);
+      for (const runId of ['run-1', 'run-2']) await audit.append({ type: 'run.completed', actor: 'patchbay', runId }, t0 + day);
       await store.db.insertInto('task_items').values([
-        { task_id: 'task-1', run_id: 'run-1', step_id: 'spendesk-remove', email: 'nina@acme.com', status: 'done', closed_by: 'ops@acme.com' },
+        { task_id: 'task-9', run_id: 'run-1', step_id: 'spendesk-remove', email: 'nina@acme.com', status: 'done', closed_by: 'ops@acme.com' },
         // No closing time on the task: the run's end dates it.
         { task_id: 'task-2', run_id: 'run-2', step_id: 'spendesk-remove~2', email: 'Nina@acme.com', status: 'already-done', closed_by: null },
         { task_id: 'task-3', run_id: 'run-3', step_id: 'spendesk-remove', email: 'omar@acme.com', status: 'done', closed_by: 'lead@acme.com' },
