@@ -220,7 +220,7 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
     const tasks = async () => {
       const runtime = await createServices().openRuntime({ dataDir });
       try {
-        return runtime.tasks.list({ status: 'all' });
+        return await runtime.tasks.list({ status: 'all' });
       } finally {
         await runtime.close();
       }
