@@ -453,6 +453,10 @@ export interface AuthMethod1 {
    * OAuth2: send the client's id and secret as HTTP Basic rather than in the form.
    */
   basicClientAuth?: boolean;
+  /**
+   * oauth2-client-credentials: the grant_type sent to the token endpoint when the vendor names its own (Zoom's account_credentials); default client_credentials.
+   */
+  grantType?: string;
   scopes?: string[];
   /**
    * signed-jwt: how the assertion is signed.
