@@ -179,7 +179,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
 
   /** The account a request names: by a path value, else a query value, else an email in the body. */
   function named(values: Record<string, string>, query: URLSearchParams, text: string): StandInAccount | undefined {
-    const candidates = [...Object.values(values), ...query.values(), ...(text.match(/[^\s"@]+@[^\s"@]+\.[a-z]+/gi) ?? []), ...bodyStrings(text)];
+    const candidates = [...Object.values(values), ...query.values(), ...(text.match(/[^\s"@]+@[^\s"@]+\.[a-z]+/gi) ?? [])];
     for (const value of candidates) {
       const found = accounts.get(value) ?? [...accounts.values()].find((a) => a.email.toLowerCase() === value.toLowerCase());
       if (found) return found;
@@ -304,24 +304,6 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
       server.close(() => resolve());
     }),
   };
-}
-
-/** Every string value in a JSON body (an id named in a body such as {"user_id": "u00001"}); none for other bodies. */
-function bodyStrings(text: string): string[] {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return [];
-  }
-  const found: string[] = [];
-  const walk = (node: unknown): void => {
-    if (typeof node === 'string') found.push(node);
-    else if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === 'object') Object.values(node).forEach(walk);
-  };
-  walk(body);
-  return found;
 }
 
 /** A vendor record for an account, built through the record mapping's pointers. */
