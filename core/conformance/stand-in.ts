@@ -78,7 +78,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
   const placeholders = new Set<string>();
   const templates = [...surfaceIds.map((id) => manifest.surfaces![id]!.baseUrl.value), ...methods.map((m) => m.tokenUrl ?? '')];
   for (const t of templates) for (const [, name] of t.matchAll(/\{settings\.([A-Za-z][A-Za-z0-9_]*)\}/g)) placeholders.add(name!);
-  // Call parameters bound from the tenant's settings (an Asana workspace gid, a Slack team id) are filled too.
+  // Call parameters bound from the tenant's settings (an Asana workspace gid) are filled too.
   for (const { call } of calls) {
     for (const binding of Object.values(call.params ?? {})) {
       const setting = binding.from === 'settings' ? /^\/settings\/([A-Za-z][A-Za-z0-9_]*)$/.exec(binding.pointer ?? '') : null;
