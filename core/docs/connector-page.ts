@@ -221,8 +221,9 @@ function doneWhen(call: ApiCall): string {
   const words = { done: 'done', alreadyDone: 'already done', notFound: 'not found' } as const;
   const statuses = Object.entries(call.outcomes ?? {}).map(([status, outcome]) => `${status} ${words[outcome]}`);
   const rules = (call.when ?? []).map((r) => `${words[r.outcome]} when ${r.account} ${'equals' in r ? `is ${JSON.stringify(r.equals)}` : r.in ? `is one of ${r.in.map((v) => JSON.stringify(v)).join(', ')}` : `includes ${JSON.stringify(r.includes)}`} (read by ${call.read})`);
+  const answers = (call.answer ?? []).map((r) => `${r.outcome === 'failed' ? 'failed' : words[r.outcome]} when the answer's ${r.pointer} ${'equals' in r ? `is ${JSON.stringify(r.equals)}` : `is one of ${r.in!.map((v) => JSON.stringify(v)).join(', ')}`}`);
   const list = call.page ? `every page (${call.page.style})` : call.items !== undefined ? `the record whose email is the person's, at ${call.items || 'the root'}` : undefined;
-  return [...(statuses.length ? statuses : ['2xx done']), ...rules, ...(list ? [list] : [])].join('; ');
+  return [...(statuses.length ? statuses : ['2xx done']), ...answers, ...rules, ...(list ? [list] : [])].join('; ');
 }
 
 function plansAndFeatures(m: ConnectorManifest): string | undefined {
