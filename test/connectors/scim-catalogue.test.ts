@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { initProfile } from '../../core/cli/connector-commands.js';
 import { createServices } from '../../core/container.js';
 import type { StartResult } from '../../core/engine/port.js';
 import type { LoadedConnector } from '../../core/manifest/loader.js';
@@ -83,6 +84,18 @@ describe('SCIM connectors of the catalogue against a real SCIM server', function
       assert.equal(server.log.filter((l) => /^(PATCH|PUT|DELETE) /.test(l)).length, writes, 'the second run wrote nothing');
     });
   }
+
+  it('init writes each SCIM connector a token reference, and says the manifest gives the SCIM address where it does', () => {
+    const { profile, explained } = initProfile('t', scimApps.map((a) => a.connector), undefined, () => undefined);
+    for (const { connector } of scimApps) {
+      const m = connector.manifest;
+      assert.match(profile.apps[m.id]!.secrets!.token!, /^env:[A-Z0-9_]+_TOKEN$/, m.id);
+      const section = explained.slice(explained.indexOf(`(\`apps.${m.id}\`)`)).split('\n## ')[0]!;
+      const template = Object.values(m.surfaces ?? {}).find((s) => s.kind === 'scim')?.baseUrl.value;
+      if (template && !template.includes('{baseUrl}')) assert.ok(section.includes(`\`baseUrl\`: optional; the manifest's SCIM address is ${template}`), section);
+      else assert.match(section, /`baseUrl`: your .* address\. Not set: add it/, section);
+    }
+  });
 
   for (const { connector } of scimApps.filter(({ connector }) => Object.values(connector.manifest.surfaces ?? {}).some((s) => s.kind === 'scim'))) {
     const m = connector.manifest;
