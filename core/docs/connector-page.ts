@@ -89,7 +89,15 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     return [section === 'Overview' ? label : `${section}: ${label}`, value, fact.confidence, cite(fact), fact.note ?? ''];
   });
   const knownBlocks = [table(['Fact', 'Value', 'Confidence', 'Sources', 'Note'], knownRows)];
-  const notDocumented = unknown.length ? `**Not documented:** ${unknown.map(({ pointer }) => labelOf(pointer, m)).map(([s, l]) => `${s === 'Overview' ? '' : `${s}: `}${l.toLowerCase()}`).join(', ')}.` : undefined;
+  // An app's single sign-on with each identity provider nobody documents joins the same line.
+  const idps = Object.entries(caps.sso.idps ?? {});
+  const knownIdps = idps.filter(([, fact]) => fact.value !== 'unknown');
+  const unknownIdps = m.kind === 'idp' ? [] : Object.keys(idpNames).filter((id) => !knownIdps.some(([known]) => known === id));
+  const unknownLabels = [
+    ...unknown.map(({ pointer }) => labelOf(pointer, m)).map(([s, l]) => `${s === 'Overview' ? '' : `${s}: `}${l.toLowerCase()}`),
+    ...(unknownIdps.length ? [`SSO with ${unknownIdps.map((id) => idpNames[id]).join(' / ')}`] : []),
+  ];
+  const notDocumented = unknownLabels.length ? `**Not documented:** ${unknownLabels.join(', ')}.` : undefined;
 
   const roles = caps.entitlements.roles;
   const rolesBlock = Array.isArray(roles.value)
@@ -101,17 +109,14 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
       ? table(['Field', 'Type', 'Required', 'On create', 'On update', 'Description'], fields.value.map((f) => [f.field, f.type, yesNo(f.required), yesNo(f.onCreate), yesNo(f.onUpdate), f.description ?? '']))
       : undefined;
 
-  const idps = Object.entries(caps.sso.idps ?? {});
-  const idpBlock = idps.length
+  const idpBlock = knownIdps.length
     ? page([
         '## Single sign-on per identity provider',
         table(
           ['Identity provider', 'Protocols', 'JIT', 'SCIM through it', 'Confidence', 'Sources', 'Note'],
-          idps.map(([id, fact]) => {
-            const v = fact.value;
-            return typeof v === 'object'
-              ? [idpNames[id] ?? id, v.protocols.join(', ') || 'no SSO', describeValue(v.jit), v.scim + (v.listing ? ` (${v.listing})` : ''), fact.confidence, cite(fact as Fact), fact.note ?? '']
-              : [idpNames[id] ?? id, 'unknown', 'unknown', 'unknown', fact.confidence, cite(fact as Fact), fact.note ?? ''];
+          knownIdps.map(([id, fact]) => {
+            const v = fact.value as Exclude<typeof fact.value, 'unknown'>;
+            return [idpNames[id] ?? id, v.protocols.join(', ') || 'no SSO', describeValue(v.jit), v.scim + (v.listing ? ` (${v.listing})` : ''), fact.confidence, cite(fact as Fact), fact.note ?? ''];
           }),
         ),
       ]).trimEnd()
@@ -239,9 +244,11 @@ function plansAndFeatures(m: ConnectorManifest): string | undefined {
   ]).trimEnd();
 }
 
+/** The operations' warnings, less those a scenario above already printed word for word. */
 function watchOuts(m: ConnectorManifest): string | undefined {
+  const shown = new Set((m.scenarios ?? []).flatMap((s) => s.watchOutFor ?? []));
   const items = Object.entries(m.operations).flatMap(([name, op]) =>
-    (op.watchOutFor ?? []).map((w) => `${w.blocking ? '**Blocking.** ' : ''}${w.text}${w.when ? ` *(${describeCondition(w.when, m)})*` : ''} — \`${name}\``),
+    (op.watchOutFor ?? []).filter((w) => !shown.has(w.text)).map((w) => `${w.blocking ? '**Blocking.** ' : ''}${w.text}${w.when ? ` *(${describeCondition(w.when, m)})*` : ''} — \`${name}\``),
   );
   return items.length ? `## Watch out for\n\n${bullets(items)}` : undefined;
 }
