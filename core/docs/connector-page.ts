@@ -1,3 +1,4 @@
+import { scimCalls } from '../channels/scim/operations.js';
 import { describeCondition } from '../manifest/effective.js';
 import { type Fact, describeValue, factsOf } from '../manifest/facts.js';
 import type { LoadedConnector } from '../manifest/loader.js';
@@ -144,16 +145,19 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
 
   const operationRows = Object.entries(m.operations).map(([name, op]) => {
     const call = op.channels.find((r) => r.channel === 'api' && r.call)?.call;
+    // A SCIM route's request is the channel's, the same for every SCIM app: shown when no declared call comes first.
+    const scim = !call && op.channels.some((r) => r.channel === 'scim') ? scimCalls[name] : undefined;
     return [
       `\`${name}\``,
-      call ? call.method : '—',
-      call ? `\`${call.path}\`` : '—',
-      call ? doneWhen(call) : op.title,
+      call ? call.method : scim ? `${scim.method} (SCIM)` : '—',
+      call ? `\`${call.path}\`` : scim ? `\`${scim.path}\`` : '—',
+      call ? doneWhen(call) : scim ? scim.doneWhen : op.title,
       op.channels.map((r) => r.channel + (r.runbook ? ` (${r.runbook})` : r.recipe ? ` (${r.recipe})` : '')).join(' → '),
       [op.condition, op.appliesWhen ? `decided on what the check reads: ${describeAppliesWhen(op.appliesWhen)}` : undefined].filter(Boolean).join('; '),
     ];
   });
   const declared = Object.values(m.operations).some((op) => op.channels.some((r) => r.call));
+  const viaScim = Object.values(m.operations).some((op) => op.channels.some((r) => r.channel === 'scim'));
   const moduleOps = [...implemented].filter((n) => !m.operations[n]?.channels.some((r) => r.call));
 
   return page([
@@ -171,7 +175,7 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     ...(caps.lifecycleSources ?? []).map((s) => `**${s.name}** (tenant feature \`${s.feature}\`): when on, it owns ${s.owns.map((o) => `\`${o}\``).join(', ')}; Patchbay hands those to the checklist \`${s.runbook}\`. ${s.reason}`),
     plansAndFeatures(m),
     '## Operations',
-    `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}`,
+    `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}${viaScim ? ' SCIM requests are the scim channel\'s, under the SCIM base URL.' : ''}`,
     table(['Operation', 'Method', 'Path', 'Done when', 'Channels', 'Only if'], operationRows),
     moduleOps.length ? `API module (code): ${moduleOps.map((n) => `\`${n}\``).join(', ')}.` : undefined,
     m.playbooks

@@ -113,6 +113,21 @@ describe('generated docs', () => {
     for (const text of scenarioOnly) assert.ok(!section.includes(text) && page.includes(text), text);
   });
 
+  it("show a SCIM route's request and what counts as done: PATCH active=false to deactivate, DELETE to delete", () => {
+    const apps = registry.list().filter((c) => Object.values(c.manifest.operations).some((op) => op.channels[0]?.channel === 'scim'));
+    assert.ok(apps.length > 0);
+    for (const { manifest } of apps) {
+      const page = docs.render().get(`connectors/${manifest.id}.md`)!;
+      for (const [name, op] of Object.entries(manifest.operations).filter(([, op]) => op.channels[0]?.channel === 'scim')) {
+        const row = page.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+        assert.ok(row, `${manifest.id}: ${name} has a row`);
+        if (name === 'deactivateUser') assert.match(row, /^\| `deactivateUser` \| PATCH \(SCIM\) \| `\/Users\/\{id\}` \| active=false .*already done when active is false \| scim/, manifest.id);
+        if (name === 'deleteUser') assert.match(row, /^\| `deleteUser` \| DELETE \(SCIM\) \| `\/Users\/\{id\}` \| .*404/, manifest.id);
+        assert.doesNotMatch(row, /\| — \| — \|/, `${manifest.id}: ${name} says its request (${op.title})`);
+      }
+    }
+  });
+
   it('say "documented as absent" for a fact the vendor says does not exist', () => {
     const connector = registry.get('6sense');
     const manifest = structuredClone(connector.manifest);
