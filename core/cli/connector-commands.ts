@@ -157,7 +157,13 @@ export function initProfile(tenant: string, apps: readonly LoadedConnector[], id
       for (const s of needs.requiredSecrets) lines.push(`- \`secrets.${s}\`: where the API credential is (\`${secretRef(m.id, s)}\` reads that environment variable; \`file:PATH\` a file).`);
     }
     const templates = Object.values(m.surfaces ?? {}).map((s) => s.baseUrl.value);
-    if (needs?.requiredSettings?.includes('baseUrl') || templates.some((t) => t.includes('{baseUrl}')) || Object.values(m.operations).some((o) => o.channels.some((r) => r.channel === 'scim'))) {
+    const scimRouted = Object.values(m.operations).some((o) => o.channels.some((r) => r.channel === 'scim'));
+    const scimTemplate = Object.values(m.surfaces ?? {}).find((s) => s.kind === 'scim')?.baseUrl.value;
+    if (scimRouted) settings.secrets = { ...(settings.secrets as Record<string, string> | undefined), token: secretRef(m.id, 'token') };
+    if (scimRouted) lines.push(`- \`secrets.token\`: where the SCIM bearer token is (\`${secretRef(m.id, 'token')}\` reads that environment variable; \`file:PATH\` a file).`);
+    if (scimTemplate && !scimTemplate.includes('{baseUrl}') && !needs?.requiredSettings?.includes('baseUrl') && !templates.some((t) => t.includes('{baseUrl}'))) {
+      lines.push(`- \`baseUrl\`: optional; the manifest's SCIM address is ${scimTemplate}. Set it only to reach another host (a proxy, a government cloud).`);
+    } else if (needs?.requiredSettings?.includes('baseUrl') || templates.some((t) => t.includes('{baseUrl}')) || scimRouted) {
       lines.push(`- \`baseUrl\`: your ${m.name} API${templates.length ? ` (the manifest builds ${templates.join(', ')} from it)` : ' or SCIM'} address. Not set: add it to use the API.`);
     }
     const named = new Set(templates.flatMap((t) => [...t.matchAll(/\{settings\.([A-Za-z0-9_]+)\}/g)].map((x) => x[1]!)));

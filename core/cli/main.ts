@@ -20,6 +20,7 @@ import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js'
 import type { Fact } from '../manifest/facts.js';
 import { renderPlan, renderTable } from './format.js';
 import { ScimClient } from '../channels/scim/client.js';
+import { scimEndpoint } from '../channels/scim/endpoint.js';
 import { withScimDiscovery } from '../manifest/discovery.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
@@ -206,9 +207,13 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
 /** Asks every installed app routed over SCIM, with a base URL in the profile, what its server supports. */
 async function discoverScim(registry: Services['registry'], profile: TenantProfile, secrets: SecretResolver) {
   const results: { app: string; url: string; facts: Record<string, { value: unknown; confidence: string; sources?: unknown }> }[] = [];
-  for (const [app, settings] of Object.entries(profile.apps)) {
+  for (const [app, given] of Object.entries(profile.apps)) {
     const manifest = registry.get(app).manifest;
-    if (!settings.baseUrl || !Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
+    if (!Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
+    // The profile's baseUrl, else the manifest's SCIM address filled from the tenant's settings.
+    const endpoint = scimEndpoint(manifest, given);
+    if (!('url' in endpoint)) continue;
+    const settings = { ...given, baseUrl: endpoint.url };
     const config = await new ScimClient(app, settings, secrets).discover();
     const matrix = withScimDiscovery(effectiveMatrix(manifest, settings), config, settings.baseUrl, new Date().toISOString().slice(0, 10));
     const facts = Object.fromEntries(['patch', 'filter', 'bulk', 'maxResults'].flatMap((k) => {

@@ -1,3 +1,4 @@
+import { scimEndpoint } from '../channels/scim/endpoint.js';
 import type { EffectiveFact } from '../manifest/effective.js';
 import type { ChannelRoute, Operation } from '../schema/types/connector-manifest.js';
 import type { ChannelChoice } from '../schema/types/plan.js';
@@ -46,10 +47,11 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
   scim(_route, _name, _operation, app) {
     const blocked = capabilityBlocks(app.matrix.facts.get('/capabilities/scim/available'), 'SCIM');
     if (blocked) return { usable: false, reason: blocked };
-    if (!app.settings.baseUrl) return { usable: false, reason: `no SCIM base URL in the tenant profile (apps.${app.connector.manifest.id}.baseUrl)` };
+    const endpoint = scimEndpoint(app.connector.manifest, app.settings);
+    if ('missing' in endpoint) return { usable: false, reason: endpoint.missing };
     const missing = missingSecrets(['token'], app);
     if (missing) return { usable: false, reason: missing };
-    return { usable: true, reason: `SCIM endpoint ${app.settings.baseUrl}` };
+    return { usable: true, reason: `SCIM endpoint ${endpoint.url}${endpoint.from === 'manifest' ? ' (the manifest\'s address for this tenant)' : ''}` };
   },
 
   idp(route, name, _operation, app, _tenant, idp) {

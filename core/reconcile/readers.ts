@@ -6,6 +6,7 @@ import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
+import { scimEndpoint } from '../channels/scim/endpoint.js';
 import { ScimClient, toAccount } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
@@ -125,8 +126,11 @@ export function readAttestations(db: Database, tenant: string, app: string, now:
  * noticed (no /ServiceProviderConfig…) is said once, in the source's name.
  */
 export async function readAppByScim(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
-  const settings = profile.apps[app] ?? {};
-  if (!settings.baseUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL; use --via api, --via browser or --from <file>`);
+  const given = profile.apps[app] ?? {};
+  // The profile's baseUrl, else the manifest's SCIM address filled from the tenant's settings.
+  const endpoint = scimEndpoint(registry.get(app).manifest, given);
+  if (!('url' in endpoint)) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL (${endpoint.missing}); use --via api, --via browser or --from <file>`);
+  const settings = { ...given, baseUrl: endpoint.url };
   const listing = await new ScimClient(app, settings, secrets).readAll();
   const accounts = listing.resources.map((user) => {
     const account = toAccount(user);

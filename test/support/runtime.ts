@@ -30,7 +30,7 @@ export async function harness(options: {
   tweak?: (profile: TenantProfile & Record<string, any>) => void;
   env?: Record<string, string>;
   modules?: readonly ContainerModule[];
-  connectorsDir?: string;
+  connectorsDir?: string | readonly string[];
   profile?: TenantProfile;
   dataDir?: string;
   clock?: ManualClock;
