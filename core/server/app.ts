@@ -17,7 +17,7 @@ import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
 import { matrixReport } from '../docs/matrix-page.js';
-import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
+import { auditReportFor } from '../reconcile/audit.js';
 import { OnBehalfRefusedError } from '../engine/requester.js';
 import { describeSchemaErrors } from '../schema/validator.js';
 import { reconcileReportBody } from './reconcile-page.js';
@@ -26,7 +26,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
-import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues } from './listing.js';
+import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
@@ -81,7 +81,7 @@ const runSummary = (r: RunRecord) => ({ id: r.id, playbook: r.playbook, app: r.a
  */
 export async function startServer(options: ServerOptions): Promise<PatchbayServer> {
   const { services, runtime, profile } = options;
-  const access = new AccessStore(runtime.db);
+  const access = new AccessStore(runtime.store);
   const secure = options.behindHttps === true;
   // __Host- cookies are Secure, for the whole site, and never set by a subdomain.
   const sessionCookie = secure ? '__Host-pb_session' : 'pb_session';
@@ -111,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // One catch-up loop: changes ask for it, a timer keeps timers and escalations going.
   let settling: Promise<void> | undefined;
   let again = false;
-  let afterSettle = () => {};
+  let afterSettle: () => Promise<unknown> = async () => {};
   const settleSoon = (): Promise<void> => {
     if (settling) {
       again = true;
@@ -122,7 +122,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         again = false;
         try {
           await runtime.runs.settle();
-          afterSettle();
+          await afterSettle();
         } catch (error) {
           process.stderr.write(`patchbay serve: catching up failed: ${(error as Error).message}\n`);
         }
@@ -140,8 +140,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   const routes = enforceDeclaredAccess(app, {
     store: access,
     sessionOf: (req) => req.cookies[sessionCookie],
-    canSeeTask: (who, id) => taskVisible(runtime.db, id, seen(who), who.actor),
-    canSeeEvidence: (who, sha) => /^[0-9a-f]{64}$/.test(sha) && evidenceVisible(runtime.db, sha, seen(who)),
+    canSeeTask: (who, id) => taskVisible(runtime.store.db, id, seen(who), who.actor),
+    canSeeEvidence: async (who, sha) => /^[0-9a-f]{64}$/.test(sha) && (await evidenceVisible(runtime.store.db, sha, seen(who))),
   });
   const isApi = (req: FastifyRequest) => (req.routeOptions.config?.access ? req.routeOptions.config.access.kind === 'token' || req.routeOptions.url === '/api/v1/openapi.json' : apiPath(req.url));
 
@@ -232,7 +232,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // ---- The API: tokens with scopes. ----
   app.get('/api/v1/openapi.json', { config: { access: publicRoute } }, async () => openApiDocument(options.version ?? '0.0.0'));
   app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
-    const { items, next } = pageOfRuns(runtime.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfRuns(runtime.store.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, next);
     return (await Promise.all(await Promise.all(items.map((id) => runtime.engine.get(id))))).map(runSummary);
   });
@@ -255,7 +255,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks } },
     async (req, reply) => {
       const who = principalOf(req);
-      const { items, next } = pageOfTasks(runtime.db, {
+      const { items, next } = await pageOfTasks(runtime.store.db, {
         status: req.query.status ?? 'open',
         ...(req.query.queue ? { queue: req.query.queue } : {}),
         queues: seen(who),
@@ -279,30 +279,30 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get('/api/v1/matrix', { config: { access: tokenRoute('matrix:read') } }, async () => matrixReport(services.registry.list(), profile.profile));
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/api/v1/reconciliation', { config: { access: tokenRoute('reconcile:read') }, schema: { querystring: listQueries.reconciliation } }, async (req, reply) => {
     const report = leanAuditReport();
-    const findings = pageOfFindings(runtime.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const findings = await pageOfFindings(runtime.store.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, findings.next);
     const { current: _omitted, ...rest } = report;
     return { ...rest, findings: { items: findings.items, total: findings.total, next: findings.next } };
   });
   // The calling token itself: what it is, a new secret for it, its end.
-  app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.listTokens().find((t) => t.id === principalOf(req).tokenId));
+  app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.token(principalOf(req).tokenId!));
   app.post('/api/v1/token/rotate', { config: { access: tokenRoute() } }, async (req) => {
     const who = principalOf(req);
-    const rotated = changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
+    const rotated = await changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
     return { id: rotated.id, token: rotated.token, expiresAt: rotated.expiresAt, scopes: rotated.scopes, replaced: who.tokenId };
   });
   app.delete('/api/v1/token', { config: { access: tokenRoute() } }, async (req, reply) => {
     const who = principalOf(req);
-    changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
+    await changeToken(() => access.revokeToken(who.tokenId!), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: who.tokenId!, data: { by: 'the token itself' } } : undefined));
     return reply.code(204).send();
   });
 
   /** A token change made over HTTP and its audit event (the real caller, never a secret), in one transaction. */
-  const changeToken = <T>(change: () => T, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): T =>
-    runtime.engine.atomically(() => {
-      const result = change();
+  const changeToken = <T>(change: () => Promise<T>, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): Promise<T> =>
+    runtime.store.transaction(async () => {
+      const result = await change();
       const e = event(result);
-      if (e) runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
+      if (e) await runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
       return result;
     });
 
@@ -313,10 +313,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   };
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
-  const bridge = new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.db), profile);
-  afterSettle = () => void bridge.failures.sweep();
+  const bridge = new ScimBridge(runtime.store, runtime.runs, new IdentifierStore(runtime.db), profile);
+  afterSettle = () => bridge.failures.sweep();
   const entitlements = new Map<string, Entitlement[]>();
-  const groups = new ScimGroups(runtime.db, bridge, profile.profile.tenant, (id) => {
+  const groups = new ScimGroups(runtime.store, bridge, profile.profile.tenant, (id) => {
     if (!entitlements.has(id)) entitlements.set(id, Object.hasOwn(profile.profile.apps, id) ? entitlementsOfManifest(services.planner.context(id, profile).app.connector.manifest) : []);
     return entitlements.get(id)!;
   });
@@ -351,7 +351,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     }
   });
   app.post('/logout', { config: { access: operatorRoute({ form: 'session' }) } }, async (req, reply) => {
-    access.signOut(req.cookies[sessionCookie]);
+    await access.signOut(req.cookies[sessionCookie]);
     return reply.clearCookie(sessionCookie, cookieOptions).redirect('/login');
   });
   app.get<{ Querystring: { queue?: string; cursor?: string } }>('/inbox', { config: { access: operatorRoute() }, schema: { querystring: query({ queue: listQueries.tasks.properties.queue, cursor: page.cursor }) } }, async (req, reply) => {
@@ -359,7 +359,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const mine = memberQueues(who).map((q) => q.id);
     const queue = req.query.queue;
     const visible = seen(who);
-    const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfTasks(runtime.store.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     const tasks = runtime.tasks.getMany(items);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
@@ -423,7 +423,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);
-    const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfRuns(runtime.store.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
   const taskOf = (id: string) => {
@@ -461,7 +461,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
   });
   // Live updates: one event stream per open page, fed by one reader of the audit journal.
-  const live = new LiveEvents(runtime.db);
+  const live = new LiveEvents(runtime.store.db);
   const streams = new Set<import('node:net').Socket>();
   app.get('/assets/live.js', { config: { access: publicRoute } }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(liveScript),
@@ -477,7 +477,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const socket = res.socket!;
     streams.add(socket);
     // Every operator sees every run; tasks only of their queues (or assigned to them).
-    const stop = live.listen((c) => ({ runs: c.runs, tasks: c.tasks.filter((t) => taskVisible(runtime.db, t, visible, who.actor)) }), (chunk) => void res.write(chunk));
+    const stop = await live.listen(async (c) => ({ runs: c.runs, tasks: await visibleTasks(runtime.store.db, c.tasks, visible, who.actor) }), (chunk) => void res.write(chunk));
+    if (res.destroyed) stop();
     socket.once('close', () => streams.delete(socket));
     // A stream is bounded: the browser reconnects, so a session signed out or expired stops hearing within the bound.
     const bound = setTimeout(() => res.end(), options.eventStreamMs ?? 300_000);
@@ -496,7 +497,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const who = principalOf(req);
     // The page shows the first findings of each app; the API pages through all of them.
     const report = leanAuditReport();
-    const shown = Object.fromEntries(report.apps.filter((a) => a.latest).map((a) => [a.app, runtime.db.prepare('SELECT kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? ORDER BY kind, person LIMIT ?').all(a.latest!.id, pageFindings) as AuditReport['current'][string]]));
+    const shown = Object.fromEntries(await Promise.all(report.apps.filter((a) => a.latest).map(async (a) => [a.app, await firstFindings(runtime.store.db, a.latest!.id, pageFindings)] as const)));
     const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
     const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';
     return html(reply, layout('Reconciliation', reconcileReportBody({ ...report, current: shown }) + note, who, tokenFor(who)('/logout')));
@@ -504,13 +505,13 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get<{ Querystring: { done?: string } }>('/tokens', { config: { access: operatorRoute({ role: 'admin' }) }, schema: { querystring: query({ done: { type: 'string', pattern: '^[0-9a-f]{12}$' } }) } }, async (req, reply) => {
     const who = principalOf(req);
     const message = req.query.done ? { ok: true, text: `Token ${req.query.done} revoked: it is refused from now on.` } : undefined;
-    return html(reply, tokensPage(who, tokenFor(who), access.listTokens(), Date.now(), message));
+    return html(reply, tokensPage(who, tokenFor(who), await access.listTokens(), Date.now(), message));
   });
   app.post<{ Params: { id: string } }>('/tokens/:id/revoke', { config: { access: operatorRoute({ role: 'admin', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
     const who = principalOf(req);
-    const token = access.listTokens().find((t) => t.id === req.params.id);
+    const token = await access.token(req.params.id);
     if (!token) throw new NotFoundError('API token', req.params.id);
-    changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
+    await changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
     return reply.redirect(`/tokens?done=${encodeURIComponent(token.id)}`, 303);
   });
   app.get<{ Params: { sha: string } }>('/evidence/:sha', { config: { access: operatorRoute({ queue: 'evidence' }) }, schema: { params: { type: 'object', properties: { sha: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, required: ['sha'] } } }, async (req, reply) => {
@@ -585,14 +586,14 @@ export function act(runtime: Runtime, taskId: string, action: TaskAction, actor:
  * `check` sees the fields before any file is written (the form token comes first in our forms) and
  * again at the end if there was no file; it throws to refuse the form.
  */
-async function readForm(req: FastifyRequest, check: (fields: Record<string, string[]>) => void): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
+async function readForm(req: FastifyRequest, check: (fields: Record<string, string[]>) => Promise<void>): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
   const fields: Record<string, string[]> = {};
   const add = (k: string, v: string) => (fields[k] ??= []).push(v);
   if (!req.isMultipart()) {
     const body = req.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidInputError({ pointer: '' }, 'a form post must be a form (application/x-www-form-urlencoded or multipart/form-data)');
     for (const [k, v] of Object.entries((body as Record<string, string | string[]>) ?? {})) for (const one of Array.isArray(v) ? v : [v]) add(k, String(one));
-    check(fields);
+    await check(fields);
     return { fields, cleanup: () => undefined };
   }
   let folder: string | undefined;
@@ -602,7 +603,10 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
   try {
     for await (const part of req.parts()) {
       if (part.type === 'file') {
-        if (!checked) check(fields), (checked = true);
+        if (!checked) {
+          await check(fields);
+          checked = true;
+        }
         if (!part.filename) {
           part.file.resume();
           continue;
@@ -615,7 +619,7 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
         add(part.fieldname, String(part.value));
       }
     }
-    if (!checked) check(fields);
+    if (!checked) await check(fields);
   } catch (error) {
     cleanup();
     throw error;

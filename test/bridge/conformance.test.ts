@@ -8,7 +8,7 @@ async function bridge(options: { app?: string } = {}) {
   const h = await harness();
   const server = await serverFor(h);
   const app = options.app ?? '6sense';
-  const { token } = server.access.createBridgeToken(app);
+  const { token } = (await server.access.createBridgeToken(app));
   return { h, server, scim: new ScimClient(server, app, token), token };
 }
 
@@ -118,14 +118,14 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { status: string }).status, '401');
     // A token for another app, and an ordinary API token, are refused; a bridge token opens no API route.
-    const other = server.access.createBridgeToken('alkami');
+    const other = (await server.access.createBridgeToken('alkami'));
     assert.equal((await new ScimClient(server, '6sense', other.token).get('/Users')).status, 403);
-    const api = server.access.createToken({ name: 'ci', actor: 'ci@acme.com', role: 'admin' });
+    const api = (await server.access.createToken({ name: 'ci', actor: 'ci@acme.com', role: 'admin' }));
     assert.equal((await new ScimClient(server, '6sense', api.token).get('/Users')).status, 403);
     const viaApi = await fetch(`${server.url}/api/v1/runs`, { headers: { authorization: `Bearer ${other.token}` } });
     assert.equal(viaApi.status, 403);
     // An app that is not installed.
-    const ghost = server.access.createBridgeToken('ghost');
+    const ghost = (await server.access.createBridgeToken('ghost'));
     const unknownApp = await new ScimClient(server, 'ghost', ghost.token).get('/Users');
     assert.equal(unknownApp.status, 404);
     assert.match(unknownApp.body.detail, /no app ghost is installed/);
@@ -144,7 +144,7 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     }
     assert.equal(new Set(answers.map((a) => a.body[patchbaySchema].runId)).size, 1);
     assert.equal(answers[2]!.body.meta.version, 'W/"2"', 'the repeats changed nothing');
-    const offboardings = runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`);
+    const offboardings = (await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`));
     assert.equal(offboardings.length, 1);
     assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).playbook, 'offboard');
     assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).request.subject.email, 'alice@acme.com');
@@ -157,13 +157,13 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     const deleted = await scim.delete(`/Users/${id}`);
     assert.equal(deleted.status, 204);
     assert.equal((await scim.get(`/Users/${id}`)).status, 404);
-    assert.equal(runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`).length, 1, 'a DELETE after a deactivation offboards nothing twice');
+    assert.equal((await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`)).length, 1, 'a DELETE after a deactivation offboards nothing twice');
     // The userName is free again: a new User, whose onboarding joins the one still open for her (a person's task in 6sense).
     const recreated = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
     assert.equal(recreated.status, 201);
     assert.notEqual(recreated.body.id, id);
     assert.equal(recreated.body[patchbaySchema].runId, created.body[patchbaySchema].runId);
-    assert.equal(runsWithKey(h.runtime.db, 'scim:6sense:user:alice@acme.com:onboard:').length, 1);
+    assert.equal((await runsWithKey(h.runtime.store, 'scim:6sense:user:alice@acme.com:onboard:')).length, 1);
   });
 
   it('serves discovery: ServiceProviderConfig, ResourceTypes, Schemas', async () => {

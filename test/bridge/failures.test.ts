@@ -21,7 +21,7 @@ async function failRun(h: Awaited<ReturnType<typeof harness>>, runId: string) {
 async function failedOnboarding() {
   const h = await harness();
   const server = await serverFor(h);
-  const scim = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+  const scim = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
   const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
   const runId = created.body[patchbaySchema].runId as string;
   await failRun(h, runId);
@@ -37,7 +37,7 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     const { h, server, scim, runId, userId } = await failedOnboarding();
     // The IdP reads the truth too.
     assert.equal((await scim.get(`/Users/${userId}`)).body[patchbaySchema].provisioningState, 'failed');
-    const opened = server.bridge.failures.sweep();
+    const opened = (await server.bridge.failures.sweep());
     assert.equal(opened.length, 1);
     const task = h.runtime.tasks.get(opened[0]!);
     assert.equal(task.status, 'open');
@@ -50,14 +50,14 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     assert.match(text, /no seat left in the 6sense licence/);
     assert.match(text, /make the change in 6sense by hand, or revert it in the identity provider/);
     // Idempotent: a second sweep opens nothing.
-    assert.deepEqual(server.bridge.failures.sweep(), []);
+    assert.deepEqual((await server.bridge.failures.sweep()), []);
     assert.equal(failureTasks(h).length, 1);
     // The operator closes it with what they did; the failed run stays failed.
     const by = memberFor(h, task.id);
     assert.throws(() => h.runtime.tasks.complete(task.id, { by, evidence: [] }), /evidence is required/);
     assert.equal(h.runtime.tasks.complete(task.id, { by, evidence: [{ text: 'unassigned Alice in Okta' }] }).status, 'completed');
     assert.equal(h.run(runId).status, 'failed');
-    assert.deepEqual(server.bridge.failures.sweep(), []);
+    assert.deepEqual((await server.bridge.failures.sweep()), []);
   });
 
   it('the server\'s catch-up loop opens it, and runs not started by the bridge get none', async () => {
