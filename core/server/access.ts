@@ -78,17 +78,19 @@ export const lastUseResolutionMs = 60_000;
  * conditional write whose row count says who won, so two servers on one PostgreSQL agree.
  */
 export class AccessStore {
-  private readonly formKey: Buffer;
   /** When this process last wrote each token's last use. */
   private readonly lastUseWritten = new Map<string, number>();
 
+  /**
+   * `formKey`: the HMAC key of form tokens, random per process unless given: a form is then
+   * accepted only by the process that served it, so servers behind a load balancer without sticky
+   * sessions must be given one key.
+   */
   constructor(
     private readonly store: StoreDatabase,
     private readonly now: () => number = Date.now,
-  ) {
-    // Form tokens are HMACs bound to the session; the key lives only in this process.
-    this.formKey = randomBytes(32);
-  }
+    private readonly formKey: Buffer = randomBytes(32),
+  ) {}
 
   /**
    * Creates an API token; the returned text is shown once and never stored. `expiresInMs` defaults
