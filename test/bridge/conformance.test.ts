@@ -95,8 +95,8 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal((await scim.get('/Users')).body.totalResults, 0, 'nothing was stored by the refused requests');
   });
 
-  it('answers 404 with detail for an unknown id, 409 uniqueness for a taken userName (any case), 401 for a wrong token', async () => {
-    const { scim, server } = await bridge();
+  it('answers 404 with detail for an unknown id, 409 uniqueness for a taken userName (any case, also when two arrive at once), 401 for a wrong token', async () => {
+    const { h, scim, server } = await bridge();
     const missing = await scim.get('/Users/00000000-0000-0000-0000-000000000000');
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body.schemas, ['urn:ietf:params:scim:api:messages:2.0:Error']);
@@ -109,6 +109,12 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(again.status, 409);
     assert.equal(again.body.scimType, 'uniqueness');
     assert.equal(again.body.status, '409');
+    // Two creations of one userName at once (an IdP's retry racing its first try): one 201, one 409, one onboarding.
+    const raced = await Promise.all([scim.post('/Users', newUser('bob@acme.com', 'Bob', 'Baker')), scim.post('/Users', newUser('Bob@acme.com', 'Bob', 'Baker'))]);
+    assert.deepEqual(raced.map((r) => r.status).sort(), [201, 409], JSON.stringify(raced.map((r) => r.body)));
+    assert.equal(raced.find((r) => r.status === 409)!.body.scimType, 'uniqueness');
+    assert.equal((await scim.filter('userName eq "bob@acme.com"')).body.totalResults, 1);
+    assert.equal((await runsWithKey(h.runtime.store, 'scim:6sense:user:bob@acme.com:onboard:')).length, 1);
 
     const wrong = await new ScimClient(server, '6sense', `pb_${'0'.repeat(12)}_${'A'.repeat(43)}`).get('/Users');
     assert.equal(wrong.status, 401);
