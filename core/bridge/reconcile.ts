@@ -48,24 +48,24 @@ async function bridged(store: StoreDatabase, tenant: string, app: string): Promi
  * Each change bumps the resource's version (its ETag). One transaction: all or nothing.
  * `say` gets one line for the operator when something changed or a read was refused.
  */
-export async function bridgeFromReconciliation(db: StoreDatabase, tenant: string, read: Snapshot, at: number, say: (line: string) => void = () => {}): Promise<BridgeCorrection> {
-  if (read.side !== 'app' || !(await bridged(db, tenant, read.app))) return { applied: false, reason: `${read.app} has no SCIM bridge`, ...none };
+export async function bridgeFromReconciliation(database: StoreDatabase, tenant: string, read: Snapshot, at: number, say: (line: string) => void = () => {}): Promise<BridgeCorrection> {
+  if (read.side !== 'app' || !(await bridged(database, tenant, read.app))) return { applied: false, reason: `${read.app} has no SCIM bridge`, ...none };
   if (!read.completeness.complete) {
     const reason = `the read of ${read.app} is incomplete (${read.completeness.reasons.join('; ')}), so the SCIM bridge's Users were left as they were`;
     say(`  ${reason}`);
     return { applied: false, reason, ...none };
   }
-  const store = new BridgeStore(db);
+  const store = new BridgeStore(database);
   const busy = async (r: BridgeResource) => {
     if (!r.runId) return false;
-    const status = (await db.db.selectFrom('runs').select('status').where('id', '=', r.runId).executeTakeFirst())?.status;
+    const status = (await database.db.selectFrom('runs').select('status').where('id', '=', r.runId).executeTakeFirst())?.status;
     return status === 'running' || status === 'waiting';
   };
   const counts = { ...none };
   const seen = new Set<string>();
   const change = (r: BridgeResource, active: boolean) =>
     store.put({ ...r, attributes: { ...r.attributes, active }, active, version: r.version + 1, lastModified: at, runId: null, runOperation: null, failure: null });
-  await db.transaction(async () => {
+  await database.transaction(async () => {
     // Read inside the transaction: what is corrected is what is held when the correction commits.
     const resources = await store.all(tenant, read.app);
     const byKey = new Map<string, BridgeResource>();
