@@ -56,6 +56,12 @@ export interface ServerOptions {
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
   /** SCIM bridge requests allowed per bridge token per minute before 429 (default 600). */
   readonly scimRequestsPerMinute?: number;
+  /**
+   * The key of the pages' form tokens (32 bytes or more). Default: random for this process, so a
+   * form is accepted only by the server that served it; servers sharing one store behind a load
+   * balancer without sticky sessions are given the same key.
+   */
+  readonly formKey?: Buffer;
 }
 
 export interface PatchbayServer {
@@ -81,7 +87,8 @@ const runSummary = (r: RunRecord) => ({ id: r.id, playbook: r.playbook, app: r.a
  */
 export async function startServer(options: ServerOptions): Promise<PatchbayServer> {
   const { services, runtime, profile } = options;
-  const access = new AccessStore(runtime.store);
+  if (options.formKey && options.formKey.length < 32) throw new InvalidInputError({ pointer: '/formKey' }, `must be at least 32 bytes (got ${options.formKey.length})`);
+  const access = new AccessStore(runtime.store, Date.now, options.formKey);
   const secure = options.behindHttps === true;
   // __Host- cookies are Secure, for the whole site, and never set by a subdomain.
   const sessionCookie = secure ? '__Host-pb_session' : 'pb_session';
