@@ -256,7 +256,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     void settleSoon();
     return reply.code(result!.created ? 201 : 200).send(runSummary(result!.run));
   });
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => runtime.runs.timeline(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => await runtime.runs.timeline(req.params.id));
   app.get<{ Querystring: { queue?: string; status?: string; mine?: string; limit?: number; cursor?: string } }>(
     '/api/v1/tasks',
     { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks } },
@@ -272,14 +272,14 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
       });
       linkNext(reply, req, next);
-      return runtime.tasks.getMany(items);
+      return await runtime.tasks.getMany(items);
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => runtime.tasks.get(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => await runtime.tasks.get(req.params.id));
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', { config: { access: tokenRoute('tasks:write', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
     const who = principalOf(req);
     const action = services.validator.validate<TaskAction>('task-action', req.body ?? {});
-    const task = act(runtime, req.params.id, action, who.actor);
+    const task = await act(runtime, req.params.id, action, who.actor);
     void settleSoon();
     return task;
   });
@@ -367,7 +367,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const queue = req.query.queue;
     const visible = seen(who);
     const { items, next } = await pageOfTasks(runtime.store.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
-    const tasks = runtime.tasks.getMany(items);
+    const tasks = await runtime.tasks.getMany(items);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
   });
@@ -376,56 +376,56 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     { config: { access: operatorRoute({ queue: 'task' }) }, schema: { params: idParam, querystring: query({ done: { type: 'string', maxLength: 200 } }) } },
     async (req, reply) => {
       const who = principalOf(req);
-      const task = runtime.tasks.get(req.params.id);
+      const task = await runtime.tasks.get(req.params.id);
       const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
       return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
     },
   );
-  const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => string) =>
+  const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => Promise<string>) =>
     app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, { config: { access: operatorRoute({ queue: 'task', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
       const who = principalOf(req);
       const { fields, file } = req.form!;
       try {
-        const done = handle(who, req.params.id, fields, file);
+        const done = await handle(who, req.params.id, fields, file);
         void settleSoon();
         return reply.redirect(`/tasks/${encodeURIComponent(req.params.id)}?done=${encodeURIComponent(done)}`, 303);
       } catch (error) {
         if (!(error instanceof TaskRefusedError)) throw error;
-        const task = runtime.tasks.get(req.params.id);
+        const task = await runtime.tasks.get(req.params.id);
         return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
       }
     });
-  taskForm('tick', (who, id, fields) => {
+  taskForm('tick', async (who, id, fields) => {
     const step = Number(fields.step?.[0]);
     if (!/^\d{1,4}$/.test(fields.step?.[0] ?? '')) throw new InvalidInputError({ pointer: '/step' }, `must be the number of a step of the checklist (got ${JSON.stringify(fields.step?.[0] ?? null)})`);
-    runtime.tasks.tickStep(id, step, who.actor);
+    await runtime.tasks.tickStep(id, step, who.actor);
     return `step ${fields.step?.[0]} ticked`;
   });
-  taskForm('complete', (who, id, fields, file) => {
+  taskForm('complete', async (who, id, fields, file) => {
     if (file) checkUpload(file);
     const evidence: EvidenceInput[] = [...(fields.evidence ?? []).map((t) => t.trim()).filter(Boolean).map((text) => ({ text })), ...(file ? [{ file }] : [])];
-    runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
+    await runtime.tasks.complete(id, { by: who.actor, evidence, ...(fields.alreadyDone?.[0] === 'yes' ? { alreadyDone: true } : {}) });
     return 'completed';
   });
-  taskForm('fail', (who, id, fields) => {
-    runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
+  taskForm('fail', async (who, id, fields) => {
+    await runtime.tasks.fail(id, { by: who.actor, reason: (fields.reason?.[0] ?? '').trim() || 'no reason given' });
     return 'failed';
   });
-  taskForm('retry-robot', (who, id, fields) => {
+  taskForm('retry-robot', async (who, id, fields) => {
     const note = (fields.note?.[0] ?? '').trim();
-    runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
+    await runtime.tasks.handBack(id, { by: who.actor, ...(note ? { note } : {}) });
     return 'handed back to the robot';
   });
-  taskForm('claim', (who, id) => {
-    runtime.tasks.claim(id, who.actor);
+  taskForm('claim', async (who, id) => {
+    await runtime.tasks.claim(id, who.actor);
     return 'claimed';
   });
-  taskForm('unclaim', (who, id) => {
-    runtime.tasks.unclaim(id, who.actor);
+  taskForm('unclaim', async (who, id) => {
+    await runtime.tasks.unclaim(id, who.actor);
     return 'unclaimed';
   });
-  taskForm('reassign', (who, id, fields) => {
-    runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
+  taskForm('reassign', async (who, id, fields) => {
+    await runtime.tasks.reassign(id, { by: who.actor, queue: fields.queue?.[0] ?? '' });
     return `reassigned to ${queues().find((q) => q.id === fields.queue?.[0])?.name ?? fields.queue?.[0]}`;
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
@@ -433,22 +433,27 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { items, next } = await pageOfRuns(runtime.store.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  const taskOf = (id: string) => {
+  const taskOf = async (id: string) => {
     try {
-      return runtime.tasks.get(id);
+      return await runtime.tasks.get(id);
     } catch {
       return undefined;
     }
   };
-  const runPageFor = (who: Principal, id: string, message?: { ok: boolean; text: string }) =>
-    runPage(who, tokenFor(who), runtime.runs.timeline(id), { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
+  /** The run page: its timeline and the tasks it shows (the one the run waits for, its approvals), read first. */
+  const runPageFor = async (who: Principal, id: string, message?: { ok: boolean; text: string }) => {
+    const timeline = await runtime.runs.timeline(id);
+    const shown = [...(timeline.run.waitingFor?.startsWith('task:') ? [timeline.run.waitingFor.slice(5)] : []), ...timeline.tasks.filter((x) => x.stepId === 'approval').map((x) => x.taskId)];
+    const tasks = new Map(await Promise.all(shown.map(async (taskId) => [taskId, await taskOf(taskId)] as const)));
+    return runPage(who, tokenFor(who), timeline, { task: (taskId) => tasks.get(taskId), queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
+  };
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
     '/runs/:id',
     { config: { access: operatorRoute() }, schema: { params: idParam, querystring: query({ done: { type: 'string', enum: ['evidence'] } }) } },
     async (req, reply) => {
       const who = principalOf(req);
       const message = req.query.done === 'evidence' ? { ok: true, text: 'Evidence given: the step is done and the run moves on.' } : undefined;
-      return html(reply, runPageFor(who, req.params.id, message));
+      return html(reply, await runPageFor(who, req.params.id, message));
     },
   );
   // A person's word (and a file) that a JIT account exists, for a run waiting on it: the run is signalled as by `patchbay evidence`.
@@ -458,10 +463,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { fields, file } = req.form!;
     const stepId = fields.step?.[0] ?? '';
     if (run.status !== 'waiting' || run.waitingFor !== `evidence:${stepId}`) {
-      return html(reply, runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
+      return html(reply, await runPageFor(who, run.id, { ok: false, text: 'This run no longer waits for evidence for that step: nothing was changed.' }), 409);
     }
     const text = (fields.text?.[0] ?? '').trim();
-    if (!text && !file) return html(reply, runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
+    if (!text && !file) return html(reply, await runPageFor(who, run.id, { ok: false, text: 'Nothing was given: describe what shows that the account exists, or attach a file (or both).' }), 400);
     const kept = file ? keepUpload(runtime.evidenceDir, file, who.actor) : undefined;
     await settling;
     await runtime.runs.giveEvidence(run.id, stepId, who.actor, text || `${kept!.file!.name} attached`, kept?.file);
@@ -575,7 +580,7 @@ function apiPath(url: string): boolean {
 }
 
 /** Carries out one task action as `actor` (the store checks queue membership and evidence). */
-export function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
+export async function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
   switch (action.action) {
     case 'complete':
       return runtime.tasks.complete(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) });
