@@ -233,8 +233,8 @@ async function openDriftTask(
   const runtime = (await cli.runtime());
   const app = connector.manifest.id;
   const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
-  const open = runtime.engine.sql("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(key) as { id: string } | undefined;
-  if (open) return { taskId: open.id, opened: false };
+  const open = await runtime.tasks.openStandingId(key);
+  if (open) return { taskId: open, opened: false };
   const files = new EvidenceFiles(runtime.evidenceDir);
   const at = Date.now();
   const evidence: Evidence[] = result.shots.map((shot, i) => files.keep(shot.png, { name: `${recipe.id}-canary-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id}, canary)`, at }));
@@ -281,7 +281,7 @@ async function checkOnce(
       if (result.status === 'drift' && 'step' in result) {
         const runtime = (await cli.runtime());
         const task = await openDriftTask(cli, connector, r, profile, result);
-        runtime.engine.audit.append(
+        await runtime.engine.audit.append(
           { type: 'browser.canary-drift', actor: 'patchbay', taskId: task.taskId, data: { app: connector.manifest.id, recipe: r.id, at: result.step, detail: result.detail, task: task.taskId, opened: task.opened } },
           Date.now(),
         );

@@ -2,7 +2,7 @@ import { canaryPass, parseEvery } from './recipe-commands.js';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Runtime, Services } from '../container.js';
-import type { TaskView } from '../channels/human/task-store.js';
+import { TaskStore, type TaskView } from '../channels/human/task-store.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
@@ -30,13 +30,9 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** The run and task commands: everything that needs the store. */
 export function registerRunCommands(program: Command, cli: CliContext): void {
-  const taskLookup = (runtime: Runtime) => (id: string): TaskView | undefined => {
-    try {
-      return runtime.tasks.get(id);
-    } catch {
-      return undefined;
-    }
-  };
+  /** The tasks these runs wait on (and `more`), read at once, as the renderers' lookup. */
+  const taskLookup = (runtime: Runtime, runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []) =>
+    runtime.tasks.lookup(TaskStore.idsOf(runs, more));
 
   program
     .command('run')
@@ -60,9 +56,9 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         if (!runtime) throw new NotFoundError('run', runId);
         if (by) await runtime.runs.cancel(runId, options.reason!, by);
         await runtime.runs.settle();
-        const timeline = runtime.runs.timeline(runId);
+        const timeline = await runtime.runs.timeline(runId);
         if (options.json) cli.printJson(timeline);
-        else cli.print(renderTimeline(timeline, taskLookup(runtime)));
+        else cli.print(renderTimeline(timeline, await taskLookup(runtime, [timeline.run], timeline.tasks)));
         return;
       }
       if (!options.app) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, 'required option --app <id> not given');
@@ -90,7 +86,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       }
       const runtime = (await cli.runtime());
       const results = await runtime.runs.start(incoming, profile, { ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...(options.by ?? process.env.PATCHBAY_OPERATOR ? { requestedBy: options.by ?? process.env.PATCHBAY_OPERATOR } : {}) });
-      const tasks = taskLookup(runtime);
+      const tasks = await taskLookup(runtime, results.map((r) => r.run));
       if (options.json) {
         cli.printJson(results.map(({ run, created }) => ({ created, id: run.id, playbook: run.playbook, app: run.app, subject: run.subject, status: run.status, outcome: run.outcome, waitingFor: describeWait(run, tasks) })));
         return;
@@ -118,7 +114,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       await runtime?.runs.settle();
       const runs = !runtime ? [] : await runtime.engine.list({ ...(options.status ? { status: options.status } : {}), limit: Number(options.limit) });
       if (options.json) cli.printJson(runs.map(({ profile: _profile, plan: _plan, ...r }) => r));
-      else cli.print(runs.length && runtime ? renderRuns(runs, taskLookup(runtime)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
+      else cli.print(runs.length && runtime ? renderRuns(runs, await taskLookup(runtime, runs)) : 'no runs yet: start one with patchbay run offboard --app spendesk --user <email>');
     });
 
   program
@@ -133,7 +129,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('run', runId);
       const run = await runtime.runs.giveEvidence(runId, options.step, by, options.text);
-      cli.print(`${run.id}: ${describeWait(run, taskLookup(runtime))}`);
+      cli.print(`${run.id}: ${describeWait(run, await taskLookup(runtime, [run]))}`);
     });
 
   program
@@ -148,7 +144,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const mine = options.mine ? operator(options.by) : undefined;
       const runtime = (await cli.existingRuntime());
       await runtime?.runs.settle();
-      const tasks = runtime ? runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(mine ? { operator: mine } : {}) }) : [];
+      const tasks = runtime ? await runtime.tasks.list({ ...(options.queue ? { queue: options.queue } : {}), status: options.all ? 'all' : 'open', ...(mine ? { operator: mine } : {}) }) : [];
       if (options.json) cli.printJson(tasks);
       else cli.print(tasks.length ? renderTasks(tasks) : 'no open tasks');
     });
@@ -163,7 +159,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
       await runtime.runs.settle();
-      const view = runtime.tasks.get(id);
+      const view = await runtime.tasks.get(id);
       if (options.json) cli.printJson(view);
       else cli.print(renderTask(view));
     });
@@ -185,7 +181,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       if (!runtime) throw new NotFoundError('task', id);
       let view: TaskView;
       if (options.step !== undefined) {
-        view = runtime.tasks.tickStep(id, Number(options.step), by);
+        view = await runtime.tasks.tickStep(id, Number(options.step), by);
       } else {
         const evidence = (options.evidence ?? []).map((e) => (existsSync(e) && statSync(e).isFile() ? { file: e } : { text: e }));
         view = await runtime.runs.completeTask(id, { by, evidence, ...(options.alreadyDone ? { alreadyDone: true } : {}), ...(options.person ? { person: options.person } : {}) });
@@ -198,10 +194,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         cli.print(`${id}: step ${options.step} ticked (${view.stepsDone.length} of ${view.content.runbook.steps.length})`);
         return;
       }
-      cli.print(`${id}: ${runtime.tasks.get(id).status}`);
+      cli.print(`${id}: ${(await runtime.tasks.get(id)).status}`);
       for (const item of view.items.filter((i) => i.closedBy === by)) {
         const run = await runtime.engine.get(item.runId);
-        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
+        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, await taskLookup(runtime, [run]))}`);
       }
     });
 
@@ -220,7 +216,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       cli.print(`${id}: failed`);
       for (const item of view.items) {
         const run = await runtime.engine.get(item.runId);
-        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, taskLookup(runtime))}`);
+        cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, await taskLookup(runtime, [run]))}`);
       }
     });
 
@@ -236,7 +232,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const by = operator(options.by);
       const runtime = (await cli.existingRuntime());
       if (!runtime) throw new NotFoundError('task', id);
-      const view = runtime.tasks.reassign(id, { by, ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
+      const view = await runtime.tasks.reassign(id, { by, ...(options.queue ? { queue: options.queue } : {}), ...(options.to ? { assignee: options.to } : {}) });
       cli.print(`${id}: queue ${view.queue}${view.assignee ? `, assigned to ${view.assignee}` : ''}`);
     });
 
@@ -247,7 +243,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (action: string, options: { json?: boolean }) => {
       if (action !== 'verify') throw new InvalidInputError({ file: 'command line' }, `unknown audit action '${action}' (known: verify)`);
-      const result = (await cli.existingRuntime())?.engine.audit.verify() ?? { rows: 0 };
+      const result = (await (await cli.existingRuntime())?.engine.audit.verify()) ?? { rows: 0 };
       if (options.json) cli.printJson({ ok: !result.broken, ...result });
       else if (result.broken) cli.print(`audit log BROKEN at row ${result.broken.seq}: ${result.broken.reason} (${result.rows} rows read)`);
       else cli.print(`audit log intact: ${result.rows} rows, every link holds`);

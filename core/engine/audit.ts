@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Database } from '../store/database.js';
+import { sql } from 'kysely';
+import type { StoreDatabase } from '../store/sql.js';
 
 /** One line of the audit log: who did what to which run or task, and when. */
 export interface AuditEvent {
@@ -34,58 +35,77 @@ function hashOf(prev: string, seq: number, at: number, e: { type: string; actor:
 /**
  * The append-only audit log. Each row carries the hash of the row before it, so that altering or
  * removing any row breaks the chain from there on; triggers refuse UPDATE and DELETE outright.
+ *
+ * Order with concurrent writers: an append takes the chain's lock for the rest of its transaction
+ * (SQLite: the write transaction itself; PostgreSQL: a transaction-scoped advisory lock), reads the
+ * last row and writes `seq = last + 1` linked to its hash. Two writers therefore take turns, `seq` is
+ * the primary key, and the chain cannot fork: it is a single line in `seq` order on both databases.
  */
 export class AuditLog {
-  private readonly last;
-  private readonly insert;
-  private readonly listeners: ((record: AuditRecord) => void)[] = [];
+  private readonly listeners: ((record: AuditRecord) => void | Promise<void>)[] = [];
 
-  constructor(private readonly db: Database) {
-    this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
-    this.insert = db.prepare('INSERT INTO audit (seq, at, run_id, task_id, type, actor, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-  }
+  constructor(private readonly store: StoreDatabase) {}
 
-  /** Appends inside the caller's transaction, if any. Secrets never belong in `data`. */
-  append(event: AuditEvent, at: number): void {
-    const previous = this.last.get() as { seq: number; hash: string } | undefined;
-    const seq = (previous?.seq ?? 0) + 1;
-    const prev = previous?.hash ?? genesis;
-    const data = JSON.stringify(event.data ?? {});
-    const hash = hashOf(prev, seq, at, event, data);
-    this.insert.run(seq, at, event.runId ?? null, event.taskId ?? null, event.type, event.actor, data, prev, hash);
-    for (const listener of this.listeners) listener({ ...event, data: event.data ?? {}, seq, at, hash });
+  /** Appends inside the caller's transaction (or one of its own). Secrets never belong in `data`. */
+  async append(event: AuditEvent, at: number): Promise<void> {
+    await this.store.transaction(async () => {
+      await this.store.lockAuditChain();
+      const db = this.store.db;
+      const previous = await db.selectFrom('audit').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const seq = (previous?.seq ?? 0) + 1;
+      const prev = previous?.hash ?? genesis;
+      const data = JSON.stringify(event.data ?? {});
+      const hash = hashOf(prev, seq, at, event, data);
+      await db.insertInto('audit').values({ seq, at, run_id: event.runId ?? null, task_id: event.taskId ?? null, type: event.type, actor: event.actor, data, prev_hash: prev, hash }).execute();
+      for (const listener of this.listeners) await listener({ ...event, data: event.data ?? {}, seq, at, hash });
+    });
   }
 
   /** Calls `listener` for every event appended, inside the same transaction (for the outbox of webhooks). */
-  onAppend(listener: (record: AuditRecord) => void): void {
+  onAppend(listener: (record: AuditRecord) => void | Promise<void>): void {
     this.listeners.push(listener);
   }
 
-  /** Walks the whole chain; returns the first broken link, or undefined when every row holds. */
-  verify(): { rows: number; broken?: AuditBreak } {
+  /**
+   * Walks the whole chain, 1,000 rows per read; returns the first broken link, or nothing when every
+   * row holds. Rows removed from the end are found on SQLite from its sequence of the highest seq ever
+   * used; PostgreSQL refuses DELETE and TRUNCATE on the table by trigger.
+   */
+  async verify(): Promise<{ rows: number; broken?: AuditBreak }> {
     let prev = genesis;
     let expectedSeq = 1;
     let rows = 0;
-    const all = this.db.prepare('SELECT seq, at, run_id AS runId, task_id AS taskId, type, actor, data, prev_hash AS prevHash, hash FROM audit ORDER BY seq').iterate() as Iterable<{
-      seq: number; at: number; runId: string | null; taskId: string | null; type: string; actor: string; data: string; prevHash: string; hash: string;
-    }>;
-    for (const row of all) {
-      rows++;
-      if (row.seq !== expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `row ${expectedSeq} is missing (next row is ${row.seq})` } };
-      if (row.prevHash !== prev) return { rows, broken: { seq: row.seq, reason: `row ${row.seq} does not follow row ${row.seq - 1} (previous hash differs)` } };
-      if (hashOf(prev, row.seq, row.at, row, row.data) !== row.hash) return { rows, broken: { seq: row.seq, reason: `row ${row.seq} was altered (its content no longer matches its hash)` } };
-      prev = row.hash;
-      expectedSeq++;
+    for (let after = 0; ; ) {
+      const page = await this.store.db
+        .selectFrom('audit')
+        .select(['seq', 'at', 'run_id as runId', 'task_id as taskId', 'type', 'actor', 'data', 'prev_hash as prevHash', 'hash'])
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(1000)
+        .execute();
+      if (page.length === 0) break;
+      for (const row of page) {
+        rows++;
+        if (row.seq !== expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `row ${expectedSeq} is missing (next row is ${row.seq})` } };
+        if (row.prevHash !== prev) return { rows, broken: { seq: row.seq, reason: `row ${row.seq} does not follow row ${row.seq - 1} (previous hash differs)` } };
+        if (hashOf(prev, row.seq, row.at, row, row.data) !== row.hash) return { rows, broken: { seq: row.seq, reason: `row ${row.seq} was altered (its content no longer matches its hash)` } };
+        prev = row.hash;
+        expectedSeq++;
+      }
+      after = page.at(-1)!.seq;
     }
-    const highest = (this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined)?.seq ?? 0;
-    if (highest >= expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `rows ${expectedSeq} to ${highest} were removed from the end` } };
+    if (this.store.dialect === 'sqlite') {
+      const highest = (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`.execute(this.store.db)).rows[0]?.seq ?? 0;
+      if (highest >= expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `rows ${expectedSeq} to ${highest} were removed from the end` } };
+    }
     return { rows };
   }
 
-  list(filter: { runId?: string; taskId?: string } = {}): AuditRecord[] {
-    const rows = this.db
-      .prepare('SELECT seq, at, run_id AS runId, task_id AS taskId, type, actor, data, hash FROM audit WHERE (? IS NULL OR run_id = ?) AND (? IS NULL OR task_id = ?) ORDER BY seq')
-      .all(filter.runId ?? null, filter.runId ?? null, filter.taskId ?? null, filter.taskId ?? null) as (Omit<AuditRecord, 'data'> & { data: string; runId: string | null; taskId: string | null })[];
+  async list(filter: { runId?: string; taskId?: string } = {}): Promise<AuditRecord[]> {
+    let query = this.store.db.selectFrom('audit').select(['seq', 'at', 'run_id as runId', 'task_id as taskId', 'type', 'actor', 'data', 'hash']).orderBy('seq');
+    if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+    if (filter.taskId !== undefined) query = query.where('task_id', '=', filter.taskId);
+    const rows = await query.execute();
     return rows.map((r) => ({ ...r, runId: r.runId ?? undefined, taskId: r.taskId ?? undefined, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 }

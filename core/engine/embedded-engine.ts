@@ -4,7 +4,9 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import { type Database, type Statement, StatementCache, SqliteConnection, retryBusy } from '../store/database.js';
+import type { Selectable } from 'kysely';
+import { type Sql, StoreDatabase } from '../store/sql.js';
+import type { RunsTable } from '../store/tables.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -56,13 +58,9 @@ export interface EmbeddedEngineOptions {
   readonly pause?: (ms: number) => Promise<void>;
 }
 
-type RunRow = {
-  id: string; idempotency_key: string; batch_id: string | null; tenant: string; playbook: string; app: string; subject: string;
-  request: string; plan: string; profile: string; status: RunStatus; outcome: RunRecord['outcome']; waiting_for: string | null;
-  wake_at: number | null; lease_owner: string | null; lease_until: number | null; created_at: number; updated_at: number; finished_at: number | null;
-};
+type RunRow = Selectable<RunsTable>;
 
-const openStatuses = "('running', 'waiting')";
+const openStatuses: RunStatus[] = ['running', 'waiting'];
 
 /** A driver of this engine already holds the run: a second claimer in the same process is refused. */
 export class RunLeasedError extends PatchbayError {
@@ -73,11 +71,12 @@ export class RunLeasedError extends PatchbayError {
 }
 
 /**
- * The embedded engine: runs are replayed from a SQLite journal. A slice of a run executes inside
- * one transaction (so that a task and the journal entry that created it commit together or not at
- * all); a step marked external commits first, calls out, and opens a new transaction for its result.
- * Work is at least once inside an external step, which is why every external call carries an
- * idempotency key derived from (run, step).
+ * The embedded engine: runs are replayed from a journal in the store (SQLite by default,
+ * PostgreSQL with --database). A slice of a run executes inside one transaction (so that a task and
+ * the journal entry that created it commit together or not at all); a step marked external commits
+ * first, calls out, and opens a new transaction for its result. Work is at least once inside an
+ * external step, which is why every external call carries an idempotency key derived from (run, step).
+ * Leases in the runs table let several processes drive runs on one database, each run by one at a time.
  */
 @injectable()
 export class EmbeddedRunEngine implements RunEngine {
@@ -87,14 +86,12 @@ export class EmbeddedRunEngine implements RunEngine {
    */
   readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly audit: AuditLog;
-  private inTransaction = false;
   private drivers = 0;
   /** Runs held by a driver of this engine right now, and which driver: the in-process half of a lease. */
   private readonly held = new Map<string, string>();
-  /** The drive in progress: drives of one engine share one connection, so they take turns. */
+  /** The drive in progress: drives of one engine take turns. */
   private driving: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly statements: StatementCache;
   private readonly leaseMs: number;
   private readonly batchSize: number;
   readonly inlineWaitMaxMs: number;
@@ -103,26 +100,25 @@ export class EmbeddedRunEngine implements RunEngine {
   private workflow: Workflow | undefined;
 
   constructor(
-    @inject(SqliteConnection) readonly db: Database,
+    @inject(StoreDatabase) readonly store: StoreDatabase,
     @inject(Clock) readonly clock: Clock,
     @inject(EngineOptions) options: EmbeddedEngineOptions = {},
   ) {
-    this.audit = new AuditLog(db);
-    this.statements = new StatementCache(db);
+    this.audit = new AuditLog(store);
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batchSize = options.batchSize ?? 500;
     this.inlineWaitMaxMs = options.inlineWaitMaxMs ?? 30_000;
     this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
+  /** The query builder: the open transaction of the calling context, else the database. */
+  get db(): Sql {
+    return this.store.db;
+  }
+
   /** The workflow every run executes; set once by the composition root (it depends on the engine's own tasks). */
   use(workflow: Workflow): void {
     this.workflow = workflow;
-  }
-
-  /** A prepared statement, compiled once per engine: preparing is most of the cost of a small query. */
-  sql(text: string): Statement {
-    return this.statements.get(text);
   }
 
   /**
@@ -135,8 +131,8 @@ export class EmbeddedRunEngine implements RunEngine {
     const results: StartResult[] = [];
     if (options.drive === false) {
       for (let i = 0; i < runs.length; i += this.batchSize) {
-        this.atomically(() => {
-          for (const run of runs.slice(i, i + this.batchSize)) results.push(this.record(run, null).result);
+        await this.transaction(async () => {
+          for (const run of runs.slice(i, i + this.batchSize)) results.push((await this.record(run, null)).result);
         });
       }
       return results;
@@ -145,7 +141,7 @@ export class EmbeddedRunEngine implements RunEngine {
       for (let i = 0; i < runs.length; i += this.batchSize) {
         await this.transaction(async () => {
           for (const run of runs.slice(i, i + this.batchSize)) {
-            const { result } = this.record(run, holder);
+            const { result } = await this.record(run, holder);
             if (!result.created) {
               results.push(result);
               continue;
@@ -159,24 +155,29 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   /** Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person. */
-  private record(run: NewRun, holder: string | null): { result: StartResult } {
+  private async record(run: NewRun, holder: string | null): Promise<{ result: StartResult }> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
-    const existing = this
-      .sql(`SELECT * FROM runs WHERE idempotency_key = ? OR (open_key = ? AND status IN ${openStatuses}) LIMIT 1`)
-      .get(run.idempotencyKey, openKey) as RunRow | undefined;
+    const existing = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where((eb) => eb.or([eb('idempotency_key', '=', run.idempotencyKey), eb.and([eb('open_key', '=', openKey), eb('status', 'in', openStatuses)])]))
+      .limit(1)
+      .executeTakeFirst();
     if (existing) return { result: { run: toRecord(existing), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
-    this
-      .sql(
-        `INSERT INTO runs (id, idempotency_key, open_key, batch_id, tenant, playbook, app, subject, request, plan, profile, status, wake_at, lease_owner, lease_until, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
-      )
-      .run(id, run.idempotencyKey, openKey, run.batchId ?? null, run.profile.tenant, run.request.playbook, run.request.app, run.request.subject.email,
-        JSON.stringify(run.request), JSON.stringify(run.plan), JSON.stringify(run.profile), now, holder, holder ? now + this.leaseMs : null, now, now);
-    const insertStep = this.sql("INSERT INTO steps (run_id, step_id, position, status, updated_at) VALUES (?, ?, ?, 'pending', ?)");
-    run.plan.steps.forEach((step, position) => insertStep.run(id, step.id, position, now));
-    this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length, ...(run.request.onBehalfOf ? { onBehalfOf: run.request.onBehalfOf } : {}) } }, now);
+    await this.db
+      .insertInto('runs')
+      .values({
+        id, idempotency_key: run.idempotencyKey, open_key: openKey, batch_id: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook,
+        app: run.request.app, subject: run.request.subject.email, request: JSON.stringify(run.request), plan: JSON.stringify(run.plan), profile: JSON.stringify(run.profile),
+        status: 'running', wake_at: now, lease_owner: holder, lease_until: holder ? now + this.leaseMs : null, created_at: now, updated_at: now,
+      })
+      .execute();
+    if (run.plan.steps.length) {
+      await this.db.insertInto('steps').values(run.plan.steps.map((step, position) => ({ run_id: id, step_id: step.id, position, status: 'pending', updated_at: now }))).execute();
+    }
+    await this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length, ...(run.request.onBehalfOf ? { onBehalfOf: run.request.onBehalfOf } : {}) } }, now);
     const record: RunRecord = {
       id, idempotencyKey: run.idempotencyKey, batchId: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook, app: run.request.app,
       subject: run.request.subject.email, request: run.request, plan: run.plan, profile: run.profile, status: 'running', outcome: null, waitingFor: null,
@@ -185,66 +186,61 @@ export class EmbeddedRunEngine implements RunEngine {
     return { result: { run: record, created: true } };
   }
 
-  async signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean> {
-    return this.recordSignal(runId, name, payload, dedupeKey, actor);
-  }
-
   /**
-   * The signal, recorded synchronously in the open transaction (or one of its own): for the embedded
-   * store's own collaborators (the task store signals the runs of a task in the commit that closes it).
+   * Records a signal for the run (once per `dedupeKey`) and makes the run due now. Inside the
+   * caller's transaction when there is one (the task store signals a task's runs in the commit that closes it).
    * @throws NotFoundError when there is no such run.
    */
-  recordSignal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean {
-    return this.atomically(() => {
-      const status = this.sql('SELECT status FROM runs WHERE id = ?').pluck().get(runId) as RunStatus | undefined;
-      if (!status) throw new NotFoundError('run', runId);
-      if (status !== 'running' && status !== 'waiting') return false;
+  async signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean> {
+    return this.transaction(async () => {
+      const row = await this.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
+      if (!row) throw new NotFoundError('run', runId);
+      if (row.status !== 'running' && row.status !== 'waiting') return false;
       const now = this.clock.now();
-      const inserted = this
-        .sql('INSERT INTO signals (run_id, name, payload, dedupe_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING')
-        .run(runId, name, JSON.stringify(payload ?? null), dedupeKey, now).changes;
-      if (!inserted) return false;
-      this.sql("UPDATE runs SET status = 'running', wake_at = ?, updated_at = ? WHERE id = ?").run(now, now, runId);
-      this.audit.append({ type: 'run.signalled', actor, runId, data: { signal: name } }, now);
+      const inserted = await this.db
+        .insertInto('signals')
+        .values({ run_id: runId, name, payload: JSON.stringify(payload ?? null), dedupe_key: dedupeKey, at: now })
+        .onConflict((oc) => oc.column('dedupe_key').doNothing())
+        .executeTakeFirst();
+      if (!Number(inserted.numInsertedOrUpdatedRows ?? 0)) return false;
+      await this.db.updateTable('runs').set({ status: 'running', wake_at: now, updated_at: now }).where('id', '=', runId).execute();
+      await this.audit.append({ type: 'run.signalled', actor, runId, data: { signal: name } }, now);
       return true;
     });
   }
 
   async get(runId: string): Promise<RunRecord> {
-    return this.read(runId);
-  }
-
-  /** The run as stored now, synchronously: for the embedded store's own collaborators. @throws NotFoundError */
-  read(runId: string): RunRecord {
-    const row = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
+    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
     if (!row) throw new NotFoundError('run', runId);
     return toRecord(row);
   }
 
   async list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): Promise<RunRecord[]> {
-    const rows = this
-      .sql('SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR batch_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?')
-      .all(filter.status ?? null, filter.status ?? null, filter.batchId ?? null, filter.batchId ?? null, filter.limit ?? 1000) as RunRow[];
-    return rows.map(toRecord);
+    let query = this.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 1000);
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
+    return (await query.execute()).map(toRecord);
   }
 
   async cancel(runId: string, reason: string, actor: string): Promise<RunRecord> {
-    return this.atomically(() => {
-      const run = this.read(runId);
+    return this.transaction(async () => {
+      const run = await this.get(runId);
       if (run.status !== 'running' && run.status !== 'waiting') return run;
       const now = this.clock.now();
-      this
-        .sql("UPDATE runs SET status = 'cancelled', outcome = 'cancelled', waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?")
-        .run(now, now, runId);
-      this.audit.append({ type: 'run.cancelled', actor, runId, data: { reason } }, now);
-      return this.read(runId);
+      await this.db
+        .updateTable('runs')
+        .set({ status: 'cancelled', outcome: 'cancelled', waiting_for: null, wake_at: null, lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
+        .where('id', '=', runId)
+        .execute();
+      await this.audit.append({ type: 'run.cancelled', actor, runId, data: { reason } }, now);
+      return this.get(runId);
     });
   }
 
   /**
-   * Advances every run with work due now, as one driver: drives of this engine take turns (they
-   * share one connection), each claims a run only when no other holder has it, and a run held by
-   * another driver of this process is never claimed, even when its lease has run out.
+   * Advances every run with work due now, as one driver: drives of this engine take turns, each
+   * claims a run only when no other holder has it, and a run held by another driver of this process
+   * is never claimed, even when its lease has run out.
    */
   async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
     return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY));
@@ -255,17 +251,25 @@ export class EmbeddedRunEngine implements RunEngine {
     const skipped = new Set<string>();
     while (slices < max) {
       const now = this.clock.now();
-      const due = (this.sql(`SELECT * FROM runs WHERE status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT 100`).all(now) as RunRow[])
-        .filter((row) => !skipped.has(row.id));
+      const due = (await this.db
+        .selectFrom('runs')
+        .selectAll()
+        .where('status', 'in', openStatuses)
+        .where('wake_at', 'is not', null)
+        .where('wake_at', '<=', now)
+        .orderBy('wake_at')
+        .orderBy('id')
+        .limit(100)
+        .execute()).filter((row) => !skipped.has(row.id));
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
       if (claimable.length === 0) break;
       for (const row of claimable) {
         if (slices >= max) break;
         await this.transaction(async () => {
-          if (!this.claim(row.id, holder, row.lease_owner)) return;
+          if (!(await this.claim(row.id, holder, row.lease_owner))) return;
           slices++;
-          await this.holding(row.id, holder, () => this.slice(this.read(row.id)));
+          await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
         });
       }
     }
@@ -277,23 +281,30 @@ export class EmbeddedRunEngine implements RunEngine {
    * that was judged gone, or null). Returns false when someone else took it first.
    * @throws RunLeasedError when another driver of this process holds the run.
    */
-  claim(runId: string, holder: string, seen: string | null): boolean {
+  async claim(runId: string, holder: string, seen: string | null): Promise<boolean> {
     const other = this.held.get(runId);
     if (other && other !== holder) throw new RunLeasedError(runId, other);
     const now = this.clock.now();
-    return this
-      .sql(`UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status IN ${openStatuses} AND wake_at IS NOT NULL AND wake_at <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)`)
-      .run(holder, now + this.leaseMs, runId, now, now, seen ?? '').changes > 0;
+    const result = await this.db
+      .updateTable('runs')
+      .set({ lease_owner: holder, lease_until: now + this.leaseMs })
+      .where('id', '=', runId)
+      .where('status', 'in', openStatuses)
+      .where('wake_at', 'is not', null)
+      .where('wake_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', seen ?? '')]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /**
    * Applies `change` and drives the runs it unblocks in the same commit (up to their first external
    * step), as one driver taking its turn. Returns what `change` returned.
    */
-  async changeAndDrive<T>(change: () => T): Promise<T> {
+  async changeAndDrive<T>(change: () => T | Promise<T>): Promise<T> {
     return this.asDriver((holder) =>
       this.transaction(async () => {
-        const changed = change();
+        const changed = await change();
         await this.driveAs(holder, Number.POSITIVE_INFINITY);
         return changed;
       }),
@@ -323,7 +334,8 @@ export class EmbeddedRunEngine implements RunEngine {
     const other = this.held.get(runId);
     if (other && other !== holder) throw new RunLeasedError(runId, other);
     this.held.set(runId, holder);
-    this.heartbeat ??= setInterval(() => this.renewLeases(), Math.max(10, Math.floor(this.leaseMs / 3))).unref();
+    // The heartbeat belongs to no transaction: it renews leases in commits of its own.
+    this.heartbeat ??= this.store.detached(() => setInterval(() => void this.renewLeases(), Math.max(10, Math.floor(this.leaseMs / 3))).unref());
     try {
       return await fn();
     } finally {
@@ -335,17 +347,23 @@ export class EmbeddedRunEngine implements RunEngine {
     }
   }
 
-  /** Pushes back the expiry of every lease this process holds (between transactions only; the next beat catches up). */
-  private renewLeases(): void {
-    if (this.inTransaction || this.db.inTransaction || !this.db.open) return;
+  private renewing = false;
+
+  /** Pushes back the expiry of every lease this process holds, in a commit of its own (waiting for the one in progress). */
+  private async renewLeases(): Promise<void> {
+    if (this.renewing || this.held.size === 0) return;
+    this.renewing = true;
     try {
       const until = this.clock.now() + this.leaseMs;
-      const renew = this.sql('UPDATE runs SET lease_until = ? WHERE id = ? AND lease_owner = ?');
-      this.db.transaction(() => {
-        for (const [runId, holder] of this.held) renew.run(until, runId, holder);
-      }).immediate();
+      await this.store.transaction(async () => {
+        for (const [runId, holder] of this.held) {
+          await this.db.updateTable('runs').set({ lease_until: until }).where('id', '=', runId).where('lease_owner', '=', holder).execute();
+        }
+      });
     } catch {
       // Busy or closing: the lease still has two thirds of its time; the next beat tries again.
+    } finally {
+      this.renewing = false;
     }
   }
 
@@ -354,7 +372,7 @@ export class EmbeddedRunEngine implements RunEngine {
    * its holder was a driver of this engine that has finished, or its holder's process on this
    * machine is gone.
    */
-  private leaseIsFree(row: RunRow, now: number): boolean {
+  private leaseIsFree(row: { id: string; lease_owner: string | null; lease_until: number | null }, now: number): boolean {
     if (this.held.has(row.id)) return false;
     if (!row.lease_owner || (row.lease_until ?? 0) < now) return true;
     if (row.lease_owner.startsWith(`${this.owner}/`)) return true;
@@ -372,97 +390,58 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Replays the run from its journal and executes it until it waits or ends; returns where it stands. */
   private async slice(run: RunRecord): Promise<Partial<RunRecord>> {
     const journal = new Map<string, unknown>();
-    for (const row of this.sql('SELECT key, value FROM journal WHERE run_id = ?').iterate(run.id) as Iterable<{ key: string; value: string }>) {
+    for (const row of await this.db.selectFrom('journal').select(['key', 'value']).where('run_id', '=', run.id).execute()) {
       journal.set(row.key, JSON.parse(row.value));
     }
     const context = new JournalContext(this, run, journal);
     try {
       if (!this.workflow) throw new Error('no workflow registered with the engine');
       const result = await this.workflow(context, run);
-      return this.finish(run.id, result);
+      return await this.finish(run.id, result);
     } catch (error) {
       if (error instanceof Suspend) return this.park(run.id, error);
       return this.finish(run.id, { outcome: 'failed', summary: (error as Error)?.message ?? String(error) });
     }
   }
 
-  private park(runId: string, suspend: Suspend): Partial<RunRecord> {
+  private async park(runId: string, suspend: Suspend): Promise<Partial<RunRecord>> {
     const now = this.clock.now();
-    this
-      .sql("UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
-      .run(suspend.waitingFor, suspend.wakeAt, now, runId);
+    await this.db
+      .updateTable('runs')
+      .set({ status: 'waiting', waiting_for: suspend.waitingFor, wake_at: suspend.wakeAt, lease_owner: null, lease_until: null, updated_at: now })
+      .where('id', '=', runId)
+      .execute();
     return { status: 'waiting', waitingFor: suspend.waitingFor, wakeAt: suspend.wakeAt, updatedAt: now };
   }
 
-  private finish(runId: string, result: WorkflowResult): Partial<RunRecord> {
+  private async finish(runId: string, result: WorkflowResult): Promise<Partial<RunRecord>> {
     const now = this.clock.now();
     const status: RunStatus = result.outcome === 'failed' ? 'failed' : 'completed';
-    this
-      .sql('UPDATE runs SET status = ?, outcome = ?, waiting_for = NULL, wake_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?')
-      .run(status, result.outcome, now, now, runId);
-    this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
+    await this.db
+      .updateTable('runs')
+      .set({ status, outcome: result.outcome, waiting_for: null, wake_at: null, lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
+      .where('id', '=', runId)
+      .execute();
+    await this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
     return { status, outcome: result.outcome, waitingFor: null, wakeAt: null, updatedAt: now, finishedAt: now };
   }
 
-  /** Runs `fn` in a transaction, or in the one already open. */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inTransaction) return fn();
-    this.begin();
-    this.inTransaction = true;
-    try {
-      const result = await fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    } finally {
-      this.inTransaction = false;
-    }
-  }
-
-  /** Synchronous work in a transaction of its own (or the open one). */
-  atomically<T>(fn: () => T): T {
-    if (this.inTransaction || this.db.inTransaction) return fn();
-    this.begin();
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    }
-  }
-
-  /**
-   * Opens a write transaction at once (`BEGIN IMMEDIATE`: the code reads then writes, and a read
-   * transaction that must become a write one cannot wait for a busy store), waiting under the
-   * busy timeout and then a few short retries for another process's write to finish.
-   */
-  private begin(): void {
-    retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
+  /** Runs `fn` in a write transaction, or in the one already open (core/store/sql.ts). */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.transaction(fn);
   }
 
   /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
-  async outside<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.inTransaction) return fn();
-    this.db.exec('COMMIT');
-    this.inTransaction = false;
-    try {
-      return await fn();
-    } finally {
-      this.begin();
-      this.inTransaction = true;
-    }
+  outside<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.outside(fn);
   }
 
-  journalWrite(runId: string, key: string, value: unknown): void {
-    this.sql('INSERT INTO journal (run_id, key, value, at) VALUES (?, ?, ?, ?)').run(runId, key, JSON.stringify(value ?? null), this.clock.now());
+  async journalWrite(runId: string, key: string, value: unknown): Promise<void> {
+    await this.db.insertInto('journal').values({ run_id: runId, key, value: JSON.stringify(value ?? null), at: this.clock.now() }).execute();
   }
 
-  nthSignal(runId: string, name: string, n: number): { payload: unknown } | undefined {
-    const row = this.sql('SELECT payload FROM signals WHERE run_id = ? AND name = ? ORDER BY id LIMIT 1 OFFSET ?').get(runId, name, n - 1) as { payload: string } | undefined;
+  async nthSignal(runId: string, name: string, n: number): Promise<{ payload: unknown } | undefined> {
+    const row = await this.db.selectFrom('signals').select('payload').where('run_id', '=', runId).where('name', '=', name).orderBy('id').limit(1).offset(n - 1).executeTakeFirst();
     return row && { payload: JSON.parse(row.payload) };
   }
 }
@@ -487,8 +466,8 @@ class JournalContext implements RunContext {
     return n === 1 ? name : `${name}#${n}`;
   }
 
-  private write(key: string, value: unknown): void {
-    this.engine.journalWrite(this.run.id, key, value);
+  private async write(key: string, value: unknown): Promise<void> {
+    await this.engine.journalWrite(this.run.id, key, value);
     this.journal.set(key, value);
   }
 
@@ -502,18 +481,18 @@ class JournalContext implements RunContext {
     for (;; attempt++) {
       try {
         const value = options.external ? await this.engine.outside(async () => fn(attempt)) : await fn(attempt);
-        this.write(key, { value });
+        await this.write(key, { value });
         return value;
       } catch (error) {
         if (error instanceof Suspend) throw error;
         const failure = serialize(error);
         if (!isRetryable(error) || attempt >= policy.maxAttempts) {
-          this.write(key, { error: failure });
+          await this.write(key, { error: failure });
           throw new StepFailedError(name, failure, { cause: error });
         }
         const delayMs = retryDelayMs(error, attempt, policy);
-        this.write(`${key}@${attempt}`, { error: failure, delayMs });
-        this.engine.audit.append({ type: 'step.retry', actor: 'patchbay', runId: this.run.id, data: { step: name, attempt, delayMs, error: failure.message } }, this.engine.clock.now());
+        await this.write(`${key}@${attempt}`, { error: failure, delayMs });
+        await this.engine.audit.append({ type: 'step.retry', actor: 'patchbay', runId: this.run.id, data: { step: name, attempt, delayMs, error: failure.message } }, this.engine.clock.now());
         await this.timer(`${key}@${attempt}:wait`, delayMs, `retry of ${name}`);
       }
     }
@@ -523,20 +502,20 @@ class JournalContext implements RunContext {
     const key = this.key(`signal:${name}`);
     if (this.journal.has(key)) return this.journal.get(key) as SignalResult<T>;
     const n = Number(key.split('#')[1] ?? 1);
-    const signal = this.engine.nthSignal(this.run.id, name, n);
+    const signal = await this.engine.nthSignal(this.run.id, name, n);
     if (signal) {
       const result: SignalResult<T> = { timedOut: false, payload: signal.payload as T };
-      this.write(key, result);
+      await this.write(key, result);
       return result;
     }
     let deadline: number | null = null;
     if (timeoutMs !== undefined) {
       const deadlineKey = `${key}:deadline`;
-      if (!this.journal.has(deadlineKey)) this.write(deadlineKey, this.engine.clock.now() + timeoutMs);
+      if (!this.journal.has(deadlineKey)) await this.write(deadlineKey, this.engine.clock.now() + timeoutMs);
       deadline = this.journal.get(deadlineKey) as number;
       if (this.engine.clock.now() >= deadline) {
         const result: SignalResult<T> = { timedOut: true };
-        this.write(key, result);
+        await this.write(key, result);
         return result;
       }
     }
@@ -548,7 +527,7 @@ class JournalContext implements RunContext {
   }
 
   private async timer(key: string, ms: number, what: string): Promise<void> {
-    if (!this.journal.has(key)) this.write(key, this.engine.clock.now() + ms);
+    if (!this.journal.has(key)) await this.write(key, this.engine.clock.now() + ms);
     const wakeAt = this.journal.get(key) as number;
     const left = wakeAt - this.engine.clock.now();
     if (left <= 0) return;
@@ -561,15 +540,15 @@ class JournalContext implements RunContext {
 
   async now(): Promise<number> {
     const key = this.key('now');
-    if (!this.journal.has(key)) this.write(key, this.engine.clock.now());
+    if (!this.journal.has(key)) await this.write(key, this.engine.clock.now());
     return this.journal.get(key) as number;
   }
 
   async audit(event: Omit<AuditEvent, 'runId'>): Promise<void> {
     const key = this.key('audit');
     if (this.journal.has(key)) return;
-    this.engine.audit.append({ ...event, runId: this.run.id }, this.engine.clock.now());
-    this.write(key, event.type);
+    await this.engine.audit.append({ ...event, runId: this.run.id }, this.engine.clock.now());
+    await this.write(key, event.type);
   }
 }
 
@@ -603,7 +582,7 @@ function toRecord(row: RunRow): RunRecord {
     plan: JSON.parse(row.plan),
     profile: JSON.parse(row.profile),
     status: row.status,
-    outcome: row.outcome,
+    outcome: row.outcome as RunRecord['outcome'],
     waitingFor: row.waiting_for,
     wakeAt: row.wake_at,
     createdAt: row.created_at,

@@ -1,6 +1,6 @@
 import { inject, injectable } from 'inversify';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
-import { type Database, SqliteConnection } from '../store/database.js';
+import { StoreDatabase } from '../store/sql.js';
 import type { AuditRecord } from './audit.js';
 
 /** The changes told to a tenant's webhook, as CloudEvents of type dev.patchbay.<event>. */
@@ -42,12 +42,12 @@ export interface CloudEvent {
 export class EventOutbox {
   private readonly profiles = new Map<string, TenantProfile | null>();
 
-  constructor(@inject(SqliteConnection) private readonly db: Database) {}
+  constructor(@inject(StoreDatabase) private readonly store: StoreDatabase) {}
 
-  record(event: AuditRecord): void {
+  async record(event: AuditRecord): Promise<void> {
     if (!publishedEvents.has(event.type)) return;
-    const runId = event.runId ?? this.runOfTask(event.taskId);
-    const profile = runId ? this.profileOf(runId) : undefined;
+    const runId = event.runId ?? (await this.runOfTask(event.taskId));
+    const profile = runId ? await this.profileOf(runId) : undefined;
     const webhook = profile?.notifications?.webhook;
     if (!profile || !webhook) return;
     const body: CloudEvent = {
@@ -60,19 +60,20 @@ export class EventOutbox {
       datacontenttype: 'application/json',
       data: { ...(event.runId ? { run: event.runId } : {}), ...(event.taskId ? { task: event.taskId } : {}), actor: event.actor, ...event.data },
     };
-    this.db
-      .prepare('INSERT INTO outbox (kind, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?)')
-      .run('cloudevent', JSON.stringify({ url: webhook.url, ...(webhook.secret ? { secret: webhook.secret } : {}), body }), event.at, event.at);
+    await this.store.db
+      .insertInto('outbox')
+      .values({ kind: 'cloudevent', payload: JSON.stringify({ url: webhook.url, ...(webhook.secret ? { secret: webhook.secret } : {}), body }), created_at: event.at, next_attempt_at: event.at })
+      .execute();
   }
 
-  private runOfTask(taskId: string | undefined): string | undefined {
+  private async runOfTask(taskId: string | undefined): Promise<string | undefined> {
     if (!taskId) return undefined;
-    return (this.db.prepare('SELECT run_id FROM task_items WHERE task_id = ? LIMIT 1').get(taskId) as { run_id: string } | undefined)?.run_id;
+    return (await this.store.db.selectFrom('task_items').select('run_id').where('task_id', '=', taskId).limit(1).executeTakeFirst())?.run_id;
   }
 
-  private profileOf(runId: string): TenantProfile | undefined {
+  private async profileOf(runId: string): Promise<TenantProfile | undefined> {
     if (!this.profiles.has(runId)) {
-      const row = this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined;
+      const row = await this.store.db.selectFrom('runs').select('profile').where('id', '=', runId).executeTakeFirst();
       if (this.profiles.size > 10_000) this.profiles.clear();
       this.profiles.set(runId, row ? (JSON.parse(row.profile) as TenantProfile) : null);
     }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { inject, injectable } from 'inversify';
 import { SecretResolver } from '../tenant/secrets.js';
 import { Clock } from './clock.js';
-import { type Database, SqliteConnection } from '../store/database.js';
+import { StoreDatabase } from '../store/sql.js';
 
 /**
  * Outgoing notifications, written in the same transaction as the change they tell of and delivered
@@ -17,15 +17,20 @@ export class Outbox {
   private readonly timeoutMs = 5000;
 
   constructor(
-    @inject(SqliteConnection) private readonly db: Database,
+    @inject(StoreDatabase) private readonly store: StoreDatabase,
     @inject(Clock) private readonly clock: Clock,
     @inject(SecretResolver) private readonly secrets: SecretResolver,
   ) {}
 
   async deliver(): Promise<{ delivered: number; failed: number }> {
-    const due = this.db
-      .prepare('SELECT id, payload, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 100')
-      .all(this.clock.now()) as { id: number; payload: string; attempts: number }[];
+    const due = await this.store.db
+      .selectFrom('outbox')
+      .select(['id', 'payload', 'attempts'])
+      .where('delivered_at', 'is', null)
+      .where('next_attempt_at', '<=', this.clock.now())
+      .orderBy('id')
+      .limit(100)
+      .execute();
     let delivered = 0;
     let failed = 0;
     for (const row of due) {
@@ -54,18 +59,19 @@ export class Outbox {
       }
       const now = this.clock.now();
       if (error === undefined) {
-        this.db.prepare('UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?').run(now, row.id);
+        await this.store.db.updateTable('outbox').set((eb) => ({ delivered_at: now, attempts: eb('attempts', '+', 1), last_error: null })).where('id', '=', row.id).execute();
         delivered++;
       } else {
         const backoff = Math.min(3_600_000, 30_000 * 2 ** row.attempts);
-        this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(now + backoff, error, row.id);
+        await this.store.db.updateTable('outbox').set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: now + backoff, last_error: error })).where('id', '=', row.id).execute();
         failed++;
       }
     }
     return { delivered, failed };
   }
 
-  pending(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number }).n;
+  async pending(): Promise<number> {
+    const row = await this.store.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('delivered_at', 'is', null).executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 }

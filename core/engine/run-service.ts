@@ -63,30 +63,31 @@ export class RunService {
     if (options.drive === false) return this.engine.start(runs, { drive: false });
     const results = await this.engine.start(runs);
     const moved = await this.settle();
-    return moved ? results.map((r) => ({ ...r, run: this.engine.read(r.run.id) })) : results;
+    return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;
   }
 
   /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns whether anything moved. */
   async settle(): Promise<boolean> {
     const first = await this.engine.drive();
-    const escalated = this.tasks.escalateOverdue();
+    const escalated = await this.tasks.escalateOverdue();
     const second = await this.engine.drive();
     const sent = await this.outbox.deliver();
     return first.slices + second.slices + escalated.length + sent.delivered + sent.failed > 0;
   }
 
-  timeline(runId: string): Timeline {
-    const run = this.engine.read(runId);
-    const records = this.steps.list(runId);
-    const items = this.tasks.itemsOfRun(runId);
+  /** The run with its steps, its tasks' sections and its audit trail. @throws NotFoundError */
+  async timeline(runId: string): Promise<Timeline> {
+    const run = await this.engine.get(runId);
+    const records = await this.steps.list(runId);
+    const items = await this.tasks.itemsOfRun(runId);
+    const audit = await this.engine.audit.list({ runId });
+    // A task's own events (opened, escalated, completed) carry no run id: they belong to every run in it.
+    for (const taskId of new Set(items.map((i) => i.taskId))) audit.push(...(await this.engine.audit.list({ taskId })).filter((a) => !a.runId));
     return {
       run,
       steps: records.map((record) => ({ ...record, plan: run.plan.steps.find((s) => s.id === record.stepId)! })),
       tasks: items.map((i) => ({ taskId: i.taskId, stepId: i.stepId, status: i.status, closedBy: i.closedBy })),
-      // A task's own events (opened, escalated, completed) carry no run id: they belong to every run in it.
-      audit: this.engine.audit.list({ runId }).concat(
-        items.flatMap((i) => this.engine.audit.list({ taskId: i.taskId }).filter((a) => !a.runId)),
-      ).sort((a, b) => a.seq - b.seq),
+      audit: audit.sort((a, b) => a.seq - b.seq),
     };
   }
 
@@ -114,7 +115,7 @@ export class RunService {
   }
 
   /** One commit for a change and the steps it unblocks, then the usual catching up; or only the change. */
-  private async withRunsMovingOn<T>(change: () => T, options: { drive?: boolean }): Promise<T> {
+  private async withRunsMovingOn<T>(change: () => Promise<T>, options: { drive?: boolean }): Promise<T> {
     if (options.drive === false) return change();
     const result = await this.engine.changeAndDrive(change);
     await this.settle();
@@ -123,7 +124,7 @@ export class RunService {
 
   async cancel(runId: string, reason: string, by: string): Promise<RunRecord> {
     const run = await this.engine.cancel(runId, reason, by);
-    this.tasks.cancelItemsOf(runId, by);
+    await this.tasks.cancelItemsOf(runId, by);
     return run;
   }
 }

@@ -1,6 +1,6 @@
 import type { Evidence } from '../channels/executor.js';
 import { inject, injectable } from 'inversify';
-import { type Database, StatementCache, SqliteConnection } from '../store/database.js';
+import { StoreDatabase } from '../store/sql.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed' | 'skipped';
 
@@ -18,31 +18,45 @@ export interface StepRecord {
 /** Where each step of a run stands, for the timeline; written through the run's journal so it is exact after replay. */
 @injectable()
 export class StepLog {
-  private readonly statements: StatementCache;
+  constructor(@inject(StoreDatabase) private readonly store: StoreDatabase) {}
 
-  constructor(@inject(SqliteConnection) database: Database) {
-    this.statements = new StatementCache(database);
+  /**
+   * Records a step's status (and channel, an attempt, a detail, evidence appended to what it has).
+   * The run is driven by one driver at a time, so reading the evidence and writing it back inside one
+   * transaction loses nothing.
+   */
+  async update(runId: string, stepId: string, change: { status: StepStatus; channel?: string; attempt?: boolean; detail?: string; evidence?: readonly Evidence[] }, at: number): Promise<void> {
+    await this.store.transaction(async () => {
+      const db = this.store.db;
+      let evidence: string | undefined;
+      if (change.evidence?.length) {
+        const row = await db.selectFrom('steps').select('evidence').where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
+        evidence = JSON.stringify([...(row ? (JSON.parse(row.evidence) as Evidence[]) : []), ...change.evidence]);
+      }
+      await db
+        .updateTable('steps')
+        .set((eb) => ({
+          status: change.status,
+          ...(change.channel !== undefined ? { channel: change.channel } : {}),
+          ...(change.attempt ? { attempts: eb('attempts', '+', 1) } : {}),
+          ...(change.detail !== undefined ? { detail: change.detail } : {}),
+          ...(evidence !== undefined ? { evidence } : {}),
+          updated_at: at,
+        }))
+        .where('run_id', '=', runId)
+        .where('step_id', '=', stepId)
+        .execute();
+    });
   }
 
-  private get db() {
-    return { prepare: (text: string) => this.statements.get(text) };
-  }
-
-  update(runId: string, stepId: string, change: { status: StepStatus; channel?: string; attempt?: boolean; detail?: string; evidence?: readonly Evidence[] }, at: number): void {
-    this.db
-      .prepare(
-        `UPDATE steps SET status = ?, channel = coalesce(?, channel), attempts = attempts + ?, detail = coalesce(?, detail),
-           evidence = CASE WHEN ? IS NULL THEN evidence ELSE json_insert(evidence, '$[#]', json(?)) END, updated_at = ?
-         WHERE run_id = ? AND step_id = ?`,
-      )
-      .run(change.status, change.channel ?? null, change.attempt ? 1 : 0, change.detail ?? null, change.evidence?.length ? 1 : null, JSON.stringify(change.evidence ?? []), at, runId, stepId);
-    // json_insert appends one value; evidence lists are flattened when read.
-  }
-
-  list(runId: string): StepRecord[] {
-    const rows = this.db
-      .prepare('SELECT step_id AS stepId, position, status, channel, attempts, detail, evidence, updated_at AS updatedAt FROM steps WHERE run_id = ? ORDER BY position')
-      .all(runId) as (Omit<StepRecord, 'evidence'> & { evidence: string })[];
-    return rows.map((r) => ({ ...r, evidence: (JSON.parse(r.evidence) as (Evidence | Evidence[])[]).flat() }));
+  async list(runId: string): Promise<StepRecord[]> {
+    const rows = await this.store.db
+      .selectFrom('steps')
+      .select(['step_id as stepId', 'position', 'status', 'channel', 'attempts', 'detail', 'evidence', 'updated_at as updatedAt'])
+      .where('run_id', '=', runId)
+      .orderBy('position')
+      .execute();
+    // Rows written before evidence was kept flat hold nested lists: flattened when read.
+    return rows.map((r) => ({ ...r, status: r.status as StepStatus, evidence: (JSON.parse(r.evidence) as (Evidence | Evidence[])[]).flat() }));
   }
 }

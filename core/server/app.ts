@@ -12,7 +12,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { ErrorObject } from 'ajv';
 import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
+import { type EvidenceInput, TaskRefusedError, TaskStore } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
@@ -433,19 +433,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const { items, next } = await pageOfRuns(runtime.store.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
-  const taskOf = async (id: string) => {
-    try {
-      return await runtime.tasks.get(id);
-    } catch {
-      return undefined;
-    }
-  };
-  /** The run page: its timeline and the tasks it shows (the one the run waits for, its approvals), read first. */
   const runPageFor = async (who: Principal, id: string, message?: { ok: boolean; text: string }) => {
     const timeline = await runtime.runs.timeline(id);
-    const shown = [...(timeline.run.waitingFor?.startsWith('task:') ? [timeline.run.waitingFor.slice(5)] : []), ...timeline.tasks.filter((x) => x.stepId === 'approval').map((x) => x.taskId)];
-    const tasks = new Map(await Promise.all(shown.map(async (taskId) => [taskId, await taskOf(taskId)] as const)));
-    return runPage(who, tokenFor(who), timeline, { task: (taskId) => tasks.get(taskId), queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
+    const taskOf = await runtime.tasks.lookup(TaskStore.idsOf([timeline.run], timeline.tasks));
+    return runPage(who, tokenFor(who), timeline, { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
   };
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
     '/runs/:id',

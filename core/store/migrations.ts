@@ -232,7 +232,7 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX task_items_run ON task_items (run_id, step_id);
 
       CREATE TABLE audit (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        seq BIGINT PRIMARY KEY,
         at BIGINT NOT NULL,
         run_id TEXT,
         task_id TEXT,

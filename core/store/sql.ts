@@ -38,6 +38,11 @@ export interface StoreDatabase {
   /** Commits the open transaction (if any), runs `fn` outside any, then opens a new one for the rest. */
   outside<T>(fn: () => Promise<T>): Promise<T>;
   /**
+   * Runs `fn` (synchronously) outside the ambient transaction: what it starts, such as a timer,
+   * belongs to no transaction and queries the database on its own.
+   */
+  detached<T>(fn: () => T): T;
+  /**
    * Serialises appends to the audit log's hash chain within the open transaction, so that two
    * writers cannot both link to the same previous row: SQLite's write transaction already does;
    * PostgreSQL takes a transaction-scoped advisory lock.
@@ -104,6 +109,10 @@ class KyselyStore implements StoreDatabase {
     } finally {
       scope.trx = await this.root.startTransaction().execute();
     }
+  }
+
+  detached<T>(fn: () => T): T {
+    return this.scope.exit(fn);
   }
 
   async lockAuditChain(): Promise<void> {

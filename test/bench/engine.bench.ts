@@ -64,7 +64,7 @@ await measure('runs started, one batch of requests (500 per commit)', async (rt)
 await measure(
   'task completions, one per call (its run resumes, the next task opens)',
   async (rt) => {
-    const tasks = rt.tasks.list();
+    const tasks = await rt.tasks.list();
     // The owner-role transfers, one task per person, in the finance queue.
     for (const task of tasks) await rt.runs.completeTask(task.id, { by: 'finance.admin@acme.example', evidence: [{ text: 'held no owner role' }] });
     return tasks.length;
@@ -72,7 +72,7 @@ await measure(
   async (rt) => {
     await rt.runs.start(Array.from({ length: count }, (_, i) => request(i)), profile, {});
     // One task per person, as when requests arrive one by one.
-    const [batched] = rt.tasks.list();
+    const [batched] = await rt.tasks.list();
     if (batched && batched.items.length > 1) {
       await rt.runs.completeTask(batched.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'unassigned' }] });
     }

@@ -28,7 +28,7 @@ const started = Date.now();
 for (let i = 0; i < openTasks; i++) {
   await runtime.runs.start([{ source: 'bench', request: { playbook: 'offboard', app: 'spendesk', subject: { email: `leaver${i}@acme.com` } } }], profile);
 }
-const tasks = runtime.tasks.list({ status: 'open', queue: 'it-ops', limit: 1_000_000 });
+const tasks = await runtime.tasks.list({ status: 'open', queue: 'it-ops', limit: 1_000_000 });
 console.log(`store: ${tasks.length} open tasks in it-ops (made in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
 const server = await startServer({ services, runtime, profile, port: 0, version: 'bench', tickMs: 3_600_000 });
@@ -79,7 +79,7 @@ await report(
     requests: [{ method: 'POST', headers, body, setupRequest: (req: any) => ({ ...req, path: `/api/v1/tasks/${tasks[next++ % tasks.length]!.id}/actions` }) }],
   }),
 );
-const completed = runtime.tasks.list({ status: 'completed', limit: 1_000_000 }).length;
+const completed = (await runtime.tasks.list({ status: 'completed', limit: 1_000_000 })).length;
 console.log(`store: ${completed} tasks completed (each once; the runs move on in the background)`);
 await server.close();
 await runtime.close();

@@ -4,17 +4,20 @@ import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
 import { ScimClient, newUser, patchbaySchema } from './client.js';
 
-const memberFor = (h: Awaited<ReturnType<typeof harness>>, taskId: string) => h.profile.profile.queues?.find((q) => q.id === h.runtime.tasks.get(taskId).queue)?.members[0] ?? 'someone';
+const memberFor = async (h: Awaited<ReturnType<typeof harness>>, taskId: string) => {
+  const queue = (await h.runtime.tasks.get(taskId)).queue;
+  return h.profile.profile.queues?.find((q) => q.id === queue)?.members[0] ?? 'someone';
+};
 
 /** Fails each task of a run (a person's failure may escalate to another queue) until the run has failed. */
 async function failRun(h: Awaited<ReturnType<typeof harness>>, runId: string) {
-  for (let i = 0; i < 5 && h.run(runId).status !== 'failed'; i++) {
-    const next = h.openTaskOf(runId);
+  for (let i = 0; i < 5 && (await h.run(runId)).status !== 'failed'; i++) {
+    const next = await h.openTaskOf(runId);
     if (!next) break;
-    h.runtime.tasks.fail(next, { by: memberFor(h, next), reason: 'no seat left in the 6sense licence' });
+    await h.runtime.tasks.fail(next, { by: await memberFor(h, next), reason: 'no seat left in the 6sense licence' });
     await h.runtime.runs.settle();
   }
-  assert.equal(h.run(runId).status, 'failed');
+  assert.equal((await h.run(runId)).status, 'failed');
 }
 
 /** The server on the demo tenant, a bridge token for 6sense (whose work is a person's task), and a run of the bridge failed by that person. */
@@ -28,7 +31,7 @@ async function failedOnboarding() {
   return { h, server, scim, runId, userId: created.body.id as string };
 }
 
-const failureTasks = (h: Awaited<ReturnType<typeof harness>>) => h.runtime.tasks.list({ status: 'all' }).filter((t) => t.runbook === bridgeFailureRunbookId);
+const failureTasks = async (h: Awaited<ReturnType<typeof harness>>) => (await h.runtime.tasks.list({ status: 'all' })).filter((t) => t.runbook === bridgeFailureRunbookId);
 
 describe('SCIM bridge: a failed run tells the operator that the IdP believes otherwise', function () {
   this.timeout(60_000);
@@ -37,9 +40,9 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     const { h, server, scim, runId, userId } = await failedOnboarding();
     // The IdP reads the truth too.
     assert.equal((await scim.get(`/Users/${userId}`)).body[patchbaySchema].provisioningState, 'failed');
-    const opened = (await server.bridge.failures.sweep());
+    const opened = await server.bridge.failures.sweep();
     assert.equal(opened.length, 1);
-    const task = h.runtime.tasks.get(opened[0]!);
+    const task = await (await h.runtime.tasks.get(opened[0]!));
     assert.equal(task.status, 'open');
     assert.equal(task.app, '6sense');
     assert.equal(task.queue, h.profile.profile.apps['6sense']?.queue ?? h.profile.profile.queues?.[0]?.id);
@@ -50,14 +53,14 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     assert.match(text, /no seat left in the 6sense licence/);
     assert.match(text, /make the change in 6sense by hand, or revert it in the identity provider/);
     // Idempotent: a second sweep opens nothing.
-    assert.deepEqual((await server.bridge.failures.sweep()), []);
-    assert.equal(failureTasks(h).length, 1);
+    assert.deepEqual(await server.bridge.failures.sweep(), []);
+    assert.equal((await failureTasks(h)).length, 1);
     // The operator closes it with what they did; the failed run stays failed.
-    const by = memberFor(h, task.id);
-    assert.throws(() => h.runtime.tasks.complete(task.id, { by, evidence: [] }), /evidence is required/);
-    assert.equal(h.runtime.tasks.complete(task.id, { by, evidence: [{ text: 'unassigned Alice in Okta' }] }).status, 'completed');
-    assert.equal(h.run(runId).status, 'failed');
-    assert.deepEqual((await server.bridge.failures.sweep()), []);
+    const by = await memberFor(h, task.id);
+    await assert.rejects(async () => h.runtime.tasks.complete(task.id, { by, evidence: [] }), /evidence is required/);
+    assert.equal((await h.runtime.tasks.complete(task.id, { by, evidence: [{ text: 'unassigned Alice in Okta' }] })).status, 'completed');
+    assert.equal((await h.run(runId)).status, 'failed');
+    assert.deepEqual(await server.bridge.failures.sweep(), []);
   });
 
   it('the server\'s catch-up loop opens it, and runs not started by the bridge get none', async () => {
@@ -67,8 +70,8 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     await failRun(h, other!.run.id);
     // Any SCIM write asks the server to catch up; the sweep follows it.
     await scim.post('/Users', newUser('carol@acme.com', 'Carol', 'Cole'));
-    for (let i = 0; i < 50 && failureTasks(h).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    const tasks = failureTasks(h);
+    for (let i = 0; i < 50 && (await failureTasks(h)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const tasks = await failureTasks(h);
     assert.equal(tasks.length, 1);
     assert.equal(tasks[0]!.items[0]!.email, 'alice@acme.com');
   });

@@ -12,12 +12,12 @@ async function bridge(app: string) {
 }
 
 /** The desired access a run was started with. */
-const accessOf = (h: Awaited<ReturnType<typeof harness>>, runId: string) => (h.run(runId).request as { access?: { roles?: string[] } }).access;
+const accessOf = async (h: Awaited<ReturnType<typeof harness>>, runId: string) => ((await h.run(runId)).request as { access?: { roles?: string[] } }).access;
 
 /** Does every task of a run until it is no longer at work. */
 async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
-  for (let i = 0; i < 6 && ['running', 'waiting'].includes(h.run(runId).status); i++) await h.completeNext(runId);
-  assert.equal(h.run(runId).status, 'completed', JSON.stringify(h.run(runId).waitingFor));
+  for (let i = 0; i < 6 && ['running', 'waiting'].includes((await h.run(runId)).status); i++) await h.completeNext(runId);
+  assert.equal((await h.run(runId)).status, 'completed', JSON.stringify((await h.run(runId)).waitingFor));
 }
 
 describe('SCIM bridge: Groups for apps with entitlements', function () {
@@ -64,8 +64,8 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
     assert.equal(added.status, 200, JSON.stringify(added.body));
     assert.deepEqual(added.body.members.map((m: any) => [m.value, m.display]), [[alice.body.id, 'alice@acme.com']]);
     const runId = added.body[groupExtension].members[0].runId;
-    assert.equal(h.run(runId).playbook, 'change');
-    assert.deepEqual(accessOf(h, runId), { roles: ['Controller'] });
+    assert.equal((await h.run(runId)).playbook, 'change');
+    assert.deepEqual(await accessOf(h, runId), { roles: ['Controller'] });
     // The IdP's retry: nothing new.
     assert.equal((await scim.patch('/Groups/controller', add)).status, 200);
     assert.equal((await runsWithKey(h.runtime.store, `scim:spendesk:group:controller:${alice.body.id}:add`)).length, 1);
@@ -80,7 +80,7 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
     const admin = await scim.patch('/Groups/administrator', adminAdd);
     assert.equal(admin.status, 200, JSON.stringify(admin.body));
     const adminRun = admin.body[groupExtension].members[0].runId;
-    assert.deepEqual(accessOf(h, adminRun), { roles: ['Controller', 'Administrator'] });
+    assert.deepEqual(await accessOf(h, adminRun), { roles: ['Controller', 'Administrator'] });
     await finish(h, adminRun);
     // Okta's removal: a filtered path.
     const removed = await scim.patch('/Groups/controller', patchOp({ op: 'remove', path: `members[value eq "${alice.body.id}"]` }));
@@ -88,7 +88,7 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
     assert.deepEqual(removed.body.members, []);
     const revoke = (await runsWithKey(h.runtime.store, `scim:spendesk:group:controller:${alice.body.id}:remove`));
     assert.equal(revoke.length, 1);
-    assert.deepEqual(accessOf(h, revoke[0]!.id), { roles: ['Administrator'] });
+    assert.deepEqual(await accessOf(h, revoke[0]!.id), { roles: ['Administrator'] });
     await finish(h, revoke[0]!.id);
     // Re-adding later is a new change, with a run of its own.
     await scim.patch('/Groups/controller', add);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bridgeFromReconciliation } from '../../core/bridge/reconcile.js';
 import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
-import { openDatabase } from '../../core/store/database.js';
+import { openStore } from '../../core/store/sql.js';
 import { runCli, scratchDir } from '../support/fixtures.js';
 import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
@@ -19,8 +19,8 @@ const read = (app: string, accounts: AccountRecord[], reasons: string[] = []): S
 
 /** Does every task of a run until it is no longer at work. */
 async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
-  for (let i = 0; i < 6 && ['running', 'waiting'].includes(h.run(runId).status); i++) await h.completeNext(runId);
-  assert.equal(h.run(runId).status, 'completed', JSON.stringify(h.run(runId).waitingFor));
+  for (let i = 0; i < 6 && ['running', 'waiting'].includes((await h.run(runId)).status); i++) await h.completeNext(runId);
+  assert.equal((await h.run(runId)).status, 'completed', JSON.stringify((await h.run(runId)).waitingFor));
 }
 
 async function bridge(app = '6sense') {
@@ -95,7 +95,7 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     assert.deepEqual(await h.runtime.store.db.selectFrom('scim_resources').select('id').where('app', '=', 'spendesk').execute(), []);
   });
 
-  it('patchbay reconcile feeds the bridge of the app it reads', () => {
+  it('patchbay reconcile feeds the bridge of the app it reads', async () => {
     const dir = scratchDir();
     const data = path.join(dir, 'data');
     const token = runCli(['--data-dir', data, 'bridge', 'token', 'create', '--app', 'spendesk']);
@@ -107,12 +107,12 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     const report = runCli(['--data-dir', data, 'reconcile', '--app', 'spendesk', '--idp-from', idp, '--from', members, '--map', 'email=Work email']);
     assert.equal(report.status, 0, report.stderr);
     assert.match(report.stderr, /SCIM bridge of spendesk: 2 accounts added/);
-    const db = openDatabase(data);
+    const store = await openStore({ dataDir: data });
     try {
-      const rows = db.prepare("SELECT user_name AS userName, active FROM scim_resources WHERE app = 'spendesk' ORDER BY user_name").all();
-      assert.deepEqual(rows, [{ userName: 'alice@acme.com', active: 1 }, { userName: 'bob@acme.com', active: 1 }]);
+      const rows = await store.db.selectFrom('scim_resources').select(['user_name', 'active']).where('app', '=', 'spendesk').orderBy('user_name').execute();
+      assert.deepEqual(rows, [{ user_name: 'alice@acme.com', active: 1 }, { user_name: 'bob@acme.com', active: 1 }]);
     } finally {
-      db.close();
+      await store.close();
     }
   });
 });

@@ -114,10 +114,10 @@ describe('SCIM channel', () => {
     const h = await harness({ env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = { baseUrl: url, secrets: { token: 'env:SCIM_TOKEN' }, queue: 'it-ops' }) });
     const [{ run }] = (await h.start('offboard', 'alice@acme.com', { app: 'scim' })) as [StartResult];
     await h.completeNext(run.id);
-    const finished = h.run(run.id);
-    assert.equal(finished.outcome, 'done', JSON.stringify(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s.status, s.detail])));
+    const finished = await h.run(run.id);
+    assert.equal(finished.outcome, 'done', JSON.stringify((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(alice.active, false);
-    const steps = h.runtime.runs.timeline(run.id).steps;
+    const steps = (await h.runtime.runs.timeline(run.id)).steps;
     assert.deepEqual(steps.map((s) => [s.stepId, s.channel, s.status]), [
       ['okta-unassign-app', 'human', 'done'],
       ['scim-check', 'scim', 'done'],

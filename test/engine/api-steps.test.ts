@@ -43,15 +43,15 @@ describe('API steps in runs', () => {
     nock(base).get('/users').reply(200, { data: [{ id: 'u2', email: 'bob@acme.com' }] });
     const run = await offboard(h, 'gone@acme.com');
     await h.completeNext(run.id); // unassign in Okta (a person: no Okta API yet)
-    assert.equal(h.run(run.id).status, 'waiting');
-    const check = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-check')!;
+    assert.equal((await h.run(run.id)).status, 'waiting');
+    const check = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-check')!;
     assert.equal(check.status, 'skipped');
     assert.match(check.detail!, /found no account but could not prove it gone, so every step goes on as if the account were there/);
     assert.match(check.detail!, /paging is not documented/);
-    const unproven = h.runtime.engine.audit.list({ runId: run.id }).find((a) => a.type === 'run.absence-unproven')!;
+    const unproven = (await h.runtime.engine.audit.list({ runId: run.id })).find((a) => a.type === 'run.absence-unproven')!;
     assert.deepEqual((({ method, finding, accountsScanned, complete }) => ({ method, finding, accountsScanned, complete }))(unproven.data.proof as Record<string, unknown>), { method: 'scan', finding: 'unproven', accountsScanned: 1, complete: false });
     // The work goes on to people, as if the member were there.
-    assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership');
+    assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership');
     assert.ok(nock.isDone());
   });
 
@@ -62,13 +62,13 @@ describe('API steps in runs', () => {
     const before = h.clock.now();
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id);
-    const retry = h.runtime.engine.audit.list({ runId: run.id }).find((a) => a.type === 'step.retry')!;
+    const retry = (await h.runtime.engine.audit.list({ runId: run.id })).find((a) => a.type === 'step.retry')!;
     assert.equal(retry.data.delayMs, 7000);
     assert.ok(h.clock.now() - before >= 7000);
-    const check = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-check')!;
+    const check = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-check')!;
     assert.equal(check.status, 'done');
     // Found: the offboarding goes on to the owner-role transfer.
-    assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership');
+    assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership');
   });
 
   it('after the last retry of a failing API, moves the verification to the next channel', async () => {
@@ -78,15 +78,15 @@ describe('API steps in runs', () => {
     nock(base).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com', status: 'active' }]).get('/users').times(3).reply(503);
     const run = await offboard(h, 'alice@acme.com');
     for (let i = 0; i < 5; i++) await h.completeNext(run.id);
-    const verify = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!;
+    const verify = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-verify')!;
     assert.equal(verify.status, 'running');
-    const failures = h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'channel.failed' && a.data.step === 'spendesk-verify');
+    const failures = (await h.runtime.engine.audit.list({ runId: run.id })).filter((a) => a.type === 'channel.failed' && a.data.step === 'spendesk-verify');
     assert.match(String(failures[0]!.data.detail), /step spendesk-verify\/api failed: spendesk: GET \/v1\/users: HTTP 503/);
     // The console is next in the chain; without the robot's password it cannot sign in either.
     assert.equal(failures[1]!.data.channel, 'browser');
     assert.match(verify.detail!, /browser failed: secret env:SPENDESK_ADMIN_EMAIL/);
-    assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.retry').length, 2);
-    assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'confirm-member-status');
+    assert.equal((await h.runtime.engine.audit.list({ runId: run.id })).filter((a) => a.type === 'step.retry').length, 2);
+    assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'confirm-member-status');
   });
 
   it('a verification that reads the member still there reopens the removal with the finding, and fails the run after two reopenings', async () => {
@@ -96,16 +96,16 @@ describe('API steps in runs', () => {
     const run = await offboard(h, 'alice@acme.com');
     for (let i = 0; i < 5; i++) await h.completeNext(run.id);
     // The person said the removal was done; the API still lists her: the removal comes back, with why.
-    const reopened = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    const reopened = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.equal(reopened.runbook, 'remove-member');
     assert.match(reopened.content.handedOver![0]!.detail, /verification failed: expected absent, but alice@acme\.com is active/);
     await h.completeNext(run.id);
     await h.completeNext(run.id);
-    const finished = h.run(run.id);
+    const finished = await h.run(run.id);
     assert.equal(finished.status, 'failed');
-    assert.match(h.runtime.engine.audit.list({ runId: run.id }).at(-1)!.data.summary as string, /verification failed: expected absent, but alice@acme\.com is active/);
-    assert.equal(h.openTaskOf(run.id), undefined, 'after two reopenings the finding stands: no more tasks');
-    assert.equal(h.runtime.engine.audit.list({ runId: run.id }).filter((a) => a.type === 'step.reopened').length, 2);
+    assert.match((await h.runtime.engine.audit.list({ runId: run.id })).at(-1)!.data.summary as string, /verification failed: expected absent, but alice@acme\.com is active/);
+    assert.equal(await h.openTaskOf(run.id), undefined, 'after two reopenings the finding stands: no more tasks');
+    assert.equal((await h.runtime.engine.audit.list({ runId: run.id })).filter((a) => a.type === 'step.reopened').length, 2);
   });
 
   it('never writes a secret into the audit log or the journal', async () => {
@@ -141,10 +141,10 @@ describe('API steps in runs', () => {
         .matchHeader('authorization', 'SSWS okta-secret')
         .reply(204);
       const run = await offboard(h, 'alice@acme.com');
-      const unassign = h.runtime.runs.timeline(run.id).steps[0]!;
+      const unassign = (await h.runtime.runs.timeline(run.id)).steps[0]!;
       assert.deepEqual([unassign.stepId, unassign.status, unassign.channel], ['okta-unassign-app', 'done', 'api']);
       assert.match(unassign.detail!, /removed alice@acme\.com's assignment to Okta app 0oa1spendesk/);
-      assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership', 'no person was asked to do the Okta part');
+      assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership', 'no person was asked to do the Okta part');
       assert.ok(nock.isDone());
     });
 
@@ -158,13 +158,13 @@ describe('API steps in runs', () => {
         .get('/api/v1/logs').query(true).reply(200, [])
         .get('/api/v1/logs').query(true).reply(200, [{ uuid: 'ev-2', published: '2026-11-28T09:20:00.000Z', eventType: 'user.authentication.sso', outcome: { result: 'SUCCESS' } }], {});
       const [{ run }] = (await h.start('onboard', 'bob@acme.com')) as [StartResult];
-      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      assert.equal((await h.run(run.id)).waitingFor, 'evidence:spendesk-create-user');
       h.clock.advance(15 * 60_000);
       await h.runtime.runs.settle();
-      const create = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+      const create = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-create-user')!;
       assert.equal(create.status, 'done');
       assert.match(create.detail!, /System Log ev-2: bob@acme\.com signed in/);
-      assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'set-access');
+      assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'set-access');
     });
   });
 });

@@ -23,10 +23,10 @@ function tamper(h: Harness, sql: string): void {
 describe('audit log', () => {
   it('is intact after a run, with every transition in it', async () => {
     const h = await withHistory();
-    const result = h.runtime.engine.audit.verify();
+    const result = await h.runtime.engine.audit.verify();
     assert.equal(result.broken, undefined);
     assert.ok(result.rows >= 8, `${result.rows} rows`);
-    const types = h.runtime.engine.audit.list().map((a) => a.type);
+    const types = (await h.runtime.engine.audit.list()).map((a) => a.type);
     for (const type of ['run.started', 'task.opened', 'run.signalled', 'task.completed', 'step.done']) assert.ok(types.includes(type), type);
   });
 
@@ -39,26 +39,26 @@ describe('audit log', () => {
   it('reports the first row that was altered', async () => {
     const h = await withHistory();
     tamper(h, "UPDATE audit SET actor = 'mallory' WHERE seq = 4");
-    assert.deepEqual(h.runtime.engine.audit.verify().broken, { seq: 4, reason: 'row 4 was altered (its content no longer matches its hash)' });
+    assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: 4, reason: 'row 4 was altered (its content no longer matches its hash)' });
   });
 
   it('reports a row removed from the middle', async () => {
     const h = await withHistory();
     tamper(h, 'DELETE FROM audit WHERE seq = 3');
-    assert.deepEqual(h.runtime.engine.audit.verify().broken, { seq: 3, reason: 'row 3 is missing (next row is 4)' });
+    assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: 3, reason: 'row 3 is missing (next row is 4)' });
   });
 
   it('reports rows removed from the end', async () => {
     const h = await withHistory();
-    const rows = h.runtime.engine.audit.verify().rows;
+    const rows = (await h.runtime.engine.audit.verify()).rows;
     tamper(h, `DELETE FROM audit WHERE seq > ${rows - 2}`);
-    assert.deepEqual(h.runtime.engine.audit.verify().broken, { seq: rows - 1, reason: `rows ${rows - 1} to ${rows} were removed from the end` });
+    assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: rows - 1, reason: `rows ${rows - 1} to ${rows} were removed from the end` });
   });
 
   it('reports a re-hashed row that no longer follows its predecessor', async () => {
     const h = await withHistory();
     tamper(h, "UPDATE audit SET prev_hash = hash WHERE seq = 5");
-    assert.equal(h.runtime.engine.audit.verify().broken?.seq, 5);
+    assert.equal((await h.runtime.engine.audit.verify()).broken?.seq, 5);
   });
 
   it('patchbay audit verify exits 1 and names the row', async () => {

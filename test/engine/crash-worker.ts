@@ -31,9 +31,9 @@ await runtime.runs.start(
 say('started');
 for (let round = 0; round < 500; round++) {
   await runtime.runs.settle();
-  for (const task of runtime.tasks.list()) {
+  for (const task of (await runtime.tasks.list())) {
     say(`complete ${task.id}`);
-    runtime.tasks.complete(task.id, { by: 'ops@ledger.test', evidence: [{ text: 'books handed to finance' }] });
+    await runtime.tasks.complete(task.id, { by: 'ops@ledger.test', evidence: [{ text: 'books handed to finance' }] });
   }
   const open = (await runtime.engine.list()).filter((r) => r.status === 'running' || r.status === 'waiting');
   if (open.length === 0) break;

@@ -1,3 +1,4 @@
+import { openStore } from '../../core/store/sql.js';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -51,8 +52,18 @@ function runWorker(dataDir: string, url: string, server: LedgerServer, killAt?: 
   });
 }
 
+/** The audit chain's first break in the data folder's store, or undefined when it holds. */
+async function verifyChain(dataDir: string) {
+  const store = await openStore({ dataDir });
+  try {
+    return (await new AuditLog(store).verify()).broken;
+  } finally {
+    await store.close();
+  }
+}
+
 /** After the crash and a restart: every run done, each side effect once, each task once, the audit chain whole. */
-function assertCompletedExactlyOnce(dataDir: string, server: LedgerServer, label: string): void {
+async function assertCompletedExactlyOnce(dataDir: string, server: LedgerServer, label: string): Promise<void> {
   const db = openDatabase(dataDir);
   try {
     const runs = db.prepare('SELECT subject, status, outcome FROM runs ORDER BY subject').all() as { subject: string; status: string; outcome: string }[];
@@ -66,7 +77,7 @@ function assertCompletedExactlyOnce(dataDir: string, server: LedgerServer, label
     assert.equal(items.length, people.length, `${label}: one handover section per person, none lost or doubled: ${JSON.stringify(items)}`);
     assert.ok(items.every((i) => i.status === 'done' && i.task === 'completed'), `${label}: ${JSON.stringify(items)}`);
     assert.equal(db.prepare("SELECT count(*) FROM tasks WHERE status = 'open'").pluck().get(), 0, label);
-    assert.equal(new AuditLog(db).verify().broken, undefined, label);
+    assert.equal(await verifyChain(dataDir), undefined, label);
   } finally {
     db.close();
   }
@@ -83,7 +94,7 @@ describe('crash safety: SIGKILL the engine process, restart it, and nothing is l
     try {
       const run = await runWorker(dataDir, url, server);
       baseline = run.events;
-      assertCompletedExactlyOnce(dataDir, server, 'baseline');
+      await assertCompletedExactlyOnce(dataDir, server, 'baseline');
       // check, revoke, deactivate and verify for each person; one batched handover task.
       assert.deepEqual(baseline, { started: 1, call: 8, received: 8, applied: 4, complete: 1 });
     } finally {
@@ -107,7 +118,7 @@ describe('crash safety: SIGKILL the engine process, restart it, and nothing is l
         const first = await runWorker(dataDir, url, server, point);
         if (first.signal === 'SIGKILL') killed++;
         await runWorker(dataDir, url, server);
-        assertCompletedExactlyOnce(dataDir, server, label);
+        await assertCompletedExactlyOnce(dataDir, server, label);
         repeatedWrites += [...server.requests].filter(([key, n]) => !key.startsWith('GET ') && n > 1).length;
       } finally {
         await server.close();

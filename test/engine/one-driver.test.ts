@@ -37,8 +37,8 @@ describe('one driver per run', () => {
     const second = engine.newHolder();
     assert.notEqual(first, second);
     assert.match(first, new RegExp(`^${engine.owner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/d\\d+$`));
-    assert.equal(engine.atomically(() => engine.claim(run.id, first, null)), true);
-    assert.equal(engine.atomically(() => engine.claim(run.id, second, null)), false, 'the second driver took a leased run');
+    assert.equal(await engine.transaction(() => engine.claim(run.id, first, null)), true);
+    assert.equal(await engine.transaction(() => engine.claim(run.id, second, null)), false, 'the second driver took a leased run');
     const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(run.id);
     assert.equal(row, first);
   });
@@ -49,10 +49,10 @@ describe('one driver per run', () => {
     assert.equal(created, true);
     const row = h.runtime.db.prepare('SELECT status, lease_owner, wake_at FROM runs WHERE id = ?').get(run.id) as { status: string; lease_owner: string | null; wake_at: number };
     assert.deepEqual(row, { status: 'running', lease_owner: null, wake_at: h.clock.now() });
-    assert.deepEqual(h.runtime.tasks.itemsOfRun(run.id), [], 'nothing was executed');
+    assert.deepEqual(await h.runtime.tasks.itemsOfRun(run.id), [], 'nothing was executed');
     await h.runtime.runs.settle();
-    assert.equal(h.run(run.id).status, 'waiting');
-    assert.ok(h.openTaskOf(run.id));
+    assert.equal((await h.run(run.id)).status, 'waiting');
+    assert.ok(await h.openTaskOf(run.id));
   });
 
   it('executes each run once when two drives of one engine run at the same time, even after the lease ran out', async () => {
@@ -66,9 +66,9 @@ describe('one driver per run', () => {
     assert.equal(three, false, 'the third driver found nothing left to do');
     for (const { run } of started) {
       assert.equal(executions.get(run.id), 1, `run ${run.id} executed ${executions.get(run.id)} times`);
-      assert.equal(h.run(run.id).status, 'completed');
+      assert.equal((await h.run(run.id)).status, 'completed');
     }
-    assert.equal(h.runtime.engine.audit.verify().broken, undefined);
+    assert.equal((await h.runtime.engine.audit.verify()).broken, undefined);
   });
 
   it('leaves a run leased by another engine of this process alone until its lease expires', async () => {
@@ -79,7 +79,7 @@ describe('one driver per run', () => {
     other.runtime.engine.use(countingWorkflow(other, executions));
     const [{ run }] = await h.runtime.engine.start([newRun(h, 'alice@acme.com')], { drive: false });
     const holder = other.runtime.engine.newHolder();
-    assert.equal(other.runtime.engine.atomically(() => other.runtime.engine.claim(run.id, holder, null)), true);
+    assert.equal(await other.runtime.engine.transaction(() => other.runtime.engine.claim(run.id, holder, null)), true);
     assert.deepEqual(await h.runtime.engine.drive(), { slices: 0 });
     assert.equal(executions.size, 0);
     h.clock.advance(61_000); // the default lease is 60 s: its holder stopped renewing it
@@ -91,7 +91,7 @@ describe('one driver per run', () => {
     const h = await harness();
     const [first] = await h.start('offboard', 'alice@acme.com');
     assert.equal(first!.run.status, 'waiting');
-    assert.equal(h.run(first!.run.id).waitingFor, `task:${h.openTaskOf(first!.run.id)}`);
+    assert.equal((await h.run(first!.run.id)).waitingFor, `task:${await h.openTaskOf(first!.run.id)}`);
     const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(first!.run.id);
     assert.equal(row, null, 'a parked run holds no lease');
     const [again] = await h.start('offboard', 'alice@acme.com');

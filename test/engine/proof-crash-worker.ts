@@ -20,9 +20,9 @@ await runtime.runs.start([{ source: 'proof-crash-worker', request: { playbook: '
 say('started');
 for (let round = 0; round < 200; round++) {
   await runtime.runs.settle();
-  for (const task of runtime.tasks.list()) {
+  for (const task of (await runtime.tasks.list())) {
     const by = profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
-    runtime.tasks.complete(task.id, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })) });
+    await runtime.tasks.complete(task.id, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })) });
     say(`complete ${task.id}`);
   }
   if (!(await runtime.engine.list()).some((r) => r.status === 'running' || r.status === 'waiting')) break;

@@ -1,3 +1,4 @@
+import { openStore } from '../../core/store/sql.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -56,13 +57,15 @@ describe('proof of removal survives a crash: the intent is journaled before the 
       const step = db.prepare("SELECT status, detail FROM steps WHERE run_id = ? AND step_id = 'scim-deactivate-user'").get(run.id) as { status: string; detail: string };
       assert.equal(step.status, 'done');
       assert.match(step.detail, /^done by Patchbay: our scim attempt was interrupted after the call and before its result was recorded; read again: SCIM user u-1 \(erin@acme\.com\) was already inactive/);
-      const audit = new AuditLog(db);
-      const events = audit.list({ runId: run.id });
+      const store = await openStore({ dataDir });
+      const audit = new AuditLog(store);
+      const events = await audit.list({ runId: run.id });
       assert.ok(events.some((e) => e.type === 'step.replayed-after-interruption'));
       const summary = events.at(-1)!.data.summary as string;
       assert.match(summary, /^offboard of erin@acme\.com in Any SCIM 2\.0 app is done by Patchbay \(4 steps; verified by id\)$/);
       assert.ok(!events.some((e) => e.type === 'run.account-already-gone'));
-      assert.equal(audit.verify().broken, undefined);
+      assert.equal((await audit.verify()).broken, undefined);
+      await store.close();
     } finally {
       db.close();
     }

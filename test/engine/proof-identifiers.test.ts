@@ -43,8 +43,8 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
 
     const [{ run }] = (await h.start('offboard', 'alice@acme.com', { app: 'scim' })) as [StartResult];
     await h.completeNext(run.id);
-    const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
-    assert.equal(h.run(run.id).outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
+    const steps = Object.fromEntries((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s]));
+    assert.equal((await h.run(run.id)).outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(alice.active, false);
     assert.match(steps['scim-check']!.detail!, /SCIM user u-1 \(alice\.martin@acme\.com\) is active: read by its id/);
     assert.ok(scim.log.includes(`GET /Users/${alice.id}`));
@@ -72,11 +72,11 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
       nock(spendeskApi).get('/users').reply(200, { data: [{ id: 'u2', email: 'bob@acme.com' }, { id: 'u7', email: 'alice.martin@acme.com', status: 'active' }] });
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
       await h.completeNext(run.id);
-      const check = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-check')!;
+      const check = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-check')!;
       assert.equal(check.status, 'done');
       assert.match(check.detail!, /member u7 \(alice\.martin@acme\.com\) found through the Spendesk API by its recorded id \(active\)/);
       assert.equal(check.evidence[0]!.proof!.method, 'id');
-      assert.equal(h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook, 'transfer-ownership', 'the offboarding goes on: she is there');
+      assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership', 'the offboarding goes on: she is there');
       assert.ok(nock.isDone());
     });
   });

@@ -15,8 +15,8 @@ async function offboard(h: Harness, email: string): Promise<string> {
   return run.id;
 }
 
-const stepsOf = (h: Harness, runId: string) => Object.fromEntries(h.runtime.runs.timeline(runId).steps.map((s) => [s.stepId, s]));
-const summaryOf = (h: Harness, runId: string) => h.runtime.runs.timeline(runId).audit.at(-1)!.data.summary as string;
+const stepsOf = async (h: Harness, runId: string) => Object.fromEntries((await h.runtime.runs.timeline(runId)).steps.map((s) => [s.stepId, s]));
+const summaryOf = async (h: Harness, runId: string) => (await h.runtime.runs.timeline(runId)).audit.at(-1)!.data.summary as string;
 
 async function standIn(options: ScimServerOptions = {}): Promise<{ scim: ScimServer; url: string }> {
   const scim = new ScimServer(options);
@@ -35,17 +35,17 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     after(() => server.close());
     const h = await withScim(url);
     const runId = await offboard(h, 'carol.case@example.test');
-    const run = h.run(runId);
-    const steps = stepsOf(h, runId);
+    const run = await h.run(runId);
+    const steps = await stepsOf(h, runId);
     assert.equal(run.outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(server.users.get(carol.id)!.active, false, 'the account is deactivated on the server');
     assert.ok(server.log.some((l) => /filter=userName/.test(l)), 'the filter was tried');
     assert.match(steps['scim-check']!.detail!, /found by reading the list/);
     assert.equal(steps['scim-deactivate-user']!.status, 'done');
     assert.match(steps['scim-verify']!.detail!, /^verified: .* is inactive \(verified by id\)$/);
-    assert.match(summaryOf(h, runId), /is done by Patchbay \(4 steps; verified by id\)/);
-    assert.ok(!h.runtime.engine.audit.list({ runId }).some((a) => a.type === 'run.account-already-gone'));
-    const verified = h.runtime.engine.audit.list({ runId }).find((a) => a.type === 'step.done' && a.data.step === 'scim-verify')!;
+    assert.match((await summaryOf(h, runId)), /is done by Patchbay \(4 steps; verified by id\)/);
+    assert.ok(!(await h.runtime.engine.audit.list({ runId })).some((a) => a.type === 'run.account-already-gone'));
+    const verified = (await h.runtime.engine.audit.list({ runId })).find((a) => a.type === 'step.done' && a.data.step === 'scim-verify')!;
     assert.deepEqual((({ method, finding }) => ({ method, finding }))(verified.data.proof as { method: string; finding: string }), { method: 'id', finding: 'inactive' });
   });
 
@@ -54,9 +54,9 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const carol = scim.add('Carol.Case@Example.test');
     const h = await withScim(url);
     const runId = await offboard(h, 'carol.case@example.test');
-    assert.equal(h.run(runId).outcome, 'done');
+    assert.equal((await h.run(runId)).outcome, 'done');
     assert.equal(carol.active, false);
-    const evidence = stepsOf(h, runId)['scim-verify']!.evidence.find((e) => e.proof)!;
+    const evidence = (await stepsOf(h, runId))['scim-verify']!.evidence.find((e) => e.proof)!;
     assert.deepEqual([evidence.proof!.method, evidence.proof!.finding], ['id', 'inactive']);
     assert.ok(scim.log.includes(`GET /Users/${carol.id}`), 'verified by GET /Users/{id}');
   });
@@ -68,8 +68,8 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     // A reconciliation last month saw her account u-1 under her old email.
     new IdentifierStore(h.runtime.db).see('acme', 'alice@acme.com', 'scim', { ids: [alice.id], emails: ['alice@acme.com'] }, 'reconciliation of scim', 0);
     const runId = await offboard(h, 'alice@acme.com');
-    const steps = stepsOf(h, runId);
-    assert.equal(h.run(runId).outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
+    const steps = await stepsOf(h, runId);
+    assert.equal((await h.run(runId)).outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(alice.active, false);
     assert.match(steps['scim-check']!.detail!, /read by its id/);
     // The run keeps what it saw: the new email is now known too.
@@ -82,16 +82,16 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     scim.seed(5);
     const h = await withScim(url);
     const runId = await offboard(h, 'gone@acme.com');
-    assert.equal(h.run(runId).outcome, 'already-done');
-    assert.match(summaryOf(h, runId), /^already done \(proven by a complete scan of 5 accounts at \d\d:\d\d \(tried userName gone@acme\.com\)\): gone@acme\.com had nothing left to offboard/);
-    const gone = h.runtime.engine.audit.list({ runId }).find((a) => a.type === 'run.account-already-gone')!;
+    assert.equal((await h.run(runId)).outcome, 'already-done');
+    assert.match((await summaryOf(h, runId)), /^already done \(proven by a complete scan of 5 accounts at \d\d:\d\d \(tried userName gone@acme\.com\)\): gone@acme\.com had nothing left to offboard/);
+    const gone = (await h.runtime.engine.audit.list({ runId })).find((a) => a.type === 'run.account-already-gone')!;
     const proof = gone.data.proof as Record<string, unknown>;
     assert.deepEqual([proof.method, proof.finding, proof.accountsScanned, proof.complete], ['scan', 'absent', 5, true]);
     assert.ok(typeof proof.at === 'number');
-    const skipped = stepsOf(h, runId)['scim-deactivate-user']!;
+    const skipped = (await stepsOf(h, runId))['scim-deactivate-user']!;
     assert.equal(skipped.status, 'already-done');
     assert.equal(skipped.evidence[0]!.proof!.method, 'scan');
-    const shown = renderTimeline(h.runtime.runs.timeline(runId), () => undefined).replace(/\s+/g, ' ');
+    const shown = renderTimeline((await h.runtime.runs.timeline(runId)), () => undefined).replace(/\s+/g, ' ');
     assert.match(shown, /proof: scan → absent, 5 accounts scanned \(complete list\), tried userName gone@acme\.com, at \d{4}-\d\d-\d\d \d\d:\d\d/);
   });
 
@@ -101,12 +101,12 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const dora = scim.add('Dora@Acme.com');
     const h = await withScim(url);
     const runId = await offboard(h, 'dora@acme.com');
-    const run = h.run(runId);
+    const run = await h.run(runId);
     assert.equal(run.status, 'waiting', 'not "already done": a person takes it');
-    const steps = stepsOf(h, runId);
+    const steps = await stepsOf(h, runId);
     assert.equal(steps['scim-check']!.status, 'skipped');
     assert.match(steps['scim-check']!.detail!, /could not prove it gone/);
-    const task = h.runtime.tasks.get(h.openTaskOf(runId)!);
+    const task = await h.runtime.tasks.get((await h.openTaskOf(runId))!);
     assert.equal(task.runbook, 'deactivate-account');
     const handed = task.content.handedOver!.map((x) => x.detail).join('\n');
     assert.match(handed, /could not prove absence: tried userName dora@acme\.com; scanned 2 accounts \(not a complete list\); stopped: the page at startIndex=3/);
@@ -114,12 +114,12 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     // The person deactivates her; the verification over SCIM cannot prove it either, so a person verifies too.
     dora.active = false;
     await h.completeNext(runId);
-    const confirm = h.runtime.tasks.get(h.openTaskOf(runId)!);
+    const confirm = await h.runtime.tasks.get((await h.openTaskOf(runId))!);
     assert.equal(confirm.runbook, 'confirm-account-status');
     assert.match(confirm.content.handedOver![0]!.detail, /could not prove absence/);
     await h.completeNext(runId);
-    assert.equal(h.run(runId).outcome, 'done');
-    assert.match(summaryOf(h, runId), /is done, partly by people in tasks \(4 steps; verified by a person\)/);
+    assert.equal((await h.run(runId)).outcome, 'done');
+    assert.match((await summaryOf(h, runId)), /is done, partly by people in tasks \(4 steps; verified by a person\)/);
   });
 });
 
@@ -133,8 +133,8 @@ describe('an account the check reads inactive', function () {
     scim.add('fay@acme.com', false);
     const h = await withScim(url);
     const runId = await offboard(h, 'fay@acme.com');
-    assert.equal(h.run(runId).outcome, 'already-done');
-    assert.match(summaryOf(h, runId), /^already done \(found inactive by a filter at \d\d:\d\d \(tried userName fay@acme\.com\)\): fay@acme\.com had nothing left/);
+    assert.equal((await h.run(runId)).outcome, 'already-done');
+    assert.match((await summaryOf(h, runId)), /^already done \(found inactive by a filter at \d\d:\d\d \(tried userName fay@acme\.com\)\): fay@acme\.com had nothing left/);
     assert.ok(!scim.log.some((l) => l.startsWith('PATCH') || l.startsWith('PUT')), 'no write');
   });
 });

@@ -34,7 +34,7 @@ describe('the leaver feed', () => {
     const [second] = (await h.runtime.leavers.read(h.profile)).filter((r) => r.app === 'spendesk');
     assert.equal(second!.events, 1);
     assert.deepEqual(second!.started.map((s) => [s.email, s.event, s.created]), [['bob@acme.com', event, true]]);
-    const run = h.run(second!.started[0]!.run);
+    const run = await h.run(second!.started[0]!.run);
     assert.equal(run.playbook, 'offboard');
     assert.equal(run.idempotencyKey, `okta:${event}`);
     assert.equal(run.request.requestedBy, 'okta-leaver-feed');

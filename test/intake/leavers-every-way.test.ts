@@ -32,7 +32,7 @@ describe('the leaver feed: every way a person leaves', () => {
     assert.deepEqual(dana.map((s) => s.app).sort(), appsOf(h), 'one offboarding per installed app');
     assert.ok(dana.every((s) => s.created && s.event === event));
     assert.deepEqual(startedBy(second, 'okta').filter((s) => s.email === 'eve@acme.com').map((s) => s.app).sort(), appsOf(h), 'a suspension is a departure too');
-    const run = h.run(dana.find((s) => s.app === 'spendesk')!.run);
+    const run = await h.run(dana.find((s) => s.app === 'spendesk')!.run);
     assert.equal(run.idempotencyKey, `okta:${event}:spendesk`);
     assert.equal(run.request.requestedBy, 'okta-leaver-feed');
     assert.equal(run.request.reason, `left Okta at 2026-11-28T09:05:00.000Z (user.lifecycle.deactivate, event ${event}): offboarded from every app`);
@@ -62,7 +62,7 @@ describe('the leaver feed: every way a person leaves', () => {
     const reads = await h.runtime.leavers.read(h.profile, { since });
     assert.deepEqual(startedBy(reads, 'entra-id').map((s) => [s.email, s.event, s.app]).sort(), appsOf(h).map((app) => ['frank@acme.com', disabled, app]));
     assert.deepEqual(startedBy(reads, 'spendesk').map((s) => [s.email, s.event]), [['gina@acme.com', removed]]);
-    const run = h.run(startedBy(reads, 'spendesk')[0]!.run);
+    const run = await h.run(startedBy(reads, 'spendesk')[0]!.run);
     assert.equal(run.request.reason, `unassigned from Spendesk in Microsoft Entra ID at 2026-11-28T08:20:00.000Z (Remove app role assignment from user, event ${removed})`);
     assert.ok(!(await h.runtime.engine.list()).some((r) => r.request.subject.email === 'hal@acme.com'), 'a rename is not a departure');
   });

@@ -11,8 +11,8 @@ describe('attestations as a reader', () => {
     const h = await harness({ tweak: (p) => (p.apps.spendesk!.features!.sso = false) });
     const finish = async (playbook: string, email: string) => {
       const [{ run }] = (await h.start(playbook, email)) as [StartResult];
-      while (h.run(run.id).status === 'waiting') await h.completeNext(run.id);
-      assert.equal(h.run(run.id).status, 'completed');
+      while ((await h.run(run.id)).status === 'waiting') await h.completeNext(run.id);
+      assert.equal((await h.run(run.id)).status, 'completed');
       return run.id;
     };
     await finish('onboard', 'nina@acme.com');

@@ -45,11 +45,11 @@ describe('a leaver in Entra ID or Google Workspace, offboarded from Spendesk to 
     assert.deepEqual(opened.map((s) => [s.email, s.created]), [['alice@acme.com', true]]);
     const run = opened[0]!.run;
     await h.runtime.runs.settle();
-    const timeline = h.runtime.runs.timeline(run).steps.map((s) => [s.stepId, s.status, s.detail]);
-    assert.equal(h.run(run).outcome, 'done', JSON.stringify(timeline));
+    const timeline = (await h.runtime.runs.timeline(run)).steps.map((s) => [s.stepId, s.status, s.detail]);
+    assert.equal((await h.run(run)).outcome, 'done', JSON.stringify(timeline));
     assert.equal(sim.state.byEmail('alice@acme.com'), undefined, 'she is gone from the console');
     assert.deepEqual(stillAssigned().sort(), members.slice(1).sort(), 'the IdP step took the app away from her in the IdP');
-    const idpStep = h.runtime.runs.timeline(run).steps.find((s) => s.stepId.endsWith('unassign-app'));
+    const idpStep = (await h.runtime.runs.timeline(run)).steps.find((s) => s.stepId.endsWith('unassign-app'));
     assert.ok(idpStep, JSON.stringify(timeline));
 
     const next = h.runtime.reconciliations.record('acme', reconcile(
@@ -75,7 +75,7 @@ describe('a leaver in Entra ID or Google Workspace, offboarded from Spendesk to 
       () => graph.assignments.filter((a) => a.resourceId === 'sp-spendesk').map((a) => [...graph.users.values()].find((u) => u.id === a.principalId)!.mail),
     );
     assert.match(JSON.stringify(timeline), /removed 1 app role assignment of alice@acme\.com to Entra ID enterprise app sp-spendesk/);
-    assert.match(h.run(run).request.reason!, /^left Microsoft Entra ID at .* \(Disable account, event Directory_1\): offboarded from every app$/);
+    assert.match((await h.run(run)).request.reason!, /^left Microsoft Entra ID at .* \(Disable account, event Directory_1\): offboarded from every app$/);
   });
 
   it('Google Workspace: a user suspended by an admin → offboarding → removed from the app\'s group and from the console → verified → clean reconcile', async () => {

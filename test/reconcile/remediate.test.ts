@@ -25,7 +25,7 @@ describe('remediation', () => {
       ['access-drift', 'bob@acme.com', true],
       ['orphaned-account', 'alice@acme.com', true],
     ]);
-    const change = h.run(opened.find((o) => o.kind === 'access-drift')!.run);
+    const change = await h.run(opened.find((o) => o.kind === 'access-drift')!.run);
     assert.equal(change.playbook, 'change');
     assert.deepEqual(change.request.access, { roles: ['Controller'], groups: ['Finance'] });
     assert.equal(change.request.requestedBy, 'it.lead@acme.example');

@@ -45,12 +45,12 @@ describe('reconciling Spendesk against Okta', function () {
     nock(okta).delete('/api/v1/apps/0oaSPEND/users/00uA').reply(404, { errorCode: 'E0000007', errorSummary: 'Not found' });
     const [opened] = await remediate(h.runtime.runs, h.profile, first, idp, 'it.lead@acme.example');
     assert.equal(opened!.created, true);
-    const run = h.run(opened!.run);
+    const run = await h.run(opened!.run);
     assert.equal(run.playbook, 'offboard');
     assert.equal(run.request.reason, `reconciliation ${first.id}: alice@acme.com is active in spendesk but not assigned in the IdP (Okta assignments of spendesk)`);
     await h.runtime.runs.settle();
     assert.ok(nock.isDone(), 'the Okta unassignment was asked for');
-    assert.equal(h.run(run.id).outcome, 'done', JSON.stringify(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s.status, s.detail])));
+    assert.equal((await h.run(run.id)).outcome, 'done', JSON.stringify((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(sim.state.byEmail('alice@acme.com'), undefined, 'she is gone from the console');
 
     nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));

@@ -114,7 +114,7 @@ describe('HTTP API', () => {
     assert.equal(done.status, 200);
     assert.equal(done.body.status, 'completed');
     await server.settled();
-    assert.notEqual(h.run(run.id).waitingFor, `task:${taskId}`);
+    assert.notEqual((await h.run(run.id)).waitingFor, `task:${taskId}`);
     assert.equal((await call(`${server.url}/api/v1/tasks/${taskId}/actions`, oncall, 'POST', { action: 'complete', evidence: [{ text: 'again' }] })).status, 409);
   });
 

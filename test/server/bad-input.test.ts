@@ -106,7 +106,7 @@ describe('bad HTTP input: refused with one clear message naming the field, the s
     const h = await harness();
     const server = await serverFor(h);
     const [{ run: open }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(open.id)!;
+    const taskId = (await h.openTaskOf(open.id))!;
     const token = (await server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' })).token;
     const behalf = (await server.access.createToken({ name: 'hr', actor: 'it.oncall@acme.example', role: 'operator', scopes: ['runs:write', 'runs:on-behalf-of'] })).token;
     await server.access.setOperator('it.oncall@acme.example', 'a long test password', 'operator');
@@ -157,6 +157,6 @@ describe('bad HTTP input: refused with one clear message naming the field, the s
       if (input.pointer !== undefined) assert.equal(pointer, input.pointer, `${input.name}: the pointer`);
       assert.deepEqual([await counts(), await tasksState()], before, `${input.name}: the store is unchanged`);
     }
-    assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
   });
 });

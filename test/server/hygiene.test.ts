@@ -74,7 +74,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run: a }] = await h.start('offboard', 'alice@acme.com');
     const [{ run: b }] = await h.start('offboard', 'bob@acme.com');
-    const [taskA, taskB] = [h.openTaskOf(a.id)!, h.openTaskOf(b.id)!];
+    const [taskA, taskB] = [(await h.openTaskOf(a.id))!, (await h.openTaskOf(b.id))!];
     const client = new FormClient(server.url);
     await client.signIn('it.oncall@acme.example', password);
     const pageA = (await client.request('GET', `/tasks/${taskA}`)).body;
@@ -83,7 +83,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.equal(refused.status, 403);
     assert.match(refused.body, /does not belong to this session and form/);
     assert.equal((await client.request('POST', `/tasks/${taskA}/fail`, { _token: completeA, reason: 'other form' })).status, 403);
-    assert.equal(h.runtime.tasks.get(taskB).status, 'open');
+    assert.equal((await h.runtime.tasks.get(taskB)).status, 'open');
     // The logout form's token does not tick a step either.
     assert.equal((await client.request('POST', `/tasks/${taskA}/tick`, { _token: FormClient.token(pageA, '/logout'), step: '1' })).status, 403);
     assert.equal((await client.request('POST', `/tasks/${taskA}/fail`, { _token: FormClient.token(pageA, `/tasks/${taskA}/fail`), reason: 'cannot' })).status, 303);
@@ -126,7 +126,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const file = path.join(scratchDir('patchbay-evidence-'), 'page.html');
     const html = '<html><script>alert(1)</script></html>';
     writeFileSync(file, html);
-    h.runtime.tasks.complete(h.openTaskOf(run.id)!, { by: 'it.oncall@acme.example', evidence: [{ file }] });
+    await h.runtime.tasks.complete((await h.openTaskOf(run.id))!, { by: 'it.oncall@acme.example', evidence: [{ file }] });
     const sha = createHash('sha256').update(html).digest('hex');
     const as = async (who: string) => {
       const client = new FormClient(server.url);
@@ -175,11 +175,11 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       const caller = (await server.access.createToken({ name: 'hr', actor: lead, role: 'operator', scopes: ['runs:write', 'runs:read', 'runs:on-behalf-of', 'tasks:read', 'tasks:write'] })).token;
       const created = await call(`${server.url}/api/v1/runs`, caller, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' }, onBehalfOf: deputy, reason: 'left' });
       assert.equal(created.status, 201);
-      const run = h.run(created.body.id);
+      const run = await h.run(created.body.id);
       assert.deepEqual([run.request.requestedBy, run.request.onBehalfOf], [lead, deputy]);
-      const started = h.runtime.runs.timeline(run.id).audit.find((a) => a.type === 'run.started')!;
+      const started = (await h.runtime.runs.timeline(run.id)).audit.find((a) => a.type === 'run.started')!;
       assert.deepEqual([started.actor, started.data.onBehalfOf], [lead, deputy]);
-      const taskId = h.openTaskOf(run.id)!;
+      const taskId = (await h.openTaskOf(run.id))!;
       const approve = { action: 'complete', evidence: [{ text: 'approved' }] };
       // The caller, by the API...
       const own = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, caller, 'POST', approve);
@@ -196,12 +196,12 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       const form = (await page.request('GET', `/tasks/${taskId}`)).body;
       const byPage = await page.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(form, `/tasks/${taskId}/complete`), evidence: 'approved' });
       assert.equal(byPage.status, 409);
-      assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+      assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
       // A third lead approves; the audit names the real approver.
       const thirdToken = (await server.access.createToken({ name: 'third', actor: third, role: 'operator' })).token;
       assert.equal((await call(`${server.url}/api/v1/tasks/${taskId}/actions`, thirdToken, 'POST', approve)).status, 200);
       await server.settled();
-      assert.equal(h.runtime.runs.timeline(run.id).audit.find((a) => a.type === 'run.approved')!.actor, third);
+      assert.equal((await h.runtime.runs.timeline(run.id)).audit.find((a) => a.type === 'run.approved')!.actor, third);
     });
   });
 
@@ -209,7 +209,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const h = await harness();
     const server = await serverFor(h);
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(run.id)!;
+    const taskId = (await h.openTaskOf(run.id))!;
     const list = async (token: string, q = '') => (await call(`${server.url}/api/v1/tasks${q}`, token)).body.map((t: { id: string }) => t.id);
     const ops = (await server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' })).token;
     const finance = (await server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' })).token;
@@ -244,7 +244,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const revoked = await admin.request('POST', `/tokens/${id}/revoke`, { _token: FormClient.token(page.body, `/tokens/${id}/revoke`) });
     assert.deepEqual([revoked.status, revoked.location], [303, `/tokens?done=${id}`]);
     assert.equal((await call(`${server.url}/api/v1/runs`, token)).status, 401);
-    const event = h.runtime.engine.audit.list({}).find((a) => a.type === 'token.revoked')!;
+    const event = (await h.runtime.engine.audit.list({})).find((a) => a.type === 'token.revoked')!;
     assert.deepEqual([event.actor, event.data.token], [lead, id]);
   });
 

@@ -77,21 +77,21 @@ describe('one server, one driver per run', function () {
     for (let round = 0; round < 60; round++) {
       await server.settled();
       const open = await completeOpenTasks();
-      const finished = [...runIds.values()].every((id) => !['running', 'waiting'].includes(h.run(id).status));
+      const finished = (await Promise.all([...runIds.values()].map((id) => h.run(id)))).every((r) => !['running', 'waiting'].includes(r.status));
       if (finished && open === 0) break;
     }
     await server.settled();
 
     for (const [email, id] of runIds) {
-      const run = h.run(id);
+      const run = await h.run(id);
       assert.deepEqual([email, run.status, run.outcome], [email, 'completed', 'done'], JSON.stringify(run.waitingFor));
     }
     const removals = new Map<string, number>();
     for (const event of sim.state.events.filter((e) => e.type === 'removed')) removals.set(event.email!, (removals.get(event.email!) ?? 0) + 1);
     assert.deepEqual(Object.fromEntries(removals), Object.fromEntries(people.map((p) => [p, 1])));
-    const failed = h.runtime.engine.audit.list({}).filter((a) => a.type === 'run.failed' || /UNIQUE constraint/i.test(JSON.stringify(a.data)));
+    const failed = (await h.runtime.engine.audit.list({})).filter((a) => a.type === 'run.failed' || /UNIQUE constraint/i.test(JSON.stringify(a.data)));
     assert.deepEqual(failed, []);
-    assert.equal(h.runtime.engine.audit.verify().broken, undefined);
+    assert.equal((await h.runtime.engine.audit.verify()).broken, undefined);
     const max = Math.max(...postLatencies);
     const sorted = [...postLatencies].sort((a, b) => a - b);
     process.stderr.write(`      POST /api/v1/runs: ${postLatencies.length} requests, median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, max ${max.toFixed(1)} ms; task actions max ${Math.max(...actionLatencies).toFixed(1)} ms\n`);

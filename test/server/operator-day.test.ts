@@ -48,7 +48,7 @@ describe("the operator's day, in Chromium", function () {
       const watcher = await context.newPage();
       await watcher.goto(`${server.url}/runs/${run.id}`);
       assert.match(await watcher.locator('#run-status').innerText(), /The run waits for IT operations to finish the task Assign bob@acme\.com/);
-      assert.equal(await watcher.locator('#run-status a').getAttribute('href'), `/tasks/${h.openTaskOf(run.id)}`, 'the task is linked by its title');
+      assert.equal(await watcher.locator('#run-status a').getAttribute('href'), `/tasks/${await h.openTaskOf(run.id)}`, 'the task is linked by its title');
       await page.getByRole('link', { name: /bob@acme\.com/ }).first().click();
       await page.getByRole('heading', { level: 1 }).waitFor();
       await shot('02-assignment-task', /due \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
@@ -56,7 +56,7 @@ describe("the operator's day, in Chromium", function () {
       await page.getByRole('button', { name: 'Complete the task' }).click();
       await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
       await server.settled();
-      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      assert.equal((await h.run(run.id)).waitingFor, 'evidence:spendesk-create-user');
       await watcher.locator('#run-status').filter({ hasText: 'waits for evidence' }).waitFor({ timeout: 10_000 });
       assert.match(await watcher.getByRole('table', { name: 'Steps' }).innerText(), /Assign[^\n]*\s+done/);
       await watcher.close();
@@ -66,7 +66,7 @@ describe("the operator's day, in Chromium", function () {
       // An empty form answers in the page's words, and nothing moves.
       await page.getByRole('button', { name: 'Give the evidence' }).click();
       assert.match(await page.getByRole('alert').innerText(), /Nothing was given: describe what shows that the account exists, or attach a file/);
-      assert.equal(h.run(run.id).waitingFor, 'evidence:spendesk-create-user');
+      assert.equal((await h.run(run.id)).waitingFor, 'evidence:spendesk-create-user');
       await page.getByLabel('What shows the account exists').fill('Bob signed in to Spendesk at 09:12 through Okta');
       await page.getByLabel(/Screenshot or export/).setInputFiles(upload);
       await page.getByRole('button', { name: 'Give the evidence' }).click();
@@ -74,7 +74,7 @@ describe("the operator's day, in Chromium", function () {
       await server.settled();
       await page.reload();
       await shot('04-run-after-evidence', /Bob signed in to Spendesk at 09:12 through Okta/);
-      const create = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+      const create = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-create-user')!;
       assert.equal(create.status, 'done');
       assert.equal(create.evidence[0]!.by, 'it.oncall@acme.example');
       assert.equal(create.evidence[0]!.file?.name, 'bob-signed-in.png');
@@ -118,12 +118,12 @@ describe("the operator's day, in Chromium", function () {
     assert.match(exe.body, /only PNG or JPEG screenshots, PDFs and CSV, TXT or JSON exports are taken as evidence/);
     assert.equal((await post({ step, text: '   ' })).status, 400);
     assert.equal((await post({ step: 'spendesk-set-access', text: 'wrong step' })).status, 409);
-    assert.equal(h.run(run.id).waitingFor, `evidence:${step}`, 'nothing was signalled');
+    assert.equal((await h.run(run.id)).waitingFor, `evidence:${step}`, 'nothing was signalled');
     const spare = await tokenNow();
     const csv = await post({ step }, { name: 'users.csv', bytes: Buffer.from('email,status\nbob@acme.com,active\n') });
     assert.equal(csv.status, 303);
     await server.settled();
-    const create = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === step)!;
+    const create = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === step)!;
     assert.equal(create.status, 'done');
     assert.match(create.evidence[0]!.summary, /users\.csv attached/);
     // Given twice: the run no longer waits, so the second is refused.
@@ -138,7 +138,7 @@ describe("the operator's day, in Chromium", function () {
     for (const q of h.profile.profile.queues ?? []) for (const m of q.members) await server.access.setOperator(m, password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
     await h.completeNext(run.id);
-    const first = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    const first = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     const member = (queue: string) => h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
     const folders = shotFolders();
     const upload = path.join(scratchDir('patchbay-upload-'), 'members-after-removal.png');
@@ -166,13 +166,13 @@ describe("the operator's day, in Chromium", function () {
       await page.getByRole('button', { name: 'Assign to me' }).click();
       await page.getByRole('status').filter({ hasText: 'The task is yours' }).waitFor();
       await shot('10-task-claimed', new RegExp(`assigned to ${member(first.queue).replace(/\./g, '\\.')}[\\s\\S]*due \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
-      assert.equal(h.runtime.tasks.get(first.id).assignee, member(first.queue));
+      assert.equal((await h.runtime.tasks.get(first.id)).assignee, member(first.queue));
       await page.getByLabel('Why').fill(reason);
       await page.getByRole('button', { name: 'Fail the task' }).click();
       await page.getByRole('status').filter({ hasText: 'Task failed' }).waitFor();
     });
     await server.settled();
-    const second = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    const second = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.notEqual(second.id, first.id);
     assert.equal(second.queue, 'it-leads');
     await signedIn('it.lead@acme.example', async (page, shot) => {
@@ -197,7 +197,7 @@ describe("the operator's day, in Chromium", function () {
       await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
       await shot('12-escalated-task-done', /Evidence given[\s\S]*members-after-removal\.png/);
     });
-    const done = h.runtime.tasks.get(second.id);
+    const done = await h.runtime.tasks.get(second.id);
     assert.equal(done.status, 'completed');
     assert.ok(done.evidence.some((e) => e.file?.name === 'members-after-removal.png'), 'the screenshot is kept with the task');
   });
@@ -240,7 +240,7 @@ describe("the operator's day, in Chromium", function () {
     await ops.until(/retry: 5000/);
     await finance.until(/retry: 5000/);
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(run.id)!;
+    const taskId = (await h.openTaskOf(run.id))!;
     const seen = await ops.until(new RegExp(`event: change\\ndata: .*${taskId}`));
     assert.match(seen, new RegExp(`"runs":\\["${run.id}"\\]`));
     // Finance is not in it-ops: it hears that the run changed, not of the task.

@@ -42,7 +42,7 @@ describe('task inbox pages', function () {
       assert.match(await page.getByRole('status').innerText(), /Status: completed \(done\)/);
       assert.match(await page.getByRole('table', { name: 'Steps' }).innerText(), /Remove the member\s+done\s+browser/);
     });
-    assert.equal(h.runtime.tasks.get(h.runtime.tasks.list({ status: 'all' })[0]!.id).stepsDone.length > 0, true);
+    assert.equal((await h.runtime.tasks.get((await h.runtime.tasks.list({ status: 'all' }))[0]!.id)).stepsDone.length > 0, true);
     assert.deepEqual(sim.state.removed.map((m) => m.email), ['alice@acme.com']);
   });
 
@@ -51,7 +51,7 @@ describe('task inbox pages', function () {
     const server = await serverFor(h);
     await server.access.setOperator('finance.admin@acme.example', password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(run.id)!;
+    const taskId = (await h.openTaskOf(run.id))!;
     const finance = new FormClient(server.url);
     await finance.signIn('finance.admin@acme.example', password);
     // Not in it-ops: the inbox does not list the task, its page is not found...
@@ -62,7 +62,7 @@ describe('task inbox pages', function () {
     const refused = await finance.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(inbox.body), evidence: 'done' });
     assert.equal(refused.status, 404);
     assert.doesNotMatch(refused.body, /alice/);
-    assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
     // An admin sees every queue, but is still refused a task of a queue they are not a member of.
     await server.access.setOperator('it.lead@acme.example', password, 'admin');
     const lead = new FormClient(server.url);
@@ -72,7 +72,7 @@ describe('task inbox pages', function () {
     const byLead = await lead.request('POST', `/tasks/${taskId}/complete`, { _token: FormClient.token(page.body, `/tasks/${taskId}/complete`), evidence: 'done' });
     assert.equal(byLead.status, 409);
     assert.match(byLead.body, /it\.lead@acme\.example is not a member of queue it-ops/);
-    assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
   });
 
   it('refuses forged and replayed form posts, and a wrong password', async () => {
@@ -80,7 +80,7 @@ describe('task inbox pages', function () {
     const server = await serverFor(h);
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(run.id)!;
+    const taskId = (await h.openTaskOf(run.id))!;
     const wrong = new FormClient(server.url);
     assert.equal((await wrong.signInAttempt('it.oncall@acme.example', 'not the password')).status, 401);
     const operator = new FormClient(server.url);
@@ -93,13 +93,13 @@ describe('task inbox pages', function () {
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1' })).status, 403);
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1', _token: otherToken })).status, 403);
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1', _token: `${token.split('.')[0]}.AAAA` })).status, 403);
-    assert.deepEqual(h.runtime.tasks.get(taskId).stepsDone, []);
+    assert.deepEqual((await h.runtime.tasks.get(taskId)).stepsDone, []);
     // The real post goes through once; the same post again is refused.
     assert.equal((await operator.request('POST', `/tasks/${taskId}/tick`, { step: '1', _token: token })).status, 303);
     const replay = await operator.request('POST', `/tasks/${taskId}/tick`, { step: '2', _token: token });
     assert.equal(replay.status, 409);
     assert.match(replay.body, /this form was already submitted; nothing was done twice/);
-    assert.deepEqual(h.runtime.tasks.get(taskId).stepsDone, [1]);
+    assert.deepEqual((await h.runtime.tasks.get(taskId)).stepsDone, [1]);
     // Signed out, the session's pages are gone.
     const logoutToken = FormClient.token((await operator.request('GET', '/inbox')).body);
     assert.equal((await operator.request('POST', '/logout', { _token: logoutToken })).status, 302);

@@ -60,11 +60,11 @@ describe('every route declares its access, and the server enforces it on the mat
 
     // Data to find: a run with an open task in it-ops, and an evidence file of an it-ops task.
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
-    const taskId = h.openTaskOf(run.id)!;
+    const taskId = (await h.openTaskOf(run.id))!;
     const [{ run: bob }] = await h.start('offboard', 'bob@acme.com');
     const evidenceFile = path.join(scratchDir('patchbay-evidence-'), 'okta.txt');
     writeFileSync(evidenceFile, 'secret-ish evidence of bob');
-    h.runtime.tasks.complete(h.openTaskOf(bob.id)!, { by: 'it.oncall@acme.example', evidence: [{ file: evidenceFile }] });
+    await h.runtime.tasks.complete((await h.openTaskOf(bob.id))!, { by: 'it.oncall@acme.example', evidence: [{ file: evidenceFile }] });
     const sha = createHash('sha256').update('secret-ish evidence of bob').digest('hex');
 
     // Credentials: an all-scopes token of it-ops, one lacking each scope, one of another queue, a revoked and an expired one.
@@ -160,7 +160,7 @@ describe('every route declares its access, and the server enforces it on the mat
       }
     }
     assert.deepEqual(await counts(), before, 'no refused request changed the store');
-    assert.equal(h.runtime.tasks.get(taskId).status, 'open');
+    assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
     assert.ok(tried > routes.length * 8, `tried ${tried} requests`);
   });
 

@@ -125,8 +125,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await run(db, 'r1', 1);
       await task(db, 't1', 10, 'it-ops', { runId: 'r1' });
       await task(db, 't2', 10, 'finance');
+      let seq = 0;
       const audit = (runId: string | null, taskId: string | null) =>
-        db.insertInto('audit').values({ at: 0, run_id: runId, task_id: taskId, type: 'x', actor: 'patchbay', data: '{}', prev_hash: '', hash: '' }).execute();
+        db.insertInto('audit').values({ seq: ++seq, at: 0, run_id: runId, task_id: taskId, type: 'x', actor: 'patchbay', data: '{}', prev_hash: '', hash: '' }).execute();
       await audit('r0', null);
       const live = new LiveEvents(db, 1000);
       const seen: string[] = [];

@@ -55,7 +55,19 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cl
 /** Runs `run`, expects it to throw an error of `type`, and returns the error for closer checks. */
 export function caught<E extends Error>(type: abstract new (...args: any[]) => E, run: () => unknown): E {
   try {
-    run();
+    const result = run();
+    if (result instanceof Promise) throw new Error('caught() was given an asynchronous call: use caughtAsync()');
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw new assert.AssertionError({ message: `expected ${type.name}, got ${String(error)}`, actual: error, expected: type });
+  }
+  throw new assert.AssertionError({ message: `expected ${type.name}, nothing was thrown` });
+}
+
+/** Awaits `run`, expects it to reject with an error of `type`, and returns the error for closer checks. */
+export async function caughtAsync<E extends Error>(type: abstract new (...args: any[]) => E, run: () => Promise<unknown>): Promise<E> {
+  try {
+    await run();
   } catch (error) {
     if (error instanceof type) return error;
     throw new assert.AssertionError({ message: `expected ${type.name}, got ${String(error)}`, actual: error, expected: type });

@@ -16,9 +16,9 @@ export interface Harness {
   readonly profile: LoadedProfile;
   readonly dataDir: string;
   start(playbook: string, email: string | string[], options?: { idempotencyKey?: string; app?: string }): Promise<StartResult[]>;
-  run(id: string): RunRecord;
+  run(id: string): Promise<RunRecord>;
   /** The open tasks of one run, oldest first. */
-  openTaskOf(runId: string): string | undefined;
+  openTaskOf(runId: string): Promise<string | undefined>;
   /** Completes whatever the run waits on as a member of the task's queue; returns the task id. */
   completeNext(runId: string, options?: { alreadyDone?: boolean }): Promise<string>;
 }
@@ -68,14 +68,14 @@ export async function harness(options: {
         profile,
         o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {},
       ),
-    run: (id) => runtime.engine.read(id),
-    openTaskOf: (runId) => runtime.tasks.itemsOfRun(runId).find((i) => i.status === 'open')?.taskId,
+    run: (id) => runtime.engine.get(id),
+    openTaskOf: async (runId) => (await runtime.tasks.itemsOfRun(runId)).find((i) => i.status === 'open')?.taskId,
     async completeNext(runId, o = {}) {
-      const taskId = h.openTaskOf(runId);
-      if (!taskId) throw new Error(`run ${runId} has no open task (${JSON.stringify(h.run(runId).waitingFor)})`);
-      const task = runtime.tasks.get(taskId);
+      const taskId = await h.openTaskOf(runId);
+      if (!taskId) throw new Error(`run ${runId} has no open task (${JSON.stringify((await h.run(runId)).waitingFor)})`);
+      const task = await runtime.tasks.get(taskId);
       const by = profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
-      runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })), ...(o.alreadyDone ? { alreadyDone: true } : {}) });
+      await runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })), ...(o.alreadyDone ? { alreadyDone: true } : {}) });
       await runtime.runs.settle();
       return taskId;
     },

@@ -72,7 +72,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         status: 'failed',
         detail: `recipe ${choice.recipe} is gone from ${step.app}`,
       };
-    const bulk = this.bulkRecipe(connector, step, run);
+    const bulk = await this.bulkRecipe(connector, step, run);
     let attempt = await ctx.step(
       `${step.id}/browser/${pass}`,
       () => (bulk ? this.runBulk(ctx, run, step, bulk) : this.runOne(run, step, recipe, known ?? noKnownIdentifiers)),
@@ -187,12 +187,12 @@ export class BrowserChannelExecutor implements ChannelExecutor {
    * A batch's runs share playbook, app and tenant, hence their plans: counting them is enough here,
    * and their requests are read once, by the run that does the upload.
    */
-  private bulkRecipe(connector: LoadedConnector, step: PlanStep, run: RunRecord): BrowserRecipe | undefined {
+  private async bulkRecipe(connector: LoadedConnector, step: PlanStep, run: RunRecord): Promise<BrowserRecipe | undefined> {
     if (!run.batchId || step.role !== 'action') return undefined;
     const recipe = [...connector.recipes.values()].find((r) => r.bulk && r.operation === step.operation);
     if (!recipe) return undefined;
-    const { n } = this.engine.sql('SELECT count(*) AS n FROM runs WHERE batch_id = ?').get(run.batchId) as { n: number };
-    return n >= (recipe.bulk!.minimum ?? 2) ? recipe : undefined;
+    const { n } = await this.engine.db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).where('batch_id', '=', run.batchId).executeTakeFirstOrThrow();
+    return Number(n) >= (recipe.bulk!.minimum ?? 2) ? recipe : undefined;
   }
 
   private async runOne(run: RunRecord, step: PlanStep, recipe: BrowserRecipe, known: KnownIdentifiers): Promise<Attempt> {
@@ -220,10 +220,10 @@ export class BrowserChannelExecutor implements ChannelExecutor {
 
   private async runBulk(ctx: RunContext, run: RunRecord, step: PlanStep, recipe: BrowserRecipe): Promise<Attempt> {
     const key = `${run.batchId}|${step.id}|${recipe.id}`;
-    const done = this.engine.sql('SELECT result FROM bulk_jobs WHERE key = ?').get(key) as { result: string } | undefined;
+    const done = await this.engine.db.selectFrom('bulk_jobs').select('result').where('key', '=', key).executeTakeFirst();
     if (done) return JSON.parse(done.result) as Attempt;
     const bulk = recipe.bulk!;
-    const requests = (this.engine.sql('SELECT request FROM runs WHERE batch_id = ?').all(run.batchId) as { request: string }[])
+    const requests = (await this.engine.db.selectFrom('runs').select('request').where('batch_id', '=', run.batchId!).execute())
       .map((row) => JSON.parse(row.request) as LifecycleRequest)
       .sort((a, b) => a.subject.email.localeCompare(b.subject.email));
     const xlsx = await fillImportTemplate(bulk, requests);
@@ -257,7 +257,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       rmSync(folder, { recursive: true, force: true });
     }
     if (attempt.status === 'done')
-      this.engine.sql('INSERT OR IGNORE INTO bulk_jobs (key, result, created_at) VALUES (?, ?, ?)').run(key, JSON.stringify(attempt), at);
+      await this.engine.db.insertInto('bulk_jobs').values({ key, result: JSON.stringify(attempt), created_at: at }).onConflict((oc) => oc.column('key').doNothing()).execute();
     return attempt;
   }
 

@@ -9,6 +9,9 @@ import type { RunRecord } from '../../engine/port.js';
 import type { Runbook } from '../../schema/types/runbook.js';
 import type { TenantProfile } from '../../schema/types/tenant-profile.js';
 import type { Evidence, HandOver } from '../executor.js';
+import type { Selectable } from 'kysely';
+import type { Sql } from '../../store/sql.js';
+import type { TasksTable } from '../../store/tables.js';
 
 /** A task action that is not allowed: completed twice, by someone outside the queue, without evidence. */
 export class TaskRefusedError extends PatchbayError {
@@ -78,18 +81,15 @@ export interface TaskSignal {
   readonly evidence: readonly Evidence[];
 }
 
-type TaskRow = {
-  id: string; batch_key: string | null; tenant: string; app: string; runbook: string; title: string; queue: string; assignee: string | null;
-  status: TaskView['status']; content: string; steps_done: string; due_at: number; escalations: number; created_at: number;
-  closed_at: number | null; closed_by: string | null; evidence: string;
-};
+type TaskRow = Selectable<TasksTable>;
 
 const hour = 3_600_000;
 
 /**
  * The human channel's inbox: tasks made from runbooks, with a checklist section per person when
  * the runbook allows batching. Completing, failing or reassigning checks who acts, and signals the
- * waiting runs in the same transaction.
+ * waiting runs in the same transaction. On PostgreSQL several servers share it: a task is closed by
+ * a conditional update, so two people completing it at once get one completion and one refusal.
  */
 @injectable()
 export class TaskStore {
@@ -98,33 +98,40 @@ export class TaskStore {
     @inject(EvidenceFiles) private readonly files: EvidenceFiles,
   ) {}
 
-  /** Statements go through the engine's cache of prepared statements. */
-  private get db() {
-    return { prepare: (text: string) => this.engine.sql(text) };
+  private get db(): Sql {
+    return this.engine.db;
   }
 
   private now(): number {
     return this.engine.clock.now();
   }
 
+  private atomically<T>(fn: () => Promise<T>): Promise<T> {
+    return this.engine.transaction(fn);
+  }
+
   /** Opens the task for one run's step, or adds the person to the open task of the same batch. Call inside the run's transaction. */
-  openFor(args: { run: RunRecord; stepId: string; queue: string; content: TaskContent; batch: boolean }): { taskId: string; joined: boolean } {
+  async openFor(args: { run: RunRecord; stepId: string; queue: string; content: TaskContent; batch: boolean }): Promise<{ taskId: string; joined: boolean }> {
     const { run, stepId, queue, content } = args;
     const now = this.now();
     const batchKey = args.batch && run.batchId ? `${run.batchId}|${stepId}|${content.runbook.id}|${queue}` : null;
-    const open = batchKey ? (this.db.prepare("SELECT id FROM tasks WHERE batch_key = ? AND status = 'open'").get(batchKey) as { id: string } | undefined) : undefined;
+    const open = batchKey ? await this.db.selectFrom('tasks').select('id').where('batch_key', '=', batchKey).where('status', '=', 'open').executeTakeFirst() : undefined;
     let taskId = open?.id;
     if (!taskId) {
       taskId = newId('task', now);
-      const taken = batchKey && this.db.prepare('SELECT 1 FROM tasks WHERE batch_key = ?').get(batchKey);
-      this.db
-        .prepare('INSERT INTO tasks (id, batch_key, tenant, app, runbook, title, queue, status, content, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, \'open\', ?, ?, ?)')
-        .run(taskId, taken ? null : batchKey, run.tenant, run.app, content.runbook.id, content.runbook.title, queue, JSON.stringify(content), now + (content.runbook.slaHours ?? 24) * hour, now);
-      this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', runId: run.id, taskId, data: { runbook: content.runbook.id, queue, step: stepId } }, now);
+      const taken = batchKey && (await this.db.selectFrom('tasks').select('id').where('batch_key', '=', batchKey).executeTakeFirst());
+      await this.db
+        .insertInto('tasks')
+        .values({
+          id: taskId, batch_key: taken ? null : batchKey, tenant: run.tenant, app: run.app, runbook: content.runbook.id, title: content.runbook.title, queue,
+          status: 'open', content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
+        })
+        .execute();
+      await this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', runId: run.id, taskId, data: { runbook: content.runbook.id, queue, step: stepId } }, now);
     } else {
-      this.engine.audit.append({ type: 'task.joined', actor: 'patchbay', runId: run.id, taskId, data: { step: stepId, email: run.subject } }, now);
+      await this.engine.audit.append({ type: 'task.joined', actor: 'patchbay', runId: run.id, taskId, data: { step: stepId, email: run.subject } }, now);
     }
-    this.db.prepare("INSERT INTO task_items (task_id, run_id, step_id, email, status) VALUES (?, ?, ?, ?, 'open')").run(taskId, run.id, stepId, run.subject);
+    await this.db.insertInto('task_items').values({ task_id: taskId, run_id: run.id, step_id: stepId, email: run.subject, status: 'open' }).execute();
     return { taskId, joined: !!open };
   }
 
@@ -134,23 +141,33 @@ export class TaskStore {
    * The profile is kept with the task, so that its queue's members are checked as for a run's task.
    * Completing or failing it closes it (there is no run to signal).
    */
-  openStanding(args: { key: string; tenant: string; app: string; queue: string; content: TaskContent; profile: TenantProfile }): { taskId: string; opened: boolean } {
-    return this.engine.atomically(() => {
-      const open = this.db.prepare("SELECT id FROM tasks WHERE open_key = ? AND status = 'open'").get(args.key) as { id: string } | undefined;
-      if (open) return { taskId: open.id, opened: false };
+  async openStanding(args: { key: string; tenant: string; app: string; queue: string; content: TaskContent; profile: TenantProfile }): Promise<{ taskId: string; opened: boolean }> {
+    return this.atomically(async () => {
+      const open = await this.openStandingId(args.key);
+      if (open) return { taskId: open, opened: false };
       const now = this.now();
       const taskId = newId('task', now);
       const { content } = args;
-      this.db
-        .prepare("INSERT INTO tasks (id, open_key, profile, tenant, app, runbook, title, queue, status, content, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)")
-        .run(taskId, args.key, JSON.stringify(args.profile), args.tenant, args.app, content.runbook.id, content.runbook.title, args.queue, JSON.stringify(content), now + (content.runbook.slaHours ?? 24) * hour, now);
-      this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', taskId, data: { runbook: content.runbook.id, queue: args.queue, key: args.key } }, now);
+      await this.db
+        .insertInto('tasks')
+        .values({
+          id: taskId, open_key: args.key, profile: JSON.stringify(args.profile), tenant: args.tenant, app: args.app, runbook: content.runbook.id, title: content.runbook.title,
+          queue: args.queue, status: 'open', content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
+        })
+        .execute();
+      await this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', taskId, data: { runbook: content.runbook.id, queue: args.queue, key: args.key } }, now);
       return { taskId, opened: true };
     });
   }
 
-  get(taskId: string): TaskView {
-    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId) as TaskRow | undefined;
+  /** The open run-less task with this key (openStanding), if any. */
+  async openStandingId(key: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('tasks').select('id').where('open_key', '=', key).where('status', '=', 'open').executeTakeFirst())?.id;
+  }
+
+  /** @throws NotFoundError */
+  async get(taskId: string): Promise<TaskView> {
+    const row = await this.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
     if (!row) throw new NotFoundError('task', taskId);
     return this.view(row);
   }
@@ -159,54 +176,74 @@ export class TaskStore {
    * The tasks with these ids, in the order given (ids not found are left out), read in two queries
    * whatever their number: the rows, then all their items. For pages of a list (at most a few hundred ids).
    */
-  getMany(ids: readonly string[]): TaskView[] {
+  async getMany(ids: readonly string[]): Promise<TaskView[]> {
     if (ids.length === 0) return [];
-    const marks = ids.map(() => '?').join(', ');
-    const rows = new Map((this.db.prepare(`SELECT * FROM tasks WHERE id IN (${marks})`).all(...ids) as TaskRow[]).map((r) => [r.id, r]));
+    const rows = new Map((await this.db.selectFrom('tasks').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
     const items = new Map<string, TaskItem[]>();
-    const found = this.db
-      .prepare(`SELECT task_id AS taskId, run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE task_id IN (${marks}) ORDER BY task_id, email`)
-      .all(...ids) as (TaskItem & { taskId: string })[];
+    const found = await this.db
+      .selectFrom('task_items')
+      .select(['task_id as taskId', 'run_id as runId', 'step_id as stepId', 'email', 'status', 'closed_by as closedBy'])
+      .where('task_id', 'in', ids)
+      .orderBy('task_id')
+      .orderBy('email')
+      .execute();
     for (const { taskId, ...item } of found) (items.get(taskId) ?? items.set(taskId, []).get(taskId)!).push(item);
-    return ids.flatMap((id) => {
+    const views: TaskView[] = [];
+    for (const id of ids) {
       const row = rows.get(id);
-      return row ? [this.view(row, items.get(id) ?? [])] : [];
-    });
+      if (row) views.push(await this.view(row, items.get(id) ?? []));
+    }
+    return views;
   }
 
-  list(filter: { queue?: string; status?: TaskView['status'] | 'all'; operator?: string; limit?: number } = {}): TaskView[] {
+  /**
+   * The tasks with these ids read at once (getMany), as a synchronous lookup for renderers that
+   * name a run's task while they write a page or a line. Unknown ids give undefined.
+   */
+  async lookup(ids: Iterable<string>): Promise<(id: string) => TaskView | undefined> {
+    const views = new Map((await this.getMany([...new Set(ids)])).map((t) => [t.id, t]));
+    return (id) => views.get(id);
+  }
+
+  /** The task ids a run waits on or has had (from `waitingFor` "task:<id>"), for lookup(). */
+  static idsOf(runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []): string[] {
+    return [...runs.flatMap((r) => (r.waitingFor?.startsWith('task:') ? [r.waitingFor.slice(5)] : [])), ...more.map((m) => m.taskId)];
+  }
+
+  async list(filter: { queue?: string; status?: TaskView['status'] | 'all'; operator?: string; limit?: number } = {}): Promise<TaskView[]> {
     const status = filter.status ?? 'open';
-    // Only the conditions given, so that SQLite walks the (status, queue, due_at) index instead of sorting every task.
-    const where = [...(status === 'all' ? [] : ['status = ?']), ...(filter.queue ? ['queue = ?'] : [])];
-    const rows = this.db
-      .prepare(`SELECT * FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY due_at, id LIMIT ?`)
-      .all(...(status === 'all' ? [] : [status]), ...(filter.queue ? [filter.queue] : []), filter.limit ?? 10_000) as TaskRow[];
-    const views = rows.map((r) => this.view(r));
+    // Only the conditions given, so that the database walks the (status, queue, due_at) index instead of sorting every task.
+    let query = this.db.selectFrom('tasks').select('id').orderBy('due_at').orderBy('id').limit(filter.limit ?? 10_000);
+    if (status !== 'all') query = query.where('status', '=', status);
+    if (filter.queue) query = query.where('queue', '=', filter.queue);
+    const views = await this.getMany((await query.execute()).map((r) => r.id));
     if (!filter.operator) return views;
     // "Mine": assigned to the operator, or in a queue the operator belongs to and not assigned to someone else.
-    return views.filter((t) => t.assignee === filter.operator || (!t.assignee && this.queueMembers(t).includes(filter.operator!)));
+    const mine: TaskView[] = [];
+    for (const t of views) if (t.assignee === filter.operator || (!t.assignee && (await this.queueMembers(t)).includes(filter.operator))) mine.push(t);
+    return mine;
   }
 
   /** Ticks one checklist step (1-based); the task stays open. */
-  tickStep(taskId: string, step: number, by: string): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, by);
+  async tickStep(taskId: string, step: number, by: string): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, by);
       const steps = task.content.runbook.steps.length;
       if (!Number.isInteger(step) || step < 1 || step > steps) throw new TaskRefusedError(taskId, `there is no step ${step} (the checklist has ${steps})`);
       const done = [...new Set([...task.stepsDone, step])].sort((a, b) => a - b);
-      this.db.prepare('UPDATE tasks SET steps_done = ? WHERE id = ?').run(JSON.stringify(done), taskId);
-      this.engine.audit.append({ type: 'task.step-ticked', actor: by, taskId, data: { step } }, this.now());
+      await this.db.updateTable('tasks').set({ steps_done: JSON.stringify(done) }).where('id', '=', taskId).execute();
+      await this.engine.audit.append({ type: 'task.step-ticked', actor: by, taskId, data: { step } }, this.now());
       return this.get(taskId);
     });
   }
 
   /** Completes the task (or one person's section of it) with evidence; the waiting runs go on. */
-  complete(taskId: string, args: { by: string; evidence: readonly EvidenceInput[]; alreadyDone?: boolean; person?: string }): TaskView {
+  async complete(taskId: string, args: { by: string; evidence: readonly EvidenceInput[]; alreadyDone?: boolean; person?: string }): Promise<TaskView> {
     const evidence = args.evidence.map((e) => this.keepEvidence(taskId, e, args.by));
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, args.by);
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, args.by);
       // Four eyes: neither the caller who asked for the run nor the person it was asked for approves it.
       const { requestedBy: asker, onBehalfOf } = task.content.approval ?? {};
       if (asker && asker.toLowerCase() === args.by.toLowerCase()) throw new TaskRefusedError(taskId, `${args.by} asked for this run and cannot approve it: another member of queue ${task.queue} must`);
@@ -217,18 +254,18 @@ export class TaskStore {
       }
       const items = this.openItems(task, args.person);
       const outcome = args.alreadyDone ? 'already-done' : 'done';
-      this.closeItems(task, items, { outcome, by: args.by, evidence });
+      await this.closeItems(task, items, { outcome, by: args.by, evidence });
       return this.get(taskId);
     });
   }
 
   /** Fails the task: the waiting runs move the step to its next channel, or escalate. */
-  fail(taskId: string, args: { by: string; reason: string; person?: string }): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, args.by);
+  async fail(taskId: string, args: { by: string; reason: string; person?: string }): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, args.by);
       if (!args.reason.trim()) throw new TaskRefusedError(taskId, 'a reason is required to fail a task');
-      this.closeItems(task, this.openItems(task, args.person), { outcome: 'failed', by: args.by, reason: args.reason, evidence: [] });
+      await this.closeItems(task, this.openItems(task, args.person), { outcome: 'failed', by: args.by, reason: args.reason, evidence: [] });
       return this.get(taskId);
     });
   }
@@ -237,51 +274,52 @@ export class TaskStore {
    * Hands the step back to the robot: the person fixed what made the browser recipe drift, and the
    * waiting runs run the step's automated channels again. Refused for a task no robot handed over.
    */
-  handBack(taskId: string, args: { by: string; note?: string }): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, args.by);
+  async handBack(taskId: string, args: { by: string; note?: string }): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, args.by);
       if (!task.content.handedOver?.some((h) => h.channel !== 'human')) throw new TaskRefusedError(taskId, 'no robot handed this step over: there is nothing to hand back');
-      this.closeItems(task, this.openItems(task), { outcome: 'retry-robot', by: args.by, evidence: [], ...(args.note ? { reason: args.note } : {}) });
+      await this.closeItems(task, this.openItems(task), { outcome: 'retry-robot', by: args.by, evidence: [], ...(args.note ? { reason: args.note } : {}) });
       return this.get(taskId);
     });
   }
 
-  /** Moves the task to another queue and/or assigns it to one operator. */
   /**
    * Takes the task (assignee = the caller, a member of its queue), so that others in the queue see it
    * is being worked on; taking one already taken by someone else is refused (unclaim it first).
    * Throws TaskRefusedError (closed task, not a member, taken by someone else).
    */
-  claim(taskId: string, by: string): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, by);
+  async claim(taskId: string, by: string): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, by);
       if (task.assignee && task.assignee !== by) throw new TaskRefusedError(taskId, `already taken by ${task.assignee}; ask them, or unassign it first`);
       if (task.assignee === by) return task;
-      this.db.prepare('UPDATE tasks SET assignee = ? WHERE id = ?').run(by, taskId);
-      this.engine.audit.append({ type: 'task.claimed', actor: by, taskId, data: { assignee: by } }, this.now());
+      const taken = await this.db.updateTable('tasks').set({ assignee: by }).where('id', '=', taskId).where('assignee', 'is', null).where('status', '=', 'open').executeTakeFirst();
+      if (!Number(taken.numUpdatedRows)) return this.refuseChanged(taskId);
+      await this.engine.audit.append({ type: 'task.claimed', actor: by, taskId, data: { assignee: by } }, this.now());
       return this.get(taskId);
     });
   }
 
   /** Gives the task back to its queue (no assignee); any member of the queue may. Throws TaskRefusedError as claim does. */
-  unclaim(taskId: string, by: string): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, by);
+  async unclaim(taskId: string, by: string): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, by);
       if (!task.assignee) return task;
-      this.db.prepare('UPDATE tasks SET assignee = NULL WHERE id = ?').run(taskId);
-      this.engine.audit.append({ type: 'task.unclaimed', actor: by, taskId, data: { was: task.assignee } }, this.now());
+      await this.db.updateTable('tasks').set({ assignee: null }).where('id', '=', taskId).execute();
+      await this.engine.audit.append({ type: 'task.unclaimed', actor: by, taskId, data: { was: task.assignee } }, this.now());
       return this.get(taskId);
     });
   }
 
-  reassign(taskId: string, args: { by: string; queue?: string; assignee?: string }): TaskView {
-    return this.engine.atomically(() => {
-      const task = this.requireOpen(taskId);
-      this.requireMember(task, args.by);
-      const profile = this.profileOf(task);
+  /** Moves the task to another queue and/or assigns it to one operator. */
+  async reassign(taskId: string, args: { by: string; queue?: string; assignee?: string }): Promise<TaskView> {
+    return this.atomically(async () => {
+      const task = await this.requireOpen(taskId);
+      await this.requireMember(task, args.by);
+      const profile = await this.profileOf(task);
       if (args.queue && profile.queues && !profile.queues.some((q) => q.id === args.queue)) {
         throw new TaskRefusedError(taskId, `unknown queue '${args.queue}' (queues: ${profile.queues.map((q) => q.id).join(', ')})`);
       }
@@ -290,81 +328,116 @@ export class TaskStore {
       if (assignee && profile.queues && !this.membersOf(profile, queue).includes(assignee)) {
         throw new TaskRefusedError(taskId, `${assignee} is not in queue ${queue}`);
       }
-      this.db.prepare('UPDATE tasks SET queue = ?, assignee = ? WHERE id = ?').run(queue, assignee, taskId);
-      this.engine.audit.append({ type: 'task.reassigned', actor: args.by, taskId, data: { from: task.queue, queue, assignee } }, this.now());
+      await this.db.updateTable('tasks').set({ queue, assignee }).where('id', '=', taskId).execute();
+      await this.engine.audit.append({ type: 'task.reassigned', actor: args.by, taskId, data: { from: task.queue, queue, assignee } }, this.now());
       return this.get(taskId);
     });
   }
 
   /**
-   * The earliest due time of an open task (milliseconds since the epoch), or null: O(log n) in open tasks.
-   * INDEXED BY because the (status, queue, due_at) index also matches `status = 'open'` and the planner, without
-   * statistics, picks it and walks every open task.
+   * The two reads of escalation, compiled for the store's dialect: the earliest due time of an open task,
+   * and the open tasks due before `now` (ms) earliest first. Both are ranges of an index on open tasks'
+   * due time (migration 12): O(log n) in open tasks, no sort (test/engine/lifecycle.test.ts checks the plan).
    */
-  static readonly nextDueSql = "SELECT min(due_at) FROM tasks INDEXED BY tasks_open_due WHERE status = 'open'";
-  /** Open tasks past a due time (the parameter, ms), earliest first: a range of the same index, no sort. */
-  static readonly overdueSql = "SELECT * FROM tasks INDEXED BY tasks_open_due WHERE status = 'open' AND due_at < ? ORDER BY due_at, id";
+  escalationQueries(now: number) {
+    return {
+      nextDue: this.db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('next')).where('status', '=', 'open'),
+      overdue: this.db.selectFrom('tasks').selectAll().where('status', '=', 'open').where('due_at', '<', now).orderBy('due_at').orderBy('id'),
+    };
+  }
 
   /**
    * Escalates every open task past its due time: an audit event, the task moved to the queue's
    * escalation queue with a new due time, and a notification in the outbox. Returns the tasks escalated.
    */
-  escalateOverdue(): TaskView[] {
-    // The next due time, one step down the partial (due_at) index of open tasks (migration 12): when nothing is
-    // overdue, which is nearly always, no transaction is opened and no task is read, whatever the backlog.
-    const next = this.db.prepare(TaskStore.nextDueSql).pluck().get() as number | null;
+  async escalateOverdue(): Promise<TaskView[]> {
+    // The next due time (migration 12's partial index): when nothing is overdue, which is nearly always, no
+    // transaction is opened and no task is read, whatever the backlog.
+    const found = await this.escalationQueries(this.now()).nextDue.executeTakeFirst();
+    const next = found?.next === null || found?.next === undefined ? null : Number(found.next);
     if (next === null || next >= this.now()) return [];
-    return this.engine.atomically(() => {
+    return this.atomically(async () => {
       const now = this.now();
-      const overdue = this.db.prepare(TaskStore.overdueSql).all(now) as TaskRow[];
-      return overdue.map((row) => {
-        const task = this.view(row);
-        const profile = this.profileOf(task);
+      const overdue = await this.escalationQueries(now).overdue.execute();
+      const escalated: TaskView[] = [];
+      for (const row of overdue) {
+        const task = await this.view(row);
+        const profile = await this.profileOf(task);
         const to = profile.queues?.find((q) => q.id === task.queue)?.escalateTo ?? task.queue;
         const due = now + (task.content.runbook.slaHours ?? 24) * hour;
-        this.db.prepare('UPDATE tasks SET queue = ?, assignee = NULL, due_at = ?, escalations = escalations + 1 WHERE id = ?').run(to, due, task.id);
+        // Conditional: another server escalating at the same moment moves it once.
+        const moved = await this.db
+          .updateTable('tasks')
+          .set((eb) => ({ queue: to, assignee: null, due_at: due, escalations: eb('escalations', '+', 1) }))
+          .where('id', '=', task.id)
+          .where('status', '=', 'open')
+          .where('due_at', '=', row.due_at)
+          .executeTakeFirst();
+        if (!Number(moved.numUpdatedRows)) continue;
         const data = { from: task.queue, to, overdueSinceMs: now - task.dueAt, escalation: task.escalations + 1 };
-        this.engine.audit.append({ type: 'task.escalated', actor: 'patchbay', taskId: task.id, data }, now);
-        return this.get(task.id);
-      });
+        await this.engine.audit.append({ type: 'task.escalated', actor: 'patchbay', taskId: task.id, data }, now);
+        escalated.push(await this.get(task.id));
+      }
+      return escalated;
     });
   }
 
   /** Cancels the open sections of a cancelled run. */
-  cancelItemsOf(runId: string, by: string): void {
-    this.engine.atomically(() => {
-      const items = this.db.prepare("SELECT task_id AS taskId FROM task_items WHERE run_id = ? AND status = 'open'").all(runId) as { taskId: string }[];
-      this.db.prepare("UPDATE task_items SET status = 'cancelled', closed_by = ? WHERE run_id = ? AND status = 'open'").run(by, runId);
-      for (const { taskId } of items) this.closeIfFinished(taskId, by, 'cancelled');
+  async cancelItemsOf(runId: string, by: string): Promise<void> {
+    await this.atomically(async () => {
+      const items = await this.db.selectFrom('task_items').select('task_id as taskId').where('run_id', '=', runId).where('status', '=', 'open').execute();
+      await this.db.updateTable('task_items').set({ status: 'cancelled', closed_by: by }).where('run_id', '=', runId).where('status', '=', 'open').execute();
+      for (const { taskId } of items) await this.closeIfFinished(taskId, by, 'cancelled');
     });
   }
 
-  itemsOfRun(runId: string): (TaskItem & { taskId: string })[] {
-    return this.db.prepare('SELECT i.task_id AS taskId, i.run_id AS runId, i.step_id AS stepId, i.email, i.status, i.closed_by AS closedBy FROM task_items i JOIN tasks t ON t.id = i.task_id WHERE i.run_id = ? ORDER BY t.created_at, t.id').all(runId) as (TaskItem & { taskId: string })[];
+  async itemsOfRun(runId: string): Promise<(TaskItem & { taskId: string })[]> {
+    return this.db
+      .selectFrom('task_items as i')
+      .innerJoin('tasks as t', 't.id', 'i.task_id')
+      .select(['i.task_id as taskId', 'i.run_id as runId', 'i.step_id as stepId', 'i.email', 'i.status', 'i.closed_by as closedBy'])
+      .where('i.run_id', '=', runId)
+      .orderBy('t.created_at')
+      .orderBy('t.id')
+      .execute();
   }
 
-  private closeItems(task: TaskView, items: readonly TaskItem[], signal: TaskSignal): void {
+  private async closeItems(task: TaskView, items: readonly TaskItem[], signal: TaskSignal): Promise<void> {
     const now = this.now();
-    const update = this.db.prepare('UPDATE task_items SET status = ?, closed_by = ?, evidence = ? WHERE task_id = ? AND run_id = ? AND step_id = ?');
     for (const item of items) {
       // Handed back to the robot: the person's part is cancelled (the store's statuses have no other word for it).
-      update.run(signal.outcome === 'retry-robot' ? 'cancelled' : signal.outcome, signal.by, JSON.stringify(signal.evidence), task.id, item.runId, item.stepId);
-      this.engine.recordSignal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
+      // Conditional on the section still being open: of two people closing it at once on two servers, one wins.
+      const closed = await this.db
+        .updateTable('task_items')
+        .set({ status: signal.outcome === 'retry-robot' ? 'cancelled' : signal.outcome, closed_by: signal.by, evidence: JSON.stringify(signal.evidence) })
+        .where('task_id', '=', task.id)
+        .where('run_id', '=', item.runId)
+        .where('step_id', '=', item.stepId)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
+      if (!Number(closed.numUpdatedRows)) return this.refuseChanged(task.id);
+      await this.engine.signal(item.runId, `task:${task.id}`, signal, `task:${task.id}:${item.runId}:${item.stepId}`, signal.by);
     }
     const type = signal.outcome === 'failed' ? 'task.failed' : signal.outcome === 'retry-robot' ? 'task.handed-back' : 'task.completed';
-    this.engine.audit.append(
+    await this.engine.audit.append(
       { type, actor: signal.by, taskId: task.id, data: { outcome: signal.outcome, people: items.map((i) => i.email), evidence: signal.evidence.map((e) => e.summary), ...(signal.reason ? { reason: signal.reason } : {}) } },
       now,
     );
     const evidence = [...task.evidence, ...signal.evidence];
-    this.db.prepare('UPDATE tasks SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), task.id);
-    this.closeIfFinished(task.id, signal.by, signal.outcome === 'failed' ? 'failed' : signal.outcome === 'retry-robot' ? 'cancelled' : 'completed');
+    await this.db.updateTable('tasks').set({ evidence: JSON.stringify(evidence) }).where('id', '=', task.id).execute();
+    await this.closeIfFinished(task.id, signal.by, signal.outcome === 'failed' ? 'failed' : signal.outcome === 'retry-robot' ? 'cancelled' : 'completed');
   }
 
-  private closeIfFinished(taskId: string, by: string, status: 'completed' | 'failed' | 'cancelled'): void {
-    const open = this.db.prepare("SELECT count(*) AS n FROM task_items WHERE task_id = ? AND status = 'open'").get(taskId) as { n: number };
-    if (open.n > 0) return;
-    this.db.prepare("UPDATE tasks SET status = ?, closed_at = ?, closed_by = ? WHERE id = ? AND status = 'open'").run(status, this.now(), by, taskId);
+  /** Someone else changed the task between our read and our write (another server): refused, and the transaction rolls back. */
+  private async refuseChanged(taskId: string): Promise<never> {
+    const task = await this.get(taskId);
+    throw new TaskRefusedError(taskId, `changed by someone else at the same moment (now ${task.status}${task.closedBy ? ` by ${task.closedBy}` : ''}${task.assignee ? `, taken by ${task.assignee}` : ''}); nothing was changed`);
+  }
+
+  private async closeIfFinished(taskId: string, by: string, status: 'completed' | 'failed' | 'cancelled'): Promise<void> {
+    const open = await this.db.selectFrom('task_items').select('task_id').where('task_id', '=', taskId).where('status', '=', 'open').limit(1).executeTakeFirst();
+    if (open) return;
+    await this.db.updateTable('tasks').set({ status, closed_at: this.now(), closed_by: by }).where('id', '=', taskId).where('status', '=', 'open').execute();
   }
 
   private openItems(task: TaskView, person?: string): TaskItem[] {
@@ -378,8 +451,8 @@ export class TaskStore {
     return [item];
   }
 
-  private requireOpen(taskId: string): TaskView {
-    const task = this.get(taskId);
+  private async requireOpen(taskId: string): Promise<TaskView> {
+    const task = await this.get(taskId);
     if (task.status !== 'open') {
       const when = task.closedAt ? ` on ${new Date(task.closedAt).toISOString()}` : '';
       throw new TaskRefusedError(taskId, `already ${task.status}${task.closedBy ? ` by ${task.closedBy}` : ''}${when}; nothing was changed`);
@@ -387,9 +460,9 @@ export class TaskStore {
     return task;
   }
 
-  private requireMember(task: TaskView, operator: string): void {
+  private async requireMember(task: TaskView, operator: string): Promise<void> {
     if (!operator?.trim()) throw new TaskRefusedError(task.id, 'say who you are with --by (or PATCHBAY_OPERATOR)');
-    const profile = this.profileOf(task);
+    const profile = await this.profileOf(task);
     if (!profile.queues?.length) return;
     const members = this.membersOf(profile, task.queue);
     if (!members.includes(operator)) {
@@ -397,20 +470,20 @@ export class TaskStore {
     }
   }
 
-  private queueMembers(task: TaskView): string[] {
-    return this.membersOf(this.profileOf(task), task.queue);
+  private async queueMembers(task: TaskView): Promise<string[]> {
+    return this.membersOf(await this.profileOf(task), task.queue);
   }
 
   private membersOf(profile: TenantProfile, queue: string): string[] {
     return profile.queues?.find((q) => q.id === queue)?.members ?? [];
   }
 
-  private profileOf(task: TaskView): TenantProfile {
+  private async profileOf(task: TaskView): Promise<TenantProfile> {
     const runId = task.items[0]?.runId;
     const row = runId
-      ? (this.db.prepare('SELECT profile FROM runs WHERE id = ?').get(runId) as { profile: string } | undefined)
-      : (this.db.prepare('SELECT profile FROM tasks WHERE id = ? AND profile IS NOT NULL').get(task.id) as { profile: string } | undefined);
-    return row ? (JSON.parse(row.profile) as TenantProfile) : { tenant: task.tenant, apps: {} };
+      ? await this.db.selectFrom('runs').select('profile').where('id', '=', runId).executeTakeFirst()
+      : await this.db.selectFrom('tasks').select('profile').where('id', '=', task.id).where('profile', 'is not', null).executeTakeFirst();
+    return row?.profile ? (JSON.parse(row.profile) as TenantProfile) : { tenant: task.tenant, apps: {} };
   }
 
   /** Files are copied under the data folder by content hash; text is kept as given. */
@@ -428,10 +501,13 @@ export class TaskStore {
     return { kind: 'text', summary: text, by, at };
   }
 
-  private view(row: TaskRow, known?: TaskItem[]): TaskView {
-    const items = known ?? (this.db
-      .prepare('SELECT run_id AS runId, step_id AS stepId, email, status, closed_by AS closedBy FROM task_items WHERE task_id = ? ORDER BY email')
-      .all(row.id) as TaskItem[]);
+  private async view(row: TaskRow, known?: TaskItem[]): Promise<TaskView> {
+    const items = known ?? (await this.db
+      .selectFrom('task_items')
+      .select(['run_id as runId', 'step_id as stepId', 'email', 'status', 'closed_by as closedBy'])
+      .where('task_id', '=', row.id)
+      .orderBy('email')
+      .execute());
     const task = {
       id: row.id,
       title: row.title,

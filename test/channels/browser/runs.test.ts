@@ -13,9 +13,8 @@ async function offboard(h: Harness, email: string) {
   return run;
 }
 
-const runbooksOpened = (h: Harness, runId: string) =>
-  h.runtime.tasks
-    .list({ status: 'all' })
+const runbooksOpened = async (h: Harness, runId: string) =>
+  (await h.runtime.tasks.list({ status: 'all' }))
     .filter((t) => t.items.some((i) => i.runId === runId))
     .map((t) => t.runbook);
 
@@ -44,10 +43,10 @@ describe('Spendesk runs through the browser channel', function () {
     const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id); // the Okta unassignment (no Okta API in the demo tenant): a person
-    const done = h.run(run.id);
+    const done = await h.run(run.id);
     assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
     assert.equal(done.outcome, 'done');
-    assert.deepEqual(runbooksOpened(h, run.id), ['unassign-app']);
+    assert.deepEqual((await runbooksOpened(h, run.id)), ['unassign-app']);
     assert.deepEqual(
       sim.state.removed.map((m) => m.email),
       ['alice@acme.com'],
@@ -56,7 +55,7 @@ describe('Spendesk runs through the browser channel', function () {
       sim.state.removed[0]!.cards.map((c) => c.status),
       ['deactivated'],
     );
-    const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
+    const steps = Object.fromEntries((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s]));
     assert.match(steps['spendesk-check']!.detail!, /Read one member's page: alice@acme\.com is listed \(status: Active\)/);
     assert.match(steps['spendesk-transfer-ownership']!.detail!, /not needed: the check read roles: Requester/);
     assert.match(steps['spendesk-reassign-approvals']!.detail!, /not needed: the check read pendingApprovals: 0, teamsManaged: 0/);
@@ -68,7 +67,7 @@ describe('Spendesk runs through the browser channel', function () {
     // The robot's credentials are in no row, no journal entry, no audit event and no evidence file.
     const stored = everythingStored(h);
     for (const secret of [consoleAdmin.password, consoleAdmin.email]) assert.equal(stored.indexOf(secret), -1, 'a secret was stored');
-    assert.equal(h.runtime.engine.audit.verify().broken, undefined);
+    assert.equal((await h.runtime.engine.audit.verify()).broken, undefined);
   });
 
   it('opens only the preconditions the member page shows: approvals and subscriptions for Bob, not the owner transfer', async () => {
@@ -78,8 +77,8 @@ describe('Spendesk runs through the browser channel', function () {
     await h.completeNext(run.id);
     await h.completeNext(run.id);
     await h.completeNext(run.id);
-    assert.equal(h.run(run.id).status, 'completed');
-    assert.deepEqual(runbooksOpened(h, run.id), ['unassign-app', 'reassign-approvals', 'transfer-subscriptions']);
+    assert.equal((await h.run(run.id)).status, 'completed');
+    assert.deepEqual((await runbooksOpened(h, run.id)), ['unassign-app', 'reassign-approvals', 'transfer-subscriptions']);
   });
 
   for (const { who, country, blocker } of [
@@ -101,15 +100,15 @@ describe('Spendesk runs through the browser channel', function () {
       const h = await consoleHarness(sim, (p) => (p.apps.spendesk!.features!['uk-entity'] = country === 'GB'));
       const run = await offboard(h, who);
       // The preconditions are marked done by people who did not really clear them: the console still refuses.
-      while (h.runtime.tasks.get(h.openTaskOf(run.id)!).runbook !== 'remove-member') await h.completeNext(run.id);
-      const task = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+      while ((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook !== 'remove-member') await h.completeNext(run.id);
+      const task = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
       assert.equal(task.queue, 'it-ops');
       const handedOver = task.content.handedOver!;
       assert.equal(handedOver[0]!.channel, 'browser');
       assert.match(handedOver[0]!.detail, /blocked in remove-member at "blockers\?": the console refuses the removal: .*/);
       assert.match(handedOver[0]!.detail, blocker);
       assertFileEvidence(handedOver[0]!.evidence, 'screenshot');
-      assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'browser.blocked' && a.data.at === 'blockers?'));
+      assert.ok((await h.runtime.runs.timeline(run.id)).audit.some((a) => a.type === 'browser.blocked' && a.data.at === 'blockers?'));
       assert.ok(sim.state.byEmail(who), 'nothing was removed');
     });
   }
@@ -121,8 +120,8 @@ describe('Spendesk runs through the browser channel', function () {
     const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id);
-    const taskId = h.openTaskOf(run.id)!;
-    const task = h.runtime.tasks.get(taskId);
+    const taskId = (await h.openTaskOf(run.id))!;
+    const task = await h.runtime.tasks.get(taskId);
     assert.equal(task.runbook, 'remove-member');
     const drift = task.content.handedOver![0]!;
     assert.match(
@@ -132,13 +131,13 @@ describe('Spendesk runs through the browser channel', function () {
     assertFileEvidence(drift.evidence, 'screenshot');
     const html = drift.evidence.find((e) => e.file?.name.endsWith('.html'))!;
     assert.match(readFileSync(html.file!.path, 'utf8'), /Delete this member/);
-    const audit = h.runtime.runs.timeline(run.id).audit.find((a) => a.type === 'browser.drift')!;
+    const audit = (await h.runtime.runs.timeline(run.id)).audit.find((a) => a.type === 'browser.drift')!;
     assert.deepEqual([audit.data.recipe, audit.data.at], ['remove-member', 'start removal']);
     // The person removes the member in the console, and says so; the browser verifies it.
     sim.state.remove(sim.state.byEmail('alice@acme.com')!);
     await h.completeNext(run.id);
-    assert.equal(h.run(run.id).outcome, 'done');
-    assert.equal(h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'spendesk-verify')!.channel, 'browser');
+    assert.equal((await h.run(run.id)).outcome, 'done');
+    assert.equal((await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-verify')!.channel, 'browser');
     const stored = everythingStored(h);
     assert.equal(stored.indexOf(consoleAdmin.password), -1);
   });
@@ -149,16 +148,16 @@ describe('Spendesk runs through the browser channel', function () {
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id); // Okta
     const first = await h.completeNext(run.id); // "done", says the person, but alice is still a member
-    const reopened = h.runtime.tasks.get(h.openTaskOf(run.id)!);
+    const reopened = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.notEqual(reopened.id, first);
     assert.equal(reopened.runbook, 'remove-member');
     assert.match(reopened.content.handedOver![0]!.detail, /^reopened because the verification found it not done: verification failed: expected absent, but alice@acme\.com is active/);
     assertFileEvidence(reopened.content.handedOver![0]!.evidence, 'screenshot');
-    assert.ok(h.runtime.runs.timeline(run.id).audit.some((a) => a.type === 'step.reopened' && a.data.round === 2));
+    assert.ok((await h.runtime.runs.timeline(run.id)).audit.some((a) => a.type === 'step.reopened' && a.data.round === 2));
     // This time the person really removes her.
     sim.state.remove(sim.state.byEmail('alice@acme.com')!);
     await h.completeNext(run.id);
-    assert.equal(h.run(run.id).outcome, 'done');
+    assert.equal((await h.run(run.id)).outcome, 'done');
   });
 
   it('after two reopenings still not done, the run fails with the finding', async () => {
@@ -166,8 +165,8 @@ describe('Spendesk runs through the browser channel', function () {
     const h = await consoleHarness(sim);
     const run = await offboard(h, 'alice@acme.com');
     for (let i = 0; i < 4; i++) await h.completeNext(run.id); // Okta, then "done" three times without doing it
-    assert.equal(h.run(run.id).status, 'failed');
-    const audit = JSON.stringify(h.runtime.runs.timeline(run.id).audit.filter((a) => a.type.startsWith('run.')));
+    assert.equal((await h.run(run.id)).status, 'failed');
+    const audit = JSON.stringify((await h.runtime.runs.timeline(run.id)).audit.filter((a) => a.type.startsWith('run.')));
     assert.match(audit, /verification failed: expected absent, but alice@acme\.com is active/);
   });
 
@@ -176,12 +175,13 @@ describe('Spendesk runs through the browser channel', function () {
     const h = await consoleHarness(sim, (p) => (p.apps.spendesk!.features!.sso = false));
     const joiners = ['ines@acme.com', 'jules@acme.com', 'alice@acme.com'];
     const runs = (await h.start('onboard', joiners)).map((r) => r.run);
-    for (let guard = 0; guard < 20 && runs.some((r) => h.run(r.id).status === 'waiting'); guard++) {
-      const waiting = runs.find((r) => h.run(r.id).status === 'waiting')!;
+    const current = () => Promise.all(runs.map((r) => h.run(r.id)));
+    for (let guard = 0; guard < 20 && (await current()).some((r) => r.status === 'waiting'); guard++) {
+      const waiting = (await current()).find((r) => r.status === 'waiting')!;
       await h.completeNext(waiting.id); // the Okta assignment, batched for the three
     }
     assert.deepEqual(
-      runs.map((r) => [h.run(r.id).status, h.run(r.id).outcome]),
+      (await current()).map((r) => [r.status, r.outcome]),
       runs.map(() => ['completed', 'done']),
     );
     assert.deepEqual(
@@ -189,11 +189,11 @@ describe('Spendesk runs through the browser channel', function () {
       ['2 of 3'],
     );
     assert.equal(sim.state.byEmail('ines@acme.com')!.status, 'invited');
-    const create = (email: string) => h.runtime.runs.timeline(runs[joiners.indexOf(email)]!.id).steps.find((s) => s.stepId === 'spendesk-create-user')!;
-    assert.match(create('ines@acme.com').detail!, /imported with the batch's template: ines@acme\.com → Invited/);
-    assert.match(create('alice@acme.com').detail!, /the console says: User exists/);
-    assert.equal(create('alice@acme.com').status, 'already-done');
-    const xlsx = create('jules@acme.com').evidence.find((e) => e.file?.name.endsWith('.xlsx'))!;
+    const create = async (email: string) => (await h.runtime.runs.timeline(runs[joiners.indexOf(email)]!.id)).steps.find((s) => s.stepId === 'spendesk-create-user')!;
+    assert.match((await create('ines@acme.com')).detail!, /imported with the batch's template: ines@acme\.com → Invited/);
+    assert.match((await create('alice@acme.com')).detail!, /the console says: User exists/);
+    assert.equal((await create('alice@acme.com')).status, 'already-done');
+    const xlsx = (await create('jules@acme.com')).evidence.find((e) => e.file?.name.endsWith('.xlsx'))!;
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile(xlsx.file!.path);
     assert.deepEqual(book.getWorksheet('Members')!.getColumn(3).values.slice(2), [...joiners].sort());

@@ -33,9 +33,8 @@ async function offboard(h: Harness, email: string, firstName: string, lastName: 
   return run;
 }
 
-const runbooksOpened = (h: Harness, runId: string) =>
-  h.runtime.tasks
-    .list({ status: 'all' })
+const runbooksOpened = async (h: Harness, runId: string) =>
+  (await h.runtime.tasks.list({ status: 'all' }))
     .filter((t) => t.items.some((i) => i.runId === runId))
     .map((t) => t.runbook);
 
@@ -50,14 +49,14 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   it('deletes the leaver in the console, attributes her posts to the content owner, and verifies it', async () => {
     const h = await wordpressHarness();
     const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
-    while (h.run(run.id).status === 'waiting' && h.openTaskOf(run.id)) await h.completeNext(run.id); // the IdP unassignment: a person
-    const done = h.run(run.id);
+    while ((await h.run(run.id)).status === 'waiting' && (await h.openTaskOf(run.id))) await h.completeNext(run.id); // the IdP unassignment: a person
+    const done = await h.run(run.id);
     assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
     assert.equal(done.outcome, 'done');
-    const steps = Object.fromEntries(h.runtime.runs.timeline(run.id).steps.map((s) => [s.stepId, s]));
+    const steps = Object.fromEntries((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s]));
     assert.equal(steps['wordpress-deactivate-user']!.channel, 'browser');
     assert.equal(steps['wordpress-deactivate-user']!.status, 'done');
-    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'), 'no person was asked to delete her');
+    assert.ok(!(await runbooksOpened(h, run.id)).includes('remove-user'), 'no person was asked to delete her');
     const state = wordpressState();
     assert.ok(!state.users.some((u) => u.login === 'lleaver'));
     assert.ok(state.posts.filter((p) => p.title.startsWith("Lena's")).every((p) => p.author === 'ckeeper'));
@@ -66,12 +65,12 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   it('the email alias (IdP kim.nguyen@, console knguyen@) ends with a person\'s task, never "already done"', async () => {
     const h = await wordpressHarness();
     const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
-    const steps = h.runtime.runs.timeline(run.id).steps;
+    const steps = (await h.runtime.runs.timeline(run.id)).steps;
     assert.ok(!steps.some((s) => s.status === 'already-done'), JSON.stringify(steps.map((s) => [s.stepId, s.status, s.detail])));
     // Past the IdP task, the removal stops at the absence the last-name search contradicts, and goes to a person.
-    for (let i = 0; i < 3 && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
-    assert.ok(runbooksOpened(h, run.id).includes('remove-user'), JSON.stringify(runbooksOpened(h, run.id)));
-    const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    for (let i = 0; i < 3 && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
+    assert.ok((await runbooksOpened(h, run.id)).includes('remove-user'), JSON.stringify((await runbooksOpened(h, run.id))));
+    const removal = await (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
     assert.notEqual(removal.status, 'already-done');
     assert.ok(wordpressState().users.some((u) => u.login === 'knguyen'));
   });
@@ -82,13 +81,13 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     // What a reconciliation matched and kept: kim.nguyen@ (IdP) is WordPress user <id>.
     new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'kim.nguyen@acme.test', 'wordpress', { ids: [String(kim.id)] }, 'reconciliation of wordpress', Date.now() - 60_000);
     const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
-    for (let i = 0; i < 3 && h.run(run.id).status === 'waiting' && h.openTaskOf(run.id) && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
-    const steps = h.runtime.runs.timeline(run.id).steps;
-    const removal = steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    for (let i = 0; i < 3 && (await h.run(run.id)).status === 'waiting' && (await h.openTaskOf(run.id)) && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
+    const steps = (await h.runtime.runs.timeline(run.id)).steps;
+    const removal = await steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
     assert.equal(removal.status, 'done', JSON.stringify(steps.map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(removal.channel, 'browser');
     assert.ok(!steps.some((s) => s.status === 'already-done'));
-    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'), 'no person was asked to delete her');
+    assert.ok(!(await runbooksOpened(h, run.id)).includes('remove-user'), 'no person was asked to delete her');
     const state = wordpressState();
     assert.ok(!state.users.some((u) => u.login === 'knguyen'), 'deleted in WordPress');
     assert.ok(state.users.some((u) => u.login === 'ckeeper') && state.users.length > 30, 'nobody else was deleted');
@@ -100,12 +99,12 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'pat.gone@acme.test', 'wordpress', { ids: [String(gone)] }, 'reconciliation of wordpress', Date.now() - 60_000);
     const before = wordpressState().users.length;
     const run = await offboard(h, 'pat.gone@acme.test', 'Pat', 'Nguyen');
-    for (let i = 0; i < 3 && h.run(run.id).status === 'waiting' && h.openTaskOf(run.id) && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
-    const removal = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+    for (let i = 0; i < 3 && (await h.run(run.id)).status === 'waiting' && (await h.openTaskOf(run.id)) && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
+    const removal = await (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
     // The last name matches knguyen, but the id decides: the search on the last name is not needed.
     assert.equal(removal.status, 'already-done', removal.detail ?? '');
     assert.match(removal.detail ?? '', /the user id recorded earlier/);
-    assert.ok(!runbooksOpened(h, run.id).includes('remove-user'));
+    assert.ok(!(await runbooksOpened(h, run.id)).includes('remove-user'));
     assert.equal(wordpressState().users.length, before, 'nothing deleted');
   });
 
@@ -115,28 +114,28 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     let removed = false;
     try {
       const run = await offboard(h, 'lena.leaver@acme.test', 'Lena', 'Leaver');
-      const idpTask = h.openTaskOf(run.id)!;
+      const idpTask = (await h.openTaskOf(run.id))!;
       // The IdP step was never the robot's: nothing to hand back.
-      assert.throws(() => h.runtime.tasks.handBack(idpTask, { by: 'it.oncall@acme.example' }), TaskRefusedError);
-      for (let i = 0; i < 3 && !runbooksOpened(h, run.id).includes('remove-user'); i++) await h.completeNext(run.id);
-      const removal = h.openTaskOf(run.id)!;
-      assert.equal(h.runtime.tasks.get(removal).runbook, 'remove-user');
-      assert.ok(h.runtime.tasks.get(removal).content.handedOver?.some((o) => o.channel === 'browser'));
+      await assert.rejects(async () => h.runtime.tasks.handBack(idpTask, { by: 'it.oncall@acme.example' }), TaskRefusedError);
+      for (let i = 0; i < 3 && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
+      const removal = (await h.openTaskOf(run.id))!;
+      assert.equal((await h.runtime.tasks.get(removal)).runbook, 'remove-user');
+      assert.ok((await h.runtime.tasks.get(removal)).content.handedOver?.some((o) => o.channel === 'browser'));
       assert.ok(wordpressState().users.some((u) => u.login === 'lleaver'), 'the drift stopped before deleting');
       plugin.remove();
       removed = true;
-      const queue = h.runtime.tasks.get(removal).queue;
+      const queue = (await h.runtime.tasks.get(removal)).queue;
       const by = h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
-      h.runtime.tasks.handBack(removal, { by, note: 'the relabelling plugin is gone' });
+      await h.runtime.tasks.handBack(removal, { by, note: 'the relabelling plugin is gone' });
       await h.runtime.runs.settle();
-      const done = h.run(run.id);
+      const done = await h.run(run.id);
       assert.equal(done.status, 'completed', JSON.stringify(done.waitingFor));
       assert.equal(done.outcome, 'done');
-      const step = h.runtime.runs.timeline(run.id).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
+      const step = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'wordpress-deactivate-user')!;
       assert.equal(step.channel, 'browser');
-      assert.equal(h.runtime.tasks.get(removal).status, 'cancelled');
+      assert.equal((await h.runtime.tasks.get(removal)).status, 'cancelled');
       assert.ok(!wordpressState().users.some((u) => u.login === 'lleaver'));
-      assert.ok(h.runtime.engine.audit.list({ taskId: removal }).some((e) => e.type === 'task.handed-back'));
+      assert.ok((await h.runtime.engine.audit.list({ taskId: removal })).some((e) => e.type === 'task.handed-back'));
     } finally {
       if (!removed) plugin.remove();
     }

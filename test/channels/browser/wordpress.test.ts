@@ -195,7 +195,7 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       assert.match(rows[0]!.detail, /no column "Email"/);
       const runtime = await createServices().openRuntime({ dataDir });
       try {
-        const events = runtime.engine.audit.list().filter((e) => e.type === 'browser.canary-drift');
+        const events = (await runtime.engine.audit.list()).filter((e) => e.type === 'browser.canary-drift');
         assert.deepEqual(
           events.map((e) => (e.data as { recipe: string }).recipe),
           ['list-users', 'read-user'],
@@ -257,9 +257,9 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
       // Once a person closed it, the next drift is news again: a new task.
       const runtime = await createServices().openRuntime({ dataDir });
       try {
-        assert.throws(() => runtime.tasks.complete(list.id, { by: 'someone.else@acme.example', evidence: [{ text: 'fixed' }] }), /not a member of queue it-ops/);
-        runtime.tasks.complete(list.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'a plugin renamed the Email column; removed it' }] });
-        assert.equal(runtime.tasks.get(list.id).status, 'completed');
+        await assert.rejects(async () => runtime.tasks.complete(list.id, { by: 'someone.else@acme.example', evidence: [{ text: 'fixed' }] }), /not a member of queue it-ops/);
+        await runtime.tasks.complete(list.id, { by: 'it.oncall@acme.example', evidence: [{ text: 'a plugin renamed the Email column; removed it' }] });
+        assert.equal((await runtime.tasks.get(list.id)).status, 'completed');
       } finally {
         await runtime.close();
       }
