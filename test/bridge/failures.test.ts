@@ -63,6 +63,15 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     assert.deepEqual(await server.bridge.failures.sweep(), []);
   });
 
+  it('two sweeps at once (two catch-up loops) open one task for a failed run', async () => {
+    const { h, server } = await failedOnboarding();
+    const other = await serverFor(h);
+    const [first, second] = await Promise.all([server.bridge.failures.sweep(), other.bridge.failures.sweep()]);
+    assert.equal(first.length + second.length, 1, JSON.stringify({ first, second }));
+    assert.equal((await failureTasks(h)).length, 1);
+    assert.deepEqual(await h.runtime.store.db.selectFrom('scim_failure_tasks').select('task_id').execute(), [{ task_id: [...first, ...second][0] }]);
+  });
+
   it('the server\'s catch-up loop opens it, and runs not started by the bridge get none', async () => {
     const { h, scim } = await failedOnboarding();
     // Another person's run, started from the command line's way in, failed the same way: not the bridge's.
