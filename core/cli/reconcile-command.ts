@@ -265,7 +265,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const runtime = (await cli.runtime());
           const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
           new IdentifierStore(runtime.db).fromReconciliation(profile.tenant, idp, app, now);
-          bridgeFromReconciliation(runtime.db, profile.tenant, app, now, progress);
+          await bridgeFromReconciliation(runtime.store, profile.tenant, app, now, progress);
           results.push(result);
           if (result.completeness && !result.completeness.complete) {
             const audit = runtime.reconciliations.lastAudit(profile.tenant, appId);

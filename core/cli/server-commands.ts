@@ -111,8 +111,8 @@ export function registerServerCommands(
     .action(async (options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
       const scopes = scopesOf(options.scopes);
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore((await cli.runtime()).db);
-      const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
+      const access = new AccessStore((await cli.runtime()).store);
+      const created = await access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
       if (options.json) cli.printJson(created);
       else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}, scopes ${created.scopes.join(',')}, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -121,14 +121,14 @@ export function registerServerCommands(
     .description('every token: scopes, last use (to the minute), expiry, revocation; never a secret')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const tokens = new AccessStore((await cli.runtime()).db).listTokens();
+      const tokens = await new AccessStore((await cli.runtime()).store).listTokens();
       if (options.json) cli.printJson(tokens);
       else cli.print(tokens.map((t) => tokenLine(t, Date.now())).join('\n') || 'no tokens');
     });
   token
     .command('revoke <id>')
     .action(async (id: string) => {
-      if (!new AccessStore((await cli.runtime()).db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
+      if (!(await new AccessStore((await cli.runtime()).store).revokeToken(id))) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
       cli.print(`token ${id} revoked`);
     });
   token
@@ -138,11 +138,12 @@ export function registerServerCommands(
     .option('--json', 'print JSON')
     .action(async (id: string, options: { expiresIn: string; json?: boolean }) => {
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore((await cli.runtime()).db);
-      if (!access.listTokens().some((t) => t.id === id && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > Date.now()))) {
+      const access = new AccessStore((await cli.runtime()).store);
+      const live = await access.token(id);
+      if (!live || live.revokedAt !== null || (live.expiresAt !== null && live.expiresAt <= Date.now())) {
         throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no live token ${id} (patchbay token list)`);
       }
-      const rotated = access.rotateToken(id, expiresInMs);
+      const rotated = await access.rotateToken(id, expiresInMs);
       if (options.json) cli.printJson({ ...rotated, replaced: id });
       else cli.print(`${rotated.token}\n(token ${rotated.id} replaces ${id}, which is revoked; expires ${day(rotated.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -160,7 +161,7 @@ export function registerServerCommands(
     .action(async (options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
       const apps = Object.keys(cli.profile(options.profile).profile.apps);
       if (!apps.includes(options.app)) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, `no app ${options.app} is installed in the tenant (installed: ${apps.join(', ')})`);
-      const created = new AccessStore((await cli.runtime()).db).createBridgeToken(options.app, lifetime(options.expiresIn));
+      const created = await new AccessStore((await cli.runtime()).store).createBridgeToken(options.app, lifetime(options.expiresIn));
       if (options.json) cli.printJson({ ...created, app: options.app, base: `/scim/v2/${options.app}/` });
       else cli.print(`${created.token}\n(bridge token ${created.id} for ${options.app}'s SCIM base /scim/v2/${options.app}/, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -174,7 +175,7 @@ export function registerServerCommands(
     .action(async (email: string, options: { role: string; passwordFile?: string }) => {
       const password = options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : process.env.PATCHBAY_OPERATOR_PASSWORD;
       if (!password) throw new InvalidInputError({ file: 'command line', pointer: '/password-file' }, 'give the password with --password-file or PATCHBAY_OPERATOR_PASSWORD (never on the command line)');
-      await new AccessStore((await cli.runtime()).db).setOperator(email, password, role(options.role));
+      await new AccessStore((await cli.runtime()).store).setOperator(email, password, role(options.role));
       cli.print(`operator ${email.toLowerCase()} (${options.role}) can sign in`);
     });
 
@@ -230,8 +231,8 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
   // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
-  const hugo = server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
-  const bridgeToken = access.createBridgeToken('spendesk');
+  const hugo = await server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
+  const bridgeToken = await access.createBridgeToken('spendesk');
   const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');

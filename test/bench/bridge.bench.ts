@@ -23,14 +23,14 @@ const profile = services.profiles.load();
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
 
 const server = await startServer({ services, runtime, profile, port: 0, version: 'bench', tickMs: 3_600_000, scimRequestsPerMinute: 100_000_000 });
-const { token } = server.access.createBridgeToken('6sense');
+const { token } = (await server.access.createBridgeToken('6sense'));
 const userName = (i: number) => `user${i}@acme.com`;
 const bridgeIds: string[] = [];
-runtime.db.transaction(() => {
+await runtime.store.transaction(async () => {
   for (let i = 0; i < users; i++) {
-    bridgeIds.push(server.bridge.adopt('6sense', { userName: userName(i), name: { givenName: 'User', familyName: String(i) }, emails: [{ value: userName(i), type: 'work', primary: true }], active: true }, 'bench').id);
+    bridgeIds.push((await server.bridge.adopt('6sense', { userName: userName(i), name: { givenName: 'User', familyName: String(i) }, emails: [{ value: userName(i), type: 'work', primary: true }], active: true }, 'bench')).id);
   }
-})();
+});
 const scimmy = new ScimmyServer('bench-token');
 const scimmyIds: string[] = [];
 for (let i = 0; i < users; i++) scimmyIds.push(scimmy.add(userName(i), { name: { givenName: 'User', familyName: String(i) } }).id);
