@@ -6,10 +6,9 @@ import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
 import { reconcile } from '../reconcile/findings.js';
-import { readAccountsFile, readAppByBrowser } from '../reconcile/readers.js';
 import { packageRoot } from '../paths.js';
 import { AccessStore, type Role, type TokenInfo, type TokenScope, tokenScopes } from '../server/access.js';
-import { startServer } from '../server/app.js';
+import type { startServer as StartServer } from '../server/app.js';
 import type { CliContext } from './run-commands.js';
 
 const roles: readonly Role[] = ['operator', 'admin'];
@@ -53,6 +52,10 @@ const tokenLine = (t: TokenInfo, now: number) =>
   `${t.id}  ${t.name}  as ${t.actor} (${t.role})  scopes ${t.scopes.join(',')}  last used ${day(t.lastUsedAt)}  ${
     t.revokedAt ? 'REVOKED' : t.expiresAt !== null && t.expiresAt <= now ? 'EXPIRED' : `expires ${day(t.expiresAt)}`
   }${t.rotatedFrom ? `  (rotated from ${t.rotatedFrom})` : ''}`;
+
+/** The server (fastify and every route) and the readers, loaded by the commands that start them: `patchbay --help` and `plan` do not. */
+const startServer: typeof StartServer = async (...args) => (await import('../server/app.js')).startServer(...args);
+const readers = () => import('../reconcile/readers.js');
 
 /** Waits for Ctrl-C or a stop signal. */
 const untilStopped = () => new Promise<void>((resolve) => {
@@ -237,6 +240,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
   const host = new BrowserHost();
+  const { readAccountsFile, readAppByBrowser } = await readers();
   try {
     const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
     const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());

@@ -12,6 +12,7 @@ import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { Database } from '../store/database.js';
 import type { OperationResult } from '../registry/connector-api.js';
+import type { AppReaderName } from './reader-names.js';
 import { type AccountRecord, type Completeness, completeRead, type Snapshot } from './snapshot.js';
 
 /** Files an admin exported (CSV, xlsx) are read in their own module. */
@@ -158,7 +159,7 @@ export interface AppReader {
   read(context: ReaderContext, app: string, now: number): Promise<Snapshot>;
 }
 
-export type AppReaderName = 'api' | 'scim' | 'browser' | 'attestations';
+export type { AppReaderName } from './reader-names.js';
 
 /** The readers by name (`--via`); a file the admin exported is read by readAccountsFile. */
 export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {
