@@ -81,10 +81,10 @@ export type Workflow = (ctx: RunContext, run: RunRecord) => Promise<WorkflowResu
 /** The workflow-level port. */
 export interface RunEngine {
   start(runs: readonly NewRun[]): Promise<StartResult[]>;
-  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): boolean;
-  get(runId: string): RunRecord;
-  list(filter?: { status?: RunStatus; batchId?: string; limit?: number }): RunRecord[];
-  cancel(runId: string, reason: string, actor: string): RunRecord;
+  signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean>;
+  get(runId: string): Promise<RunRecord>;
+  list(filter?: { status?: RunStatus; batchId?: string; limit?: number }): Promise<RunRecord[]>;
+  cancel(runId: string, reason: string, actor: string): Promise<RunRecord>;
   /** Advances every run that has work due now; returns how many slices ran. */
   drive(options?: { maxSlices?: number }): Promise<{ slices: number }>;
 }
