@@ -296,8 +296,16 @@ export class DbosRunEngine implements RunEngine {
     if (row.status !== 'running' && row.status !== 'waiting') return false;
     // The message first: if this process stops before recording it, the caller's retry sends it
     // again (a no-op for DBOS) and records it then. Recording first would lose the message.
+    const send = () => DBOS.send<SignalEnvelope>(runId, { payload: payload ?? null }, name, dedupeKey);
     try {
-      await DBOS.send<SignalEnvelope>(runId, { payload: payload ?? null }, name, dedupeKey);
+      try {
+        await send();
+      } catch (error) {
+        // A run recorded by a process that stopped before starting its workflow: start it now, then deliver.
+        if (!(error instanceof DbosErrors.DBOSNonExistentWorkflowError)) throw error;
+        await this.startWorkflow(runId);
+        await send();
+      }
     } catch (cause) {
       throw new DbosEngineError(`cannot send signal ${name} to run ${runId}: ${(cause as Error).message}`, { cause });
     }
@@ -496,17 +504,17 @@ class DbosContext implements RunContext {
       let thrown: unknown;
       const outcome = await DBOS.runStep<Attempt<T>>(async () => {
         try {
-          return { value: await fn(attempt) };
+          return { kind: 'value', value: await fn(attempt) };
         } catch (error) {
           thrown = error;
           const failure = serialize(error);
-          if (isRetryable(error) && attempt < policy.maxAttempts) return { retry: failure, delayMs: retryDelayMs(error, attempt, policy) };
-          return { error: failure };
+          if (isRetryable(error) && attempt < policy.maxAttempts) return { kind: 'retry', failure, delayMs: retryDelayMs(error, attempt, policy) };
+          return { kind: 'error', failure };
         }
       }, { name });
-      if ('value' in outcome) return outcome.value as T;
-      if ('error' in outcome) throw new StepFailedError(name, outcome.error, thrown === undefined ? undefined : { cause: thrown });
-      await this.audit({ type: 'step.retry', actor: 'patchbay', data: { step: name, attempt, delayMs: outcome.delayMs, error: outcome.retry.message } });
+      if (outcome.kind === 'value') return outcome.value as T;
+      if (outcome.kind === 'error') throw new StepFailedError(name, outcome.failure, thrown === undefined ? undefined : { cause: thrown });
+      await this.audit({ type: 'step.retry', actor: 'patchbay', data: { step: name, attempt, delayMs: outcome.delayMs, error: outcome.failure.message } });
       if (outcome.delayMs > 0) await this.pause(`retry of ${name}`, outcome.delayMs);
     }
   }
@@ -544,7 +552,8 @@ class DbosContext implements RunContext {
   }
 }
 
-type Attempt<T> = { value: T } | { error: SerializedError } | { retry: SerializedError; delayMs: number };
+/** One attempt of a step as DBOS records it (tagged: a value of undefined does not survive serialization as a key). */
+type Attempt<T> = { kind: 'value'; value: T } | { kind: 'error'; failure: SerializedError } | { kind: 'retry'; failure: SerializedError; delayMs: number };
 
 function serialize(error: unknown): SerializedError {
   const e = error as Partial<PatchbayError> & { status?: number; name?: string; message?: string };

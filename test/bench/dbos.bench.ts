@@ -58,7 +58,7 @@ const engineWorkflow: Workflow = async (ctx) => {
 async function worker(): Promise<void> {
   const variant = process.env.BENCH_VARIANT as Variant;
   const store = variant !== 'bare' ? await openStore({ url: process.env.BENCH_STORE_URL! }, { migrations: 'refuse', poolSize: 20 }) : undefined;
-  await launchDbos({ systemDatabaseUrl: process.env.BENCH_SYSTEM_URL!, executorId: process.env.BENCH_EXECUTOR!, applicationVersion, queues, poolSize: 20 });
+  await launchDbos({ systemDatabaseUrl: process.env.BENCH_SYSTEM_URL!, executorId: process.env.BENCH_EXECUTOR!, applicationVersion, queues, poolSize: 20, logLevel: 'error' });
   if (store) new DbosRunEngine(store, { name: 'bench', workflow: engineWorkflow, queue, ...(variant === 'engine-no-audit' ? { appendAudit: noAudit } : {}) });
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
@@ -120,7 +120,7 @@ async function measure(variant: Variant, workers: number, runs: number, callers:
   const cpuBefore = process.cpuUsage();
   let measured!: Record<'t0' | 'tStarted' | 'tWaiting' | 't1' | 'tSent' | 'tDone', bigint>;
   for (let w = 1; w <= workers; w++) children.push(await startWorker(workerCpu, { BENCH_VARIANT: variant, BENCH_SYSTEM_URL: systemUrl, BENCH_STORE_URL: storeUrl, BENCH_EXECUTOR: `bench-worker-${w}` }));
-  await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'bench-main', applicationVersion, queues, poolSize: 20, ...(workers ? { listen: [] } : {}) });
+  await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'bench-main', applicationVersion, queues, poolSize: 20, logLevel: 'error', ...(workers ? { listen: [] } : {}) });
   const engine = store ? new DbosRunEngine(store, { name: 'bench', workflow: engineWorkflow, ...(workers ? { queue } : {}), ...(variant === 'engine-no-audit' ? { appendAudit: noAudit } : {}) }) : undefined;
   const probe = new pg.Client({ connectionString: variant !== 'bare' ? storeUrl : systemUrl });
   await probe.connect();

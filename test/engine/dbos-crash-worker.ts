@@ -19,8 +19,9 @@ const count = (runId: string, step: string, phase: string) =>
   sql`INSERT INTO step_executions (run_id, step, phase, at) VALUES (${runId}, ${step}, ${phase}, ${Date.now()})`.execute(store.db);
 
 const workflow: Workflow = async (ctx) => {
-  await ctx.step('first', () => count(ctx.runId, 'first', 'done'));
-  await ctx.step('second', () => count(ctx.runId, 'second', 'done'));
+  // These two return nothing: replayed after the restart, a step's undefined result must read back as one.
+  await ctx.step('first', async () => void (await count(ctx.runId, 'first', 'done')));
+  await ctx.step('second', async () => void (await count(ctx.runId, 'second', 'done')));
   await ctx.audit({ type: 'crash.checkpoint', actor: 'patchbay' });
   await ctx.step('slow-step', async () => {
     await count(ctx.runId, 'slow-step', 'entered');
@@ -35,7 +36,7 @@ const workflow: Workflow = async (ctx) => {
 };
 
 // The same executor ID and version on restart: DBOS recovers only the workflows of its own executor and version.
-await launchDbos({ systemDatabaseUrl: process.env.SYSTEM_URL!, executorId: 'crash-worker', applicationVersion: 'crash-test' });
+await launchDbos({ systemDatabaseUrl: process.env.SYSTEM_URL!, executorId: 'crash-worker', applicationVersion: 'crash-test', logLevel: 'error' });
 const engine = new DbosRunEngine(store, { name: 'crash', workflow });
 let runId = process.env.RUN_ID;
 if (mode === 'start') {

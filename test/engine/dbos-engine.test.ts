@@ -37,7 +37,7 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
   before(async () => {
     storeUrl = await freshDatabase();
     store = await openStore({ url: storeUrl }, { migrations: 'apply' });
-    await launchDbos({ systemDatabaseUrl: await freshDatabase(), executorId: 'dbos-engine-test', applicationVersion: 'dbos-engine-test' });
+    await launchDbos({ systemDatabaseUrl: await freshDatabase(), executorId: 'dbos-engine-test', applicationVersion: 'dbos-engine-test', logLevel: 'error' });
   });
 
   after(async () => {
@@ -198,6 +198,20 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.ok(drives.reduce((n, d) => n + d.slices, 0) >= 1);
     assert.equal((await finished(engine, 'run-orphan0ivy')).outcome, 'done');
     assert.equal((await engine.drive()).slices, 0);
+  });
+
+  it('a signal to a run whose workflow was never started starts it, and the signal is delivered', async () => {
+    const engine = track(engineOn(store, threeSteps));
+    const orphan = offboarding('jo@acme.test', 'k-jo');
+    await store.db.insertInto('runs').values({
+      id: 'run-orphan00jo', idempotency_key: orphan.idempotencyKey, open_key: 'acme|offboard|ledger|jo@acme.test', batch_id: null, tenant: 'acme', playbook: 'offboard',
+      app: 'ledger', subject: 'jo@acme.test', request: JSON.stringify(orphan.request), plan: JSON.stringify(orphan.plan), profile: JSON.stringify(orphan.profile),
+      status: 'running', outcome: null, waiting_for: null, wake_at: null, lease_owner: null, lease_until: null, created_at: Date.now(), updated_at: Date.now(), finished_at: null,
+    }).execute();
+    assert.equal(await DBOS.getWorkflowStatus('run-orphan00jo'), null);
+    assert.equal(await engine.signal('run-orphan00jo', 'handover', { by: 'it@acme.test' }, 'handover:jo', 'it@acme.test'), true);
+    assert.equal((await finished(engine, 'run-orphan00jo')).outcome, 'done');
+    assert.equal((await DBOS.getResult<{ summary: string }>('run-orphan00jo'))?.summary, 'handed over by it@acme.test');
   });
 
   it('refuses the embedded SQLite store with a typed error', async () => {
