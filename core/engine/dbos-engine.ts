@@ -218,17 +218,22 @@ export class DbosRunEngine implements RunEngine {
   }
 
   /**
-   * Records each run (or finds the open one for the same key or person) and starts its DBOS
-   * workflow. Resolves once every new run is durably recorded and its workflow durably started;
-   * the workflows execute in the background (or on the queue's workers).
+   * Records each run (or finds the open one for the same key or person), then starts the DBOS
+   * workflow of each new one. Resolves once every new run is durably recorded and its workflow
+   * durably started; the workflows execute in the background (or on the queue's workers). Called
+   * inside a store transaction, it records the runs in it and commits it before starting the
+   * workflows, because a workflow must find its run. A process that stops in between leaves runs
+   * without a workflow: drive() (or the first signal to such a run) starts them.
    * @throws DbosEngineError when DBOS is not launched in this process.
    */
   async start(runs: readonly NewRun[]): Promise<StartResult[]> {
     const results: StartResult[] = [];
-    for (const run of runs) {
-      const result = await this.record(run);
-      if (result.created) await this.startWorkflow(result.run.id);
-      results.push(result);
+    for (const run of runs) results.push(await this.record(run));
+    const created = results.filter((r) => r.created).map((r) => r.run.id);
+    if (created.length) {
+      await this.store.outside(async () => {
+        for (const runId of created) await this.startWorkflow(runId);
+      });
     }
     return results;
   }

@@ -88,6 +88,17 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.equal(rows.n, 1);
   });
 
+  it('a batch started inside a store transaction: the transaction is committed before the workflows start, and the same person twice in the batch is one run', async () => {
+    const engine = track(engineOn(store, async (ctx, run) => (await ctx.step('only', () => run.subject), { outcome: 'done', summary: run.subject })));
+    const results = await store.transaction(() => engine.start([
+      offboarding('lea@acme.test', 'k-lea', 'batch-2'), offboarding('max@acme.test', 'k-max', 'batch-2'), offboarding('LEA@acme.test', 'k-lea-again', 'batch-2'),
+    ]));
+    assert.deepEqual(results.map((r) => r.created), [true, true, false]);
+    assert.equal(results[2]!.run.id, results[0]!.run.id);
+    for (const r of results) assert.equal((await finished(engine, r.run.id)).outcome, 'done');
+    assert.deepEqual((await engine.list({ batchId: 'batch-2' })).map((r) => r.subject).sort(), ['lea@acme.test', 'max@acme.test']);
+  });
+
   it('the same person offboarded at two engines at once (two connection pools, different idempotency keys) gives one run', async () => {
     second = await openStore({ url: storeUrl }, { migrations: 'refuse' });
     {
