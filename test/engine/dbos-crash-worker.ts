@@ -3,13 +3,15 @@
  * one run of a four-step workflow whose steps count their executions in `step_executions` (in
  * Patchbay's database) and prints `started <run id>`, then `in slow-step` while inside the third
  * step, where the test SIGKILLs it. MODE=resume launches DBOS under the same executor ID, which
- * recovers the run, and prints `finished <run id> <status> <outcome>` once it has ended.
+ * recovers the run, prints `waiting for handover` once the run waits for its signal (the test may
+ * kill it there too); with SEND=1 it then sends the signal twice with one dedupe key and prints
+ * `finished <run id> <status> <outcome>` once the run has ended.
  */
 import { sql } from 'kysely';
 import { DbosRunEngine, launchDbos, shutdownDbos } from '../../core/engine/dbos-engine.js';
 import type { Workflow } from '../../core/engine/port.js';
 import { openStore } from '../../core/store/sql.js';
-import { finished, offboarding } from './dbos-support.js';
+import { finished, offboarding, waitingFor } from './dbos-support.js';
 
 const mode = process.env.MODE;
 const store = await openStore({ url: process.env.STORE_URL! }, { migrations: 'apply' });
@@ -31,6 +33,8 @@ const workflow: Workflow = async (ctx) => {
     }
     await count(ctx.runId, 'slow-step', 'done');
   });
+  const handover = await ctx.waitForSignal<{ by: string }>('handover');
+  if (handover.timedOut) return { outcome: 'failed', summary: 'no handover' };
   await ctx.step('last', () => count(ctx.runId, 'last', 'done'));
   return { outcome: 'done', summary: 'survived' };
 };
@@ -43,6 +47,14 @@ if (mode === 'start') {
   const [result] = await engine.start([offboarding('kim@acme.test', 'crash-kim')]);
   runId = result!.run.id;
   say(`started ${runId}`);
+}
+if (mode === 'resume') {
+  await waitingFor(engine, runId!, 'handover', 60_000);
+  say('waiting for handover');
+  if (process.env.SEND === '1') {
+    // Twice with one dedupe key, as a retried HTTP request would: delivered once.
+    for (let i = 0; i < 2; i++) say(`signal ${await engine.signal(runId!, 'handover', { by: 'finance@acme.test' }, 'handover:kim', 'finance@acme.test')}`);
+  }
 }
 const run = await finished(engine, runId!, 60_000);
 say(`finished ${run.id} ${run.status} ${run.outcome}`);

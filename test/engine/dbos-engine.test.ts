@@ -270,7 +270,7 @@ function runWorker(env: Record<string, string>, killOn?: string): Promise<Worker
 describe('the DBOS engine after a SIGKILL: the restarted process finishes the run, each completed step executed once', function () {
   this.timeout(120_000);
 
-  it('killed inside the third step, after two steps and an audit event were checkpointed', async () => {
+  it('killed inside the third step, then again while waiting for a signal: each step done once, the signal delivered once', async () => {
     const storeUrl = await freshDatabase();
     const env = { STORE_URL: storeUrl, SYSTEM_URL: await freshDatabase() };
     const killed = await runWorker({ ...env, MODE: 'start' }, 'in slow-step');
@@ -281,7 +281,10 @@ describe('the DBOS engine after a SIGKILL: the restarted process finishes the ru
     try {
       const before = await store.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirstOrThrow();
       assert.equal(before.status, 'running', 'the kill left the run open');
-      const restarted = await runWorker({ ...env, MODE: 'resume', RUN_ID: runId });
+      const waiting = await runWorker({ ...env, MODE: 'resume', RUN_ID: runId }, 'waiting for handover');
+      assert.equal(waiting.signal, 'SIGKILL', waiting.lines.join('\n'));
+      const restarted = await runWorker({ ...env, MODE: 'resume', RUN_ID: runId, SEND: '1' });
+      assert.deepEqual(restarted.lines.filter((l) => l.startsWith('signal ')), ['signal true', 'signal false']);
       assert.ok(restarted.lines.includes(`finished ${runId} completed done`), restarted.lines.join('\n'));
       const counts = await sql<{ step: string; phase: string; n: number }>`SELECT step, phase, count(*)::int AS n FROM step_executions WHERE run_id = ${runId} GROUP BY step, phase ORDER BY step, phase`.execute(store.db);
       assert.deepEqual(counts.rows, [
@@ -293,7 +296,7 @@ describe('the DBOS engine after a SIGKILL: the restarted process finishes the ru
         { step: 'last', phase: 'done', n: 1 },
       ].sort((a, b) => (a.step + a.phase).localeCompare(b.step + b.phase)));
       const audit = (await store.db.selectFrom('audit').select('type').where('run_id', '=', runId).orderBy('seq').execute()).map((a) => a.type);
-      assert.deepEqual(audit, ['run.started', 'crash.checkpoint', 'run.completed']);
+      assert.deepEqual(audit, ['run.started', 'crash.checkpoint', 'run.signalled', 'run.completed']);
       assert.equal(await brokenAuditRow(store), undefined);
     } finally {
       await store.close();
