@@ -78,11 +78,16 @@ interface SignalEnvelope {
 const engines = new Map<string, DbosRunEngine>();
 const waitingForEngine = new Map<string, ((engine: DbosRunEngine) => void)[]>();
 
+/** The engine attached under `name` once it has its workflow (a run recovered at launch may begin before either). */
 function engineNamed(name: string): Promise<DbosRunEngine> {
   const engine = engines.get(name);
-  if (engine) return Promise.resolve(engine);
-  // A workflow recovered at launch may start before the process has attached its engine.
+  if (engine?.ready) return Promise.resolve(engine);
   return new Promise((resolve) => waitingForEngine.set(name, [...(waitingForEngine.get(name) ?? []), resolve]));
+}
+
+function engineReady(engine: DbosRunEngine): void {
+  for (const resolve of waitingForEngine.get(engine.name) ?? []) resolve(engine);
+  waitingForEngine.delete(engine.name);
 }
 
 /** The one DBOS workflow of Patchbay: executes run `runId` on the engine attached as `engineName`. */
@@ -203,13 +208,18 @@ export class DbosRunEngine implements RunEngine {
     this.appendAudit = options.appendAudit ?? appendAuditEvent;
     this.now = options.now ?? Date.now;
     engines.set(this.name, this);
-    for (const resolve of waitingForEngine.get(this.name) ?? []) resolve(this);
-    waitingForEngine.delete(this.name);
+    if (this.workflow) engineReady(this);
   }
 
-  /** The workflow every run executes; set once by the composition root. */
+  /** The workflow every run executes; set once by the composition root. Runs recovered before it is set wait for it. */
   use(workflow: Workflow): void {
     this.workflow = workflow;
+    if (engines.get(this.name) === this) engineReady(this);
+  }
+
+  /** Whether the engine has its workflow, so that runs can execute. */
+  get ready(): boolean {
+    return this.workflow !== undefined;
   }
 
   /** Forgets this engine in the process (its runs wait, durably, for an engine of the same name). */
@@ -388,18 +398,23 @@ export class DbosRunEngine implements RunEngine {
     return { slices };
   }
 
-  /** The body of the DBOS workflow: executes the run's workflow code and records how it ended. */
+  /**
+   * The body of the DBOS workflow: executes the run's workflow code and records how it ended.
+   * Returns null (and does nothing) when the run is no longer open: cancelled, or finished by an
+   * execution whose end DBOS had not yet recorded. An error of the workflow code fails the run;
+   * a DBOS error (cancelled, its database unreachable) is not the run's outcome and is rethrown.
+   * @throws NotFoundError when the run's row does not exist.
+   */
   async execute(runId: string): Promise<WorkflowResult | null> {
     // The run's request, plan and profile never change: reading them outside a step replays the same.
     const row = await this.store.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
     if (!row) throw new NotFoundError('run', runId);
     if (row.status !== 'running' && row.status !== 'waiting') return null;
     const run = toRecord(row);
-    if (!this.workflow) throw new DbosEngineError(`no workflow is set on the DBOS engine '${this.name}'`);
     const context = new DbosContext(this, run);
     let result: WorkflowResult;
     try {
-      result = await this.workflow(context, run);
+      result = await this.workflow!(context, run);
     } catch (error) {
       // Cancelled, or DBOS itself failed (its database, a conflict with another executor): not the run's outcome.
       if (error instanceof DbosErrors.DBOSError) throw error;

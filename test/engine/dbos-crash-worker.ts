@@ -41,7 +41,12 @@ const workflow: Workflow = async (ctx) => {
 
 // The same executor ID and version on restart: DBOS recovers only the workflows of its own executor and version.
 await launchDbos({ systemDatabaseUrl: process.env.SYSTEM_URL!, executorId: 'crash-worker', applicationVersion: 'crash-test', logLevel: 'error' });
-const engine = new DbosRunEngine(store, { name: 'crash', workflow });
+const engine = new DbosRunEngine(store, { name: 'crash', ...(mode === 'start' ? { workflow } : {}) });
+if (mode === 'resume') {
+  // As a composition root may: the workflow is set after launch, so the recovered run waits for it.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  engine.use(workflow);
+}
 let runId = process.env.RUN_ID;
 if (mode === 'start') {
   const [result] = await engine.start([offboarding('kim@acme.test', 'crash-kim')]);
