@@ -152,6 +152,20 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.ok(waited >= 750 && waited < 5_000, summary);
   });
 
+  it('sleep is a DBOS timer: the run waits for "a timer" until its wake time, then goes on', async () => {
+    const engine = track(engineOn(store, async (ctx) => {
+      const before = await ctx.now();
+      await ctx.sleep(600);
+      return { outcome: 'done', summary: String((await ctx.now()) - before) };
+    }));
+    const { run } = (await engine.start([offboarding('nia@acme.test', 'k-nia')]))[0]!;
+    const waiting = await waitingFor(engine, run.id, 'a timer');
+    assert.ok(waiting.wakeAt && waiting.wakeAt - Date.now() <= 600, String(waiting.wakeAt));
+    assert.equal((await finished(engine, run.id)).outcome, 'done');
+    assert.ok(Number((await DBOS.getResult<{ summary: string }>(run.id))!.summary) >= 590);
+    assert.ok((await DBOS.listWorkflowSteps(run.id))!.some((s) => s.name === 'DBOS.sleep'), 'a durable DBOS sleep, not a timer in the process');
+  });
+
   it('a step failing with a retryable error is retried under its policy, audited, and then succeeds; a final failure fails the run with the step named', async () => {
     const attempts: number[] = [];
     const engine = track(engineOn(store, async (ctx) => {
