@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { DBOS, Error as DbosErrors } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
@@ -73,6 +74,9 @@ export interface DbosLaunchOptions {
 interface SignalEnvelope {
   readonly payload: unknown;
 }
+
+/** Runs a function in the async context this module was loaded in: outside any store transaction. */
+const detached: <R>(fn: () => R) => R = AsyncLocalStorage.snapshot();
 
 /** Engines attached in this process by name; the DBOS workflow finds its engine here, also after recovery. */
 const engines = new Map<string, DbosRunEngine>();
@@ -293,7 +297,10 @@ export class DbosRunEngine implements RunEngine {
   private async startWorkflow(runId: string): Promise<void> {
     if (!DBOS.isInitialized()) throw new DbosEngineError('DBOS is not launched in this process: call launchDbos() before starting runs');
     try {
-      await DBOS.startWorkflow(registerRunWorkflow(), { workflowID: runId, ...(this.queue ? { queueName: this.queue } : {}) })(this.name, runId);
+      // Started in this module's own async context, not the caller's: a workflow started in place runs
+      // in the background in the context it was started from, and would otherwise inherit the
+      // caller's ambient store transaction (the store's AsyncLocalStorage) and write into it.
+      await detached(() => DBOS.startWorkflow(registerRunWorkflow(), { workflowID: runId, ...(this.queue ? { queueName: this.queue } : {}) })(this.name, runId));
     } catch (cause) {
       throw new DbosEngineError(`cannot start the DBOS workflow of run ${runId}: ${(cause as Error).message}`, { cause });
     }

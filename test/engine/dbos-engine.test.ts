@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
 import { DbosEngineError, DbosRunEngine, launchDbos, shutdownDbos } from '../../core/engine/dbos-engine.js';
-import type { Workflow } from '../../core/engine/port.js';
+import type { StartResult, Workflow } from '../../core/engine/port.js';
 import { NotFoundError } from '../../core/errors.js';
 import { NetworkError } from '../../core/http/errors.js';
 import { packageRoot } from '../../core/paths.js';
@@ -88,11 +88,18 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.equal(rows.n, 1);
   });
 
-  it('a batch started inside a store transaction: the transaction is committed before the workflows start, and the same person twice in the batch is one run', async () => {
+  it('a batch started inside a store transaction: it is committed before the workflows start, the workflows write outside it, and the same person twice in the batch is one run', async () => {
     const engine = track(engineOn(store, async (ctx, run) => (await ctx.step('only', () => run.subject), { outcome: 'done', summary: run.subject })));
-    const results = await store.transaction(() => engine.start([
-      offboarding('lea@acme.test', 'k-lea', 'batch-2'), offboarding('max@acme.test', 'k-max', 'batch-2'), offboarding('LEA@acme.test', 'k-lea-again', 'batch-2'),
-    ]));
+    let results: StartResult[] = [];
+    // The caller fails after starting: what start() committed stays, and the workflows' own writes
+    // (which run in the background) are not swept into the caller's rolled-back transaction.
+    await assert.rejects(store.transaction(async () => {
+      results = await engine.start([
+        offboarding('lea@acme.test', 'k-lea', 'batch-2'), offboarding('max@acme.test', 'k-max', 'batch-2'), offboarding('LEA@acme.test', 'k-lea-again', 'batch-2'),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      throw new Error('the caller fails after starting');
+    }), /the caller fails after starting/);
     assert.deepEqual(results.map((r) => r.created), [true, true, false]);
     assert.equal(results[2]!.run.id, results[0]!.run.id);
     for (const r of results) assert.equal((await finished(engine, r.run.id)).outcome, 'done');
@@ -314,6 +321,56 @@ describe('the DBOS engine after a SIGKILL: the restarted process finishes the ru
       assert.equal(await brokenAuditRow(store), undefined);
     } finally {
       await store.close();
+    }
+  });
+});
+
+const queueWorker = path.join(packageRoot, 'dist', 'test', 'engine', 'dbos-queue-worker.js');
+
+describe('the DBOS engine with worker processes on a queue', function () {
+  this.timeout(120_000);
+  const children: ChildProcess[] = [];
+  let store: StoreDatabase | undefined;
+
+  after(async () => {
+    await shutdownDbos({ deregister: true });
+    for (const child of children) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await store?.close();
+  });
+
+  it('a server that dequeues nothing starts 24 runs; two workers (15 at a time each) share them, each run executed once, and the server signals them to the end', async () => {
+    const storeUrl = await freshDatabase();
+    const systemUrl = await freshDatabase();
+    store = await openStore({ url: storeUrl }, { migrations: 'apply' });
+    await sql`CREATE TABLE executed_by (run_id TEXT NOT NULL, executor TEXT NOT NULL, at BIGINT NOT NULL)`.execute(store.db);
+    for (const executor of ['worker-a', 'worker-b']) {
+      const child = spawn(process.execPath, [queueWorker], { env: { ...process.env, STORE_URL: storeUrl, SYSTEM_URL: systemUrl, EXECUTOR: executor }, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`queue worker exited (${code})`)));
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      });
+      child.removeAllListeners('exit');
+    }
+    await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'server', applicationVersion: 'queue-test', logLevel: 'error', queues: [{ name: 'runs', workerConcurrency: 15, pollingIntervalMs: 50 }], listen: [] });
+    const engine = new DbosRunEngine(store, { name: 'queue', queue: 'runs' });
+    try {
+      const started = await engine.start(Array.from({ length: 24 }, (_, i) => offboarding(`q${i}@acme.test`, `q-${i}`)));
+      for (const { run } of started) await waitingFor(engine, run.id, 'go', 60_000);
+      for (const { run } of started) assert.equal(await engine.signal(run.id, 'go', null, `go:${run.id}`, 'ops'), true);
+      for (const { run } of started) assert.equal((await finished(engine, run.id, 60_000)).outcome, 'done');
+      const byExecutor = await sql<{ executor: string; n: number }>`SELECT executor, count(*)::int AS n FROM executed_by GROUP BY executor ORDER BY executor`.execute(store.db);
+      assert.equal(byExecutor.rows.reduce((n, r) => n + r.n, 0), 24, 'each run executed once');
+      assert.deepEqual(byExecutor.rows.map((r) => r.executor), ['worker-a', 'worker-b'], 'both workers took runs; the server none');
+      assert.ok(byExecutor.rows.every((r) => r.n <= 15), JSON.stringify(byExecutor.rows));
+      const perRun = await sql<{ n: number }>`SELECT count(DISTINCT run_id)::int AS n FROM executed_by`.execute(store.db);
+      assert.equal(perRun.rows[0]!.n, 24);
+    } finally {
+      engine.detach();
     }
   });
 });
