@@ -483,11 +483,7 @@ export class DbosRunEngine implements RunEngine {
     });
   }
 
-  /** Appends an audit event now, in the caller's transaction if any. */
-  async appendEvent(event: AuditEvent): Promise<void> {
-    await this.store.transaction(() => this.appendAudit(this.store, event, this.now()));
-  }
-
+  /** The engine's time in epoch ms (its `now` option). */
   clock(): number {
     return this.now();
   }
