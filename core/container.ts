@@ -60,7 +60,7 @@ export interface RuntimeOptions {
   readonly dataDir: string;
   /** A PostgreSQL address (`--database`, PATCHBAY_DATABASE_URL): the store lives there instead of the data folder's SQLite file. */
   readonly databaseUrl?: string;
-  /** PostgreSQL: refuse a database whose schema is older than this Patchbay's (a server or worker), instead of migrating it. */
+  /** PostgreSQL: `refuse` (the default) a database whose schema is older than this Patchbay's, asking for `patchbay migrate`; `apply` migrates it. The embedded store always migrates. */
   readonly migrations?: 'apply' | 'refuse';
   readonly clock?: Clock;
   readonly engine?: EmbeddedEngineOptions;
@@ -133,7 +133,7 @@ export function createServices(options: ContainerOptions = {}): Services {
       EngineOptions, EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox,
       ReconcileHistory, RunService, ScimChannelExecutor, SqliteConnection, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
     } = await runtimeModules();
-    const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? 'apply' });
+    const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? (runtime.databaseUrl ? 'refuse' : 'apply') });
     const child = new Container({ parent: container, defaultScope: 'Singleton' });
     child.bind(StoreDatabase).toConstantValue(store);
     if (store.sqlite) child.bind(SqliteConnection).toConstantValue(store.sqlite);

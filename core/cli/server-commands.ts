@@ -63,6 +63,18 @@ const untilStopped = () => new Promise<void>((resolve) => {
   process.once('SIGTERM', () => resolve());
 });
 
+/**
+ * The key that signs the pages' one-time form tokens, shared by every server behind one load balancer
+ * (PATCHBAY_FORM_KEY: at least 32 bytes, as base64 or text); without it each server makes its own, and
+ * a form served by one is refused by another.
+ */
+const formKey = (): Buffer | undefined => {
+  const value = process.env.PATCHBAY_FORM_KEY;
+  if (!value) return undefined;
+  const decoded = /^[A-Za-z0-9+/]{43,}={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
+  return decoded;
+};
+
 /** serve, token, operator and demo: the operator surfaces. */
 export function registerServerCommands(
   program: Command,
@@ -95,6 +107,7 @@ export function registerServerCommands(
         version: cli.version,
         behindHttps: options.behindHttps === true || url?.protocol === 'https:',
         ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+        ...(formKey() ? { formKey: formKey() } : {}),
       });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       await untilStopped();

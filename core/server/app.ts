@@ -27,6 +27,7 @@ import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
 import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
+import { latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
@@ -238,6 +239,18 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
 
   // ---- The API: tokens with scopes. ----
   app.get('/api/v1/openapi.json', { config: { access: publicRoute } }, async () => openApiDocument(options.version ?? '0.0.0'));
+  // For a load balancer and an orchestrator: live (the process answers) and ready (its store answers, at the
+  // schema this Patchbay needs). Public, and they tell nothing but that.
+  app.get('/healthz', { config: { access: publicRoute } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: publicRoute } }, async (_req, reply) => {
+    try {
+      const version = await runtime.store.schemaVersion();
+      if (version !== latestSchemaVersion()) return reply.code(503).send({ status: 'not ready', reason: `schema version ${version}, this Patchbay needs ${latestSchemaVersion()}` });
+      return { status: 'ready', database: runtime.store.dialect };
+    } catch {
+      return reply.code(503).send({ status: 'not ready', reason: 'the store does not answer' });
+    }
+  });
   app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
     const { items, next } = await pageOfRuns(runtime.store.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, next);

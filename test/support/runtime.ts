@@ -49,7 +49,7 @@ export async function harness(options: {
   const profile = { profile: services.profiles.check(data, file), file };
   const runtime = await services.openRuntime({
     dataDir,
-    ...(onPostgres() ? { databaseUrl: await freshDatabase() } : {}),
+    ...(onPostgres() ? { databaseUrl: await freshDatabase(), migrations: 'apply' as const } : {}),
     clock,
     engine: { pause: async (ms) => clock.advance(ms) },
     retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },
