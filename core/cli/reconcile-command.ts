@@ -231,7 +231,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           profile,
           secrets: services.secrets,
           browser: () => (host ??= new BrowserHost()),
-          db: async () => (await cli.runtime()).db,
+          store: async () => (await cli.runtime()).store,
         };
         const readBoth = async (appId: string, via: string | undefined): Promise<{ idp: Snapshot; app: Snapshot }> => {
           progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
@@ -265,12 +265,12 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const { idp, app } = sides;
           // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
           const runtime = (await cli.runtime());
-          const result = runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
-          new IdentifierStore(runtime.db).fromReconciliation(profile.tenant, idp, app, now);
+          const result = await runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
+          await new IdentifierStore(runtime.store).fromReconciliation(profile.tenant, idp, app, now);
           await bridgeFromReconciliation(runtime.store, profile.tenant, app, now, progress);
           results.push(result);
           if (result.completeness && !result.completeness.complete) {
-            const audit = runtime.reconciliations.lastAudit(profile.tenant, appId);
+            const audit = await runtime.reconciliations.lastAudit(profile.tenant, appId);
             if (audit) audits.set(appId, { at: audit.at, findings: audit.findings });
             progress(`  ${appId}: incomplete read: ${result.completeness.reasons.join('; ')}`);
           }
@@ -286,7 +286,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       } finally {
         await host?.close();
       }
-      if (options.html) await writeHtmlReport(options.html, auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
+      if (options.html) await writeHtmlReport(options.html, await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
       // An incomplete reconciliation says so before anything else, in JSON as in the terminal.
       const shown = results.map((r) => ({ completeness: r.completeness, ...r }));
@@ -326,7 +326,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .action(async (options: { profile?: string; html?: string; json?: boolean }) => {
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
-      const report = auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now());
+      const report = await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now());
       if (options.html) await writeHtmlReport(options.html, report);
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));

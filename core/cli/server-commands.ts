@@ -257,7 +257,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   try {
     const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
     const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());
-    runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
+    await runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
   } finally {
     await host.close();
   }

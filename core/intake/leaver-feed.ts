@@ -5,7 +5,7 @@ import { PatchbayError } from '../errors.js';
 import { idpSettings } from '../planning/service.js';
 import type { LeaverEvent } from '../registry/connector-api.js';
 import { ConnectorRegistry } from '../registry/registry.js';
-import { type Database, StatementCache, SqliteConnection } from '../store/database.js';
+import { StoreDatabase } from '../store/sql.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { SecretResolver } from '../tenant/secrets.js';
 
@@ -41,17 +41,13 @@ type Started = FeedRead['started'][number];
  */
 @injectable()
 export class LeaverFeed {
-  private readonly statements: StatementCache;
-
   constructor(
-    @inject(SqliteConnection) database: Database,
+    @inject(StoreDatabase) private readonly store: StoreDatabase,
     @inject(ConnectorRegistry) private readonly registry: ConnectorRegistry,
     @inject(SecretResolver) private readonly secrets: SecretResolver,
     @inject(RunService) private readonly runs: RunService,
     @inject(Clock) private readonly clock: Clock,
-  ) {
-    this.statements = new StatementCache(database);
-  }
+  ) {}
 
   /** Reads the people who left the IdP, then every installed app's leavers, each since its cursor (or `since`), and starts their offboardings. */
   async read(loaded: LoadedProfile, options: { since?: number } = {}): Promise<FeedRead[]> {
@@ -80,7 +76,7 @@ export class LeaverFeed {
     for (const app of apps) {
       const settings = profile.apps[app]!;
       if (!settings.idpAppId) {
-        reads.push({ app, since: options.since ?? this.cursor(profile.tenant, app) ?? this.clock.now(), events: 0, started: [], problems: [], skipped: `its id in ${idpName} is not in the tenant profile (apps.${app}.idpAppId)` });
+        reads.push({ app, since: options.since ?? (await this.cursor(profile.tenant, app)) ?? this.clock.now(), events: 0, started: [], problems: [], skipped: `its id in ${idpName} is not in the tenant profile (apps.${app}.idpAppId)` });
         continue;
       }
       const appName = this.registry.get(app).manifest.name;
@@ -104,7 +100,7 @@ export class LeaverFeed {
     act: (event: LeaverEvent) => Promise<{ started: Started[]; problems: string[] }>,
   ): Promise<FeedRead> {
     const now = this.clock.now();
-    const cursor = this.cursor(tenant, key);
+    const cursor = await this.cursor(tenant, key);
     const since = asked ?? cursor ?? now;
     let events: readonly LeaverEvent[];
     try {
@@ -120,7 +116,7 @@ export class LeaverFeed {
       problems.push(...done.problems);
     }
     const newest = Math.max(since, ...events.map((e) => Date.parse(e.at)).filter(Number.isFinite));
-    this.advance(tenant, key, Math.max(cursor ?? 0, Math.min(newest, now), now - feedOverlapMs), now);
+    await this.advance(tenant, key, Math.max(cursor ?? 0, Math.min(newest, now), now - feedOverlapMs), now);
     return { app: key, since, events: events.length, started, problems };
   }
 
@@ -135,15 +131,29 @@ export class LeaverFeed {
     }
   }
 
-  private cursor(tenant: string, app: string): number | undefined {
-    const row = this.statements.get('SELECT since FROM feed_cursors WHERE tenant = ? AND app = ?').get(tenant, app) as { since: number } | undefined;
-    return row?.since;
+  /** Where the next read of (tenant, app) starts, if the feed was read before (epoch ms). */
+  async cursor(tenant: string, app: string): Promise<number | undefined> {
+    const row = await this.store.db.selectFrom('feed_cursors').select('since').where('tenant', '=', tenant).where('app', '=', app).executeTakeFirst();
+    return row === undefined ? undefined : Number(row.since);
   }
 
-  private advance(tenant: string, app: string, since: number, readAt: number): void {
-    this.statements
-      .get('INSERT INTO feed_cursors (tenant, app, since, read_at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, app) DO UPDATE SET since = excluded.since, read_at = excluded.read_at')
-      .run(tenant, app, since, readAt);
+  /**
+   * Moves the cursor of (tenant, app) to `since`, never back: with several servers or workers
+   * reading the feed at once, a reader that started earlier and finishes later does not undo a
+   * later one's progress (the update is conditional, in one statement). Returns whether it moved.
+   */
+  async advance(tenant: string, app: string, since: number, readAt: number): Promise<boolean> {
+    const result = await this.store.db
+      .insertInto('feed_cursors')
+      .values({ tenant, app, since, read_at: readAt })
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant', 'app'])
+          .doUpdateSet((eb) => ({ since: eb.ref('excluded.since'), read_at: eb.ref('excluded.read_at') }))
+          .where((eb) => eb('excluded.since', '>=', eb.ref('feed_cursors.since'))),
+      )
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 }
 

@@ -70,46 +70,46 @@ export function readersOf(context: PlanningContext): AppReader[] {
  * whose last audit is older than their policy: `apps.<id>.auditEveryDays`, else
  * `policies.auditEveryDays`, else 90 days.
  */
-export function auditReport(args: {
+export async function auditReport(args: {
   profile: TenantProfile;
   contexts: readonly PlanningContext[];
   history: ReconcileHistory;
   now: number;
   windowDays?: number;
-}): AuditReport {
+}): Promise<AuditReport> {
   const { profile, history, now } = args;
-  const apps = args.contexts
-    .filter((c) => c.app.connector.manifest.kind !== 'idp')
-    .map((context): AppAudit => {
-      const id = context.app.connector.manifest.id;
-      const readers = readersOf(context);
-      const everyDays = context.app.settings.auditEveryDays ?? profile.policies?.auditEveryDays ?? defaultAuditEveryDays;
-      const lastAudit = history.lastAudit(profile.tenant, id);
-      const latest = history.latest(profile.tenant, id);
-      return {
-        app: id,
-        name: context.app.connector.manifest.name,
-        readers,
-        gap: !readers.some((r) => r.usable && r.channel !== 'human'),
-        everyDays,
-        ...(lastAudit ? { lastAudit } : {}),
-        ...(latest ? { latest } : {}),
-        overdue: !lastAudit || now - lastAudit.at > everyDays * day,
-      };
+  const apps: AppAudit[] = [];
+  for (const context of args.contexts.filter((c) => c.app.connector.manifest.kind !== 'idp')) {
+    const id = context.app.connector.manifest.id;
+    const readers = readersOf(context);
+    const everyDays = context.app.settings.auditEveryDays ?? profile.policies?.auditEveryDays ?? defaultAuditEveryDays;
+    const lastAudit = await history.lastAudit(profile.tenant, id);
+    const latest = await history.latest(profile.tenant, id);
+    apps.push({
+      app: id,
+      name: context.app.connector.manifest.name,
+      readers,
+      gap: !readers.some((r) => r.usable && r.channel !== 'human'),
+      everyDays,
+      ...(lastAudit ? { lastAudit } : {}),
+      ...(latest ? { latest } : {}),
+      overdue: !lastAudit || now - lastAudit.at > everyDays * day,
     });
+  }
   const overdue = apps
     .filter((a) => a.overdue)
     .sort((a, b) => Number(b.gap) - Number(a.gap) || (a.lastAudit?.at ?? 0) - (b.lastAudit?.at ?? 0))
     .map((a) => overdueFinding(a, now));
   const since = now - (args.windowDays ?? 365) * day;
-  const current = Object.fromEntries(apps.filter((a) => a.lastAudit).map((a) => [a.app, history.findingsOf(a.lastAudit!.id, currentLimit)]));
+  const current: Record<string, StoredFinding[]> = {};
+  for (const a of apps) if (a.lastAudit) current[a.app] = await history.findingsOf(a.lastAudit.id, currentLimit);
   const incomplete = apps.filter((a) => a.latest && !a.latest.completeness.complete).map((a) => ({ app: a.app, name: a.name, at: a.latest!.at, reasons: a.latest!.completeness.reasons }));
   // Incomplete reads first, in JSON as on the page.
-  return { tenant: profile.tenant, at: now, incomplete, apps, overdue, history: history.list(profile.tenant, { since }), current };
+  return { tenant: profile.tenant, at: now, incomplete, apps, overdue, history: await history.list(profile.tenant, { since }), current };
 }
 
 /** The report for every app installed in the profile, as the planner judges them. */
-export function auditReportFor(planner: LifecyclePlanner, loaded: LoadedProfile, history: ReconcileHistory, now: number): AuditReport {
+export async function auditReportFor(planner: LifecyclePlanner, loaded: LoadedProfile, history: ReconcileHistory, now: number): Promise<AuditReport> {
   const contexts = Object.keys(loaded.profile.apps).map((id) => planner.context(id, loaded));
   return auditReport({ profile: loaded.profile, contexts, history, now });
 }

@@ -10,7 +10,7 @@ import { scimEndpoint } from '../channels/scim/endpoint.js';
 import { ScimClient, toAccount } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
-import type { Database } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
 import type { OperationResult } from '../registry/connector-api.js';
 import type { AppReaderName } from './reader-names.js';
 import { type AccountRecord, type Completeness, completeRead, type Snapshot } from './snapshot.js';
@@ -88,15 +88,36 @@ type AttestationRow = { email: string; stepId: string; by: string | null; taskId
  * Its completeness is complete over that work (every completed task is in the store); the history
  * never counts it as an audit, and it never closes a finding from a read of the app itself.
  */
-export function readAttestations(db: Database, tenant: string, app: string, now: number): Snapshot {
-  const rows = db
-    .prepare(
-      `SELECT i.email, i.step_id AS stepId, i.closed_by AS "by", t.id AS taskId, coalesce(t.closed_at, r.finished_at, r.updated_at) AS at, r.playbook, r.id AS runId, r.plan
-         FROM task_items i JOIN tasks t ON t.id = i.task_id JOIN runs r ON r.id = i.run_id
-        WHERE r.tenant = ? AND r.app = ? AND i.status IN ('done', 'already-done') AND t.runbook <> ?
-        ORDER BY at, t.rowid`,
-    )
-    .all(tenant, app, approvalRunbookId) as AttestationRow[];
+export async function readAttestations(store: StoreDatabase, tenant: string, app: string, now: number): Promise<Snapshot> {
+  // Oldest first, so that each person's latest attestation is the one kept. Tasks closed in the same
+  // millisecond (a clock that did not move) are ordered by their run's newest audit event: the audit
+  // log's sequence is the one order both databases keep of what happened (no rowid on PostgreSQL).
+  const rows: AttestationRow[] = (
+    await store.db
+      .selectFrom('task_items as i')
+      .innerJoin('tasks as t', 't.id', 'i.task_id')
+      .innerJoin('runs as r', 'r.id', 'i.run_id')
+      .select((eb) => [
+        'i.email',
+        'i.step_id as stepId',
+        'i.closed_by as by',
+        't.id as taskId',
+        eb.fn.coalesce('t.closed_at', 'r.finished_at', 'r.updated_at').as('at'),
+        'r.playbook',
+        'r.id as runId',
+        'r.plan',
+        eb.fn.coalesce(eb.selectFrom('audit as a').select((e) => e.fn.max('a.seq').as('seq')).whereRef('a.run_id', '=', 'r.id'), eb.lit(0)).as('runSeq'),
+      ])
+      .where('r.tenant', '=', tenant)
+      .where('r.app', '=', app)
+      .where('i.status', 'in', ['done', 'already-done'])
+      .where('t.runbook', '<>', approvalRunbookId)
+      .orderBy('at')
+      .orderBy('runSeq')
+      .orderBy('t.created_at')
+      .orderBy('t.id')
+      .execute()
+  ).map(({ runSeq: _order, ...row }) => ({ ...row, at: Number(row.at) }));
   const roles = new Map<string, Map<string, { role: string; app: string }>>();
   const stepOf = (row: AttestationRow) => {
     let steps = roles.get(row.runId);
@@ -149,7 +170,7 @@ export interface ReaderContext {
   /** Chromium, for console readers. */
   readonly browser: () => BrowserHost;
   /** The store, for attestations. */
-  readonly db: () => Promise<Database>;
+  readonly store: () => Promise<StoreDatabase>;
 }
 
 /** One way a machine can know an app's accounts: the app side of a reconciliation. */
@@ -166,5 +187,5 @@ export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {
   api: { describe: (app) => `reading the ${app} API…`, read: (c, app, now) => readAppByApi(c.registry, c.profile, app, c.secrets, now) },
   scim: { describe: (app) => `reading ${app} over SCIM…`, read: (c, app, now) => readAppByScim(c.registry, c.profile, app, c.secrets, now) },
   browser: { describe: (app) => `reading the ${app} console in Chromium…`, read: (c, app, now) => readAppByBrowser(c.browser(), c.registry, c.profile, app, c.secrets, now) },
-  attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(await c.db(), c.profile.tenant, app, now) },
+  attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(await c.store(), c.profile.tenant, app, now) },
 };

@@ -298,7 +298,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
   app.get('/api/v1/matrix', { config: { access: tokenRoute('matrix:read') } }, async () => matrixReport(services.registry.list(), profile.profile));
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/api/v1/reconciliation', { config: { access: tokenRoute('reconcile:read') }, schema: { querystring: listQueries.reconciliation } }, async (req, reply) => {
-    const report = leanAuditReport();
+    const report = await leanAuditReport();
     const findings = await pageOfFindings(runtime.store.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, findings.next);
     const { current: _omitted, ...rest } = report;
@@ -327,13 +327,13 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     });
 
   /** The report without every finding in memory: the findings are paged from the store. */
-  const leanAuditReport = () => {
-    const history = Object.create(runtime.reconciliations, { findingsOf: { value: () => [] } }) as typeof runtime.reconciliations;
+  const leanAuditReport = async () => {
+    const history = Object.create(runtime.reconciliations, { findingsOf: { value: async () => [] } }) as typeof runtime.reconciliations;
     return auditReportFor(services.planner, profile, history, Date.now());
   };
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
-  const bridge = new ScimBridge(runtime.store, runtime.runs, new IdentifierStore(runtime.db), profile);
+  const bridge = new ScimBridge(runtime.store, runtime.runs, new IdentifierStore(runtime.store), profile);
   afterSettle = () => bridge.failures.sweep();
   const entitlements = new Map<string, Entitlement[]>();
   const groups = new ScimGroups(runtime.store, bridge, profile.profile.tenant, (id) => {
@@ -512,7 +512,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get('/reconcile', { config: { access: operatorRoute() } }, async (req, reply) => {
     const who = principalOf(req);
     // The page shows the first findings of each app; the API pages through all of them.
-    const report = leanAuditReport();
+    const report = await leanAuditReport();
     const shown = Object.fromEntries(await Promise.all(report.apps.filter((a) => a.latest).map(async (a) => [a.app, await firstFindings(runtime.store.db, a.latest!.id, pageFindings)] as const)));
     const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
     const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';

@@ -2,7 +2,9 @@ import { inject, injectable } from 'inversify';
 import { type KnownIdentifiers, fold, mergeKnown, noKnownIdentifiers } from '../channels/proof.js';
 import type { AppAccount } from '../registry/connector-api.js';
 import type { AccountRecord, Snapshot } from '../reconcile/snapshot.js';
-import { type Database, StatementCache, SqliteConnection } from './database.js';
+import type { Insertable } from 'kysely';
+import { StoreDatabase } from './sql.js';
+import type { KnownIdentifiersTable } from './tables.js';
 
 export type IdentifierKind = 'id' | 'email' | 'userName' | 'externalId';
 
@@ -34,45 +36,48 @@ export const personKey = (email: string): string => fold(email);
  */
 @injectable()
 export class IdentifierStore {
-  private readonly statements: StatementCache;
-
-  constructor(@inject(SqliteConnection) private readonly db: Database) {
-    this.statements = new StatementCache(db);
-  }
+  constructor(@inject(StoreDatabase) private readonly store: StoreDatabase) {}
 
   /** Records identifiers seen for `person` (an email) in `app`; `where` says where ("run run-1 step scim-check", "reconciliation of scim"). */
-  see(tenant: string, person: string, app: string, identifiers: Partial<KnownIdentifiers>, where: string, at: number): void {
-    const upsert = this.statements.get(
-      `INSERT INTO known_identifiers (tenant, person, app, kind, value, first_seen_at, first_seen_in, last_seen_at, last_seen_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (tenant, person, app, kind, value) DO UPDATE SET last_seen_at = excluded.last_seen_at, last_seen_in = excluded.last_seen_in WHERE excluded.last_seen_at >= last_seen_at`,
-    );
-    const key = personKey(person);
-    for (const [kind, field] of kinds) {
-      for (const value of identifiers[field] ?? []) {
-        const v = value?.trim();
-        if (v) upsert.run(tenant, key, app, kind, v, at, where, at, where);
-      }
-    }
+  async see(tenant: string, person: string, app: string, identifiers: Partial<KnownIdentifiers>, where: string, at: number): Promise<void> {
+    await this.upsert(rowsOf(tenant, personKey(person), app, identifiers, where, at));
   }
 
   /** Records what an app said of an account (its id, email, and the userName/externalId it showed). */
-  seeAccount(tenant: string, person: string, app: string, account: AppAccount, where: string, at: number): void {
-    this.see(tenant, person, app, identifiersOf(account), where, at);
+  async seeAccount(tenant: string, person: string, app: string, account: AppAccount, where: string, at: number): Promise<void> {
+    await this.see(tenant, person, app, identifiersOf(account), where, at);
   }
 
   /**
    * Every identifier known for the person in the app: those recorded under the person's email,
    * and those of anyone recorded with that email or userName in the app (folded comparison).
+   * Most recently seen first (ties by kind, then value, in code-point order).
    */
-  lookup(tenant: string, person: string, app: string): KnownIdentifiers {
+  async lookup(tenant: string, person: string, app: string): Promise<KnownIdentifiers> {
     const key = personKey(person);
-    const rows = this.statements
-      .get(
-        `SELECT kind, value FROM known_identifiers WHERE tenant = ? AND app = ? AND person IN (
-           SELECT ? UNION SELECT person FROM known_identifiers WHERE tenant = ? AND app = ? AND kind IN ('email', 'userName') AND lower(value) = ?)
-         ORDER BY last_seen_at DESC, kind, value`,
+    const rows = await this.store.db
+      .selectFrom('known_identifiers')
+      .select(['kind', 'value', 'last_seen_at'])
+      .where('tenant', '=', tenant)
+      .where('app', '=', app)
+      .where((eb) =>
+        eb.or([
+          eb('person', '=', key),
+          eb(
+            'person',
+            'in',
+            eb
+              .selectFrom('known_identifiers as k')
+              .select('k.person')
+              .where('k.tenant', '=', tenant)
+              .where('k.app', '=', app)
+              .where('k.kind', 'in', ['email', 'userName'])
+              .where((sub) => sub(sub.fn('lower', ['k.value']), '=', key)),
+          ),
+        ]),
       )
-      .all(tenant, app, key, tenant, app, key) as { kind: IdentifierKind; value: string }[];
+      .execute();
+    rows.sort((a, b) => Number(b.last_seen_at) - Number(a.last_seen_at) || byCodePoint(a.kind, b.kind) || byCodePoint(a.value, b.value));
     let known: KnownIdentifiers = noKnownIdentifiers;
     for (const row of rows) {
       const field = kinds.find(([k]) => k === row.kind)![1];
@@ -81,22 +86,26 @@ export class IdentifierStore {
     return known;
   }
 
-  /** Each identifier with when and where it was seen, for the person in the app. */
-  list(tenant: string, person: string, app: string): SeenIdentifier[] {
-    return this.statements
-      .get(
-        `SELECT kind, value, first_seen_at AS firstSeenAt, first_seen_in AS firstSeenIn, last_seen_at AS lastSeenAt, last_seen_in AS lastSeenIn
-           FROM known_identifiers WHERE tenant = ? AND person = ? AND app = ? ORDER BY kind, value`,
-      )
-      .all(tenant, personKey(person), app) as SeenIdentifier[];
+  /** Each identifier with when and where it was seen, for the person in the app, by kind then value (code-point order). */
+  async list(tenant: string, person: string, app: string): Promise<SeenIdentifier[]> {
+    const rows = await this.store.db
+      .selectFrom('known_identifiers')
+      .select(['kind', 'value', 'first_seen_at', 'first_seen_in', 'last_seen_at', 'last_seen_in'])
+      .where('tenant', '=', tenant)
+      .where('person', '=', personKey(person))
+      .where('app', '=', app)
+      .execute();
+    return rows
+      .map((r) => ({ kind: r.kind, value: r.value, firstSeenAt: Number(r.first_seen_at), firstSeenIn: r.first_seen_in, lastSeenAt: Number(r.last_seen_at), lastSeenIn: r.last_seen_in }))
+      .sort((a, b) => byCodePoint(a.kind, b.kind) || byCodePoint(a.value, b.value));
   }
 
   /**
    * What a reconciliation read, kept: each app account's identifiers under the person the IdP
    * knows it as (matched on folded email or userName, or exact externalId), else under the account's
-   * own email. Returns how many accounts were recorded. One transaction.
+   * own email. Returns how many accounts were recorded. One transaction, `identifierBatch` rows a statement.
    */
-  fromReconciliation(tenant: string, idp: Snapshot, app: Snapshot, at: number): number {
+  async fromReconciliation(tenant: string, idp: Snapshot, app: Snapshot, at: number): Promise<number> {
     const byKey = new Map<string, string>();
     for (const identity of idp.accounts) {
       const person = identity.email ?? identity.userName;
@@ -106,20 +115,65 @@ export class IdentifierStore {
     }
     const where = `reconciliation of ${app.app} (${app.source.kind}: ${app.source.name.slice(0, 120)})`;
     let recorded = 0;
-    this.db.transaction(() => {
-      for (const account of app.accounts) {
-        const person =
-          [account.email, account.userName].map((k) => (k ? byKey.get(fold(k)) : undefined)).find(Boolean) ??
-          (account.externalId ? byKey.get(`\u0000${account.externalId}`) : undefined) ??
-          account.email ??
-          account.userName;
-        if (!person) continue;
-        this.see(tenant, person, app.app, recordIdentifiers(account), where, at);
-        recorded++;
-      }
-    })();
+    const rows: Row[] = [];
+    for (const account of app.accounts) {
+      const person =
+        [account.email, account.userName].map((k) => (k ? byKey.get(fold(k)) : undefined)).find(Boolean) ??
+        (account.externalId ? byKey.get(`\u0000${account.externalId}`) : undefined) ??
+        account.email ??
+        account.userName;
+      if (!person) continue;
+      rows.push(...rowsOf(tenant, personKey(person), app.app, recordIdentifiers(account), where, at));
+      recorded++;
+    }
+    await this.store.transaction(() => this.upsert(rows));
     return recorded;
   }
+
+  /**
+   * Inserts identifiers, or moves an existing one's last sighting forward (never back: a sighting
+   * older than the one kept changes nothing). A row appears once per statement (PostgreSQL refuses
+   * to update one row twice in one INSERT … ON CONFLICT).
+   */
+  private async upsert(rows: readonly Row[]): Promise<void> {
+    const unique = new Map<string, Row>();
+    for (const row of rows) {
+      const key = [row.tenant, row.person, row.app, row.kind, row.value].join('\u0000');
+      const kept = unique.get(key);
+      if (!kept || row.last_seen_at >= kept.last_seen_at) unique.set(key, kept ? { ...row, first_seen_at: kept.first_seen_at, first_seen_in: kept.first_seen_in } : row);
+    }
+    const all = [...unique.values()];
+    for (let start = 0; start < all.length; start += identifierBatch) {
+      await this.store.db
+        .insertInto('known_identifiers')
+        .values(all.slice(start, start + identifierBatch))
+        .onConflict((oc) =>
+          oc
+            .columns(['tenant', 'person', 'app', 'kind', 'value'])
+            .doUpdateSet((eb) => ({ last_seen_at: eb.ref('excluded.last_seen_at'), last_seen_in: eb.ref('excluded.last_seen_in') }))
+            .where((eb) => eb('excluded.last_seen_at', '>=', eb.ref('known_identifiers.last_seen_at'))),
+        )
+        .execute();
+    }
+  }
+}
+
+type Row = Insertable<KnownIdentifiersTable> & { last_seen_at: number };
+
+/** Identifier rows per INSERT statement: 9 bind parameters each, 4,500 a statement (PostgreSQL allows 65,535, SQLite 32,766). */
+export const identifierBatch = 500;
+
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function rowsOf(tenant: string, person: string, app: string, identifiers: Partial<KnownIdentifiers>, where: string, at: number): Row[] {
+  const rows: Row[] = [];
+  for (const [kind, field] of kinds) {
+    for (const value of identifiers[field] ?? []) {
+      const v = value?.trim();
+      if (v) rows.push({ tenant, person, app, kind, value: v, first_seen_at: at, first_seen_in: where, last_seen_at: at, last_seen_in: where });
+    }
+  }
+  return rows;
 }
 
 function recordIdentifiers(account: AccountRecord): Partial<KnownIdentifiers> {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { reconcile } from '../../core/reconcile/findings.js';
 import { ReconcileHistory } from '../../core/reconcile/history.js';
 import { type AccountRecord, completeRead, type Snapshot } from '../../core/reconcile/snapshot.js';
-import { openDatabase } from '../../core/store/database.js';
+import { openStore } from '../../core/store/sql.js';
 
 const size = Number(process.argv[2] ?? 0);
 if (!size) {
@@ -38,16 +38,16 @@ if (!size) {
   const missing = result.findings.filter((f) => f.kind === 'assigned-but-missing').length;
   if (orphans !== drift || missing !== drift) throw new Error(`expected ${drift} + ${drift} findings, got ${orphans} + ${missing}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-bench-'));
-  const db = openDatabase(dir);
-  const history = new ReconcileHistory(db);
+  const store = await openStore({ dataDir: dir });
+  const history = new ReconcileHistory(store);
   const storing = process.hrtime.bigint();
-  history.record('acme', result);
+  await history.record('acme', result);
   const firstStore = Number(process.hrtime.bigint() - storing) / 1e9;
   const again = process.hrtime.bigint();
-  const carried = history.record('acme', { ...result, at: now + 1 });
+  const carried = await history.record('acme', { ...result, at: now + 1 });
   const secondStore = Number(process.hrtime.bigint() - again) / 1e9;
   if (carried.findings.some((f) => f.firstSeenAt !== now)) throw new Error('first sightings were not carried');
-  db.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
   const peakMiB = process.resourceUsage().maxRSS / 1024;
   console.log(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openStore } from '../../core/store/sql.js';
 import { runCliAsync, scratchDir } from '../support/fixtures.js';
 import { json, serve } from '../support/http-server.js';
 
@@ -70,10 +70,10 @@ describe('patchbay reconcile over an incomplete read', function () {
     assert.equal(JSON.parse(asJson.stdout).completeness.complete, false);
 
     // The store: three reconciliations, the last two incomplete; no run was opened; the last audit is the first.
-    const db = new Database(path.join(data, 'patchbay.db'), { readonly: true });
-    after(() => db.close());
-    assert.deepEqual(db.prepare('SELECT complete FROM reconciliations ORDER BY id').pluck().all(), [1, 0, 0]);
-    assert.equal(db.prepare('SELECT count(*) FROM runs').pluck().get(), 0);
+    const store = await openStore({ dataDir: data });
+    after(() => store.close());
+    assert.deepEqual((await store.db.selectFrom('reconciliations').select('complete').orderBy('id').execute()).map((r) => r.complete), [1, 0, 0]);
+    assert.equal((await store.db.selectFrom('runs').select('id').execute()).length, 0);
     const report = await runCliAsync(['--data-dir', data, 'report', '--profile', profile, '--json'], env);
     assert.equal(report.status, 0, report.stderr);
     const r = JSON.parse(report.stdout);

@@ -37,7 +37,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
     // She married: the app renamed her account; the IdP still sends the old email.
     Object.assign(alice, { userName: 'alice.martin@acme.com', emails: [{ value: 'alice.martin@acme.com', primary: true }] });
     const h = await harness({ dataDir, env: { SCIM_TOKEN: 'scim-token' }, tweak: (p) => (p.apps.scim = profile.apps.scim) });
-    const seen = new IdentifierStore(h.runtime.db).list('acme', 'alice@acme.com', 'scim');
+    const seen = await new IdentifierStore(h.runtime.store).list('acme', 'alice@acme.com', 'scim');
     assert.deepEqual(seen.map((s) => [s.kind, s.value]), [['email', 'alice@acme.com'], ['id', alice.id], ['userName', 'alice@acme.com']]);
     assert.match(seen[1]!.firstSeenIn, /^reconciliation of scim \(scim: SCIM Users at /);
 
@@ -49,7 +49,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
     assert.match(steps['scim-check']!.detail!, /SCIM user u-1 \(alice\.martin@acme\.com\) is active: read by its id/);
     assert.ok(scim.log.includes(`GET /Users/${alice.id}`));
     // The run keeps what it saw: her new email is known from now on, where and when it was seen.
-    const after_ = new IdentifierStore(h.runtime.db).list('acme', 'alice@acme.com', 'scim');
+    const after_ = await new IdentifierStore(h.runtime.store).list('acme', 'alice@acme.com', 'scim');
     const renamed = after_.find((s) => s.value === 'alice.martin@acme.com' && s.kind === 'email')!;
     assert.match(renamed.firstSeenIn, new RegExp(`^run ${run.id} step scim-check$`));
   });
@@ -67,7 +67,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
           p.apps.spendesk!.secrets = { ...p.apps.spendesk!.secrets, apiClientId: 'env:SPENDESK_ID', apiClientSecret: 'env:SPENDESK_SECRET' };
         },
       });
-      new IdentifierStore(h.runtime.db).see('acme', 'alice@acme.com', 'spendesk', { ids: ['u7'], emails: ['alice@acme.com'] }, 'onboarding run run-0 step spendesk-verify', 0);
+      await new IdentifierStore(h.runtime.store).see('acme', 'alice@acme.com', 'spendesk', { ids: ['u7'], emails: ['alice@acme.com'] }, 'onboarding run run-0 step spendesk-verify', 0);
       nock(spendeskApi).post('/auth/token').reply(200, { access_token: 't', expires_in: 3600 });
       nock(spendeskApi).get('/users').reply(200, { data: [{ id: 'u2', email: 'bob@acme.com' }, { id: 'u7', email: 'alice.martin@acme.com', status: 'active' }] });
       const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];

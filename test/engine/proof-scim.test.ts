@@ -66,14 +66,14 @@ describe('proof of removal over SCIM: no "already done" from a read that could h
     const alice = scim.add('alice.martin@acme.com', true, { externalId: 'E-77' });
     const h = await withScim(url);
     // A reconciliation last month saw her account u-1 under her old email.
-    new IdentifierStore(h.runtime.db).see('acme', 'alice@acme.com', 'scim', { ids: [alice.id], emails: ['alice@acme.com'] }, 'reconciliation of scim', 0);
+    await new IdentifierStore(h.runtime.store).see('acme', 'alice@acme.com', 'scim', { ids: [alice.id], emails: ['alice@acme.com'] }, 'reconciliation of scim', 0);
     const runId = await offboard(h, 'alice@acme.com');
     const steps = await stepsOf(h, runId);
     assert.equal((await h.run(runId)).outcome, 'done', JSON.stringify(Object.values(steps).map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(alice.active, false);
     assert.match(steps['scim-check']!.detail!, /read by its id/);
     // The run keeps what it saw: the new email is now known too.
-    const known = new IdentifierStore(h.runtime.db).lookup('acme', 'alice@acme.com', 'scim');
+    const known = await new IdentifierStore(h.runtime.store).lookup('acme', 'alice@acme.com', 'scim');
     assert.deepEqual(known.emails.slice().sort(), ['alice.martin@acme.com', 'alice@acme.com']);
   });
 

@@ -21,7 +21,7 @@ describe('attestations as a reader', () => {
     // A run still waiting attests nothing yet.
     await h.start('onboard', 'pending@acme.com');
 
-    const snapshot = readAttestations(h.runtime.db, 'acme', 'spendesk', h.clock.now());
+    const snapshot = await readAttestations(h.runtime.store, 'acme', 'spendesk', h.clock.now());
     assert.equal(snapshot.source.kind, 'attestation');
     assert.match(snapshot.source.name, /^attestations in \d+ completed tasks$/);
     const byEmail = new Map(snapshot.accounts.map((a) => [a.email, a]));
@@ -31,8 +31,8 @@ describe('attestations as a reader', () => {
     assert.equal(byEmail.get('alice@acme.com')!.active, false);
     assert.match(byEmail.get('alice@acme.com')!.evidence!, new RegExp(`^removal attested by .* \\(offboard run ${leaver}\\)$`));
     // The IdP approval and unassignment tasks are not the app's: another tenant or app reads nothing.
-    assert.deepEqual(readAttestations(h.runtime.db, 'acme', 'okta', h.clock.now()).accounts, []);
-    assert.deepEqual(readAttestations(h.runtime.db, 'globex', 'spendesk', h.clock.now()).accounts, []);
+    assert.deepEqual((await readAttestations(h.runtime.store, 'acme', 'okta', h.clock.now())).accounts, []);
+    assert.deepEqual((await readAttestations(h.runtime.store, 'globex', 'spendesk', h.clock.now())).accounts, []);
 
     // Against an IdP that assigns nobody, Nina's attested account is an orphan, with the attestation as its evidence.
     const idp = { side: 'idp' as const, app: 'spendesk', source: { kind: 'idp' as const, name: 'Okta assignments of spendesk', readAt: h.clock.now() }, accounts: [], completeness: completeRead };

@@ -18,9 +18,11 @@ const audited = (app: string, at: number, kind: 'file' | 'browser' | 'attestatio
 
 async function report(tweak: NonNullable<Parameters<typeof harness>[0]>['tweak'], fill: (record: (r: Reconciliation) => void) => void) {
   const h = await harness({ tweak });
-  fill((r) => h.runtime.reconciliations.record(h.profile.profile.tenant, r));
+  const recorded: Reconciliation[] = [];
+  fill((r) => void recorded.push(r));
+  for (const r of recorded) await h.runtime.reconciliations.record(h.profile.profile.tenant, r);
   const contexts = Object.keys(h.profile.profile.apps).map((id) => h.services.planner.context(id, h.profile));
-  return auditReport({ profile: h.profile.profile, contexts, history: h.runtime.reconciliations, now });
+  return await auditReport({ profile: h.profile.profile, contexts, history: h.runtime.reconciliations, now });
 }
 
 describe('audit report', () => {

@@ -35,45 +35,45 @@ describe('completeness through reconciliation', () => {
     const { runtime } = await harness();
     const history = runtime.reconciliations;
     // The real audit: four orphaned accounts (nobody is assigned in the IdP).
-    const audit = history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
+    const audit = await history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
     assert.equal(audit.findings.length, 4);
     // A day later the IdP read went short and the app read shows only two accounts: two findings "went away".
     const t1 = t0 + day;
-    const partial = history.record('acme', reconcile(snapshot('idp', 'idp', t1, [], short), snapshot('app', 'api', t1, staff.slice(0, 2)), { now: t1 }));
-    const stored = history.latest('acme', 'spendesk')!;
+    const partial = await history.record('acme', reconcile(snapshot('idp', 'idp', t1, [], short), snapshot('app', 'api', t1, staff.slice(0, 2)), { now: t1 }));
+    const stored = (await history.latest('acme', 'spendesk'))!;
     assert.equal(stored.id, partial.id);
     assert.deepEqual(stored.completeness, { complete: false, reasons: [`IdP side (idp read): ${short.reasons[0]}`] });
-    assert.equal(history.lastAudit('acme', 'spendesk')!.id, audit.id, 'the short read is not an audit');
+    assert.equal((await history.lastAudit('acme', 'spendesk'))!.id, audit.id, 'the short read is not an audit');
     assert.deepEqual(
-      history.openFindings('acme', 'spendesk').map((f) => [f.person, f.firstSeenAt]),
+      (await history.openFindings('acme', 'spendesk')).map((f) => [f.person, f.firstSeenAt]),
       staff.map((p) => [p, t0]),
       'every finding of the audit stays open, first seen at the audit',
     );
     // The next complete read still carries the first sighting from the audit.
     const t2 = t0 + 2 * day;
-    const next = history.record('acme', reconcile(snapshot('idp', 'idp', t2, []), snapshot('app', 'api', t2, staff), { now: t2 }));
+    const next = await history.record('acme', reconcile(snapshot('idp', 'idp', t2, []), snapshot('app', 'api', t2, staff), { now: t2 }));
     assert.deepEqual(next.findings.map((f) => f.firstSeenAt), [t0, t0, t0, t0]);
-    assert.equal(history.lastAudit('acme', 'spendesk')!.id, next.id);
+    assert.equal((await history.lastAudit('acme', 'spendesk'))!.id, next.id);
   });
 
   it('--via attestations does not replace the last audit of the app itself, nor close its four findings', async () => {
     const { runtime } = await harness();
     const history = runtime.reconciliations;
-    history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
-    const attested = history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, []), snapshot('app', 'attestation', t0 + day, []), { now: t0 + day }));
+    await history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
+    const attested = await history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, []), snapshot('app', 'attestation', t0 + day, []), { now: t0 + day }));
     assert.equal(attested.findings.length, 0);
-    assert.equal(history.lastAudit('acme', 'spendesk')!.appSource.kind, 'api');
-    assert.equal(history.openFindings('acme', 'spendesk').length, 4);
+    assert.equal((await history.lastAudit('acme', 'spendesk'))!.appSource.kind, 'api');
+    assert.equal((await history.openFindings('acme', 'spendesk')).length, 4);
   });
 
   it('the audit report, its terminal and HTML forms, list the incomplete read first and keep the open findings of the audit', async () => {
     const h = await harness();
     const history = h.runtime.reconciliations;
-    history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
-    history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, [], short), snapshot('app', 'api', t0 + day, []), { now: t0 + day }));
+    await history.record('acme', reconcile(snapshot('idp', 'idp', t0, []), snapshot('app', 'api', t0, staff), { now: t0 }));
+    await history.record('acme', reconcile(snapshot('idp', 'idp', t0 + day, [], short), snapshot('app', 'api', t0 + day, []), { now: t0 + day }));
     const loaded = h.profile;
     const contexts = Object.keys(loaded.profile.apps).map((id) => h.services.planner.context(id, loaded));
-    const report = auditReport({ profile: loaded.profile, contexts, history, now: t0 + 2 * day });
+    const report = await auditReport({ profile: loaded.profile, contexts, history, now: t0 + 2 * day });
     assert.deepEqual(report.incomplete.map((i) => [i.app, i.reasons.length]), [['spendesk', 1]]);
     assert.equal(report.current['spendesk']!.length, 4, 'the short read closed none');
     const html = reconcileReportBody(report);
@@ -102,7 +102,7 @@ describe('completeness through reconciliation', () => {
       assert.match(e.message, /^not remediating spendesk: reconciliation 7 rests on an incomplete read \(IdP side .*\); nothing was opened$/);
       return true;
     });
-    assert.equal(h.runtime.db.prepare('SELECT count(*) FROM runs').pluck().get(), 0);
+    assert.equal((await h.runtime.store.db.selectFrom('runs').select('id').execute()).length, 0);
   });
 });
 
@@ -113,9 +113,9 @@ describe('findings written in bounded batches', () => {
     const findings: Finding[] = [];
     for (let i = 0; i < n; i++) findings.push({ kind: 'orphaned-account', app: 'spendesk', person: `p${i}@acme.com`, detail: 'active in spendesk but not assigned', evidence: [], ageMs: 0, firstSeenAt: t0 });
     const big: Reconciliation = { app: 'spendesk', at: t0, idp: source('idp', t0), appSource: source('file', t0), counts: { identities: 0, accounts: n, matched: 0 }, findings };
-    const stored = runtime.reconciliations.record('acme', big);
-    assert.equal(runtime.db.prepare('SELECT count(*) FROM reconcile_findings WHERE reconciliation_id = ?').pluck().get(stored.id), n);
-    assert.equal(runtime.reconciliations.latest('acme', 'spendesk')!.findings, n);
+    const stored = await runtime.reconciliations.record('acme', big);
+    assert.equal(Number((await runtime.store.db.selectFrom('reconcile_findings').select((eb) => eb.fn.countAll<number>().as('n')).where('reconciliation_id', '=', stored.id).executeTakeFirstOrThrow()).n), n);
+    assert.equal((await runtime.reconciliations.latest('acme', 'spendesk'))!.findings, n);
     const text = renderReconciliation(stored);
     assert.match(text, new RegExp(`… and ${n - 200} more findings \\(--json or --html lists every one\\)\\.$`));
   });

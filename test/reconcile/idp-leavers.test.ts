@@ -52,7 +52,7 @@ describe('a leaver in Entra ID or Google Workspace, offboarded from Spendesk to 
     const idpStep = (await h.runtime.runs.timeline(run)).steps.find((s) => s.stepId.endsWith('unassign-app'));
     assert.ok(idpStep, JSON.stringify(timeline));
 
-    const next = h.runtime.reconciliations.record('acme', reconcile(
+    const next = await h.runtime.reconciliations.record('acme', reconcile(
       await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
       await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
       { now: Date.now() },

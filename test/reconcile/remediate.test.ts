@@ -18,7 +18,7 @@ describe('remediation', () => {
       { email: 'bob@acme.com', active: true, roles: ['Requester'], teams: ['Finance'] },
       { email: 'alice@acme.com', active: true },
     ]);
-    const result = h.runtime.reconciliations.record('acme', reconcile(idp, app, { now }));
+    const result = await h.runtime.reconciliations.record('acme', reconcile(idp, app, { now }));
     assert.deepEqual(result.findings.map((f) => f.kind).sort(), ['access-drift', 'assigned-but-missing', 'orphaned-account']);
     const opened = await remediate(h.runtime.runs, h.profile, result, idp, 'it.lead@acme.example');
     assert.deepEqual(opened.map((o) => [o.kind, o.person, o.created]).sort(), [

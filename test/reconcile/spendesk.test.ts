@@ -36,7 +36,7 @@ describe('reconciling Spendesk against Okta', function () {
     const assigned = ['bob@acme.com', 'olivia@acme.com', 'hugo@acme.com', 'chloe@acme.com'];
     nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
     const idp = await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now());
-    const first = h.runtime.reconciliations.record('acme', reconcile(idp, await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()), { now: Date.now() }));
+    const first = await h.runtime.reconciliations.record('acme', reconcile(idp, await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()), { now: Date.now() }));
     assert.deepEqual(first.findings.map((f) => [f.kind, f.person]), [['orphaned-account', 'alice@acme.com']]);
     assert.deepEqual(first.findings[0]!.evidence.map((e) => e.source.name), ['Spendesk console (export-members recipe)', 'Okta assignments of spendesk']);
 
@@ -54,13 +54,13 @@ describe('reconciling Spendesk against Okta', function () {
     assert.equal(sim.state.byEmail('alice@acme.com'), undefined, 'she is gone from the console');
 
     nock(okta).get('/api/v1/apps/0oaSPEND/users').query(true).reply(200, appUsers(assigned));
-    const next = h.runtime.reconciliations.record('acme', reconcile(
+    const next = await h.runtime.reconciliations.record('acme', reconcile(
       await readIdpAssignments(h.services.registry, profile, 'spendesk', secrets, Date.now()),
       await readAppByBrowser(host, h.services.registry, profile, 'spendesk', secrets, Date.now()),
       { now: Date.now() },
     ));
     assert.deepEqual(next.findings, []);
-    assert.deepEqual(h.runtime.reconciliations.list('acme', { app: 'spendesk' }).map((r) => r.findings), [1, 0], 'the trend goes from one finding to none');
+    assert.deepEqual((await h.runtime.reconciliations.list('acme', { app: 'spendesk' })).map((r) => r.findings), [1, 0], 'the trend goes from one finding to none');
     assert.equal(next.counts.matched, 4);
   });
 });

@@ -281,7 +281,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const server = await serverFor(h);
     const { token } = (await server.access.createToken({ name: 'auditor', actor: lead, role: 'admin' }));
     const now = Date.now();
-    h.runtime.reconciliations.record('acme', {
+    await h.runtime.reconciliations.record('acme', {
       app: 'spendesk',
       at: now,
       idp: { kind: 'idp', name: 'okta', readAt: now },

@@ -117,7 +117,7 @@ describe('task inbox pages', function () {
     assert.match(matrix.body, /Capability matrix — tenant acme/);
     assert.match(matrix.body, /Manual only, JIT via SAML|manual-only/);
     // The reconciliation report: what the store holds, for the lead who signs in.
-    h.runtime.reconciliations.record('acme', {
+    await h.runtime.reconciliations.record('acme', {
       app: 'spendesk',
       at: Date.now(),
       idp: { kind: 'idp', name: 'Okta assignments of spendesk', readAt: Date.now() },

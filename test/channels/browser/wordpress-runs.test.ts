@@ -79,7 +79,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
     const h = await wordpressHarness();
     const kim = wordpressState().users.find((u) => u.login === 'knguyen')!;
     // What a reconciliation matched and kept: kim.nguyen@ (IdP) is WordPress user <id>.
-    new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'kim.nguyen@acme.test', 'wordpress', { ids: [String(kim.id)] }, 'reconciliation of wordpress', Date.now() - 60_000);
+    await new IdentifierStore(h.runtime.store).see(h.profile.profile.tenant, 'kim.nguyen@acme.test', 'wordpress', { ids: [String(kim.id)] }, 'reconciliation of wordpress', Date.now() - 60_000);
     const run = await offboard(h, 'kim.nguyen@acme.test', 'Kim', 'Nguyen');
     for (let i = 0; i < 3 && (await h.run(run.id)).status === 'waiting' && (await h.openTaskOf(run.id)) && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
     const steps = (await h.runtime.runs.timeline(run.id)).steps;
@@ -96,7 +96,7 @@ describe('WordPress offboardings through the engine and the browser channel', fu
   it('a user id recorded earlier that WordPress no longer has proves the absence by id: "already done" for an account that is gone', async () => {
     const h = await wordpressHarness();
     const gone = Math.max(...wordpressState().users.map((u) => u.id)) + 1000;
-    new IdentifierStore(h.runtime.db).see(h.profile.profile.tenant, 'pat.gone@acme.test', 'wordpress', { ids: [String(gone)] }, 'reconciliation of wordpress', Date.now() - 60_000);
+    await new IdentifierStore(h.runtime.store).see(h.profile.profile.tenant, 'pat.gone@acme.test', 'wordpress', { ids: [String(gone)] }, 'reconciliation of wordpress', Date.now() - 60_000);
     const before = wordpressState().users.length;
     const run = await offboard(h, 'pat.gone@acme.test', 'Pat', 'Nguyen');
     for (let i = 0; i < 3 && (await h.run(run.id)).status === 'waiting' && (await h.openTaskOf(run.id)) && !(await runbooksOpened(h, run.id)).includes('remove-user'); i++) await h.completeNext(run.id);
