@@ -2,37 +2,49 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { Container, type ContainerModule } from 'inversify';
 import { connectorModules } from '../connectors/modules.js';
-import { ApiChannelExecutor, ApiRetryPolicy } from './channels/api/executor.js';
-import { BrowserHost, type BrowserHostOptions } from './channels/browser/browser-host.js';
-import { BrowserChannelExecutor, BrowserStepTimeout } from './channels/browser/executor.js';
-import { ChannelExecutor } from './channels/executor.js';
-import { HumanChannelExecutor } from './channels/human/executor.js';
-import { EvidenceDir, EvidenceFiles } from './channels/evidence-files.js';
-import { TaskStore } from './channels/human/task-store.js';
-import { IdpChannelExecutor } from './channels/idp/executor.js';
-import { ScimChannelExecutor } from './channels/scim/executor.js';
+import type { BrowserHostOptions } from './channels/browser/browser-host.js';
+import type { TaskStore } from './channels/human/task-store.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
-import { Clock, SystemClock } from './engine/clock.js';
-import { EmbeddedRunEngine, type EmbeddedEngineOptions, EngineOptions } from './engine/embedded-engine.js';
-import { ApprovalGate } from './engine/approval.js';
-import { LifecycleWorkflow } from './engine/lifecycle.js';
-import { EventOutbox } from './engine/events.js';
-import { Outbox } from './engine/outbox.js';
-import { defaultRetryPolicy, type RetryPolicy } from './engine/retry.js';
-import { RunService } from './engine/run-service.js';
-import { StepLog } from './engine/step-log.js';
+import type { Clock } from './engine/clock.js';
+import type { EmbeddedRunEngine, EmbeddedEngineOptions } from './engine/embedded-engine.js';
+import type { RetryPolicy } from './engine/retry.js';
+import type { RunService } from './engine/run-service.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
-import { ReconcileHistory } from './reconcile/history.js';
-import { LeaverFeed } from './intake/leaver-feed.js';
+import type { ReconcileHistory } from './reconcile/history.js';
+import type { LeaverFeed } from './intake/leaver-feed.js';
 import { connectorFolders } from './paths.js';
 import { DefaultLifecyclePlanner, LifecyclePlanner } from './planning/service.js';
 import { BrokenConnectors, ConnectorRegistry, DefaultConnectorRegistry, LoadedConnectors } from './registry/registry.js';
 import { AjvSchemaValidator, SchemaValidator } from './schema/validator.js';
-import { type Database, SqliteConnection } from './store/database.js';
-import { StoreDatabase, openStore } from './store/sql.js';
-import { IdentifierStore } from './store/identifiers.js';
+import type { Database } from './store/database.js';
+import type { StoreDatabase } from './store/sql.js';
 import { FileTenantProfiles, TenantProfiles } from './tenant/profile.js';
 import { EnvironmentSecretResolver, SecretResolver } from './tenant/secrets.js';
+
+/**
+ * The runtime half (the store's drivers, the engine, every channel, the browser host), loaded when a
+ * command first opens the store: `plan`, `validate`, `docs` and `--help` never load it.
+ */
+async function runtimeModules() {
+  const [
+    { ApiChannelExecutor, ApiRetryPolicy }, { BrowserHost }, { BrowserChannelExecutor, BrowserStepTimeout }, { ChannelExecutor }, { HumanChannelExecutor },
+    { EvidenceDir, EvidenceFiles }, { TaskStore }, { IdpChannelExecutor }, { ScimChannelExecutor }, { Clock, SystemClock }, { EmbeddedRunEngine, EngineOptions },
+    { ApprovalGate }, { LifecycleWorkflow }, { EventOutbox }, { Outbox }, { defaultRetryPolicy }, { RunService }, { StepLog }, { ReconcileHistory }, { LeaverFeed },
+    { SqliteConnection }, { StoreDatabase, openStore }, { IdentifierStore },
+  ] = await Promise.all([
+    import('./channels/api/executor.js'), import('./channels/browser/browser-host.js'), import('./channels/browser/executor.js'), import('./channels/executor.js'),
+    import('./channels/human/executor.js'), import('./channels/evidence-files.js'), import('./channels/human/task-store.js'), import('./channels/idp/executor.js'),
+    import('./channels/scim/executor.js'), import('./engine/clock.js'), import('./engine/embedded-engine.js'), import('./engine/approval.js'),
+    import('./engine/lifecycle.js'), import('./engine/events.js'), import('./engine/outbox.js'), import('./engine/retry.js'), import('./engine/run-service.js'),
+    import('./engine/step-log.js'), import('./reconcile/history.js'), import('./intake/leaver-feed.js'), import('./store/database.js'), import('./store/sql.js'),
+    import('./store/identifiers.js'),
+  ]);
+  return {
+    ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine, EngineOptions,
+    EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox, ReconcileHistory,
+    RunService, ScimChannelExecutor, SqliteConnection, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
+  };
+}
 
 export interface ContainerOptions {
   /** Where connector folders are read from: one catalogue folder or several (default: the package's connectors/ and every folder PATCHBAY_CONNECTORS adds). */
@@ -48,7 +60,7 @@ export interface RuntimeOptions {
   readonly dataDir: string;
   /** A PostgreSQL address (`--database`, PATCHBAY_DATABASE_URL): the store lives there instead of the data folder's SQLite file. */
   readonly databaseUrl?: string;
-  /** PostgreSQL: refuse a database whose schema is older than this Patchbay's (a server or worker), instead of migrating it. */
+  /** PostgreSQL: `refuse` (the default) a database whose schema is older than this Patchbay's, asking for `patchbay migrate`; `apply` migrates it. The embedded store always migrates. */
   readonly migrations?: 'apply' | 'refuse';
   readonly clock?: Clock;
   readonly engine?: EmbeddedEngineOptions;
@@ -116,7 +128,12 @@ export function createServices(options: ContainerOptions = {}): Services {
   container.bind(DocsGenerator).to(MarkdownDocsGenerator);
 
   const openRuntime = async (runtime: RuntimeOptions): Promise<Runtime> => {
-    const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? 'apply' });
+    const {
+      ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine,
+      EngineOptions, EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox,
+      ReconcileHistory, RunService, ScimChannelExecutor, SqliteConnection, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
+    } = await runtimeModules();
+    const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? (runtime.databaseUrl ? 'refuse' : 'apply') });
     const child = new Container({ parent: container, defaultScope: 'Singleton' });
     child.bind(StoreDatabase).toConstantValue(store);
     if (store.sqlite) child.bind(SqliteConnection).toConstantValue(store.sqlite);

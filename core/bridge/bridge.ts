@@ -1,11 +1,10 @@
-import { NotFoundError } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { RunRecord } from '../engine/port.js';
 import type { RunService } from '../engine/run-service.js';
 import { PatchbayError } from '../errors.js';
 import type { IdentifierStore } from '../store/identifiers.js';
-import type { Database } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { ScimError } from './errors.js';
 import { BridgeFailureTasks } from './failures.js';
@@ -63,14 +62,14 @@ export class ScimBridge {
   readonly failures: BridgeFailureTasks;
 
   constructor(
-    private readonly db: Database,
+    store: StoreDatabase,
     private readonly runs: RunService,
     private readonly identifiers: IdentifierStore,
     private readonly profile: LoadedProfile,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new BridgeStore(db);
-    this.failures = new BridgeFailureTasks(db, runs, profile);
+    this.store = new BridgeStore(store);
+    this.failures = new BridgeFailureTasks(store, runs, profile);
   }
 
   private get tenant() {
@@ -82,17 +81,18 @@ export class ScimBridge {
     if (!Object.hasOwn(this.profile.profile.apps, app)) throw new ScimError(404, `no app ${app} is installed in tenant ${this.tenant}: the SCIM base is /scim/v2/<app>/ for an installed app`);
   }
 
-  get(app: string, id: string): BridgeResource {
-    const found = this.store.get(this.tenant, app, id);
+  /** A live User of the app. @throws ScimError 404 when there is none with that id. */
+  async get(app: string, id: string): Promise<BridgeResource> {
+    const found = await this.store.get(this.tenant, app, id);
     if (!found) throw new ScimError(404, `no User ${id} in ${app}`);
     return found;
   }
 
-  find(app: string, filter: EqFilter): BridgeResource[] {
+  find(app: string, filter: EqFilter): Promise<BridgeResource[]> {
     return this.store.find(this.tenant, app, filter);
   }
 
-  page(app: string, startIndex: number, count: number) {
+  page(app: string, startIndex: number, count: number): Promise<{ total: number; items: BridgeResource[] }> {
     return this.store.page(this.tenant, app, startIndex, count);
   }
 
@@ -100,21 +100,17 @@ export class ScimBridge {
   async create(app: string, body: unknown, source: string): Promise<BridgeWrite> {
     const attributes = this.attributesOf(body);
     const userName = field(attributes, 'userName') as string;
-    if (this.store.find(this.tenant, app, { attribute: 'userName', value: userName }).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
+    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
     const email = this.requireEmail(attributes);
     const active = attributes.active as boolean;
     const now = this.now();
     const draft: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email, attributes, active, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
-    const key = `scim:${app}:user:${userName.toLowerCase()}:onboard:${this.store.deletedWithUserName(this.tenant, app, userName) + 1}`;
+    const key = `scim:${app}:user:${userName.toLowerCase()}:onboard:${(await this.store.deletedWithUserName(this.tenant, app, userName)) + 1}`;
     const started = active ? await this.startRun(app, 'onboard', subjectOf(attributes, email), key, source, `${source}: created in the identity provider`) : undefined;
     if (typeof started === 'string') throw new ScimError(400, started, 'invalidValue');
     const resource = { ...draft, ...(started ? { runId: started.id, runOperation: 'onboard' as const } : {}) };
-    try {
-      this.store.put(resource);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
-      throw error;
-    }
+    // Two creations of one userName at once (two servers): the unique index lets one in, the other is 409 uniqueness.
+    await this.store.put(resource);
     await this.see(resource, source);
     return { resource, created: true };
   }
@@ -127,41 +123,41 @@ export class ScimBridge {
     this.checkApp(app);
     const attributes = this.attributesOf(body);
     const userName = field(attributes, 'userName') as string;
-    if (this.store.find(this.tenant, app, { attribute: 'userName', value: userName }).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
+    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
     const now = this.now();
     const resource: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email: this.requireEmail(attributes), attributes, active: attributes.active as boolean, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
-    this.store.put(resource);
+    await this.store.put(resource);
     await this.see(resource, source);
     return resource;
   }
 
   /** PUT /Users/<id>: the whole User replaced (Okta's profile push). */
-  replace(app: string, id: string, body: unknown, source: string): Promise<BridgeWrite> {
-    const before = this.get(app, id);
+  async replace(app: string, id: string, body: unknown, source: string): Promise<BridgeWrite> {
+    const before = await this.get(app, id);
     return this.write(before, this.attributesOf(body, before.active), source);
   }
 
   /** PATCH /Users/<id>: RFC 7644 §3.5.2 operations, in the IdPs' dialects (see applyPatch). */
-  patch(app: string, id: string, body: unknown, source: string): Promise<BridgeWrite> {
-    const before = this.get(app, id);
+  async patch(app: string, id: string, body: unknown, source: string): Promise<BridgeWrite> {
+    const before = await this.get(app, id);
     const after = applyPatch(before.attributes, body);
     return this.write(before, this.attributesOf(after, before.active), source);
   }
 
   /** DELETE /Users/<id>: offboards an active User (a User already deactivated was offboarded then), then forgets it. */
   async delete(app: string, id: string, source: string): Promise<void> {
-    const before = this.get(app, id);
+    const before = await this.get(app, id);
     if (before.active) {
       const { resource } = await this.write(before, { ...before.attributes, active: false }, source);
       if (resource.failure) throw new ScimError(400, resource.failure, 'invalidValue');
     }
-    this.store.markDeleted(this.tenant, app, id, this.now());
+    await this.store.markDeleted(this.tenant, app, id, this.now());
   }
 
   /** The state of one run, read now (`failed` too when it is gone from the store). */
-  runState(runId: string): ProvisioningState {
+  async runState(runId: string): Promise<ProvisioningState> {
     try {
-      const status = this.runRow(runId).status;
+      const status = (await this.runs.engine.get(runId)).status;
       return status === 'completed' ? 'done' : status === 'failed' || status === 'cancelled' ? 'failed' : 'pending';
     } catch {
       return 'failed';
@@ -169,44 +165,31 @@ export class ScimBridge {
   }
 
   /** The Patchbay extension of a resource: its run's state, read now. */
-  provisioning(resource: BridgeResource): Record<string, unknown> {
+  async provisioning(resource: BridgeResource): Promise<Record<string, unknown>> {
     if (resource.failure) return { provisioningState: 'failed', operation: resource.runOperation, reason: resource.failure };
     if (!resource.runId) return { provisioningState: 'done' };
-    let run: ReturnType<ScimBridge['runRow']>;
+    let run: RunRecord;
     try {
-      run = this.runRow(resource.runId);
+      run = await this.runs.engine.get(resource.runId);
     } catch {
       return { provisioningState: 'failed', runId: resource.runId, operation: resource.runOperation, reason: `run ${resource.runId} is no longer in the store` };
     }
     const state: ProvisioningState = run.status === 'completed' ? 'done' : run.status === 'failed' || run.status === 'cancelled' ? 'failed' : 'pending';
     const base = { provisioningState: state, runId: run.id, operation: resource.runOperation };
     if (state === 'pending') return { ...base, ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}) };
-    if (state === 'failed') return { ...base, reason: this.failureOf(run) };
+    if (state === 'failed') return { ...base, reason: await this.failureOf(run) };
     return { ...base, outcome: run.outcome };
   }
 
-  /**
-   * A run's state read on the embedded store's own connection: the Users and Groups answers are
-   * built synchronously (this moves to the query layer with the bridge's tables, issue 16).
-   * @throws NotFoundError when the run is gone.
-   */
-  private runRow(runId: string): Pick<RunRecord, 'id' | 'status' | 'outcome' | 'waitingFor' | 'playbook'> {
-    const row = this.db.prepare('SELECT id, status, outcome, waiting_for AS waitingFor, playbook FROM runs WHERE id = ?').get(runId) as Pick<RunRecord, 'id' | 'status' | 'outcome' | 'waitingFor' | 'playbook'> | undefined;
-    if (!row) throw new NotFoundError('run', runId);
-    return row;
-  }
-
-  private failureOf(run: Pick<RunRecord, 'id' | 'status' | 'playbook'>): string {
-    const failed = this.db
-      .prepare("SELECT step_id AS stepId, detail FROM steps WHERE run_id = ? AND status = 'failed' ORDER BY updated_at DESC, position DESC LIMIT 1")
-      .get(run.id) as { stepId: string; detail: string | null } | undefined;
+  private async failureOf(run: RunRecord): Promise<string> {
+    const failed = (await this.runs.timeline(run.id)).steps.filter((s) => s.status === 'failed').at(-1);
     return `the ${run.playbook} run ${run.status}${failed ? ` at step ${failed.stepId}${failed.detail ? `: ${failed.detail}` : ''}` : ''}`;
   }
 
   /** One change to an existing User: stored with a new version, and the run its lifecycle change asks for. */
   private async write(before: BridgeResource, after: UserAttributes, source: string): Promise<BridgeWrite> {
     const userName = field(after, 'userName') as string;
-    if (userName.toLowerCase() !== before.userName.toLowerCase() && this.store.find(this.tenant, before.app, { attribute: 'userName', value: userName }).some((r) => r.id !== before.id)) {
+    if (userName.toLowerCase() !== before.userName.toLowerCase() && (await this.store.find(this.tenant, before.app, { attribute: 'userName', value: userName })).some((r) => r.id !== before.id)) {
       throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${before.app}`, 'uniqueness');
     }
     if (isDeepStrictEqual(after, before.attributes)) return { resource: before, created: false };
@@ -223,7 +206,7 @@ export class ScimBridge {
       run = typeof started === 'string' ? { runId: null, runOperation: operation, failure: started } : { runId: started.id, runOperation: operation, failure: null };
     }
     const resource: BridgeResource = { ...before, userName, externalId: this.externalIdOf(after), email, attributes: after, active, version, lastModified: this.now(), ...run };
-    this.store.put(resource);
+    await this.store.put(resource);
     await this.see(resource, source);
     return { resource, created: false };
   }

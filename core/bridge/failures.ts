@@ -2,8 +2,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { RunService } from '../engine/run-service.js';
 import { queueFor } from '../planning/channels.js';
 import type { Runbook } from '../schema/types/runbook.js';
-import type { Database } from '../store/database.js';
-import { StatementCache } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 
 /** The runbook id of the task that tells the operator a bridge run failed while the IdP shows the change made. */
@@ -29,24 +28,25 @@ function idpBelief(run: RunRecord): string {
  * task made for each run, so a sweep never makes a second.
  */
 export class BridgeFailureTasks {
-  private readonly statements: StatementCache;
-
   constructor(
-    db: Database,
+    private readonly store: StoreDatabase,
     private readonly runs: RunService,
     private readonly profile: LoadedProfile,
-  ) {
-    this.statements = new StatementCache(db);
-  }
+  ) {}
 
   /** Opens the task of every failed bridge run that has none yet; returns the task ids opened. */
   async sweep(): Promise<string[]> {
-    const failed = this.statements
-      .get(
-        `SELECT id FROM runs WHERE idempotency_key >= 'scim:' AND idempotency_key < 'scim;' AND status = 'failed'
-         AND tenant = ? AND id NOT IN (SELECT run_id FROM scim_failure_tasks)`,
-      )
-      .all(this.profile.profile.tenant) as { id: string }[];
+    // The key range is the `scim:` prefix (':' + 1 is ';'): an index range on both databases, where LIKE would fold case on SQLite only.
+    const failed = await this.store.db
+      .selectFrom('runs')
+      .select('id')
+      .where('idempotency_key', '>=', 'scim:')
+      .where('idempotency_key', '<', 'scim;')
+      .where('status', '=', 'failed')
+      .where('tenant', '=', this.profile.profile.tenant)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('scim_failure_tasks as f').select('f.run_id').whereRef('f.run_id', '=', 'runs.id'))))
+      .orderBy('id')
+      .execute();
     const opened: string[] = [];
     for (const r of failed) {
       const taskId = await this.open(await this.runs.engine.get(r.id));
@@ -55,7 +55,11 @@ export class BridgeFailureTasks {
     return opened;
   }
 
-  /** The task of one failed run, opened once (in one transaction with its record). */
+  /**
+   * The task of one failed run, opened once: the task and its record in one transaction, the
+   * record's primary key (the run) deciding between two sweeps at once (two servers), the loser's
+   * task rolled back with it.
+   */
   private async open(run: RunRecord): Promise<string | undefined> {
     const profile = this.profile.profile;
     const queue = queueFor(undefined, profile.apps[run.app] ?? {}, profile);
@@ -75,17 +79,30 @@ export class BridgeFailureTasks {
       evidence: [{ id: 'resolution', label: 'What you did: made the change in the app, or reverted it in the IdP', kind: 'text', required: true }],
       watchOutFor: ['Until this is done the IdP and the app disagree, and the IdP will not send the change again on its own.'],
     };
-    return this.runs.engine.transaction(async () => {
-      if (this.statements.get('SELECT 1 FROM scim_failure_tasks WHERE run_id = ?').get(run.id)) return undefined;
-      const { taskId } = await this.runs.tasks.openFor({
-        run,
-        stepId: 'scim-bridge/failed',
-        queue,
-        batch: false,
-        content: { runbook, appName: run.app, system: 'the identity provider', stepTitle: 'Bring the identity provider and the app back in agreement', reason: what, watchOutFor: [] },
+    try {
+      return await this.store.transaction(async () => {
+        if (await this.store.db.selectFrom('scim_failure_tasks').select('run_id').where('run_id', '=', run.id).executeTakeFirst()) return undefined;
+        const { taskId } = await this.runs.tasks.openFor({
+          run,
+          stepId: 'scim-bridge/failed',
+          queue,
+          batch: false,
+          content: { runbook, appName: run.app, system: 'the identity provider', stepTitle: 'Bring the identity provider and the app back in agreement', reason: what, watchOutFor: [] },
+        });
+        const recorded = await this.store.db
+          .insertInto('scim_failure_tasks')
+          .values({ run_id: run.id, task_id: taskId, created_at: this.runs.engine.clock.now() })
+          .onConflict((oc) => oc.column('run_id').doNothing())
+          .executeTakeFirst();
+        if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) throw new AlreadyOpened();
+        return taskId;
       });
-      this.statements.get('INSERT INTO scim_failure_tasks (run_id, task_id, created_at) VALUES (?, ?, ?)').run(run.id, taskId, this.runs.engine.clock.now());
-      return taskId;
-    });
+    } catch (error) {
+      if (error instanceof AlreadyOpened) return undefined;
+      throw error;
+    }
   }
 }
+
+/** Another sweep recorded the run's task first: this one's task is rolled back. */
+class AlreadyOpened extends Error {}

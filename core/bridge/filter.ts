@@ -1,3 +1,5 @@
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import type { Tables } from '../store/tables.js';
 import { ScimError } from './errors.js';
 
 /** The attributes a Users filter may test with `eq`, as the bridge indexes them. */
@@ -57,4 +59,25 @@ function filterValue(raw: string, filter: string): string {
   // Entra ID's unquoted form: one token, no spaces or quotes.
   if (/^[^\s"()[\]]+$/.test(raw)) return raw;
   throw new ScimError(400, `filter ${JSON.stringify(filter)}: the value must be one quoted string`, 'invalidFilter');
+}
+
+const fold = (s: string) => s.trim().toLowerCase();
+
+/**
+ * A parsed filter as a condition on the bridge's `scim_resources` rows, for the query layer (so it
+ * reads the same on SQLite and PostgreSQL): userName and emails compare case-insensitively through
+ * their folded columns (RFC 7643 §2.1: userName is caseExact false), id and externalId exactly. The
+ * value is always a bound parameter, never SQL text.
+ */
+export function filterCondition(eb: ExpressionBuilder<Tables, 'scim_resources'>, filter: EqFilter): Expression<SqlBool> {
+  switch (filter.attribute) {
+    case 'userName':
+      return eb('user_name_folded', '=', fold(filter.value));
+    case 'email':
+      return eb('email_folded', '=', fold(filter.value));
+    case 'externalId':
+      return eb('external_id', '=', filter.value);
+    case 'id':
+      return eb('id', '=', filter.value);
+  }
 }

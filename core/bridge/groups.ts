@@ -1,6 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Database } from '../store/database.js';
-import { StatementCache } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
 import { type ScimBridge, type ProvisioningState, subjectOf } from './bridge.js';
 import { ScimError } from './errors.js';
 
@@ -47,18 +46,14 @@ const memberFilter = /^members\s*\[\s*value\s+eq\s+"?([^"\]]+)"?\s*\]$/i;
  * PATCH joins its run and a change that changes nothing starts nothing.
  */
 export class ScimGroups {
-  private readonly statements: StatementCache;
-
   constructor(
-    db: Database,
+    private readonly store: StoreDatabase,
     private readonly bridge: ScimBridge,
     private readonly tenant: string,
     /** The entitlements of an installed app, from its connector's manifest (empty: no Groups). */
     readonly entitlementsOf: (app: string) => readonly Entitlement[],
     private readonly now: () => number = Date.now,
-  ) {
-    this.statements = new StatementCache(db);
-  }
+  ) {}
 
   /** Throws a 404 ScimError unless the app has entitlements the bridge serves as Groups. */
   private entitlements(app: string): readonly Entitlement[] {
@@ -68,13 +63,14 @@ export class ScimGroups {
   }
 
   /** Every Group of an app, or those whose displayName is `displayName` (case-insensitively, RFC 7643 §4.2). */
-  list(app: string, displayName?: string): BridgeGroup[] {
-    return this.entitlements(app)
-      .filter((e) => displayName === undefined || e.name.toLowerCase() === displayName.toLowerCase())
-      .map((e) => this.groupOf(app, e));
+  async list(app: string, displayName?: string): Promise<BridgeGroup[]> {
+    const groups: BridgeGroup[] = [];
+    for (const e of this.entitlements(app)) if (displayName === undefined || e.name.toLowerCase() === displayName.toLowerCase()) groups.push(await this.groupOf(app, e));
+    return groups;
   }
 
-  get(app: string, id: string): BridgeGroup {
+  /** One Group of the app. @throws ScimError 404 when the app has no such role. */
+  async get(app: string, id: string): Promise<BridgeGroup> {
     const entitlement = this.entitlements(app).find((e) => e.id === id);
     if (!entitlement) throw new ScimError(404, `no Group ${id} in ${app}`);
     return this.groupOf(app, entitlement);
@@ -89,7 +85,7 @@ export class ScimGroups {
    * answers 400 with why (changes before it stand, each with its run).
    */
   async patch(app: string, id: string, body: unknown, source: string): Promise<BridgeGroup> {
-    const group = this.get(app, id);
+    const group = await this.get(app, id);
     if (!isObject(body) || !Array.isArray(field(body, 'Operations'))) throw new ScimError(400, 'the body must be a PatchOp with Operations', 'invalidSyntax');
     const current = new Set(group.members.map((m) => m.id));
     const wanted = new Set(current);
@@ -140,19 +136,26 @@ export class ScimGroups {
       }
     }
     const changes: Change[] = [...[...wanted].filter((m) => !current.has(m)).map((member) => ({ member, op: 'add' as const })), ...[...current].filter((m) => !wanted.has(m)).map((member) => ({ member, op: 'remove' as const }))];
-    for (const c of changes) if (c.op === 'add') this.bridge.get(app, c.member);
+    for (const c of changes) if (c.op === 'add') await this.bridge.get(app, c.member);
     for (const c of changes) await this.apply(app, group, c, source);
     return this.get(app, id);
   }
 
   /** One membership change: its change run started (or joined), then recorded. */
   private async apply(app: string, group: Entitlement, change: Change, source: string): Promise<void> {
-    const user = this.bridge.store.get(this.tenant, app, change.member);
-    const row = this.statements.get('SELECT changes FROM scim_group_members WHERE tenant = ? AND app = ? AND group_id = ? AND member_id = ?').get(this.tenant, app, group.id, change.member) as { changes: number } | undefined;
+    const user = await this.bridge.store.get(this.tenant, app, change.member);
+    const row = await this.store.db
+      .selectFrom('scim_group_members')
+      .select('changes')
+      .where('tenant', '=', this.tenant)
+      .where('app', '=', app)
+      .where('group_id', '=', group.id)
+      .where('member_id', '=', change.member)
+      .executeTakeFirst();
     const n = (row?.changes ?? 0) + 1;
     let runId: string | null = null;
     if (user) {
-      const after = this.rolesOf(app, change.member).filter((r) => r !== group.name);
+      const after = (await this.rolesOf(app, change.member)).filter((r) => r !== group.name);
       if (change.op === 'add') after.push(group.name);
       const key = `scim:${app}:group:${group.id}:${change.member}:${change.op}:${n}`;
       const started = await this.bridge.startRun(
@@ -173,26 +176,51 @@ export class ScimGroups {
       runId = started.id;
     }
     // A member whose User is gone from the bridge leaves the Group without a run: there is no account to change.
-    this.statements
-      .get(
-        `INSERT INTO scim_group_members (tenant, app, group_id, member_id, member, changes, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant, app, group_id, member_id) DO UPDATE SET member = excluded.member, changes = excluded.changes, run_id = excluded.run_id, updated_at = excluded.updated_at`,
+    await this.store.db
+      .insertInto('scim_group_members')
+      .values({ tenant: this.tenant, app, group_id: group.id, member_id: change.member, member: change.op === 'add' ? 1 : 0, changes: n, run_id: runId, updated_at: this.now() })
+      .onConflict((oc) =>
+        oc.columns(['tenant', 'app', 'group_id', 'member_id']).doUpdateSet((eb) => ({
+          member: eb.ref('excluded.member'),
+          changes: eb.ref('excluded.changes'),
+          run_id: eb.ref('excluded.run_id'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
       )
-      .run(this.tenant, app, group.id, change.member, change.op === 'add' ? 1 : 0, n, runId, this.now());
+      .execute();
   }
 
   /** The role names the bridge holds for a User of an app. */
-  private rolesOf(app: string, member: string): string[] {
-    const ids = this.statements.get('SELECT group_id AS id FROM scim_group_members WHERE tenant = ? AND app = ? AND member_id = ? AND member = 1').all(this.tenant, app, member) as { id: string }[];
+  private async rolesOf(app: string, member: string): Promise<string[]> {
+    const ids = await this.store.db
+      .selectFrom('scim_group_members')
+      .select('group_id')
+      .where('tenant', '=', this.tenant)
+      .where('app', '=', app)
+      .where('member_id', '=', member)
+      .where('member', '=', 1)
+      .orderBy('group_id')
+      .execute();
     const byId = new Map(this.entitlementsOf(app).map((e) => [e.id, e.name]));
-    return ids.map((r) => byId.get(r.id)).filter((n): n is string => n !== undefined);
+    return ids.map((r) => byId.get(r.group_id)).filter((n): n is string => n !== undefined);
   }
 
-  private groupOf(app: string, e: Entitlement): BridgeGroup {
-    const rows = this.statements
-      .get('SELECT member_id AS id, run_id AS runId FROM scim_group_members WHERE tenant = ? AND app = ? AND group_id = ? AND member = 1 ORDER BY updated_at, member_id')
-      .all(this.tenant, app, e.id) as { id: string; runId: string | null }[];
-    const members = rows.map((r) => ({ id: r.id, userName: this.bridge.store.get(this.tenant, app, r.id)?.userName ?? r.id, runId: r.runId, provisioningState: r.runId ? this.bridge.runState(r.runId) : ('done' as const) }));
+  private async groupOf(app: string, e: Entitlement): Promise<BridgeGroup> {
+    const rows = await this.store.db
+      .selectFrom('scim_group_members')
+      .select(['member_id', 'run_id'])
+      .where('tenant', '=', this.tenant)
+      .where('app', '=', app)
+      .where('group_id', '=', e.id)
+      .where('member', '=', 1)
+      .orderBy('updated_at')
+      .orderBy('member_id')
+      .execute();
+    const members: GroupMember[] = [];
+    for (const r of rows) {
+      const user = await this.bridge.store.get(this.tenant, app, r.member_id);
+      members.push({ id: r.member_id, userName: user?.userName ?? r.member_id, runId: r.run_id, provisioningState: r.run_id ? await this.bridge.runState(r.run_id) : 'done' });
+    }
     return { ...e, app, members };
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
 import type { AccountRecord, Snapshot } from '../reconcile/snapshot.js';
 import type { UserAttributes } from './patch.js';
 import { type BridgeResource, BridgeStore } from './store.js';
@@ -26,10 +26,11 @@ const emailLike = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const none = { added: 0, deactivated: 0, corrected: 0, inFlight: 0, unusable: 0 };
 
 /** Whether the app has a bridge: a live bridge token for it, or resources already held. */
-function bridged(db: Database, tenant: string, app: string): boolean {
+async function bridged(store: StoreDatabase, tenant: string, app: string): Promise<boolean> {
   // A bridge token's actor names its app (AccessStore.createBridgeToken; a rotation keeps it).
-  const token = db.prepare('SELECT 1 FROM api_tokens WHERE actor = ? AND revoked_at IS NULL LIMIT 1').get(`scim-bridge:${app}`);
-  return token !== undefined || db.prepare('SELECT 1 FROM scim_resources WHERE tenant = ? AND app = ? LIMIT 1').get(tenant, app) !== undefined;
+  const token = await store.db.selectFrom('api_tokens').select('id').where('actor', '=', `scim-bridge:${app}`).where('revoked_at', 'is', null).limit(1).executeTakeFirst();
+  if (token) return true;
+  return (await store.db.selectFrom('scim_resources').select('id').where('tenant', '=', tenant).where('app', '=', app).limit(1).executeTakeFirst()) !== undefined;
 }
 
 /**
@@ -47,37 +48,37 @@ function bridged(db: Database, tenant: string, app: string): boolean {
  * Each change bumps the resource's version (its ETag). One transaction: all or nothing.
  * `say` gets one line for the operator when something changed or a read was refused.
  */
-export function bridgeFromReconciliation(db: Database, tenant: string, read: Snapshot, at: number, say: (line: string) => void = () => {}): BridgeCorrection {
-  if (read.side !== 'app' || !bridged(db, tenant, read.app)) return { applied: false, reason: `${read.app} has no SCIM bridge`, ...none };
+export async function bridgeFromReconciliation(database: StoreDatabase, tenant: string, read: Snapshot, at: number, say: (line: string) => void = () => {}): Promise<BridgeCorrection> {
+  if (read.side !== 'app' || !(await bridged(database, tenant, read.app))) return { applied: false, reason: `${read.app} has no SCIM bridge`, ...none };
   if (!read.completeness.complete) {
     const reason = `the read of ${read.app} is incomplete (${read.completeness.reasons.join('; ')}), so the SCIM bridge's Users were left as they were`;
     say(`  ${reason}`);
     return { applied: false, reason, ...none };
   }
-  const store = new BridgeStore(db);
-  const resources = store.all(tenant, read.app);
-  const byKey = new Map<string, BridgeResource>();
-  for (const r of resources) for (const k of [r.userName, r.email]) if (k) byKey.set(fold(k), r);
-  const runStatus = db.prepare('SELECT status FROM runs WHERE id = ?');
-  const busy = (r: BridgeResource) => {
+  const store = new BridgeStore(database);
+  const busy = async (r: BridgeResource) => {
     if (!r.runId) return false;
-    const status = (runStatus.get(r.runId) as { status: string } | undefined)?.status;
+    const status = (await database.db.selectFrom('runs').select('status').where('id', '=', r.runId).executeTakeFirst())?.status;
     return status === 'running' || status === 'waiting';
   };
   const counts = { ...none };
   const seen = new Set<string>();
   const change = (r: BridgeResource, active: boolean) =>
     store.put({ ...r, attributes: { ...r.attributes, active }, active, version: r.version + 1, lastModified: at, runId: null, runOperation: null, failure: null });
-  db.transaction(() => {
+  await database.transaction(async () => {
+    // Read inside the transaction: what is corrected is what is held when the correction commits.
+    const resources = await store.all(tenant, read.app);
+    const byKey = new Map<string, BridgeResource>();
+    for (const r of resources) for (const k of [r.userName, r.email]) if (k) byKey.set(fold(k), r);
     for (const account of read.accounts) {
       const match = [account.email, account.userName].map((k) => (k ? byKey.get(fold(k)) : undefined)).find(Boolean);
       if (match) {
         if (seen.has(match.id)) continue;
         seen.add(match.id);
         if (match.active === account.active) continue;
-        if (busy(match)) counts.inFlight++;
+        if (await busy(match)) counts.inFlight++;
         else {
-          change(match, account.active);
+          await change(match, account.active);
           counts.corrected++;
         }
         continue;
@@ -87,20 +88,20 @@ export function bridgeFromReconciliation(db: Database, tenant: string, read: Sna
         counts.unusable++;
         continue;
       }
-      store.put(created);
+      await store.put(created);
       for (const k of [created.userName, created.email]) byKey.set(fold(k), created);
       seen.add(created.id);
       counts.added++;
     }
     for (const r of resources) {
       if (seen.has(r.id) || !r.active) continue;
-      if (busy(r)) counts.inFlight++;
+      if (await busy(r)) counts.inFlight++;
       else {
-        change(r, false);
+        await change(r, false);
         counts.deactivated++;
       }
     }
-  })();
+  });
   if (counts.added || counts.deactivated || counts.corrected) {
     say(`  SCIM bridge of ${read.app}: ${counts.added} accounts added, ${counts.deactivated} Users gone from the app made inactive, ${counts.corrected} corrected${counts.inFlight ? `, ${counts.inFlight} left to their runs` : ''}`);
   }

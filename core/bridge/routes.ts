@@ -84,7 +84,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       return name;
     };
     const location = (req: FastifyRequest, r: BridgeResource) => `${req.protocol}://${req.host}/scim/v2/${encodeURIComponent(r.app)}/Users/${encodeURIComponent(r.id)}`;
-    const user = (req: FastifyRequest, r: BridgeResource) => {
+    const user = async (req: FastifyRequest, r: BridgeResource) => {
       const { userName, active, ...rest } = r.attributes;
       const extensions = Object.keys(rest).filter((k) => /^urn:/i.test(k));
       return {
@@ -93,16 +93,16 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
         userName,
         ...rest,
         active,
-        [patchbaySchema]: bridge.provisioning(r),
+        [patchbaySchema]: await bridge.provisioning(r),
         meta: { resourceType: 'User', created: new Date(r.createdAt).toISOString(), lastModified: new Date(r.lastModified).toISOString(), version: `W/"${r.version}"`, location: location(req, r) },
       };
     };
     const withEtag = (reply: FastifyReply, r: BridgeResource) => reply.header('etag', `W/"${r.version}"`);
     // RFC 7644 §3.14: a write with If-Match applies only to the version named (weak ETags compared as given).
-    const precondition = (req: FastifyRequest, app: string, id: string) => {
+    const precondition = async (req: FastifyRequest, app: string, id: string) => {
       const wanted = req.headers['if-match'];
       if (!wanted) return;
-      const current = bridge.get(app, id);
+      const current = await bridge.get(app, id);
       const etag = `W/"${current.version}"`;
       if (wanted.trim() !== '*' && !wanted.split(',').map((t) => t.trim()).includes(etag)) throw new ScimError(412, `the User is at version ${etag}, not ${wanted}: read it again`);
     };
@@ -159,36 +159,36 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       const count = Math.min(positive(one('count'), 'count', maxResults, 0), maxResults);
       const filter = one('filter');
       if (filter !== undefined) {
-        const found = bridge.find(name, parseFilter(filter));
+        const found = await bridge.find(name, parseFilter(filter));
         const shown = found.slice(startIndex - 1, startIndex - 1 + count);
-        return ok(reply, listOf(shown.map((r) => user(req, r)), startIndex, found.length));
+        return ok(reply, listOf(await Promise.all(shown.map((r) => user(req, r))), startIndex, found.length));
       }
-      const { total, items } = bridge.page(name, startIndex, count);
-      return ok(reply, listOf(items.map((r) => user(req, r)), startIndex, total));
+      const { total, items } = await bridge.page(name, startIndex, count);
+      return ok(reply, listOf(await Promise.all(items.map((r) => user(req, r))), startIndex, total));
     });
     scim.get<{ Params: UserParams }>(`${base}/Users/:id`, { config }, async (req, reply) => {
-      const r = bridge.get(appOf(req), req.params.id);
-      return ok(withEtag(reply, r), user(req, r));
+      const r = await bridge.get(appOf(req), req.params.id);
+      return ok(withEtag(reply, r), await user(req, r));
     });
     scim.post<{ Params: AppParams }>(`${base}/Users`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
       const { resource } = await bridge.create(appOf(req), req.body, source(req, 'POST /Users'));
       options.settleSoon();
-      return ok(withEtag(reply, resource).header('location', location(req, resource)), user(req, resource), 201);
+      return ok(withEtag(reply, resource).header('location', location(req, resource)), await user(req, resource), 201);
     });
     scim.put<{ Params: UserParams }>(`${base}/Users/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
-      precondition(req, appOf(req), req.params.id);
+      await precondition(req, appOf(req), req.params.id);
       const { resource } = await bridge.replace(appOf(req), req.params.id, req.body, source(req, `PUT /Users/${req.params.id}`));
       options.settleSoon();
-      return ok(withEtag(reply, resource), user(req, resource));
+      return ok(withEtag(reply, resource), await user(req, resource));
     });
     scim.patch<{ Params: UserParams }>(`${base}/Users/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
-      precondition(req, appOf(req), req.params.id);
+      await precondition(req, appOf(req), req.params.id);
       const { resource } = await bridge.patch(appOf(req), req.params.id, req.body, source(req, `PATCH /Users/${req.params.id}`));
       options.settleSoon();
-      return ok(withEtag(reply, resource), user(req, resource));
+      return ok(withEtag(reply, resource), await user(req, resource));
     });
     scim.delete<{ Params: UserParams }>(`${base}/Users/:id`, { config }, async (req, reply) => {
-      precondition(req, appOf(req), req.params.id);
+      await precondition(req, appOf(req), req.params.id);
       await bridge.delete(appOf(req), req.params.id, source(req, `DELETE /Users/${req.params.id}`));
       options.settleSoon();
       return reply.code(204).send();
@@ -205,21 +205,21 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
         if (!m) throw new ScimError(400, `the Groups filter must be displayName eq "<name>" (got ${JSON.stringify(filter)})`, 'invalidFilter');
         displayName = m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : m[2];
       }
-      const found = groupsOf().list(name, displayName);
+      const found = await groupsOf().list(name, displayName);
       const startIndex = positive(Array.isArray(req.query.startIndex) ? undefined : req.query.startIndex, 'startIndex', 1);
       const count = Math.min(positive(Array.isArray(req.query.count) ? undefined : req.query.count, 'count', maxResults, 0), maxResults);
       return ok(reply, listOf(found.slice(startIndex - 1, startIndex - 1 + count).map((g) => group(req, g)), startIndex, found.length));
     });
-    scim.get<{ Params: UserParams }>(`${base}/Groups/:id`, { config }, async (req, reply) => ok(reply, group(req, groupsOf().get(appOf(req), req.params.id))));
+    scim.get<{ Params: UserParams }>(`${base}/Groups/:id`, { config }, async (req, reply) => ok(reply, group(req, await groupsOf().get(appOf(req), req.params.id))));
     scim.patch<{ Params: UserParams }>(`${base}/Groups/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req, reply) => {
       const g = await groupsOf().patch(appOf(req), req.params.id, req.body, source(req, `PATCH /Groups/${req.params.id}`));
       options.settleSoon();
       return ok(reply, group(req, g));
     });
     // The roles are the vendor's: the IdP can neither make, replace nor delete one. RFC 7644 §3.12: 501 for what the provider does not do.
-    const fixed = (req: FastifyRequest, what: string) => {
+    const fixed = async (req: FastifyRequest, what: string) => {
       const name = appOf(req);
-      groupsOf().list(name);
+      await groupsOf().list(name);
       throw new ScimError(501, `${name}'s Groups are its roles, fixed by the vendor: the bridge cannot ${what} one. Push group membership with PATCH /Groups/<id>, or map an existing role`);
     };
     scim.post<{ Params: AppParams }>(`${base}/Groups`, { config, bodyLimit: bridgeBodyLimit }, async (req) => fixed(req, 'create'));

@@ -1,6 +1,8 @@
-import type { Database } from '../store/database.js';
-import { StatementCache } from '../store/database.js';
-import type { EqFilter } from './filter.js';
+import type { Selectable } from 'kysely';
+import type { StoreDatabase } from '../store/sql.js';
+import type { ScimResourcesTable } from '../store/tables.js';
+import { ScimError } from './errors.js';
+import { type EqFilter, filterCondition } from './filter.js';
 import type { UserAttributes } from './patch.js';
 
 /** The lifecycle a bridge write asked for. */
@@ -29,22 +31,7 @@ export interface BridgeResource {
   readonly failure: string | null;
 }
 
-interface Row {
-  tenant: string;
-  app: string;
-  id: string;
-  user_name: string;
-  external_id: string | null;
-  email_folded: string | null;
-  attributes: string;
-  active: number;
-  version: number;
-  created_at: number;
-  last_modified: number;
-  run_id: string | null;
-  run_operation: BridgeOperation | null;
-  failure: string | null;
-}
+type Row = Selectable<ScimResourcesTable>;
 
 const fromRow = (r: Row): BridgeResource => ({
   tenant: r.tenant,
@@ -59,75 +46,148 @@ const fromRow = (r: Row): BridgeResource => ({
   createdAt: r.created_at,
   lastModified: r.last_modified,
   runId: r.run_id,
-  runOperation: r.run_operation,
+  runOperation: r.run_operation as BridgeOperation | null,
   failure: r.failure,
 });
 
 const fold = (s: string) => s.trim().toLowerCase();
 
 /**
+ * Whether an error is a unique-key violation, on either database: SQLite's constraint code, or
+ * PostgreSQL's SQLSTATE 23505 (unique_violation).
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/**
  * The bridge's SCIM resources in the store (migration 10): one row per (tenant, app, id), userName
- * unique per app case-insensitively among live rows; a DELETE keeps the row as a tombstone (for the
- * run it started and to number a later re-creation's onboarding).
+ * unique per app case-insensitively among live rows (a unique index, so that two servers creating
+ * one userName at once cannot both succeed); a DELETE keeps the row as a tombstone (for the run it
+ * started and to number a later re-creation's onboarding).
  */
 export class BridgeStore {
-  private readonly statements: StatementCache;
+  constructor(private readonly store: StoreDatabase) {}
 
-  constructor(private readonly db: Database) {
-    this.statements = new StatementCache(db);
+  private live(tenant: string, app: string) {
+    return this.store.db.selectFrom('scim_resources').selectAll().where('tenant', '=', tenant).where('app', '=', app).where('deleted_at', 'is', null);
   }
 
-  get(tenant: string, app: string, id: string): BridgeResource | undefined {
-    const row = this.statements.get('SELECT * FROM scim_resources WHERE tenant = ? AND app = ? AND id = ? AND deleted_at IS NULL').get(tenant, app, id) as Row | undefined;
+  async get(tenant: string, app: string, id: string): Promise<BridgeResource | undefined> {
+    const row = await this.live(tenant, app).where('id', '=', id).executeTakeFirst();
     return row ? fromRow(row) : undefined;
   }
 
-  /** The live resources matching one `eq` filter (userName and emails case-insensitively, ids and externalId exactly). */
-  find(tenant: string, app: string, filter: EqFilter): BridgeResource[] {
-    const column = { userName: 'user_name_folded', externalId: 'external_id', id: 'id', email: 'email_folded' }[filter.attribute];
-    const value = filter.attribute === 'userName' || filter.attribute === 'email' ? fold(filter.value) : filter.value;
-    return (this.statements.get(`SELECT * FROM scim_resources WHERE tenant = ? AND app = ? AND ${column} = ? AND deleted_at IS NULL ORDER BY created_at, id`).all(tenant, app, value) as Row[]).map(fromRow);
+  /** The live resources matching one `eq` filter (userName and emails case-insensitively, ids and externalId exactly), oldest first. */
+  async find(tenant: string, app: string, filter: EqFilter): Promise<BridgeResource[]> {
+    const rows = await this.live(tenant, app).where((eb) => filterCondition(eb, filter)).orderBy('created_at').orderBy('id').execute();
+    return rows.map(fromRow);
   }
 
   /** One page of the live resources, oldest first: `startIndex` is 1-based (RFC 7644 §3.4.2.4). */
-  page(tenant: string, app: string, startIndex: number, count: number): { total: number; items: BridgeResource[] } {
-    const total = (this.statements.get('SELECT COUNT(*) AS n FROM scim_resources WHERE tenant = ? AND app = ? AND deleted_at IS NULL').get(tenant, app) as { n: number }).n;
-    const rows = this.statements.get('SELECT * FROM scim_resources WHERE tenant = ? AND app = ? AND deleted_at IS NULL ORDER BY created_at, id LIMIT ? OFFSET ?').all(tenant, app, count, startIndex - 1) as Row[];
-    return { total, items: rows.map(fromRow) };
+  async page(tenant: string, app: string, startIndex: number, count: number): Promise<{ total: number; items: BridgeResource[] }> {
+    const counted = await this.store.db
+      .selectFrom('scim_resources')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant', '=', tenant)
+      .where('app', '=', app)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    const rows = await this.live(tenant, app).orderBy('created_at').orderBy('id').limit(count).offset(startIndex - 1).execute();
+    return { total: Number(counted.n), items: rows.map(fromRow) };
   }
 
   /** Every live resource of an app, oldest first. */
-  all(tenant: string, app: string): BridgeResource[] {
-    return (this.statements.get('SELECT * FROM scim_resources WHERE tenant = ? AND app = ? AND deleted_at IS NULL ORDER BY created_at, id').all(tenant, app) as Row[]).map(fromRow);
+  async all(tenant: string, app: string): Promise<BridgeResource[]> {
+    return (await this.live(tenant, app).orderBy('created_at').orderBy('id').execute()).map(fromRow);
   }
 
   /** How many resources with this userName were deleted before: numbers a re-creation's onboarding. */
-  deletedWithUserName(tenant: string, app: string, userName: string): number {
-    return (this.statements.get('SELECT COUNT(*) AS n FROM scim_resources WHERE tenant = ? AND app = ? AND user_name_folded = ? AND deleted_at IS NOT NULL').get(tenant, app, fold(userName)) as { n: number }).n;
+  async deletedWithUserName(tenant: string, app: string, userName: string): Promise<number> {
+    const row = await this.store.db
+      .selectFrom('scim_resources')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant', '=', tenant)
+      .where('app', '=', app)
+      .where('user_name_folded', '=', fold(userName))
+      .where('deleted_at', 'is not', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
-  /** Writes a resource (insert or whole replacement) and records its run. Throws SQLite's unique-constraint error on a taken userName. */
-  put(r: BridgeResource): void {
-    this.db.transaction(() => {
-      this.statements
-        .get(
-          `INSERT INTO scim_resources (tenant, app, id, user_name, user_name_folded, external_id, email_folded, attributes, active, version, created_at, last_modified, run_id, run_operation, failure)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (tenant, app, id) DO UPDATE SET user_name = excluded.user_name, user_name_folded = excluded.user_name_folded, external_id = excluded.external_id,
-             email_folded = excluded.email_folded, attributes = excluded.attributes, active = excluded.active, version = excluded.version, last_modified = excluded.last_modified,
-             run_id = excluded.run_id, run_operation = excluded.run_operation, failure = excluded.failure`,
-        )
-        .run(r.tenant, r.app, r.id, r.userName, fold(r.userName), r.externalId, fold(r.email), JSON.stringify(r.attributes), r.active ? 1 : 0, r.version, r.createdAt, r.lastModified, r.runId, r.runOperation, r.failure);
-      if (r.runId) this.statements.get('INSERT OR IGNORE INTO scim_runs (tenant, app, id, run_id, operation, started_at) VALUES (?, ?, ?, ?, ?, ?)').run(r.tenant, r.app, r.id, r.runId, r.runOperation, r.lastModified);
-    })();
+  /**
+   * Writes a resource (insert or whole replacement) and records its run, in one transaction.
+   * @throws ScimError 409 `uniqueness` when another live resource of the app has the userName.
+   */
+  async put(r: BridgeResource): Promise<void> {
+    try {
+      await this.store.transaction(async () => {
+        await this.store.db
+          .insertInto('scim_resources')
+          .values({
+            tenant: r.tenant,
+            app: r.app,
+            id: r.id,
+            user_name: r.userName,
+            user_name_folded: fold(r.userName),
+            external_id: r.externalId,
+            email_folded: fold(r.email),
+            attributes: JSON.stringify(r.attributes),
+            active: r.active ? 1 : 0,
+            version: r.version,
+            created_at: r.createdAt,
+            last_modified: r.lastModified,
+            run_id: r.runId,
+            run_operation: r.runOperation,
+            failure: r.failure,
+          })
+          .onConflict((oc) =>
+            oc.columns(['tenant', 'app', 'id']).doUpdateSet((eb) => ({
+              user_name: eb.ref('excluded.user_name'),
+              user_name_folded: eb.ref('excluded.user_name_folded'),
+              external_id: eb.ref('excluded.external_id'),
+              email_folded: eb.ref('excluded.email_folded'),
+              attributes: eb.ref('excluded.attributes'),
+              active: eb.ref('excluded.active'),
+              version: eb.ref('excluded.version'),
+              last_modified: eb.ref('excluded.last_modified'),
+              run_id: eb.ref('excluded.run_id'),
+              run_operation: eb.ref('excluded.run_operation'),
+              failure: eb.ref('excluded.failure'),
+            })),
+          )
+          .execute();
+        if (r.runId) {
+          await this.store.db
+            .insertInto('scim_runs')
+            .values({ tenant: r.tenant, app: r.app, id: r.id, run_id: r.runId, operation: r.runOperation!, started_at: r.lastModified })
+            .onConflict((oc) => oc.columns(['tenant', 'app', 'id', 'run_id']).doNothing())
+            .execute();
+        }
+      });
+    } catch (error) {
+      // The one unique key an upsert on the primary key can still break: the live userName's.
+      if (isUniqueViolation(error)) throw new ScimError(409, `a User with userName ${JSON.stringify(r.userName)} already exists in ${r.app}`, 'uniqueness');
+      throw error;
+    }
   }
 
-  markDeleted(tenant: string, app: string, id: string, at: number): void {
-    this.statements.get('UPDATE scim_resources SET deleted_at = ? WHERE tenant = ? AND app = ? AND id = ? AND deleted_at IS NULL').run(at, tenant, app, id);
+  async markDeleted(tenant: string, app: string, id: string, at: number): Promise<void> {
+    await this.store.db.updateTable('scim_resources').set({ deleted_at: at }).where('tenant', '=', tenant).where('app', '=', app).where('id', '=', id).where('deleted_at', 'is', null).execute();
   }
 
   /** The runs started for a resource, oldest first. */
-  runsOf(tenant: string, app: string, id: string): { runId: string; operation: BridgeOperation }[] {
-    return this.statements.get('SELECT run_id AS runId, operation FROM scim_runs WHERE tenant = ? AND app = ? AND id = ? ORDER BY started_at, run_id').all(tenant, app, id) as { runId: string; operation: BridgeOperation }[];
+  async runsOf(tenant: string, app: string, id: string): Promise<{ runId: string; operation: BridgeOperation }[]> {
+    const rows = await this.store.db
+      .selectFrom('scim_runs')
+      .select(['run_id', 'operation'])
+      .where('tenant', '=', tenant)
+      .where('app', '=', app)
+      .where('id', '=', id)
+      .orderBy('started_at')
+      .orderBy('run_id')
+      .execute();
+    return rows.map((r) => ({ runId: r.run_id, operation: r.operation as BridgeOperation }));
   }
 }

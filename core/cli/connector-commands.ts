@@ -47,7 +47,7 @@ export function registerConnectorCommands(program: Command, connectors: Command,
 
   program
     .command('conformance')
-    .description("check a connector's declared API calls: credentials, paging to the end, rate limits, done / already done / not found")
+    .description("check a connector's declared API calls: credentials, paging to the end, rate limits, done / already done / not found (a TypeScript module: its wiring)")
     .argument('<connector>', 'the connector id')
     .option('--profile <file>', 'a tenant profile: its settings for the app are used with --against')
     .option('--against <url>', "a real tenant's API base URL (read-only unless --allow-writes); default: a stand-in generated from the manifest on 127.0.0.1")
@@ -65,12 +65,20 @@ export function registerConnectorCommands(program: Command, connectors: Command,
       } else if (options.allowWrites) {
         throw new InvalidInputError({ file: 'command line', pointer: '/allow-writes' }, '--allow-writes goes with --against: the stand-in is always written to');
       }
-      const checks = await runConformance(connector, target);
+      // A connector whose API is a TypeScript module declares no calls to generate a stand-in from: its wiring is
+      // checked here, and the checks that need the vendor's API are said to need the stand-in its author writes.
+      const declares = Object.values(connector.manifest.operations).some((op) => op.channels.some((r) => r.channel === 'api' && r.call));
+      const module = !declares && services.registry.implemented(id).size > 0;
+      if (module && options.against) throw new InvalidInputError({ file: 'command line', pointer: '/against' }, `${id}'s API is a TypeScript module, not declared calls: --against checks declared calls only (run the module kit, core/conformance/module-kit.ts, against its stand-in)`);
+      const checks = module
+        ? await (await import('../conformance/module-kit.js')).runModuleConformance({ connector, api: services.registry.api(id), implemented: services.registry.implemented(id), secrets: services.secrets })
+        : await runConformance(connector, target);
       const failed = checks.filter((c) => c.status === 'fail').length;
-      if (options.json) cli.printJson({ connector: id, against: options.against ?? 'stand-in', passed: failed === 0, checks });
+      const against = options.against ?? (module ? 'none' : 'stand-in');
+      if (options.json) cli.printJson({ connector: id, against, passed: failed === 0, checks });
       else {
         cli.print(renderTable(['check', 'result', 'detail'], checks.map((c) => [c.check, c.status, c.detail])));
-        cli.print(`${id}: ${checks.length - failed} of ${checks.length} checks passed or skipped${failed ? `, ${failed} failed` : ''} (against ${options.against ?? 'the stand-in generated from its manifest'})`);
+        cli.print(`${id}: ${checks.length - failed} of ${checks.length} checks passed or skipped${failed ? `, ${failed} failed` : ''} (${module ? 'its wiring only: a module declares no calls to generate a stand-in from' : `against ${options.against ?? 'the stand-in generated from its manifest'}`})`);
       }
       if (failed) process.exitCode = 1;
     });
@@ -157,7 +165,13 @@ export function initProfile(tenant: string, apps: readonly LoadedConnector[], id
       for (const s of needs.requiredSecrets) lines.push(`- \`secrets.${s}\`: where the API credential is (\`${secretRef(m.id, s)}\` reads that environment variable; \`file:PATH\` a file).`);
     }
     const templates = Object.values(m.surfaces ?? {}).map((s) => s.baseUrl.value);
-    if (needs?.requiredSettings?.includes('baseUrl') || templates.some((t) => t.includes('{baseUrl}')) || Object.values(m.operations).some((o) => o.channels.some((r) => r.channel === 'scim'))) {
+    const scimRouted = Object.values(m.operations).some((o) => o.channels.some((r) => r.channel === 'scim'));
+    const scimTemplate = Object.values(m.surfaces ?? {}).find((s) => s.kind === 'scim')?.baseUrl.value;
+    if (scimRouted) settings.secrets = { ...(settings.secrets as Record<string, string> | undefined), token: secretRef(m.id, 'token') };
+    if (scimRouted) lines.push(`- \`secrets.token\`: where the SCIM bearer token is (\`${secretRef(m.id, 'token')}\` reads that environment variable; \`file:PATH\` a file).`);
+    if (scimTemplate && !scimTemplate.includes('{baseUrl}') && !needs?.requiredSettings?.includes('baseUrl') && !templates.some((t) => t.includes('{baseUrl}'))) {
+      lines.push(`- \`baseUrl\`: optional; the manifest's SCIM address is ${scimTemplate}. Set it only to reach another host (a proxy, a government cloud).`);
+    } else if (needs?.requiredSettings?.includes('baseUrl') || templates.some((t) => t.includes('{baseUrl}')) || scimRouted) {
       lines.push(`- \`baseUrl\`: your ${m.name} API${templates.length ? ` (the manifest builds ${templates.join(', ')} from it)` : ' or SCIM'} address. Not set: add it to use the API.`);
     }
     const named = new Set(templates.flatMap((t) => [...t.matchAll(/\{settings\.([A-Za-z0-9_]+)\}/g)].map((x) => x[1]!)));

@@ -2,8 +2,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { Runtime, Services } from '../container.js';
-import { defaultDataDir, describeSqliteError, storeExists } from '../store/database.js';
-import { chosenDatabaseUrl } from '../store/sql.js';
+import { chosenDatabaseUrl, defaultDataDir, describeSqliteError, storeExists } from '../store/location.js';
 import { registerStoreCommands } from './store-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -12,15 +11,12 @@ import { registerIntakeCommands } from './intake-commands.js';
 import { registerRecipeCommands } from './recipe-commands.js';
 import { kindAliases, registerConnectorCommands } from './connector-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
-import { effectiveMatrix } from '../manifest/effective.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
 import { readJsonFile } from '../schema/json-file.js';
-import { type SchemaKind, schemaKinds } from '../schema/validator.js';
+import { type SchemaKind, schemaKinds } from '../schema/kinds.js';
 import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
 import type { Fact } from '../manifest/facts.js';
 import { renderPlan, renderTable } from './format.js';
-import { ScimClient } from '../channels/scim/client.js';
-import { withScimDiscovery } from '../manifest/discovery.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
 
@@ -205,10 +201,17 @@ export function buildProgram(getServices: () => Services, getRuntime: (dataDir: 
 
 /** Asks every installed app routed over SCIM, with a base URL in the profile, what its server supports. */
 async function discoverScim(registry: Services['registry'], profile: TenantProfile, secrets: SecretResolver) {
+  const [{ ScimClient }, { scimEndpoint }, { withScimDiscovery }, { effectiveMatrix }] = await Promise.all([
+    import('../channels/scim/client.js'), import('../channels/scim/endpoint.js'), import('../manifest/discovery.js'), import('../manifest/effective.js'),
+  ]);
   const results: { app: string; url: string; facts: Record<string, { value: unknown; confidence: string; sources?: unknown }> }[] = [];
-  for (const [app, settings] of Object.entries(profile.apps)) {
+  for (const [app, given] of Object.entries(profile.apps)) {
     const manifest = registry.get(app).manifest;
-    if (!settings.baseUrl || !Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
+    if (!Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
+    // The profile's baseUrl, else the manifest's SCIM address filled from the tenant's settings.
+    const endpoint = scimEndpoint(manifest, given);
+    if (!('url' in endpoint)) continue;
+    const settings = { ...given, baseUrl: endpoint.url };
     const config = await new ScimClient(app, settings, secrets).discover();
     const matrix = withScimDiscovery(effectiveMatrix(manifest, settings), config, settings.baseUrl, new Date().toISOString().slice(0, 10));
     const facts = Object.fromEntries(['patch', 'filter', 'bulk', 'maxResults'].flatMap((k) => {

@@ -3,9 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
-import { recipeSecrets } from '../channels/browser/executor.js';
 import { type RecipeResult, type StepReport, runRecipe } from '../channels/browser/recipe-runner.js';
-import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
 import type { TaskContent } from '../channels/human/task-store.js';
 import { InvalidInputError } from '../errors.js';
@@ -44,16 +42,18 @@ export function readOnly(connector: LoadedConnector, recipe: BrowserRecipe): boo
 
 /**
  * A recipe's parameters for a run outside the engine: secrets and logins from the tenant's secret
- * references, settings from apps.<app>.settings, everything else from --param. Throws
+ * references, settings from apps.<app>.settings, everything else from --param. Rejects with
  * InvalidInputError naming the first required parameter that has no value.
  */
-export function recipeParams(
+export async function recipeParams(
   connector: LoadedConnector,
   recipe: BrowserRecipe,
   profile: TenantProfile,
   secrets: SecretResolver,
   given: Record<string, string>,
-): Record<string, string | undefined> {
+): Promise<Record<string, string | undefined>> {
+  // The browser channel (and the engine it plugs into) is loaded by the recipe commands only, not by `patchbay --help`.
+  const { recipeSecrets } = await import('../channels/browser/executor.js');
   const app = connector.manifest.id;
   const settings = profile.apps[app] ?? {};
   const params: Record<string, string | undefined> = { ...recipeSecrets(recipe, app, settings, secrets) };
@@ -118,7 +118,7 @@ export function registerRecipeCommands(program: Command, cli: CliContext): void 
         );
       }
       const loaded = cli.services().profiles.load(options.profile);
-      const params = recipeParams(connector, r, loaded.profile, cli.services().secrets, paramPairs(options.param));
+      const params = await recipeParams(connector, r, loaded.profile, cli.services().secrets, paramPairs(options.param));
       const out = options.out ?? mkdtempSync(path.join(os.tmpdir(), `patchbay-try-${id}-`));
       mkdirSync(out, { recursive: true });
       const steps: (Omit<StepReport, 'png'> & { screenshot?: string })[] = [];
@@ -235,6 +235,7 @@ async function openDriftTask(
   const key = `canary|${profile.tenant}|${app}|${recipe.id}`;
   const open = await runtime.tasks.openStandingId(key);
   if (open) return { taskId: open, opened: false };
+  const { EvidenceFiles } = await import('../channels/evidence-files.js');
   const files = new EvidenceFiles(runtime.evidenceDir);
   const at = Date.now();
   const evidence: Evidence[] = result.shots.map((shot, i) => files.keep(shot.png, { name: `${recipe.id}-canary-${i + 1}.png`, kind: 'screenshot', summary: `screenshot at "${shot.step}" (${recipe.id}, canary)`, at }));
@@ -272,7 +273,7 @@ async function checkOnce(
       const wanted = Object.fromEntries(Object.entries(given).filter(([n]) => r.parameters[n]));
       let params: Record<string, string | undefined>;
       try {
-        params = recipeParams(connector, r, profile, cli.services().secrets, wanted);
+        params = await recipeParams(connector, r, profile, cli.services().secrets, wanted);
       } catch (error) {
         rows.push({ recipe: r.id, status: 'not run', detail: (error as Error).message });
         continue;

@@ -6,14 +6,11 @@ import { InvalidInputError } from '../errors.js';
 import { displayPath } from '../paths.js';
 import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
 import type { ReconcileHistory } from '../reconcile/history.js';
-import { IdentifierStore } from '../store/identifiers.js';
-import { bridgeFromReconciliation } from '../bridge/reconcile.js';
 import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
 import { IncompleteReadError, type Remediation, remediate, remedies } from '../reconcile/remediate.js';
-import { type AppReaderName, type ReaderContext, appReaders, readAccountsFile, readIdpAssignments } from '../reconcile/readers.js';
+import type { ReaderContext } from '../reconcile/readers.js';
+import { type AppReaderName, appReaderNames } from '../reconcile/reader-names.js';
 import type { Snapshot } from '../reconcile/snapshot.js';
-import { layout } from '../server/html.js';
-import { reconcileReportBody } from '../server/reconcile-page.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
 import { renderTable } from './format.js';
 import type { CliContext } from './run-commands.js';
@@ -97,7 +94,8 @@ export function renderAuditReport(report: AuditReport): string {
 }
 
 /** Writes the report as one self-contained HTML page (inline CSS and SVG), all or nothing. */
-export function writeHtmlReport(file: string, report: AuditReport): void {
+export async function writeHtmlReport(file: string, report: AuditReport): Promise<void> {
+  const [{ layout }, { reconcileReportBody }] = await Promise.all([import('../server/html.js'), import('../server/reconcile-page.js')]);
   const target = path.resolve(file);
   mkdirSync(path.dirname(target), { recursive: true });
   const temporary = `${target}.${process.pid}.tmp`;
@@ -164,7 +162,7 @@ type ReconcileOptions = {
 };
 
 const machineReaders: readonly AppReaderName[] = ['api', 'scim', 'browser'];
-const vias = Object.keys(appReaders);
+const vias: readonly string[] = appReaderNames;
 
 /** `patchbay reconcile` and `patchbay report`: what the IdP says against what the app has, the runs that fix it, and the audit over time. */
 export function registerReconcileCommand(program: Command, cli: CliContext): void {
@@ -185,6 +183,10 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--html <file>', 'also write the HTML report (every app, overdue audits, findings over time)')
     .option('--json', 'print JSON')
     .action(async (options: ReconcileOptions) => {
+      // The readers, the store's tables and the bridge: loaded by this command only, not by `patchbay --help`.
+      const [{ appReaders, readAccountsFile, readIdpAssignments }, { IdentifierStore }, { bridgeFromReconciliation }] = await Promise.all([
+        import('../reconcile/readers.js'), import('../store/identifiers.js'), import('../bridge/reconcile.js'),
+      ]);
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
       const { profile } = loaded;
@@ -265,7 +267,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const runtime = (await cli.runtime());
           const result = await runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
           await new IdentifierStore(runtime.store).fromReconciliation(profile.tenant, idp, app, now);
-          bridgeFromReconciliation(runtime.db, profile.tenant, app, now, progress);
+          await bridgeFromReconciliation(runtime.store, profile.tenant, app, now, progress);
           results.push(result);
           if (result.completeness && !result.completeness.complete) {
             const audit = await runtime.reconciliations.lastAudit(profile.tenant, appId);
@@ -284,7 +286,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       } finally {
         await host?.close();
       }
-      if (options.html) writeHtmlReport(options.html, await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
+      if (options.html) await writeHtmlReport(options.html, await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
       // An incomplete reconciliation says so before anything else, in JSON as in the terminal.
       const shown = results.map((r) => ({ completeness: r.completeness, ...r }));
@@ -325,7 +327,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
       const report = await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now());
-      if (options.html) writeHtmlReport(options.html, report);
+      if (options.html) await writeHtmlReport(options.html, report);
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));
     });

@@ -3,7 +3,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { Timeline } from '../engine/run-service.js';
 import { renderTable, wrap } from './format.js';
 import { displayPath } from '../paths.js';
-import { approvalState } from '../engine/approval.js';
+import { approvalState } from '../engine/approval-state.js';
 import type { Proof } from '../channels/proof.js';
 
 const time = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '—');

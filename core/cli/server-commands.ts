@@ -6,10 +6,9 @@ import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
 import { reconcile } from '../reconcile/findings.js';
-import { readAccountsFile, readAppByBrowser } from '../reconcile/readers.js';
 import { packageRoot } from '../paths.js';
 import { AccessStore, type Role, type TokenInfo, type TokenScope, tokenScopes } from '../server/access.js';
-import { startServer } from '../server/app.js';
+import type { startServer as StartServer } from '../server/app.js';
 import type { CliContext } from './run-commands.js';
 
 const roles: readonly Role[] = ['operator', 'admin'];
@@ -54,11 +53,27 @@ const tokenLine = (t: TokenInfo, now: number) =>
     t.revokedAt ? 'REVOKED' : t.expiresAt !== null && t.expiresAt <= now ? 'EXPIRED' : `expires ${day(t.expiresAt)}`
   }${t.rotatedFrom ? `  (rotated from ${t.rotatedFrom})` : ''}`;
 
+/** The server (fastify and every route) and the readers, loaded by the commands that start them: `patchbay --help` and `plan` do not. */
+const startServer: typeof StartServer = async (...args) => (await import('../server/app.js')).startServer(...args);
+const readers = () => import('../reconcile/readers.js');
+
 /** Waits for Ctrl-C or a stop signal. */
 const untilStopped = () => new Promise<void>((resolve) => {
   process.once('SIGINT', () => resolve());
   process.once('SIGTERM', () => resolve());
 });
+
+/**
+ * The key that signs the pages' one-time form tokens, shared by every server behind one load balancer
+ * (PATCHBAY_FORM_KEY: at least 32 bytes, as base64 or text); without it each server makes its own, and
+ * a form served by one is refused by another.
+ */
+const formKey = (): Buffer | undefined => {
+  const value = process.env.PATCHBAY_FORM_KEY;
+  if (!value) return undefined;
+  const decoded = /^[A-Za-z0-9+/]{43,}={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
+  return decoded;
+};
 
 /** serve, token, operator and demo: the operator surfaces. */
 export function registerServerCommands(
@@ -92,6 +107,7 @@ export function registerServerCommands(
         version: cli.version,
         behindHttps: options.behindHttps === true || url?.protocol === 'https:',
         ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+        ...(formKey() ? { formKey: formKey() } : {}),
       });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       await untilStopped();
@@ -111,8 +127,8 @@ export function registerServerCommands(
     .action(async (options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
       const scopes = scopesOf(options.scopes);
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore((await cli.runtime()).db);
-      const created = access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
+      const access = new AccessStore((await cli.runtime()).store);
+      const created = await access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
       if (options.json) cli.printJson(created);
       else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}, scopes ${created.scopes.join(',')}, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -121,14 +137,14 @@ export function registerServerCommands(
     .description('every token: scopes, last use (to the minute), expiry, revocation; never a secret')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const tokens = new AccessStore((await cli.runtime()).db).listTokens();
+      const tokens = await new AccessStore((await cli.runtime()).store).listTokens();
       if (options.json) cli.printJson(tokens);
       else cli.print(tokens.map((t) => tokenLine(t, Date.now())).join('\n') || 'no tokens');
     });
   token
     .command('revoke <id>')
     .action(async (id: string) => {
-      if (!new AccessStore((await cli.runtime()).db).revokeToken(id)) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
+      if (!(await new AccessStore((await cli.runtime()).store).revokeToken(id))) throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no active token ${id}`);
       cli.print(`token ${id} revoked`);
     });
   token
@@ -138,11 +154,12 @@ export function registerServerCommands(
     .option('--json', 'print JSON')
     .action(async (id: string, options: { expiresIn: string; json?: boolean }) => {
       const expiresInMs = lifetime(options.expiresIn);
-      const access = new AccessStore((await cli.runtime()).db);
-      if (!access.listTokens().some((t) => t.id === id && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > Date.now()))) {
+      const access = new AccessStore((await cli.runtime()).store);
+      const live = await access.token(id);
+      if (!live || live.revokedAt !== null || (live.expiresAt !== null && live.expiresAt <= Date.now())) {
         throw new InvalidInputError({ file: 'command line', pointer: '/id' }, `no live token ${id} (patchbay token list)`);
       }
-      const rotated = access.rotateToken(id, expiresInMs);
+      const rotated = await access.rotateToken(id, expiresInMs);
       if (options.json) cli.printJson({ ...rotated, replaced: id });
       else cli.print(`${rotated.token}\n(token ${rotated.id} replaces ${id}, which is revoked; expires ${day(rotated.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -160,7 +177,7 @@ export function registerServerCommands(
     .action(async (options: { app: string; profile?: string; expiresIn: string; json?: boolean }) => {
       const apps = Object.keys(cli.profile(options.profile).profile.apps);
       if (!apps.includes(options.app)) throw new InvalidInputError({ file: 'command line', pointer: '/app' }, `no app ${options.app} is installed in the tenant (installed: ${apps.join(', ')})`);
-      const created = new AccessStore((await cli.runtime()).db).createBridgeToken(options.app, lifetime(options.expiresIn));
+      const created = await new AccessStore((await cli.runtime()).store).createBridgeToken(options.app, lifetime(options.expiresIn));
       if (options.json) cli.printJson({ ...created, app: options.app, base: `/scim/v2/${options.app}/` });
       else cli.print(`${created.token}\n(bridge token ${created.id} for ${options.app}'s SCIM base /scim/v2/${options.app}/, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
     });
@@ -174,7 +191,7 @@ export function registerServerCommands(
     .action(async (email: string, options: { role: string; passwordFile?: string }) => {
       const password = options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : process.env.PATCHBAY_OPERATOR_PASSWORD;
       if (!password) throw new InvalidInputError({ file: 'command line', pointer: '/password-file' }, 'give the password with --password-file or PATCHBAY_OPERATOR_PASSWORD (never on the command line)');
-      await new AccessStore((await cli.runtime()).db).setOperator(email, password, role(options.role));
+      await new AccessStore((await cli.runtime()).store).setOperator(email, password, role(options.role));
       cli.print(`operator ${email.toLowerCase()} (${options.role}) can sign in`);
     });
 
@@ -231,11 +248,12 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
   // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
   const hugo = await server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
-  const bridgeToken = access.createBridgeToken('spendesk');
+  const bridgeToken = await access.createBridgeToken('spendesk');
   const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
   const host = new BrowserHost();
+  const { readAccountsFile, readAppByBrowser } = await readers();
   try {
     const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
     const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());

@@ -1,8 +1,5 @@
-import BetterSqlite3 from 'better-sqlite3';
 import type { Command } from 'commander';
-import { databaseFile, storeExists } from '../store/database.js';
-import { migrations } from '../store/migrations.js';
-import { latestSchemaVersion, migratePostgres, openStore, redactUrl } from '../store/sql.js';
+import { databaseFile, redactUrl, storeExists } from '../store/location.js';
 import type { CliContext } from './run-commands.js';
 
 /**
@@ -16,6 +13,8 @@ export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'd
     .description("apply the store's schema migrations (PostgreSQL with --database or PATCHBAY_DATABASE_URL; else the data folder's SQLite file)")
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
+      // The drivers are loaded by this command only: `patchbay --help` and `plan` never open a store.
+      const [{ latestSchemaVersion, migratePostgres, openStore }, { migrations }] = await Promise.all([import('../store/sql.js'), import('../store/migrations.js')]);
       const url = cli.databaseUrl();
       const location = url ? redactUrl(url) : databaseFile(cli.dataDir());
       let applied: number[];
@@ -27,7 +26,7 @@ export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'd
           await store.close();
         }
       } else {
-        const before = storeExists(cli.dataDir()) ? sqliteSchemaVersion(databaseFile(cli.dataDir())) : 0;
+        const before = storeExists(cli.dataDir()) ? await sqliteSchemaVersion(databaseFile(cli.dataDir())) : 0;
         await (await openStore({ dataDir: cli.dataDir() })).close();
         applied = migrations.filter((m) => m.version > before).map((m) => m.version);
       }
@@ -37,7 +36,8 @@ export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'd
     });
 }
 
-function sqliteSchemaVersion(file: string): number {
+async function sqliteSchemaVersion(file: string): Promise<number> {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
   const db = new BetterSqlite3(file, { readonly: true });
   try {
     const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import { readHeadedTable, describeCells, type TableLimits } from '../files/tabular.js';
+import type { TableLimits } from '../files/tabular.js';
 
 export interface Person {
   readonly email: string;
@@ -44,6 +44,8 @@ export function usersFileLimits(env: NodeJS.ProcessEnv = process.env): TableLimi
  * people, an email given twice, too many rows.
  */
 export async function readUsersFile(file: string, limits: TableLimits = usersFileLimits()): Promise<Person[]> {
+  // The CSV and xlsx readers are loaded when a file is read, not by `patchbay --help`.
+  const { describeCells, readHeadedTable } = await import('../files/tabular.js');
   const table = await readHeadedTable(file, { isHeader: (cells) => cells.some((c) => columns[c.toLowerCase()] === 'email'), wanted: 'an email column' }, limits);
   const { header, shown } = table;
   const mapped = header.map((h) => columns[h.toLowerCase()]);

@@ -27,12 +27,12 @@ const writes = ['createUser', 'updateUser', 'deactivateUser', 'deleteUser', 'gra
  * 429 with Retry-After is waited out, no sooner), and each declared operation's done, already-done
  * and not-found paths. Against a real tenant it only reads (list to the end, a get of nobody) unless
  * writes are allowed and a user is named. A connector without declared calls has nothing to check
- * here (its module is tested with test/support/conformance.ts), said as one failing check.
+ * here (its module is checked by core/conformance/module-kit.ts), said as one failing check.
  */
 export async function runConformance(connector: LoadedConnector, target: ConformanceTarget = { kind: 'stand-in' }): Promise<ConformanceCheck[]> {
   const checks: ConformanceCheck[] = [];
   const declared = Object.entries(connector.manifest.operations).filter(([, op]) => op.channels.some((r) => r.channel === 'api' && r.call)).map(([name]) => name);
-  if (!declared.length) return [{ check: 'declared calls', status: 'fail', detail: 'the manifest declares no api calls: nothing to check (a connector module is tested with test/support/conformance.ts)' }];
+  if (!declared.length) return [{ check: 'declared calls', status: 'fail', detail: 'the manifest declares no api calls: nothing to check (a connector module is checked by core/conformance/module-kit.ts)' }];
   if (target.kind === 'tenant') return tenantChecks(connector, declared, target);
 
   const standIn = await startStandIn(connector);

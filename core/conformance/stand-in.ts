@@ -49,6 +49,10 @@ interface Route {
   readonly method: string;
   readonly pattern: RegExp;
   readonly names: readonly string[];
+  /** The path of the call's surface's base URL. */
+  readonly basePath: string;
+  /** The credentials the call's surface checks (its first auth method). */
+  readonly auth: AuthMethod | undefined;
 }
 
 /**
@@ -56,7 +60,7 @@ interface Route {
  * (list with the declared paging, get, create, update, deactivate, delete, grant, revoke) over
  * seeded accounts, builds vendor records through the declared record mapping (the inverse of the
  * JSON Pointers), answers with the statuses the declaration names for done, already done and not
- * found, checks the credentials of the surface's first auth method, and answers one request
+ * found, checks the credentials of each call's surface (its first auth method), and answers one request
  * "rate limited" with Retry-After when told to. Only on 127.0.0.1.
  */
 export async function startStandIn(connector: LoadedConnector, options: { pageSize?: number } = {}): Promise<StandIn> {
@@ -65,13 +69,22 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
     const call = op.channels.find((r) => r.channel === 'api' && r.call)?.call;
     return call ? [{ operation, call }] : [];
   });
-  const surfaceId = calls.length ? surfaceIdOf(manifest, calls[0]!.call) : undefined;
-  const surface = surfaceId ? manifest.surfaces?.[surfaceId] : undefined;
-  const method: AuthMethod | undefined = surface ? authMethodsOf(surface)[0] : undefined;
-  const secretValues = Object.fromEntries((method ? secretsOf(method) : []).map((name) => [name, `standin-${name}-value`]));
+  // Every surface the calls use (Slack's Web API and SCIM): each keeps its base path and first auth method.
+  const surfaceIds = [...new Set(calls.map(({ call }) => surfaceIdOf(manifest, call)!))];
+  const surface = surfaceIds.length ? manifest.surfaces?.[surfaceIds[0]!] : undefined;
+  const methodOf = new Map(surfaceIds.map((id) => [id, authMethodsOf(manifest.surfaces![id]!)[0]] as const));
+  const methods = [...methodOf.values()].filter((m): m is AuthMethod => !!m);
+  const secretValues = Object.fromEntries(methods.flatMap(secretsOf).map((name) => [name, `standin-${name}-value`]));
   const placeholders = new Set<string>();
-  const templates = [surface?.baseUrl.value ?? '', method?.tokenUrl ?? ''];
+  const templates = [...surfaceIds.map((id) => manifest.surfaces![id]!.baseUrl.value), ...methods.map((m) => m.tokenUrl ?? '')];
   for (const t of templates) for (const [, name] of t.matchAll(/\{settings\.([A-Za-z][A-Za-z0-9_]*)\}/g)) placeholders.add(name!);
+  // Call parameters bound from the tenant's settings (an Asana workspace gid) are filled too.
+  for (const { call } of calls) {
+    for (const binding of Object.values(call.params ?? {})) {
+      const setting = binding.from === 'settings' ? /^\/settings\/([A-Za-z][A-Za-z0-9_]*)$/.exec(binding.pointer ?? '') : null;
+      if (setting) placeholders.add(setting[1]!);
+    }
+  }
   const accounts = new Map<string, StandInAccount>();
   const requests: StandInRequest[] = [];
   const pageSize = options.pageSize ?? 50;
@@ -95,13 +108,15 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
       return '';
     }
   };
-  const basePath = surface ? prefix(surface.baseUrl.value) : '';
-  const tokenPath = method?.tokenUrl ? new URL(fillUrlTemplate(manifest.id, method.tokenUrl, settings), url).pathname : undefined;
+  const basePathOf = new Map(surfaceIds.map((id) => [id, prefix(manifest.surfaces![id]!.baseUrl.value)]));
+  const tokenPaths = new Set(methods.flatMap((m) => (m.tokenUrl ? [new URL(fillUrlTemplate(manifest.id, m.tokenUrl, settings), url).pathname] : [])));
   const routes: Route[] = calls.map(({ operation, call }) => {
     const names: string[] = [];
+    const surfaceId = surfaceIdOf(manifest, call)!;
+    const basePath = basePathOf.get(surfaceId) ?? '';
     const parts = (basePath + call.path).split(/\{([A-Za-z][A-Za-z0-9_]*)\}/);
     const source = parts.map((part, i) => (i % 2 ? (names.push(part), '([^/]+)') : part.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&'))).join('');
-    return { operation, call, method: call.method, pattern: new RegExp(`^${source}$`), names };
+    return { operation, call, method: call.method, pattern: new RegExp(`^${source}$`), names, basePath, auth: methodOf.get(surfaceId) };
   });
 
   function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
@@ -109,7 +124,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
     res.end(body !== undefined ? JSON.stringify(body) : undefined);
   }
 
-  function authorized(req: IncomingMessage, query: URLSearchParams): boolean {
+  function authorized(req: IncomingMessage, query: URLSearchParams, method: AuthMethod | undefined): boolean {
     if (!method) return true;
     const header = req.headers.authorization ?? '';
     const secret = (name?: string) => secretValues[name!] ?? '';
@@ -140,13 +155,12 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
       requests.push({ method: req.method ?? 'GET', path: target.pathname, status, at });
       send(res, status, body, headers);
     };
-    if (tokenPath && target.pathname === tokenPath && req.method === 'POST') return answer(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 3600 });
+    if (tokenPaths.has(target.pathname) && req.method === 'POST') return answer(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 3600 });
     if (limitNext > 0) {
       const seconds = limitNext;
       limitNext = 0;
       return answer(surface?.limitedStatuses?.[0] ?? 429, { error: 'rate limited' }, { 'retry-after': String(seconds) });
     }
-    if (!authorized(req, target.searchParams)) return answer(401, { error: 'unauthorized' });
     // Two calls on one path (a list, and a get through a filtered list): the one whose bound query
     // parameters the request carries wins.
     const score = (route: Route) => Object.entries(route.call.query ?? {}).filter(([key, value]) => typeof value === 'string' && value.includes('{') && target.searchParams.has(key)).length;
@@ -154,10 +168,12 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
       if (route.method !== req.method) continue;
       const match = route.pattern.exec(target.pathname);
       if (!match) continue;
+      if (!authorized(req, target.searchParams, route.auth)) return answer(401, { error: 'unauthorized' });
       const values = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)]));
       const result = serve(route, values, target.searchParams, text);
       return answer(result.status, result.body, result.headers);
     }
+    if (!methods.some((m) => authorized(req, target.searchParams, m)) && methods.length) return answer(401, { error: 'unauthorized' });
     return answer(404, { error: `no declared call for ${req.method} ${target.pathname}` });
   }
 
@@ -181,7 +197,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
     const record = (a: StandInAccount) => (call.record ? buildRecord(a, call.record) : { id: a.id, email: a.email });
     const doneStatus = statusFor(call, 'done', call.method === 'DELETE' ? 204 : 200);
     const withBody = (status: number, body: unknown) => (status === 204 ? { status } : { status, body });
-    if (operation === 'listUsers' || call.page) return listPage(call, query, record);
+    if (operation === 'listUsers' || call.page) return listPage(route, query, record);
     if (call.items !== undefined) {
       const found = named(values, query, text);
       const wrapped: Record<string, unknown> = {};
@@ -213,7 +229,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
     return withBody(doneStatus, record(account));
   }
 
-  function listPage(call: ApiCall, query: URLSearchParams, record: (a: StandInAccount) => Record<string, unknown>) {
+  function listPage({ call, basePath }: Route, query: URLSearchParams, record: (a: StandInAccount) => Record<string, unknown>) {
     const spec = call.page ?? { style: 'none' as const };
     const all = [...accounts.values()];
     let start = 0;
@@ -276,7 +292,7 @@ export async function startStandIn(connector: LoadedConnector, options: { pageSi
     accounts,
     requests,
     pageSize,
-    checksAuth: !!method && method.type !== 'signed-jwt',
+    checksAuth: methods.length > 0 && methods.every((m) => m.type !== 'signed-jwt'),
     seed(emails, active = true) {
       for (const email of emails) add(email, active);
     },

@@ -1,3 +1,4 @@
+import { scimCalls } from '../channels/scim/operations.js';
 import { describeCondition } from '../manifest/effective.js';
 import { type Fact, describeValue, factsOf } from '../manifest/facts.js';
 import type { LoadedConnector } from '../manifest/loader.js';
@@ -89,7 +90,15 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     return [section === 'Overview' ? label : `${section}: ${label}`, value, fact.confidence, cite(fact), fact.note ?? ''];
   });
   const knownBlocks = [table(['Fact', 'Value', 'Confidence', 'Sources', 'Note'], knownRows)];
-  const notDocumented = unknown.length ? `**Not documented:** ${unknown.map(({ pointer }) => labelOf(pointer, m)).map(([s, l]) => `${s === 'Overview' ? '' : `${s}: `}${l.toLowerCase()}`).join(', ')}.` : undefined;
+  // An app's single sign-on with each identity provider nobody documents joins the same line.
+  const idps = Object.entries(caps.sso.idps ?? {});
+  const knownIdps = idps.filter(([, fact]) => fact.value !== 'unknown');
+  const unknownIdps = m.kind === 'idp' ? [] : Object.keys(idpNames).filter((id) => !knownIdps.some(([known]) => known === id));
+  const unknownLabels = [
+    ...unknown.map(({ pointer }) => labelOf(pointer, m)).map(([s, l]) => `${s === 'Overview' ? '' : `${s}: `}${l.toLowerCase()}`),
+    ...(unknownIdps.length ? [`SSO with ${unknownIdps.map((id) => idpNames[id]).join(' / ')}`] : []),
+  ];
+  const notDocumented = unknownLabels.length ? `**Not documented:** ${unknownLabels.join(', ')}.` : undefined;
 
   const roles = caps.entitlements.roles;
   const rolesBlock = Array.isArray(roles.value)
@@ -101,17 +110,14 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
       ? table(['Field', 'Type', 'Required', 'On create', 'On update', 'Description'], fields.value.map((f) => [f.field, f.type, yesNo(f.required), yesNo(f.onCreate), yesNo(f.onUpdate), f.description ?? '']))
       : undefined;
 
-  const idps = Object.entries(caps.sso.idps ?? {});
-  const idpBlock = idps.length
+  const idpBlock = knownIdps.length
     ? page([
         '## Single sign-on per identity provider',
         table(
           ['Identity provider', 'Protocols', 'JIT', 'SCIM through it', 'Confidence', 'Sources', 'Note'],
-          idps.map(([id, fact]) => {
-            const v = fact.value;
-            return typeof v === 'object'
-              ? [idpNames[id] ?? id, v.protocols.join(', ') || 'no SSO', describeValue(v.jit), v.scim + (v.listing ? ` (${v.listing})` : ''), fact.confidence, cite(fact as Fact), fact.note ?? '']
-              : [idpNames[id] ?? id, 'unknown', 'unknown', 'unknown', fact.confidence, cite(fact as Fact), fact.note ?? ''];
+          knownIdps.map(([id, fact]) => {
+            const v = fact.value as Exclude<typeof fact.value, 'unknown'>;
+            return [idpNames[id] ?? id, v.protocols.join(', ') || 'no SSO', describeValue(v.jit), v.scim + (v.listing ? ` (${v.listing})` : ''), fact.confidence, cite(fact as Fact), fact.note ?? ''];
           }),
         ),
       ]).trimEnd()
@@ -139,16 +145,19 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
 
   const operationRows = Object.entries(m.operations).map(([name, op]) => {
     const call = op.channels.find((r) => r.channel === 'api' && r.call)?.call;
+    // A SCIM route's request is the channel's, the same for every SCIM app: shown when no declared call comes first.
+    const scim = !call && op.channels.some((r) => r.channel === 'scim') ? scimCalls[name] : undefined;
     return [
       `\`${name}\``,
-      call ? call.method : '—',
-      call ? `\`${call.path}\`` : '—',
-      call ? doneWhen(call) : op.title,
+      call ? call.method : scim ? `${scim.method} (SCIM)` : '—',
+      call ? `\`${call.path}\`` : scim ? `\`${scim.path}\`` : '—',
+      call ? doneWhen(call) : scim ? scim.doneWhen : op.title,
       op.channels.map((r) => r.channel + (r.runbook ? ` (${r.runbook})` : r.recipe ? ` (${r.recipe})` : '')).join(' → '),
       [op.condition, op.appliesWhen ? `decided on what the check reads: ${describeAppliesWhen(op.appliesWhen)}` : undefined].filter(Boolean).join('; '),
     ];
   });
   const declared = Object.values(m.operations).some((op) => op.channels.some((r) => r.call));
+  const viaScim = Object.values(m.operations).some((op) => op.channels.some((r) => r.channel === 'scim'));
   const moduleOps = [...implemented].filter((n) => !m.operations[n]?.channels.some((r) => r.call));
 
   return page([
@@ -166,7 +175,7 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     ...(caps.lifecycleSources ?? []).map((s) => `**${s.name}** (tenant feature \`${s.feature}\`): when on, it owns ${s.owns.map((o) => `\`${o}\``).join(', ')}; Patchbay hands those to the checklist \`${s.runbook}\`. ${s.reason}`),
     plansAndFeatures(m),
     '## Operations',
-    `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}`,
+    `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}${viaScim ? ' SCIM requests are the scim channel\'s, under the SCIM base URL.' : ''}`,
     table(['Operation', 'Method', 'Path', 'Done when', 'Channels', 'Only if'], operationRows),
     moduleOps.length ? `API module (code): ${moduleOps.map((n) => `\`${n}\``).join(', ')}.` : undefined,
     m.playbooks
@@ -221,8 +230,9 @@ function doneWhen(call: ApiCall): string {
   const words = { done: 'done', alreadyDone: 'already done', notFound: 'not found' } as const;
   const statuses = Object.entries(call.outcomes ?? {}).map(([status, outcome]) => `${status} ${words[outcome]}`);
   const rules = (call.when ?? []).map((r) => `${words[r.outcome]} when ${r.account} ${'equals' in r ? `is ${JSON.stringify(r.equals)}` : r.in ? `is one of ${r.in.map((v) => JSON.stringify(v)).join(', ')}` : `includes ${JSON.stringify(r.includes)}`} (read by ${call.read})`);
+  const answers = (call.answer ?? []).map((r) => `${r.outcome === 'failed' ? 'failed' : words[r.outcome]} when the answer's ${r.pointer} ${'equals' in r ? `is ${JSON.stringify(r.equals)}` : `is one of ${r.in!.map((v) => JSON.stringify(v)).join(', ')}`}`);
   const list = call.page ? `every page (${call.page.style})` : call.items !== undefined ? `the record whose email is the person's, at ${call.items || 'the root'}` : undefined;
-  return [...(statuses.length ? statuses : ['2xx done']), ...rules, ...(list ? [list] : [])].join('; ');
+  return [...(statuses.length ? statuses : ['2xx done']), ...answers, ...rules, ...(list ? [list] : [])].join('; ');
 }
 
 function plansAndFeatures(m: ConnectorManifest): string | undefined {
@@ -239,9 +249,11 @@ function plansAndFeatures(m: ConnectorManifest): string | undefined {
   ]).trimEnd();
 }
 
+/** The operations' warnings, less those a scenario above already printed word for word. */
 function watchOuts(m: ConnectorManifest): string | undefined {
+  const shown = new Set((m.scenarios ?? []).flatMap((s) => s.watchOutFor ?? []));
   const items = Object.entries(m.operations).flatMap(([name, op]) =>
-    (op.watchOutFor ?? []).map((w) => `${w.blocking ? '**Blocking.** ' : ''}${w.text}${w.when ? ` *(${describeCondition(w.when, m)})*` : ''} — \`${name}\``),
+    (op.watchOutFor ?? []).filter((w) => !shown.has(w.text)).map((w) => `${w.blocking ? '**Blocking.** ' : ''}${w.text}${w.when ? ` *(${describeCondition(w.when, m)})*` : ''} — \`${name}\``),
   );
   return items.length ? `## Watch out for\n\n${bullets(items)}` : undefined;
 }

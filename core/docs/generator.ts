@@ -47,8 +47,13 @@ export class MarkdownDocsGenerator implements DocsGenerator {
         `[Capability matrix](capability-matrix.md) across ${connectors.length} connectors.`,
         '## Connectors',
         table(
-          ['Connector', 'Kind', 'Automation'],
-          connectors.map(({ manifest: m }) => [`[${m.name}](connectors/${m.id}.md)`, m.kind, m.automation.headline]),
+          ['Connector', 'Kind', 'Channels its operations can use', 'Automation'],
+          connectors.map(({ manifest: m }) => [
+            `[${m.name}](connectors/${m.id}.md)`,
+            m.kind,
+            [...new Set(Object.values(m.operations).flatMap((op) => op.channels.map((c) => c.channel)))].sort().join(', ') || '—',
+            m.automation.headline,
+          ]),
         ),
         '## Schemas',
         table(

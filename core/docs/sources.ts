@@ -6,12 +6,22 @@ const describeClaim = (claim: string | readonly string[]) => (typeof claim === '
 export class SourceIndex {
   private readonly entries = new Map<string, { n: number; title?: string; kind: Source['kind']; readAt?: string }>();
 
+  /** Quotes already printed on this page, by address and text: a second fact backed by the same words links without repeating them. */
+  private readonly quoted = new Set<string>();
+
   cite(sources: readonly Source[] | undefined): string {
     if (!sources?.length) return '—';
-    // A disputed fact's sources say what each claims, so the reader sees the disagreement in the row.
-    // Each citation links to the numbered source and carries its quote once, beside the fact it backs;
+    // Each citation links to the numbered source and carries its quote beside the first fact it backs;
     // a disputed fact's sources also say what each claims, so the disagreement shows in the row.
-    return sources.map((source) => `[[${this.add(source)}]](#source-${this.add(source)})${source.claims ? ` ${describeClaim(source.claims)}` : ''}: “${source.says}”`).join('\n');
+    return sources
+      .map((source) => {
+        const n = this.add(source);
+        const key = `${source.url}\n${source.says}`;
+        const quote = this.quoted.has(key) ? '' : `: “${source.says}”`;
+        this.quoted.add(key);
+        return `[[${n}]](#source-${n})${source.claims ? ` ${describeClaim(source.claims)}` : ''}${quote}`;
+      })
+      .join('\n');
   }
 
   private add(source: Source): number {

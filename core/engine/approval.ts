@@ -3,18 +3,13 @@ import { type TaskSignal, TaskStore } from '../channels/human/task-store.js';
 import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { Runbook } from '../schema/types/runbook.js';
+import { approvalRunbookId } from './approval-state.js';
 import type { RunContext, RunRecord } from './port.js';
 
 /** What an approver decided, as the workflow needs it. */
 export type ApprovalVerdict = { readonly approved: true; readonly by: string } | { readonly approved: false; readonly summary: string };
 
-/** An approval task's state in words: the tenant's policy put the run behind it. */
-export function approvalState(t: { status: string; closedBy: string | null }): string {
-  return t.status === 'open' ? 'waiting for an approver' : t.status === 'failed' ? `rejected by ${t.closedBy}` : t.status === 'cancelled' ? 'cancelled' : `approved by ${t.closedBy}`;
-}
-
-/** The runbook id of approval tasks: what readers of tasks skip, since an approval attests nothing about the app. */
-export const approvalRunbookId = 'approve-run';
+export { approvalRunbookId, approvalState } from './approval-state.js';
 
 const words = { onboard: 'onboarding', change: 'access change', offboard: 'offboarding' } as const;
 

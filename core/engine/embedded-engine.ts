@@ -62,6 +62,14 @@ type RunRow = Selectable<RunsTable>;
 
 const openStatuses: RunStatus[] = ['running', 'waiting'];
 
+/** Another process started and closed the same run between our look and our insert: asking again is safe. */
+export class RunRaceError extends PatchbayError {
+  readonly code = 'run-race';
+  constructor(readonly subject: string) {
+    super(`the run for ${subject} was started and closed by another process at the same moment; ask again`);
+  }
+}
+
 /** A driver of this engine already holds the run: a second claimer in the same process is refused. */
 export class RunLeasedError extends PatchbayError {
   readonly code = 'run-leased';
@@ -154,26 +162,39 @@ export class EmbeddedRunEngine implements RunEngine {
     });
   }
 
-  /** Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person. */
+  /**
+   * Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person.
+   * Two processes starting the same run at once (two servers on PostgreSQL): the insert does nothing
+   * on either unique key (the idempotency key, the open run of a person), waits for the other's
+   * commit, and the run it committed is returned.
+   */
   private async record(run: NewRun, holder: string | null): Promise<{ result: StartResult }> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
-    const existing = await this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where((eb) => eb.or([eb('idempotency_key', '=', run.idempotencyKey), eb.and([eb('open_key', '=', openKey), eb('status', 'in', openStatuses)])]))
-      .limit(1)
-      .executeTakeFirst();
-    if (existing) return { result: { run: toRecord(existing), created: false } };
+    const existing = () =>
+      this.db
+        .selectFrom('runs')
+        .selectAll()
+        .where((eb) => eb.or([eb('idempotency_key', '=', run.idempotencyKey), eb.and([eb('open_key', '=', openKey), eb('status', 'in', openStatuses)])]))
+        .limit(1)
+        .executeTakeFirst();
+    const found = await existing();
+    if (found) return { result: { run: toRecord(found), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
-    await this.db
+    const inserted = await this.db
       .insertInto('runs')
       .values({
         id, idempotency_key: run.idempotencyKey, open_key: openKey, batch_id: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook,
         app: run.request.app, subject: run.request.subject.email, request: JSON.stringify(run.request), plan: JSON.stringify(run.plan), profile: JSON.stringify(run.profile),
         status: 'running', wake_at: now, lease_owner: holder, lease_until: holder ? now + this.leaseMs : null, created_at: now, updated_at: now,
       })
-      .execute();
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if (!Number(inserted.numInsertedOrUpdatedRows ?? 0)) {
+      const theirs = await existing();
+      if (theirs) return { result: { run: toRecord(theirs), created: false } };
+      throw new RunRaceError(run.request.subject.email);
+    }
     if (run.plan.steps.length) {
       await this.db.insertInto('steps').values(run.plan.steps.map((step, position) => ({ run_id: id, step_id: step.id, position, status: 'pending', updated_at: now }))).execute();
     }

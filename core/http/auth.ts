@@ -39,6 +39,8 @@ export interface ClientCredentialsOptions {
   readonly scope?: string;
   /** Send the credentials as HTTP Basic (Spendesk) rather than in the form body. */
   readonly basic?: boolean;
+  /** The grant_type sent (default client_credentials; Zoom's server-to-server apps send account_credentials). */
+  readonly grantType?: string;
   /** Renew this long before the token's stated expiry (at most half its lifetime). Default 60 s. */
   readonly refreshMarginMs?: number;
   readonly clock?: HttpClock;
@@ -79,7 +81,7 @@ export class ClientCredentials implements AuthStrategy {
 
   private async exchange(): Promise<string> {
     this.exchanges++;
-    const body = new URLSearchParams({ grant_type: 'client_credentials' });
+    const body = new URLSearchParams({ grant_type: this.options.grantType ?? 'client_credentials' });
     if (this.options.scope) body.set('scope', this.options.scope);
     const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
     if (this.options.basic) headers.set('authorization', `Basic ${Buffer.from(`${this.options.clientId()}:${this.options.clientSecret()}`).toString('base64')}`);

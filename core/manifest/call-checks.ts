@@ -1,5 +1,5 @@
 import type { ApiCall, ConnectorManifest } from '../schema/types/connector-manifest.js';
-import { escapePointer } from '../schema/validator.js';
+import { escapePointer } from '../schema/pointer.js';
 
 /** A declared API call that the schema accepts but that cannot run, at a JSON pointer in the manifest. */
 export interface CallProblem {

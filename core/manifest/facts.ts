@@ -1,5 +1,5 @@
 import type { Condition, ConnectorManifest, Provenance, Source } from '../schema/types/connector-manifest.js';
-import { escapePointer } from '../schema/validator.js';
+import { escapePointer } from '../schema/pointer.js';
 
 /** A fact of the capability matrix: its value with provenance. */
 export type Fact = Provenance & { value: unknown };

@@ -1,8 +1,10 @@
+import { scimEndpoint } from '../channels/scim/endpoint.js';
 import type { EffectiveFact } from '../manifest/effective.js';
 import type { ChannelRoute, Operation } from '../schema/types/connector-manifest.js';
 import type { ChannelChoice } from '../schema/types/plan.js';
 import type { AppSettings, TenantProfile } from '../schema/types/tenant-profile.js';
 import type { AppContext } from './context.js';
+import { type IdpSso, describeIdpSso, idpSso, jitThrough, sharedProtocol } from './idp-sso.js';
 
 /**
  * Whether one channel of an operation's chain can be used for this tenant, and why in words.
@@ -46,21 +48,23 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
   scim(_route, _name, _operation, app) {
     const blocked = capabilityBlocks(app.matrix.facts.get('/capabilities/scim/available'), 'SCIM');
     if (blocked) return { usable: false, reason: blocked };
-    if (!app.settings.baseUrl) return { usable: false, reason: `no SCIM base URL in the tenant profile (apps.${app.connector.manifest.id}.baseUrl)` };
+    const endpoint = scimEndpoint(app.connector.manifest, app.settings);
+    if ('missing' in endpoint) return { usable: false, reason: endpoint.missing };
     const missing = missingSecrets(['token'], app);
     if (missing) return { usable: false, reason: missing };
-    return { usable: true, reason: `SCIM endpoint ${app.settings.baseUrl}` };
+    return { usable: true, reason: `SCIM endpoint ${endpoint.url}${endpoint.from === 'manifest' ? ' (the manifest\'s address for this tenant)' : ''}` };
   },
 
   idp(route, name, _operation, app, _tenant, idp) {
     if (!idp) return { usable: false, reason: 'the tenant profile names no identity provider' };
     const idpName = idp.connector.manifest.name;
     if (name !== 'createUser') return { usable: true, reason: `through ${idpName}` };
-    const jit = app.matrix.facts.get('/capabilities/sso/jit');
-    const blocked = capabilityBlocks(jit, 'JIT provisioning');
-    if (blocked) return { usable: false, reason: blocked };
+    // What the app's manifest says for this IdP (capabilities.sso.idps.<idp>) before its general JIT fact.
+    const sso = ssoWith(app, idp);
+    const jit = jitThrough(sso, app.matrix.facts.get('/capabilities/sso/jit'));
+    if (jit.blocked) return { usable: false, reason: jit.blocked };
     const wait = route.evidence ? `; Patchbay waits for evidence (${route.evidence}) before moving on` : '';
-    return { usable: true, reason: `JIT on the first ${ssoProtocol(app, idp)} sign-in through ${idpName}${confidenceNote(jit!)}${listedIdp(app, idp)}${wait}` };
+    return { usable: true, reason: `JIT on the first ${ssoProtocol(app, idp)} sign-in through ${idpName}${jit.note}; ${ssoSentence(app, idp)}${wait}` };
   },
 
   browser(route, _name, _operation, app, tenant) {
@@ -85,12 +89,6 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
   },
 };
 
-/** What the app's manifest says about single sign-on with this IdP (capabilities.sso.idps.<idp id>), if anything. */
-export function idpSso(app: AppContext, idp: AppContext): { protocols: string[]; jit: string; scim: string } | undefined {
-  const value = app.matrix.facts.get(`/capabilities/sso/idps/${idp.connector.manifest.id}`)?.value;
-  return value && typeof value === 'object' ? (value as { protocols: string[]; jit: string; scim: string }) : undefined;
-}
-
 /**
  * The sign-in protocol between the app and the tenant's IdP: the app's word for that IdP
  * (sso.idps.<idp>) when it names one; else from both manifests' SSO facts, the first protocol the
@@ -98,24 +96,21 @@ export function idpSso(app: AppContext, idp: AppContext): { protocols: string[];
  * else the IdP's first; "SSO" when neither manifest says.
  */
 export function ssoProtocol(app: AppContext, idp: AppContext): string {
-  const own = idpSso(app, idp)?.protocols[0];
-  if (own) return own.split(' ')[0]!;
-  const list = (context: AppContext) => {
-    const value = context.matrix.facts.get('/capabilities/sso/protocols')?.value;
-    return Array.isArray(value) ? (value as string[]) : [];
-  };
-  const word = (protocol: string) => protocol.split(' ')[0]!.toLowerCase();
-  const theirs = list(idp);
-  const ours = list(app);
-  return ours.find((p) => theirs.some((q) => word(q) === word(p)))?.split(' ')[0] ?? ours[0]?.split(' ')[0] ?? theirs[0]?.split(' ')[0] ?? 'SSO';
+  return sharedProtocol(ssoWith(app, idp), app.matrix, idp.matrix);
 }
 
-/** A caveat when the app states SSO per identity provider and the tenant's IdP is not among them. */
-function listedIdp(app: AppContext, idp: AppContext): string {
-  const listed = [...app.matrix.facts.keys()].filter((k) => k.startsWith('/capabilities/sso/idps/')).map((k) => k.slice('/capabilities/sso/idps/'.length));
-  if (!listed.length || listed.includes(idp.connector.manifest.id)) return '';
-  const names: Record<string, string> = { okta: 'Okta', 'entra-id': 'Microsoft Entra ID', 'google-workspace': 'Google Workspace', onelogin: 'OneLogin' };
-  return `; ${app.connector.manifest.name} does not list ${idp.connector.manifest.name} among the identity providers its SSO is documented with (${listed.map((id) => names[id] ?? id).join(', ')}), so the generic ${ssoProtocol(app, idp)} setup applies`;
+/** What the app's manifest says about SSO with the tenant's IdP (core/planning/idp-sso.ts). */
+export function ssoWith(app: AppContext, idp: AppContext): IdpSso {
+  return idpSso({ matrix: app.matrix, name: app.connector.manifest.name }, { id: idp.connector.manifest.id, name: idp.connector.manifest.name });
+}
+
+/**
+ * The app's SSO facts for the tenant's IdP in one sentence, for reasons and watch-outs; when the app
+ * lists other IdPs but not this one, it adds that the generic setup of the shared protocol applies.
+ */
+export function ssoSentence(app: AppContext, idp: AppContext): string {
+  const sso = ssoWith(app, idp);
+  return `${describeIdpSso(sso)}${sso.state === 'not-listed' ? `, so the generic ${ssoProtocol(app, idp)} setup applies` : ''}`;
 }
 
 /** Why a capability fact rules a channel out, or undefined when it allows it. */

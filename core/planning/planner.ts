@@ -3,7 +3,7 @@ import { meets } from '../manifest/effective.js';
 import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { ChannelChoice, Plan, PlanStep } from '../schema/types/plan.js';
 import type { Operation, Playbook } from '../schema/types/connector-manifest.js';
-import { apiWhat, capabilityBlocks, judgeRoute, queueFor, ssoProtocol } from './channels.js';
+import { apiWhat, capabilityBlocks, judgeRoute, queueFor, ssoProtocol, ssoSentence } from './channels.js';
 import type { AppContext, PlanningContext } from './context.js';
 
 const idpOperation = { assign: 'assignApp', unassign: 'unassignApp' } as const;
@@ -93,7 +93,9 @@ function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanSte
     playbook.idp === 'assign'
       ? `Assign ${appName} in ${idpManifest.name} first: ${protocol} sign-in (and JIT, where it works) starts there.`
       : `Unassign ${appName} in ${idpManifest.name} first, so that ${protocol} sign-in through ${idpManifest.name} stops while the rest is done; this alone does not remove the ${appName} account.`;
-  return { ...step, title: `${operation.title}: ${appName}`, reason: `${why} ${step.reason}` };
+  // What the app's manifest says for this IdP (protocol, JIT, SCIM through it), in the reason and in the checklist of whoever does it.
+  const sso = ssoSentence(app, idp);
+  return { ...step, title: `${operation.title}: ${appName}`, reason: `${why} ${sso}. ${step.reason}`, watchOutFor: [...step.watchOutFor, { text: `${sso}.`, blocking: false }] };
 }
 
 /**
@@ -169,7 +171,11 @@ function planOperation(name: string, operation: Operation, app: AppContext, cont
     ...(operation.condition ? { condition: operation.condition } : {}),
     ...(operation.appliesWhen ? { appliesWhen: operation.appliesWhen } : {}),
     ...(usable.length ? {} : { blocked: 'no channel in the chain can be used for this tenant' }),
-    watchOutFor: watchOuts(operation, app),
+    watchOutFor: [
+      ...watchOuts(operation, app),
+      // A step the idp channel may take: whoever ends up doing it reads what the app's manifest says for the tenant's IdP.
+      ...(context.idp && role !== 'idp' && operation.channels.some((r) => r.channel === 'idp') ? [{ text: `${ssoSentence(app, context.idp)}.`, blocking: false }] : []),
+    ],
   };
 }
 

@@ -6,11 +6,13 @@ import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
 import { recipeSecrets } from '../channels/browser/executor.js';
+import { scimEndpoint } from '../channels/scim/endpoint.js';
 import { ScimClient, toAccount } from '../channels/scim/client.js';
 import { approvalRunbookId } from '../engine/approval.js';
 import type { Plan } from '../schema/types/plan.js';
 import type { StoreDatabase } from '../store/sql.js';
 import type { OperationResult } from '../registry/connector-api.js';
+import type { AppReaderName } from './reader-names.js';
 import { type AccountRecord, type Completeness, completeRead, type Snapshot } from './snapshot.js';
 
 /** Files an admin exported (CSV, xlsx) are read in their own module. */
@@ -146,8 +148,11 @@ export async function readAttestations(store: StoreDatabase, tenant: string, app
  * noticed (no /ServiceProviderConfig…) is said once, in the source's name.
  */
 export async function readAppByScim(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
-  const settings = profile.apps[app] ?? {};
-  if (!settings.baseUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL; use --via api, --via browser or --from <file>`);
+  const given = profile.apps[app] ?? {};
+  // The profile's baseUrl, else the manifest's SCIM address filled from the tenant's settings.
+  const endpoint = scimEndpoint(registry.get(app).manifest, given);
+  if (!('url' in endpoint)) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/baseUrl` }, `${app} has no SCIM base URL (${endpoint.missing}); use --via api, --via browser or --from <file>`);
+  const settings = { ...given, baseUrl: endpoint.url };
   const listing = await new ScimClient(app, settings, secrets).readAll();
   const accounts = listing.resources.map((user) => {
     const account = toAccount(user);
@@ -175,7 +180,7 @@ export interface AppReader {
   read(context: ReaderContext, app: string, now: number): Promise<Snapshot>;
 }
 
-export type AppReaderName = 'api' | 'scim' | 'browser' | 'attestations';
+export type { AppReaderName } from './reader-names.js';
 
 /** The readers by name (`--via`); a file the admin exported is read by readAccountsFile. */
 export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {

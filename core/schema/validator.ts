@@ -3,30 +3,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { injectable } from 'inversify';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { InvalidInputError } from '../errors.js';
 import { displayPath, packageRoot, schemasDir } from '../paths.js';
+import { type SchemaKind, schemaKinds } from './kinds.js';
+import { escapePointer } from './pointer.js';
 
-/** The documents Patchbay validates, by schema file name (schemas/<kind>.schema.json). */
-export type SchemaKind =
-  | 'connector-manifest'
-  | 'tenant-profile'
-  | 'lifecycle-request'
-  | 'plan'
-  | 'runbook'
-  | 'browser-recipe'
-  | 'task-action';
-
-export const schemaKinds: readonly SchemaKind[] = [
-  'connector-manifest',
-  'tenant-profile',
-  'lifecycle-request',
-  'plan',
-  'runbook',
-  'browser-recipe',
-  'task-action',
-];
+export { type SchemaKind, schemaKinds } from './kinds.js';
+export { escapePointer } from './pointer.js';
 
 export const SchemaValidator = Symbol('SchemaValidator');
 export interface SchemaValidator {
@@ -131,9 +115,15 @@ export class AjvSchemaValidator implements SchemaValidator {
   }
 }
 
+/**
+ * A compiler with every schema added. Ajv itself (about ninety modules) is loaded only here: a
+ * command whose validators come from the cache never loads more than ajv's small runtime helpers.
+ */
 function compiler(allErrors: boolean, source = false): Ajv2020 {
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const addFormats = (require('ajv-formats') as typeof import('ajv-formats')).default;
   const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors, ...(source ? { code: { source: true } } : {}) });
-  addFormatsModule.default(ajv, ['email', 'uri', 'date', 'date-time']);
+  addFormats(ajv, ['email', 'uri', 'date', 'date-time']);
   for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) {
     ajv.addSchema(JSON.parse(readFileSync(path.join(schemasDir, file), 'utf8')));
   }
@@ -193,8 +183,4 @@ function reasonOf(error: ErrorObject): string {
     default:
       return error.message ?? `fails ${error.keyword}`;
   }
-}
-
-export function escapePointer(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }

@@ -1,7 +1,9 @@
 import { createHash, createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { PatchbayError } from '../errors.js';
-import type { Database } from '../store/database.js';
+import type { StoreDatabase } from '../store/sql.js';
+import type { Selectable } from 'kysely';
+import type { ApiTokensTable } from '../store/tables.js';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -71,26 +73,30 @@ export const lastUseResolutionMs = 60_000;
 /**
  * API tokens, operator accounts, sessions and one-time form tokens, in the store. Secrets are kept
  * as hashes only: a token's secret as SHA-256 (it is 32 random bytes), a password with scrypt and
- * its own salt, a session id as SHA-256. Comparisons are constant-time.
+ * its own salt, a session id as SHA-256. Comparisons are constant-time. On either database
+ * (core/store/sql.ts): every change that must happen once (a rotation, a form token's use) is one
+ * conditional write whose row count says who won, so two servers on one PostgreSQL agree.
  */
 export class AccessStore {
-  private readonly formKey: Buffer;
   /** When this process last wrote each token's last use. */
   private readonly lastUseWritten = new Map<string, number>();
 
+  /**
+   * `formKey`: the HMAC key of form tokens, random per process unless given: a form is then
+   * accepted only by the process that served it, so servers behind a load balancer without sticky
+   * sessions must be given one key.
+   */
   constructor(
-    private readonly db: Database,
+    private readonly store: StoreDatabase,
     private readonly now: () => number = Date.now,
-  ) {
-    // Form tokens are HMACs bound to the session; the key lives only in this process.
-    this.formKey = randomBytes(32);
-  }
+    private readonly formKey: Buffer = randomBytes(32),
+  ) {}
 
   /**
    * Creates an API token; the returned text is shown once and never stored. `expiresInMs` defaults
    * to 90 days; `scopes` to {@link defaultScopes} (plus `tasks:all-queues` for an admin).
    */
-  createToken(args: { name: string; actor: string; role: Role; scopes?: readonly TokenScope[]; expiresInMs?: number; rotatedFrom?: string }): { id: string; token: string; expiresAt: number; scopes: readonly TokenScope[] } {
+  async createToken(args: { name: string; actor: string; role: Role; scopes?: readonly TokenScope[]; expiresInMs?: number; rotatedFrom?: string }): Promise<{ id: string; token: string; expiresAt: number; scopes: readonly TokenScope[] }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const scopes = [...new Set(args.scopes ?? [...defaultScopes, ...(args.role === 'admin' ? (['tasks:all-queues'] as const) : [])])];
@@ -98,9 +104,10 @@ export class AccessStore {
     for (const scope of scopes) if (!tokenScopes.includes(scope) && !(args.rotatedFrom && /^scim:[a-z0-9-]+$/.test(scope))) throw new AccessDeniedError(`unknown scope '${scope}' (scopes: ${tokenScopes.join(', ')})`, 403);
     const now = this.now();
     const expiresAt = now + (args.expiresInMs ?? defaultTokenLifetimeMs);
-    this.db
-      .prepare('INSERT INTO api_tokens (id, name, actor, role, secret_hash, created_at, scopes, expires_at, rotated_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, args.name, args.actor, args.role, sha256(secret), now, scopes.join(' '), expiresAt, args.rotatedFrom ?? null);
+    await this.store.db
+      .insertInto('api_tokens')
+      .values({ id, name: args.name, actor: args.actor, role: args.role, secret_hash: sha256(secret), created_at: now, scopes: scopes.join(' '), expires_at: expiresAt, rotated_from: args.rotatedFrom ?? null })
+      .execute();
     return { id, token: `pb_${id}_${secret}`, expiresAt, scopes };
   }
 
@@ -109,50 +116,64 @@ export class AccessStore {
    * year's lifetime unless told (an IdP's provisioning settings hold it; `patchbay token rotate`
    * replaces it). The returned text is shown once and never stored.
    */
-  createBridgeToken(app: string, expiresInMs = 365 * 86_400_000): { id: string; token: string; expiresAt: number } {
+  async createBridgeToken(app: string, expiresInMs = 365 * 86_400_000): Promise<{ id: string; token: string; expiresAt: number }> {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(app)) throw new AccessDeniedError(`'${app}' is not an app id`, 403);
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const now = this.now();
     const expiresAt = now + expiresInMs;
-    this.db
-      .prepare('INSERT INTO api_tokens (id, name, actor, role, secret_hash, created_at, scopes, expires_at, rotated_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)')
-      .run(id, `SCIM bridge for ${app}`, `scim-bridge:${app}`, 'operator', sha256(secret), now, `scim:${app}`, expiresAt);
+    await this.store.db
+      .insertInto('api_tokens')
+      .values({ id, name: `SCIM bridge for ${app}`, actor: `scim-bridge:${app}`, role: 'operator', secret_hash: sha256(secret), created_at: now, scopes: `scim:${app}`, expires_at: expiresAt, rotated_from: null })
+      .execute();
     return { id, token: `pb_${id}_${secret}`, expiresAt };
   }
 
-  listTokens(): TokenInfo[] {
-    const rows = this.db
-      .prepare('SELECT id, name, actor, role, scopes, created_at AS createdAt, expires_at AS expiresAt, last_used_at AS lastUsedAt, revoked_at AS revokedAt, rotated_from AS rotatedFrom FROM api_tokens ORDER BY created_at')
-      .all() as (Omit<TokenInfo, 'scopes'> & { scopes: string })[];
-    return rows.map((r) => ({ ...r, scopes: r.scopes.split(' ').filter(Boolean) as TokenScope[] }));
+  /** Every token, oldest first (ties by id, so the order is the same on both databases). */
+  async listTokens(): Promise<TokenInfo[]> {
+    const rows = await this.store.db.selectFrom('api_tokens').select(tokenColumns).orderBy('created_at').orderBy('id').execute();
+    return rows.map(tokenInfo);
   }
 
-  revokeToken(id: string): boolean {
-    return this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id).changes === 1;
+  /** One token by id (never its secret), or undefined. */
+  async token(id: string): Promise<TokenInfo | undefined> {
+    const row = await this.store.db.selectFrom('api_tokens').select(tokenColumns).where('id', '=', id).executeTakeFirst();
+    return row ? tokenInfo(row) : undefined;
+  }
+
+  /** Revokes a token not yet revoked; false when it is unknown or already revoked. */
+  async revokeToken(id: string): Promise<boolean> {
+    const result = await this.store.db.updateTable('api_tokens').set({ revoked_at: this.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /**
    * Replaces a live token with a new one (same name, actor, role and scopes; a fresh lifetime) and
-   * revokes the old one in the same transaction. Throws AccessDeniedError for a token that is
-   * unknown, revoked or expired.
+   * revokes the old one in the same transaction. The revocation is the claim: one conditional
+   * update of a live token, so of two rotations at once (two servers) one replaces it and the other
+   * is refused. Throws AccessDeniedError for a token that is unknown, revoked or expired.
    */
-  rotateToken(id: string, expiresInMs?: number): ReturnType<AccessStore['createToken']> {
-    return this.db.transaction(() => {
-      const old = this.listTokens().find((t) => t.id === id);
-      if (!old || old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= this.now())) throw new AccessDeniedError(`no live token ${id} to rotate`, 403);
-      this.revokeToken(id);
+  async rotateToken(id: string, expiresInMs?: number): Promise<Awaited<ReturnType<AccessStore['createToken']>>> {
+    return this.store.transaction(async () => {
+      const now = this.now();
+      const claimed = await this.store.db
+        .updateTable('api_tokens')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) throw new AccessDeniedError(`no live token ${id} to rotate`, 403);
+      const old = (await this.token(id))!;
       return this.createToken({ name: old.name, actor: old.actor, role: old.role, scopes: old.scopes, rotatedFrom: id, ...(expiresInMs ? { expiresInMs } : {}) });
-    })();
+    });
   }
 
   /** The principal of an `Authorization: Bearer pb_<id>_<secret>` header. */
-  bearer(header: string | undefined): Principal {
+  async bearer(header: string | undefined): Promise<Principal> {
     const match = /^Bearer pb_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/.exec(header?.trim() ?? '');
     if (!match) throw new AccessDeniedError(header ? 'the Authorization header is not a Patchbay API token' : 'an API token is required (Authorization: Bearer pb_…)');
-    const row = this.db.prepare('SELECT id, actor, role, scopes, secret_hash, revoked_at, expires_at FROM api_tokens WHERE id = ?').get(match[1]) as
-      | { id: string; actor: string; role: Role; scopes: string; secret_hash: string; revoked_at: number | null; expires_at: number | null }
-      | undefined;
+    const row = await this.store.db.selectFrom('api_tokens').select(['id', 'actor', 'role', 'scopes', 'secret_hash', 'revoked_at', 'expires_at']).where('id', '=', match[1]!).executeTakeFirst();
     const presented = Buffer.from(sha256(match[2]!), 'hex');
     // Compare even when the id is unknown, so that timing does not tell which ids exist.
     const expected = Buffer.from(row?.secret_hash ?? '0'.repeat(64), 'hex');
@@ -162,8 +183,8 @@ export class AccessStore {
     if (row.expires_at !== null && row.expires_at <= now) throw new AccessDeniedError(`the API token expired on ${new Date(row.expires_at).toISOString().slice(0, 10)}: patchbay token rotate ${row.id}`);
     // "Last used" to the minute: a write per request would be an fsync per read of the API.
     if (now - (this.lastUseWritten.get(row.id) ?? 0) >= lastUseResolutionMs) {
-      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
       this.lastUseWritten.set(row.id, now);
+      await this.store.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
     }
     return { kind: 'token', actor: row.actor, role: row.role, tokenId: row.id, scopes: row.scopes.split(' ').filter(Boolean) as TokenScope[] };
   }
@@ -172,34 +193,43 @@ export class AccessStore {
     if (password.length < 12) throw new AccessDeniedError('a password needs at least 12 characters', 403);
     const salt = randomBytes(16);
     const hash = await scrypt(password, salt, 32);
-    this.db
-      .prepare('INSERT INTO operators (email, role, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash')
-      .run(email.toLowerCase(), role, `scrypt:${salt.toString('hex')}:${hash.toString('hex')}`, this.now());
+    await this.store.db
+      .insertInto('operators')
+      .values({ email: email.toLowerCase(), role, password_hash: `scrypt:${salt.toString('hex')}:${hash.toString('hex')}`, created_at: this.now() })
+      .onConflict((oc) => oc.column('email').doUpdateSet((eb) => ({ role: eb.ref('excluded.role'), password_hash: eb.ref('excluded.password_hash') })))
+      .execute();
   }
 
   /** Signs an operator in; returns the session id for the cookie (stored hashed). */
   async signIn(email: string, password: string): Promise<string> {
-    const row = this.db.prepare('SELECT password_hash FROM operators WHERE email = ?').get(email.trim().toLowerCase()) as { password_hash: string } | undefined;
+    const row = await this.store.db.selectFrom('operators').select('password_hash').where('email', '=', email.trim().toLowerCase()).executeTakeFirst();
     const [, salt, hash] = (row?.password_hash ?? `scrypt:${'00'.repeat(16)}:${'00'.repeat(32)}`).split(':');
     const presented = await scrypt(password, Buffer.from(salt!, 'hex'), 32);
     if (!timingSafeEqual(presented, Buffer.from(hash!, 'hex')) || !row) throw new AccessDeniedError('incorrect email or password');
     const session = randomBytes(32).toString('base64url');
     const now = this.now();
-    this.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(now);
-    this.db.prepare('INSERT INTO sessions (id_hash, email, created_at, expires_at) VALUES (?, ?, ?, ?)').run(sha256(session), email.trim().toLowerCase(), now, now + sessionHours * 3_600_000);
+    await this.store.transaction(async () => {
+      await this.store.db.deleteFrom('sessions').where('expires_at', '<', now).execute();
+      await this.store.db.insertInto('sessions').values({ id_hash: sha256(session), email: email.trim().toLowerCase(), created_at: now, expires_at: now + sessionHours * 3_600_000 }).execute();
+    });
     return session;
   }
 
-  session(cookie: string | undefined): Principal | undefined {
+  /** The operator signed in with this session cookie, while the session has not expired. */
+  async session(cookie: string | undefined): Promise<Principal | undefined> {
     if (!cookie) return undefined;
-    const row = this.db
-      .prepare('SELECT s.id_hash, s.email, o.role FROM sessions s JOIN operators o ON o.email = s.email WHERE s.id_hash = ? AND s.expires_at > ?')
-      .get(sha256(cookie), this.now()) as { id_hash: string; email: string; role: Role } | undefined;
+    const row = await this.store.db
+      .selectFrom('sessions as s')
+      .innerJoin('operators as o', 'o.email', 's.email')
+      .select(['s.id_hash', 's.email', 'o.role'])
+      .where('s.id_hash', '=', sha256(cookie))
+      .where('s.expires_at', '>', this.now())
+      .executeTakeFirst();
     return row ? { kind: 'operator', actor: row.email, role: row.role, sessionHash: row.id_hash } : undefined;
   }
 
-  signOut(cookie: string | undefined): void {
-    if (cookie) this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(sha256(cookie));
+  async signOut(cookie: string | undefined): Promise<void> {
+    if (cookie) await this.store.db.deleteFrom('sessions').where('id_hash', '=', sha256(cookie)).execute();
   }
 
   /**
@@ -213,9 +243,10 @@ export class AccessStore {
 
   /**
    * Accepts a form post once: refuses a token missing, made for another session or another form (a
-   * forged post), or already used (a replayed post). The use is recorded in the store.
+   * forged post), or already used (a replayed post). The use is recorded in the store: one insert
+   * on the token's hash, so of two posts at once (two servers) one is accepted.
    */
-  useFormToken(binding: string, action: string, token: unknown): void {
+  async useFormToken(binding: string, action: string, token: unknown): Promise<void> {
     const [nonce, mac, extra] = typeof token === 'string' ? token.split('.') : [];
     if (!nonce || !mac || extra !== undefined) throw new AccessDeniedError('the form has no valid token: reload the page and submit it again', 403);
     const expected = this.formMac(binding, action, nonce);
@@ -223,13 +254,34 @@ export class AccessStore {
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
       throw new AccessDeniedError('the form token does not belong to this session and form: reload the page and submit it again', 403);
     }
-    const inserted = this.db.prepare('INSERT OR IGNORE INTO form_tokens (token_hash, session_hash, used_at) VALUES (?, ?, ?)').run(sha256(token as string), binding, this.now());
-    if (inserted.changes === 0) throw new AccessDeniedError('this form was already submitted; nothing was done twice', 409);
+    const inserted = await this.store.db
+      .insertInto('form_tokens')
+      .values({ token_hash: sha256(token as string), session_hash: binding, used_at: this.now() })
+      .onConflict((oc) => oc.column('token_hash').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new AccessDeniedError('this form was already submitted; nothing was done twice', 409);
   }
 
   private formMac(binding: string, action: string, nonce: string): Buffer {
     return createHmac('sha256', this.formKey).update(`${binding}|${action}|${nonce}`).digest();
   }
+}
+
+const tokenColumns = ['id', 'name', 'actor', 'role', 'scopes', 'created_at', 'expires_at', 'last_used_at', 'revoked_at', 'rotated_from'] as const;
+
+function tokenInfo(r: Pick<Selectable<ApiTokensTable>, (typeof tokenColumns)[number]>): TokenInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    actor: r.actor,
+    role: r.role,
+    scopes: r.scopes.split(' ').filter(Boolean) as TokenScope[],
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+    rotatedFrom: r.rotated_from,
+  };
 }
 
 /** The binding of the sign-in form: the pre-session cookie, hashed. */

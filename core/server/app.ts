@@ -17,7 +17,7 @@ import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
 import { matrixReport } from '../docs/matrix-page.js';
-import { type AuditReport, auditReportFor } from '../reconcile/audit.js';
+import { auditReportFor } from '../reconcile/audit.js';
 import { OnBehalfRefusedError } from '../engine/requester.js';
 import { describeSchemaErrors } from '../schema/validator.js';
 import { reconcileReportBody } from './reconcile-page.js';
@@ -26,7 +26,8 @@ import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
-import { defaultPageSize, evidenceVisible, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues } from './listing.js';
+import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
+import { latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
@@ -56,6 +57,12 @@ export interface ServerOptions {
   readonly signInLimits?: { readonly perAddress?: number; readonly perAccount?: number; readonly windowMs?: number };
   /** SCIM bridge requests allowed per bridge token per minute before 429 (default 600). */
   readonly scimRequestsPerMinute?: number;
+  /**
+   * The key of the pages' form tokens (32 bytes or more). Default: random for this process, so a
+   * form is accepted only by the server that served it; servers sharing one store behind a load
+   * balancer without sticky sessions are given the same key.
+   */
+  readonly formKey?: Buffer;
 }
 
 export interface PatchbayServer {
@@ -81,7 +88,8 @@ const runSummary = (r: RunRecord) => ({ id: r.id, playbook: r.playbook, app: r.a
  */
 export async function startServer(options: ServerOptions): Promise<PatchbayServer> {
   const { services, runtime, profile } = options;
-  const access = new AccessStore(runtime.db);
+  if (options.formKey && options.formKey.length < 32) throw new InvalidInputError({ pointer: '/formKey' }, `must be at least 32 bytes (got ${options.formKey.length})`);
+  const access = new AccessStore(runtime.store, Date.now, options.formKey);
   const secure = options.behindHttps === true;
   // __Host- cookies are Secure, for the whole site, and never set by a subdomain.
   const sessionCookie = secure ? '__Host-pb_session' : 'pb_session';
@@ -111,7 +119,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // One catch-up loop: changes ask for it, a timer keeps timers and escalations going.
   let settling: Promise<void> | undefined;
   let again = false;
-  let afterSettle = () => {};
+  let afterSettle: () => Promise<unknown> = async () => {};
   const settleSoon = (): Promise<void> => {
     if (settling) {
       again = true;
@@ -122,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         again = false;
         try {
           await runtime.runs.settle();
-          afterSettle();
+          await afterSettle();
         } catch (error) {
           process.stderr.write(`patchbay serve: catching up failed: ${(error as Error).message}\n`);
         }
@@ -140,8 +148,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   const routes = enforceDeclaredAccess(app, {
     store: access,
     sessionOf: (req) => req.cookies[sessionCookie],
-    canSeeTask: (who, id) => taskVisible(runtime.db, id, seen(who), who.actor),
-    canSeeEvidence: (who, sha) => /^[0-9a-f]{64}$/.test(sha) && evidenceVisible(runtime.db, sha, seen(who)),
+    canSeeTask: (who, id) => taskVisible(runtime.store.db, id, seen(who), who.actor),
+    canSeeEvidence: async (who, sha) => /^[0-9a-f]{64}$/.test(sha) && (await evidenceVisible(runtime.store.db, sha, seen(who))),
   });
   const isApi = (req: FastifyRequest) => (req.routeOptions.config?.access ? req.routeOptions.config.access.kind === 'token' || req.routeOptions.url === '/api/v1/openapi.json' : apiPath(req.url));
 
@@ -231,8 +239,20 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
 
   // ---- The API: tokens with scopes. ----
   app.get('/api/v1/openapi.json', { config: { access: publicRoute } }, async () => openApiDocument(options.version ?? '0.0.0'));
+  // For a load balancer and an orchestrator: live (the process answers) and ready (its store answers, at the
+  // schema this Patchbay needs). Public, and they tell nothing but that.
+  app.get('/healthz', { config: { access: publicRoute } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: publicRoute } }, async (_req, reply) => {
+    try {
+      const version = await runtime.store.schemaVersion();
+      if (version !== latestSchemaVersion()) return reply.code(503).send({ status: 'not ready', reason: `schema version ${version}, this Patchbay needs ${latestSchemaVersion()}` });
+      return { status: 'ready', database: runtime.store.dialect };
+    } catch {
+      return reply.code(503).send({ status: 'not ready', reason: 'the store does not answer' });
+    }
+  });
   app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
-    const { items, next } = pageOfRuns(runtime.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfRuns(runtime.store.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, next);
     return (await Promise.all(await Promise.all(items.map((id) => runtime.engine.get(id))))).map(runSummary);
   });
@@ -249,13 +269,13 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     void settleSoon();
     return reply.code(result!.created ? 201 : 200).send(runSummary(result!.run));
   });
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => runtime.runs.timeline(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => await runtime.runs.timeline(req.params.id));
   app.get<{ Querystring: { queue?: string; status?: string; mine?: string; limit?: number; cursor?: string } }>(
     '/api/v1/tasks',
     { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks } },
     async (req, reply) => {
       const who = principalOf(req);
-      const { items, next } = pageOfTasks(runtime.db, {
+      const { items, next } = await pageOfTasks(runtime.store.db, {
         status: req.query.status ?? 'open',
         ...(req.query.queue ? { queue: req.query.queue } : {}),
         queues: seen(who),
@@ -265,27 +285,27 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
       });
       linkNext(reply, req, next);
-      return runtime.tasks.getMany(items);
+      return await runtime.tasks.getMany(items);
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => runtime.tasks.get(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => await runtime.tasks.get(req.params.id));
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', { config: { access: tokenRoute('tasks:write', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
     const who = principalOf(req);
     const action = services.validator.validate<TaskAction>('task-action', req.body ?? {});
-    const task = act(runtime, req.params.id, action, who.actor);
+    const task = await act(runtime, req.params.id, action, who.actor);
     void settleSoon();
     return task;
   });
   app.get('/api/v1/matrix', { config: { access: tokenRoute('matrix:read') } }, async () => matrixReport(services.registry.list(), profile.profile));
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/api/v1/reconciliation', { config: { access: tokenRoute('reconcile:read') }, schema: { querystring: listQueries.reconciliation } }, async (req, reply) => {
     const report = await leanAuditReport();
-    const findings = pageOfFindings(runtime.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const findings = await pageOfFindings(runtime.store.db, report, { limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     linkNext(reply, req, findings.next);
     const { current: _omitted, ...rest } = report;
     return { ...rest, findings: { items: findings.items, total: findings.total, next: findings.next } };
   });
   // The calling token itself: what it is, a new secret for it, its end.
-  app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.listTokens().find((t) => t.id === principalOf(req).tokenId));
+  app.get('/api/v1/token', { config: { access: tokenRoute() } }, async (req) => access.token(principalOf(req).tokenId!));
   app.post('/api/v1/token/rotate', { config: { access: tokenRoute() } }, async (req) => {
     const who = principalOf(req);
     const rotated = await changeToken(() => access.rotateToken(who.tokenId!), (r) => ({ type: 'token.rotated', actor: who.actor, token: who.tokenId!, data: { replacedBy: r.id } }));
@@ -298,8 +318,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
 
   /** A token change made over HTTP and its audit event (the real caller, never a secret), in one transaction. */
-  const changeToken = <T>(change: () => T | Promise<T>, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): Promise<T> =>
-    runtime.engine.transaction(async () => {
+  const changeToken = <T>(change: () => Promise<T>, event: (result: T) => { type: string; actor: string; token: string; data: Record<string, unknown> } | undefined): Promise<T> =>
+    runtime.store.transaction(async () => {
       const result = await change();
       const e = event(result);
       if (e) await runtime.engine.audit.append({ type: e.type, actor: e.actor, data: { token: e.token, ...e.data } }, Date.now());
@@ -313,10 +333,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   };
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
-  const bridge = new ScimBridge(runtime.db, runtime.runs, new IdentifierStore(runtime.store), profile);
-  afterSettle = () => void bridge.failures.sweep();
+  const bridge = new ScimBridge(runtime.store, runtime.runs, new IdentifierStore(runtime.store), profile);
+  afterSettle = () => bridge.failures.sweep();
   const entitlements = new Map<string, Entitlement[]>();
-  const groups = new ScimGroups(runtime.db, bridge, profile.profile.tenant, (id) => {
+  const groups = new ScimGroups(runtime.store, bridge, profile.profile.tenant, (id) => {
     if (!entitlements.has(id)) entitlements.set(id, Object.hasOwn(profile.profile.apps, id) ? entitlementsOfManifest(services.planner.context(id, profile).app.connector.manifest) : []);
     return entitlements.get(id)!;
   });
@@ -351,7 +371,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     }
   });
   app.post('/logout', { config: { access: operatorRoute({ form: 'session' }) } }, async (req, reply) => {
-    access.signOut(req.cookies[sessionCookie]);
+    await access.signOut(req.cookies[sessionCookie]);
     return reply.clearCookie(sessionCookie, cookieOptions).redirect('/login');
   });
   app.get<{ Querystring: { queue?: string; cursor?: string } }>('/inbox', { config: { access: operatorRoute() }, schema: { querystring: query({ queue: listQueries.tasks.properties.queue, cursor: page.cursor }) } }, async (req, reply) => {
@@ -359,7 +379,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const mine = memberQueues(who).map((q) => q.id);
     const queue = req.query.queue;
     const visible = seen(who);
-    const { items, next } = pageOfTasks(runtime.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfTasks(runtime.store.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     const tasks = await runtime.tasks.getMany(items);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
     return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
@@ -423,7 +443,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
   app.get<{ Querystring: { cursor?: string } }>('/runs', { config: { access: operatorRoute() }, schema: { querystring: query({ cursor: page.cursor }) } }, async (req, reply) => {
     const who = principalOf(req);
-    const { items, next } = pageOfRuns(runtime.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+    const { items, next } = await pageOfRuns(runtime.store.db, { limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     return html(reply, runsPage(who, tokenFor(who), await Promise.all(items.map((id) => runtime.engine.get(id))), next ? `/runs?cursor=${encodeURIComponent(next)}` : undefined));
   });
   const runPageFor = async (who: Principal, id: string, message?: { ok: boolean; text: string }) => {
@@ -457,7 +477,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
   });
   // Live updates: one event stream per open page, fed by one reader of the audit journal.
-  const live = new LiveEvents(runtime.db);
+  const live = new LiveEvents(runtime.store.db);
   const streams = new Set<import('node:net').Socket>();
   app.get('/assets/live.js', { config: { access: publicRoute } }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(liveScript),
@@ -473,7 +493,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const socket = res.socket!;
     streams.add(socket);
     // Every operator sees every run; tasks only of their queues (or assigned to them).
-    const stop = live.listen((c) => ({ runs: c.runs, tasks: c.tasks.filter((t) => taskVisible(runtime.db, t, visible, who.actor)) }), (chunk) => void res.write(chunk));
+    const stop = await live.listen(async (c) => ({ runs: c.runs, tasks: await visibleTasks(runtime.store.db, c.tasks, visible, who.actor) }), (chunk) => void res.write(chunk));
+    if (res.destroyed) stop();
     socket.once('close', () => streams.delete(socket));
     // A stream is bounded: the browser reconnects, so a session signed out or expired stops hearing within the bound.
     const bound = setTimeout(() => res.end(), options.eventStreamMs ?? 300_000);
@@ -492,7 +513,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const who = principalOf(req);
     // The page shows the first findings of each app; the API pages through all of them.
     const report = await leanAuditReport();
-    const shown = Object.fromEntries(report.apps.filter((a) => a.latest).map((a) => [a.app, runtime.db.prepare('SELECT kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? ORDER BY kind, person LIMIT ?').all(a.latest!.id, pageFindings) as AuditReport['current'][string]]));
+    const shown = Object.fromEntries(await Promise.all(report.apps.filter((a) => a.latest).map(async (a) => [a.app, await firstFindings(runtime.store.db, a.latest!.id, pageFindings)] as const)));
     const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
     const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';
     return html(reply, layout('Reconciliation', reconcileReportBody({ ...report, current: shown }) + note, who, tokenFor(who)('/logout')));
@@ -500,11 +521,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get<{ Querystring: { done?: string } }>('/tokens', { config: { access: operatorRoute({ role: 'admin' }) }, schema: { querystring: query({ done: { type: 'string', pattern: '^[0-9a-f]{12}$' } }) } }, async (req, reply) => {
     const who = principalOf(req);
     const message = req.query.done ? { ok: true, text: `Token ${req.query.done} revoked: it is refused from now on.` } : undefined;
-    return html(reply, tokensPage(who, tokenFor(who), access.listTokens(), Date.now(), message));
+    return html(reply, tokensPage(who, tokenFor(who), await access.listTokens(), Date.now(), message));
   });
   app.post<{ Params: { id: string } }>('/tokens/:id/revoke', { config: { access: operatorRoute({ role: 'admin', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
     const who = principalOf(req);
-    const token = access.listTokens().find((t) => t.id === req.params.id);
+    const token = await access.token(req.params.id);
     if (!token) throw new NotFoundError('API token', req.params.id);
     await changeToken(() => access.revokeToken(token.id), (done) => (done ? { type: 'token.revoked', actor: who.actor, token: token.id, data: { name: token.name, tokenActor: token.actor } } : undefined));
     return reply.redirect(`/tokens?done=${encodeURIComponent(token.id)}`, 303);
@@ -563,7 +584,7 @@ function apiPath(url: string): boolean {
 }
 
 /** Carries out one task action as `actor` (the store checks queue membership and evidence). */
-export function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
+export async function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
   switch (action.action) {
     case 'complete':
       return runtime.tasks.complete(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) });
@@ -581,14 +602,14 @@ export function act(runtime: Runtime, taskId: string, action: TaskAction, actor:
  * `check` sees the fields before any file is written (the form token comes first in our forms) and
  * again at the end if there was no file; it throws to refuse the form.
  */
-async function readForm(req: FastifyRequest, check: (fields: Record<string, string[]>) => void): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
+async function readForm(req: FastifyRequest, check: (fields: Record<string, string[]>) => Promise<void>): Promise<{ fields: Record<string, string[]>; file?: string; cleanup: () => void }> {
   const fields: Record<string, string[]> = {};
   const add = (k: string, v: string) => (fields[k] ??= []).push(v);
   if (!req.isMultipart()) {
     const body = req.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidInputError({ pointer: '' }, 'a form post must be a form (application/x-www-form-urlencoded or multipart/form-data)');
     for (const [k, v] of Object.entries((body as Record<string, string | string[]>) ?? {})) for (const one of Array.isArray(v) ? v : [v]) add(k, String(one));
-    check(fields);
+    await check(fields);
     return { fields, cleanup: () => undefined };
   }
   let folder: string | undefined;
@@ -598,7 +619,10 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
   try {
     for await (const part of req.parts()) {
       if (part.type === 'file') {
-        if (!checked) check(fields), (checked = true);
+        if (!checked) {
+          await check(fields);
+          checked = true;
+        }
         if (!part.filename) {
           part.file.resume();
           continue;
@@ -611,7 +635,7 @@ async function readForm(req: FastifyRequest, check: (fields: Record<string, stri
         add(part.fieldname, String(part.value));
       }
     }
-    if (!checked) check(fields);
+    if (!checked) await check(fields);
   } catch (error) {
     cleanup();
     throw error;

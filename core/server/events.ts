@@ -1,4 +1,4 @@
-import type { Database } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /** What changed since the last push: the runs and tasks that some audit event names. */
 export interface LiveChange {
@@ -9,7 +9,7 @@ export interface LiveChange {
 /** One open event stream: what it may see, and how to write to it. */
 interface Listener {
   /** The part of a change this listener may know of (tasks of its queues); undefined: nothing. */
-  readonly filter: (change: LiveChange) => LiveChange | undefined;
+  readonly filter: (change: LiveChange) => Promise<LiveChange | undefined>;
   readonly write: (chunk: string) => void;
 }
 
@@ -22,39 +22,50 @@ interface Listener {
  */
 export class LiveEvents {
   private readonly listeners = new Set<Listener>();
-  private last: number;
+  private last = 0;
   private timer: NodeJS.Timeout | undefined;
   private beat = 0;
+  /** The read in progress: a slow read is not overtaken by the next tick. */
+  private polling: Promise<void> | undefined;
 
   /** `intervalMs`: how often the journal is read while a stream is open (default 1 s); a comment line every 25 s keeps proxies from closing idle streams. */
   constructor(
-    private readonly db: Database,
+    private readonly db: Sql,
     private readonly intervalMs = 1000,
-  ) {
-    this.last = this.maxSeq();
-  }
+  ) {}
 
-  /** Opens a stream: `write` gets `text/event-stream` chunks. Returns the function that closes it. */
-  listen(filter: Listener['filter'], write: Listener['write']): () => void {
+  /**
+   * Opens a stream: `write` gets `text/event-stream` chunks; `filter` says what of a change the
+   * stream may know. Returns the function that closes it. The first stream starts the timer from the
+   * journal's newest event (what happened before is on the page already).
+   */
+  async listen(filter: Listener['filter'], write: Listener['write']): Promise<() => void> {
     const listener = { filter, write };
-    this.listeners.add(listener);
     write('retry: 5000\n\n');
-    if (!this.timer) {
-      this.last = this.maxSeq();
-      this.timer = setInterval(() => this.poll(), this.intervalMs);
+    if (!this.timer && this.listeners.size === 0) {
+      this.timer = setInterval(() => void this.tick(), this.intervalMs);
       this.timer.unref();
+      this.last = await this.maxSeq();
     }
+    this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.stop();
     };
   }
 
+  /** One timer tick: a poll, unless the previous one is still reading; a failed read is tried again at the next tick. */
+  private async tick(): Promise<void> {
+    if (this.polling) return;
+    this.polling = this.poll()
+      .catch((error: unknown) => void process.stderr.write(`patchbay serve: live updates: ${(error as Error).message}\n`))
+      .finally(() => (this.polling = undefined));
+    await this.polling;
+  }
+
   /** Reads the journal past the last event seen and pushes what changed; called by the timer (and by tests). */
-  poll(): void {
-    const rows = this.db
-      .prepare('SELECT a.seq, a.run_id AS runId, a.task_id AS taskId FROM audit a WHERE a.seq > ? ORDER BY a.seq LIMIT 1000')
-      .all(this.last) as { seq: number; runId: string | null; taskId: string | null }[];
+  async poll(): Promise<void> {
+    const rows = await this.db.selectFrom('audit').select(['seq', 'run_id', 'task_id']).where('seq', '>', this.last).orderBy('seq').limit(1000).execute();
     const keepAlive = ++this.beat * this.intervalMs >= 25_000;
     if (keepAlive) this.beat = 0;
     if (!rows.length) {
@@ -65,16 +76,14 @@ export class LiveEvents {
     const runs = new Set<string>();
     const tasks = new Set<string>();
     for (const r of rows) {
-      if (r.runId) runs.add(r.runId);
-      if (r.taskId) tasks.add(r.taskId);
+      if (r.run_id) runs.add(r.run_id);
+      if (r.task_id) tasks.add(r.task_id);
     }
     // A task's own events carry no run id: its runs changed too.
-    for (const taskId of tasks) {
-      for (const { runId } of this.db.prepare('SELECT run_id AS runId FROM task_items WHERE task_id = ?').all(taskId) as { runId: string }[]) runs.add(runId);
-    }
+    if (tasks.size) for (const { run_id } of await this.db.selectFrom('task_items').select('run_id').where('task_id', 'in', [...tasks]).execute()) runs.add(run_id);
     const change: LiveChange = { runs: [...runs], tasks: [...tasks] };
-    for (const l of this.listeners) {
-      const seen = l.filter(change);
+    for (const l of [...this.listeners]) {
+      const seen = await l.filter(change);
       if (seen && (seen.runs.length || seen.tasks.length)) l.write(`event: change\ndata: ${JSON.stringify(seen)}\n\n`);
     }
   }
@@ -85,8 +94,9 @@ export class LiveEvents {
     this.timer = undefined;
   }
 
-  private maxSeq(): number {
-    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM audit').get() as { seq: number }).seq;
+  private async maxSeq(): Promise<number> {
+    const row = await this.db.selectFrom('audit').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    return Number(row?.seq ?? 0);
   }
 }
 

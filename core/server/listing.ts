@@ -1,6 +1,9 @@
 import { InvalidInputError } from '../errors.js';
 import type { AuditReport } from '../reconcile/audit.js';
-import type { Database } from '../store/database.js';
+import type { StoredFinding } from '../reconcile/history.js';
+import type { Expression, SqlBool } from 'kysely';
+import type { Sql } from '../store/sql.js';
+import type { RunsTable, TasksTable } from '../store/tables.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { Principal } from './access.js';
 
@@ -58,61 +61,96 @@ export function visibleQueues(who: Principal, profile: TenantProfile): readonly 
  * (null: all) or assigned to `actor`, and, for `mine`, to those assigned to `actor` or unassigned
  * in the actor's queues.
  */
-export function pageOfTasks(db: Database, args: { status: string; queue?: string; queues: readonly string[] | null; actor: string; mine?: { queues: readonly string[] }; limit: number; cursor?: string }): Page<string> {
+export async function pageOfTasks(db: Sql, args: { status: string; queue?: string; queues: readonly string[] | null; actor: string; mine?: { queues: readonly string[] }; limit: number; cursor?: string }): Promise<Page<string>> {
   const after = decodeCursor(args.cursor, isKey);
-  const where: string[] = [];
-  const values: unknown[] = [];
-  if (args.status !== 'all') where.push('status = ?'), values.push(args.status);
-  if (args.queue) where.push('queue = ?'), values.push(args.queue);
-  const inQueues = (qs: readonly string[]) => (qs.length ? `queue IN (${qs.map(() => '?').join(', ')})` : '0');
-  if (args.queues) where.push(`(${inQueues(args.queues)} OR assignee = ?)`), values.push(...args.queues, args.actor);
-  if (args.mine) where.push(`(assignee = ? OR (assignee IS NULL AND ${inQueues(args.mine.queues)}))`), values.push(args.actor, ...args.mine.queues);
-  // A row value, so that SQLite starts the index walk at the cursor instead of skipping the pages before it.
-  if (after) where.push('(due_at, id) > (?, ?)'), values.push(after[0], after[1]);
-  const rows = db
-    .prepare(`SELECT id, due_at AS dueAt FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY due_at, id LIMIT ?`)
-    .all(...values, args.limit + 1) as { id: string; dueAt: number }[];
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['id', 'due_at'])
+    .where((eb) => {
+      const where: Expression<SqlBool>[] = [];
+      if (args.status !== 'all') where.push(eb('status', '=', args.status as TasksTable['status']));
+      if (args.queue) where.push(eb('queue', '=', args.queue));
+      if (args.queues) where.push(eb.or([...(args.queues.length ? [eb('queue', 'in', [...args.queues])] : []), eb('assignee', '=', args.actor)]));
+      if (args.mine) where.push(eb.or([eb('assignee', '=', args.actor), ...(args.mine.queues.length ? [eb.and([eb('assignee', 'is', null), eb('queue', 'in', [...args.mine.queues])])] : [])]));
+      // A row value, so that the index walk starts at the cursor instead of skipping the pages before it.
+      if (after) where.push(eb(eb.refTuple('due_at', 'id'), '>', eb.tuple(after[0], after[1])));
+      return eb.and(where);
+    })
+    .orderBy('due_at')
+    .orderBy('id')
+    .limit(args.limit + 1)
+    .execute();
   const items = rows.slice(0, args.limit);
   const last = items.at(-1);
-  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.dueAt, last.id]) : null };
+  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.due_at, last.id]) : null };
 }
 
 /** Runs newest first, a page at a time (keyset paging on creation time and id). */
-export function pageOfRuns(db: Database, args: { status?: string; limit: number; cursor?: string }): Page<string> {
+export async function pageOfRuns(db: Sql, args: { status?: string; limit: number; cursor?: string }): Promise<Page<string>> {
   const before = decodeCursor(args.cursor, isKey);
-  const where: string[] = [];
-  const values: unknown[] = [];
-  if (args.status) where.push('status = ?'), values.push(args.status);
-  if (before) where.push('(created_at, id) < (?, ?)'), values.push(before[0], before[1]);
-  const rows = db
-    .prepare(`SELECT id, created_at AS createdAt FROM runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
-    .all(...values, args.limit + 1) as { id: string; createdAt: number }[];
+  const rows = await db
+    .selectFrom('runs')
+    .select(['id', 'created_at'])
+    .where((eb) => {
+      const where: Expression<SqlBool>[] = [];
+      if (args.status) where.push(eb('status', '=', args.status as RunsTable['status']));
+      if (before) where.push(eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(before[0], before[1])));
+      return eb.and(where);
+    })
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(args.limit + 1)
+    .execute();
   const items = rows.slice(0, args.limit);
   const last = items.at(-1);
-  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.createdAt, last.id]) : null };
+  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.created_at, last.id]) : null };
 }
 
+const canSee = (row: { queue: string; assignee: string | null }, queues: readonly string[] | null, actor: string) =>
+  queues === null || queues.includes(row.queue) || row.assignee?.toLowerCase() === actor.toLowerCase();
+
 /** Whether the task exists and `queues` (null: all) holds it, or it is assigned to the actor. */
-export function taskVisible(db: Database, taskId: string, queues: readonly string[] | null, actor: string): boolean {
-  const row = db.prepare('SELECT queue, assignee FROM tasks WHERE id = ?').get(taskId) as { queue: string; assignee: string | null } | undefined;
-  return !!row && (queues === null || queues.includes(row.queue) || row.assignee?.toLowerCase() === actor.toLowerCase());
+export async function taskVisible(db: Sql, taskId: string, queues: readonly string[] | null, actor: string): Promise<boolean> {
+  const row = await db.selectFrom('tasks').select(['queue', 'assignee']).where('id', '=', taskId).executeTakeFirst();
+  return !!row && canSee(row, queues, actor);
+}
+
+/** The tasks of `taskIds` that {@link taskVisible} would show, in the order given (one query for all). */
+export async function visibleTasks(db: Sql, taskIds: readonly string[], queues: readonly string[] | null, actor: string): Promise<string[]> {
+  if (!taskIds.length) return [];
+  const rows = await db.selectFrom('tasks').select(['id', 'queue', 'assignee']).where('id', 'in', [...taskIds]).execute();
+  const seen = new Set(rows.filter((r) => canSee(r, queues, actor)).map((r) => r.id));
+  return taskIds.filter((id) => seen.has(id));
 }
 
 /**
  * Whether an evidence file (by content hash) belongs to a task in `queues`, or to a step of a run
- * one of whose tasks is in `queues` (null: all, when some task or step refers to it).
+ * one of whose tasks is in `queues` (null: all, when some task or step refers to it). `sha` is 64
+ * lowercase hex digits (the route checks it), so it holds no LIKE wildcard and compares the same
+ * on both databases.
  */
-export function evidenceVisible(db: Database, sha: string, queues: readonly string[] | null): boolean {
-  const inQueues = queues === null ? '1' : queues.length ? `t.queue IN (${queues.map(() => '?').join(', ')})` : '0';
-  const qs = queues ?? [];
-  const inTask = db.prepare(`SELECT 1 FROM tasks t WHERE ${inQueues} AND (instr(t.content, ?) > 0 OR instr(t.evidence, ?) > 0) LIMIT 1`).get(...qs, sha, sha);
+export async function evidenceVisible(db: Sql, sha: string, queues: readonly string[] | null): Promise<boolean> {
+  if (!/^[0-9a-f]{64}$/.test(sha)) return false;
+  if (queues !== null && queues.length === 0) return false;
+  const within = `%${sha}%`;
+  const inTask = await db
+    .selectFrom('tasks as t')
+    .select('t.id')
+    .where((eb) => eb.and([...(queues ? [eb('t.queue', 'in', [...queues])] : []), eb.or([eb('t.content', 'like', within), eb('t.evidence', 'like', within)])]))
+    .limit(1)
+    .executeTakeFirst();
   if (inTask) return true;
-  const inStep = db
-    .prepare(`SELECT 1 FROM steps s JOIN task_items i ON i.run_id = s.run_id JOIN tasks t ON t.id = i.task_id WHERE ${inQueues} AND instr(s.evidence, ?) > 0 LIMIT 1`)
-    .get(...qs, sha);
+  const inStep = await db
+    .selectFrom('steps as s')
+    .innerJoin('task_items as i', 'i.run_id', 's.run_id')
+    .innerJoin('tasks as t', 't.id', 'i.task_id')
+    .select('s.run_id')
+    .where((eb) => eb.and([...(queues ? [eb('t.queue', 'in', [...queues])] : []), eb('s.evidence', 'like', within)]))
+    .limit(1)
+    .executeTakeFirst();
   if (inStep) return true;
   // An admin may read a step's evidence of a run that never had a task.
-  return queues === null && !!db.prepare('SELECT 1 FROM steps WHERE instr(evidence, ?) > 0 LIMIT 1').get(sha);
+  return queues === null && !!(await db.selectFrom('steps').select('run_id').where('evidence', 'like', within).limit(1).executeTakeFirst());
 }
 
 /** One finding of the newest reconciliation of an app, as the reconciliation API pages them. */
@@ -125,22 +163,41 @@ export interface FindingRow {
 }
 
 /**
- * The current findings (each app's newest reconciliation) a page at a time, in app order then as
- * stored, read by key from the store: memory stays bounded by the page whatever the count.
+ * The current findings (each app's newest reconciliation) a page at a time, in app order then by
+ * kind, person and detail, read from the store a page at a time: memory stays bounded by the page
+ * whatever the count. The cursor is the app's place and the offset within its findings (a
+ * reconciliation's findings are written once, so the offset stays valid).
  */
-export function pageOfFindings(db: Database, report: AuditReport, args: { limit: number; cursor?: string }): Page<FindingRow> & { total: number } {
+export async function pageOfFindings(db: Sql, report: AuditReport, args: { limit: number; cursor?: string }): Promise<Page<FindingRow> & { total: number }> {
   const latest = report.apps.filter((a) => a.latest).map((a) => ({ app: a.app, id: (a.latest as { id: number }).id, findings: a.latest!.findings }));
-  const from = decodeCursor(args.cursor, isKey) ?? [0, '0'];
+  const from = decodeCursor(args.cursor, isPlace) ?? [0, '0'];
   const items: FindingRow[] = [];
   let next: string | null = null;
-  const read = db.prepare('SELECT rowid AS at, kind, person, detail, first_seen_at AS firstSeenAt FROM reconcile_findings WHERE reconciliation_id = ? AND rowid > ? ORDER BY rowid LIMIT ?');
   for (let i = from[0]; i < latest.length && next === null; i++) {
-    const after = i === from[0] ? Number(from[1]) : 0;
+    const skip = i === from[0] ? Number(from[1]) : 0;
     const want = args.limit - items.length;
-    const rows = read.all(latest[i]!.id, after, want + 1) as (Omit<FindingRow, 'app'> & { at: number })[];
-    for (const r of rows.slice(0, want)) items.push({ app: latest[i]!.app, kind: r.kind, person: r.person, detail: r.detail, firstSeenAt: r.firstSeenAt });
-    if (rows.length > want) next = encode([i, String(rows[want - 1]?.at ?? after)]);
+    const rows = await findingsOf(db, latest[i]!.id).limit(want + 1).offset(skip).execute();
+    for (const r of rows.slice(0, want)) items.push({ app: latest[i]!.app, kind: r.kind, person: r.person, detail: r.detail, firstSeenAt: r.first_seen_at });
+    if (rows.length > want) next = encode([i, String(skip + want)]);
     else if (items.length === args.limit && i + 1 < latest.length) next = encode([i + 1, '0']);
   }
   return { items, next, total: latest.reduce((n, l) => n + l.findings, 0) };
 }
+
+const isPlace = (v: unknown): v is [number, string] => isKey(v) && v[0] >= 0 && /^\d{1,9}$/.test(v[1]);
+
+/** The first `limit` findings of one reconciliation, by kind, person and detail (what the reconciliation page shows). */
+export async function firstFindings(db: Sql, reconciliationId: number, limit: number): Promise<StoredFinding[]> {
+  const rows = await findingsOf(db, reconciliationId).limit(limit).execute();
+  return rows.map((r) => ({ kind: r.kind as StoredFinding['kind'], person: r.person, detail: r.detail, firstSeenAt: r.first_seen_at }));
+}
+
+const findingsOf = (db: Sql, reconciliationId: number) =>
+  db
+    .selectFrom('reconcile_findings')
+    .select(['kind', 'person', 'detail', 'first_seen_at'])
+    .where('reconciliation_id', '=', reconciliationId)
+    .orderBy('kind')
+    .orderBy('person')
+    .orderBy('detail')
+    .orderBy('first_seen_at');

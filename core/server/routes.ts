@@ -56,8 +56,8 @@ export interface AccessPolicy {
   /** The operator session cookie's value on a request. */
   sessionOf(req: FastifyRequest): string | undefined;
   /** Whether the principal may see the task / the evidence file (404 otherwise). */
-  canSeeTask(who: Principal, taskId: string): boolean;
-  canSeeEvidence(who: Principal, sha: string): boolean;
+  canSeeTask(who: Principal, taskId: string): Promise<boolean>;
+  canSeeEvidence(who: Principal, sha: string): Promise<boolean>;
 }
 
 /**
@@ -81,25 +81,25 @@ export function enforceDeclaredAccess(app: FastifyInstance, policy: AccessPolicy
     if (access.kind === 'public') return;
     const params = req.params as Record<string, string>;
     if (access.kind === 'bridge') {
-      const who = policy.store.bearer(req.headers.authorization);
+      const who = await policy.store.bearer(req.headers.authorization);
       if (!isBridgeToken(who) || !who.scopes!.includes(`scim:${params.app ?? ''}` as TokenScope)) throw new AccessDeniedError(`the token is not a SCIM bridge token for ${params.app ?? 'this app'}`, 403);
       req.principal = who;
       return;
     }
     if (access.kind === 'token') {
-      const who = policy.store.bearer(req.headers.authorization);
+      const who = await policy.store.bearer(req.headers.authorization);
       if (isBridgeToken(who)) throw new AccessDeniedError('a SCIM bridge token is for /scim/v2/<app>/ only', 403);
       if (access.scope && !who.scopes?.includes(access.scope)) throw new AccessDeniedError(`the API token lacks the ${access.scope} scope`, 403);
       req.principal = who;
-      if (access.queue === 'task' && !policy.canSeeTask(who, params.id ?? '')) throw new NotFoundError('task', params.id ?? '');
+      if (access.queue === 'task' && !(await policy.canSeeTask(who, params.id ?? ''))) throw new NotFoundError('task', params.id ?? '');
       return;
     }
-    const who = policy.store.session(policy.sessionOf(req));
+    const who = await policy.store.session(policy.sessionOf(req));
     if (!who) return signInFirst(req, reply);
     if (access.role === 'admin' && who.role !== 'admin') throw new AccessDeniedError(`this page is for admins; ${who.actor} is an ${who.role}`, 403);
     req.principal = who;
-    if (access.queue === 'task' && !policy.canSeeTask(who, params.id ?? '')) throw new NotFoundError('task', params.id ?? '');
-    if (access.queue === 'evidence' && !policy.canSeeEvidence(who, params.sha ?? '')) throw new NotFoundError('evidence file', params.sha ?? '');
+    if (access.queue === 'task' && !(await policy.canSeeTask(who, params.id ?? ''))) throw new NotFoundError('task', params.id ?? '');
+    if (access.queue === 'evidence' && !(await policy.canSeeEvidence(who, params.sha ?? ''))) throw new NotFoundError('evidence file', params.sha ?? '');
   });
   return declared;
 }

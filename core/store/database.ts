@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { PatchbayError } from '../errors.js';
 import { displayPath } from '../paths.js';
+import { databaseFile, describeSqliteError } from './location.js';
 import { migrations } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
@@ -37,17 +36,7 @@ export class StoreError extends PatchbayError {
   }
 }
 
-/** Where the embedded store lives: --data-dir, else PATCHBAY_DATA_DIR, else the user's data folder. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.PATCHBAY_DATA_DIR) return path.resolve(env.PATCHBAY_DATA_DIR);
-  const base = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
-  return path.join(base, 'patchbay');
-}
-
-export const databaseFile = (dataDir: string) => path.join(dataDir, 'patchbay.db');
-
-/** Whether a data folder already holds a store (commands that only read do not create one). */
-export const storeExists = (dataDir: string): boolean => existsSync(databaseFile(dataDir));
+export { databaseFile, defaultDataDir, describeSqliteError, storeExists } from './location.js';
 
 /** The busy timeout of every connection: PATCHBAY_BUSY_TIMEOUT_MS, else 5 000 ms. */
 export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => Number(env.PATCHBAY_BUSY_TIMEOUT_MS) || 5000;
@@ -119,12 +108,4 @@ function migrate(db: Database, file: string): void {
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
     }
   }).immediate();
-}
-
-export function describeSqliteError(error: unknown): string {
-  const code = (error as { code?: string }).code ?? '';
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return 'is not a Patchbay database or is corrupt (move it aside to start afresh)';
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'is locked by another process; try again when it has finished';
-  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') return `cannot be opened for writing (${code})`;
-  return `database error: ${(error as Error)?.message ?? String(error)}`;
 }

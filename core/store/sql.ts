@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type ControlledTransaction, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { InvalidInputError } from '../errors.js';
 import { type Database as SqliteHandle, StoreError, databaseFile, openDatabase } from './database.js';
+import { redactUrl } from './location.js';
 import { migrations } from './migrations.js';
 import { EmbeddedSqliteDialect } from './sqlite-dialect.js';
 import type { Tables } from './tables.js';
@@ -145,38 +145,7 @@ async function schemaVersionOf(db: Sql, dialect: Dialect): Promise<number> {
 /** Where the store is: a PostgreSQL address (`--database`, else PATCHBAY_DATABASE_URL), else the embedded file in the data folder. */
 export type StoreTarget = { readonly dataDir: string; readonly url?: undefined } | { readonly url: string; readonly dataDir?: string };
 
-/**
- * The PostgreSQL address chosen by `--database` or, without it, PATCHBAY_DATABASE_URL; undefined
- * for the embedded store.
- * @throws InvalidInputError when the value is not a postgres:// or postgresql:// address.
- */
-export function chosenDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const value = flag ?? (env.PATCHBAY_DATABASE_URL || undefined);
-  if (value === undefined) return undefined;
-  const where = flag !== undefined ? '--database' : 'PATCHBAY_DATABASE_URL';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (cause) {
-    throw new InvalidInputError({ file: where }, 'is not an address: expected postgres://user@host:5432/database', { cause });
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new InvalidInputError({ file: where }, `${url.protocol}// is not supported: expected postgres://user@host:5432/database (without it, the embedded SQLite store is used)`);
-  }
-  return value;
-}
-
-/** A PostgreSQL address as it may be printed: without its password or query string. */
-export function redactUrl(address: string): string {
-  try {
-    const url = new URL(address);
-    if (url.password) url.password = '***';
-    url.search = '';
-    return url.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
+export { chosenDatabaseUrl, redactUrl } from './location.js';
 
 export interface OpenStoreOptions {
   /**

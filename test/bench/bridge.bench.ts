@@ -23,7 +23,7 @@ const profile = services.profiles.load();
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
 
 const server = await startServer({ services, runtime, profile, port: 0, version: 'bench', tickMs: 3_600_000, scimRequestsPerMinute: 100_000_000 });
-const { token } = server.access.createBridgeToken('6sense');
+const { token } = (await server.access.createBridgeToken('6sense'));
 const userName = (i: number) => `user${i}@acme.com`;
 const bridgeIds: string[] = [];
 await runtime.store.transaction(async () => {

@@ -32,7 +32,7 @@ const tasks = await runtime.tasks.list({ status: 'open', queue: 'it-ops', limit:
 console.log(`store: ${tasks.length} open tasks in it-ops (made in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
 const server = await startServer({ services, runtime, profile, port: 0, version: 'bench', tickMs: 3_600_000 });
-const { token } = server.access.createToken({ name: 'bench', actor: 'it.oncall@acme.example', role: 'operator' });
+const { token } = (await server.access.createToken({ name: 'bench', actor: 'it.oncall@acme.example', role: 'operator' }));
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
 function report(label: string, result: any): void {

@@ -1,5 +1,5 @@
 import type { PatchbayServer } from '../../core/server/app.js';
-import type { Database } from '../../core/store/database.js';
+import type { StoreDatabase } from '../../core/store/sql.js';
 
 /** One SCIM answer: status, parsed body (undefined when empty), headers. */
 export interface ScimAnswer {
@@ -50,5 +50,9 @@ export const newUser = (email: string, givenName: string, familyName: string, mo
 });
 
 /** The runs the store holds, by idempotency key prefix. */
-export const runsWithKey = (db: Database, prefix: string) =>
-  db.prepare('SELECT id, idempotency_key AS key FROM runs WHERE idempotency_key LIKE ?').all(`${prefix}%`) as { id: string; key: string }[];
+export const runsWithKey = async (store: StoreDatabase, prefix: string): Promise<{ id: string; key: string }[]> => {
+  // A key range rather than LIKE: exact on both databases whatever the prefix holds (the prefix's last character bumped by one).
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const rows = await store.db.selectFrom('runs').select(['id', 'idempotency_key']).where('idempotency_key', '>=', prefix).where('idempotency_key', '<', end).orderBy('created_at').orderBy('id').execute();
+  return rows.map((r) => ({ id: r.id, key: r.idempotency_key }));
+};

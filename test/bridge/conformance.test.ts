@@ -8,7 +8,7 @@ async function bridge(options: { app?: string } = {}) {
   const h = await harness();
   const server = await serverFor(h);
   const app = options.app ?? '6sense';
-  const { token } = server.access.createBridgeToken(app);
+  const { token } = (await server.access.createBridgeToken(app));
   return { h, server, scim: new ScimClient(server, app, token), token };
 }
 
@@ -95,8 +95,8 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal((await scim.get('/Users')).body.totalResults, 0, 'nothing was stored by the refused requests');
   });
 
-  it('answers 404 with detail for an unknown id, 409 uniqueness for a taken userName (any case), 401 for a wrong token', async () => {
-    const { scim, server } = await bridge();
+  it('answers 404 with detail for an unknown id, 409 uniqueness for a taken userName (any case, also when two arrive at once), 401 for a wrong token', async () => {
+    const { h, scim, server } = await bridge();
     const missing = await scim.get('/Users/00000000-0000-0000-0000-000000000000');
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body.schemas, ['urn:ietf:params:scim:api:messages:2.0:Error']);
@@ -109,6 +109,12 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(again.status, 409);
     assert.equal(again.body.scimType, 'uniqueness');
     assert.equal(again.body.status, '409');
+    // Two creations of one userName at once (an IdP's retry racing its first try): one 201, one 409, one onboarding.
+    const raced = await Promise.all([scim.post('/Users', newUser('bob@acme.com', 'Bob', 'Baker')), scim.post('/Users', newUser('Bob@acme.com', 'Bob', 'Baker'))]);
+    assert.deepEqual(raced.map((r) => r.status).sort(), [201, 409], JSON.stringify(raced.map((r) => r.body)));
+    assert.equal(raced.find((r) => r.status === 409)!.body.scimType, 'uniqueness');
+    assert.equal((await scim.filter('userName eq "bob@acme.com"')).body.totalResults, 1);
+    assert.equal((await runsWithKey(h.runtime.store, 'scim:6sense:user:bob@acme.com:onboard:')).length, 1);
 
     const wrong = await new ScimClient(server, '6sense', `pb_${'0'.repeat(12)}_${'A'.repeat(43)}`).get('/Users');
     assert.equal(wrong.status, 401);
@@ -118,14 +124,14 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { status: string }).status, '401');
     // A token for another app, and an ordinary API token, are refused; a bridge token opens no API route.
-    const other = server.access.createBridgeToken('alkami');
+    const other = (await server.access.createBridgeToken('alkami'));
     assert.equal((await new ScimClient(server, '6sense', other.token).get('/Users')).status, 403);
-    const api = server.access.createToken({ name: 'ci', actor: 'ci@acme.com', role: 'admin' });
+    const api = (await server.access.createToken({ name: 'ci', actor: 'ci@acme.com', role: 'admin' }));
     assert.equal((await new ScimClient(server, '6sense', api.token).get('/Users')).status, 403);
     const viaApi = await fetch(`${server.url}/api/v1/runs`, { headers: { authorization: `Bearer ${other.token}` } });
     assert.equal(viaApi.status, 403);
     // An app that is not installed.
-    const ghost = server.access.createBridgeToken('ghost');
+    const ghost = (await server.access.createBridgeToken('ghost'));
     const unknownApp = await new ScimClient(server, 'ghost', ghost.token).get('/Users');
     assert.equal(unknownApp.status, 404);
     assert.match(unknownApp.body.detail, /no app ghost is installed/);
@@ -144,7 +150,7 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     }
     assert.equal(new Set(answers.map((a) => a.body[patchbaySchema].runId)).size, 1);
     assert.equal(answers[2]!.body.meta.version, 'W/"2"', 'the repeats changed nothing');
-    const offboardings = runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`);
+    const offboardings = (await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`));
     assert.equal(offboardings.length, 1);
     assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).playbook, 'offboard');
     assert.equal((await h.runtime.engine.get(offboardings[0]!.id)).request.subject.email, 'alice@acme.com');
@@ -157,13 +163,13 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     const deleted = await scim.delete(`/Users/${id}`);
     assert.equal(deleted.status, 204);
     assert.equal((await scim.get(`/Users/${id}`)).status, 404);
-    assert.equal(runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`).length, 1, 'a DELETE after a deactivation offboards nothing twice');
+    assert.equal((await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`)).length, 1, 'a DELETE after a deactivation offboards nothing twice');
     // The userName is free again: a new User, whose onboarding joins the one still open for her (a person's task in 6sense).
     const recreated = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
     assert.equal(recreated.status, 201);
     assert.notEqual(recreated.body.id, id);
     assert.equal(recreated.body[patchbaySchema].runId, created.body[patchbaySchema].runId);
-    assert.equal(runsWithKey(h.runtime.db, 'scim:6sense:user:alice@acme.com:onboard:').length, 1);
+    assert.equal((await runsWithKey(h.runtime.store, 'scim:6sense:user:alice@acme.com:onboard:')).length, 1);
   });
 
   it('serves discovery: ServiceProviderConfig, ResourceTypes, Schemas', async () => {

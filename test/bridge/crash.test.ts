@@ -7,7 +7,7 @@ import { scratchDir } from '../support/fixtures.js';
 import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
 import { ScimClient } from './client.js';
-import { newUser, patchOp, patchbaySchema } from './client.js';
+import { newUser, patchOp, patchbaySchema, runsWithKey as runsWithKeyIn } from './client.js';
 
 const main = path.join(packageRoot, 'dist', 'core', 'cli', 'main.js');
 const env = (dataDir: string) => ({ ...process.env, PATCHBAY_DATA_DIR: dataDir, PATCHBAY_CONNECTORS: '' });
@@ -97,19 +97,19 @@ describe('SCIM bridge crash safety: SIGKILL the server during a write, the IdP r
   it('the narrowest window, made on purpose: the run committed but the resource not (the server died between them): the retried POST joins that run', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const scim = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+    const scim = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
     // What the dead server had committed: the onboarding under the key the bridge computes, nothing in scim_resources.
     const [died] = await h.runtime.runs.start([{ source: 'the server before SIGKILL', request: { playbook: 'onboard', app: '6sense', subject: { email: 'bob@acme.com' }, idempotencyKey: 'scim:6sense:user:bob@acme.com:onboard:1' } }], h.profile);
     assert.equal((await scim.filter('userName eq "bob@acme.com"')).body.totalResults, 0);
     const retried = await scim.post('/Users', newUser('Bob@acme.com', 'Bob', 'Baker'));
     assert.equal(retried.status, 201);
     assert.equal(retried.body[patchbaySchema].runId, died!.run.id);
-    assert.equal(h.runtime.db.prepare("SELECT count(*) FROM runs WHERE idempotency_key LIKE 'scim:%'").pluck().get(), 1);
+    assert.equal((await runsWithKeyIn(h.runtime.store, 'scim:')).length, 1);
     // And for a PATCH: the offboarding committed under version 2's key, the resource still active at version 1.
     const id = retried.body.id;
     const [off] = await h.runtime.runs.start([{ source: 'the server before SIGKILL', request: { playbook: 'offboard', app: '6sense', subject: { email: 'bob@acme.com' }, idempotencyKey: `scim:6sense:${id}:offboard:2` } }], h.profile);
     const patched = await scim.patch(`/Users/${id}`, patchOp({ op: 'replace', path: 'active', value: false }));
     assert.equal(patched.body[patchbaySchema].runId, off!.run.id);
-    assert.equal(h.runtime.db.prepare("SELECT count(*) FROM runs WHERE idempotency_key LIKE 'scim:%'").pluck().get(), 2);
+    assert.equal((await runsWithKeyIn(h.runtime.store, 'scim:')).length, 2);
   });
 });

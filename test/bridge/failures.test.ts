@@ -24,7 +24,7 @@ async function failRun(h: Awaited<ReturnType<typeof harness>>, runId: string) {
 async function failedOnboarding() {
   const h = await harness();
   const server = await serverFor(h);
-  const scim = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+  const scim = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
   const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
   const runId = created.body[patchbaySchema].runId as string;
   await failRun(h, runId);
@@ -61,6 +61,15 @@ describe('SCIM bridge: a failed run tells the operator that the IdP believes oth
     assert.equal((await h.runtime.tasks.complete(task.id, { by, evidence: [{ text: 'unassigned Alice in Okta' }] })).status, 'completed');
     assert.equal((await h.run(runId)).status, 'failed');
     assert.deepEqual(await server.bridge.failures.sweep(), []);
+  });
+
+  it('two sweeps at once (two catch-up loops) open one task for a failed run', async () => {
+    const { h, server } = await failedOnboarding();
+    const other = await serverFor(h);
+    const [first, second] = await Promise.all([server.bridge.failures.sweep(), other.bridge.failures.sweep()]);
+    assert.equal(first.length + second.length, 1, JSON.stringify({ first, second }));
+    assert.equal((await failureTasks(h)).length, 1);
+    assert.deepEqual(await h.runtime.store.db.selectFrom('scim_failure_tasks').select('task_id').execute(), [{ task_id: [...first, ...second][0] }]);
   });
 
   it('the server\'s catch-up loop opens it, and runs not started by the bridge get none', async () => {

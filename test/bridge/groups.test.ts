@@ -8,7 +8,7 @@ const groupExtension = 'urn:ietf:params:scim:schemas:extension:patchbay:2.0:Grou
 async function bridge(app: string) {
   const h = await harness();
   const server = await serverFor(h);
-  return { h, scim: new ScimClient(server, app, server.access.createBridgeToken(app).token) };
+  return { h, scim: new ScimClient(server, app, (await server.access.createBridgeToken(app)).token) };
 }
 
 /** The desired access a run was started with. */
@@ -68,7 +68,7 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
     assert.deepEqual(await accessOf(h, runId), { roles: ['Controller'] });
     // The IdP's retry: nothing new.
     assert.equal((await scim.patch('/Groups/controller', add)).status, 200);
-    assert.equal(runsWithKey(h.runtime.db, `scim:spendesk:group:controller:${alice.body.id}:add`).length, 1);
+    assert.equal((await runsWithKey(h.runtime.store, `scim:spendesk:group:controller:${alice.body.id}:add`)).length, 1);
     // A second role while the first change is open: the open change does not carry it, so 409 and nothing recorded.
     const adminAdd = patchOp({ op: 'add', path: 'members', value: [{ value: alice.body.id }] });
     const busy = await scim.patch('/Groups/administrator', adminAdd);
@@ -86,13 +86,13 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
     const removed = await scim.patch('/Groups/controller', patchOp({ op: 'remove', path: `members[value eq "${alice.body.id}"]` }));
     assert.equal(removed.status, 200);
     assert.deepEqual(removed.body.members, []);
-    const revoke = runsWithKey(h.runtime.db, `scim:spendesk:group:controller:${alice.body.id}:remove`);
+    const revoke = (await runsWithKey(h.runtime.store, `scim:spendesk:group:controller:${alice.body.id}:remove`));
     assert.equal(revoke.length, 1);
     assert.deepEqual(await accessOf(h, revoke[0]!.id), { roles: ['Administrator'] });
     await finish(h, revoke[0]!.id);
     // Re-adding later is a new change, with a run of its own.
     await scim.patch('/Groups/controller', add);
-    assert.equal(runsWithKey(h.runtime.db, `scim:spendesk:group:controller:${alice.body.id}:add`).length, 2);
+    assert.equal((await runsWithKey(h.runtime.store, `scim:spendesk:group:controller:${alice.body.id}:add`)).length, 2);
   });
 
   it('refuses what it cannot do honestly: unknown members, renames, other paths, and creating, replacing or deleting a role', async () => {
@@ -114,6 +114,6 @@ describe('SCIM bridge: Groups for apps with entitlements', function () {
       assert.equal(answer.body.schemas[0], 'urn:ietf:params:scim:api:messages:2.0:Error');
       assert.match(answer.body.detail, /fixed by the vendor/);
     }
-    assert.equal(runsWithKey(h.runtime.db, 'scim:spendesk:group:').length, 0);
+    assert.equal((await runsWithKey(h.runtime.store, 'scim:spendesk:group:')).length, 0);
   });
 });

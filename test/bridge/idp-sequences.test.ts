@@ -19,7 +19,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
   it("Okta: test connection, userName filter, POST, PUT profile push, PATCH active false: one onboarding, an honest failure for the change 6sense cannot make, one offboarding", async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const okta = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+    const okta = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
     const probe = await okta.get('/Users?startIndex=1&count=2');
     assert.equal(probe.status, 200);
     assert.equal(probe.body.totalResults, 0);
@@ -51,7 +51,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     const deactivated = await okta.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } }));
     assert.equal(deactivated.status, 200);
     assert.equal(deactivated.body.active, false);
-    const runs = await Promise.all(runsWithKey(h.runtime.db, 'scim:6sense:').map((r) => h.runtime.engine.get(r.id)));
+    const runs = await Promise.all((await runsWithKey(h.runtime.store, 'scim:6sense:')).map((r) => h.runtime.engine.get(r.id)));
     assert.equal(runs.filter((r) => r.playbook === 'onboard').length, 1);
     assert.equal(runs.filter((r) => r.playbook === 'offboard').length, 1);
     assert.equal(runs.find((r) => r.playbook === 'offboard')!.request.subject.email, 'dana@acme.com');
@@ -71,7 +71,7 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
   it('Entra ID: filters quoted and unquoted, POST with the enterprise extension, capitalised ops, path-less values, filtered paths, "False", soft then hard delete', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const entra = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+    const entra = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
     // Entra's connection test: a filter on a random userName that matches nothing.
     assert.equal((await entra.filter('userName eq "non-existent user 51ab9c1e"')).body.totalResults, 0);
     const created = await entra.post('/Users', {
@@ -126,20 +126,20 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
       assert.equal(off.status, 200);
       assert.equal(off.body.active, false);
     }
-    assert.equal(runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`).length, 1);
+    assert.equal((await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`)).length, 1);
     assert.equal((await entra.patch(`/Users/${id}`, patchOp({ op: 'Replace', path: 'active', value: 'maybe' }))).body.scimType, 'invalidValue');
     // Hard delete later: 204, then gone; no second offboarding.
     assert.equal((await entra.delete(`/Users/${id}`)).status, 204);
     assert.equal((await entra.get(`/Users/${id}`)).status, 404);
     assert.equal((await entra.delete(`/Users/${id}`)).status, 404);
-    assert.equal(runsWithKey(h.runtime.db, `scim:6sense:${id}:offboard:`).length, 1);
+    assert.equal((await runsWithKey(h.runtime.store, `scim:6sense:${id}:offboard:`)).length, 1);
   });
 
   it('end to end: Okta deactivates Alice → the Spendesk offboarding runs → the browser removes her in the console → GET shows her inactive and done', async () => {
     const sim = await spendeskConsole();
     const h = await consoleHarness(sim);
     const server = await serverFor(h);
-    const okta = new ScimClient(server, 'spendesk', server.access.createBridgeToken('spendesk').token);
+    const okta = new ScimClient(server, 'spendesk', (await server.access.createBridgeToken('spendesk')).token);
     const created = await okta.post('/Users', newUser('alice@acme.com', 'Alice', 'Martin', { externalId: '00u-alice' }));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id;

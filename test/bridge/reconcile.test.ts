@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bridgeFromReconciliation } from '../../core/bridge/reconcile.js';
 import type { AccountRecord, Snapshot } from '../../core/reconcile/snapshot.js';
-import { openDatabase } from '../../core/store/database.js';
+import { openStore } from '../../core/store/sql.js';
 import { runCli, scratchDir } from '../support/fixtures.js';
 import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
@@ -26,7 +26,7 @@ async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
 async function bridge(app = '6sense') {
   const h = await harness();
   const server = await serverFor(h);
-  const { token } = server.access.createBridgeToken(app);
+  const { token } = (await server.access.createBridgeToken(app));
   return { h, scim: new ScimClient(server, app, token), tenant: h.profile.profile.tenant };
 }
 
@@ -41,7 +41,7 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     const kept = await scim.post('/Users', newUser('kept@acme.com', 'Kim', 'Kept'));
     await finish(h, kept.body[patchbaySchema].runId);
     const said: string[] = [];
-    const result = bridgeFromReconciliation(h.runtime.db, tenant, read('6sense', [
+    const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [
       { email: 'KEPT@acme.com', active: true },
       { email: 'found@acme.com', userName: 'found@acme.com', active: true },
       { email: 'left@acme.com', active: false },
@@ -62,7 +62,7 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     assert.equal(byName['kept@acme.com'].active, true);
     assert.equal(byName['kept@acme.com'].meta.version, 'W/"1"', 'a User that agrees with the read is not rewritten');
     // The same read again changes nothing.
-    assert.deepEqual(bridgeFromReconciliation(h.runtime.db, tenant, read('6sense', [{ email: 'kept@acme.com', active: true }, { email: 'found@acme.com', active: true }, { email: 'left@acme.com', active: false }]), h.clock.now()), { applied: true, added: 0, deactivated: 0, corrected: 0, inFlight: 0, unusable: 0 });
+    assert.deepEqual(await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [{ email: 'kept@acme.com', active: true }, { email: 'found@acme.com', active: true }, { email: 'left@acme.com', active: false }]), h.clock.now()), { applied: true, added: 0, deactivated: 0, corrected: 0, inFlight: 0, unusable: 0 });
   });
 
   it('corrects active from the read, but leaves a User whose run is still at work to that run', async () => {
@@ -70,7 +70,7 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     const pending = await scim.post('/Users', newUser('pending@acme.com', 'Pat', 'Pending'));
     const done = await scim.post('/Users', newUser('done@acme.com', 'Dan', 'Done'));
     await finish(h, done.body[patchbaySchema].runId);
-    const result = bridgeFromReconciliation(h.runtime.db, tenant, read('6sense', [{ email: 'done@acme.com', active: false }]), h.clock.now());
+    const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [{ email: 'done@acme.com', active: false }]), h.clock.now());
     assert.deepEqual(result, { applied: true, added: 0, deactivated: 0, corrected: 1, inFlight: 1, unusable: 0 });
     assert.equal((await scim.get(`/Users/${done.body.id}`)).body.active, false);
     const still = await scim.get(`/Users/${pending.body.id}`);
@@ -83,19 +83,19 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
     await finish(h, created.body[patchbaySchema].runId);
     const said: string[] = [];
-    const result = bridgeFromReconciliation(h.runtime.db, tenant, read('6sense', [{ email: 'new@acme.com', active: true }], ['ended at 1 of totalResults 3']), h.clock.now(), (l) => said.push(l));
+    const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [{ email: 'new@acme.com', active: true }], ['ended at 1 of totalResults 3']), h.clock.now(), (l) => said.push(l));
     assert.equal(result.applied, false);
     assert.match(result.reason!, /incomplete \(ended at 1 of totalResults 3\)/);
     assert.match(said.join('\n'), /left as they were/);
     const list = await scim.get('/Users');
     assert.equal(list.body.totalResults, 1);
     assert.equal(list.body.Resources[0].active, true);
-    const other = bridgeFromReconciliation(h.runtime.db, tenant, read('spendesk', [{ email: 'x@acme.com', active: true }]), h.clock.now());
+    const other = await bridgeFromReconciliation(h.runtime.store, tenant, read('spendesk', [{ email: 'x@acme.com', active: true }]), h.clock.now());
     assert.equal(other.applied, false);
-    assert.equal((h.runtime.db.prepare("SELECT COUNT(*) AS n FROM scim_resources WHERE app = 'spendesk'").get() as { n: number }).n, 0);
+    assert.deepEqual(await h.runtime.store.db.selectFrom('scim_resources').select('id').where('app', '=', 'spendesk').execute(), []);
   });
 
-  it('patchbay reconcile feeds the bridge of the app it reads', () => {
+  it('patchbay reconcile feeds the bridge of the app it reads', async () => {
     const dir = scratchDir();
     const data = path.join(dir, 'data');
     const token = runCli(['--data-dir', data, 'bridge', 'token', 'create', '--app', 'spendesk']);
@@ -107,12 +107,12 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
     const report = runCli(['--data-dir', data, 'reconcile', '--app', 'spendesk', '--idp-from', idp, '--from', members, '--map', 'email=Work email']);
     assert.equal(report.status, 0, report.stderr);
     assert.match(report.stderr, /SCIM bridge of spendesk: 2 accounts added/);
-    const db = openDatabase(data);
+    const store = await openStore({ dataDir: data });
     try {
-      const rows = db.prepare("SELECT user_name AS userName, active FROM scim_resources WHERE app = 'spendesk' ORDER BY user_name").all();
-      assert.deepEqual(rows, [{ userName: 'alice@acme.com', active: 1 }, { userName: 'bob@acme.com', active: 1 }]);
+      const rows = await store.db.selectFrom('scim_resources').select(['user_name', 'active']).where('app', '=', 'spendesk').orderBy('user_name').execute();
+      assert.deepEqual(rows, [{ user_name: 'alice@acme.com', active: 1 }, { user_name: 'bob@acme.com', active: 1 }]);
     } finally {
-      db.close();
+      await store.close();
     }
   });
 });

@@ -12,8 +12,8 @@ describe('SCIM bridge security: per-token rate limit, tokens hashed at rest, a r
     const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000, scimRequestsPerMinute: 3 });
     after(() => server.close());
-    const first = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
-    const second = new ScimClient(server, '6sense', server.access.createBridgeToken('6sense').token);
+    const first = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
+    const second = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
     for (let i = 0; i < 3; i++) assert.equal((await first.get('/Users')).status, 200);
     const limited = await first.get('/Users');
     assert.equal(limited.status, 429);
@@ -27,13 +27,13 @@ describe('SCIM bridge security: per-token rate limit, tokens hashed at rest, a r
     const h = await harness();
     const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, tickMs: 60_000 });
     after(() => server.close());
-    const created = server.access.createBridgeToken('6sense');
+    const created = (await server.access.createBridgeToken('6sense'));
     const scim = new ScimClient(server, '6sense', created.token);
     assert.equal((await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'))).status, 201);
     const secret = created.token.split('_').slice(2).join('_');
     const stored = Buffer.concat(readdirSync(h.dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => readFileSync(path.join(f.parentPath, f.name))));
     assert.equal(stored.indexOf(secret), -1, 'the token secret is stored');
-    assert.ok(server.access.revokeToken(created.id));
+    assert.ok((await server.access.revokeToken(created.id)));
     const refused = await scim.get('/Users');
     assert.equal(refused.status, 401);
     assert.match(refused.body.detail, /revoked/);

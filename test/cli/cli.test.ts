@@ -61,7 +61,7 @@ describe('patchbay CLI', function () {
     });
 
     it('refuses an unknown app, naming the known ones', () => {
-      assertBadInput(runCli(['plan', 'offboard', '--app', 'slack', '--user', 'alice@acme.com']), /^patchbay: unknown connector 'slack' \(known: 6sense, alkami/);
+      assertBadInput(runCli(['plan', 'offboard', '--app', 'no-such-app', '--user', 'alice@acme.com']), /^patchbay: unknown connector 'no-such-app' \(known: 6sense, alkami/);
     });
 
     it('refuses a profile that does not parse, naming line and column', () => {

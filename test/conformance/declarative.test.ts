@@ -105,6 +105,60 @@ describe('declared API calls', function () {
     await assert.rejects(api.operations.getUser!({ subject: { email: 'a@acme.com' }, settings: { secrets: { apiToken: 'env:X' } }, secrets: { resolve: () => 'x' } as never, idempotencyKey: 'k' }), /tallyboard: baseUrl: is not in the tenant profile \(apps\.tallyboard\.baseUrl\)/);
   });
 
+  it('serve calls on two surfaces from one stand-in, each with its own base path and credentials', async () => {
+    const { connector } = tallyboard((m) => {
+      m.surfaces.scim = { kind: 'scim', baseUrl: { ...m.surfaces.rest.baseUrl, value: '{baseUrl}/scim/v2' }, auth: { ...m.surfaces.rest.auth, value: [{ type: 'bearer', secret: 'scimToken' }] } };
+      const call = m.operations.deactivateUser.channels[0].call;
+      Object.assign(call, { surface: 'scim', method: 'DELETE', path: '/Users/{id}', outcomes: { '204': 'done', '404': 'notFound' } });
+      for (const op of ['listUsers', 'getUser']) m.operations[op].channels[0].call.surface = 'rest';
+    });
+    const loaded = connector();
+    assert.deepEqual(failures(await runConformance(loaded)), []);
+    const standIn = await startStandIn(loaded);
+    try {
+      standIn.seed(['one@acme.com']);
+      // The SCIM route refuses the REST surface's token: each surface checks its own credentials.
+      const id = [...standIn.accounts.keys()][0];
+      const wrong = await fetch(`${standIn.url}/scim/v2/Users/${id}`, { method: 'DELETE', headers: { authorization: `Token ${standIn.secrets.resolve(standIn.settings.secrets!.apiToken!)}` } });
+      assert.equal(wrong.status, 401);
+      const right = await fetch(`${standIn.url}/scim/v2/Users/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${standIn.secrets.resolve(standIn.settings.secrets!.scimToken!)}` } });
+      assert.equal(right.status, 204);
+    } finally {
+      await standIn.close();
+    }
+  });
+
+  it('fill a path parameter bound from the tenant settings in the stand-in, and send the grant type the declaration names', async () => {
+    const { connector } = tallyboard((m) => {
+      m.surfaces.rest.auth.value = [{ type: 'oauth2-client-credentials', tokenUrl: '{baseUrl}/oauth/token?account_id={settings.accountId}', grantType: 'account_credentials', clientIdSecret: 'clientId', clientSecretSecret: 'clientSecret', basicClientAuth: true }];
+      const list = m.operations.listUsers.channels[0].call;
+      list.path = '/workspaces/{workspace}/users';
+      list.params = { workspace: { from: 'settings', pointer: '/settings/workspaceGid' } };
+    });
+    const loaded = connector();
+    assert.deepEqual(failures(await runConformance(loaded)), []);
+    const standIn = await startStandIn(loaded);
+    try {
+      assert.equal(standIn.settings.settings?.workspaceGid, 'conformance');
+      const grants: string[] = [];
+      const fetcher: typeof fetch = async (input, init) => {
+        if (String(input).includes('/oauth/token')) grants.push(new URLSearchParams(String(init?.body)).get('grant_type') ?? '');
+        return standIn.fetch(input, init);
+      };
+      const result = await declarativeApi(loaded, { fetch: fetcher })!.operations.listUsers!({ subject: { email: '' }, settings: standIn.settings, secrets: standIn.secrets as never, idempotencyKey: 'k' });
+      assert.equal(result.outcome, 'done');
+      assert.deepEqual(grants, ['account_credentials']);
+    } finally {
+      await standIn.close();
+    }
+  });
+
+  it('refuse an answer rule that tests nothing, naming its pointer', () => {
+    const { dir } = tallyboard((m) => (m.operations.getUser.channels[0].call.answer = [{ pointer: '/ok', outcome: 'failed' }]));
+    const error = caught(InvalidInputError, () => loader.load(dir));
+    assert.match(`${error.where.pointer} ${error.reason}`, /\/operations\/getUser\/channels\/0\/call\/answer\/0/);
+  });
+
   it('refuse a call whose placeholder is not bound, naming the pointer', () => {
     const { dir } = tallyboard((m) => (m.operations.deactivateUser.channels[0].call.path = '/users/{userId}/deactivate'));
     const error = caught(InvalidInputError, () => loader.load(dir));

@@ -62,10 +62,69 @@ describe('generated docs', () => {
     assert.doesNotMatch(sources, /^\s+- /m, 'no list of quotes under the sources');
   });
 
-  it("fit a manual-only app's page on one screen", () => {
-    for (const { manifest } of registry.list().filter((c) => c.manifest.automation.value === 'manual-only' && !c.recipes.size)) {
-      const lines = docs.render().get(`connectors/${manifest.id}.md`)!.split('\n').length;
-      assert.ok(lines <= 80, `${manifest.id}: ${lines} lines`);
+  it("fit a manual-only or JIT-only app's page on one screen, its facts above the fold", () => {
+    const apps = registry.list().filter((c) => ['manual-only', 'jit-only'].includes(c.manifest.automation.value) && !c.recipes.size);
+    assert.ok(apps.length > 0);
+    for (const { manifest } of apps) {
+      const lines = renderedLines(docs.render().get(`connectors/${manifest.id}.md`)!);
+      assert.ok(lines.length <= 45, `${manifest.id}: ${lines.length} rendered lines`);
+      const facts = lines.findIndex((l) => l.startsWith('**Not documented:**') || l === '## Operations');
+      assert.ok(facts >= 0 && facts < 40, `${manifest.id}: the known and unknown facts end at rendered line ${facts + 1}`);
+    }
+  });
+
+  it('collapse identity providers nobody documents into the "not documented" line, and table the known ones', () => {
+    const connector = registry.get('6sense');
+    const bare = renderConnectorPage(connector, new Set());
+    assert.match(notDocumentedLine(bare), /, SSO with Okta \/ Microsoft Entra ID \/ Google Workspace \/ OneLogin\.$/);
+    assert.doesNotMatch(bare, /## Single sign-on per identity provider/);
+    const manifest = structuredClone(connector.manifest);
+    manifest.capabilities.sso.idps = {
+      okta: { value: { protocols: ['SAML 2.0'], jit: 'supported', scim: 'notSupported' }, confidence: 'documented', checkedAt: '2026-11-30', sources: [{ url: 'https://example.com/okta', kind: 'vendor', says: 'Okta signs in over SAML.', readAt: '2026-11-30' }] },
+      onelogin: { value: 'unknown', confidence: 'unknown', checkedAt: '2026-11-30' },
+    };
+    const page = renderConnectorPage({ ...connector, manifest }, new Set());
+    assert.match(page, /\n\| Okta \| SAML 2\.0 \| yes \| notSupported \| documented \| \[\[\d+\]\]\(#source-\d+\): “Okta signs in over SAML\.” \|/);
+    assert.doesNotMatch(page, /\| OneLogin \|/, 'an unknown IdP gets no row');
+    assert.match(notDocumentedLine(page), /, SSO with Microsoft Entra ID \/ Google Workspace \/ OneLogin\.$/);
+  });
+
+  it('quote a source once when two facts rest on the same words, and link both to its number', () => {
+    const connector = registry.get('6sense');
+    const manifest = structuredClone(connector.manifest);
+    const source = { url: 'https://example.com/help', kind: 'vendor' as const, says: 'Neither webhooks nor bulk import exist.', readAt: '2026-11-30' };
+    manifest.capabilities.webhooks.available = { value: 'notSupported', confidence: 'documented', checkedAt: '2026-11-30', sources: [source] };
+    manifest.capabilities.bulkImport.available = { value: 'notSupported', confidence: 'documented', checkedAt: '2026-11-30', sources: [{ ...source }] };
+    const page = renderConnectorPage({ ...connector, manifest }, new Set());
+    assert.equal(page.split(source.says).length - 1, 1, 'the words appear once');
+    const n = /\[\[(\d+)\]\]\(#source-\d+\): “Neither webhooks/.exec(page)![1];
+    assert.match(page, new RegExp(`\\| Bulk import: Available \\| no \\| documented \\| \\[\\[${n}\\]\\]\\(#source-${n}\\) \\|`));
+    assert.equal(page.match(/<a id="source-/g)!.length, new Set(page.match(/<a id="source-\d+"/g)).size, 'each source listed once');
+  });
+
+  it('print a warning a scenario already shows only there, and the others under "Watch out for"', () => {
+    const connector = registry.get('6sense');
+    const manifest = structuredClone(connector.manifest);
+    const scenarioOnly = manifest.scenarios![0]!.watchOutFor!;
+    manifest.operations.deactivateUser!.watchOutFor = [...scenarioOnly.map((text) => ({ text })), { text: 'Export the leaver\'s saved lists first.' }];
+    const page = renderConnectorPage({ ...connector, manifest }, new Set());
+    const section = page.slice(page.indexOf('\n## Watch out for\n'), page.indexOf('\n## Runbooks'));
+    assert.match(section, /- Export the leaver's saved lists first\. — `deactivateUser`/);
+    for (const text of scenarioOnly) assert.ok(!section.includes(text) && page.includes(text), text);
+  });
+
+  it("show a SCIM route's request and what counts as done: PATCH active=false to deactivate, DELETE to delete", () => {
+    const apps = registry.list().filter((c) => Object.values(c.manifest.operations).some((op) => op.channels[0]?.channel === 'scim'));
+    assert.ok(apps.length > 0);
+    for (const { manifest } of apps) {
+      const page = docs.render().get(`connectors/${manifest.id}.md`)!;
+      for (const [name, op] of Object.entries(manifest.operations).filter(([, op]) => op.channels[0]?.channel === 'scim')) {
+        const row = page.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+        assert.ok(row, `${manifest.id}: ${name} has a row`);
+        if (name === 'deactivateUser') assert.match(row, /^\| `deactivateUser` \| PATCH \(SCIM\) \| `\/Users\/\{id\}` \| active=false .*already done when active is false \| scim/, manifest.id);
+        if (name === 'deleteUser') assert.match(row, /^\| `deleteUser` \| DELETE \(SCIM\) \| `\/Users\/\{id\}` \| .*404/, manifest.id);
+        assert.doesNotMatch(row, /\| — \| — \|/, `${manifest.id}: ${name} says its request (${op.title})`);
+      }
     }
   });
 
@@ -98,3 +157,20 @@ describe('generated docs', () => {
     assert.match(readFileSync(path.join(out, 'capability-matrix.md'), 'utf8'), /^<!-- Generated/);
   });
 });
+
+/** The first line of the "Not documented" paragraph. */
+function notDocumentedLine(page: string): string {
+  return page.slice(page.indexOf('**Not documented:**')).split('\n')[0]!;
+}
+
+/**
+ * The lines a reader sees once the Markdown is rendered: no blank lines, no HTML comment, no table
+ * delimiter rows; a table cell's <br> starts a new line. (Long cells also wrap on a narrow screen:
+ * this counts the least a screen shows.)
+ */
+function renderedLines(markdown: string): string[] {
+  return markdown
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('<!--') && !/^\|( ?-+ ?\|)+$/.test(l.trim()))
+    .flatMap((l) => (l.startsWith('|') ? l.split('<br>') : [l]));
+}

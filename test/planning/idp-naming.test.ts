@@ -37,7 +37,7 @@ describe("the planner speaks of the tenant's identity provider", () => {
 
   it("JIT through Entra ID uses the SAML both manifests list; Spendesk names Entra ID among its SSO IdPs, so no caveat", () => {
     const create = plan('onboard', entra, 'sp-spendesk').steps.find((s) => s.operation === 'createUser')!;
-    assert.match(create.chain[0]!.reason, /^JIT on the first SAML sign-in through Microsoft Entra ID \(disputed: sources disagree\); Patchbay waits/);
+    assert.match(create.chain[0]!.reason, /^JIT on the first SAML sign-in through Microsoft Entra ID \(disputed: sources disagree\); Spendesk with Microsoft Entra ID: SAML 2\.0 sign-in, JIT supported, SCIM through Microsoft Entra ID unknown \(not documented\); Patchbay waits/);
     assert.doesNotMatch(create.chain[0]!.reason, /does not list/);
   });
 
@@ -45,6 +45,6 @@ describe("the planner speaks of the tenant's identity provider", () => {
     const p = plan('onboard', google, 'spendesk-users@acme.com');
     assert.equal(p.steps[0]!.title, 'Give access to the SAML app in Google Workspace (group membership): Spendesk');
     const create = p.steps.find((s) => s.operation === 'createUser')!;
-    assert.match(create.chain[0]!.reason, /JIT on the first SAML sign-in through Google Workspace .*; Spendesk does not list Google Workspace among the identity providers its SSO is documented with \(Okta, OneLogin, Microsoft Entra ID\), so the generic SAML setup applies/);
+    assert.match(create.chain[0]!.reason, /JIT on the first SAML sign-in through Google Workspace .*; Spendesk does not list Google Workspace among the identity providers its SSO is documented with \(Okta, OneLogin, Microsoft Entra ID\): protocol, JIT and SCIM through Google Workspace are unknown, so the generic SAML setup applies/);
   });
 });

@@ -165,7 +165,7 @@ describe('planner', () => {
     it('tries JIT through the IdP first, as disputed, then an invitation', () => {
       const create = step(plan('onboard'), 'createUser');
       assert.deepEqual(create.channels, ['idp', 'browser', 'human']);
-      assert.match(create.chain[0]!.reason, /JIT on the first SAML sign-in through Okta \(disputed: sources disagree\); Patchbay waits for evidence/);
+      assert.match(create.chain[0]!.reason, /JIT on the first SAML sign-in through Okta \(disputed: sources disagree\); Spendesk with Okta: SAML 2\.0 sign-in, JIT supported, SCIM through Okta unknown \(not documented\); Patchbay waits for evidence/);
     });
 
     it('skips JIT when the tenant has not switched SSO on', () => {

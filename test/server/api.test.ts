@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { AccessStore } from '../../core/server/access.js';
 import { openApiDocument } from '../../core/server/openapi.js';
 import { harness } from '../support/runtime.js';
@@ -19,44 +20,45 @@ describe('HTTP API', () => {
   it('refuses a request without a token, with a malformed one, a wrong one and a revoked one', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
+    const { id, token } = (await server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' }));
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, undefined)).body, { error: 'access-denied', message: 'an API token is required (Authorization: Bearer pb_…)' });
     assert.equal((await call(`${server.url}/api/v1/runs`, 'abc')).status, 401);
     const wrong = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, wrong)).body.message, 'the API token is not valid');
     assert.equal((await call(`${server.url}/api/v1/runs`, token)).status, 200);
-    server.access.revokeToken(id);
+    (await server.access.revokeToken(id));
     assert.deepEqual((await call(`${server.url}/api/v1/runs`, token)).body.message, 'the API token was revoked');
   });
 
   it("keeps a token's last use to the minute, without a write to the store on every request", async () => {
     const h = await harness();
     let now = Date.UTC(2026, 10, 28, 10, 0, 0);
-    const access = new AccessStore(h.runtime.db, () => now);
-    const { id, token } = access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
-    const lastUsed = () => access.listTokens().find((t) => t.id === id)!.lastUsedAt;
-    const writes = () => (h.runtime.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-    assert.equal(lastUsed(), null);
-    access.bearer(`Bearer ${token}`);
-    assert.equal(lastUsed(), now);
-    const before = writes();
+    const access = new AccessStore(h.runtime.store, () => now);
+    const { id, token } = (await access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' }));
+    const lastUsed = async () => (await access.token(id))!.lastUsedAt;
+    // Rows changed on the embedded store's connection so far: a count of writes (SQLite's own counter; this test runs on SQLite).
+    const writes = async () => (await sql<{ n: number }>`SELECT total_changes() AS n`.execute(h.runtime.store.db)).rows[0]!.n;
+    assert.equal(await lastUsed(), null);
+    await access.bearer(`Bearer ${token}`);
+    assert.equal(await lastUsed(), now);
+    const before = await writes();
     now += 30_000;
-    for (let i = 0; i < 5; i++) access.bearer(`Bearer ${token}`);
-    assert.equal(writes(), before, 'no write within the minute');
-    assert.equal(lastUsed(), now - 30_000);
+    for (let i = 0; i < 5; i++) await access.bearer(`Bearer ${token}`);
+    assert.equal(await writes(), before, 'no write within the minute');
+    assert.equal(await lastUsed(), now - 30_000);
     now += 31_000;
-    access.bearer(`Bearer ${token}`);
-    assert.equal(lastUsed(), now);
+    await access.bearer(`Bearer ${token}`);
+    assert.equal(await lastUsed(), now);
   });
 
   it('keeps only a hash of the token: its secret is in no row of the store', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' });
+    const { id, token } = (await server.access.createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'operator' }));
     // The secret may itself hold underscores: it is everything after pb_<id>_.
     const secret = token.slice(`pb_${id}_`.length);
     assert.equal(secret.length, 43);
-    h.runtime.db.pragma('wal_checkpoint(TRUNCATE)');
+    h.runtime.store.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
     const stored = readdirSync(h.dataDir).map((f) => readFileSync(path.join(h.dataDir, f)).toString('latin1')).join('');
     assert.equal(stored.includes(secret), false);
   });
@@ -64,7 +66,7 @@ describe('HTTP API', () => {
   it('starts a run from a lifecycle request, and returns the open run for the same request again', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
+    const { token } = (await server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' }));
     const request = { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } };
     const first = await call(`${server.url}/api/v1/runs`, token, 'POST', request, { 'idempotency-key': 'hr-42' });
     assert.equal(first.status, 201);
@@ -79,7 +81,7 @@ describe('HTTP API', () => {
   it('says what is wrong with a body and where, as a JSON pointer, and starts nothing', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
+    const { id, token } = (await server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' }));
     const bad = await call(`${server.url}/api/v1/runs`, token, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'not-an-email' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.pointer, '/subject/email');
@@ -94,8 +96,8 @@ describe('HTTP API', () => {
   it('completes a task as the token\'s actor, refuses an actor outside the queue, and checks the action\'s body', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const oncall = server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' }).token;
-    const finance = server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' }).token;
+    const oncall = (await server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' })).token;
+    const finance = (await server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' })).token;
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
     const mine = await call(`${server.url}/api/v1/tasks?mine=true`, oncall);
     assert.deepEqual(mine.body.map((t: { runbook: string }) => t.runbook), ['unassign-app']);
@@ -104,7 +106,7 @@ describe('HTTP API', () => {
     assert.equal(invalid.status, 400);
     // A token of another queue does not see the task at all; one that sees every queue is still not a member of it.
     assert.equal((await call(`${server.url}/api/v1/tasks/${taskId}/actions`, finance, 'POST', { action: 'complete', evidence: [{ text: 'done' }] })).status, 404);
-    const financeAll = server.access.createToken({ name: 'erp-all', actor: 'finance.admin@acme.example', role: 'admin' }).token;
+    const financeAll = (await server.access.createToken({ name: 'erp-all', actor: 'finance.admin@acme.example', role: 'admin' })).token;
     const outsider = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, financeAll, 'POST', { action: 'complete', evidence: [{ text: 'done' }] });
     assert.equal(outsider.status, 409);
     assert.match(outsider.body.message, /finance\.admin@acme\.example is not a member of queue it-ops/);
@@ -119,7 +121,7 @@ describe('HTTP API', () => {
   it('serves the capability matrix for its tenant and the OpenAPI document, which docs/openapi.json matches', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { token } = server.access.createToken({ name: 'reader', actor: 'it.lead@acme.example', role: 'admin' });
+    const { token } = (await server.access.createToken({ name: 'reader', actor: 'it.lead@acme.example', role: 'admin' }));
     const matrix = await call(`${server.url}/api/v1/matrix`, token);
     assert.ok(matrix.body.some((r: { id: string; tenant: string }) => r.id === 'spendesk' && r.tenant === 'acme'));
     const audit = await call(`${server.url}/api/v1/reconciliation`, token);

@@ -107,17 +107,22 @@ describe('bad HTTP input: refused with one clear message naming the field, the s
     const server = await serverFor(h);
     const [{ run: open }] = await h.start('offboard', 'alice@acme.com');
     const taskId = (await h.openTaskOf(open.id))!;
-    const token = server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' }).token;
-    const behalf = server.access.createToken({ name: 'hr', actor: 'it.oncall@acme.example', role: 'operator', scopes: ['runs:write', 'runs:on-behalf-of'] }).token;
+    const token = (await server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' })).token;
+    const behalf = (await server.access.createToken({ name: 'hr', actor: 'it.oncall@acme.example', role: 'operator', scopes: ['runs:write', 'runs:on-behalf-of'] })).token;
     await server.access.setOperator('it.oncall@acme.example', 'a long test password', 'operator');
     const operator = new FormClient(server.url);
     await operator.signIn('it.oncall@acme.example', 'a long test password');
-    const counts = () => Object.fromEntries(['runs', 'tasks', 'task_items', 'steps', 'audit', 'signals'].map((t) => [t, (h.runtime.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
-    const tasksState = () => JSON.stringify(h.runtime.db.prepare('SELECT id, queue, status, steps_done, evidence FROM tasks ORDER BY id').all());
+    const db = h.runtime.store.db;
+    const counts = async () => {
+      const n: Record<string, number> = {};
+      for (const t of ['runs', 'tasks', 'task_items', 'steps', 'audit', 'signals'] as const) n[t] = Number((await db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      return n;
+    };
+    const tasksState = async () => JSON.stringify(await db.selectFrom('tasks').select(['id', 'queue', 'status', 'steps_done', 'evidence']).orderBy('id').execute());
 
     for (const input of corpus) {
       const p = input.path.replace('{task}', taskId).replace('{run}', open.id);
-      const before = [counts(), tasksState()];
+      const before = [await counts(), await tasksState()];
       let status: number;
       let message: string;
       let pointer: string | undefined;
@@ -150,7 +155,7 @@ describe('bad HTTP input: refused with one clear message naming the field, the s
       assert.equal(status, input.status, `${input.name}: ${status} ${message}`);
       assert.match(message, input.says, input.name);
       if (input.pointer !== undefined) assert.equal(pointer, input.pointer, `${input.name}: the pointer`);
-      assert.deepEqual([counts(), tasksState()], before, `${input.name}: the store is unchanged`);
+      assert.deepEqual([await counts(), await tasksState()], before, `${input.name}: the store is unchanged`);
     }
     assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
   });

@@ -155,7 +155,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     it('refuses a body that names another requester, and an onBehalfOf without the permission; nothing is started', async () => {
       const h = await approving();
       const server = await serverFor(h);
-      const { token } = server.access.createToken({ name: 'leads', actor: lead, role: 'operator' });
+      const { token } = (await server.access.createToken({ name: 'leads', actor: lead, role: 'operator' }));
       const request = { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } };
       const forged = await call(`${server.url}/api/v1/runs`, token, 'POST', { ...request, requestedBy: deputy });
       assert.equal(forged.status, 400);
@@ -172,7 +172,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     it('records on-behalf-of beside the caller, and neither of them can approve the run by any route', async () => {
       const h = await approving();
       const server = await serverFor(h);
-      const caller = server.access.createToken({ name: 'hr', actor: lead, role: 'operator', scopes: ['runs:write', 'runs:read', 'runs:on-behalf-of', 'tasks:read', 'tasks:write'] }).token;
+      const caller = (await server.access.createToken({ name: 'hr', actor: lead, role: 'operator', scopes: ['runs:write', 'runs:read', 'runs:on-behalf-of', 'tasks:read', 'tasks:write'] })).token;
       const created = await call(`${server.url}/api/v1/runs`, caller, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' }, onBehalfOf: deputy, reason: 'left' });
       assert.equal(created.status, 201);
       const run = await h.run(created.body.id);
@@ -186,7 +186,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       assert.equal(own.status, 409);
       assert.match(own.body.message, /asked for this run and cannot approve it/);
       // ...the person it was asked for, by a token of their own and by the pages.
-      const deputyToken = server.access.createToken({ name: 'deputy', actor: deputy, role: 'operator' }).token;
+      const deputyToken = (await server.access.createToken({ name: 'deputy', actor: deputy, role: 'operator' })).token;
       const theirs = await call(`${server.url}/api/v1/tasks/${taskId}/actions`, deputyToken, 'POST', approve);
       assert.equal(theirs.status, 409);
       assert.match(theirs.body.message, /asked for on behalf of deputy\.lead@acme\.example, who cannot approve it/);
@@ -198,7 +198,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       assert.equal(byPage.status, 409);
       assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
       // A third lead approves; the audit names the real approver.
-      const thirdToken = server.access.createToken({ name: 'third', actor: third, role: 'operator' }).token;
+      const thirdToken = (await server.access.createToken({ name: 'third', actor: third, role: 'operator' })).token;
       assert.equal((await call(`${server.url}/api/v1/tasks/${taskId}/actions`, thirdToken, 'POST', approve)).status, 200);
       await server.settled();
       assert.equal((await h.runtime.runs.timeline(run.id)).audit.find((a) => a.type === 'run.approved')!.actor, third);
@@ -211,9 +211,9 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const [{ run }] = await h.start('offboard', 'alice@acme.com');
     const taskId = (await h.openTaskOf(run.id))!;
     const list = async (token: string, q = '') => (await call(`${server.url}/api/v1/tasks${q}`, token)).body.map((t: { id: string }) => t.id);
-    const ops = server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' }).token;
-    const finance = server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' }).token;
-    const auditor = server.access.createToken({ name: 'audit', actor: 'finance.admin@acme.example', role: 'operator', scopes: ['tasks:read', 'tasks:all-queues'] }).token;
+    const ops = (await server.access.createToken({ name: 'ops', actor: 'it.oncall@acme.example', role: 'operator' })).token;
+    const finance = (await server.access.createToken({ name: 'erp', actor: 'finance.admin@acme.example', role: 'operator' })).token;
+    const auditor = (await server.access.createToken({ name: 'audit', actor: 'finance.admin@acme.example', role: 'operator', scopes: ['tasks:read', 'tasks:all-queues'] })).token;
     assert.deepEqual(await list(ops), [taskId]);
     assert.deepEqual(await list(finance), []);
     assert.deepEqual(await list(finance, '?queue=it-ops'), [], 'naming the queue does not open it');
@@ -227,7 +227,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   it('shows admins every token with its last use and lets them revoke one, with the revocation in the audit log', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { id, token } = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' });
+    const { id, token } = (await server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' }));
     await call(`${server.url}/api/v1/runs`, token);
     await server.access.setOperator(lead, password, 'admin');
     await server.access.setOperator('it.oncall@acme.example', password, 'operator');
@@ -251,7 +251,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   it('pages every list with a maximum and a next link, and validates the query', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { token } = server.access.createToken({ name: 'reader', actor: 'it.oncall@acme.example', role: 'operator' });
+    const { token } = (await server.access.createToken({ name: 'reader', actor: 'it.oncall@acme.example', role: 'operator' }));
     await h.start('offboard', ['a@acme.com', 'b@acme.com', 'c@acme.com', 'd@acme.com', 'e@acme.com']);
     const seen: string[] = [];
     let url: string | undefined = `/api/v1/runs?limit=2`;
@@ -279,7 +279,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   it('pages the reconciliation findings from the store', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { token } = server.access.createToken({ name: 'auditor', actor: lead, role: 'admin' });
+    const { token } = (await server.access.createToken({ name: 'auditor', actor: lead, role: 'admin' }));
     const now = Date.now();
     await h.runtime.reconciliations.record('acme', {
       app: 'spendesk',
@@ -305,7 +305,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
   it('lets a token see itself with its last use, rotate itself and revoke itself; an expired token says so', async () => {
     const h = await harness();
     const server = await serverFor(h);
-    const { id, token } = server.access.createToken({ name: 'hr', actor: 'people@acme.example', role: 'operator' });
+    const { id, token } = (await server.access.createToken({ name: 'hr', actor: 'people@acme.example', role: 'operator' }));
     const self = await call(`${server.url}/api/v1/token`, token);
     assert.equal(self.body.id, id);
     assert.equal(typeof self.body.lastUsedAt, 'number');
@@ -317,7 +317,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.equal((await call(`${server.url}/api/v1/runs`, rotated.body.token)).status, 200);
     assert.equal((await call(`${server.url}/api/v1/token`, rotated.body.token, 'DELETE')).status, 204);
     assert.equal((await call(`${server.url}/api/v1/runs`, rotated.body.token)).status, 401);
-    const old = new AccessStore(h.runtime.db, () => Date.now() - 91 * 86_400_000).createToken({ name: 'old', actor: 'people@acme.example', role: 'operator' });
+    const old = (await new AccessStore(h.runtime.store, () => Date.now() - 91 * 86_400_000).createToken({ name: 'old', actor: 'people@acme.example', role: 'operator' }));
     const expired = await call(`${server.url}/api/v1/runs`, old.token);
     assert.equal(expired.status, 401);
     assert.match(expired.body.message, new RegExp(`the API token expired on .*: patchbay token rotate ${old.id}`));

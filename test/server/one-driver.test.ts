@@ -31,8 +31,8 @@ describe('one server, one driver per run', function () {
     });
     const h = await consoleHarness(sim);
     const server = await serverFor(h);
-    const hr = server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' }).token;
-    const oncall = server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' }).token;
+    const hr = (await server.access.createToken({ name: 'hr-tool', actor: 'people@acme.example', role: 'operator' })).token;
+    const oncall = (await server.access.createToken({ name: 'ticketing', actor: 'it.oncall@acme.example', role: 'operator' })).token;
     const postLatencies: number[] = [];
     const actionLatencies: number[] = [];
     const runIds = new Map<string, string>();
@@ -62,15 +62,15 @@ describe('one server, one driver per run', function () {
     // The loop now removes the first batch by browser; once it has removed one, start the second batch meanwhile.
     for (let waited = 0; sim.state.removed.length === 0 && waited < 120_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     const firstIds = people.slice(0, firstBatch).map((p) => runIds.get(p)!);
-    const journalOfFirst = () => h.runtime.db.prepare(`SELECT count(*) FROM journal WHERE run_id IN (${firstIds.map(() => '?').join(', ')})`).pluck().get(...firstIds) as number;
-    const journalBefore = journalOfFirst();
+    const journalOfFirst = async () => Number((await h.runtime.store.db.selectFrom('journal').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', 'in', firstIds).executeTakeFirstOrThrow()).n);
+    const journalBefore = await journalOfFirst();
     const removedBefore = sim.state.removed.length;
     for (const email of people.slice(firstBatch)) {
       await startRun(email);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     // The loop went on with the first batch's browser steps while the POSTs were answered.
-    const journaledWhilePosting = journalOfFirst() - journalBefore;
+    const journaledWhilePosting = (await journalOfFirst()) - journalBefore;
     assert.ok(journaledWhilePosting > 0 && removedBefore < firstBatch, `the browser was at work while the second batch was posted (${removedBefore} removed before; ${journaledWhilePosting} journal entries written meanwhile)`);
 
     // Drive everything to the end: the loop drives, the test only answers the people's tasks.

@@ -38,7 +38,7 @@ describe('every route declares its access, and the server enforces it on the mat
 
   it('refuses to register a route that declares no access', async () => {
     const app = Fastify();
-    enforceDeclaredAccess(app, { store: {} as AccessStore, sessionOf: () => undefined, canSeeTask: () => false, canSeeEvidence: () => false });
+    enforceDeclaredAccess(app, { store: {} as AccessStore, sessionOf: () => undefined, canSeeTask: async () => false, canSeeEvidence: async () => false });
     assert.throws(() => app.get('/undeclared', async () => 'open'), /route GET \/undeclared declares no access/);
     app.get('/declared', { config: { access: publicRoute } }, async () => 'fine');
     await app.ready();
@@ -69,12 +69,13 @@ describe('every route declares its access, and the server enforces it on the mat
 
     // Credentials: an all-scopes token of it-ops, one lacking each scope, one of another queue, a revoked and an expired one.
     const everything = tokenScopes.filter((s) => s !== 'tasks:all-queues');
-    const good = access.createToken({ name: 'good', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything }).token;
-    const lacking = new Map<TokenScope, string>(tokenScopes.map((s) => [s, access.createToken({ name: `no-${s}`, actor: 'it.oncall@acme.example', role: 'operator', scopes: everything.filter((x) => x !== s) }).token]));
-    const otherQueue = access.createToken({ name: 'finance', actor: 'finance.admin@acme.example', role: 'operator', scopes: everything }).token;
-    const revoked = access.createToken({ name: 'revoked', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything });
-    access.revokeToken(revoked.id);
-    const expired = new AccessStore(h.runtime.db, () => Date.now() - 200 * day).createToken({ name: 'old', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything }).token;
+    const good = (await access.createToken({ name: 'good', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything })).token;
+    const lacking = new Map<TokenScope, string>();
+    for (const s of tokenScopes) lacking.set(s, (await access.createToken({ name: `no-${s}`, actor: 'it.oncall@acme.example', role: 'operator', scopes: everything.filter((x) => x !== s) })).token);
+    const otherQueue = (await access.createToken({ name: 'finance', actor: 'finance.admin@acme.example', role: 'operator', scopes: everything })).token;
+    const revoked = (await access.createToken({ name: 'revoked', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything }));
+    (await access.revokeToken(revoked.id));
+    const expired = (await new AccessStore(h.runtime.store, () => Date.now() - 200 * day).createToken({ name: 'old', actor: 'it.oncall@acme.example', role: 'operator', scopes: everything })).token;
     const wrong = `pb_${'0'.repeat(12)}_${'A'.repeat(43)}`;
     await access.setOperator('it.oncall@acme.example', password, 'operator');
     await access.setOperator('finance.admin@acme.example', password, 'operator');
@@ -92,9 +93,15 @@ describe('every route declares its access, and the server enforces it on the mat
     const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
     const leaks = (body: string) => /alice@acme\.com|bob@acme\.com|secret-ish|unassign-app|"runbook"/.test(body);
     // The token's own routes, tried with the right token, rotate and revoke it (and audit that): the rest must not change.
-    const counts = () =>
-      ['runs', 'tasks', 'task_items', "audit WHERE type NOT IN ('token.rotated', 'token.revoked')"].map((t) => (h.runtime.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
-    const before = counts();
+    const db = h.runtime.store.db;
+    const count = async (q: { executeTakeFirstOrThrow(): Promise<{ n: number | string | bigint }> }) => Number((await q.executeTakeFirstOrThrow()).n);
+    const counts = async () => [
+      await count(db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n'))),
+      await count(db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n'))),
+      await count(db.selectFrom('task_items').select((eb) => eb.fn.countAll<number>().as('n'))),
+      await count(db.selectFrom('audit').select((eb) => eb.fn.countAll<number>().as('n')).where('type', 'not in', ['token.rotated', 'token.revoked'])),
+    ];
+    const before = await counts();
     let tried = 0;
 
     for (const r of routes) {
@@ -120,7 +127,7 @@ describe('every route declares its access, and the server enforces it on the mat
         if (r.access.queue) await refused(bearer(otherQueue), [404], 'from another queue');
         // The right token passes the gate (what the handler then says is its own business); a token's own
         // routes (rotate, revoke) get a token of their own so that the others keep theirs.
-        const right = r.access.scope ? good : access.createToken({ name: 'self', actor: 'it.oncall@acme.example', role: 'operator', scopes: ['runs:read'] }).token;
+        const right = r.access.scope ? good : (await access.createToken({ name: 'self', actor: 'it.oncall@acme.example', role: 'operator', scopes: ['runs:read'] })).token;
         const ok = await send(r, p, bearer(right));
         assert.ok(![401, 403].includes(ok.status), `${label} refused the right token: ${ok.status} ${ok.body.slice(0, 200)}`);
       }
@@ -152,7 +159,7 @@ describe('every route declares its access, and the server enforces it on the mat
         }
       }
     }
-    assert.deepEqual(counts(), before, 'no refused request changed the store');
+    assert.deepEqual(await counts(), before, 'no refused request changed the store');
     assert.equal((await h.runtime.tasks.get(taskId)).status, 'open');
     assert.ok(tried > routes.length * 8, `tried ${tried} requests`);
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
-import { databaseFile, openDatabase } from '../../core/store/database.js';
+import { databaseFile } from '../../core/store/database.js';
+import { openStore } from '../../core/store/sql.js';
 import { migrations } from '../../core/store/migrations.js';
 import { AccessStore } from '../../core/server/access.js';
 import { runCli, scratchDir } from '../support/fixtures.js';
@@ -11,7 +12,7 @@ const day = 86_400_000;
 describe('patchbay token: scopes, expiry, rotation, last use, revocation', function () {
   this.timeout(90_000);
 
-  it('creates a token with a lifetime and scopes, lists it without its secret, rotates it and refuses the old one', () => {
+  it('creates a token with a lifetime and scopes, lists it without its secret, rotates it and refuses the old one', async () => {
     const dataDir = scratchDir('patchbay-tokens-');
     const env = { PATCHBAY_DATA_DIR: dataDir };
     const created = runCli(['token', 'create', '--name', 'hr-tool', '--as', 'people@acme.example', '--scopes', 'runs:write,runs:read', '--expires-in', '30d', '--json'], env);
@@ -19,10 +20,10 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
     const token = JSON.parse(created.stdout) as { id: string; token: string; expiresAt: number; scopes: string[] };
     assert.deepEqual(token.scopes, ['runs:write', 'runs:read']);
     assert.ok(Math.abs(token.expiresAt - (Date.now() + 30 * day)) < 60_000);
-    const db = openDatabase(dataDir);
+    const db = await openStore({ dataDir });
     after(() => db.close());
     const access = new AccessStore(db);
-    assert.equal(access.bearer(`Bearer ${token.token}`).actor, 'people@acme.example');
+    assert.equal((await access.bearer(`Bearer ${token.token}`)).actor, 'people@acme.example');
     const listed = runCli(['token', 'list'], env);
     assert.match(listed.stdout, new RegExp(`${token.id}  hr-tool  as people@acme\\.example \\(operator\\)  scopes runs:write,runs:read  last used 20\\d\\d-\\d\\d-\\d\\d \\d\\d:\\d\\d  expires 20`));
     assert.equal(listed.stdout.includes(token.token.slice(-43)), false);
@@ -30,8 +31,8 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
     assert.equal(rotated.status, 0, rotated.stderr);
     const next = JSON.parse(rotated.stdout) as { id: string; token: string; replaced: string };
     assert.equal(next.replaced, token.id);
-    assert.throws(() => access.bearer(`Bearer ${token.token}`), /the API token was revoked/);
-    assert.deepEqual(access.bearer(`Bearer ${next.token}`).scopes, ['runs:write', 'runs:read']);
+    await assert.rejects(access.bearer(`Bearer ${token.token}`), /the API token was revoked/);
+    assert.deepEqual((await access.bearer(`Bearer ${next.token}`)).scopes, ['runs:write', 'runs:read']);
     assert.match(runCli(['token', 'list'], env).stdout, new RegExp(`${token.id} .* REVOKED\\n${next.id} .*\\(rotated from ${token.id}\\)`));
     // Rotating a revoked token, or a lifetime or scope that is not one: bad input, nothing made.
     for (const [args, says] of [
@@ -44,12 +45,12 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
       assert.equal(result.status, 2, args.join(' '));
       assert.match(result.stderr, says);
     }
-    assert.equal(access.listTokens().length, 2);
+    assert.equal((await access.listTokens()).length, 2);
     assert.equal(runCli(['token', 'revoke', next.id], env).status, 0);
-    assert.throws(() => access.bearer(`Bearer ${next.token}`), /revoked/);
+    await assert.rejects(access.bearer(`Bearer ${next.token}`), /revoked/);
   });
 
-  it('gives tokens made before scopes the default scopes (an admin also every queue) and a 90-day expiry', () => {
+  it('gives tokens made before scopes the default scopes (an admin also every queue) and a 90-day expiry', async () => {
     const dataDir = scratchDir('patchbay-tokens-');
     // A store as Patchbay left it before migration v6, with a token of each role.
     const old = new BetterSqlite3(databaseFile(dataDir));
@@ -62,14 +63,14 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
     const hash = createHash('sha256').update(secret).digest('hex');
     old.prepare("INSERT INTO api_tokens (id, name, actor, role, secret_hash, created_at) VALUES ('aaaaaaaaaaaa', 'ops', 'it.oncall@acme.example', 'operator', ?, 0), ('bbbbbbbbbbbb', 'lead', 'it.lead@acme.example', 'admin', ?, 0)").run(hash, hash);
     old.close();
-    const db = openDatabase(dataDir);
+    const db = await openStore({ dataDir });
     after(() => db.close());
     const access = new AccessStore(db);
-    const ops = access.bearer(`Bearer pb_aaaaaaaaaaaa_${secret}`);
+    const ops = await access.bearer(`Bearer pb_aaaaaaaaaaaa_${secret}`);
     assert.deepEqual(ops.scopes, ['runs:read', 'runs:write', 'tasks:read', 'tasks:write', 'reconcile:read', 'matrix:read']);
-    assert.ok(access.bearer(`Bearer pb_bbbbbbbbbbbb_${secret}`).scopes!.includes('tasks:all-queues'));
-    for (const t of access.listTokens()) assert.ok(Math.abs(t.expiresAt! - (Date.now() + 90 * day)) < 60_000, t.id);
+    assert.ok((await access.bearer(`Bearer pb_bbbbbbbbbbbb_${secret}`)).scopes!.includes('tasks:all-queues'));
+    for (const t of (await access.listTokens())) assert.ok(Math.abs(t.expiresAt! - (Date.now() + 90 * day)) < 60_000, t.id);
     const later = new AccessStore(db, () => Date.now() + 91 * day);
-    assert.throws(() => later.bearer(`Bearer pb_aaaaaaaaaaaa_${secret}`), /the API token expired on/);
+    await assert.rejects(later.bearer(`Bearer pb_aaaaaaaaaaaa_${secret}`), /the API token expired on/);
   });
 });

@@ -30,7 +30,7 @@ export async function harness(options: {
   tweak?: (profile: TenantProfile & Record<string, any>) => void;
   env?: Record<string, string>;
   modules?: readonly ContainerModule[];
-  connectorsDir?: string;
+  connectorsDir?: string | readonly string[];
   profile?: TenantProfile;
   dataDir?: string;
   clock?: ManualClock;
@@ -49,7 +49,7 @@ export async function harness(options: {
   const profile = { profile: services.profiles.check(data, file), file };
   const runtime = await services.openRuntime({
     dataDir,
-    ...(onPostgres() ? { databaseUrl: await freshDatabase() } : {}),
+    ...(onPostgres() ? { databaseUrl: await freshDatabase(), migrations: 'apply' as const } : {}),
     clock,
     engine: { pause: async (ms) => clock.advance(ms) },
     retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },

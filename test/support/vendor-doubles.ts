@@ -1,14 +1,8 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { VendorStandIn } from '../../core/conformance/module-kit.js';
 
-/** A vendor stand-in for the conformance kit: it holds users, pages them, and can answer 429 once. */
-export interface VendorDouble {
-  readonly url: string;
-  seed(emails: readonly string[]): void;
-  /** The next request gets a 429 with the vendor's own headers. */
-  rateLimitNext(seconds: number): void;
-  isActive(email: string): boolean | undefined;
-  close(): Promise<void>;
-}
+/** A vendor stand-in for the conformance kit: core/conformance/module-kit.ts says what it must do. */
+export type VendorDouble = VendorStandIn;
 
 /** The common half of a vendor double: a real server on 127.0.0.1 that can answer the next request with the vendor's 429. */
 export abstract class Double implements VendorDouble {

@@ -141,6 +141,7 @@ function strategy(connector: string, method: AuthMethod, settings: AppSettings, 
           clientSecret: secret(method.clientSecretSecret),
           ...(method.scopes ? { scope: method.scopes.join(' ') } : {}),
           ...(method.basicClientAuth ? { basic: true } : {}),
+          ...(method.grantType ? { grantType: method.grantType } : {}),
           ...(options.clock ? { clock: options.clock } : {}),
           ...(options.fetch ? { fetch: options.fetch } : {}),
         }),
@@ -181,6 +182,8 @@ function refreshTokenAuth(tokenUrl: string, clientId: () => string, clientSecret
 function pagination(call: ApiCall): Pagination<unknown> {
   const spec = call.page ?? { style: 'none' as const };
   const items = (response: HttpResponse) => {
+    const rule = answerRuleFor(call, response.body);
+    if (rule?.outcome === 'failed') throw answerFailure(rule, response);
     const value = getPointer(response.body, spec.items ?? call.items ?? '');
     return Array.isArray(value) ? value : [];
   };
@@ -346,6 +349,9 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
       if (outcome) return { outcome, evidence: `${label}: HTTP ${(error as UpstreamError).status}` } as OperationResult;
       throw error;
     }
+    const rule = answerRuleFor(call, response.body);
+    if (rule?.outcome === 'failed') throw answerFailure(rule, response);
+    if (rule) return { outcome: rule.outcome, evidence: `${label}: HTTP ${response.status}, ${rule.pointer} is ${JSON.stringify(getPointer(response.body, rule.pointer))}` } as OperationResult;
     const declared = call.outcomes?.[String(response.status)] ?? 'done';
     if (declared === 'notFound') return { outcome: 'notFound', evidence: `${label}: HTTP ${response.status}` };
     if (call.record) {
@@ -366,6 +372,31 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     requiredSecrets,
     ...(needsBaseUrl ? { requiredSettings: ['baseUrl' as const] } : {}),
   };
+}
+
+type AnswerRule = NonNullable<ApiCall['answer']>[number];
+
+/** The first declared rule that holds on a 2xx answer's body (Slack's {"ok": false}), if any. */
+function answerRuleFor(call: ApiCall, body: unknown): AnswerRule | undefined {
+  return call.answer?.find((rule) => {
+    const value = getPointer(body, rule.pointer);
+    return ('equals' in rule && value === rule.equals) || (rule.in?.some((v) => v === value) ?? false);
+  });
+}
+
+/** The error a `failed` answer rule raises: the status, and the value that failed (Slack's `error` string when the body has one). */
+function answerFailure(rule: AnswerRule, response: HttpResponse): UpstreamError {
+  const error = getPointer(response.body, '/error');
+  const said = `${rule.pointer} is ${JSON.stringify(getPointer(response.body, rule.pointer))}${typeof error === 'string' && rule.pointer !== '/error' ? `, error ${JSON.stringify(error)}` : ''}`;
+  // The path only: a query string can carry an API key.
+  const where = (() => {
+    try {
+      return new URL(response.url).pathname;
+    } catch {
+      return 'the request';
+    }
+  })();
+  return new UpstreamError(response.status, where, `the answer says ${said}`);
 }
 
 /** The outcome a declared status gives an error answer (404 → notFound), or undefined to let the error stand. */

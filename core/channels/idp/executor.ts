@@ -1,4 +1,6 @@
 import { inject, injectable } from 'inversify';
+import { effectiveMatrix } from '../../manifest/effective.js';
+import { describeIdpSso, idpSso, sharedProtocol } from '../../planning/idp-sso.js';
 import { idpSettings } from '../../planning/service.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import type { OperationResult } from '../../registry/connector-api.js';
@@ -42,6 +44,7 @@ export class IdpChannelExecutor implements ChannelExecutor {
     const api = idp ? this.registry.api(idp) : undefined;
     const findSignIn = api?.operations.findSignIn;
     const settings = idpSettings(run.profile);
+    const how = this.jitWords(run.app, run.profile.apps[run.app], idp, settings);
     // Whichever IdP the tenant has: its module names the settings and secrets it cannot read without.
     const configured = !!api && api.requiredSecrets.every((name) => !!settings.secrets?.[name]) && (api.requiredSettings ?? []).every((name) => name === 'idpAppId' || !!settings[name]);
     const canPoll = !!findSignIn && configured && !!run.profile.apps[run.app]?.idpAppId;
@@ -60,16 +63,30 @@ export class IdpChannelExecutor implements ChannelExecutor {
         );
         if (found.outcome === 'done') {
           const evidence: Evidence = { kind: 'api', summary: found.evidence, by: idp, at: await ctx.now() };
-          return { status: 'done', detail: `account exists: ${found.evidence}`, evidence: [evidence] };
+          return { status: 'done', detail: `account exists, made just in time ${how.sign}: ${found.evidence}`, evidence: [evidence] };
         }
       }
       const left = deadline - (await ctx.now());
-      if (left <= 0) return { status: 'failed', detail: `no evidence of a JIT account within ${waitHours} h` };
+      if (left <= 0) return { status: 'failed', detail: `no evidence of a JIT account within ${waitHours} h ${how.sign} (${how.facts})` };
       const answer = await ctx.waitForSignal<AccountEvidence>(`evidence:${step.id}`, canPoll ? Math.min(signInPollMs, left) : left);
       if (!answer.timedOut) {
         const evidence: Evidence = { kind: 'signal', summary: answer.payload.text, by: answer.payload.by, at: await ctx.now(), ...(answer.payload.file ? { file: answer.payload.file } : {}) };
         return { status: 'done', detail: `account exists: ${answer.payload.text}`, evidence: [evidence] };
       }
     }
+  }
+
+  /**
+   * How the account is expected to appear, in words, from what the app's manifest says for the
+   * tenant's IdP (capabilities.sso.idps.<idp>): `sign` ("on a first SAML sign-in through Okta") and
+   * `facts` (protocol, JIT and SCIM through that IdP, unknowns said as unknown).
+   */
+  private jitWords(app: string, appSettings: Parameters<typeof effectiveMatrix>[1], idp: string | undefined, idpSettings: Parameters<typeof effectiveMatrix>[1]): { sign: string; facts: string } {
+    const manifest = this.registry.get(app).manifest;
+    if (!idp) return { sign: 'on a first sign-in', facts: 'the tenant profile names no identity provider' };
+    const idpManifest = this.registry.get(idp).manifest;
+    const matrix = effectiveMatrix(manifest, appSettings);
+    const sso = idpSso({ matrix, name: manifest.name }, { id: idp, name: idpManifest.name });
+    return { sign: `on a first ${sharedProtocol(sso, matrix, effectiveMatrix(idpManifest, idpSettings))} sign-in through ${idpManifest.name}`, facts: describeIdpSso(sso) };
   }
 }

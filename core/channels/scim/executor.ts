@@ -6,6 +6,7 @@ import type { ChannelExecutor, ChannelOutcome, StepExecution } from '../executor
 import { interpret } from '../outcome.js';
 import { type KnownIdentifiers, noKnownIdentifiers } from '../proof.js';
 import { ScimClient } from './client.js';
+import { scimEndpoint } from './endpoint.js';
 
 /**
  * The scim channel: drives any app's SCIM 2.0 endpoint from the tenant's settings, with no code
@@ -25,7 +26,10 @@ export class ScimChannelExecutor implements ChannelExecutor {
   async execute({ ctx, run, step, known }: StepExecution): Promise<ChannelOutcome> {
     let result: OperationResult;
     try {
-      const client = this.client(step.app, run.profile.apps[step.app] ?? {});
+      const settings = run.profile.apps[step.app] ?? {};
+      // The manifest's SCIM address for this tenant when the profile gives none (an unresolvable one is left to the client to refuse).
+      const endpoint = scimEndpoint(this.registry.get(step.app).manifest, settings);
+      const client = this.client(step.app, 'url' in endpoint ? { ...settings, baseUrl: endpoint.url } : settings);
       result = await ctx.step(`${step.id}/scim`, () => this.call(client, step.operation, run.request.subject, known ?? noKnownIdentifiers), { external: true });
     } catch (error) {
       return { status: 'failed', detail: (error as Error).message };

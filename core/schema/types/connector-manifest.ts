@@ -453,6 +453,10 @@ export interface AuthMethod1 {
    * OAuth2: send the client's id and secret as HTTP Basic rather than in the form.
    */
   basicClientAuth?: boolean;
+  /**
+   * oauth2-client-credentials: the grant_type sent to the token endpoint when the vendor names its own (Zoom's account_credentials); default client_credentials.
+   */
+  grantType?: string;
   scopes?: string[];
   /**
    * signed-jwt: how the assertion is signed.
@@ -754,6 +758,10 @@ export interface ApiCall {
   read?: OperationName1;
   when?: WhenRule[];
   /**
+   * Tests on the body of a 2xx answer, for APIs that report failures inside an HTTP 200 (Slack's {"ok": false, "error": "users_not_found"}). The first rule that holds decides: notFound or alreadyDone end the step so; failed raises an upstream error naming the value. On a list, a failed rule stops the walk instead of reading an empty page as the end.
+   */
+  answer?: AnswerRule[];
+  /**
    * Status code to outcome. Unlisted 2xx answers are done; other statuses are errors (429 and the surface's limited statuses are waited for and retried).
    */
   outcomes?: {
@@ -783,6 +791,18 @@ export interface WhenRule {
    */
   includes?: string;
   outcome: 'alreadyDone' | 'notFound';
+}
+/**
+ * A test on a 2xx answer's body: the value at `pointer` equals `equals` or is one of `in`.
+ */
+export interface AnswerRule {
+  pointer: JsonPointer;
+  equals?: string | number | boolean | null;
+  /**
+   * @minItems 1
+   */
+  in?: [string | number | boolean | null, ...(string | number | boolean | null)[]];
+  outcome: 'done' | 'alreadyDone' | 'notFound' | 'failed';
 }
 export interface PageSpec1 {
   style: 'none' | 'cursor' | 'next-link' | 'link-header' | 'offset' | 'page' | 'scim';
