@@ -68,8 +68,8 @@ export class AuditLog {
 
   /**
    * Walks the whole chain, 1,000 rows per read; returns the first broken link, or nothing when every
-   * row holds. Rows removed from the end are found on SQLite from its sequence of the highest seq ever
-   * used; PostgreSQL refuses DELETE and TRUNCATE on the table by trigger.
+   * row holds. Rows removed from the end are found from the highest seq ever written, which the
+   * database keeps beside the table (SQLite's sqlite_sequence, PostgreSQL's audit_highest).
    */
   async verify(): Promise<{ rows: number; broken?: AuditBreak }> {
     let prev = genesis;
@@ -94,10 +94,13 @@ export class AuditLog {
       }
       after = page.at(-1)!.seq;
     }
-    if (this.store.dialect === 'sqlite') {
-      const highest = (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`.execute(this.store.db)).rows[0]?.seq ?? 0;
-      if (highest >= expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `rows ${expectedSeq} to ${highest} were removed from the end` } };
-    }
+    // The highest seq ever written: SQLite's AUTOINCREMENT sequence, PostgreSQL's audit_highest (migration 1).
+    const highest = Number(
+      (this.store.dialect === 'sqlite'
+        ? (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`.execute(this.store.db)).rows[0]?.seq
+        : (await sql<{ seq: number }>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS seq FROM audit_highest`.execute(this.store.db)).rows[0]?.seq) ?? 0,
+    );
+    if (highest >= expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `rows ${expectedSeq} to ${highest} were removed from the end` } };
     return { rows };
   }
 

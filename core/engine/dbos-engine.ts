@@ -3,9 +3,8 @@ import { DBOS, Error as DbosErrors } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type StoreDatabase, redactUrl } from '../store/sql.js';
-import type { RunsTable } from '../store/tables.js';
 import { type AuditEvent, AuditLog } from './audit.js';
-import { type SerializedError, StepFailedError } from './embedded-engine.js';
+import { type SerializedError, StepFailedError, serializeError as serialize, toRunRecord as toRecord } from './embedded-engine.js';
 import { newId } from './ids.js';
 import type {
   NewRun,
@@ -576,38 +575,6 @@ class DbosContext implements RunContext {
 
 /** One attempt of a step as DBOS records it (tagged: a value of undefined does not survive serialization as a key). */
 type Attempt<T> = { kind: 'value'; value: T } | { kind: 'error'; failure: SerializedError } | { kind: 'retry'; failure: SerializedError; delayMs: number };
-
-function serialize(error: unknown): SerializedError {
-  const e = error as Partial<PatchbayError> & { status?: number; name?: string; message?: string };
-  return {
-    name: e?.name ?? 'Error',
-    message: e?.message ?? String(error),
-    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
-    ...(typeof e?.status === 'number' ? { status: e.status } : {}),
-  };
-}
-
-function toRecord(row: RunsTable): RunRecord {
-  return {
-    id: row.id,
-    idempotencyKey: row.idempotency_key,
-    batchId: row.batch_id,
-    tenant: row.tenant,
-    playbook: row.playbook,
-    app: row.app,
-    subject: row.subject,
-    request: JSON.parse(row.request),
-    plan: JSON.parse(row.plan),
-    profile: JSON.parse(row.profile),
-    status: row.status,
-    outcome: row.outcome as RunRecord['outcome'],
-    waitingFor: row.waiting_for,
-    wakeAt: row.wake_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at,
-  };
-}
 
 /**
  * Appends one event to the audit chain (core/engine/audit.ts), in the open transaction or its own,

@@ -178,7 +178,7 @@ export class EmbeddedRunEngine implements RunEngine {
         .limit(1)
         .executeTakeFirst();
     const found = await existing();
-    if (found) return { result: { run: toRecord(found), created: false } };
+    if (found) return { result: { run: toRunRecord(found), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
     const inserted = await this.db
@@ -192,7 +192,7 @@ export class EmbeddedRunEngine implements RunEngine {
       .executeTakeFirst();
     if (!Number(inserted.numInsertedOrUpdatedRows ?? 0)) {
       const theirs = await existing();
-      if (theirs) return { result: { run: toRecord(theirs), created: false } };
+      if (theirs) return { result: { run: toRunRecord(theirs), created: false } };
       throw new RunRaceError(run.request.subject.email);
     }
     if (run.plan.steps.length) {
@@ -233,14 +233,14 @@ export class EmbeddedRunEngine implements RunEngine {
   async get(runId: string): Promise<RunRecord> {
     const row = await this.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
     if (!row) throw new NotFoundError('run', runId);
-    return toRecord(row);
+    return toRunRecord(row);
   }
 
   async list(filter: { status?: RunStatus; batchId?: string; limit?: number } = {}): Promise<RunRecord[]> {
     let query = this.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 1000);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.batchId) query = query.where('batch_id', '=', filter.batchId);
-    return (await query.execute()).map(toRecord);
+    return (await query.execute()).map(toRunRecord);
   }
 
   async cancel(runId: string, reason: string, actor: string): Promise<RunRecord> {
@@ -506,7 +506,7 @@ class JournalContext implements RunContext {
         return value;
       } catch (error) {
         if (error instanceof Suspend) throw error;
-        const failure = serialize(error);
+        const failure = serializeError(error);
         if (!isRetryable(error) || attempt >= policy.maxAttempts) {
           await this.write(key, { error: failure });
           throw new StepFailedError(name, failure, { cause: error });
@@ -580,7 +580,8 @@ function unwrap<T>(name: string, entry: Journaled<T>): T {
   return entry.value;
 }
 
-function serialize(error: unknown): SerializedError {
+/** An error as the journal keeps it: its name, message, code and HTTP status, never its stack or cause. */
+export function serializeError(error: unknown): SerializedError {
   const e = error as Partial<PatchbayError> & { status?: number; name?: string; message?: string };
   return {
     name: e?.name ?? 'Error',
@@ -590,7 +591,8 @@ function serialize(error: unknown): SerializedError {
   };
 }
 
-function toRecord(row: RunRow): RunRecord {
+/** A row of the runs table as the port's RunRecord (its JSON columns parsed). */
+export function toRunRecord(row: RunRow): RunRecord {
   return {
     id: row.id,
     idempotencyKey: row.idempotency_key,

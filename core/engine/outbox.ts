@@ -25,7 +25,7 @@ export class Outbox {
   async deliver(): Promise<{ delivered: number; failed: number }> {
     const due = await this.store.db
       .selectFrom('outbox')
-      .select(['id', 'payload', 'attempts'])
+      .select(['id', 'payload', 'attempts', 'next_attempt_at'])
       .where('delivered_at', 'is', null)
       .where('next_attempt_at', '<=', this.clock.now())
       .orderBy('id')
@@ -34,6 +34,16 @@ export class Outbox {
     let delivered = 0;
     let failed = 0;
     for (const row of due) {
+      // Claimed before it is sent: of several workers on one database, one posts it (the claim holds it back
+      // for twice the request timeout, after which a worker that died while sending is replaced).
+      const claimed = await this.store.db
+        .updateTable('outbox')
+        .set({ next_attempt_at: this.clock.now() + 2 * this.timeoutMs })
+        .where('id', '=', row.id)
+        .where('delivered_at', 'is', null)
+        .where('next_attempt_at', '=', row.next_attempt_at)
+        .executeTakeFirst();
+      if (!Number(claimed.numUpdatedRows)) continue;
       const { url, body, secret } = JSON.parse(row.payload) as { url: string; body: { specversion?: string }; secret?: string };
       let error: string | undefined;
       try {

@@ -114,7 +114,8 @@ describe('API steps in runs', () => {
     nock(base).get('/users').reply(401, { error: 'bad token secret-1' });
     const run = await offboard(h, 'alice@acme.com');
     await h.completeNext(run.id);
-    const everything = JSON.stringify([h.runtime.db.prepare('SELECT * FROM audit').all(), h.runtime.db.prepare('SELECT * FROM journal').all(), h.runtime.db.prepare('SELECT * FROM steps').all()]);
+    const db = h.runtime.store.db;
+    const everything = JSON.stringify([await db.selectFrom('audit').selectAll().execute(), await db.selectFrom('journal').selectAll().execute(), await db.selectFrom('steps').selectAll().execute()]);
     assert.doesNotMatch(everything, /secret-1|aWQtMTpzZWNyZXQtMQ/);
     assert.match(everything, /HTTP 401/);
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
 import { databaseFile } from '../../core/store/database.js';
 import { runCli } from '../support/fixtures.js';
 import { harness, type Harness } from '../support/runtime.js';
@@ -12,11 +13,15 @@ async function withHistory(): Promise<Harness> {
   return h;
 }
 
-/** What someone with write access to the file could do: the triggers are no obstacle to them. */
-function tamper(h: Harness, sql: string): void {
+/** What someone with write access to the database could do: the triggers are no obstacle to them. */
+async function tamper(h: Harness, statement: string): Promise<void> {
+  if (h.runtime.store.dialect === 'postgres') {
+    await sql.raw(`ALTER TABLE audit DISABLE TRIGGER USER; ${statement}; ALTER TABLE audit ENABLE TRIGGER USER`).execute(h.runtime.store.db);
+    return;
+  }
   const db = new BetterSqlite3(databaseFile(h.dataDir));
   db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
-  db.exec(sql);
+  db.exec(statement);
   db.close();
 }
 
@@ -32,40 +37,40 @@ describe('audit log', () => {
 
   it('refuses UPDATE and DELETE', async () => {
     const h = await withHistory();
-    assert.throws(() => h.runtime.db.prepare("UPDATE audit SET actor = 'mallory' WHERE seq = 1").run(), /append-only/);
-    assert.throws(() => h.runtime.db.prepare('DELETE FROM audit WHERE seq = 1').run(), /append-only/);
+    await assert.rejects(sql`UPDATE audit SET actor = 'mallory' WHERE seq = 1`.execute(h.runtime.store.db), /append-only/);
+    await assert.rejects(sql`DELETE FROM audit WHERE seq = 1`.execute(h.runtime.store.db), /append-only/);
   });
 
   it('reports the first row that was altered', async () => {
     const h = await withHistory();
-    tamper(h, "UPDATE audit SET actor = 'mallory' WHERE seq = 4");
+    await tamper(h, "UPDATE audit SET actor = 'mallory' WHERE seq = 4");
     assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: 4, reason: 'row 4 was altered (its content no longer matches its hash)' });
   });
 
   it('reports a row removed from the middle', async () => {
     const h = await withHistory();
-    tamper(h, 'DELETE FROM audit WHERE seq = 3');
+    await tamper(h, 'DELETE FROM audit WHERE seq = 3');
     assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: 3, reason: 'row 3 is missing (next row is 4)' });
   });
 
   it('reports rows removed from the end', async () => {
     const h = await withHistory();
     const rows = (await h.runtime.engine.audit.verify()).rows;
-    tamper(h, `DELETE FROM audit WHERE seq > ${rows - 2}`);
+    await tamper(h, `DELETE FROM audit WHERE seq > ${rows - 2}`);
     assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: rows - 1, reason: `rows ${rows - 1} to ${rows} were removed from the end` });
   });
 
   it('reports a re-hashed row that no longer follows its predecessor', async () => {
     const h = await withHistory();
-    tamper(h, "UPDATE audit SET prev_hash = hash WHERE seq = 5");
+    await tamper(h, "UPDATE audit SET prev_hash = hash WHERE seq = 5");
     assert.equal((await h.runtime.engine.audit.verify()).broken?.seq, 5);
   });
 
   it('patchbay audit verify exits 1 and names the row', async () => {
     const h = await withHistory();
-    assert.equal(runCli(['--data-dir', h.dataDir, 'audit', 'verify']).status, 0);
-    tamper(h, "UPDATE audit SET data = '{}' WHERE seq = 2");
-    const result = runCli(['--data-dir', h.dataDir, 'audit', 'verify']);
+    assert.equal(runCli([...h.storeArgs, 'audit', 'verify']).status, 0);
+    await tamper(h, "UPDATE audit SET data = '{}' WHERE seq = 2");
+    const result = runCli([...h.storeArgs, 'audit', 'verify']);
     assert.equal(result.status, 1);
     assert.match(result.stdout, /audit log BROKEN at row 2: row 2 was altered/);
   });

@@ -41,12 +41,12 @@ describe('run and task changes as signed CloudEvents', () => {
     const hook = await serve((_req, res) => void res.writeHead(up ? 204 : 503).end());
     const h = await harness({ tweak: (p) => (p.notifications = { webhook: { url: `${hook.url}/hooks` } }) });
     await h.start('offboard', 'alice@acme.com');
-    const pending = h.runtime.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number };
-    assert.ok(pending.n >= 2, 'run.started and task.opened wait in the outbox');
+    const pending = async () => Number((await h.runtime.store.db.selectFrom('outbox').select((eb) => eb.fn.countAll().as('n')).where('delivered_at', 'is', null).executeTakeFirstOrThrow()).n);
+    assert.ok((await pending()) >= 2, 'run.started and task.opened wait in the outbox');
     up = true;
     h.clock.advance(60_000);
     await h.runtime.runs.settle();
-    assert.equal((h.runtime.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number }).n, 0);
+    assert.equal(await pending(), 0);
     const delivered = hook.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(r.body).type);
     assert.ok(delivered.includes('dev.patchbay.run.started') && delivered.includes('dev.patchbay.task.opened'));
   });

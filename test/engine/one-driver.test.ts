@@ -39,7 +39,7 @@ describe('one driver per run', () => {
     assert.match(first, new RegExp(`^${engine.owner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/d\\d+$`));
     assert.equal(await engine.transaction(() => engine.claim(run.id, first, null)), true);
     assert.equal(await engine.transaction(() => engine.claim(run.id, second, null)), false, 'the second driver took a leased run');
-    const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(run.id);
+    const row = (await h.runtime.store.db.selectFrom('runs').select('lease_owner').where('id', '=', run.id).executeTakeFirst())?.lease_owner;
     assert.equal(row, first);
   });
 
@@ -47,7 +47,7 @@ describe('one driver per run', () => {
     const h = await harness();
     const [{ run, created }] = await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } } }], h.profile, { drive: false });
     assert.equal(created, true);
-    const row = h.runtime.db.prepare('SELECT status, lease_owner, wake_at FROM runs WHERE id = ?').get(run.id) as { status: string; lease_owner: string | null; wake_at: number };
+    const row = (await h.runtime.store.db.selectFrom('runs').select(['status', 'lease_owner', 'wake_at']).where('id', '=', run.id).executeTakeFirstOrThrow());
     assert.deepEqual(row, { status: 'running', lease_owner: null, wake_at: h.clock.now() });
     assert.deepEqual(await h.runtime.tasks.itemsOfRun(run.id), [], 'nothing was executed');
     await h.runtime.runs.settle();
@@ -92,7 +92,7 @@ describe('one driver per run', () => {
     const [first] = await h.start('offboard', 'alice@acme.com');
     assert.equal(first!.run.status, 'waiting');
     assert.equal((await h.run(first!.run.id)).waitingFor, `task:${await h.openTaskOf(first!.run.id)}`);
-    const row = h.runtime.db.prepare('SELECT lease_owner FROM runs WHERE id = ?').pluck().get(first!.run.id);
+    const row = (await h.runtime.store.db.selectFrom('runs').select('lease_owner').where('id', '=', first!.run.id).executeTakeFirst())?.lease_owner;
     assert.equal(row, null, 'a parked run holds no lease');
     const [again] = await h.start('offboard', 'alice@acme.com');
     assert.deepEqual([again!.created, again!.run.id], [false, first!.run.id]);

@@ -7,7 +7,7 @@ import type { StartResult } from '../../core/engine/port.js';
 import { IdentifierStore } from '../../core/store/identifiers.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
 import { readJson, runCliAsync, scratchDir } from '../support/fixtures.js';
-import { harness } from '../support/runtime.js';
+import { harness, storeFor } from '../support/runtime.js';
 import { ScimServer } from '../support/scim-server.js';
 import { mockVendors } from '../support/vendor-mock.js';
 
@@ -31,7 +31,7 @@ describe('known identifiers: a renamed account is found by the id Patchbay recor
     const idp = path.join(dir, 'idp.csv');
     writeFileSync(idp, 'email\nalice@acme.com\nbob@acme.com\n');
     const dataDir = path.join(dir, 'data');
-    const cli = await runCliAsync(['--data-dir', dataDir, 'reconcile', '--app', 'scim', '--profile', profileFile, '--idp-from', idp, '--via', 'scim'], { SCIM_TOKEN: 'scim-token' });
+    const cli = await runCliAsync([...(await storeFor(dataDir)).args, 'reconcile', '--app', 'scim', '--profile', profileFile, '--idp-from', idp, '--via', 'scim'], { SCIM_TOKEN: 'scim-token' });
     assert.equal(cli.status, 0, cli.stderr);
 
     // She married: the app renamed her account; the IdP still sends the old email.

@@ -1,4 +1,5 @@
 import { freshDatabase, onPostgres } from './postgres.js';
+import { openStore } from '../../core/store/sql.js';
 import path from 'node:path';
 import type { ContainerModule } from 'inversify';
 import { createServices, type Runtime, type RuntimeOptions, type Services } from '../../core/container.js';
@@ -15,6 +16,8 @@ export interface Harness {
   readonly clock: ManualClock;
   readonly profile: LoadedProfile;
   readonly dataDir: string;
+  /** The CLI's arguments that name this harness's store: --data-dir, or --database on the PostgreSQL pass. */
+  readonly storeArgs: readonly string[];
   start(playbook: string, email: string | string[], options?: { idempotencyKey?: string; app?: string }): Promise<StartResult[]>;
   run(id: string): Promise<RunRecord>;
   /** The open tasks of one run, oldest first. */
@@ -26,6 +29,25 @@ export interface Harness {
 export const hour = 3_600_000;
 
 /** The demo tenant, changed by `tweak`, on a fresh data folder, with a clock the test moves. */
+const databases = new Map<string, string>();
+
+/**
+ * The store a data folder stands for in this test pass: the folder's SQLite file, or on the PostgreSQL
+ * pass a fresh database made for it once (a second harness or a CLI on the same folder shares it).
+ * Returns the CLI arguments that name it.
+ */
+export async function storeFor(dataDir: string): Promise<{ databaseUrl?: string; args: string[] }> {
+  if (!onPostgres()) return { args: ['--data-dir', dataDir] };
+  if (!databases.has(dataDir)) {
+    const url = await freshDatabase();
+    // Migrated here, as `patchbay migrate` would, so that a CLI command may be the first to use it.
+    await (await openStore({ url }, { migrations: 'apply' })).close();
+    databases.set(dataDir, url);
+  }
+  const databaseUrl = databases.get(dataDir)!;
+  return { databaseUrl, args: ['--database', databaseUrl, '--data-dir', dataDir] };
+}
+
 export async function harness(options: {
   tweak?: (profile: TenantProfile & Record<string, any>) => void;
   env?: Record<string, string>;
@@ -47,9 +69,10 @@ export async function harness(options: {
   options.tweak?.(data as TenantProfile & Record<string, any>);
   const file = path.join(dataDir, 'tenant.json');
   const profile = { profile: services.profiles.check(data, file), file };
+  const { databaseUrl } = await storeFor(dataDir);
   const runtime = await services.openRuntime({
     dataDir,
-    ...(onPostgres() ? { databaseUrl: await freshDatabase(), migrations: 'apply' as const } : {}),
+    ...(databaseUrl ? { databaseUrl, migrations: 'apply' as const } : {}),
     clock,
     engine: { pause: async (ms) => clock.advance(ms) },
     retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 10_000 },
@@ -62,6 +85,7 @@ export async function harness(options: {
     clock,
     profile,
     dataDir,
+    storeArgs: (await storeFor(dataDir)).args,
     start: (playbook, email, o = {}) =>
       runtime.runs.start(
         (Array.isArray(email) ? email : [email]).map((e) => ({ source: 'test', request: { playbook, app: o.app ?? 'spendesk', subject: { email: e } } })),

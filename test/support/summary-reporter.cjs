@@ -1,6 +1,9 @@
 'use strict';
 // The spec reporter, then one closing line that CI reads: "N passed, N failed[, N skipped]",
-// counted from the real results.
+// counted from the real results. Inside a multi-pass run (test/support/run-passes.mjs sets
+// PATCHBAY_TEST_PASS and PATCHBAY_TEST_TOTALS) the line names its pass and the totals go to the
+// file, for the runner's one closing line over every pass.
+const { writeFileSync } = require('node:fs');
 const Mocha = require('mocha');
 
 const { EVENT_RUN_END } = Mocha.Runner.constants;
@@ -11,7 +14,9 @@ class SummaryReporter extends Mocha.reporters.Spec {
     runner.once(EVENT_RUN_END, () => {
       const { passes, failures, pending } = runner.stats;
       const skipped = pending ? `, ${pending} skipped` : '';
-      process.stdout.write(`\n${passes} passed, ${failures} failed${skipped}\n`);
+      const pass = process.env.PATCHBAY_TEST_PASS;
+      process.stdout.write(`\n${pass ? `${pass} pass: ` : ''}${passes} passed, ${failures} failed${skipped}\n`);
+      if (process.env.PATCHBAY_TEST_TOTALS) writeFileSync(process.env.PATCHBAY_TEST_TOTALS, JSON.stringify({ passes, failures, pending }));
     });
   }
 }

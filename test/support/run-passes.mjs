@@ -1,0 +1,40 @@
+// The test command: the whole suite on the embedded SQLite store, then the tests that use the store
+// through a harness (engine, server, bridge, store, intake, reconcile, the browser runs) again on
+// PostgreSQL (.mocharc.postgres.json; test/support/postgres.ts starts a throwaway server when
+// PATCHBAY_TEST_DATABASE_URL names none). One closing line over both passes: "N passed, N failed",
+// from the reporters' real counts; a pass that ends before reporting counts as a failure.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const only = process.env.PATCHBAY_TEST_PASSES?.split(',');
+const passes = [
+  { name: 'sqlite', args: [], env: {} },
+  { name: 'postgres', args: ['--config', '.mocharc.postgres.json'], env: { PATCHBAY_TEST_STORE: 'postgres' } },
+].filter((p) => !only || only.includes(p.name));
+
+const folder = mkdtempSync(path.join(os.tmpdir(), 'patchbay-test-'));
+const total = { passes: 0, failures: 0, pending: 0 };
+for (const pass of passes) {
+  const totals = path.join(folder, `${pass.name}.json`);
+  const run = spawnSync(process.execPath, [mocha, ...pass.args, ...process.argv.slice(2)], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...pass.env, PATCHBAY_TEST_PASS: pass.name, PATCHBAY_TEST_TOTALS: totals },
+  });
+  let counted;
+  try {
+    counted = JSON.parse(readFileSync(totals, 'utf8'));
+  } catch {
+    process.stdout.write(`\nthe ${pass.name} pass ended before mocha reported (exit ${run.status ?? run.signal})\n`);
+    counted = { passes: 0, failures: 1, pending: 0 };
+  }
+  for (const key of Object.keys(total)) total[key] += counted[key];
+}
+rmSync(folder, { recursive: true, force: true });
+process.stdout.write(`\n${total.passes} passed, ${total.failures} failed${total.pending ? `, ${total.pending} skipped` : ''}\n`);
+process.exitCode = total.failures > 0 ? 1 : 0;
