@@ -268,18 +268,31 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       let lastFeedRead = 0;
       process.once('SIGINT', () => (stop = true));
       process.once('SIGTERM', () => (stop = true));
+      const { isStoreUnavailable, describeDatabaseError } = await import('../store/sql.js');
+      process.stderr.write(`patchbay worker: on ${runtime.store.location}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C stops it after the pass in progress\n`);
+      let down: string | undefined;
       do {
-        if (loaded && options.watchIdp && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
-          lastFeedRead = Date.now();
-          const reads = await runtime.leavers.read(loaded);
-          const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
-          if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+        try {
+          if (loaded && options.watchIdp && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
+            lastFeedRead = Date.now();
+            const reads = await runtime.leavers.read(loaded);
+            const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
+            if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+          }
+          if (loaded && canaryEvery && Date.now() - lastCanary >= canaryEvery) {
+            lastCanary = Date.now();
+            for (const line of await canaryPass(cli, loaded.profile, loaded.file)) process.stderr.write(`${line}\n`);
+          }
+          await runtime.runs.settle();
+          if (down) process.stderr.write('patchbay worker: the store answers again\n');
+          down = undefined;
+        } catch (error) {
+          // A database restart or failover is waited out, said once, not fatal: the runs are safe in the store.
+          if (options.once || !isStoreUnavailable(error)) throw error;
+          const said = describeDatabaseError(error);
+          if (said !== down) process.stderr.write(`patchbay worker: the store does not answer (${said}); trying again every ${options.interval} s\n`);
+          down = said;
         }
-        if (loaded && canaryEvery && Date.now() - lastCanary >= canaryEvery) {
-          lastCanary = Date.now();
-          for (const line of await canaryPass(cli, loaded.profile, loaded.file)) process.stderr.write(`${line}\n`);
-        }
-        await runtime.runs.settle();
         if (options.once) break;
         await new Promise((resolve) => setTimeout(resolve, Number(options.interval) * 1000));
       } while (!stop);

@@ -27,7 +27,7 @@ import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
 import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
-import { latestSchemaVersion } from '../store/sql.js';
+import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
@@ -176,6 +176,12 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const status = (error as { statusCode?: number }).statusCode;
     if (status === 429) return send(429, 'rate-limited', (error as Error).message);
     if (status && status < 500) return send(status, 'bad-request', (error as Error).message);
+    if (isStoreUnavailable(error)) {
+      // The database is down, restarting or out of connections: nothing was changed, and asking again soon may work.
+      process.stderr.write(`patchbay serve: ${req.method} ${req.url.split('?')[0]}: the store does not answer: ${describeDatabaseError(error)}\n`);
+      reply.header('retry-after', '5');
+      return send(503, 'store-unavailable', 'the store does not answer now; nothing was changed: try again in a few seconds');
+    }
     process.stderr.write(`patchbay serve: ${req.method} ${req.url.split('?')[0]}: ${(error as Error).message}\n`);
     return send(500, 'internal', 'something went wrong on the server; the change, if any, was not half-made');
   });

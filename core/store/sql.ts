@@ -128,6 +128,49 @@ class KyselyStore implements StoreDatabase {
   }
 }
 
+/**
+ * What a database error means to an operator, in words, for the few that are about the connection or
+ * the role rather than the query (PostgreSQL's SQLSTATE codes, Node's socket errors).
+ */
+const connectionErrors: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: is PostgreSQL running and listening there?',
+  ENOTFOUND: 'no such host',
+  ETIMEDOUT: 'the connection timed out',
+  ECONNRESET: 'the connection was reset',
+  '28P01': 'password authentication failed for the role',
+  '28000': 'the role may not connect (pg_hba.conf or the role does not exist)',
+  '3D000': 'the database does not exist (create it, then patchbay migrate)',
+  '57P01': 'the server was shut down by its administrator',
+  '57P02': 'the server crashed',
+  '57P03': 'the server is starting up or shutting down',
+  '53300': 'the server has too many connections',
+  '08006': 'the connection failed',
+  '08001': 'the server refused the connection',
+  '08004': 'the server rejected the connection',
+  '42501': 'permission denied: the role needs rights on the schema and its tables (or run patchbay migrate as their owner)',
+};
+
+const codeOf = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
+
+/**
+ * Whether an error means the store does not answer now (down, restarting, unreachable, out of
+ * connections), so that asking again later may work: a server answers 503, a worker waits and retries.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', '57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (code?.startsWith('08')) return true;
+  return /Connection terminated|connect ECONNREFUSED|the database system is (shutting down|starting up)|Client has encountered a connection error|is not currently accepting connections|terminating connection due to administrator command/i.test((error as Error)?.message ?? '');
+}
+
+/** A connection or permission error said in words ("password authentication failed…"), else the driver's message. */
+export function describeDatabaseError(error: unknown): string {
+  const code = codeOf(error);
+  const words = code ? connectionErrors[code] : undefined;
+  if (words) return `${words} (${code})`;
+  return (error as Error)?.message ?? String(error);
+}
+
 /** The advisory lock key of the audit chain (any constant unique to Patchbay). */
 const auditChainLock = 0x70617463;
 /** The advisory lock key that lets one process migrate at a time. */
@@ -136,7 +179,8 @@ const migrationLock = 0x70617464;
 async function schemaVersionOf(db: Sql, dialect: Dialect): Promise<number> {
   const exists = dialect === 'sqlite'
     ? await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.execute(db)
-    : await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`.execute(db);
+    : // to_regclass sees the table whatever the role may do with it: a role without rights is told so when it reads.
+      await sql<{ n: number }>`SELECT (to_regclass('schema_migrations') IS NOT NULL)::int AS n`.execute(db);
   if (!exists.rows[0]?.n) return 0;
   const row = await db.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
   return Number(row?.v ?? 0);
@@ -187,7 +231,7 @@ export async function openStore(target: StoreTarget, options: OpenStoreOptions =
     await sql`SELECT 1`.execute(root);
   } catch (cause) {
     await store.close();
-    throw new StoreError(location, `cannot connect (${(cause as { code?: string }).code ?? (cause as Error).message})`, { cause });
+    throw new StoreError(location, `cannot connect: ${describeDatabaseError(cause)}`, { cause });
   }
   try {
     if (options.migrations === 'ignore') return store;
@@ -199,7 +243,8 @@ export async function openStore(target: StoreTarget, options: OpenStoreOptions =
     return store;
   } catch (error) {
     await store.close();
-    throw error;
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(location, describeDatabaseError(error), { cause: error });
   }
 }
 
@@ -210,6 +255,15 @@ export async function openStore(target: StoreTarget, options: OpenStoreOptions =
  * @throws StoreError when the database's schema is newer than this Patchbay's.
  */
 export async function migratePostgres(db: Sql, location: string): Promise<number[]> {
+  try {
+    return await applyPostgresMigrations(db, location);
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(location, `cannot migrate: ${describeDatabaseError(error)}`, { cause: error });
+  }
+}
+
+async function applyPostgresMigrations(db: Sql, location: string): Promise<number[]> {
   const applied: number[] = [];
   await db.connection().execute(async (conn) => {
     await sql`SELECT pg_advisory_lock(${migrationLock})`.execute(conn);

@@ -89,8 +89,25 @@ describe('the store on two databases', function () {
     assert.deepEqual(JSON.parse(again.stdout).applied, []);
     const refused = runCli(['migrate', '--database', 'postgres://robot:hunter2@127.0.0.1:1/none']);
     assert.equal(refused.status, 2);
-    assert.match(refused.stderr, /^patchbay: postgres:\/\/robot:\*\*\*@127\.0\.0\.1:1\/none: cannot connect \(ECONNREFUSED\)\n$/);
+    assert.match(refused.stderr, /^patchbay: postgres:\/\/robot:\*\*\*@127\.0\.0\.1:1\/none: cannot connect: connection refused: is PostgreSQL running and listening there\? \(ECONNREFUSED\)\n$/);
     assert.doesNotMatch(refused.stderr, /hunter2/);
+    // A database that does not exist, and a role without rights on a migrated one: said in words, exit 2, never "internal error".
+    const missing = new URL(url);
+    missing.pathname = '/patchbay_no_such_database';
+    assert.match(runCli(['runs', '--database', missing.toString()]).stderr, /cannot connect: the database does not exist \(create it, then patchbay migrate\) \(3D000\)/);
+    const role = `patchbay_reader_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+    await admin.end();
+    const asRole = new URL(url);
+    asRole.username = role;
+    for (const args of [['runs'], ['migrate']]) {
+      const denied = runCli([...args, '--database', asRole.toString()]);
+      assert.equal(denied.status, 2, denied.stderr);
+      assert.match(denied.stderr, /^patchbay: postgres:\/\/patchbay_reader_\d+@.*: (cannot migrate: )?permission denied: the role needs rights on the schema and its tables .*\(42501\)\n$/);
+    }
     const scheme = runCli(['migrate', '--database', 'mysql://db/x']);
     assert.equal(scheme.status, 2);
     assert.match(scheme.stderr, /--database: mysql:\/\/ is not supported/);
