@@ -2,7 +2,7 @@ import { canaryPass, parseEvery } from './recipe-commands.js';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Runtime, Services } from '../container.js';
-import { TaskStore, type TaskView } from '../channels/human/task-store.js';
+import type { TaskView } from '../channels/human/task-store.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
@@ -32,7 +32,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerRunCommands(program: Command, cli: CliContext): void {
   /** The tasks these runs wait on (and `more`), read at once, as the renderers' lookup. */
   const taskLookup = (runtime: Runtime, runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []) =>
-    runtime.tasks.lookup(TaskStore.idsOf(runs, more));
+    runtime.tasks.lookup([...runs.flatMap((r) => (r.waitingFor?.startsWith('task:') ? [r.waitingFor.slice(5)] : [])), ...more.map((m) => m.taskId)]);
 
   program
     .command('run')
