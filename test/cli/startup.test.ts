@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { packageRoot } from '../../core/paths.js';
+
+/** The packages a command loaded (CommonJS loads, as NODE_DEBUG=module reports them). */
+function packagesLoadedBy(args: string[]): Set<string> {
+  const run = spawnSync(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_DEBUG: 'module', PATCHBAY_CONNECTORS: '' },
+  });
+  assert.equal(run.status, 0, run.stderr.slice(-2000));
+  return new Set([...run.stderr.matchAll(/load "[^"]*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]!));
+}
+
+// Start-up time is measured by npm run bench:startup; this keeps the cause of a slow start out: a command
+// that needs no store, server or browser loads none of their packages.
+describe('what a command loads at start', () => {
+  const heavy = ['pg', 'better-sqlite3', 'fastify', 'playwright-core', 'exceljs', 'google-auth-library', '@dbos-inc/dbos-sdk'];
+  for (const args of [['--help'], ['plan', 'offboard', '--app', 'spendesk', '--user', 'a@b.com']]) {
+    it(`patchbay ${args.join(' ')} loads no database driver, server, browser or spreadsheet package`, () => {
+      const loaded = packagesLoadedBy(args);
+      assert.ok(loaded.has('commander'), `the probe sees packages load: ${[...loaded].join(', ')}`);
+      assert.deepEqual(heavy.filter((p) => loaded.has(p)), []);
+    });
+  }
+});
