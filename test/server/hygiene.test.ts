@@ -175,6 +175,8 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
       const caller = (await server.access.createToken({ name: 'hr', actor: lead, role: 'operator', scopes: ['runs:write', 'runs:read', 'runs:on-behalf-of', 'tasks:read', 'tasks:write'] })).token;
       const created = await call(`${server.url}/api/v1/runs`, caller, 'POST', { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' }, onBehalfOf: deputy, reason: 'left' });
       assert.equal(created.status, 201);
+      // The server records the run and answers; its loop drives it to the approval task.
+      await server.settled();
       const run = await h.run(created.body.id);
       assert.deepEqual([run.request.requestedBy, run.request.onBehalfOf], [lead, deputy]);
       const started = (await h.runtime.runs.timeline(run.id)).audit.find((a) => a.type === 'run.started')!;
