@@ -30,19 +30,19 @@ async function runtimeModules() {
     { ApiChannelExecutor, ApiRetryPolicy }, { BrowserHost }, { BrowserChannelExecutor, BrowserStepTimeout }, { ChannelExecutor }, { HumanChannelExecutor },
     { EvidenceDir, EvidenceFiles }, { TaskStore }, { IdpChannelExecutor }, { ScimChannelExecutor }, { Clock, SystemClock }, { EmbeddedRunEngine, EngineOptions },
     { ApprovalGate }, { LifecycleWorkflow }, { EventOutbox }, { Outbox }, { defaultRetryPolicy }, { RunService }, { StepLog }, { ReconcileHistory }, { LeaverFeed },
-    { SqliteConnection }, { StoreDatabase, openStore }, { IdentifierStore },
+    { StoreDatabase, openStore }, { IdentifierStore },
   ] = await Promise.all([
     import('./channels/api/executor.js'), import('./channels/browser/browser-host.js'), import('./channels/browser/executor.js'), import('./channels/executor.js'),
     import('./channels/human/executor.js'), import('./channels/evidence-files.js'), import('./channels/human/task-store.js'), import('./channels/idp/executor.js'),
     import('./channels/scim/executor.js'), import('./engine/clock.js'), import('./engine/embedded-engine.js'), import('./engine/approval.js'),
     import('./engine/lifecycle.js'), import('./engine/events.js'), import('./engine/outbox.js'), import('./engine/retry.js'), import('./engine/run-service.js'),
-    import('./engine/step-log.js'), import('./reconcile/history.js'), import('./intake/leaver-feed.js'), import('./store/database.js'), import('./store/sql.js'),
+    import('./engine/step-log.js'), import('./reconcile/history.js'), import('./intake/leaver-feed.js'), import('./store/sql.js'),
     import('./store/identifiers.js'),
   ]);
   return {
     ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine, EngineOptions,
     EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox, ReconcileHistory,
-    RunService, ScimChannelExecutor, SqliteConnection, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
+    RunService, ScimChannelExecutor, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
   };
 }
 
@@ -131,12 +131,11 @@ export function createServices(options: ContainerOptions = {}): Services {
     const {
       ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine,
       EngineOptions, EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox,
-      ReconcileHistory, RunService, ScimChannelExecutor, SqliteConnection, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
+      ReconcileHistory, RunService, ScimChannelExecutor, StepLog, StoreDatabase, SystemClock, TaskStore, defaultRetryPolicy, openStore,
     } = await runtimeModules();
     const store = await openStore(runtime.databaseUrl ? { url: runtime.databaseUrl, dataDir: runtime.dataDir } : { dataDir: runtime.dataDir }, { migrations: runtime.migrations ?? (runtime.databaseUrl ? 'refuse' : 'apply') });
     const child = new Container({ parent: container, defaultScope: 'Singleton' });
     child.bind(StoreDatabase).toConstantValue(store);
-    if (store.sqlite) child.bind(SqliteConnection).toConstantValue(store.sqlite);
     child.bind(Clock).toConstantValue(runtime.clock ?? new SystemClock());
     child.bind(EngineOptions).toConstantValue(runtime.engine ?? {});
     const evidenceDir = path.join(runtime.dataDir, 'evidence');

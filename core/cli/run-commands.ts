@@ -32,7 +32,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerRunCommands(program: Command, cli: CliContext): void {
   /** The tasks these runs wait on (and `more`), read at once, as the renderers' lookup. */
   const taskLookup = (runtime: Runtime, runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []) =>
-    runtime.tasks.lookup([...runs.flatMap((r) => (r.waitingFor?.startsWith('task:') ? [r.waitingFor.slice(5)] : [])), ...more.map((m) => m.taskId)]);
+    runtime.tasks.lookup(runs, more);
 
   program
     .command('run')

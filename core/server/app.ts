@@ -12,7 +12,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { ErrorObject } from 'ajv';
 import LinkHeader from 'http-link-header';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type EvidenceInput, TaskRefusedError, TaskStore } from '../channels/human/task-store.js';
+import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
 import type { Evidence } from '../channels/executor.js';
@@ -454,7 +454,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   });
   const runPageFor = async (who: Principal, id: string, message?: { ok: boolean; text: string }) => {
     const timeline = await runtime.runs.timeline(id);
-    const taskOf = await runtime.tasks.lookup(TaskStore.idsOf([timeline.run], timeline.tasks));
+    const taskOf = await runtime.tasks.lookup([timeline.run], timeline.tasks);
     return runPage(who, tokenFor(who), timeline, { task: taskOf, queueName: (q) => queues().find((x) => x.id === q)?.name ?? q, appName: (a) => services.registry.list().find((c) => c.manifest.id === a)?.manifest.name ?? a, now: Date.now(), ...(message ? { message } : {}) });
   };
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(

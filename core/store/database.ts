@@ -21,11 +21,6 @@ export class StatementCache {
   }
 }
 
-/**
- * The embedded store's SQLite connection, for the code not yet on the query layer (core/store/sql.ts).
- * Bound only for the embedded store.
- */
-export const SqliteConnection = Symbol('SqliteConnection');
 
 /** The store cannot be opened or used: corrupt, locked, written by a newer Patchbay, unwritable. */
 export class StoreError extends PatchbayError {
@@ -41,7 +36,8 @@ export { databaseFile, defaultDataDir, describeSqliteError, storeExists } from '
 /** The busy timeout of every connection: PATCHBAY_BUSY_TIMEOUT_MS, else 5 000 ms. */
 export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => Number(env.PATCHBAY_BUSY_TIMEOUT_MS) || 5000;
 
-const isBusy = (error: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test((error as { code?: string })?.code ?? '');
+/** Whether SQLite answered busy or locked (another connection holds the write lock). */
+export const isBusy = (error: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test((error as { code?: string })?.code ?? '');
 
 /**
  * Runs `fn` again while SQLite answers busy or locked, waiting 25 ms, 50 ms, … (at most

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { isBusy } from './database.js';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -43,7 +44,6 @@ export class EmbeddedSqliteDialect implements Dialect {
   }
 }
 
-const isBusy = (error: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test((error as { code?: string })?.code ?? '');
 
 class EmbeddedSqliteDriver implements Driver {
   private readonly connection: EmbeddedSqliteConnection;

@@ -197,17 +197,14 @@ export class TaskStore {
   }
 
   /**
-   * The tasks with these ids read at once (getMany), as a synchronous lookup for renderers that
-   * name a run's task while they write a page or a line. Unknown ids give undefined.
+   * The tasks these runs wait on (`waitingFor` "task:<id>") and the ones named in `more`, read at once
+   * (getMany), as a synchronous lookup for renderers that name a run's task while they write a page or
+   * a line. Unknown ids give undefined.
    */
-  async lookup(ids: Iterable<string>): Promise<(id: string) => TaskView | undefined> {
+  async lookup(runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []): Promise<(id: string) => TaskView | undefined> {
+    const ids = [...runs.flatMap((r) => (r.waitingFor?.startsWith('task:') ? [r.waitingFor.slice(5)] : [])), ...more.map((m) => m.taskId)];
     const views = new Map((await this.getMany([...new Set(ids)])).map((t) => [t.id, t]));
     return (id) => views.get(id);
-  }
-
-  /** The task ids a run waits on or has had (from `waitingFor` "task:<id>"), for lookup(). */
-  static idsOf(runs: readonly { readonly waitingFor: string | null }[], more: readonly { readonly taskId: string }[] = []): string[] {
-    return [...runs.flatMap((r) => (r.waitingFor?.startsWith('task:') ? [r.waitingFor.slice(5)] : [])), ...more.map((m) => m.taskId)];
   }
 
   async list(filter: { queue?: string; status?: TaskView['status'] | 'all'; operator?: string; limit?: number } = {}): Promise<TaskView[]> {
