@@ -7,11 +7,10 @@ import type { Plan } from '../schema/types/plan.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import type { AuditRecord } from './audit.js';
 import { Clock } from './clock.js';
-import { EmbeddedRunEngine } from './embedded-engine.js';
 import { newId } from './ids.js';
 import { withRequester } from './requester.js';
 import { Outbox } from './outbox.js';
-import type { NewRun, RunRecord, StartResult } from './port.js';
+import { type NewRun, type RunRecord, type StartResult, StoreRunEngine } from './port.js';
 import { type StepRecord, StepLog } from './step-log.js';
 
 /** A request as it arrived, with where it came from for error messages ("command line", "people.csv:3"). */
@@ -35,7 +34,7 @@ export interface Timeline {
 @injectable()
 export class RunService {
   constructor(
-    @inject(EmbeddedRunEngine) readonly engine: EmbeddedRunEngine,
+    @inject(StoreRunEngine) readonly engine: StoreRunEngine,
     @inject(TaskStore) readonly tasks: TaskStore,
     @inject(StepLog) private readonly steps: StepLog,
     @inject(Outbox) private readonly outbox: Outbox,
@@ -66,8 +65,13 @@ export class RunService {
     return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;
   }
 
-  /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns whether anything moved. */
+  /**
+   * Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns
+   * whether anything moved. An engine that schedules the periodic work itself (DBOS: once across
+   * every process) is only asked to drive.
+   */
   async settle(): Promise<boolean> {
+    if (this.engine.schedulesMaintenance) return (await this.engine.drive()).slices > 0;
     const first = await this.engine.drive();
     const escalated = await this.tasks.escalateOverdue();
     const second = await this.engine.drive();

@@ -291,7 +291,7 @@ function runWorker(env: Record<string, string>, killOn?: string): Promise<Worker
 describe('the DBOS engine after a SIGKILL: the restarted process finishes the run, each completed step executed once', function () {
   this.timeout(120_000);
 
-  it('killed inside the third step, then again while waiting for a signal: each step done once, the signal delivered once', async () => {
+  it("killed inside the third step, then again while waiting for a signal: each step's store writes made once, the signal delivered once", async () => {
     const storeUrl = await freshDatabase();
     const env = { STORE_URL: storeUrl, SYSTEM_URL: await freshDatabase() };
     const killed = await runWorker({ ...env, MODE: 'start' }, 'in slow-step');
@@ -311,9 +311,11 @@ describe('the DBOS engine after a SIGKILL: the restarted process finishes the ru
       assert.deepEqual(counts.rows, [
         { step: 'first', phase: 'done', n: 1 },
         { step: 'second', phase: 'done', n: 1 },
-        // Interrupted inside: entered twice (a step is at least once), completed once.
+        // Interrupted inside: its body entered twice (DBOS re-executes a step it had not checkpointed),
+        // its store writes made once (they commit with the step's journal row, and the kill rolled back the first).
         { step: 'slow-step', phase: 'done', n: 1 },
         { step: 'slow-step', phase: 'entered', n: 2 },
+        { step: 'slow-step', phase: 'wrote', n: 1 },
         { step: 'last', phase: 'done', n: 1 },
       ].sort((a, b) => (a.step + a.phase).localeCompare(b.step + b.phase)));
       const audit = (await store.db.selectFrom('audit').select('type').where('run_id', '=', runId).orderBy('seq').execute()).map((a) => a.type);
