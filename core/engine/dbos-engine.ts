@@ -222,7 +222,23 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
   } catch (cause) {
     await releaseLiveness();
     await DBOS.shutdown().catch(() => {});
-    throw new DbosEngineError(`cannot launch DBOS on ${redactUrl(options.systemDatabaseUrl)}: ${(cause as Error).message}`, { cause });
+    // Two processes creating DBOS's tables at once deadlock; `patchbay migrate --engine dbos` creates them before any starts.
+    const hint = /deadlock/.test((cause as Error).message) ? ' (several processes created DBOS\'s tables at once: run patchbay migrate --engine dbos before starting them)' : '';
+    throw new DbosEngineError(`cannot launch DBOS on ${redactUrl(options.systemDatabaseUrl)}: ${(cause as Error).message}${hint}`, { cause });
+  }
+}
+
+/**
+ * Creates or migrates DBOS's own tables (its `dbos` schema) in the system database without
+ * launching DBOS: the step before several processes start at once (each launch would otherwise
+ * migrate, and concurrent migrations deadlock).
+ * @throws DbosEngineError when the database refuses (the DBOS error is the cause).
+ */
+export async function migrateDbos(systemDatabaseUrl: string): Promise<void> {
+  try {
+    await DBOS.migrate(systemDatabaseUrl);
+  } catch (cause) {
+    throw new DbosEngineError(`cannot migrate DBOS's tables on ${redactUrl(systemDatabaseUrl)}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -393,8 +409,13 @@ export class DbosRunEngine implements StoreRunEngine {
     await DBOS.applySchedules(schedules);
   }
 
-  /** Runs the job of that name (a scheduled tick dequeued here); a job this process does not run is skipped. */
+  /**
+   * Runs the job of that name (a scheduled tick dequeued here). A tick dequeued before this process
+   * has scheduled the job (it listens on the job's queue from launch, and schedules a moment later)
+   * waits up to 30 s for it; a job this process never schedules is skipped.
+   */
   async runJob(name: string): Promise<unknown> {
+    for (let waited = 0; !this.jobs.has(name) && waited < 30_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
     const job = this.jobs.get(name);
     return job ? job.run() : { skipped: `no job ${name} in this process` };
   }

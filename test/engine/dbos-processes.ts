@@ -75,12 +75,14 @@ export async function worker(databaseUrl: string, dataDir: string, interval = '1
   return started;
 }
 
-/** `patchbay migrate` on the database, and an admin API token made in its store. */
+/** `patchbay migrate --engine dbos` on the database (Patchbay's schema and DBOS's), and an admin API token made in its store. */
 export async function migratedWithToken(databaseUrl: string): Promise<string> {
-  const migrate = spawn(process.execPath, [cli, '--database', databaseUrl, 'migrate'], { env: { ...process.env, PATCHBAY_CONNECTORS: '' } });
+  const migrate = spawn(process.execPath, [cli, '--database', databaseUrl, '--engine', 'dbos', 'migrate'], { env: { ...process.env, PATCHBAY_CONNECTORS: '' } });
   let out = '';
+  migrate.stdout.on('data', (d) => (out += d));
   migrate.stderr.on('data', (d) => (out += d));
   assert.equal(await new Promise((r) => migrate.once('exit', r)), 0, out);
+  assert.match(out, /schema version \d+ \(applied [\d, ]+\); DBOS tables \(schema dbos\) up to date/);
   const store = await openStore({ url: databaseUrl }, { migrations: 'refuse' });
   try {
     return (await new AccessStore(store).createToken({ name: 'hr-tool', actor: 'it.oncall@acme.example', role: 'admin' })).token;

@@ -11,7 +11,22 @@ import { type StoreDatabase, openStore } from '../../core/store/sql.js';
 import { runCli, scratchDir } from '../support/fixtures.js';
 import { freshDatabase } from '../support/postgres.js';
 import { spendeskConsole } from '../support/spendesk-console.js';
-import { api, completeTask, eventually, executorOf, executorPrefix, migratedWithToken, serve, tenantFile, worker } from './dbos-processes.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultProfileFile } from '../../core/tenant/profile.js';
+import { readJson } from '../support/fixtures.js';
+import { OktaDouble } from '../support/vendor-doubles.js';
+import { api, completeTask, eventually, executorOf, executorPrefix, migratedWithToken, patchbay, serve, tenantFile, worker } from './dbos-processes.js';
+
+/** Okta, counting the leaver feed's reads: each read asks the System Log once for departures (user.lifecycle events). */
+class CountingOkta extends OktaDouble {
+  logReads = 0;
+  protected override route(req: IncomingMessage, body: string, res: ServerResponse, url: URL): void {
+    if (url.pathname === '/api/v1/logs' && url.searchParams.get('filter')?.includes('user.lifecycle')) this.logReads++;
+    super.route(req, body, res, url);
+  }
+}
 
 const alice = { playbook: 'offboard', app: 'spendesk', subject: { email: 'alice@acme.com' } };
 
@@ -213,5 +228,37 @@ describe('serve and worker on the DBOS engine (separate processes, one PostgreSQ
     const steps = Object.fromEntries(timeline.steps.map((s: { stepId: string }) => [s.stepId, s]));
     assert.deepEqual([steps['spendesk-deactivate-user'].status, steps['spendesk-deactivate-user'].channel], ['done', 'browser']);
     assert.equal((await new AuditLog(store).verify()).broken, undefined);
+  });
+
+  it('two workers watching the IdP: the leaver feed is read once per tick across both, and the leaver is offboarded once', async () => {
+    const okta = await new CountingOkta().listen();
+    after(() => okta.close());
+    const url = await freshDatabase();
+    await migratedWithToken(url);
+    const dataDir = scratchDir('patchbay-dbos-');
+    const profile = path.join(dataDir, 'tenant.json');
+    const tenant = readJson(defaultProfileFile);
+    delete tenant.$schema;
+    tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
+    tenant.apps.spendesk.idpAppId = '0oaDBOS';
+    writeFileSync(profile, JSON.stringify(tenant));
+    const watch = ['--watch-idp', '--idp-interval', '1', '--profile', profile];
+    const workers = [patchbay(url, dataDir, ['worker', '--interval', '5', ...watch], { OKTA_API_TOKEN: 'okta-token' }), patchbay(url, dataDir, ['worker', '--interval', '5', ...watch], { OKTA_API_TOKEN: 'okta-token' })];
+    for (const w of workers) await w.until(/with the dbos engine/);
+    const store = await storeAt(url);
+    // Once the feed's first read is over (it starts each window's cursor at that moment), the next ticks see the event.
+    await eventually('the feed was read twice', async () => okta.logReads, (n) => n >= 2);
+    okta.unassign('0oaDBOS', 'alice@acme.com', new Date().toISOString());
+    const ticks = () => store.db.selectFrom('dbos.workflow_status' as any).select(['status'] as any).where('workflow_uuid' as any, 'like', 'sched-patchbay.leavers-%').execute() as unknown as Promise<{ status: string }[]>;
+    await eventually('six leaver ticks ran', ticks, (t) => t.filter((x) => x.status === 'SUCCESS').length >= 6);
+    for (const w of workers) w.child.kill('SIGTERM');
+    for (const w of workers) assert.equal(await w.exited, 0, w.output());
+    const all = await ticks();
+    const ran = all.filter((t) => t.status === 'SUCCESS').length;
+    const begun = all.filter((t) => t.status === 'SUCCESS' || t.status === 'PENDING').length;
+    // Read once per tick: one worker's read per tick, not one per worker (which would be twice as many).
+    assert.ok(okta.logReads >= ran && okta.logReads <= begun, `${okta.logReads} reads for ${ran} ticks run (${begun} begun)`);
+    const runs = await store.db.selectFrom('runs').select(['playbook', 'subject']).execute();
+    assert.deepEqual(runs.map((r) => [r.playbook, r.subject]), [['offboard', 'alice@acme.com']], workers.map((w) => w.output()).join('\n'));
   });
 });
