@@ -47,7 +47,8 @@ const finished = (url: string, token: string, runId: string) =>
   eventually(`run ${runId} ends`, async () => (await api(`${url}/api/v1/runs/${runId}`, token)).body, (t) => t.run.status !== 'running' && t.run.status !== 'waiting', 90_000);
 
 describe('serve and worker on the DBOS engine (separate processes, one PostgreSQL database)', function () {
-  this.timeout(180_000);
+  // Each test starts three or four Node processes and Chromium: minutes on a loaded machine.
+  this.timeout(400_000);
 
   it('offboards a member end to end: the server starts the run, a worker executes it, a person completes the Okta task through the API, the browser removes her', async () => {
     const sim = await spendeskConsole();
