@@ -12,10 +12,6 @@ import { runCli, scratchDir } from '../support/fixtures.js';
 import { freshDatabase } from '../support/postgres.js';
 import { spendeskConsole } from '../support/spendesk-console.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { defaultProfileFile } from '../../core/tenant/profile.js';
-import { readJson } from '../support/fixtures.js';
 import { OktaDouble } from '../support/vendor-doubles.js';
 import { api, completeTask, eventually, executorOf, executorPrefix, migratedWithToken, patchbay, serve, tenantFile, worker } from './dbos-processes.js';
 
@@ -237,12 +233,11 @@ describe('serve and worker on the DBOS engine (separate processes, one PostgreSQ
     const url = await freshDatabase();
     await migratedWithToken(url);
     const dataDir = scratchDir('patchbay-dbos-');
-    const profile = path.join(dataDir, 'tenant.json');
-    const tenant = readJson(defaultProfileFile);
-    delete tenant.$schema;
-    tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
-    tenant.apps.spendesk.idpAppId = '0oaDBOS';
-    writeFileSync(profile, JSON.stringify(tenant));
+    // The console tenant with Okta as its IdP; its console address is closed: this test looks at the runs the feed starts, not at how far they get.
+    const profile = tenantFile(dataDir, 'http://127.0.0.1:9', (t) => {
+      t.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
+      t.apps.spendesk.idpAppId = '0oaDBOS';
+    });
     const watch = ['--watch-idp', '--idp-interval', '1', '--profile', profile];
     const workers = [patchbay(url, dataDir, ['worker', '--interval', '5', ...watch], { OKTA_API_TOKEN: 'okta-token' }), patchbay(url, dataDir, ['worker', '--interval', '5', ...watch], { OKTA_API_TOKEN: 'okta-token' })];
     for (const w of workers) await w.until(/with the dbos engine/);
