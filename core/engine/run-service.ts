@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { TaskStore, type TaskView } from '../channels/human/task-store.js';
 import type { Evidence } from '../channels/executor.js';
 import { NotFoundError } from '../errors.js';
