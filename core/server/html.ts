@@ -250,6 +250,7 @@ ${c.message ? `<p role="${c.message.ok ? 'status' : 'alert'}">${esc(c.message.te
 ${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(c.task(x.taskId)?.title ?? x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
 ${evidenceForm}
 <h2>Steps</h2><div class="scroll" data-live="steps"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
+${r.plan.notes.length ? `<h2>About the plan</h2><ul aria-label="About the plan">${r.plan.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Audit</h2><div class="scroll" data-live="audit"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
     who,
     token('/logout'),
