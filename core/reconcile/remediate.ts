@@ -56,7 +56,8 @@ export const orphanSkipReason = (person: string, idpSource: string, reconciliati
 /**
  * Opens the run that fixes one finding: an offboarding for an orphaned account (without the IdP
  * step, see withoutIdpStep), a change to `access` for a drift. The engine returns the person's open
- * run of the same playbook instead of a second one.
+ * run of the same playbook instead of a second one. `drive: false` only records the run, for a
+ * server's own loop to drive (see RunService.start).
  */
 export async function remediateFinding(
   runs: RunService,
@@ -65,6 +66,7 @@ export async function remediateFinding(
   source: { readonly app: string; readonly reconciliation?: number; readonly idpSource: string },
   requestedBy: string,
   access?: { roles?: string[]; groups?: string[]; policy?: string },
+  drive = true,
 ): Promise<Remediation> {
   const request = {
     playbook: remedies[finding.kind],
@@ -80,7 +82,7 @@ export async function remediateFinding(
     skipped = changed.notes.slice(plan.notes.length);
     return changed;
   };
-  const [started] = await runs.start([{ source: `reconcile of ${source.app}`, request }], profile, { requestedBy, adjust });
+  const [started] = await runs.start([{ source: `reconcile of ${source.app}`, request }], profile, { requestedBy, adjust, drive });
   const { run, created } = started!;
   return { person: finding.person, kind: finding.kind, run: run.id, created, status: run.status, waitingFor: run.waitingFor, ...(created && skipped.length ? { skipped } : {}) };
 }

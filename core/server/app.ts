@@ -598,7 +598,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const finding = audit && (await runtime.reconciliations.findingsOf(audit.id)).find((f) => f.kind === 'orphaned-account' && f.person.toLowerCase() === person.toLowerCase());
     if (!audit || !finding) return refuse(409, `${person || 'That person'} is not an orphaned account in the last audit of ${appNameOf(appId)} (it may have been closed since): nothing was opened.`);
     await settling;
-    const opened = await remediateFinding(runtime.runs, profile, { kind: 'orphaned-account', person: finding.person, detail: finding.detail }, { app: appId, reconciliation: audit.id, idpSource: audit.idp.name }, who.actor);
+    const opened = await remediateFinding(runtime.runs, profile, { kind: 'orphaned-account', person: finding.person, detail: finding.detail }, { app: appId, reconciliation: audit.id, idpSource: audit.idp.name }, who.actor, undefined, false);
     void settleSoon();
     return reply.redirect(`/reconcile?done=${opened.created ? 'remediated' : 'open'}&run=${encodeURIComponent(opened.run)}`, 303);
   });
