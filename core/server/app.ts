@@ -33,7 +33,7 @@ import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } fro
 import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
-import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
+import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
@@ -402,10 +402,22 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     async (req, reply) => {
       const who = principalOf(req);
       const task = await runtime.tasks.get(req.params.id);
+      const read = await checkReads(task);
       const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
-      return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
+      return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}), read }));
     },
   );
+  // For a precondition task (an owner transfer, approvals to reassign): what the run's check read of each person, so that nobody is asked to look again blind.
+  const checkReads = async (task: Awaited<ReturnType<typeof runtime.tasks.get>>): Promise<CheckRead[]> => {
+    const read: CheckRead[] = [];
+    for (const item of task.items.slice(0, 20)) {
+      const t = await runtime.runs.timeline(item.runId);
+      if (t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''))?.role !== 'precondition') continue;
+      const check = t.steps.find((s) => s.plan.role === 'check' && s.status === 'done' && s.detail);
+      if (check) read.push({ email: item.email, channel: check.channel, detail: check.detail!, evidence: check.evidence });
+    }
+    return read;
+  };
   const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => Promise<string>) =>
     app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, { config: { access: operatorRoute({ queue: 'task', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
       const who = principalOf(req);
@@ -417,7 +429,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       } catch (error) {
         if (!(error instanceof TaskRefusedError)) throw error;
         const task = await runtime.tasks.get(req.params.id);
-        return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
+        return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message }, read: await checkReads(task) }), 409);
       }
     });
   taskForm('tick', async (who, id, fields) => {

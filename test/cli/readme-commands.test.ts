@@ -34,12 +34,6 @@ describe("the README's commands, with the README's profile", function () {
     });
   }
 
-  it('validate --kind profile is the README\'s word for a tenant profile', () => {
-    const result = runCli(['validate', P, '--kind', 'profile']);
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /is a valid tenant-profile/);
-  });
-
   it('worker --watch-idp says where it works at once, before its first pass ends', async () => {
     const dataDir = scratchDir('patchbay-readme-');
     const child = spawn(process.execPath, [path.join(packageRoot, 'dist/core/cli/main.js'), '--data-dir', dataDir, 'worker', '--watch-idp', '--profile', P], { cwd: packageRoot, env: { ...process.env, PATCHBAY_CONNECTORS: '' } });

@@ -189,6 +189,12 @@ describe("the operator's day, in Chromium", function () {
       assert.match(await page.locator('#run-status').innerText(), /to finish the task Transfer olivia@acme\.com's owner roles in Spendesk/);
       await page.locator('#run-status a').click();
       await shot('20-owner-transfer-task', /Transfer olivia@acme\.com's owner roles in Spendesk[\s\S]*Checklist/);
+      // What the browser read of her member page is on the task, with its screenshot: nobody checks blind.
+      const read = page.getByRole('region', { name: 'Read of olivia@acme.com' });
+      assert.match(await read.innerText(), /The browser channel read olivia@acme\.com: Read one member's page: olivia@acme\.com is listed \(status: Active\)/);
+      const image = await page.request.get(`${server.url}${await read.getByRole('img').first().getAttribute('src')}`);
+      assert.equal(image.status(), 200, 'the screenshot of what was read is served to the task\'s queue');
+      assert.equal(image.headers()['content-type'], 'image/png');
       // In the console, as its admin: Olivia's page, "Transfer ownership", to Bob.
       const console_ = await page.context().newPage();
       await console_.goto(sim.url);
