@@ -413,6 +413,26 @@ describe("the operator's day, in Chromium", function () {
     assert.ok(done.evidence.some((e) => e.file?.name === 'members-after-removal.png'), 'the screenshot is kept with the task');
   });
 
+  it('"Reconcile now" says why it cannot read, and reads nothing: no IdP address and no export, an app not in the tenant, a forged form', async () => {
+    const h = await harness();
+    const server = await serverFor(h);
+    await operators(h, server);
+    const client = new FormClient(server.url);
+    await client.signIn('it.oncall@acme.example', password);
+    const token = async () => FormClient.token((await client.request('GET', '/reconcile')).body, '/reconcile/now');
+    const noIdp = await client.request('POST', '/reconcile/now', { _token: await token(), app: 'spendesk' });
+    assert.equal(noIdp.status, 400);
+    assert.match(noIdp.body, /role="alert">Spendesk was not reconciled: tenant profile#\/idp\/baseUrl: the IdP&#39;s assignments are read through its API, and the tenant profile gives no IdP address \(or start the server with --idp-from &lt;file&gt;\)/);
+    const unknown = await client.request('POST', '/reconcile/now', { _token: await token(), app: 'nosuch' });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body, /No app nosuch in this tenant: nothing was read\./);
+    const forged = await client.request('POST', '/reconcile/now', { _token: 'forged', app: 'spendesk' });
+    assert.equal(forged.status, 403);
+    const anonymous = await new FormClient(server.url).request('POST', '/reconcile/now', { app: 'spendesk' });
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(await h.runtime.reconciliations.list('acme'), [], 'nothing was recorded');
+  });
+
   it('serves the live updates only to signed-in operators, and each stream only the tasks of its queues', async () => {
     const h = await harness();
     const server = await serverFor(h);
