@@ -51,6 +51,10 @@ describe('patchbay run and task commands', function () {
     const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
     const [started] = json(pb(['run', 'offboard', '--app', 'spendesk', '--user', 'alice@acme.com', '--json']));
     const [run] = json(pb(['runs', '--json']));
+    // The table beside it fits 100 columns (the wait's long task title wraps), with the run id whole.
+    const table = pb(['runs']).stdout;
+    assert.ok(Math.max(...table.split('\n').map((l) => l.length)) <= 100, table);
+    assert.match(table, new RegExp(`│ ${started.id} +│`));
     for (const key of ['createdAt', 'updatedAt']) assert.match(run[key], iso, key);
     assert.equal(run.finishedAt, null);
     const timeline = json(pb(['run', 'status', started.id, '--json']));
