@@ -198,4 +198,49 @@ describe('Spendesk runs through the browser channel', function () {
     await book.xlsx.readFile(xlsx.file!.path);
     assert.deepEqual(book.getWorksheet('Members')!.getColumn(3).values.slice(2), [...joiners].sort());
   });
+
+  it("a worker drives offboardings side by side (--concurrency 3): their browser jobs overlap, never more than 3 at once, the contexts reuse the robot's session, each member is removed once", async () => {
+    const extra = ['leaver0@acme.com', 'leaver1@acme.com', 'leaver2@acme.com'];
+    const sim = await spendeskConsole({
+      change: (seed) => {
+        for (const email of extra) (seed as Record<string, any>).members.push({ firstName: 'Leaver', lastName: email, email, roles: ['Requester'], teams: ['Sales'], approvalPolicy: 'Default', cards: [], subscriptions: [], pendingApprovals: 0 });
+      },
+    });
+    const h = await consoleHarness(sim);
+    const concurrency = 3;
+    h.runtime.browser.contexts = concurrency;
+    const leavers = ['alice@acme.com', ...extra];
+    const runs = [];
+    // Recorded only, as the server does: the worker's passes drive them.
+    for (const email of leavers) runs.push((await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email } } }], h.profile, { drive: false }))[0]!.run);
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, h.runtime.browser.busy)), 5);
+    try {
+      await h.runtime.runs.settle({ concurrency });
+      // What people do (the Okta unassignment, a member's own precondition), then the worker's next pass.
+      for (let round = 0; round < 4; round++) {
+        for (const run of runs) {
+          const taskId = await h.openTaskOf(run.id);
+          if (!taskId) continue;
+          const task = await h.runtime.tasks.get(taskId);
+          const by = h.profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
+          await h.runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })) });
+        }
+        await h.runtime.runs.settle({ concurrency });
+      }
+    } finally {
+      clearInterval(sample);
+    }
+    for (const run of runs) {
+      const done = await h.run(run.id);
+      assert.equal(done.status, 'completed', `${run.subject}: ${JSON.stringify(done.waitingFor)}`);
+      assert.equal(done.outcome, 'done');
+    }
+    assert.ok(most >= 2, `browser jobs overlapped (at most ${most} at once)`);
+    assert.ok(most <= concurrency, `never more than ${concurrency} at once (${most})`);
+    for (const email of leavers) assert.equal(sim.state.events.filter((e) => e.type === 'removed' && e.email === email).length, 1, email);
+    const signIns = sim.state.events.filter((e) => e.type === 'signed-in').length;
+    assert.ok(signIns <= concurrency, `at most one sign-in per context at the start, then the session is carried (${signIns} sign-ins)`);
+    assert.equal((await h.runtime.engine.audit.verify()).broken, undefined);
+  });
 });
