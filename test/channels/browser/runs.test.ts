@@ -5,8 +5,8 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import type { Evidence } from '../../../core/channels/executor.js';
 import type { StartResult } from '../../../core/engine/port.js';
-import type { Harness } from '../../support/runtime.js';
-import { consoleAdmin, consoleHarness, spendeskConsole } from '../../support/spendesk-console.js';
+import { type Harness, harness } from '../../support/runtime.js';
+import { consoleAdmin, consoleEnv, consoleHarness, spendeskConsole } from '../../support/spendesk-console.js';
 
 async function offboard(h: Harness, email: string) {
   const [{ run }] = (await h.start('offboard', email)) as [StartResult];
@@ -199,15 +199,17 @@ describe('Spendesk runs through the browser channel', function () {
     assert.deepEqual(book.getWorksheet('Members')!.getColumn(3).values.slice(2), [...joiners].sort());
   });
 
-  it("a worker drives offboardings side by side (--concurrency 3): their browser jobs overlap, never more than 3 at once, the contexts reuse the robot's session, each member is removed once", async () => {
+  it("a worker drives offboardings side by side (--concurrency 3): their browser jobs overlap, never more than 3 at once, the contexts reuse the robot's session, each member is removed once", async function () {
     const extra = ['leaver0@acme.com', 'leaver1@acme.com', 'leaver2@acme.com'];
     const sim = await spendeskConsole({
       change: (seed) => {
         for (const email of extra) (seed as Record<string, any>).members.push({ firstName: 'Leaver', lastName: email, email, roles: ['Requester'], teams: ['Sales'], approvalPolicy: 'Default', cards: [], subscriptions: [], pendingApprovals: 0 });
       },
     });
-    const h = await consoleHarness(sim);
+    // Steps may wait 10 s (not the usual 2 s): side by side on a loaded machine each job gets a share of the cores.
+    const h = await harness({ env: consoleEnv, browser: { stepTimeoutMs: 10_000 }, tweak: (p) => void (p.apps.spendesk!.consoleUrl = sim.url) });
     const concurrency = 3;
+    this.timeout(300_000); // four runs, a dozen browser jobs: minutes on a loaded machine
     h.runtime.browser.contexts = concurrency;
     const leavers = ['alice@acme.com', ...extra];
     const runs = [];
@@ -233,7 +235,8 @@ describe('Spendesk runs through the browser channel', function () {
     }
     for (const run of runs) {
       const done = await h.run(run.id);
-      assert.equal(done.status, 'completed', `${run.subject}: ${JSON.stringify(done.waitingFor)}`);
+      const said = (await h.runtime.runs.timeline(run.id)).steps.filter((st) => st.status !== 'done' && st.status !== 'skipped').map((st) => `${st.stepId}: ${st.status} ${st.detail}`);
+      assert.equal(done.status, 'completed', `${run.subject}: ${JSON.stringify(done.waitingFor)}; ${said.join('; ')}`);
       assert.equal(done.outcome, 'done');
     }
     assert.ok(most >= 2, `browser jobs overlapped (at most ${most} at once)`);
