@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { Container, type ContainerModule } from '#inversify';
 import { connectorModules } from '../connectors/modules.js';
-import type { BrowserHostOptions } from './channels/browser/browser-host.js';
+import type { BrowserHost, BrowserHostOptions } from './channels/browser/browser-host.js';
 import type { TaskStore } from './channels/human/task-store.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
 import type { Clock } from './engine/clock.js';
@@ -84,6 +84,8 @@ export interface Runtime {
   readonly leavers: LeaverFeed;
   /** Where evidence files are kept (<data folder>/evidence). */
   readonly evidenceDir: string;
+  /** The process's browser (launched on first use): the worker bounds its contexts (--concurrency). */
+  readonly browser: BrowserHost;
   /** Closes the worker's browser (if one was launched) and the store. */
   close(): Promise<void>;
 }
@@ -176,7 +178,7 @@ export function createServices(options: ContainerOptions = {}): Services {
         if (!sqlite) throw new Error(`${store.location}: this code reads the embedded SQLite store only`);
         return sqlite;
       },
-      reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, close };
+      reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, browser, close };
   };
 
   return {

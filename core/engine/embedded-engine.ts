@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { inject, injectable } from '#inversify';
 import os from 'node:os';
@@ -99,6 +100,14 @@ export class EmbeddedRunEngine implements RunEngine {
   private readonly held = new Map<string, string>();
   /** The drive in progress: drives of one engine take turns. */
   private driving: Promise<void> = Promise.resolve();
+  /**
+   * Runs driven side by side (drive's `concurrency`) take turns for everything they do inside a
+   * transaction, as SQLite's one connection makes them do anyway: on PostgreSQL, two slices of one
+   * process holding the audit chain's lock and a shared row each could otherwise wait on each other.
+   * A slice gives up its turn for its external steps only (see `outside`). The lane's turn is here.
+   */
+  private readonly lanes = new AsyncLocalStorage<{ release: () => void }>();
+  private turns: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -263,11 +272,16 @@ export class EmbeddedRunEngine implements RunEngine {
    * claims a run only when no other holder has it, and a run held by another driver of this process
    * is never claimed, even when its lease has run out.
    */
-  async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
-    return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY));
+  async drive(options: { maxSlices?: number; concurrency?: number } = {}): Promise<{ slices: number }> {
+    return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY, options.concurrency ?? 1));
   }
 
-  private async driveAs(holder: string, max: number): Promise<{ slices: number }> {
+  /**
+   * Executes the due runs `concurrency` at a time (the worker's --concurrency; 1 everywhere else).
+   * Each run's slice is its own transaction as always; the transactions take turns on the store, so
+   * what runs side by side is what a slice does outside any (its external steps: a browser job, a call).
+   */
+  private async driveAs(holder: string, max: number, concurrency = 1): Promise<{ slices: number }> {
     let slices = 0;
     const skipped = new Set<string>();
     while (slices < max) {
@@ -285,14 +299,30 @@ export class EmbeddedRunEngine implements RunEngine {
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
       if (claimable.length === 0) break;
-      for (const row of claimable) {
-        if (slices >= max) break;
-        await this.transaction(async () => {
+      let next = 0;
+      const lanes = Math.max(1, Math.min(concurrency, claimable.length));
+      const sliceOf = (row: RunRow) =>
+        this.transaction(async () => {
           if (!(await this.claim(row.id, holder, row.lease_owner))) return;
           slices++;
           await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
         });
-      }
+      const lane = async () => {
+        while (next < claimable.length && slices < max) {
+          const row = claimable[next++]!;
+          if (lanes === 1) {
+            await sliceOf(row);
+            continue;
+          }
+          const turn = { release: await this.turn() };
+          try {
+            await this.lanes.run(turn, () => sliceOf(row));
+          } finally {
+            turn.release();
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: lanes }, lane));
     }
     return { slices };
   }
@@ -452,9 +482,30 @@ export class EmbeddedRunEngine implements RunEngine {
     return this.store.transaction(fn);
   }
 
-  /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
+  /**
+   * Commits what is done so far, runs `fn` outside any transaction, then opens a new one. A run
+   * driven side by side with others gives up its turn while `fn` runs (their browser jobs overlap).
+   */
   outside<T>(fn: () => Promise<T>): Promise<T> {
-    return this.store.outside(fn);
+    return this.store.outside(async () => {
+      const turn = this.lanes.getStore();
+      if (!turn) return fn();
+      turn.release();
+      try {
+        return await fn();
+      } finally {
+        turn.release = await this.turn();
+      }
+    });
+  }
+
+  /** Waits for the turn of the runs driven side by side; returns its release. */
+  private async turn(): Promise<() => void> {
+    const previous = this.turns;
+    let release!: () => void;
+    this.turns = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
   }
 
   async journalWrite(runId: string, key: string, value: unknown): Promise<void> {

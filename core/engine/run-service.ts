@@ -69,11 +69,15 @@ export class RunService {
     return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;
   }
 
-  /** Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns whether anything moved. */
-  async settle(): Promise<boolean> {
-    const first = await this.engine.drive();
+  /**
+   * Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns
+   * whether anything moved. `concurrency` (the worker's --concurrency, default 1) runs that many due
+   * runs side by side, so that their browser jobs overlap.
+   */
+  async settle(options: { concurrency?: number } = {}): Promise<boolean> {
+    const first = await this.engine.drive(options);
     const escalated = await this.tasks.escalateOverdue();
-    const second = await this.engine.drive();
+    const second = await this.engine.drive(options);
     const sent = await this.outbox.deliver();
     return first.slices + second.slices + escalated.length + sent.delivered + sent.failed > 0;
   }
