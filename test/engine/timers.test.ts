@@ -26,6 +26,16 @@ describe('run timers and group commit in the engine', function () {
     assert.equal(await h.runtime.engine.nextWake(), null, 'nothing due once the loop has driven it');
   });
 
+  it('a start looks for an earlier run by its two unique keys, one step down each index, not by walking the open runs', async () => {
+    const h = await harness();
+    const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+    const openKey = `acme|offboard|spendesk|alice@acme.com`;
+    const query = h.runtime.engine.earlierRunQuery('another key', openKey);
+    assert.equal((await query.executeTakeFirst())?.id, run.id, 'the open run of the same person');
+    // The idempotency key's unique index (SQLite names it itself) and the partial unique index of open runs' keys.
+    await assertWalksIndex(h.runtime.store, query.compile(), ['sqlite_autoindex_runs_\\d+', 'runs_idempotency_key_key', 'runs_open_key']);
+  });
+
   it('concurrent task completions without driving share commits; a second completion of the same task is refused alone', async () => {
     const h = await harness();
     const emails = Array.from({ length: 8 }, (_, i) => `person${i}@acme.com`);
