@@ -70,7 +70,10 @@ export class RunService {
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
     });
-    if (options.drive === false) return this.groupCommit.run(() => this.engine.start(runs, { drive: false }));
+    if (options.drive === false) {
+      // A single request shares a commit with those arriving with it; a batch commits in slices of its own.
+      return runs.length === 1 ? this.groupCommit.run(() => this.engine.start(runs, { drive: false })) : this.engine.start(runs, { drive: false });
+    }
     const results = await this.engine.start(runs);
     const moved = await this.settle();
     return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;

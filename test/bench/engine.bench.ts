@@ -197,7 +197,7 @@ async function serverStarts(groupCommit: boolean, loop: boolean): Promise<void> 
     const recorded = Number((await runtime.store.db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     console.log(
       `${label.padEnd(66)} ${String(answered).padStart(6)} in ${seconds.toFixed(2).padStart(6)} s = ${(answered / seconds).toFixed(0).padStart(6)}/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
-      `${result.non2xx + result.errors} not 2xx, ${recorded} runs in the store, ${groupCommit ? `${(runtime.runs.groupCommit.stats.requests - before.requests) / Math.max(1, groups)} requests per commit, ` : ''}` +
+      `${result.non2xx + result.errors} not 2xx, ${recorded} runs in the store, ${groupCommit ? `${((runtime.runs.groupCommit.stats.requests - before.requests) / Math.max(1, groups)).toFixed(1)} requests per commit, ` : ''}` +
       `CPU ${((used.user + used.system) / 1000 / Math.max(1, answered)).toFixed(3)} ms each in this process (${load()})`,
     );
   } finally {
