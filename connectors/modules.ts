@@ -1,4 +1,4 @@
-import type { ContainerModule } from 'inversify';
+import type { ContainerModule } from '#inversify';
 import { entraIdModule } from './entra-id/index.js';
 import { googleWorkspaceModule } from './google-workspace/index.js';
 import { oktaModule } from './okta/index.js';

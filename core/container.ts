@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import path from 'node:path';
-import { Container, type ContainerModule } from 'inversify';
+import { Container, type ContainerModule } from '#inversify';
 import { connectorModules } from '../connectors/modules.js';
 import type { BrowserHostOptions } from './channels/browser/browser-host.js';
 import type { TaskStore } from './channels/human/task-store.js';

@@ -1,4 +1,4 @@
-import { ContainerModule } from 'inversify';
+import { ContainerModule } from '#inversify';
 import { ConnectorApi } from '../../core/registry/connector-api.js';
 import { OktaApi } from './api.js';
 

@@ -6,7 +6,7 @@ import { PatchbayError } from '../errors.js';
 import type { IdentifierStore } from '../store/identifiers.js';
 import type { StoreDatabase } from '../store/sql.js';
 import type { LoadedProfile } from '../tenant/profile.js';
-import { ScimError } from './errors.js';
+import { ScimRefusal } from './errors.js';
 import { BridgeFailureTasks } from './failures.js';
 import type { EqFilter } from './filter.js';
 import { type UserAttributes, activeValue, applyPatch, userSchema } from './patch.js';
@@ -76,15 +76,15 @@ export class ScimBridge {
     return this.profile.profile.tenant;
   }
 
-  /** Throws a 404 ScimError unless the tenant has the app installed. */
+  /** Throws a 404 ScimRefusal unless the tenant has the app installed. */
   checkApp(app: string): void {
-    if (!Object.hasOwn(this.profile.profile.apps, app)) throw new ScimError(404, `no app ${app} is installed in tenant ${this.tenant}: the SCIM base is /scim/v2/<app>/ for an installed app`);
+    if (!Object.hasOwn(this.profile.profile.apps, app)) throw new ScimRefusal(404, `no app ${app} is installed in tenant ${this.tenant}: the SCIM base is /scim/v2/<app>/ for an installed app`);
   }
 
-  /** A live User of the app. @throws ScimError 404 when there is none with that id. */
+  /** A live User of the app. @throws ScimRefusal 404 when there is none with that id. */
   async get(app: string, id: string): Promise<BridgeResource> {
     const found = await this.store.get(this.tenant, app, id);
-    if (!found) throw new ScimError(404, `no User ${id} in ${app}`);
+    if (!found) throw new ScimRefusal(404, `no User ${id} in ${app}`);
     return found;
   }
 
@@ -100,14 +100,14 @@ export class ScimBridge {
   async create(app: string, body: unknown, source: string): Promise<BridgeWrite> {
     const attributes = this.attributesOf(body);
     const userName = field(attributes, 'userName') as string;
-    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
+    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimRefusal(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
     const email = this.requireEmail(attributes);
     const active = attributes.active as boolean;
     const now = this.now();
     const draft: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email, attributes, active, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
     const key = `scim:${app}:user:${userName.toLowerCase()}:onboard:${(await this.store.deletedWithUserName(this.tenant, app, userName)) + 1}`;
     const started = active ? await this.startRun(app, 'onboard', subjectOf(attributes, email), key, source, `${source}: created in the identity provider`) : undefined;
-    if (typeof started === 'string') throw new ScimError(400, started, 'invalidValue');
+    if (typeof started === 'string') throw new ScimRefusal(400, started, 'invalidValue');
     const resource = { ...draft, ...(started ? { runId: started.id, runOperation: 'onboard' as const } : {}) };
     // Two creations of one userName at once (two servers): the unique index lets one in, the other is 409 uniqueness.
     await this.store.put(resource);
@@ -117,13 +117,13 @@ export class ScimBridge {
 
   /**
    * Records a User the app already has (an account a reconciliation saw, or the demo's seed) without
-   * starting a run: it reads `done`. Throws a 409 ScimError when the userName is taken.
+   * starting a run: it reads `done`. Throws a 409 ScimRefusal when the userName is taken.
    */
   async adopt(app: string, body: unknown, source: string): Promise<BridgeResource> {
     this.checkApp(app);
     const attributes = this.attributesOf(body);
     const userName = field(attributes, 'userName') as string;
-    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
+    if ((await this.store.find(this.tenant, app, { attribute: 'userName', value: userName })).length > 0) throw new ScimRefusal(409, `a User with userName ${JSON.stringify(userName)} already exists in ${app}`, 'uniqueness');
     const now = this.now();
     const resource: BridgeResource = { tenant: this.tenant, app, id: randomUUID(), userName, externalId: this.externalIdOf(attributes), email: this.requireEmail(attributes), attributes, active: attributes.active as boolean, version: 1, createdAt: now, lastModified: now, runId: null, runOperation: null, failure: null };
     await this.store.put(resource);
@@ -149,7 +149,7 @@ export class ScimBridge {
     const before = await this.get(app, id);
     if (before.active) {
       const { resource } = await this.write(before, { ...before.attributes, active: false }, source);
-      if (resource.failure) throw new ScimError(400, resource.failure, 'invalidValue');
+      if (resource.failure) throw new ScimRefusal(400, resource.failure, 'invalidValue');
     }
     await this.store.markDeleted(this.tenant, app, id, this.now());
   }
@@ -190,7 +190,7 @@ export class ScimBridge {
   private async write(before: BridgeResource, after: UserAttributes, source: string): Promise<BridgeWrite> {
     const userName = field(after, 'userName') as string;
     if (userName.toLowerCase() !== before.userName.toLowerCase() && (await this.store.find(this.tenant, before.app, { attribute: 'userName', value: userName })).some((r) => r.id !== before.id)) {
-      throw new ScimError(409, `a User with userName ${JSON.stringify(userName)} already exists in ${before.app}`, 'uniqueness');
+      throw new ScimRefusal(409, `a User with userName ${JSON.stringify(userName)} already exists in ${before.app}`, 'uniqueness');
     }
     if (isDeepStrictEqual(after, before.attributes)) return { resource: before, created: false };
     const email = this.requireEmail(after);
@@ -224,18 +224,18 @@ export class ScimBridge {
 
   /** A User body checked and normalised: userName a non-empty string, `active` a boolean (default: `keep`, else true), no id/meta/schemas. */
   private attributesOf(body: unknown, keep = true): UserAttributes {
-    if (!isObject(body)) throw new ScimError(400, 'the body must be a SCIM User object', 'invalidSyntax');
+    if (!isObject(body)) throw new ScimRefusal(400, 'the body must be a SCIM User object', 'invalidSyntax');
     const schemas = field(body, 'schemas');
     if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === userSchema.toLowerCase()))) {
-      throw new ScimError(400, `schemas must include ${userSchema}`, 'invalidValue');
+      throw new ScimRefusal(400, `schemas must include ${userSchema}`, 'invalidValue');
     }
     const attributes: UserAttributes = {};
     // password is write-only (RFC 7643 §4.1.1, returned "never"): the bridge neither keeps nor answers it.
     for (const [k, v] of Object.entries(body)) if (!['id', 'meta', 'schemas', 'password'].includes(k.toLowerCase()) && k !== patchbaySchema) attributes[k] = v;
     const userNameKey = keyOf(attributes, 'userName');
     const userName = attributes[userNameKey];
-    if (typeof userName !== 'string' || !userName.trim()) throw new ScimError(400, 'userName is required and must be a non-empty string', 'invalidValue');
-    if (userName.length > 256) throw new ScimError(400, 'userName is longer than 256 characters', 'invalidValue');
+    if (typeof userName !== 'string' || !userName.trim()) throw new ScimRefusal(400, 'userName is required and must be a non-empty string', 'invalidValue');
+    if (userName.length > 256) throw new ScimRefusal(400, 'userName is longer than 256 characters', 'invalidValue');
     if (userNameKey !== 'userName') delete attributes[userNameKey];
     attributes.userName = userName.trim();
     const activeKey = keyOf(attributes, 'active');
@@ -243,7 +243,7 @@ export class ScimBridge {
     if (activeKey !== 'active') delete attributes[activeKey];
     attributes.active = active;
     const externalId = field(attributes, 'externalId');
-    if (externalId !== undefined && externalId !== null && typeof externalId !== 'string') throw new ScimError(400, 'externalId must be a string', 'invalidValue');
+    if (externalId !== undefined && externalId !== null && typeof externalId !== 'string') throw new ScimRefusal(400, 'externalId must be a string', 'invalidValue');
     return attributes;
   }
 
@@ -254,7 +254,7 @@ export class ScimBridge {
 
   private requireEmail(attributes: UserAttributes): string {
     const email = emailOf(attributes);
-    if (!email) throw new ScimError(400, 'the User has no email: send emails[type eq "work"].value, or a userName that is an email', 'invalidValue');
+    if (!email) throw new ScimRefusal(400, 'the User has no email: send emails[type eq "work"].value, or a userName that is an email', 'invalidValue');
     return email;
   }
 

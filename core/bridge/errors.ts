@@ -5,9 +5,10 @@ export type ScimType = 'invalidFilter' | 'invalidPath' | 'invalidValue' | 'inval
 
 /**
  * A SCIM request the bridge refuses, answered as an RFC 7644 §3.12 `Error` resource
- * (`status` as a string, `detail`, and `scimType` where the RFC names one).
+ * (`status` as a string, `detail`, and `scimType` where the RFC names one). The bridge's side of
+ * a SCIM error; `ScimError` (core/channels/scim/errors.ts) is the client's: a server that answered one.
  */
-export class ScimError extends PatchbayError {
+export class ScimRefusal extends PatchbayError {
   readonly code = 'scim';
   override readonly exitCode = 2;
   constructor(

@@ -1,6 +1,6 @@
 import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { Tables } from '../store/tables.js';
-import { ScimError } from './errors.js';
+import { ScimRefusal } from './errors.js';
 
 /** The attributes a Users filter may test with `eq`, as the bridge indexes them. */
 export type FilterAttribute = 'userName' | 'externalId' | 'id' | 'email';
@@ -29,19 +29,19 @@ const attributes: Record<string, FilterAttribute> = {
  * `userName`, `externalId`, `id`, or a work email (`emails[type eq "work"].value`, `emails.value`).
  * The value is a JSON string (`"alice@acme.com"`, RFC 7644 §3.4.2.2) or, as Entra ID sometimes
  * sends, unquoted. Anything else (other operators, `and`/`or`, other attributes) throws a 400
- * ScimError `invalidFilter` naming what was not understood: the bridge answers only what it can
+ * ScimRefusal `invalidFilter` naming what was not understood: the bridge answers only what it can
  * answer exactly.
  */
 export function parseFilter(text: string): EqFilter {
   const trimmed = text.trim();
-  if (trimmed.length > 1000) throw new ScimError(400, 'the filter is longer than 1000 characters', 'invalidFilter');
+  if (trimmed.length > 1000) throw new ScimRefusal(400, 'the filter is longer than 1000 characters', 'invalidFilter');
   // attribute path (may hold a bracketed value filter), the operator, the value.
   const match = /^([A-Za-z0-9:._-]+(?:\[[^\]]*\])?(?:\.[A-Za-z]+)?)\s+([A-Za-z]+)\s+(.+)$/.exec(trimmed);
-  if (!match) throw new ScimError(400, `filter ${JSON.stringify(trimmed)}: expected <attribute> eq <value>`, 'invalidFilter');
+  if (!match) throw new ScimRefusal(400, `filter ${JSON.stringify(trimmed)}: expected <attribute> eq <value>`, 'invalidFilter');
   const [, path, op, raw] = match as unknown as [string, string, string, string];
-  if (op.toLowerCase() !== 'eq') throw new ScimError(400, `filter ${JSON.stringify(trimmed)}: only the eq operator is supported (got ${op})`, 'invalidFilter');
+  if (op.toLowerCase() !== 'eq') throw new ScimRefusal(400, `filter ${JSON.stringify(trimmed)}: only the eq operator is supported (got ${op})`, 'invalidFilter');
   const attribute = attributes[path.toLowerCase().replace(/\[\s*type\s+eq\s+/i, '[type eq ').replace(/\s*\]/, ']')];
-  if (!attribute) throw new ScimError(400, `filter ${JSON.stringify(trimmed)}: filtering on ${path} is not supported (userName, externalId, id, emails[type eq "work"].value)`, 'invalidFilter');
+  if (!attribute) throw new ScimRefusal(400, `filter ${JSON.stringify(trimmed)}: filtering on ${path} is not supported (userName, externalId, id, emails[type eq "work"].value)`, 'invalidFilter');
   return { attribute, value: filterValue(raw.trim(), trimmed) };
 }
 
@@ -51,14 +51,14 @@ function filterValue(raw: string, filter: string): string {
     try {
       value = JSON.parse(raw);
     } catch {
-      throw new ScimError(400, `filter ${JSON.stringify(filter)}: the value is not a well-formed quoted string`, 'invalidFilter');
+      throw new ScimRefusal(400, `filter ${JSON.stringify(filter)}: the value is not a well-formed quoted string`, 'invalidFilter');
     }
-    if (typeof value !== 'string') throw new ScimError(400, `filter ${JSON.stringify(filter)}: the value must be a string`, 'invalidFilter');
+    if (typeof value !== 'string') throw new ScimRefusal(400, `filter ${JSON.stringify(filter)}: the value must be a string`, 'invalidFilter');
     return value;
   }
   // Entra ID's unquoted form: one token, no spaces or quotes.
   if (/^[^\s"()[\]]+$/.test(raw)) return raw;
-  throw new ScimError(400, `filter ${JSON.stringify(filter)}: the value must be one quoted string`, 'invalidFilter');
+  throw new ScimRefusal(400, `filter ${JSON.stringify(filter)}: the value must be one quoted string`, 'invalidFilter');
 }
 
 const fold = (s: string) => s.trim().toLowerCase();

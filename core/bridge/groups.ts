@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { StoreDatabase } from '../store/sql.js';
 import { type ScimBridge, type ProvisioningState, subjectOf } from './bridge.js';
-import { ScimError } from './errors.js';
+import { ScimRefusal } from './errors.js';
 
 /** An entitlement of an app that the bridge serves as a SCIM Group: a role the connector's manifest names as assignable. */
 export interface Entitlement {
@@ -55,10 +55,10 @@ export class ScimGroups {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Throws a 404 ScimError unless the app has entitlements the bridge serves as Groups. */
+  /** Throws a 404 ScimRefusal unless the app has entitlements the bridge serves as Groups. */
   private entitlements(app: string): readonly Entitlement[] {
     const found = this.entitlementsOf(app);
-    if (!found.length) throw new ScimError(404, `${app} has no roles or teams the bridge can serve as Groups: its SCIM base serves Users only`);
+    if (!found.length) throw new ScimRefusal(404, `${app} has no roles or teams the bridge can serve as Groups: its SCIM base serves Users only`);
     return found;
   }
 
@@ -69,10 +69,10 @@ export class ScimGroups {
     return groups;
   }
 
-  /** One Group of the app. @throws ScimError 404 when the app has no such role. */
+  /** One Group of the app. @throws ScimRefusal 404 when the app has no such role. */
   async get(app: string, id: string): Promise<BridgeGroup> {
     const entitlement = this.entitlements(app).find((e) => e.id === id);
-    if (!entitlement) throw new ScimError(404, `no Group ${id} in ${app}`);
+    if (!entitlement) throw new ScimRefusal(404, `no Group ${id} in ${app}`);
     return this.groupOf(app, entitlement);
   }
 
@@ -86,31 +86,31 @@ export class ScimGroups {
    */
   async patch(app: string, id: string, body: unknown, source: string): Promise<BridgeGroup> {
     const group = await this.get(app, id);
-    if (!isObject(body) || !Array.isArray(field(body, 'Operations'))) throw new ScimError(400, 'the body must be a PatchOp with Operations', 'invalidSyntax');
+    if (!isObject(body) || !Array.isArray(field(body, 'Operations'))) throw new ScimRefusal(400, 'the body must be a PatchOp with Operations', 'invalidSyntax');
     const current = new Set(group.members.map((m) => m.id));
     const wanted = new Set(current);
     const ids = (value: unknown, where: string): string[] => {
       const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
       return list.map((v) => {
         const member = isObject(v) ? field(v, 'value') : undefined;
-        if (typeof member !== 'string' || !member) throw new ScimError(400, `${where}: each member needs a value (a User id)`, 'invalidValue');
+        if (typeof member !== 'string' || !member) throw new ScimRefusal(400, `${where}: each member needs a value (a User id)`, 'invalidValue');
         return member;
       });
     };
     const rename = (value: unknown) => {
       if (value !== undefined && (typeof value !== 'string' || value.toLowerCase() !== group.name.toLowerCase())) {
-        throw new ScimError(400, `the Group ${group.name} is a role of ${app}: its displayName cannot change`, 'mutability');
+        throw new ScimRefusal(400, `the Group ${group.name} is a role of ${app}: its displayName cannot change`, 'mutability');
       }
     };
     for (const [i, operation] of (field(body, 'Operations') as unknown[]).entries()) {
       const where = `Operations[${i}]`;
-      if (!isObject(operation)) throw new ScimError(400, `${where} is not an object`, 'invalidSyntax');
+      if (!isObject(operation)) throw new ScimRefusal(400, `${where} is not an object`, 'invalidSyntax');
       const op = String(field(operation, 'op') ?? '').toLowerCase();
       const path = field(operation, 'path');
       const value = field(operation, 'value');
-      if (!['add', 'remove', 'replace'].includes(op)) throw new ScimError(400, `${where}: op must be add, remove or replace`, 'invalidSyntax');
+      if (!['add', 'remove', 'replace'].includes(op)) throw new ScimRefusal(400, `${where}: op must be add, remove or replace`, 'invalidSyntax');
       if (path === undefined) {
-        if (op === 'remove' || !isObject(value)) throw new ScimError(400, `${where}: ${op} without a path needs a value object`, 'noTarget');
+        if (op === 'remove' || !isObject(value)) throw new ScimRefusal(400, `${where}: ${op} without a path needs a value object`, 'noTarget');
         rename(field(value, 'displayName'));
         const members = field(value, 'members');
         if (members !== undefined) {
@@ -119,7 +119,7 @@ export class ScimGroups {
         }
         continue;
       }
-      if (typeof path !== 'string') throw new ScimError(400, `${where}: path must be a string`, 'invalidPath');
+      if (typeof path !== 'string') throw new ScimRefusal(400, `${where}: path must be a string`, 'invalidPath');
       const filtered = memberFilter.exec(path.trim());
       if (filtered && op === 'remove') {
         wanted.delete(filtered[1]!);
@@ -132,7 +132,7 @@ export class ScimGroups {
       } else if (path.trim().toLowerCase() === 'displayname' && op !== 'remove') {
         rename(value);
       } else {
-        throw new ScimError(400, `${where}: the bridge changes a Group's members only (path ${JSON.stringify(path)})`, 'invalidPath');
+        throw new ScimRefusal(400, `${where}: the bridge changes a Group's members only (path ${JSON.stringify(path)})`, 'invalidPath');
       }
     }
     const changes: Change[] = [...[...wanted].filter((m) => !current.has(m)).map((member) => ({ member, op: 'add' as const })), ...[...current].filter((m) => !wanted.has(m)).map((member) => ({ member, op: 'remove' as const }))];
@@ -167,11 +167,11 @@ export class ScimGroups {
         `${source}: ${change.op === 'add' ? 'added to' : 'removed from'} the group ${group.name} in the identity provider`,
         { roles: after },
       );
-      if (typeof started === 'string') throw new ScimError(400, started, 'invalidValue');
+      if (typeof started === 'string') throw new ScimRefusal(400, started, 'invalidValue');
       // The person's change already open (one per person and app) was joined: it does not carry this
       // membership, so the bridge records nothing and says so rather than answer a change that will not happen.
       if (started.idempotencyKey !== key && !isDeepStrictEqual([...(started.request.access?.roles ?? [])].sort(), [...after].sort())) {
-        throw new ScimError(409, `a change of ${user.userName} in ${app} is already open (run ${started.id}) with other roles: send this membership again once it has finished`);
+        throw new ScimRefusal(409, `a change of ${user.userName} in ${app} is already open (run ${started.id}) with other roles: send this membership again once it has finished`);
       }
       runId = started.id;
     }

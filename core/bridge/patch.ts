@@ -1,4 +1,4 @@
-import { ScimError } from './errors.js';
+import { ScimRefusal } from './errors.js';
 
 /** A SCIM User's attributes as the bridge keeps them: everything but `id`, `meta` and `schemas`. */
 export type UserAttributes = Record<string, unknown>;
@@ -26,7 +26,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function activeValue(value: unknown, where: string): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-  throw new ScimError(400, `${where}: active must be true or false (got ${JSON.stringify(value)})`, 'invalidValue');
+  throw new ScimRefusal(400, `${where}: active must be true or false (got ${JSON.stringify(value)})`, 'invalidValue');
 }
 
 function parsePath(text: string, where: string): Path {
@@ -38,7 +38,7 @@ function parsePath(text: string, where: string): Path {
     rest = urn[2]!;
   }
   const m = /^([A-Za-z][\w$-]*)(?:\[\s*([A-Za-z]+)\s+eq\s+("(?:[^"\\]|\\.)*"|[^\s\]]+)\s*\])?(?:\.([A-Za-z][\w$-]*))?$/i.exec(rest);
-  if (!m) throw new ScimError(400, `${where}: the path ${JSON.stringify(text)} is not one the bridge understands (attribute, attribute.sub, or attribute[type eq "x"].sub)`, 'invalidPath');
+  if (!m) throw new ScimRefusal(400, `${where}: the path ${JSON.stringify(text)} is not one the bridge understands (attribute, attribute.sub, or attribute[type eq "x"].sub)`, 'invalidPath');
   const selectorValue = m[3] === undefined ? undefined : m[3].startsWith('"') ? (JSON.parse(m[3]) as string) : m[3];
   return { ...(schema ? { schema } : {}), attribute: m[1]!, ...(m[2] ? { selector: { attribute: m[2], value: selectorValue! } } : {}), ...(m[4] ? { sub: m[4] } : {}) };
 }
@@ -77,7 +77,7 @@ function setPath(user: UserAttributes, path: Path, value: unknown, op: Op, where
     }
     if (path.sub) member[keyOf(member, path.sub)] = value;
     else if (isObject(value)) Object.assign(member, value);
-    else throw new ScimError(400, `${where}: a value for ${path.attribute}[…] must be an object`, 'invalidValue');
+    else throw new ScimRefusal(400, `${where}: a value for ${path.attribute}[…] must be an object`, 'invalidValue');
     return;
   }
   if (path.sub) {
@@ -112,40 +112,40 @@ const readOnly = new Set(['id', 'meta', 'schemas']);
  * providers send besides the RFC's own form: Entra ID's capitalised `op` (`Replace`, `Add`),
  * `"True"`/`"False"` for `active`, a `value` object without `path` whose keys may themselves be
  * paths (`name.givenName`, `urn:…:enterprise:2.0:User:department`), and value-filtered paths
- * (`emails[type eq "work"].value`). Throws a 400 ScimError (invalidSyntax, invalidPath,
+ * (`emails[type eq "work"].value`). Throws a 400 ScimRefusal (invalidSyntax, invalidPath,
  * invalidValue, mutability) naming the operation (`Operations/2`) that was refused; nothing is
  * applied then.
  */
 export function applyPatch(user: UserAttributes, body: unknown): UserAttributes {
-  if (!isObject(body)) throw new ScimError(400, 'a PATCH body must be a PatchOp object', 'invalidSyntax');
+  if (!isObject(body)) throw new ScimRefusal(400, 'a PATCH body must be a PatchOp object', 'invalidSyntax');
   const ops = body[keyOf(body, 'Operations')];
-  if (!Array.isArray(ops) || ops.length === 0) throw new ScimError(400, 'a PatchOp needs a non-empty Operations list', 'invalidSyntax');
-  if (ops.length > 1000) throw new ScimError(400, 'a PatchOp may hold at most 1000 operations', 'tooMany');
+  if (!Array.isArray(ops) || ops.length === 0) throw new ScimRefusal(400, 'a PatchOp needs a non-empty Operations list', 'invalidSyntax');
+  if (ops.length > 1000) throw new ScimRefusal(400, 'a PatchOp may hold at most 1000 operations', 'tooMany');
   const next = structuredClone(user);
   ops.forEach((raw, i) => {
     const where = `Operations/${i}`;
-    if (!isObject(raw)) throw new ScimError(400, `${where}: an operation must be an object`, 'invalidSyntax');
+    if (!isObject(raw)) throw new ScimRefusal(400, `${where}: an operation must be an object`, 'invalidSyntax');
     const op = String(raw[keyOf(raw, 'op')] ?? '').toLowerCase() as Op;
-    if (!['add', 'replace', 'remove'].includes(op)) throw new ScimError(400, `${where}: op must be add, replace or remove (got ${JSON.stringify(raw[keyOf(raw, 'op')] ?? null)})`, 'invalidSyntax');
+    if (!['add', 'replace', 'remove'].includes(op)) throw new ScimRefusal(400, `${where}: op must be add, replace or remove (got ${JSON.stringify(raw[keyOf(raw, 'op')] ?? null)})`, 'invalidSyntax');
     const pathText = raw[keyOf(raw, 'path')];
     const value = raw[keyOf(raw, 'value')];
-    if (pathText !== undefined && typeof pathText !== 'string') throw new ScimError(400, `${where}: path must be a string`, 'invalidPath');
+    if (pathText !== undefined && typeof pathText !== 'string') throw new ScimRefusal(400, `${where}: path must be a string`, 'invalidPath');
     if (op === 'remove') {
-      if (!pathText) throw new ScimError(400, `${where}: remove needs a path`, 'noTarget');
+      if (!pathText) throw new ScimRefusal(400, `${where}: remove needs a path`, 'noTarget');
       const path = parsePath(pathText, where);
-      if (readOnly.has(path.attribute.toLowerCase()) || path.attribute.toLowerCase() === 'username') throw new ScimError(400, `${where}: ${path.attribute} cannot be removed`, 'mutability');
+      if (readOnly.has(path.attribute.toLowerCase()) || path.attribute.toLowerCase() === 'username') throw new ScimRefusal(400, `${where}: ${path.attribute} cannot be removed`, 'mutability');
       removePath(next, path);
       return;
     }
-    if (value === undefined) throw new ScimError(400, `${where}: ${op} needs a value`, 'invalidValue');
+    if (value === undefined) throw new ScimRefusal(400, `${where}: ${op} needs a value`, 'invalidValue');
     if (pathText) {
       const path = parsePath(pathText, where);
-      if (readOnly.has(path.attribute.toLowerCase()) && !path.schema) throw new ScimError(400, `${where}: ${path.attribute} is read-only`, 'mutability');
+      if (readOnly.has(path.attribute.toLowerCase()) && !path.schema) throw new ScimRefusal(400, `${where}: ${path.attribute} is read-only`, 'mutability');
       setPath(next, path, value, op, where);
       return;
     }
     // No path: the value's keys are attributes, or paths themselves (Entra ID).
-    if (!isObject(value)) throw new ScimError(400, `${where}: without a path the value must be an object of attributes`, 'invalidValue');
+    if (!isObject(value)) throw new ScimRefusal(400, `${where}: without a path the value must be an object of attributes`, 'invalidValue');
     for (const [name, v] of Object.entries(value)) {
       if (readOnly.has(name.toLowerCase())) continue;
       const isExtension = /^urn:/i.test(name) && !/:User:/i.test(name);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccessDeniedError } from '../server/access.js';
 import type { RouteAccess } from '../server/routes.js';
 import { type ScimBridge, patchbaySchema } from './bridge.js';
-import { ScimError, errorBody } from './errors.js';
+import { ScimRefusal, errorBody } from './errors.js';
 import { parseFilter } from './filter.js';
 import type { BridgeGroup, ScimGroups } from './groups.js';
 import { enterpriseSchema, userSchema } from './patch.js';
@@ -46,12 +46,12 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       try {
         done(null, (body as string).length === 0 ? undefined : JSON.parse(body as string));
       } catch {
-        done(new ScimError(400, 'the body is not well-formed JSON', 'invalidSyntax'), undefined);
+        done(new ScimRefusal(400, 'the body is not well-formed JSON', 'invalidSyntax'), undefined);
       }
     });
     scim.setErrorHandler((error, req, reply) => {
-      const send = (status: number, detail: string, type?: ScimError['scimType']) => reply.code(status).type(scimType).send(errorBody(status, detail, type));
-      if (error instanceof ScimError) return send(error.status, error.detail, error.scimType);
+      const send = (status: number, detail: string, type?: ScimRefusal['scimType']) => reply.code(status).type(scimType).send(errorBody(status, detail, type));
+      if (error instanceof ScimRefusal) return send(error.status, error.detail, error.scimType);
       if (error instanceof AccessDeniedError) {
         if (error.status === 401) reply.header('www-authenticate', 'Bearer realm="patchbay-scim"');
         return send(error.status, error.message);
@@ -104,11 +104,11 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       if (!wanted) return;
       const current = await bridge.get(app, id);
       const etag = `W/"${current.version}"`;
-      if (wanted.trim() !== '*' && !wanted.split(',').map((t) => t.trim()).includes(etag)) throw new ScimError(412, `the User is at version ${etag}, not ${wanted}: read it again`);
+      if (wanted.trim() !== '*' && !wanted.split(',').map((t) => t.trim()).includes(etag)) throw new ScimRefusal(412, `the User is at version ${etag}, not ${wanted}: read it again`);
     };
     const hasGroups = (app: string) => (options.groups?.entitlementsOf(app).length ?? 0) > 0;
     const groupsOf = () => {
-      if (!options.groups) throw new ScimError(404, 'the bridge serves no Groups here');
+      if (!options.groups) throw new ScimRefusal(404, 'the bridge serves no Groups here');
       return options.groups;
     };
     const group = (req: FastifyRequest, g: BridgeGroup) => ({
@@ -132,7 +132,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     scim.get<{ Params: AppParams & { name: string } }>(`${base}/ResourceTypes/:name`, { config }, async (req, reply) => {
       const name = appOf(req);
       if (req.params.name === 'Group' && hasGroups(name)) return ok(reply, groupResourceType(name));
-      if (req.params.name !== 'User') throw new ScimError(404, `no resource type ${req.params.name} (the bridge serves User${hasGroups(name) ? ' and Group' : ''})`);
+      if (req.params.name !== 'User') throw new ScimRefusal(404, `no resource type ${req.params.name} (the bridge serves User${hasGroups(name) ? ' and Group' : ''})`);
       return ok(reply, resourceType(name));
     });
     const schemasOf = (app: string) => (hasGroups(app) ? [...schemas, groupSchemaDefinition] : schemas);
@@ -143,7 +143,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     scim.get<{ Params: AppParams & { urn: string } }>(`${base}/Schemas/:urn`, { config }, async (req, reply) => {
       const name = appOf(req);
       const found = schemasOf(name).find((s) => s.id === req.params.urn);
-      if (!found) throw new ScimError(404, `no schema ${req.params.urn}`);
+      if (!found) throw new ScimRefusal(404, `no schema ${req.params.urn}`);
       return ok(reply, found);
     });
 
@@ -152,7 +152,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       const q = req.query;
       const one = (k: string) => {
         const v = q[k];
-        if (Array.isArray(v)) throw new ScimError(400, `${k} is given more than once`, 'invalidValue');
+        if (Array.isArray(v)) throw new ScimRefusal(400, `${k} is given more than once`, 'invalidValue');
         return v;
       };
       const startIndex = positive(one('startIndex'), 'startIndex', 1);
@@ -198,11 +198,11 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     scim.get<{ Params: AppParams; Querystring: Record<string, string | string[]> }>(`${base}/Groups`, { config }, async (req, reply) => {
       const name = appOf(req);
       const filter = req.query.filter;
-      if (Array.isArray(filter)) throw new ScimError(400, 'filter is given more than once', 'invalidValue');
+      if (Array.isArray(filter)) throw new ScimRefusal(400, 'filter is given more than once', 'invalidValue');
       let displayName: string | undefined;
       if (filter !== undefined) {
         const m = /^\s*displayName\s+eq\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))\s*$/i.exec(filter);
-        if (!m) throw new ScimError(400, `the Groups filter must be displayName eq "<name>" (got ${JSON.stringify(filter)})`, 'invalidFilter');
+        if (!m) throw new ScimRefusal(400, `the Groups filter must be displayName eq "<name>" (got ${JSON.stringify(filter)})`, 'invalidFilter');
         displayName = m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : m[2];
       }
       const found = await groupsOf().list(name, displayName);
@@ -220,7 +220,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
     const fixed = async (req: FastifyRequest, what: string) => {
       const name = appOf(req);
       await groupsOf().list(name);
-      throw new ScimError(501, `${name}'s Groups are its roles, fixed by the vendor: the bridge cannot ${what} one. Push group membership with PATCH /Groups/<id>, or map an existing role`);
+      throw new ScimRefusal(501, `${name}'s Groups are its roles, fixed by the vendor: the bridge cannot ${what} one. Push group membership with PATCH /Groups/<id>, or map an existing role`);
     };
     scim.post<{ Params: AppParams }>(`${base}/Groups`, { config, bodyLimit: bridgeBodyLimit }, async (req) => fixed(req, 'create'));
     scim.put<{ Params: UserParams }>(`${base}/Groups/:id`, { config, bodyLimit: bridgeBodyLimit }, async (req) => fixed(req, 'replace'));
@@ -230,7 +230,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
 
 function positive(text: string | undefined, name: string, fallback: number, min = 1): number {
   if (text === undefined || text === '') return fallback;
-  if (!/^-?\d{1,9}$/.test(text)) throw new ScimError(400, `${name} must be an integer (got ${JSON.stringify(text)})`, 'invalidValue');
+  if (!/^-?\d{1,9}$/.test(text)) throw new ScimRefusal(400, `${name} must be an integer (got ${JSON.stringify(text)})`, 'invalidValue');
   // RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0.
   return Math.max(Number(text), min);
 }

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { StoreDatabase } from '../store/sql.js';
 import type { ScimResourcesTable } from '../store/tables.js';
-import { ScimError } from './errors.js';
+import { ScimRefusal } from './errors.js';
 import { type EqFilter, filterCondition } from './filter.js';
 import type { UserAttributes } from './patch.js';
 
@@ -118,7 +118,7 @@ export class BridgeStore {
 
   /**
    * Writes a resource (insert or whole replacement) and records its run, in one transaction.
-   * @throws ScimError 409 `uniqueness` when another live resource of the app has the userName.
+   * @throws ScimRefusal 409 `uniqueness` when another live resource of the app has the userName.
    */
   async put(r: BridgeResource): Promise<void> {
     try {
@@ -168,7 +168,7 @@ export class BridgeStore {
       });
     } catch (error) {
       // The one unique key an upsert on the primary key can still break: the live userName's.
-      if (isUniqueViolation(error)) throw new ScimError(409, `a User with userName ${JSON.stringify(r.userName)} already exists in ${r.app}`, 'uniqueness');
+      if (isUniqueViolation(error)) throw new ScimRefusal(409, `a User with userName ${JSON.stringify(r.userName)} already exists in ${r.app}`, 'uniqueness');
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import type { Evidence } from './executor.js';
 
 /** The folder where evidence files are kept (under the data folder). */

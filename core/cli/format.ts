@@ -13,6 +13,20 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
   return table.toString();
 }
 
+/**
+ * Whether a JSON key holds a time: `at`, `since`, or a name ending in `At` (createdAt, dueAt,
+ * firstSeenAt, readAt…), the store's epoch milliseconds everywhere.
+ */
+export const isTimeKey = (key: string): boolean => key === 'at' || key === 'since' || /[a-z]At$/.test(key);
+
+/**
+ * A JSON.stringify replacer for the CLI's --json: every time (see isTimeKey) given as an ISO 8601
+ * string in UTC ("2026-11-30T06:13:27.000Z") instead of epoch milliseconds; other values unchanged.
+ */
+export function jsonTimes(key: string, value: unknown): unknown {
+  return typeof value === 'number' && Number.isFinite(value) && isTimeKey(key) ? new Date(Math.round(value)).toISOString() : value;
+}
+
 /** How wide a table may be: the terminal's width, at most 100 columns (and at least 60). */
 export function tableWidth(): number {
   return Math.max(60, Math.min(process.stdout.columns || 100, 100));

@@ -16,14 +16,15 @@ import { readJsonFile } from '../schema/json-file.js';
 import { type SchemaKind, schemaKinds } from '../schema/kinds.js';
 import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
 import type { Fact } from '../manifest/facts.js';
-import { renderPlan, renderTable } from './format.js';
+import { jsonTimes, renderPlan, renderTable } from './format.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
 
 const print = (text: string): void => {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 };
-const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+/** --json: times as ISO 8601 strings (jsonTimes), two-space indented. */
+const printJson = (value: unknown): void => print(JSON.stringify(value, jsonTimes, 2));
 
 /** The command-line program; `services` is created on first use so that `--help` needs no connectors. */
 export function buildProgram(getServices: () => Services, getRuntime: (dataDir: string, databaseUrl: string | undefined) => Promise<Runtime>): Command {

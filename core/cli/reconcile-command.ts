@@ -6,13 +6,13 @@ import { InvalidInputError } from '../errors.js';
 import { displayPath } from '../paths.js';
 import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
 import type { ReconcileHistory } from '../reconcile/history.js';
-import { type Finding, type Reconciliation, reconcile } from '../reconcile/findings.js';
+import { type Finding, type Reconciliation } from '../reconcile/findings.js';
 import { IncompleteReadError, type Remediation, remediate, remedies } from '../reconcile/remediate.js';
 import type { ReaderContext } from '../reconcile/readers.js';
-import { type AppReaderName, appReaderNames } from '../reconcile/reader-names.js';
+import { type AppReaderName, appReaderNames, machineReaders } from '../reconcile/reader-names.js';
 import type { Snapshot } from '../reconcile/snapshot.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
-import { renderTable } from './format.js';
+import { jsonTimes, renderTable } from './format.js';
 import type { CliContext } from './run-commands.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -104,7 +104,7 @@ export async function writeHtmlReport(file: string, report: AuditReport): Promis
 }
 
 /**
- * Prints JSON as JSON.stringify(value, null, 2) would, but writes an array of more than a thousand
+ * Prints JSON as JSON.stringify(value, jsonTimes, 2) would (times as ISO 8601), but writes an array of more than a thousand
  * elements one element at a time (in writes of about a megabyte), so that a reconciliation with a
  * million findings never becomes one string longer than V8 allows.
  */
@@ -119,7 +119,7 @@ export function printJsonStreaming(value: unknown, write: (text: string) => void
   };
   const large = (v: unknown, depth: number): boolean =>
     depth < 4 && typeof v === 'object' && v !== null && (Array.isArray(v) ? v.length > 1000 || v.some((x) => large(x, depth + 1)) : Object.values(v).some((x) => large(x, depth + 1)));
-  const plain = (v: unknown, indent: string) => JSON.stringify(v, null, 2).replace(/\n/g, `\n${indent}`);
+  const plain = (v: unknown, indent: string) => JSON.stringify(v, jsonTimes, 2).replace(/\n/g, `\n${indent}`);
   const walk = (v: unknown, indent: string): void => {
     if (!large(v, 0)) return out(plain(v, indent));
     const inner = `${indent}  `;
@@ -136,7 +136,7 @@ export function printJsonStreaming(value: unknown, write: (text: string) => void
     out('{');
     entries.forEach(([key, x], i) => {
       out(`${i ? ',' : ''}\n${inner}${JSON.stringify(key)}: `);
-      walk(x, inner);
+      walk(jsonTimes(key, x), inner);
     });
     out(`\n${indent}}`);
   };
@@ -161,7 +161,6 @@ type ReconcileOptions = {
   json?: boolean;
 };
 
-const machineReaders: readonly AppReaderName[] = ['api', 'scim', 'browser'];
 const vias: readonly string[] = appReaderNames;
 
 /** `patchbay reconcile` and `patchbay report`: what the IdP says against what the app has, the runs that fix it, and the audit over time. */
@@ -184,9 +183,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .option('--json', 'print JSON')
     .action(async (options: ReconcileOptions) => {
       // The readers, the store's tables and the bridge: loaded by this command only, not by `patchbay --help`.
-      const [{ appReaders, readAccountsFile, readIdpAssignments }, { IdentifierStore }, { bridgeFromReconciliation }] = await Promise.all([
-        import('../reconcile/readers.js'), import('../store/identifiers.js'), import('../bridge/reconcile.js'),
-      ]);
+      const [{ appReaders, readAccountsFile, readIdpAssignments }, { recordReconciliation }] = await Promise.all([import('../reconcile/readers.js'), import('../reconcile/reconcile-app.js')]);
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
       const { profile } = loaded;
@@ -234,6 +231,8 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           store: async () => (await cli.runtime()).store,
         };
         const readBoth = async (appId: string, via: string | undefined): Promise<{ idp: Snapshot; app: Snapshot }> => {
+          // What the app's reader needs (a console sign-in) is checked before either side is read.
+          if (!options.from) appReaders[via as AppReaderName].check?.(readerContext, appId);
           progress(options.idpFrom ? `reading ${options.idpFrom}…` : `reading the IdP's assignments of ${appId}…`);
           const idp: Snapshot = options.idpFrom
             ? await readAccountsFile(options.idpFrom, { side: 'idp', app: appId, map: mapping(options.idpMap) })
@@ -265,9 +264,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           const { idp, app } = sides;
           // The store is opened once both sides are read: a bad file or an unreachable console leaves nothing behind.
           const runtime = (await cli.runtime());
-          const result = await runtime.reconciliations.record(profile.tenant, reconcile(idp, app, { now }));
-          await new IdentifierStore(runtime.store).fromReconciliation(profile.tenant, idp, app, now);
-          await bridgeFromReconciliation(runtime.store, profile.tenant, app, now, progress);
+          const result = await recordReconciliation(runtime, profile.tenant, idp, app, now, progress);
           results.push(result);
           if (result.completeness && !result.completeness.complete) {
             const audit = await runtime.reconciliations.lastAudit(profile.tenant, appId);
@@ -300,18 +297,20 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       if (options.json) {
         const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
         printJsonStreaming(options.all ? { incomplete, reconciliations: shown, skipped, failed, ...extra } : { ...shown[0]!, ...extra });
-        if (failed.length) process.exitCode = 1;
+        // A read that ended short, or an app that could not be read, is not a clean answer: exit 1.
+        if (failed.length || incomplete.length) process.exitCode = 1;
         refuse();
         return;
       }
       cli.print(results.map((r) => renderReconciliation(r, audits.get(r.app))).join('\n\n'));
       for (const s of skipped) cli.print(`${s.app}: not reconciled: ${s.why}`);
       for (const f of failed) cli.print(`${f.app}: not reconciled: could not read it: ${f.error}`);
-      if (failed.length) process.exitCode = 1;
+      if (failed.length || incomplete.length) process.exitCode = 1;
       for (const o of opened) {
         const what = `${remedies[o.kind] === 'offboard' ? 'offboarding' : 'change'} ${o.run} for ${o.person}`;
         const state = o.status === 'waiting' && o.waitingFor ? ` (waiting: ${o.waitingFor})` : ` (${o.status})`;
         cli.print(o.created ? `opened ${what}${state}` : `${what} is already open${state}`);
+        for (const s of o.skipped ?? []) cli.print(`  ${s}`);
       }
       if (options.html) cli.print(`wrote ${options.html}`);
       refuse();

@@ -52,6 +52,10 @@ export function renderTimeline(timeline: Timeline, tasks: (id: string) => TaskVi
     for (const p of step.evidence.filter((e) => e.proof).map((e) => e.proof!)) out.push(wrap(`proof: ${proofLine(p)}`, w, '   '));
     for (const t of timeline.tasks.filter((t) => t.stepId === step.stepId)) out.push(`   task ${t.taskId}: ${t.status}${t.closedBy ? ` by ${t.closedBy}` : ''}`);
   });
+  if (run.plan.notes.length) {
+    out.push('', 'About the plan:');
+    for (const n of run.plan.notes) out.push(wrap(`- ${n}`, w, '  '));
+  }
   out.push('', 'Audit:');
   for (const a of timeline.audit) {
     const detail = Object.entries(a.data ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');

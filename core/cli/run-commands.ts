@@ -187,7 +187,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         view = await runtime.runs.completeTask(id, { by, evidence, ...(options.alreadyDone ? { alreadyDone: true } : {}), ...(options.person ? { person: options.person } : {}) });
       }
       if (options.json) {
-        cli.printJson(runtime.tasks.get(id));
+        cli.printJson(await runtime.tasks.get(id));
         return;
       }
       if (options.step !== undefined) {

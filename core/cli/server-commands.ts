@@ -56,6 +56,8 @@ const tokenLine = (t: TokenInfo, now: number) =>
 /** The server (fastify and every route) and the readers, loaded by the commands that start them: `patchbay --help` and `plan` do not. */
 const startServer: typeof StartServer = async (...args) => (await import('../server/app.js')).startServer(...args);
 const readers = () => import('../reconcile/readers.js');
+/** The demo's Okta export (Alice no longer assigned): the IdP side of the demo's reconciliations. */
+const demoIdpExport = path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv');
 
 /** Waits for Ctrl-C or a stop signal. */
 const untilStopped = () => new Promise<void>((resolve) => {
@@ -74,6 +76,18 @@ const formKey = (): Buffer | undefined => {
   const decoded = /^[A-Za-z0-9+/]{43,}={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
   return decoded;
 };
+
+/**
+ * Why a token for `actor` would list no task (its person is in no queue of the tenant, and it may
+ * not read every queue), in one sentence with what to do; undefined when it sees some queue's tasks.
+ */
+export function queueBlindness(loaded: { profile: { tenant: string; queues?: readonly { id: string; members: readonly string[] }[] }; file?: string }, actor: string, tokenRole: Role, scopes: readonly string[] | undefined): string | undefined {
+  const effective = scopes ?? (tokenRole === 'admin' ? ['tasks:read', 'tasks:all-queues'] : ['tasks:read']);
+  if (!effective.includes('tasks:read') || effective.includes('tasks:all-queues')) return undefined;
+  const me = actor.toLowerCase();
+  if ((loaded.profile.queues ?? []).some((q) => q.members.some((m) => m.toLowerCase() === me))) return undefined;
+  return `${actor} is in no queue of tenant ${loaded.profile.tenant}, so GET /api/v1/tasks lists only the tasks assigned to ${actor}; add them to a queue's members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)`;
+}
 
 /** serve, token, operator and demo: the operator surfaces. */
 export function registerServerCommands(
@@ -95,7 +109,8 @@ export function registerServerCommands(
     .option('--behind-https', 'the server is reached over HTTPS (a TLS proxy in front): Secure cookies and HSTS')
     .option('--public-url <url>', 'the address people reach the server at; https:// implies --behind-https')
     .option('--trust-proxy <addresses>', "trust X-Forwarded-For from these proxies (comma-separated addresses or CIDRs): sign-in limits then count the client's address")
-    .action(async (options: { host: string; port: string; profile?: string; behindHttps?: boolean; publicUrl?: string; trustProxy?: string }) => {
+    .option('--idp-from <file>', "the IdP's side of \"Reconcile now\" on /reconcile from this export (CSV or xlsx), for a tenant whose IdP has no API address")
+    .action(async (options: { host: string; port: string; profile?: string; behindHttps?: boolean; publicUrl?: string; trustProxy?: string; idpFrom?: string }) => {
       const url = options.publicUrl ? publicUrl(options.publicUrl) : undefined;
       const runtime = (await cli.runtime());
       const server = await startServer({
@@ -108,6 +123,7 @@ export function registerServerCommands(
         behindHttps: options.behindHttps === true || url?.protocol === 'https:',
         ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
         ...(formKey() ? { formKey: formKey() } : {}),
+        ...(options.idpFrom ? { reconcileIdpFrom: path.resolve(options.idpFrom) } : {}),
       });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       await untilStopped();
@@ -123,14 +139,17 @@ export function registerServerCommands(
     .option('--role <role>', 'operator or admin (an admin token sees every queue\'s tasks)', 'operator')
     .option('--scopes <list>', `what it may do, comma-separated: ${tokenScopes.join(', ')} (default: read and write runs and tasks, read the matrix and the reconciliation)`)
     .option('--expires-in <lifetime>', 'how long it lives: 90d, 12h, 30m', '90d')
+    .option('--profile <file>', "the tenant profile whose queues the token's person is checked against (default: the embedded demo tenant)")
     .option('--json', 'print JSON')
-    .action(async (options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; json?: boolean }) => {
+    .action(async (options: { name: string; as: string; role: string; scopes?: string; expiresIn: string; profile?: string; json?: boolean }) => {
       const scopes = scopesOf(options.scopes);
       const expiresInMs = lifetime(options.expiresIn);
+      const blind = queueBlindness(cli.profile(options.profile), options.as, role(options.role), scopes);
       const access = new AccessStore((await cli.runtime()).store);
       const created = await access.createToken({ name: options.name, actor: options.as, role: role(options.role), expiresInMs, ...(scopes ? { scopes } : {}) });
       if (options.json) cli.printJson(created);
       else cli.print(`${created.token}\n(token ${created.id} for ${options.name}, acting as ${options.as}, scopes ${created.scopes.join(',')}, expires ${day(created.expiresAt)} UTC; shown once, stored hashed)`);
+      if (blind) process.stderr.write(`note: ${blind}\n`);
     });
   token
     .command('list')
@@ -227,7 +246,7 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   mkdirSync(path.dirname(tenantFile), { recursive: true });
   writeFileSync(tenantFile, `${JSON.stringify(tenant, null, 2)}\n`);
   const profile = cli.profile(tenantFile);
-  const server = await startServer({ services: cli.services(), runtime, profile, port: serverPort, version: cli.version, tickMs: 5_000 });
+  const server = await startServer({ services: cli.services(), runtime, profile, port: serverPort, version: cli.version, tickMs: 5_000, reconcileIdpFrom: demoIdpExport });
   const access = server.access;
   const operators: [string, Role][] = [
     ['it.oncall@acme.example', 'operator'],
@@ -254,10 +273,12 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   process.stderr.write('reconciling the Spendesk console against the demo Okta export…\n');
   const host = new BrowserHost();
   const { readAccountsFile, readAppByBrowser } = await readers();
+  const started = Date.now();
   try {
-    const idp = await readAccountsFile(path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv'), { side: 'idp', app: 'spendesk', readAt: Date.now() });
+    const idp = await readAccountsFile(demoIdpExport, { side: 'idp', app: 'spendesk', readAt: Date.now() });
     const members = await readAppByBrowser(host, cli.services().registry, profile.profile, 'spendesk', cli.services().secrets, Date.now());
-    await runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
+    const result = await runtime.reconciliations.record(profile.profile.tenant, reconcile(idp, members, { now: Date.now() }));
+    process.stderr.write(`reconciled in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.counts.accounts} members, ${result.findings.length} finding${result.findings.length === 1 ? '' : 's'} (${server.url}/reconcile)\n`);
   } finally {
     await host.close();
   }
@@ -267,6 +288,8 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     `  Task inbox       ${server.url}/inbox`,
     `  API              ${server.url}/api/v1 (OpenAPI at /api/v1/openapi.json; patchbay token create --name me --as it.oncall@acme.example)`,
     `  Spendesk console ${sim.url} (the simulator the robot drives; its state at ${sim.url}/__state)`,
+    `                   sign in as ${seed.admin.email} / ${seed.admin.password}`,
+    "                   (the simulator's throwaway demo account from its seed file, not a real Spendesk credential)",
     `  SCIM bridge      ${server.url}/scim/v2/spendesk/ (bearer token ${bridgeToken.token})`,
     '',
     'Sign in as (passwords made for this start):',
@@ -276,10 +299,12 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     '  1. As it.oncall@acme.example, open "Remove alice@acme.com\'s Spendesk assignment in Okta", tick the steps, give evidence, complete it.',
     "     The browser then reads Alice's member page, removes her in the console and verifies it: open the run to see each screenshot.",
     '  2. Olivia is the Account Owner: the owner-transfer task goes to finance.admin@acme.example, and the console refuses to remove her',
-    '     until the role has moved; the refusal and its screenshot land in the removal task.',
+    `     until the role has moved. In the console (${sim.url}), open Olivia, "Transfer ownership" to Bob, then complete the task:`,
+    '     the browser removes her and verifies it. Complete the task without transferring and the refusal lands in the removal task.',
     '  3. The onboarding of new.joiner@acme.com waits on a person: JIT through Okta is disputed, so it waits for evidence of a first sign-in.',
     `  4. ${server.url}/reconcile: Alice is still a member though Okta no longer assigns her (an orphaned account), next to the apps`,
-    '     nobody can read (gap nodes) and when each was last audited.',
+    '     nobody can read (gap nodes) and when each was last audited. Each finding links to the run that answers it (Alice\'s',
+    '     offboarding above; an admin offboards an orphan from there, with no Okta step), and "Reconcile now" reads the console again.',
     '  5. Deactivate Hugo as Okta would, through the SCIM bridge: his Spendesk offboarding starts, and GET shows it pending until done.',
     `     curl -X PATCH ${server.url}/scim/v2/spendesk/Users/${hugo.id} -H 'Authorization: Bearer ${bridgeToken.token}' -H 'Content-Type: application/scim+json' -d '${deactivate}'`,
     '',

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { authMethodsOf, fillUrlTemplate, getPointer, secretsOf, setPointer } from '../channels/api/declarative.js';
+import { authMethodsOf, getPointer, secretsOf, setPointer } from '../channels/api/declarative.js';
+import { fillUrlTemplate } from '../channels/api/url-template.js';
 import { surfaceIdOf } from '../manifest/call-checks.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import type { ApiCall, AuthMethod, RecordMapping } from '../schema/types/connector-manifest.js';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { packageVersion, schemasDir } from '../paths.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import { renderConnectorPage } from './connector-page.js';

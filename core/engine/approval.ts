@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { type TaskSignal, TaskStore } from '../channels/human/task-store.js';
 import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';

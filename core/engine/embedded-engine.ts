@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';

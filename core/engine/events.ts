@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import { StoreDatabase } from '../store/sql.js';
 import type { AuditRecord } from './audit.js';

@@ -1,4 +1,4 @@
-import { inject, injectable, multiInject } from 'inversify';
+import { inject, injectable, multiInject } from '#inversify';
 import { ChannelExecutor, type ChannelOutcome, type Evidence, type HandOver } from '../channels/executor.js';
 import { type KnownIdentifiers, type Proof, describeProof, mergeKnown, provesAbsence } from '../channels/proof.js';
 import { IdentifierStore, identifiersOf } from '../store/identifiers.js';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { SecretResolver } from '../tenant/secrets.js';
 import { Clock } from './clock.js';
 import { StoreDatabase } from '../store/sql.js';

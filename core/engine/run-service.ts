@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { TaskStore, type TaskView } from '../channels/human/task-store.js';
 import type { Evidence } from '../channels/executor.js';
 import { NotFoundError } from '../errors.js';
@@ -59,13 +59,16 @@ export class RunService {
    * `drive` (default true) executes the new runs until they first wait and lets the engine catch
    * up, as a CLI command that is its own loop does; `drive: false` only records them, due now, for
    * the process's single loop (the server's) to drive, and answers at once.
+   * `adjust` changes each plan before its run is recorded, for a caller that knows more than the
+   * request says (a reconciliation that read no IdP assignment drops the IdP step, with a note why).
    */
-  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string; mayActOnBehalf?: boolean; drive?: boolean } = {}): Promise<StartResult[]> {
+  async start(incoming: readonly IncomingRequest[], profile: LoadedProfile, options: { idempotencyKey?: string; requestedBy?: string; mayActOnBehalf?: boolean; drive?: boolean; adjust?: (plan: Plan) => Plan } = {}): Promise<StartResult[]> {
     const batchId = incoming.length > 1 ? newId('batch', this.clock.now()) : undefined;
     const runs: NewRun[] = incoming.map(({ request, source }) => {
       // Who asked comes from the caller's credential; the body cannot override it (see withRequester).
       const withActor = withRequester(request, options, source);
-      const plan = this.planner.plan(withActor, profile, source);
+      const planned = this.planner.plan(withActor, profile, source);
+      const plan = options.adjust ? options.adjust(planned) : planned;
       const valid = withActor as NewRun['request'];
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };

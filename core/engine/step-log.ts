@@ -1,5 +1,5 @@
 import type { Evidence } from '../channels/executor.js';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { StoreDatabase } from '../store/sql.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'already-done' | 'failed' | 'skipped';

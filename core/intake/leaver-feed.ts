@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { Clock } from '../engine/clock.js';
 import { RunService } from '../engine/run-service.js';
 import { PatchbayError } from '../errors.js';

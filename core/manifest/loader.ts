@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { InvalidInputError, PatchbayError } from '../errors.js';
 import { displayPath } from '../paths.js';
 import { readJsonFile } from '../schema/json-file.js';
@@ -13,6 +13,7 @@ import { checkProvenance } from './provenance.js';
 import { checkRecipe } from './recipe-checks.js';
 import { checkCalls } from './call-checks.js';
 import { schemaVersionOf, v1Refusal } from './migrate.js';
+import { CatalogueCache } from './catalogue-cache.js';
 
 /** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
 export interface LoadedConnector {
@@ -58,6 +59,9 @@ export interface ManifestLoader {
  */
 @injectable()
 export class FileManifestLoader implements ManifestLoader {
+  /** Connectors that loaded before, by folder and content: a start validates only what changed. */
+  private readonly cache = new CatalogueCache();
+
   constructor(@inject(SchemaValidator) private readonly validator: SchemaValidator) {}
 
   loadAll(connectorsDir: string): LoadedConnector[] {
@@ -135,6 +139,16 @@ export class FileManifestLoader implements ManifestLoader {
   }
 
   load(dir: string): LoadedConnector {
+    const digest = this.cache.digest(dir);
+    const kept = digest && this.cache.read(dir, digest);
+    if (kept) return kept;
+    const connector = this.check(dir);
+    if (digest) this.cache.write(connector, digest);
+    return connector;
+  }
+
+  /** Loads one connector folder with every check (what `load` keeps in the cache). */
+  private check(dir: string): LoadedConnector {
     const file = path.join(dir, 'manifest.json');
     const data = readJsonFile(file);
     if (schemaVersionOf(data) < 2) throw v1Refusal(file);

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { effectiveMatrix } from '../manifest/effective.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import { type Dialect, StoreDatabase } from '../store/sql.js';
 import type { ReconciliationsTable } from '../store/tables.js';

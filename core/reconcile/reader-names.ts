@@ -7,5 +7,8 @@
 /** The app-side readers by name, in the order `--via` lists them. */
 export const appReaderNames = ['api', 'scim', 'browser', 'attestations'] as const;
 
+/** The readers a machine runs unattended, in the order they are preferred: an API, SCIM, the console in Chromium. */
+export const machineReaders: readonly AppReaderName[] = ['api', 'scim', 'browser'];
+
 /** One app-side reader's name. */
 export type AppReaderName = (typeof appReaderNames)[number];

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
-import type { SecretResolver } from '../tenant/secrets.js';
+import { type SecretResolver, SecretUnavailableError } from '../tenant/secrets.js';
 import { idpSettings } from '../planning/service.js';
 import type { BrowserHost } from '../channels/browser/browser-host.js';
 import { runRecipe } from '../channels/browser/recipe-runner.js';
@@ -50,13 +50,32 @@ export async function readAppByApi(registry: ConnectorRegistry, profile: TenantP
   return { side: 'app', app, source: { kind: 'api', name: `${registry.get(app).manifest.name} API`, readAt: now }, accounts, completeness: completenessOf(result) };
 }
 
-/** The app's accounts read from its admin console by the connector's listing recipe (one with `reads`, for listUsers). */
-export async function readAppByBrowser(host: BrowserHost, registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
+/**
+ * The console's listing recipe and the robot's sign-in it needs, resolved before Chromium starts or
+ * anything is read: a missing console URL, recipe or secret is bad input (InvalidInputError, exit 2)
+ * naming the profile's pointer, with the secret's reference and never a value.
+ */
+export function browserListing(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver) {
   const recipe = [...registry.get(app).recipes.values()].find((r) => r.operation === 'listUsers' && r.reads);
   const settings = profile.apps[app] ?? {};
   if (!recipe || !settings.consoleUrl) throw new InvalidInputError({ file: 'tenant profile', pointer: `/apps/${app}/consoleUrl` }, `${app} has no listing recipe or no console URL; use --from <file>`);
-  const params = recipeSecrets(recipe, app, settings, secrets);
-  const result = await host.withContext((context) => runRecipe(context, { recipe, consoleUrl: settings.consoleUrl!, params }));
+  try {
+    return { recipe, consoleUrl: settings.consoleUrl, params: recipeSecrets(recipe, app, settings, secrets) };
+  } catch (error) {
+    if (!(error instanceof SecretUnavailableError)) throw error;
+    const name = Object.entries(settings.secrets ?? {}).find(([, ref]) => ref === error.ref)?.[0];
+    throw new InvalidInputError(
+      { file: 'tenant profile', pointer: `/apps/${app}/secrets${name ? `/${name}` : ''}` },
+      `reading the ${app} console needs the robot's console sign-in: ${error.message}; set it, or read an export with --from <file>`,
+      { cause: error },
+    );
+  }
+}
+
+/** The app's accounts read from its admin console by the connector's listing recipe (one with `reads`, for listUsers). */
+export async function readAppByBrowser(host: BrowserHost, registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
+  const { recipe, consoleUrl, params } = browserListing(registry, profile, app, secrets);
+  const result = await host.withContext((context) => runRecipe(context, { recipe, consoleUrl, params }));
   if (result.status !== 'done') throw new InvalidInputError({ file: `recipe ${recipe.id}` }, `reading the console stopped (${result.status}): ${result.detail}`);
   const reads = recipe.reads!;
   const active = new Set<string>(reads.activeValues ?? []);
@@ -177,6 +196,8 @@ export interface ReaderContext {
 export interface AppReader {
   /** What it is doing, for progress lines ("reading the spendesk console in Chromium…"). */
   describe(app: string): string;
+  /** Checks, before anything is read, what the reader will need (a console sign-in); throws InvalidInputError. */
+  check?(context: ReaderContext, app: string): void;
   read(context: ReaderContext, app: string, now: number): Promise<Snapshot>;
 }
 
@@ -186,6 +207,6 @@ export type { AppReaderName } from './reader-names.js';
 export const appReaders: Readonly<Record<AppReaderName, AppReader>> = {
   api: { describe: (app) => `reading the ${app} API…`, read: (c, app, now) => readAppByApi(c.registry, c.profile, app, c.secrets, now) },
   scim: { describe: (app) => `reading ${app} over SCIM…`, read: (c, app, now) => readAppByScim(c.registry, c.profile, app, c.secrets, now) },
-  browser: { describe: (app) => `reading the ${app} console in Chromium…`, read: (c, app, now) => readAppByBrowser(c.browser(), c.registry, c.profile, app, c.secrets, now) },
+  browser: { describe: (app) => `reading the ${app} console in Chromium…`, check: (c, app) => void browserListing(c.registry, c.profile, app, c.secrets), read: (c, app, now) => readAppByBrowser(c.browser(), c.registry, c.profile, app, c.secrets, now) },
   attestations: { describe: (app) => `reading the attestations of completed ${app} tasks…`, read: async (c, app, now) => readAttestations(await c.store(), c.profile.tenant, app, now) },
 };

@@ -1,5 +1,6 @@
 import { PatchbayError } from '../errors.js';
 import type { RunService } from '../engine/run-service.js';
+import type { Plan } from '../schema/types/plan.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import type { Finding, Reconciliation } from './findings.js';
 import type { Snapshot } from './snapshot.js';
@@ -32,11 +33,63 @@ export interface Remediation {
   readonly created: boolean;
   readonly status: string;
   readonly waitingFor: string | null;
+  /** The plan's steps left out because the finding shows them not needed, each with why (an orphan's IdP step). */
+  readonly skipped?: readonly string[];
 }
 
 /**
- * Opens a run for every finding that has a remedy: an offboarding for an orphaned account, a
- * change to the IdP's wanted access for a drift. The finding is the run's reason, so an approver
+ * The plan without its IdP step(s), each replaced by a note saying why (`why` completes "Skipped
+ * “Unassign Spendesk in Okta”: …"); the steps that depended on a dropped step depend on what it
+ * depended on. A plan with no IdP step is returned as it is.
+ */
+export function withoutIdpStep(plan: Plan, why: string): Plan {
+  const dropped = new Map(plan.steps.filter((s) => s.role === 'idp').map((s) => [s.id, s]));
+  if (!dropped.size) return plan;
+  const steps = plan.steps.filter((s) => !dropped.has(s.id)).map((s) => ({ ...s, dependsOn: s.dependsOn.flatMap((d) => dropped.get(d)?.dependsOn ?? [d]) }));
+  return { ...plan, steps, notes: [...plan.notes, ...[...dropped.values()].map((s) => `Skipped “${s.title}”: ${why}.`)] };
+}
+
+/** Why an orphaned account's offboarding has no IdP step: the IdP side read shows no assignment to remove. */
+export const orphanSkipReason = (person: string, idpSource: string, reconciliation?: number) =>
+  `${reconciliation ? `reconciliation ${reconciliation}` : 'the reconciliation'} read ${idpSource} and found no assignment for ${person} (an orphaned account), so there is none to remove`;
+
+/**
+ * Opens the run that fixes one finding: an offboarding for an orphaned account (without the IdP
+ * step, see withoutIdpStep), a change to `access` for a drift. The engine returns the person's open
+ * run of the same playbook instead of a second one. `drive: false` only records the run, for a
+ * server's own loop to drive (see RunService.start).
+ */
+export async function remediateFinding(
+  runs: RunService,
+  profile: LoadedProfile,
+  finding: { readonly kind: keyof typeof remedies; readonly person: string; readonly detail: string },
+  source: { readonly app: string; readonly reconciliation?: number; readonly idpSource: string },
+  requestedBy: string,
+  access?: { roles?: string[]; groups?: string[]; policy?: string },
+  drive = true,
+): Promise<Remediation> {
+  const request = {
+    playbook: remedies[finding.kind],
+    app: source.app,
+    subject: { email: finding.person },
+    reason: `${source.reconciliation ? `reconciliation ${source.reconciliation}` : 'reconciliation'}: ${finding.detail}`,
+    ...(access ? { access } : {}),
+  };
+  const skip = finding.kind === 'orphaned-account' ? orphanSkipReason(finding.person, source.idpSource, source.reconciliation) : undefined;
+  let skipped: string[] = [];
+  const adjust = (plan: Plan) => {
+    const changed = skip ? withoutIdpStep(plan, skip) : plan;
+    skipped = changed.notes.slice(plan.notes.length);
+    return changed;
+  };
+  const [started] = await runs.start([{ source: `reconcile of ${source.app}`, request }], profile, { requestedBy, adjust, drive });
+  const { run, created } = started!;
+  return { person: finding.person, kind: finding.kind, run: run.id, created, status: run.status, waitingFor: run.waitingFor, ...(created && skipped.length ? { skipped } : {}) };
+}
+
+/**
+ * Opens a run for every finding that has a remedy: an offboarding for an orphaned account (with
+ * no IdP step: the IdP read shows no assignment), a change to the IdP's wanted access for a drift. The finding is the run's reason, so an approver
  * (when the tenant's policy asks for one) sees why; the engine returns the open run of the same
  * person and playbook instead of a second one. A reconciliation over an incomplete read is refused
  * with IncompleteReadError before anything is opened.
@@ -50,16 +103,7 @@ export async function remediate(runs: RunService, profile: LoadedProfile, result
   for (const finding of fixable) {
     const wanted = finding.kind === 'access-drift' ? wantedOf.get(finding.person.toLowerCase()) : undefined;
     const access = wanted && { ...(wanted.roles ? { roles: [...wanted.roles] } : {}), ...(wanted.teams ? { groups: [...wanted.teams] } : {}), ...(wanted.policy ? { policy: wanted.policy } : {}) };
-    const request = {
-      playbook: remedies[finding.kind],
-      app: result.app,
-      subject: { email: finding.person },
-      reason: `${result.id ? `reconciliation ${result.id}` : 'reconciliation'}: ${finding.detail}`,
-      ...(access ? { access } : {}),
-    };
-    const [started] = await runs.start([{ source: `reconcile of ${result.app}`, request }], profile, { requestedBy });
-    const { run, created } = started!;
-    opened.push({ person: finding.person, kind: finding.kind, run: run.id, created, status: run.status, waitingFor: run.waitingFor });
+    opened.push(await remediateFinding(runs, profile, finding, { app: result.app, ...(result.id ? { reconciliation: result.id } : {}), idpSource: idp.source.name }, requestedBy, access));
   }
   return opened;
 }

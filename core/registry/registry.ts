@@ -1,4 +1,4 @@
-import { inject, injectable, multiInject, optional } from 'inversify';
+import { inject, injectable, multiInject, optional } from '#inversify';
 import { ConnectorWiringError, NotFoundError } from '../errors.js';
 import type { BrokenConnector, LoadedConnector } from '../manifest/loader.js';
 import { declarativeApi } from '../channels/api/declarative.js';

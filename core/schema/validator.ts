@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { injectable } from 'inversify';
+import { injectable } from '#inversify';
 import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { InvalidInputError } from '../errors.js';
 import { displayPath, packageRoot, schemasDir } from '../paths.js';
@@ -27,43 +27,63 @@ const require = createRequire(import.meta.url);
 /** Where compiled validators are kept: inside the package's dist/ (never a shared folder: the file is code). */
 export const schemaCacheDir = path.join(packageRoot, 'dist', '.schema-cache');
 
+let digest: string | undefined;
+
 /**
- * The schemas compiled to standalone validator code (ajv's standalone mode), cached by a digest of
- * the schema files and ajv's version: compiling every schema costs most of a command's start, loading
- * the compiled module a fraction of it. A missing or stale cache is written afresh (atomically);
- * a folder that cannot be written just means compiling in memory.
+ * A digest of everything a compiled validator depends on: ajv's version and every schema file's
+ * name and bytes (hex, 16 characters). Computed once per process.
  */
-function compiledValidators(): Record<string, ValidateFunction> | undefined {
-  const files = readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort();
+export function schemaDigest(): string {
+  if (digest) return digest;
   const hash = createHash('sha256');
   hash.update(String((require('ajv/package.json') as { version: string }).version));
-  for (const file of files) hash.update(file).update(readFileSync(path.join(schemasDir, file)));
-  const file = path.join(schemaCacheDir, `validators-${hash.digest('hex').slice(0, 16)}.cjs`);
+  for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.schema.json')).sort()) hash.update(file).update(readFileSync(path.join(schemasDir, file)));
+  return (digest = hash.digest('hex').slice(0, 16));
+}
+
+/**
+ * The validator of one schema kind compiled to standalone code (ajv's standalone mode), one file per
+ * kind in a folder named by the schemas' digest: compiling every schema costs most of a command's
+ * start, and loading all of them does too, so a command loads only the kinds it validates. A missing
+ * or stale file is written afresh (atomically, for every kind at once); a folder that cannot be
+ * written just means compiling in memory (undefined).
+ */
+function compiledValidator(kind: SchemaKind): ValidateFunction | undefined {
+  const folder = path.join(schemaCacheDir, schemaDigest());
+  const file = path.join(folder, `${kind}.cjs`);
   if (existsSync(file)) {
     try {
-      return require(file) as Record<string, ValidateFunction>;
+      return (require(file) as { default: ValidateFunction }).default;
     } catch {
       // A damaged cache file is rewritten below.
     }
   }
   try {
-    const ajv = compiler(false, true);
-    const standalone = (require('ajv/dist/standalone/index.js') as { default: (ajv: Ajv2020, refs: Record<string, string>) => string }).default;
-    // Runtime helpers by absolute path, so the module loads wherever the cache is.
-    const code = standalone(ajv, Object.fromEntries(schemaKinds.map((k) => [k, schemaId(k)]))).replace(/require\("([^"]+)"\)/g, (_, id: string) => `require(${JSON.stringify(require.resolve(id))})`);
-    mkdirSync(schemaCacheDir, { recursive: true });
-    const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, code);
-    renameSync(temporary, file);
-    return require(file) as Record<string, ValidateFunction>;
+    writeCompiledValidators(folder);
+    return (require(file) as { default: ValidateFunction }).default;
   } catch {
     return undefined;
   }
 }
 
+function writeCompiledValidators(folder: string): void {
+  const ajv = compiler(false, true);
+  const standalone = (require('ajv/dist/standalone/index.js') as { default: (ajv: Ajv2020, refs?: string | Record<string, string>) => string }).default;
+  mkdirSync(folder, { recursive: true });
+  for (const kind of schemaKinds) {
+    // Runtime helpers by absolute path, so the module loads wherever the cache is.
+    const code = standalone(ajv, { default: schemaId(kind) }).replace(/require\("([^"]+)"\)/g, (_, id: string) => `require(${JSON.stringify(require.resolve(id))})`);
+    const temporary = path.join(folder, `${kind}.cjs.${process.pid}.tmp`);
+    writeFileSync(temporary, code);
+    renameSync(temporary, path.join(folder, `${kind}.cjs`));
+  }
+  // Validators of earlier schemas are never read again.
+  for (const entry of readdirSync(schemaCacheDir)) if (entry !== path.basename(folder)) rmSync(path.join(schemaCacheDir, entry), { recursive: true, force: true });
+}
+
 /** Compiles the schemas into the cache now (run after the build), so that the first command starts fast. */
 export function warmSchemaCache(): boolean {
-  return compiledValidators() !== undefined;
+  return schemaKinds.every((kind) => compiledValidator(kind) !== undefined);
 }
 
 /** Validates against the JSON Schemas in schemas/, compiled once (ajv, draft 2020-12, formats on) and cached as standalone code. */
@@ -73,16 +93,11 @@ export class AjvSchemaValidator implements SchemaValidator {
   private ajv: Ajv2020 | undefined;
   private thorough: Ajv2020 | undefined;
 
-  constructor() {
-    const compiled = compiledValidators();
-    if (compiled) for (const kind of schemaKinds) if (compiled[kind]) this.validators.set(kind, compiled[kind]!);
-  }
-
   private validator(kind: SchemaKind): ValidateFunction {
-    // Without a cache, compiled on first use: a command that validates only manifests never compiles the rest.
+    // Loaded (or without a cache compiled) on first use: a command that validates only manifests never loads the rest.
     let validate = this.validators.get(kind);
     if (!validate) {
-      validate = (this.ajv ??= compiler(false)).getSchema(schemaId(kind));
+      validate = compiledValidator(kind) ?? (this.ajv ??= compiler(false)).getSchema(schemaId(kind));
       if (!validate) throw new Error(`schema ${kind}.schema.json is missing from ${schemasDir}`);
       this.validators.set(kind, validate);
     }

@@ -21,6 +21,10 @@ import { auditReportFor } from '../reconcile/audit.js';
 import { OnBehalfRefusedError } from '../engine/requester.js';
 import { describeSchemaErrors } from '../schema/validator.js';
 import { reconcileReportBody } from './reconcile-page.js';
+import { BrowserHost } from '../channels/browser/browser-host.js';
+import { machineReaderFor, reconcileAppNow } from '../reconcile/reconcile-app.js';
+import { remediateFinding } from '../reconcile/remediate.js';
+import { remediationRuns } from '../reconcile/remediation-runs.js';
 import { InvalidInputError, NotFoundError, PatchbayError } from '../errors.js';
 import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
@@ -29,7 +33,7 @@ import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } fro
 import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
-import { esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
+import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
@@ -63,6 +67,8 @@ export interface ServerOptions {
    * balancer without sticky sessions are given the same key.
    */
   readonly formKey?: Buffer;
+  /** The IdP's side of "reconcile now" on /reconcile from this export (CSV or xlsx) instead of the IdP's API (`serve --idp-from`). */
+  readonly reconcileIdpFrom?: string;
 }
 
 export interface PatchbayServer {
@@ -396,10 +402,22 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     async (req, reply) => {
       const who = principalOf(req);
       const task = await runtime.tasks.get(req.params.id);
+      const read = await checkReads(task);
       const message = req.query.done ? { ok: true, text: req.query.done === 'completed' ? 'Task completed: the run moves on.' : req.query.done === 'failed' ? 'Task failed: the step goes to its next channel or escalates.' : req.query.done === 'claimed' ? 'The task is yours: others in the queue see you have it.' : req.query.done === 'unclaimed' ? 'The task is back with its queue.' : `Done: ${req.query.done}` } : undefined;
-      return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}) }));
+      return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), ...(message ? { message } : {}), read }));
     },
   );
+  // For a precondition task (an owner transfer, approvals to reassign): what the run's check read of each person, so that nobody is asked to look again blind.
+  const checkReads = async (task: Awaited<ReturnType<typeof runtime.tasks.get>>): Promise<CheckRead[]> => {
+    const read: CheckRead[] = [];
+    for (const item of task.items.slice(0, 20)) {
+      const t = await runtime.runs.timeline(item.runId);
+      if (t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''))?.role !== 'precondition') continue;
+      const check = t.steps.find((s) => s.plan.role === 'check' && s.status === 'done' && s.detail);
+      if (check) read.push({ email: item.email, channel: check.channel, detail: check.detail!, evidence: check.evidence });
+    }
+    return read;
+  };
   const taskForm = (name: string, handle: (who: Principal, id: string, fields: Record<string, string[]>, file?: string) => Promise<string>) =>
     app.post<{ Params: { id: string } }>(`/tasks/:id/${name}`, { config: { access: operatorRoute({ queue: 'task', form: 'session' }) }, schema: { params: idParam } }, async (req, reply) => {
       const who = principalOf(req);
@@ -411,7 +429,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       } catch (error) {
         if (!(error instanceof TaskRefusedError)) throw error;
         const task = await runtime.tasks.get(req.params.id);
-        return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message } }), 409);
+        return html(reply, taskPage({ who, token: tokenFor(who), task, queues: queues().map((q) => ({ id: q.id, name: q.name ?? q.id })), message: { ok: false, text: error.message }, read: await checkReads(task) }), 409);
       }
     });
   taskForm('tick', async (who, id, fields) => {
@@ -515,14 +533,86 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const who = principalOf(req);
     return html(reply, matrixPage(who, tokenFor(who), matrixReport(services.registry.list(), profile.profile), profile.profile.tenant));
   });
-  app.get('/reconcile', { config: { access: operatorRoute() } }, async (req, reply) => {
-    const who = principalOf(req);
-    // The page shows the first findings of each app; the API pages through all of them.
+  // The reconciliation page: the open findings of each app's last audit, each with the run that answers it,
+  // "Offboard" for an orphaned account (admins) and "Reconcile now" for each app a machine can read here.
+  const appNameOf = (id: string) => services.registry.list().find((c) => c.manifest.id === id)?.manifest.name ?? id;
+  const reconcilePage = async (who: Principal, message?: { ok: boolean; text: string }) => {
+    // The page shows the first findings of each app's last audit (an incomplete read closes none); the API pages through all of them.
     const report = await leanAuditReport();
-    const shown = Object.fromEntries(await Promise.all(report.apps.filter((a) => a.latest).map(async (a) => [a.app, await firstFindings(runtime.store.db, a.latest!.id, pageFindings)] as const)));
-    const cut = report.apps.filter((a) => (a.latest?.findings ?? 0) > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.latest!.findings} findings are shown`);
+    const audited = report.apps.filter((a) => a.lastAudit);
+    const shown = Object.fromEntries(await Promise.all(audited.map(async (a) => [a.app, await firstFindings(runtime.store.db, a.lastAudit!.id, pageFindings)] as const)));
+    const runs = new Map(await Promise.all(audited.map(async (a) => [a.app, await remediationRuns(runtime.store.db, profile.profile.tenant, a.app, shown[a.app] ?? [])] as const)));
+    const reconcilable = new Map<string, string>();
+    for (const a of report.apps) {
+      try {
+        reconcilable.set(a.app, machineReaderFor(services.planner, profile, a.app));
+      } catch (error) {
+        if (!(error instanceof InvalidInputError)) throw error;
+      }
+    }
+    const cut = audited.filter((a) => a.lastAudit!.findings > pageFindings).map((a) => `${esc(a.name)}: the first ${pageFindings} of ${a.lastAudit!.findings} findings are shown`);
     const note = cut.length ? `<p class="muted">${cut.join('; ')}; every finding is in <code>GET /api/v1/reconciliation</code>, a page at a time.</p>` : '';
-    return html(reply, layout('Reconciliation', reconcileReportBody({ ...report, current: shown }) + note, who, tokenFor(who)('/logout')));
+    const extras = { runs, token: tokenFor(who), canRemediate: who.role === 'admin', reconcilable, ...(message ? { message } : {}) };
+    return layout('Reconciliation', reconcileReportBody({ ...report, current: shown }, extras) + note, who, tokenFor(who)('/logout'));
+  };
+  const reconcileDone = { reconciled: 'reconciled', remediated: 'remediated', open: 'open' } as const;
+  app.get<{ Querystring: { done?: keyof typeof reconcileDone; app?: string; run?: string; n?: number } }>(
+    '/reconcile',
+    { config: { access: operatorRoute() }, schema: { querystring: query({ done: { enum: Object.keys(reconcileDone) }, app: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$', maxLength: 100 }, run: { type: 'string', pattern: '^run-[a-z0-9]+$', maxLength: 100 }, n: { type: 'integer', minimum: 0 } }) } },
+    async (req, reply) => {
+      const { done, app: appId = '', run = '', n = 0 } = req.query;
+      const name = appId ? appNameOf(appId) : '';
+      const message =
+        done === 'reconciled' ? { ok: true, text: `${name} reconciled just now: ${n} finding${n === 1 ? '' : 's'}.` }
+        : done === 'remediated' ? { ok: true, text: `Offboarding ${run} opened: it is on the Runs page and in the inbox of whoever does its first step.` }
+        : done === 'open' ? { ok: true, text: `Offboarding ${run} was already open: it was not opened twice.` }
+        : undefined;
+      return html(reply, await reconcilePage(principalOf(req), message));
+    },
+  );
+  // One reconciliation at a time per app in this process: a second click waits for nothing and is told so.
+  const reconciling = new Set<string>();
+  app.post('/reconcile/now', { config: { access: operatorRoute({ form: 'session' }) } }, async (req, reply) => {
+    const who = principalOf(req);
+    const appId = req.form!.fields.app?.[0] ?? '';
+    if (!profile.profile.apps[appId]) return html(reply, await reconcilePage(who, { ok: false, text: `No app ${appId} in this tenant: nothing was read.` }), 400);
+    if (reconciling.has(appId)) return html(reply, await reconcilePage(who, { ok: false, text: `${appNameOf(appId)} is being reconciled already; this page shows the result once it is done.` }), 409);
+    reconciling.add(appId);
+    let host: BrowserHost | undefined;
+    try {
+      const result = await reconcileAppNow(
+        { registry: services.registry, planner: services.planner, secrets: services.secrets, loaded: profile, stores: runtime, browser: () => (host ??= new BrowserHost()), ...(options.reconcileIdpFrom ? { idpFrom: options.reconcileIdpFrom } : {}) },
+        appId,
+        Date.now(),
+      );
+      await runtime.engine.audit.append({ type: 'reconcile.requested', actor: who.actor, data: { app: appId, reconciliation: result.id, findings: result.findings.length, complete: result.completeness?.complete ?? true } }, Date.now());
+      return reply.redirect(`/reconcile?done=reconciled&app=${encodeURIComponent(appId)}&n=${result.findings.length}`, 303);
+    } catch (error) {
+      if (!(error instanceof PatchbayError)) throw error;
+      return html(reply, await reconcilePage(who, { ok: false, text: `${appNameOf(appId)} was not reconciled: ${error.message}` }), error instanceof InvalidInputError ? 400 : 502);
+    } finally {
+      reconciling.delete(appId);
+      await host?.close();
+    }
+  });
+  // An orphaned account's offboarding, from a finding of the app's last audit (never from a short read).
+  app.post('/reconcile/remediate', { config: { access: operatorRoute({ role: 'admin', form: 'session' }) } }, async (req, reply) => {
+    const who = principalOf(req);
+    const { fields } = req.form!;
+    const appId = fields.app?.[0] ?? '';
+    const person = (fields.person?.[0] ?? '').trim();
+    const refuse = async (status: number, text: string) => html(reply, await reconcilePage(who, { ok: false, text }), status);
+    if (fields.kind?.[0] !== 'orphaned-account') return refuse(400, 'Only an orphaned account is offboarded from this page; patchbay reconcile --remediate opens the other runs.');
+    if (!profile.profile.apps[appId]) return refuse(400, `No app ${appId} in this tenant: nothing was opened.`);
+    const newest = await runtime.reconciliations.latest(profile.profile.tenant, appId);
+    if (newest && !newest.completeness.complete) return refuse(409, `The newest reconciliation of ${appNameOf(appId)} read short, so nothing is remediated from it: reconcile it again first. Nothing was opened.`);
+    const audit = await runtime.reconciliations.lastAudit(profile.profile.tenant, appId);
+    const finding = audit && (await runtime.reconciliations.findingsOf(audit.id)).find((f) => f.kind === 'orphaned-account' && f.person.toLowerCase() === person.toLowerCase());
+    if (!audit || !finding) return refuse(409, `${person || 'That person'} is not an orphaned account in the last audit of ${appNameOf(appId)} (it may have been closed since): nothing was opened.`);
+    await settling;
+    const opened = await remediateFinding(runtime.runs, profile, { kind: 'orphaned-account', person: finding.person, detail: finding.detail }, { app: appId, reconciliation: audit.id, idpSource: audit.idp.name }, who.actor, undefined, false);
+    void settleSoon();
+    return reply.redirect(`/reconcile?done=${opened.created ? 'remediated' : 'open'}&run=${encodeURIComponent(opened.run)}`, 303);
   });
   app.get<{ Querystring: { done?: string } }>('/tokens', { config: { access: operatorRoute({ role: 'admin' }) }, schema: { querystring: query({ done: { type: 'string', pattern: '^[0-9a-f]{12}$' } }) } }, async (req, reply) => {
     const who = principalOf(req);

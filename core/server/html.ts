@@ -72,7 +72,15 @@ ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''
   );
 }
 
-export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string } }): string {
+/** What a run's check step read of a person before a precondition task was opened: its words and its screenshots. */
+export interface CheckRead {
+  readonly email: string;
+  readonly channel: string | null;
+  readonly detail: string;
+  readonly evidence: Timeline['steps'][number]['evidence'];
+}
+
+export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string }; read?: readonly CheckRead[] }): string {
   const { task, message } = args;
   const c = task.content;
   const queueName = (id: string) => args.queues.find((q) => q.id === id)?.name ?? id;
@@ -162,6 +170,12 @@ ${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</
 <p>${esc(task.status.toUpperCase())} · queue ${esc(queueName(task.queue))} · ${task.assignee ? `assigned to ${esc(task.assignee)}` : 'nobody has taken it yet'} · due ${time(task.dueAt)}${task.overdue ? ' <span class="overdue">(overdue)</span>' : ''} · in ${esc(c.system)} ${claim}</p>
 ${c.runbook.summary ? `<p>${esc(c.runbook.summary)}</p>` : ''}${c.condition ? `<p><strong>Only if</strong> ${esc(c.condition.replace(/^only if /, ''))}; otherwise complete it saying there was nothing to do.</p>` : ''}
 ${handedOver ? `<h2>What was tried before</h2>${handedOver}` : ''}
+${args.read?.length ? `<h2>What Patchbay read first</h2>${args.read
+    .map((r) => `<section aria-label="Read of ${esc(r.email)}"><p>${r.channel ? `The ${esc(r.channel)} channel read ${esc(r.email)}: ` : ''}${esc(r.detail)}</p>${r.evidence
+      .filter((e) => e.file && e.kind === 'screenshot')
+      .map((e) => `<figure><img class="evidence" alt="${esc(`What was read of ${r.email} in ${c.system}`)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption><a href="/evidence/${esc(e.file!.sha256)}">${esc(`${c.system}: what was read of ${r.email}`)}</a></figcaption></figure>`)
+      .join('')}</section>`)
+    .join('')}` : ''}
 <h2>People</h2><ul>${task.items.map((i) => `<li>${esc(i.email)} — ${esc(i.status === 'already-done' ? 'already done' : i.status)}${i.closedBy ? ` by ${esc(i.closedBy)}` : ''} · <a href="/runs/${esc(i.runId)}">run</a></li>`).join('')}</ul>
 <h2>Checklist</h2><ol class="checklist">${checklist}</ol>
 ${watch.length ? `<h2>Watch out for</h2><ul>${watch.map((w) => `<li>${w}</li>`).join('')}</ul>` : ''}
@@ -250,6 +264,7 @@ ${c.message ? `<p role="${c.message.ok ? 'status' : 'alert'}">${esc(c.message.te
 ${t.tasks.filter((x) => x.stepId === 'approval').map((x) => `<p>Approval: <a href="/tasks/${esc(x.taskId)}">${esc(c.task(x.taskId)?.title ?? x.taskId)}</a>, ${esc(approvalState(x))}</p>`).join('')}
 ${evidenceForm}
 <h2>Steps</h2><div class="scroll" data-live="steps"><table aria-label="Steps"><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Channel</th><th>Detail and evidence</th></tr></thead><tbody>${steps}</tbody></table></div>
+${r.plan.notes.length ? `<h2>About the plan</h2><ul aria-label="About the plan">${r.plan.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Audit</h2><div class="scroll" data-live="audit"><table aria-label="Audit"><thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Details</th></tr></thead><tbody>${audit}</tbody></table></div>`,
     who,
     token('/logout'),

@@ -1,6 +1,42 @@
 import type { AuditReport } from '../reconcile/audit.js';
-import type { ReconciliationRecord } from '../reconcile/history.js';
+import type { ReconciliationRecord, StoredFinding } from '../reconcile/history.js';
+import { remedies } from '../reconcile/remediate.js';
+import { type FindingRun, findingKey, remediated } from '../reconcile/remediation-runs.js';
 import { esc } from './html.js';
+
+/**
+ * What the server's /reconcile adds to the report: each finding's run, and the forms (one-time
+ * tokens from `token`) to remediate a finding and to reconcile an app again. The static HTML report
+ * (`patchbay report --html`) has none of it.
+ */
+export interface ReconcilePageExtras {
+  /** Per app, the run that answers each finding (see remediationRuns), by findingKey. */
+  readonly runs: ReadonlyMap<string, ReadonlyMap<string, FindingRun>>;
+  /** The form token for a form posting to `action`. */
+  readonly token: (action: string) => string;
+  /** Whether the signed-in operator may open remediation runs from the page (admins). */
+  readonly canRemediate: boolean;
+  /** The apps a machine can read here, each with the reader "reconcile now" would use. */
+  readonly reconcilable: ReadonlyMap<string, string>;
+  readonly message?: { readonly ok: boolean; readonly text: string };
+}
+
+const form = (x: ReconcilePageExtras, action: string, fields: Record<string, string>, button: string, label?: string) =>
+  `<form method="post" action="${action}" class="inline"><input type="hidden" name="_token" value="${esc(x.token(action))}">${Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
+    .join('')}<button type="submit"${label ? ` aria-label="${esc(label)}"` : ''}>${esc(button)}</button></form>`;
+
+/** A finding's remediation cell: its run (and whether that finished it), or a button to open one. */
+function remediationCell(app: string, f: StoredFinding, x: ReconcilePageExtras): string {
+  const run = x.runs.get(app)?.get(findingKey(f));
+  const link = run ? `<a href="/runs/${esc(run.id)}">${esc(run.id)}</a>` : '';
+  if (run && remediated(run)) return `<strong>Remediated</strong>: ${esc(run.playbook)} ${link} finished (${esc(run.outcome)}); the next reconciliation closes the finding.`;
+  if (run && (run.status === 'running' || run.status === 'waiting')) return `${esc(run.playbook)} ${link}: ${esc(run.status)}`;
+  const again = run ? `${esc(run.playbook)} ${link} ${esc(run.status)}${run.outcome && run.outcome !== run.status ? ` (${esc(run.outcome)})` : ''}. ` : '';
+  if (f.kind !== 'orphaned-account') return f.kind in remedies ? `${again}<span class="muted"><code>patchbay reconcile --remediate</code> opens the change with the IdP's wanted access</span>` : `${again}<span class="muted">for a person to look at</span>`;
+  if (!x.canRemediate) return `${again}<span class="muted">an admin can open the offboarding here</span>`;
+  return `${again}${form(x, '/reconcile/remediate', { app, kind: f.kind, person: f.person }, run ? 'Offboard again' : 'Offboard', `Offboard ${f.person} from ${app}`)}`;
+}
 
 const day = 86_400_000;
 const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -58,7 +94,7 @@ export function findingsChart(history: readonly ReconciliationRecord[], apps: re
  * then the apps and their audits, what is overdue, the trend, and the open findings (those of each
  * app's last audit, which neither an incomplete read nor attestations close).
  */
-export function reconcileReportBody(report: AuditReport): string {
+export function reconcileReportBody(report: AuditReport, extras?: ReconcilePageExtras): string {
   const ago = (from: number) => {
     const days = Math.floor((report.at - from) / day);
     return days < 1 ? 'today' : days === 1 ? 'yesterday' : `${days} days ago`;
@@ -72,7 +108,9 @@ export function reconcileReportBody(report: AuditReport): string {
         ? `<br><span class="muted">newest: ${newest.findings} from ${newest.completeness.complete ? (newest.appSource.kind === 'attestation' ? 'attestations only' : 'a read') : '<strong class="overdue">an incomplete read</strong>'} on ${esc(date(newest.at))}</span>`
         : '';
       const findings = `${a.lastAudit ? a.lastAudit.findings : '—'}${note}`;
-      return `<tr><td>${esc(a.name)}${a.gap ? ' <strong>(gap node)</strong>' : ''}</td><td>${readers}</td><td class="${a.overdue ? 'overdue' : ''}">${last}${a.overdue ? '<br>overdue' : ''}</td><td>every ${a.everyDays} days</td><td>${findings}</td></tr>`;
+      const via = extras?.reconcilable.get(a.app);
+      const now = extras ? `<td>${via ? form(extras, '/reconcile/now', { app: a.app }, 'Reconcile now', `Reconcile ${a.name} now (${via})`) : '<span class="muted">from an export only</span>'}</td>` : '';
+      return `<tr><td>${esc(a.name)}${a.gap ? ' <strong>(gap node)</strong>' : ''}</td><td>${readers}</td><td class="${a.overdue ? 'overdue' : ''}">${last}${a.overdue ? '<br>overdue' : ''}</td><td>every ${a.everyDays} days</td><td>${findings}</td>${now}</tr>`;
     })
     .join('');
   const overdue = report.overdue.length
@@ -84,8 +122,13 @@ export function reconcileReportBody(report: AuditReport): string {
       const audit = report.apps.find((a) => a.app === app)?.lastAudit;
       if (!findings.length) return `<h3>${esc(name)}</h3><p role="status">No findings at the last audit.</p>`;
       const more = audit && audit.findings > findings.length ? `<p class="muted">The first ${findings.length} of ${audit.findings}; <code>patchbay reconcile --json</code> lists every one.</p>` : '';
-      const rows = findings.map((f) => `<tr><td>${esc(f.kind)}</td><td>${esc(f.person)}</td><td>${esc(f.detail)}</td><td>${esc(date(f.firstSeenAt))} (${ago(f.firstSeenAt)})</td></tr>`).join('');
-      return `<h3>${esc(name)}</h3><table aria-label="Findings in ${esc(name)}"><thead><tr><th>Finding</th><th>Person</th><th>What the sources show</th><th>Open since</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
+      const rows = findings
+        .map((f) => {
+          const done = extras && remediated(extras.runs.get(app)?.get(findingKey(f)));
+          return `<tr${done ? ' class="remediated"' : ''}><td>${esc(f.kind)}</td><td>${esc(f.person)}</td><td>${esc(f.detail)}</td><td>${esc(date(f.firstSeenAt))} (${ago(f.firstSeenAt)})</td>${extras ? `<td>${remediationCell(app, f, extras)}</td>` : ''}</tr>`;
+        })
+        .join('');
+      return `<h3>${esc(name)}</h3><div class="scroll"><table aria-label="Findings in ${esc(name)}"><thead><tr><th>Finding</th><th>Person</th><th>What the sources show</th><th>Open since</th>${extras ? '<th>Remediation</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div>${more}`;
     })
     .join('');
   const incomplete = report.incomplete.length
@@ -94,10 +137,11 @@ export function reconcileReportBody(report: AuditReport): string {
         .join('')}</ul></section>`
     : '';
   return `<h1>Reconciliation report: ${esc(report.tenant)}</h1>
+${extras?.message ? `<p role="${extras.message.ok ? 'status' : 'alert'}">${esc(extras.message.text)}</p>` : ''}
 ${incomplete}
 <p class="muted">Made ${esc(stamp(report.at))} UTC. An audit is a reconciliation against a complete read of the app's accounts (its API, SCIM, its console, or an export); attestations from completed tasks show only the work done through Patchbay, and an incomplete read closes nothing.</p>
 <h2>Audits overdue</h2>${overdue}
-<h2>Apps</h2><table aria-label="Apps"><thead><tr><th>App</th><th>How Patchbay can read it</th><th>Last audit</th><th>Policy</th><th>Open findings</th></tr></thead><tbody>${apps}</tbody></table>
+<h2>Apps</h2><div class="scroll"><table aria-label="Apps"><thead><tr><th>App</th><th>How Patchbay can read it</th><th>Last audit</th><th>Policy</th><th>Open findings</th>${extras ? '<th>Reconcile</th>' : ''}</tr></thead><tbody>${apps}</tbody></table></div>
 <h2>Findings per app over time</h2>${findingsChart(report.history, report.apps)}
 <h2>Open findings</h2>${current || '<p class="muted">No audit yet.</p>'}`;
 }

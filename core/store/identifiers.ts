@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { type KnownIdentifiers, fold, mergeKnown, noKnownIdentifiers } from '../channels/proof.js';
 import type { AppAccount } from '../registry/connector-api.js';
 import type { AccountRecord, Snapshot } from '../reconcile/snapshot.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { InvalidInputError } from '../errors.js';
 import { displayPath, packageRoot } from '../paths.js';
 import { ConnectorRegistry } from '../registry/registry.js';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { ScimError } from '../../core/bridge/errors.js';
+import { ScimRefusal } from '../../core/bridge/errors.js';
 import { parseFilter } from '../../core/bridge/filter.js';
 import { applyPatch } from '../../core/bridge/patch.js';
 
 const refused = (fn: () => unknown, scimType: string, detail: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof ScimError && e.status === 400 && e.scimType === scimType && detail.test(e.detail));
+  assert.throws(fn, (e: unknown) => e instanceof ScimRefusal && e.status === 400 && e.scimType === scimType && detail.test(e.detail));
 
 describe('SCIM bridge parsing: the eq filters IdPs send, and PatchOps in their dialects', () => {
   it('reads eq filters quoted (with JSON escapes) and unquoted, attribute names in any case, and nothing else', () => {

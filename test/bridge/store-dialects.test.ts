@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ScimError } from '../../core/bridge/errors.js';
+import { ScimRefusal } from '../../core/bridge/errors.js';
 import { parseFilter } from '../../core/bridge/filter.js';
 import { bridgeFromReconciliation } from '../../core/bridge/reconcile.js';
 import { type BridgeResource, BridgeStore } from '../../core/bridge/store.js';
@@ -42,7 +42,7 @@ function user(app: string, id: string, userName: string, more: Partial<BridgeRes
   };
 }
 
-const isUniqueness = (error: unknown) => error instanceof ScimError && error.status === 409 && error.scimType === 'uniqueness';
+const isUniqueness = (error: unknown) => error instanceof ScimRefusal && error.status === 409 && error.scimType === 'uniqueness';
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`SCIM bridge store on ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: resources, filters, runs, uniqueness`, function () {

@@ -25,7 +25,14 @@ describe('patchbay demo', function () {
     });
     try {
       const inbox = /Task inbox\s+(http:\/\/127\.0\.0\.1:\d+)\/inbox/.exec(stdout)![1]!;
-      assert.match(stdout, /Spendesk console http:\/\/127\.0\.0\.1:\d+ /);
+      const consoleUrl = /Spendesk console (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout)![1]!;
+      // The simulator's sign-in is printed, said to be a throwaway demo account, and works.
+      const [, consoleEmail, consolePassword] = /^\s+sign in as (\S+) \/ (.+)$/m.exec(stdout)!;
+      assert.match(stdout, /the simulator's throwaway demo account from its seed file, not a real Spendesk credential/);
+      const signIn = await fetch(`${consoleUrl}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email: consoleEmail!, password: consolePassword!, next: '/' }).toString() });
+      assert.equal(signIn.status, 302, 'the printed console sign-in is accepted');
+      // The first reconciliation says when it finished.
+      assert.match(stderr, /reconciling the Spendesk console against the demo Okta export…\nreconciled in \d+\.\d s: 5 members, 2 findings \(http:\/\/127\.0\.0\.1:\d+\/reconcile\)\n/);
       const [, email, password] = /^\s+(it\.oncall@acme\.example)\s+(\S+)\s+\(operator\)$/m.exec(stdout)!;
       const client = new FormClient(inbox);
       await client.signIn(email!, password!);
@@ -34,6 +41,9 @@ describe('patchbay demo', function () {
       const report = await client.request('GET', '/reconcile');
       assert.match(report.body, /alice@acme\.com is active in spendesk but not assigned in the IdP \([^)]*okta-assignments\.csv\)/);
       assert.match(report.body, /new\.joiner@acme\.com is assigned spendesk in the IdP but has no account there/);
+      assert.match(report.body, /aria-label="Reconcile Spendesk now \(browser\)"/);
+      // Alice's orphaned account is answered by the offboarding the demo started: the finding links to it.
+      assert.match(report.body, /<td>alice@acme\.com<\/td>.*?<td>offboard <a href="\/runs\/run-\w+">run-\w+<\/a>: waiting<\/td>/);
       // The printed curl line deactivates Hugo through the SCIM bridge: his offboarding starts.
       const [, url, token, body] = /curl -X PATCH (\S+) -H 'Authorization: Bearer (\S+)' -H 'Content-Type: application\/scim\+json' -d '([^']+)'/.exec(stdout)!;
       const answer = await fetch(url!, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, body: body! });

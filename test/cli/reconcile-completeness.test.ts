@@ -65,7 +65,7 @@ describe('patchbay reconcile over an incomplete read', function () {
 
     // JSON puts the completeness first.
     const asJson = await runCliAsync([...args, '--json'], env);
-    assert.equal(asJson.status, 0, asJson.stderr);
+    assert.equal(asJson.status, 1, 'an incomplete read exits 1, in --json too');
     assert.equal(Object.keys(JSON.parse(asJson.stdout))[0], 'completeness');
     assert.equal(JSON.parse(asJson.stdout).completeness.complete, false);
 
@@ -82,5 +82,27 @@ describe('patchbay reconcile over an incomplete read', function () {
     assert.deepEqual(r.current.spendesk.map((f: { person: string }) => f.person).sort(), ['old1@acme.com', 'old2@acme.com']);
     const text = await runCliAsync(['--data-dir', data, 'report', '--profile', profile], env);
     assert.match(text.stdout, /^INCOMPLETE: the newest reconciliation of Spendesk/);
+  });
+
+  it('an Excel export with a bad email on file line 6: exit 1 with and without --remediate, the line named, no run opened', async () => {
+    const dir = scratchDir();
+    const data = path.join(dir, 'data');
+    const idp = path.join(dir, 'idp.csv');
+    writeFileSync(idp, 'email\r\nann.demo@example.test\r\nben.demo@example.test\r\nold.demo@example.test\r\n');
+    // BOM, CRLF, a quoted field with a comma and one with three lines, a blank line, then the bad row on file line 6.
+    const members = path.join(dir, 'members.csv');
+    writeFileSync(members, '\ufeffEmail,Name,Status,Notes\r\nann.demo@example.test,"Demo, Ann",Active,"line one\r\nline two\r\nline three"\r\n\r\nben.demo(at)example.test,"Demo, Ben",Active,\r\norphan.demo@example.test,"Demo, Orphan",Active,\r\n');
+    const args = ['--data-dir', data, 'reconcile', '--app', 'spendesk', '--idp-from', idp, '--from', members];
+    const plain = await runCliAsync(args);
+    assert.equal(plain.status, 1, plain.stderr);
+    assert.match(plain.stdout, /^INCOMPLETE READ of spendesk/);
+    assert.match(plain.stdout, /members\.csv line 6 \(row 4\): "ben\.demo\(at\)example\.test" is not an email address/);
+    const remediate = await runCliAsync([...args, '--remediate']);
+    assert.equal(remediate.status, 1, remediate.stderr);
+    assert.deepEqual(remediate.stderr.split('\n').filter((l) => l.startsWith('patchbay:')).length, 1);
+    assert.doesNotMatch(remediate.stdout, /opened offboarding/);
+    const store = await openStore({ dataDir: data });
+    after(() => store.close());
+    assert.equal((await store.db.selectFrom('runs').select('id').execute()).length, 0, 'the orphan of a short read is not offboarded');
   });
 });

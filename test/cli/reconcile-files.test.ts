@@ -28,7 +28,7 @@ describe('patchbay reconcile --from an export', function () {
   it('leaves a row without an email unmatched and says the read is incomplete, naming its line', () => {
     const { run } = setUp('email,name\nann.demo@example.test,Ann\n,Ben (no email yet)\nben.demo@example.test,Ben\n');
     const result = run();
-    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.status, 1, 'a read with a row left out is not a clean answer');
     assert.match(result.stdout, /^INCOMPLETE READ of spendesk: it closes no finding, is not an audit, and --remediate will not act on it\.\n {2}- app side \(\S*members\.csv\): \S*members\.csv line 3 \(row 3\): no email, userName or externalId; the row is left unmatched$/m);
     assert.match(result.stdout, /against 2 accounts .*; 2 matched\./);
     const refused = run('--remediate');

@@ -26,6 +26,14 @@ describe('patchbay reconcile', function () {
     assert.deepEqual(json.findings.map((f: { kind: string; person: string }) => [f.kind, f.person]), [['orphaned-account', 'alice@acme.com'], ['assigned-but-missing', 'new@acme.com']]);
     assert.equal(json.remediation.length, 1);
     assert.equal(json.remediation[0].created, true);
+    // Alice has no Okta assignment: her offboarding starts in the app, and says why.
+    assert.deepEqual(json.remediation[0].skipped, [`Skipped “Remove the app assignment in Okta: Spendesk”: reconciliation ${json.id} read ${idp} and found no assignment for alice@acme.com (an orphaned account), so there is none to remove.`]);
+    // Times in --json are ISO 8601 strings.
+    assert.match(json.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.match(json.findings[0].firstSeenAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const status = runCli(['--data-dir', path.join(dir, 'data'), 'run', 'status', json.remediation[0].run]);
+    assert.match(status.stdout, /About the plan:\n(?: {2}- .*\n)* {2}- Skipped “Remove the app assignment in Okta: Spendesk”: reconciliation \d+ read/);
+    assert.doesNotMatch(status.stdout, /^\d\. .*Okta/m, 'no Okta step in the run');
     const second = runCli([...args, '--remediate']);
     assert.match(second.stdout, new RegExp(`offboarding ${json.remediation[0].run} for alice@acme\\.com is already open`));
   });
@@ -39,6 +47,7 @@ describe('patchbay reconcile', function () {
     assert.match(neither.stderr, /^patchbay: command line#\/from: give the app side with exactly one of --from <file> or --via api\|scim\|browser\|attestations\n$/);
     // A bad row is not fatal: it is left unmatched, and the read says it is incomplete.
     const badRow = runCli(['reconcile', '--app', 'spendesk', '--idp-from', bad, '--from', bad]);
+    assert.equal(badRow.status, 1, 'a read that ended short is not a clean answer');
     assert.match(badRow.stdout, /^INCOMPLETE READ of spendesk/);
     assert.match(badRow.stdout, /^ {2}- app side \(\S*bad\.csv\): \S*bad\.csv line 2 \(row 2\): "not-an-email" is not an email address; the row is left unmatched$/m);
   });

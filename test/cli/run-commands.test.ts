@@ -46,6 +46,30 @@ describe('patchbay run and task commands', function () {
     assert.equal(json(pb(['runs', '--json'])).length, 1);
   });
 
+  it('prints times in --json as ISO 8601 strings, everywhere a time is (runs, a run, tasks, a task)', () => {
+    const pb = cli();
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    const [started] = json(pb(['run', 'offboard', '--app', 'spendesk', '--user', 'alice@acme.com', '--json']));
+    const [run] = json(pb(['runs', '--json']));
+    // The table beside it fits 100 columns (the wait's long task title wraps), with the run id whole.
+    const table = pb(['runs']).stdout;
+    assert.ok(Math.max(...table.split('\n').map((l) => l.length)) <= 100, table);
+    assert.match(table, new RegExp(`│ ${started.id} +│`));
+    for (const key of ['createdAt', 'updatedAt']) assert.match(run[key], iso, key);
+    assert.equal(run.finishedAt, null);
+    const timeline = json(pb(['run', 'status', started.id, '--json']));
+    assert.match(timeline.run.createdAt, iso);
+    assert.ok(timeline.audit.length > 0 && timeline.audit.every((a: { at: unknown }) => typeof a.at === 'string' && iso.test(a.at)), 'every audit time');
+    const [task] = json(pb(['tasks', '--json']));
+    assert.match(task.dueAt, iso);
+    assert.match(json(pb(['task', 'show', task.id, '--json'])).createdAt, iso);
+    const completed = json(pb(['task', 'complete', task.id, '--by', 'it.oncall@acme.example', '--evidence', 'removed', '--json']));
+    assert.equal(completed.status, 'completed', 'task complete --json prints the task, not a pending promise');
+    assert.match(completed.closedAt, iso);
+    // Nothing else is touched: counts and ids stay what they are.
+    assert.equal(typeof timeline.audit[0].seq, 'number');
+  });
+
   it('starts one run per person from a CSV and batches the Okta checklist', () => {
     const pb = cli();
     const file = path.join(scratchDir(), 'leavers.csv');

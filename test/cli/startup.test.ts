@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../core/paths.js';
 
@@ -24,4 +25,18 @@ describe('what a command loads at start', () => {
       assert.deepEqual(heavy.filter((p) => loaded.has(p)), []);
     });
   }
+});
+
+describe('inversify at start', () => {
+  /** Every TypeScript file under a folder of the package, recursively. */
+  const sources = (folder: string): string[] =>
+    readdirSync(path.join(packageRoot, folder), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      .map((f) => path.join(folder, f));
+
+  it('is imported as #inversify, the one-file bundle the build writes, never as its 245 modules', () => {
+    assert.ok(existsSync(path.join(packageRoot, 'dist', 'vendor', 'inversify.js')), 'npm run build writes dist/vendor/inversify.js');
+    const direct = [...sources('core'), ...sources('connectors')].filter((file) => /from 'inversify'/.test(readFileSync(path.join(packageRoot, file), 'utf8')));
+    assert.deepEqual(direct, [], "these files import 'inversify' instead of '#inversify'");
+  });
 });

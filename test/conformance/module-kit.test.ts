@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ContainerModule } from 'inversify';
+import { ContainerModule } from '#inversify';
 import { type VendorStandIn, runModuleConformance } from '../../core/conformance/module-kit.js';
 import { createServices } from '../../core/container.js';
 import { ConnectorApi, type OperationResult } from '../../core/registry/connector-api.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ContainerModule } from 'inversify';
+import { ContainerModule } from '#inversify';
 import nock from 'nock';
 import { connectorModules } from '../../connectors/modules.js';
 import { spendeskModule } from '../../connectors/spendesk/index.js';

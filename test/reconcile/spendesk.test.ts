@@ -40,16 +40,19 @@ describe('reconciling Spendesk against Okta', function () {
     assert.deepEqual(first.findings.map((f) => [f.kind, f.person]), [['orphaned-account', 'alice@acme.com']]);
     assert.deepEqual(first.findings[0]!.evidence.map((e) => e.source.name), ['Spendesk console (export-members recipe)', 'Okta assignments of spendesk']);
 
-    // --remediate: the offboarding (Okta says the assignment is already gone; the console does the rest).
-    nock(okta).get('/api/v1/users/alice%40acme.com').reply(200, { id: '00uA', status: 'ACTIVE', profile: { login: 'alice@acme.com', email: 'alice@acme.com' } });
-    nock(okta).delete('/api/v1/apps/0oaSPEND/users/00uA').reply(404, { errorCode: 'E0000007', errorSummary: 'Not found' });
+    // --remediate: the offboarding, without the Okta step (the read shows no assignment to remove: no call to Okta at all); the console does the rest.
     const [opened] = await remediate(h.runtime.runs, h.profile, first, idp, 'it.lead@acme.example');
     assert.equal(opened!.created, true);
     const run = await h.run(opened!.run);
     assert.equal(run.playbook, 'offboard');
     assert.equal(run.request.reason, `reconciliation ${first.id}: alice@acme.com is active in spendesk but not assigned in the IdP (Okta assignments of spendesk)`);
+    assert.deepEqual(run.plan.steps.filter((s) => s.role === 'idp'), [], 'no IdP step');
+    assert.deepEqual(run.plan.steps[0]!.dependsOn, [], 'the first step depends on no dropped step');
+    const why = `Skipped “Remove the app assignment in Okta: Spendesk”: reconciliation ${first.id} read Okta assignments of spendesk and found no assignment for alice@acme.com (an orphaned account), so there is none to remove.`;
+    assert.ok(run.plan.notes.includes(why), JSON.stringify(run.plan.notes));
+    assert.deepEqual(opened!.skipped, [why]);
     await h.runtime.runs.settle();
-    assert.ok(nock.isDone(), 'the Okta unassignment was asked for');
+    assert.ok(!(await h.runtime.runs.timeline(run.id)).steps.some((s) => s.plan.app === 'okta'), 'no Okta step ran');
     assert.equal((await h.run(run.id)).outcome, 'done', JSON.stringify((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s.status, s.detail])));
     assert.equal(sim.state.byEmail('alice@acme.com'), undefined, 'she is gone from the console');
 

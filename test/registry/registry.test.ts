@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ContainerModule } from 'inversify';
+import { ContainerModule } from '#inversify';
 import { createServices } from '../../core/container.js';
 import { ConnectorWiringError } from '../../core/errors.js';
 import { ConnectorApi, type OperationHandler } from '../../core/registry/connector-api.js';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { InvalidInputError } from '../../core/errors.js';
 import { readJsonFile } from '../../core/schema/json-file.js';
-import { AjvSchemaValidator, type SchemaKind } from '../../core/schema/validator.js';
+import { AjvSchemaValidator, type SchemaKind, schemaCacheDir, schemaDigest, schemaKinds, warmSchemaCache } from '../../core/schema/validator.js';
 import { connectorsDir } from '../../core/paths.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
 import { readJson, scratchDir, caught } from '../support/fixtures.js';
@@ -165,5 +166,24 @@ describe('readJsonFile', () => {
 
   it('says when the file does not exist', () => {
     assert.match(rejection(() => readJsonFile('/nonexistent/profile.json')).message, /profile\.json: no such file$/);
+  });
+});
+
+describe('compiled validators', () => {
+  const folder = () => path.join(schemaCacheDir, schemaDigest());
+
+  it('are kept one file per schema kind, in a folder named by the schemas', () => {
+    assert.ok(warmSchemaCache());
+    assert.deepEqual(readdirSync(folder()).sort(), schemaKinds.map((k) => `${k}.cjs`).sort());
+    assert.deepEqual(readdirSync(schemaCacheDir), [schemaDigest()], 'validators of earlier schemas are removed');
+  });
+
+  it('are written again when a file is damaged, and still refuse bad input', () => {
+    const file = path.join(folder(), 'lifecycle-request.cjs');
+    writeFileSync(file, 'module.exports = ');
+    delete createRequire(import.meta.url).cache[file]; // as in a new process
+    const validator = new AjvSchemaValidator();
+    assert.throws(() => validator.validate('lifecycle-request', { playbook: 'offboard', app: 'spendesk', user: { email: 'not-an-email' } }), InvalidInputError);
+    assert.match(readFileSync(file, 'utf8'), /validate/);
   });
 });

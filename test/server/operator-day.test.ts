@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { BrowserHost } from '../../core/channels/browser/browser-host.js';
+import { readAccountsFile, readAppByBrowser } from '../../core/reconcile/readers.js';
+import { recordReconciliation } from '../../core/reconcile/reconcile-app.js';
+import { startServer } from '../../core/server/app.js';
+import { EnvironmentSecretResolver } from '../../core/tenant/secrets.js';
+import { packageRoot } from '../../core/paths.js';
 import { scratchDir } from '../support/fixtures.js';
-import { harness } from '../support/runtime.js';
+import { type Harness, harness } from '../support/runtime.js';
 import { FormClient, serverFor } from '../support/server.js';
+import { consoleAdmin, consoleEnv, consoleHarness, spendeskConsole } from '../support/spendesk-console.js';
 
 const password = 'a long demo password';
 /** A real (1×1) PNG: what the pages take as a screenshot. */
@@ -17,6 +24,47 @@ function shotFolders(): string[] {
   if (ci) folders.push(path.join(ci, 'operator-day'));
   for (const f of folders) mkdirSync(f, { recursive: true });
   return folders;
+}
+
+type Shot = (name: string, expect: RegExp) => Promise<void>;
+
+/**
+ * Runs `job` in a fresh browser context signed in to the server as `who`; `shot` checks the page
+ * says what it should and keeps its screenshot in every folder of `folders`.
+ */
+async function signedIn<T>(host: BrowserHost, url: string, folders: readonly string[], who: string, job: (page: Page, shot: Shot) => Promise<T>): Promise<T> {
+  return host.withContext(async (context) => {
+    const page = await context.newPage();
+    const shot: Shot = async (name, expect) => {
+      assert.match(await page.locator('body').innerText(), expect, `${name}: the page says what it should`);
+      for (const f of folders) await page.screenshot({ path: path.join(f, `${name}.png`), fullPage: true });
+    };
+    await page.goto(`${url}/login`);
+    await page.getByLabel('Email').fill(who);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    return job(page, shot);
+  });
+}
+
+/** Every queue member of the harness's tenant as an operator (the given ones as admins), with the test's password. */
+async function operators(h: Harness, server: { access: { setOperator(email: string, password: string, role: 'operator' | 'admin'): Promise<unknown> } }, admins: readonly string[] = []) {
+  for (const q of h.profile.profile.queues ?? []) for (const m of q.members) await server.access.setOperator(m, password, admins.includes(m) ? 'admin' : 'operator');
+}
+
+/** The member of a queue who works its tasks in these tests. */
+const memberOf = (h: Harness, queue: string) => h.profile.profile.queues!.find((q) => q.id === queue)!.members[0]!;
+
+/** Waits until the server has driven the run to a status other than running or waiting. */
+async function finished(h: Harness, server: { settled(): Promise<void> }, runId: string) {
+  for (let i = 0; i < 120; i++) {
+    await server.settled();
+    const run = await h.run(runId);
+    if (run.status !== 'running' && run.status !== 'waiting') return run;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`run ${runId} did not finish: ${JSON.stringify(await h.run(runId))}`);
 }
 
 describe("the operator's day, in Chromium", function () {
@@ -89,7 +137,170 @@ describe("the operator's day, in Chromium", function () {
       await page.setViewportSize({ width: 375, height: 800 });
       await shot('05-run-at-375px', /Steps/);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no horizontal scroll at 375 px');
+      await page.setViewportSize({ width: 1280, height: 800 });
     });
+    // The rest of the joiner's run, task by task from the run page's "what happens next", each by a member of its queue.
+    await operators(h, server);
+    for (let n = 0; (await h.run(run.id)).status === 'waiting'; n++) {
+      assert.ok(n < 6, 'the joiner finishes within a few tasks');
+      const task = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+      await signedIn(host, server.url, folders, memberOf(h, task.queue), async (page) => {
+        await page.goto(`${server.url}/runs/${run.id}`);
+        await page.locator('#run-status a').click();
+        await page.getByRole('heading', { level: 1, name: task.title }).waitFor();
+        for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill(`done in Spendesk for bob (${task.runbook})`);
+        await page.getByRole('button', { name: 'Complete the task' }).click();
+        await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+      });
+      await server.settled();
+    }
+    const done = await h.run(run.id);
+    assert.deepEqual([done.status, done.outcome], ['completed', 'done']);
+    await signedIn(host, server.url, folders, 'it.oncall@acme.example', async (page, shot) => {
+      await page.goto(`${server.url}/runs/${run.id}`);
+      await shot('06-joiner-done', /This run is finished: completed \(done\); nothing more happens\./);
+    });
+  });
+
+  it("takes Olivia's run through the owner transfer in the console simulator to done", async () => {
+    const sim = await spendeskConsole();
+    const h = await consoleHarness(sim);
+    const server = await serverFor(h);
+    await operators(h, server);
+    const folders = shotFolders();
+    const host = new BrowserHost();
+    after(() => host.close());
+    const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+    const okta = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+    assert.equal(okta.runbook, 'unassign-app');
+    await signedIn(host, server.url, folders, memberOf(h, okta.queue), async (page) => {
+      await page.goto(`${server.url}/tasks/${okta.id}`);
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Olivia removed from the Spendesk app in Okta');
+      await page.getByRole('button', { name: 'Complete the task' }).click();
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    // The browser reads her member page: she is the owner, so the transfer goes to finance.
+    await server.settled();
+    const transfer = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+    assert.equal(transfer.runbook, 'transfer-ownership');
+    const finance = memberOf(h, transfer.queue);
+    await signedIn(host, server.url, folders, finance, async (page, shot) => {
+      await page.goto(`${server.url}/runs/${run.id}`);
+      assert.match(await page.locator('#run-status').innerText(), /to finish the task Transfer olivia@acme\.com's owner roles in Spendesk/);
+      await page.locator('#run-status a').click();
+      await shot('20-owner-transfer-task', /Transfer olivia@acme\.com's owner roles in Spendesk[\s\S]*Checklist/);
+      // What the browser read of her member page is on the task, with its screenshot: nobody checks blind.
+      const read = page.getByRole('region', { name: 'Read of olivia@acme.com' });
+      assert.match(await read.innerText(), /The browser channel read olivia@acme\.com: Read one member's page: olivia@acme\.com is listed \(status: Active\)/);
+      const image = await page.request.get(`${server.url}${await read.getByRole('img').first().getAttribute('src')}`);
+      assert.equal(image.status(), 200, 'the screenshot of what was read is served to the task\'s queue');
+      assert.equal(image.headers()['content-type'], 'image/png');
+      // In the console, as its admin: Olivia's page, "Transfer ownership", to Bob.
+      const console_ = await page.context().newPage();
+      await console_.goto(sim.url);
+      await console_.getByLabel('Email').fill(consoleAdmin.email);
+      await console_.getByLabel('Password').fill(consoleAdmin.password);
+      await console_.getByRole('button', { name: 'Sign in' }).click();
+      await console_.getByRole('link', { name: 'olivia@acme.com' }).click();
+      await console_.getByRole('link', { name: 'Transfer ownership' }).click();
+      // Refused without the identity documents: nothing moves.
+      await console_.getByLabel('New owner', { exact: true }).selectOption({ label: 'Bob Durand (bob@acme.com)' });
+      await console_.getByRole('button', { name: 'Transfer ownership' }).click();
+      assert.match(await console_.getByRole('alert').innerText(), /Tick that the new owner has provided their identity documents/);
+      assert.ok(sim.state.byEmail('olivia@acme.com')!.roles.includes('Account Owner'));
+      await console_.getByLabel('New owner', { exact: true }).selectOption({ label: 'Bob Durand (bob@acme.com)' });
+      await console_.getByLabel('The new owner has provided their identity documents').check();
+      await console_.getByRole('button', { name: 'Transfer ownership' }).click();
+      await console_.getByRole('status').filter({ hasText: 'Ownership transferred: bob@acme.com is now the Account Owner and the Organisation Owner.' }).waitFor();
+      for (const f of folders) await console_.screenshot({ path: path.join(f, '21-console-ownership-transferred.png'), fullPage: true });
+      await console_.close();
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Bob Durand (bob@acme.com) holds the Account Owner and Organisation Owner roles now');
+      await page.getByRole('button', { name: 'Complete the task' }).click();
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    // The browser removes her (the console no longer refuses) and verifies it.
+    const done = await finished(h, server, run.id);
+    assert.deepEqual([done.status, done.outcome], ['completed', 'done'], JSON.stringify((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s.status, s.detail])));
+    assert.deepEqual(sim.state.removed.map((m) => m.email), ['olivia@acme.com']);
+    assert.deepEqual(sim.state.byEmail('bob@acme.com')!.roles, ['Requester', 'Controller', 'Account Owner', 'Organisation Owner']);
+    assert.ok(sim.state.events.some((e) => e.type === 'ownership-transferred' && e.email === 'olivia@acme.com'));
+    await signedIn(host, server.url, folders, finance, async (page, shot) => {
+      await page.goto(`${server.url}/runs/${run.id}`);
+      await shot('22-olivia-done', /This run is finished: completed \(done\)[\s\S]*Remove a member in the Spendesk admin console/);
+    });
+    const steps = Object.fromEntries((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s]));
+    assert.equal(steps['spendesk-deactivate-user']!.channel, 'browser');
+    assert.match(steps['spendesk-verify']!.detail!, /verified: olivia@acme\.com has no account/);
+  });
+
+  it('remediates an orphaned account from the reconcile page, sees the finding linked to its run and marked remediated, and reconciles again from the page', async () => {
+    const sim = await spendeskConsole();
+    const h = await consoleHarness(sim);
+    const idpExport = path.join(packageRoot, 'test/fixtures/spendesk-console/okta-assignments.csv');
+    const server = await startServer({ services: h.services, runtime: h.runtime, profile: h.profile, port: 0, version: 'test', tickMs: 60_000, eventStreamMs: 2000, reconcileIdpFrom: idpExport });
+    after(() => server.close());
+    await operators(h, server, ['it.lead@acme.example']);
+    const folders = shotFolders();
+    const host = new BrowserHost();
+    after(() => host.close());
+    // The first reconciliation: Okta's export no longer assigns Alice; the console still has her (on the harness's clock, as its runs are).
+    const now = h.clock.now();
+    const first = await recordReconciliation(
+      h.runtime,
+      'acme',
+      await readAccountsFile(idpExport, { side: 'idp', app: 'spendesk' }),
+      await readAppByBrowser(host, h.services.registry, h.profile.profile, 'spendesk', new EnvironmentSecretResolver(consoleEnv), now),
+      now,
+    );
+    assert.deepEqual(first.findings.filter((f) => f.kind === 'orphaned-account').map((f) => f.person), ['alice@acme.com']);
+    // An operator sees the finding and who can act on it; a forged post is refused, and so is an operator's.
+    await signedIn(host, server.url, folders, 'it.oncall@acme.example', async (page) => {
+      await page.goto(`${server.url}/reconcile`);
+      assert.match(await page.getByRole('table', { name: 'Findings in Spendesk' }).innerText(), /alice@acme\.com[\s\S]*an admin can open the offboarding here/);
+    });
+    const operator = new FormClient(server.url);
+    await operator.signIn('it.oncall@acme.example', password);
+    const forged = await operator.request('POST', '/reconcile/remediate', { _token: 'forged', app: 'spendesk', kind: 'orphaned-account', person: 'alice@acme.com' });
+    assert.equal(forged.status, 403);
+    const lead = new FormClient(server.url);
+    await lead.signIn('it.lead@acme.example', password);
+    const asOperator = await operator.request('POST', '/reconcile/remediate', { _token: FormClient.token((await lead.request('GET', '/reconcile')).body, '/reconcile/remediate'), app: 'spendesk', kind: 'orphaned-account', person: 'alice@acme.com' });
+    assert.equal(asOperator.status, 403, "an operator cannot use an admin's form either");
+    const notFound = await lead.request('POST', '/reconcile/remediate', { _token: FormClient.token((await lead.request('GET', '/reconcile')).body, '/reconcile/remediate'), app: 'spendesk', kind: 'orphaned-account', person: 'bob@acme.com' });
+    assert.equal(notFound.status, 409);
+    assert.match(notFound.body, /bob@acme\.com is not an orphaned account in the last audit of Spendesk[^<]*: nothing was opened/);
+    assert.equal((await h.runtime.engine.list()).length, 0, 'nothing was opened');
+
+    await signedIn(host, server.url, folders, 'it.lead@acme.example', async (page, shot) => {
+      await page.goto(`${server.url}/reconcile`);
+      await shot('30-reconcile-finding', /Open findings[\s\S]*alice@acme\.com is active in spendesk but not assigned in the IdP/);
+      await page.getByRole('button', { name: 'Offboard alice@acme.com from spendesk' }).click();
+      await page.getByRole('status').filter({ hasText: /Offboarding run-\w+ opened/ }).waitFor();
+      const runId = /Offboarding (run-\w+) opened/.exec(await page.getByRole('status').first().innerText())![1]!;
+      const run = await h.run(runId);
+      assert.equal(run.request.requestedBy, 'it.lead@acme.example');
+      assert.ok(!run.plan.steps.some((s) => s.role === 'idp'), 'no Okta step: she has no assignment');
+      assert.equal(await page.getByRole('link', { name: runId }).getAttribute('href'), `/runs/${runId}`, 'the finding links to its run');
+      // The run: the browser removes Alice and verifies it, with no task for anyone.
+      const done = await finished(h, server, runId);
+      assert.deepEqual([done.status, done.outcome], ['completed', 'done']);
+      assert.equal(sim.state.byEmail('alice@acme.com'), undefined);
+      await page.goto(`${server.url}/runs/${runId}`);
+      await shot('31-remediation-run', /About the plan[\s\S]*Skipped “Remove the app assignment in Okta: Spendesk”: reconciliation \d+ read [^\n]*okta-assignments\.csv and found no assignment for alice@acme\.com \(an orphaned account\)/);
+      await page.goto(`${server.url}/reconcile`);
+      await shot('32-finding-remediated', new RegExp(`alice@acme\\.com[\\s\\S]*Remediated: offboard ${runId} finished \\(done\\); the next reconciliation closes the finding\\.`));
+      assert.equal(await page.getByRole('button', { name: 'Offboard alice@acme.com from spendesk' }).count(), 0, 'no second offboarding offered');
+      // Reconcile now: the console is read again, and the finding is closed.
+      await page.getByRole('button', { name: 'Reconcile Spendesk now (browser)' }).click();
+      await page.getByRole('status').filter({ hasText: /Spendesk reconciled just now: \d+ findings?\./ }).waitFor({ timeout: 60_000 });
+      await shot('33-reconciled-again', /Spendesk reconciled just now/);
+      assert.doesNotMatch(await page.getByRole('table', { name: 'Findings in Spendesk' }).innerText(), /alice@acme\.com/);
+    });
+    const history = await h.runtime.reconciliations.list('acme', { app: 'spendesk' });
+    assert.equal(history.length, 2);
+    assert.ok((await h.runtime.runs.timeline((await h.runtime.engine.list())[0]!.id)).run, 'the remediation run is kept');
+    const audit = await h.runtime.engine.audit.list();
+    assert.ok(audit.some((a) => a.type === 'reconcile.requested' && a.actor === 'it.lead@acme.example'), 'who reconciled from the page is in the audit log');
   });
 
   it('refuses JIT evidence that is empty, of the wrong type, or for a run no longer waiting for it, and changes nothing', async () => {
@@ -200,6 +411,26 @@ describe("the operator's day, in Chromium", function () {
     const done = await h.runtime.tasks.get(second.id);
     assert.equal(done.status, 'completed');
     assert.ok(done.evidence.some((e) => e.file?.name === 'members-after-removal.png'), 'the screenshot is kept with the task');
+  });
+
+  it('"Reconcile now" says why it cannot read, and reads nothing: no IdP address and no export, an app not in the tenant, a forged form', async () => {
+    const h = await harness();
+    const server = await serverFor(h);
+    await operators(h, server);
+    const client = new FormClient(server.url);
+    await client.signIn('it.oncall@acme.example', password);
+    const token = async () => FormClient.token((await client.request('GET', '/reconcile')).body, '/reconcile/now');
+    const noIdp = await client.request('POST', '/reconcile/now', { _token: await token(), app: 'spendesk' });
+    assert.equal(noIdp.status, 400);
+    assert.match(noIdp.body, /role="alert">Spendesk was not reconciled: tenant profile#\/idp\/baseUrl: the IdP&#39;s assignments are read through its API, and the tenant profile gives no IdP address \(or start the server with --idp-from &lt;file&gt;\)/);
+    const unknown = await client.request('POST', '/reconcile/now', { _token: await token(), app: 'nosuch' });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body, /No app nosuch in this tenant: nothing was read\./);
+    const forged = await client.request('POST', '/reconcile/now', { _token: 'forged', app: 'spendesk' });
+    assert.equal(forged.status, 403);
+    const anonymous = await new FormClient(server.url).request('POST', '/reconcile/now', { app: 'spendesk' });
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(await h.runtime.reconciliations.list('acme'), [], 'nothing was recorded');
   });
 
   it('serves the live updates only to signed-in operators, and each stream only the tasks of its queues', async () => {

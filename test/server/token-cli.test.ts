@@ -12,14 +12,30 @@ const day = 86_400_000;
 describe('patchbay token: scopes, expiry, rotation, last use, revocation', function () {
   this.timeout(90_000);
 
+  it("says when a token's person is in no queue, so that its empty task list is not a mystery; not when a queue or every queue is visible to it", () => {
+    const env = { PATCHBAY_DATA_DIR: scratchDir('patchbay-tokens-') };
+    const blind = runCli(['token', 'create', '--name', 'hr-tool', '--as', 'hr.system@acme.example'], env);
+    assert.equal(blind.status, 0, blind.stderr);
+    assert.equal(
+      blind.stderr.trim(),
+      'note: hr.system@acme.example is in no queue of tenant acme, so GET /api/v1/tasks lists only the tasks assigned to hr.system@acme.example; add them to a queue\'s members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)',
+    );
+    for (const args of [['--as', 'it.oncall@acme.example'], ['--as', 'hr.system@acme.example', '--role', 'admin'], ['--as', 'hr.system@acme.example', '--scopes', 'runs:read,runs:write']]) {
+      const quiet = runCli(['token', 'create', '--name', 'x', ...args], env);
+      assert.equal(quiet.status, 0, quiet.stderr);
+      assert.equal(quiet.stderr, '', args.join(' '));
+    }
+  });
+
   it('creates a token with a lifetime and scopes, lists it without its secret, rotates it and refuses the old one', async () => {
     const dataDir = scratchDir('patchbay-tokens-');
     const env = { PATCHBAY_DATA_DIR: dataDir };
     const created = runCli(['token', 'create', '--name', 'hr-tool', '--as', 'people@acme.example', '--scopes', 'runs:write,runs:read', '--expires-in', '30d', '--json'], env);
     assert.equal(created.status, 0, created.stderr);
-    const token = JSON.parse(created.stdout) as { id: string; token: string; expiresAt: number; scopes: string[] };
+    const token = JSON.parse(created.stdout) as { id: string; token: string; expiresAt: string; scopes: string[] };
+    assert.match(token.expiresAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'a time in --json is ISO 8601');
     assert.deepEqual(token.scopes, ['runs:write', 'runs:read']);
-    assert.ok(Math.abs(token.expiresAt - (Date.now() + 30 * day)) < 60_000);
+    assert.ok(Math.abs(Date.parse(token.expiresAt) - (Date.now() + 30 * day)) < 60_000);
     const db = await openStore({ dataDir });
     after(() => db.close());
     const access = new AccessStore(db);

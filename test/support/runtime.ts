@@ -1,7 +1,7 @@
 import { freshDatabase, onPostgres } from './postgres.js';
 import { openStore } from '../../core/store/sql.js';
 import path from 'node:path';
-import type { ContainerModule } from 'inversify';
+import type { ContainerModule } from '#inversify';
 import { createServices, type Runtime, type RuntimeOptions, type Services } from '../../core/container.js';
 import { ManualClock } from '../../core/engine/clock.js';
 import type { RunRecord, StartResult } from '../../core/engine/port.js';

@@ -9,6 +9,7 @@ import type { LoadedConnector } from '../../manifest/loader.js';
 import type { ConnectorApi, OperationHandler, OperationInput, OperationResult, AppAccount } from '../../registry/connector-api.js';
 import type { ApiCall, AuthMethod, ConnectorManifest, ListMapping, RecordMapping, Surface } from '../../schema/types/connector-manifest.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
+import { fillUrlTemplate } from './url-template.js';
 
 /** Options for tests and the conformance kit: the HTTP clock, fetch and retry policy given to every client. */
 export type DeclarativeOptions = Pick<HttpClientOptions, 'clock' | 'fetch' | 'retry' | 'maxRetryWaitMs'>;
@@ -95,18 +96,6 @@ function fillBody(node: unknown, values: Bound): unknown {
   if (Array.isArray(node)) return node.map((n) => fillBody(n, values));
   if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, fillBody(v, values)]));
   return node;
-}
-
-/**
- * A URL template filled from the tenant's settings: {baseUrl} and {settings.name}. Throws
- * ConnectorConfigError naming the setting when the profile lacks it.
- */
-export function fillUrlTemplate(connector: string, template: string, settings: AppSettings): string {
-  return template.replace(/\{(baseUrl|settings\.([A-Za-z][A-Za-z0-9_]*))\}/g, (_, key: string, name?: string) => {
-    const value = name ? settings.settings?.[name] : settings.baseUrl;
-    if (!value) throw new ConnectorConfigError(connector, name ? `settings.${name}` : 'baseUrl', `is not in the tenant profile (apps.${connector}.${name ? `settings.${name}` : 'baseUrl'}), and the manifest's URL ${template} needs it`);
-    return name ? encodeURIComponent(value) : value.replace(/\/$/, '');
-  });
 }
 
 // ---------------------------------------------------------------- auth

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { defaultRetryPolicy, type RetryPolicy } from '../../engine/retry.js';
 import type { OperationResult } from '../../registry/connector-api.js';
 import { interpret } from '../outcome.js';

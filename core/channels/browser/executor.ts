@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
 import type { RunContext, RunRecord } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';

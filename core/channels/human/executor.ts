@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import { queueFor } from '../../planning/channels.js';
 import { ConnectorRegistry } from '../../registry/registry.js';

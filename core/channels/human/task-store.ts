@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, PatchbayError } from '../../errors.js';

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { effectiveMatrix } from '../../manifest/effective.js';
 import { describeIdpSso, idpSso, sharedProtocol } from '../../planning/idp-sso.js';
 import { idpSettings } from '../../planning/service.js';

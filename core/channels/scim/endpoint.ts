@@ -1,7 +1,7 @@
 import { PatchbayError } from '../../errors.js';
 import type { ConnectorManifest } from '../../schema/types/connector-manifest.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
-import { fillUrlTemplate } from '../api/declarative.js';
+import { fillUrlTemplate } from '../api/url-template.js';
 
 /** Where an app's SCIM service is for one tenant, or the setting that is missing to know it. */
 export type ScimEndpoint = { readonly url: string; readonly from: 'profile' | 'manifest' } | { readonly missing: string };

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable } from '#inversify';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import type { OperationResult } from '../../registry/connector-api.js';
 import { SecretResolver } from '../../tenant/secrets.js';
