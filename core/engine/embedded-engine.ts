@@ -5,9 +5,9 @@ import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import type { Selectable } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import { type Sql, StoreDatabase } from '../store/sql.js';
-import type { RunsTable } from '../store/tables.js';
+import type { RunsTable, Tables } from '../store/tables.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -62,6 +62,13 @@ export interface EmbeddedEngineOptions {
 type RunRow = Selectable<RunsTable>;
 
 const openStatuses: RunStatus[] = ['running', 'waiting'];
+
+/**
+ * `status IN ('running', 'waiting')` with the statuses written as literals: a database uses the partial
+ * indexes of open runs (runs_open_key) only when it can see that the query's condition implies the index's,
+ * which it cannot for bound parameters (SQLite walked every open run by status instead, on every start).
+ */
+const openStatusIn = (eb: ExpressionBuilder<Tables, 'runs'>) => eb('status', 'in', openStatuses.map((s) => sql.lit(s)));
 
 /** Another process started and closed the same run between our look and our insert: asking again is safe. */
 export class RunRaceError extends PatchbayError {
@@ -172,6 +179,19 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   /**
+   * The run a start returns instead of a new one: the run with the same idempotency key, or the open run
+   * of the same tenant, playbook, app and person (`openKey`). Two unique indexes, one step down each
+   * (test/engine/timers.test.ts checks the plan): a start costs the same whatever the number of open runs.
+   */
+  earlierRunQuery(idempotencyKey: string, openKey: string) {
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where((eb) => eb.or([eb('idempotency_key', '=', idempotencyKey), eb.and([eb('open_key', '=', openKey), openStatusIn(eb)])]))
+      .limit(1);
+  }
+
+  /**
    * Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person.
    * Two processes starting the same run at once (two servers on PostgreSQL): the insert does nothing
    * on either unique key (the idempotency key, the open run of a person), waits for the other's
@@ -179,13 +199,7 @@ export class EmbeddedRunEngine implements RunEngine {
    */
   private async record(run: NewRun, holder: string | null): Promise<{ result: StartResult }> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
-    const existing = () =>
-      this.db
-        .selectFrom('runs')
-        .selectAll()
-        .where((eb) => eb.or([eb('idempotency_key', '=', run.idempotencyKey), eb.and([eb('open_key', '=', openKey), eb('status', 'in', openStatuses)])]))
-        .limit(1)
-        .executeTakeFirst();
+    const existing = () => this.earlierRunQuery(run.idempotencyKey, openKey).executeTakeFirst();
     const found = await existing();
     if (found) return { result: { run: toRunRecord(found), created: false } };
     const now = this.clock.now();
@@ -286,16 +300,7 @@ export class EmbeddedRunEngine implements RunEngine {
     const skipped = new Set<string>();
     while (slices < max) {
       const now = this.clock.now();
-      const due = (await this.db
-        .selectFrom('runs')
-        .selectAll()
-        .where('status', 'in', openStatuses)
-        .where('wake_at', 'is not', null)
-        .where('wake_at', '<=', now)
-        .orderBy('wake_at')
-        .orderBy('id')
-        .limit(100)
-        .execute()).filter((row) => !skipped.has(row.id));
+      const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status));
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
       if (claimable.length === 0) break;
@@ -325,6 +330,24 @@ export class EmbeddedRunEngine implements RunEngine {
       await Promise.all(Array.from({ length: lanes }, lane));
     }
     return { slices };
+  }
+
+  /**
+   * The engine's timer reads, compiled for the store's dialect: the runs due at `now` (ms), earliest first,
+   * 100 at a time, and the next wake time of any run. Only open runs have a wake time, so both are ranges
+   * of the partial index of run timers (migration 15): O(log n) in waiting runs, no sort
+   * (test/engine/timers.test.ts checks the plan on both databases).
+   */
+  timerQueries(now: number) {
+    return {
+      due: this.db.selectFrom('runs').selectAll().where('wake_at', 'is not', null).where('wake_at', '<=', now).orderBy('wake_at').orderBy('id').limit(100),
+      next: this.db.selectFrom('runs').select('wake_at').where('wake_at', 'is not', null).orderBy('wake_at').limit(1),
+    };
+  }
+
+  /** When the next run is due (ms), or null when no run waits for a time: one index entry read. */
+  async nextWake(): Promise<number | null> {
+    return (await this.timerQueries(this.clock.now()).next.executeTakeFirst())?.wake_at ?? null;
   }
 
   /**

@@ -13,6 +13,7 @@ import { withRequester } from './requester.js';
 import { Outbox } from './outbox.js';
 import type { NewRun, RunRecord, StartResult } from './port.js';
 import { type StepRecord, StepLog } from './step-log.js';
+import { GroupCommit } from '../store/group-commit.js';
 
 /** A request as it arrived, with where it came from for error messages ("command line", "people.csv:3"). */
 export interface IncomingRequest {
@@ -34,6 +35,13 @@ export interface Timeline {
  */
 @injectable()
 export class RunService {
+  /**
+   * Where single requests that only record (`drive: false`: the server's starts and task actions)
+   * commit: concurrent ones share a transaction, each answered after its commit (core/store/group-commit.ts).
+   * Replaceable, for a benchmark that compares with one commit per request.
+   */
+  groupCommit: GroupCommit;
+
   constructor(
     @inject(EmbeddedRunEngine) readonly engine: EmbeddedRunEngine,
     @inject(TaskStore) readonly tasks: TaskStore,
@@ -41,7 +49,9 @@ export class RunService {
     @inject(Outbox) private readonly outbox: Outbox,
     @inject(LifecyclePlanner) private readonly planner: LifecyclePlanner,
     @inject(Clock) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.groupCommit = new GroupCommit(engine.store);
+  }
 
   /**
    * Validates and plans every request before starting any, so that one bad row starts nothing.
@@ -63,7 +73,10 @@ export class RunService {
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
     });
-    if (options.drive === false) return this.engine.start(runs, { drive: false });
+    if (options.drive === false) {
+      // A single request shares a commit with those arriving with it; a batch commits in slices of its own.
+      return runs.length === 1 ? this.groupCommit.run(() => this.engine.start(runs, { drive: false })) : this.engine.start(runs, { drive: false });
+    }
     const results = await this.engine.start(runs);
     const moved = await this.settle();
     return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;
@@ -123,7 +136,7 @@ export class RunService {
 
   /** One commit for a change and the steps it unblocks, then the usual catching up; or only the change. */
   private async withRunsMovingOn<T>(change: () => Promise<T>, options: { drive?: boolean }): Promise<T> {
-    if (options.drive === false) return change();
+    if (options.drive === false) return this.groupCommit.run(change);
     const result = await this.engine.changeAndDrive(change);
     await this.settle();
     return result;

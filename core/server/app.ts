@@ -683,9 +683,10 @@ function apiPath(url: string): boolean {
 export async function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
   switch (action.action) {
     case 'complete':
-      return runtime.tasks.complete(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) });
+      // Through the run service without driving (the server's loop drives): concurrent completions share a commit.
+      return runtime.runs.completeTask(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) }, { drive: false });
     case 'fail':
-      return runtime.tasks.fail(taskId, { by: actor, reason: action.reason, ...(action.person ? { person: action.person } : {}) });
+      return runtime.runs.failTask(taskId, { by: actor, reason: action.reason, ...(action.person ? { person: action.person } : {}) }, { drive: false });
     case 'retry-robot':
       return runtime.tasks.handBack(taskId, { by: actor, ...(action.note ? { note: action.note } : {}) });
     case 'reassign':

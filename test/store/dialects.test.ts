@@ -51,10 +51,24 @@ describe('the store on two databases', function () {
     for (const [table, columns] of lite) assert.deepEqual(pgsql.get(table), columns, table);
   });
 
+  it('one set of indexes on both: every SQLite index exists on PostgreSQL, with the run timers of migration 15 in place of runs_due', async () => {
+    const url = await freshDatabase();
+    const store = await openStore({ url }, { migrations: 'apply' });
+    const pgIndexes = (await sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'`.execute(store.db)).rows.map((r) => r.name).sort();
+    await store.close();
+    const lite = await openStore({ dataDir: scratchDir() });
+    const liteIndexes = (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'`.execute(lite.db)).rows.map((r) => r.name).sort();
+    await lite.close();
+    assert.ok(liteIndexes.includes('runs_timers') && !liteIndexes.includes('runs_due'), liteIndexes.join(', '));
+    assert.ok(!pgIndexes.includes('runs_due'), pgIndexes.join(', '));
+    assert.deepEqual(liteIndexes.filter((n) => !pgIndexes.includes(n)), [], 'every SQLite index exists on PostgreSQL');
+  });
+
   it('every migration has both dialects, in ascending versions', () => {
     const versions = migrations.map((m) => m.version);
     assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
     for (const m of migrations) assert.ok(m.sql.trim() && m.postgres.trim(), `migration ${m.version}`);
+    assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15]);
   });
 
   it('two migrations at once apply each version once; a server refuses an older schema and a newer one with one line', async () => {
