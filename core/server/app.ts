@@ -287,7 +287,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     async (req, reply) => {
       const who = principalOf(req);
       // Two queries: the page's task rows, then all their checklist sections; the stored JSON is answered as kept.
-      const { items, next } = await pageOfTaskRows(runtime.store.db, {
+      const { items, next } = await pageOfTaskRows(runtime.store.db, runtime.store.dialect, {
         status: req.query.status ?? 'open',
         ...(req.query.queue ? { queue: req.query.queue } : {}),
         queues: seen(who),

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { AuditReport } from '../reconcile/audit.js';
 import type { StoredFinding } from '../reconcile/history.js';
-import type { Expression, SqlBool } from 'kysely';
+import { type Expression, type SqlBool, sql } from 'kysely';
 import type { Sql } from '../store/sql.js';
 import type { RunsTable, TasksTable } from '../store/tables.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
@@ -68,8 +68,8 @@ export interface TaskListArgs {
   readonly cursor?: string;
 }
 
-/** The columns of a task the list answers from: the row as stored, without the batch and standing keys or the profile. */
-export const taskListColumns = ['id', 'title', 'tenant', 'app', 'app_name', 'runbook', 'queue', 'assignee', 'status', 'due_at', 'escalations', 'created_at', 'closed_at', 'closed_by', 'steps_done', 'content', 'evidence'] as const satisfies readonly (keyof TaskListRow)[];
+/** The columns of a task the list answers from as they are: the row without the batch and standing keys, the profile, or its stored JSON. */
+const taskListColumns = ['id', 'title', 'tenant', 'app', 'app_name', 'runbook', 'queue', 'assignee', 'status', 'due_at', 'escalations', 'created_at', 'closed_at', 'closed_by'] as const satisfies readonly (keyof TaskListRow)[];
 
 /**
  * The query of one page of tasks by due time (keyset paging on due time and id), limited to `queues`
@@ -98,10 +98,21 @@ export function tasksPageQuery<C extends keyof TasksTable & string>(db: Sql, arg
     .limit(args.limit + 1);
 }
 
-/** One page of tasks (tasksPageQuery) as the rows the list answers from, in one query, and the cursor of the next page. */
-export async function pageOfTaskRows(db: Sql, args: TaskListArgs): Promise<Page<TaskListRow>> {
-  const rows = (await tasksPageQuery(db, args, taskListColumns).execute()) as TaskListRow[];
-  return cut(rows, args.limit, (r) => [r.due_at, r.id]);
+/**
+ * The task list's query (tasksPageQuery): the columns it answers, and the stored JSON columns as their UTF-8
+ * bytes, so that they go into the response as kept, never decoded to a string and encoded again. The one
+ * place the dialects differ here: SQLite casts the text to a BLOB (the same bytes); PostgreSQL converts it to
+ * bytea (a plain cast would read backslashes as escapes).
+ */
+export function taskRowsQuery(db: Sql, dialect: 'sqlite' | 'postgres', args: TaskListArgs) {
+  const bytes = (column: 'steps_done' | 'content' | 'evidence') =>
+    dialect === 'sqlite' ? sql<Buffer>`CAST(${sql.ref(column)} AS BLOB)`.as(column) : sql<Buffer>`convert_to(${sql.ref(column)}, 'UTF8')`.as(column);
+  return tasksPageQuery(db, args, taskListColumns).select([bytes('steps_done'), bytes('content'), bytes('evidence')]);
+}
+
+/** One page of tasks (taskRowsQuery) as the rows the list answers from, in one query, and the cursor of the next page. */
+export async function pageOfTaskRows(db: Sql, dialect: 'sqlite' | 'postgres', args: TaskListArgs): Promise<Page<TaskListRow>> {
+  return cut(await taskRowsQuery(db, dialect, args).execute(), args.limit, (r) => [r.due_at, r.id]);
 }
 
 /** One page of tasks (tasksPageQuery) as their ids, for the pages that render full task views. */
@@ -321,20 +332,24 @@ const headSchema = {
 };
 const sectionsSchema = taskViewSchema.properties.items;
 
+const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+const [stepsDoneKey, contentKey, evidenceKey] = [',"stepsDone":', ',"content":', ',"evidence":'].map(bytesOf) as [Buffer, Buffer, Buffer];
+
 /**
- * The task list's JSON body: each entry's fields serialised by `compile` (fastify's serializer compiler,
- * fast-json-stringify, from taskViewSchema) with its stored JSON columns written in as kept, so that no
- * task's content is parsed or stringified again. The bytes are those of JSON.stringify of each task's view
- * (test/server/task-list.test.ts compares them).
+ * The task list's JSON body, as bytes: each entry's fields serialised by `compile` (fastify's serializer
+ * compiler, fast-json-stringify, from taskViewSchema) with its stored JSON columns written in as the bytes
+ * kept, so that no task's content is decoded, parsed or stringified. The bytes are those of JSON.stringify
+ * of each task's view (test/server/task-list.test.ts compares them).
  */
-export function taskListBody(compile: (schema: object) => (value: unknown) => string, tasks: readonly TaskListEntry[]): string {
+export function taskListBody(compile: (schema: object) => (value: unknown) => string, tasks: readonly TaskListEntry[]): Buffer {
   const head = compile(headSchema);
   const sections = compile(sectionsSchema);
-  let body = '[';
+  const parts: Buffer[] = [];
   for (let i = 0; i < tasks.length; i++) {
     const t = tasks[i]!;
-    const fields = head(t);
-    body += `${i ? ',' : ''}${fields.slice(0, -1)},"stepsDone":${t.stepsDone},"content":${t.content},"items":${sections(t.items)},"evidence":${t.evidence}}`;
+    parts.push(bytesOf(`${i ? ',' : '['}${head(t).slice(0, -1)}`), stepsDoneKey, t.stepsDone, contentKey, t.content, bytesOf(`,"items":${sections(t.items)}`), evidenceKey, t.evidence, closeBrace);
   }
-  return `${body}]`;
+  parts.push(tasks.length ? closeBracket : emptyList);
+  return Buffer.concat(parts);
 }
+const [closeBrace, closeBracket, emptyList] = ['}', ']', '[]'].map(bytesOf) as [Buffer, Buffer, Buffer];

@@ -75,8 +75,8 @@ const fjs = createRequire(import.meta.url)('fast-json-stringify') as (schema: ob
 const compiled = new Map<object, (value: unknown) => string>();
 const compile = (schema: object) => compiled.get(schema) ?? compiled.set(schema, fjs(schema)).get(schema)!;
 const listArgs = { status: 'open', queue: 'it-ops', queues: null, actor: 'it.oncall@acme.example', limit: 50 };
-const asViews = await cpuPer(async () => JSON.stringify(await runtime.tasks.getMany((await pageOfTaskRows(runtime.store.db, listArgs)).items.map((r) => r.id))));
-const asEntries = await cpuPer(async () => taskListBody(compile, await runtime.tasks.listEntries((await pageOfTaskRows(runtime.store.db, listArgs)).items)));
+const asViews = await cpuPer(async () => JSON.stringify(await runtime.tasks.getMany((await pageOfTaskRows(runtime.store.db, runtime.store.dialect, listArgs)).items.map((r) => r.id))));
+const asEntries = await cpuPer(async () => taskListBody(compile, await runtime.tasks.listEntries((await pageOfTaskRows(runtime.store.db, runtime.store.dialect, listArgs)).items)));
 console.log(`one page of 50 read and serialised in-process, CPU: as views ${asViews.toFixed(2)} ms, as the list's entries ${asEntries.toFixed(2)} ms (${(asViews / asEntries).toFixed(2)}×), ${load()}`);
 
 const lists = [

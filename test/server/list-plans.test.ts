@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CompiledQuery, sql } from 'kysely';
-import { findingsOf, runsPageQuery, taskListColumns, tasksPageQuery, type TaskListArgs } from '../../core/server/listing.js';
+import { findingsOf, runsPageQuery, taskRowsQuery, type TaskListArgs } from '../../core/server/listing.js';
 import type { StoreDatabase } from '../../core/store/sql.js';
 import { harness } from '../support/runtime.js';
 
@@ -55,7 +55,7 @@ describe('every sort an API list offers walks an index (issue 17)', function () 
     let checked = 0;
     for (const [what, args] of tasks) {
       for (const later of [false, true]) {
-        const query = tasksPageQuery(store.db, { ...args, ...(later ? { cursor: cursor([1_700_000_000_000, 'task_x']) } : {}) }, taskListColumns).compile();
+        const query = taskRowsQuery(store.db, store.dialect, { ...args, ...(later ? { cursor: cursor([1_700_000_000_000, 'task_x']) } : {}) }).compile();
         assertIndexOrdered(store, await planOf(store, query), `${what}${later ? ', a later page' : ''}`);
         checked++;
       }

@@ -70,20 +70,21 @@ export interface TaskView {
 
 /**
  * A task as the task list answers it: the view, with the checklist ticks, the content and the evidence
- * as the JSON text the store keeps them in. Those columns are only ever written by JSON.stringify of the
- * view's values, so the list answers them as stored instead of parsing every task's content per request.
+ * as the JSON the store keeps them in (read as UTF-8 bytes by the list). Those columns are only ever written
+ * by JSON.stringify of the view's values, so the list answers them as stored instead of parsing every task's
+ * content per request.
  */
-export type TaskListEntry = Omit<TaskView, 'stepsDone' | 'content' | 'evidence'> & {
-  /** JSON text: the ticked checklist steps (1-based). */
-  readonly stepsDone: string;
-  /** JSON text: the TaskContent. */
-  readonly content: string;
-  /** JSON text: the Evidence handed in. */
-  readonly evidence: string;
+export type TaskListEntry<Stored = Buffer> = Omit<TaskView, 'stepsDone' | 'content' | 'evidence'> & {
+  /** JSON (UTF-8 bytes as the list reads them): the ticked checklist steps (1-based). */
+  readonly stepsDone: Stored;
+  /** JSON: the TaskContent. */
+  readonly content: Stored;
+  /** JSON: the Evidence handed in. */
+  readonly evidence: Stored;
 };
 
-/** A task's row as the list reads it: everything but the batch and standing keys and the kept profile. */
-export type TaskListRow = Omit<TaskRow, 'batch_key' | 'open_key' | 'profile'>;
+/** A task's row as the list reads it: everything but the batch and standing keys and the kept profile, the stored JSON as its UTF-8 bytes. */
+export type TaskListRow<Stored = Buffer> = Omit<TaskRow, 'batch_key' | 'open_key' | 'profile' | 'steps_done' | 'content' | 'evidence'> & { steps_done: Stored; content: Stored; evidence: Stored };
 
 /** What a person hands in: text, a file, or their word that it is done. */
 export interface EvidenceInput {
@@ -216,7 +217,7 @@ export class TaskStore {
   }
 
   /** A task's row as the list answers it: the stored JSON kept as text, the title rendered for its sections and `appName`. */
-  private entryOf(row: TaskListRow, sections: TaskItem[], appName: string, now: number): TaskListEntry {
+  private entryOf<Stored>(row: TaskListRow<Stored>, sections: TaskItem[], appName: string, now: number): TaskListEntry<Stored> {
     return {
       id: row.id,
       title: renderTitle({ title: row.title, items: sections, content: { appName } }),
@@ -565,7 +566,7 @@ export class TaskStore {
       .execute());
     // The single view parses what the list answers as stored (the same properties, in the same order).
     const content = JSON.parse(row.content) as TaskContent;
-    const entry = this.entryOf(row, items, content.appName, this.now());
+    const entry = this.entryOf<string>(row, items, content.appName, this.now());
     return { ...entry, stepsDone: JSON.parse(entry.stepsDone) as number[], content, evidence: JSON.parse(entry.evidence) as Evidence[] };
   }
 }
