@@ -640,4 +640,24 @@ export const migrations: readonly Migration[] = [
       DROP INDEX runs_due;
     `,
   },
+  {
+    version: 16,
+    name: 'the task list in the shape it is answered: the name of the task\'s app beside it, the findings in the order they are paged',
+    sql: `
+      -- The list renders each title from the task's row and items ({app} is the app's name), so it needs no
+      -- task's content parsed: the content, checklist ticks and evidence are answered as stored.
+      ALTER TABLE tasks ADD COLUMN app_name TEXT NOT NULL DEFAULT '';
+      UPDATE tasks SET app_name = coalesce(json_extract(content, '$.appName'), '');
+      -- The findings of one reconciliation are paged by kind, person and detail: an index in that order, so a
+      -- page walks it instead of sorting every finding of the reconciliation (it covers reconcile_findings_of).
+      CREATE INDEX reconcile_findings_page ON reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at);
+      DROP INDEX reconcile_findings_of;
+    `,
+    postgres: `
+      ALTER TABLE tasks ADD COLUMN app_name TEXT NOT NULL DEFAULT '';
+      UPDATE tasks SET app_name = coalesce(content::json ->> 'appName', '');
+      CREATE INDEX reconcile_findings_page ON reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at);
+      DROP INDEX reconcile_findings_of;
+    `,
+  },
 ];
