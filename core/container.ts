@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { Container, type ContainerModule } from '#inversify';
 import { connectorModules } from '../connectors/modules.js';
-import type { BrowserHostOptions } from './channels/browser/browser-host.js';
+import type { BrowserHost, BrowserHostOptions } from './channels/browser/browser-host.js';
 import type { TaskStore } from './channels/human/task-store.js';
 import { DocsGenerator, MarkdownDocsGenerator } from './docs/generator.js';
 import { InvalidInputError } from './errors.js';
@@ -120,6 +120,8 @@ export interface Runtime<E extends StoreRunEngine = StoreRunEngine> {
    * job in its DbosRole). Returns false on the embedded engine, whose caller runs it in its own loop.
    */
   schedule(job: 'leavers', everySeconds: number, run: () => Promise<unknown>): Promise<boolean>;
+  /** The process's browser (launched on first use): the worker bounds its contexts (--concurrency). */
+  readonly browser: BrowserHost;
   /** Stops DBOS (if it runs here: runs executing here get up to shutdownWaitMs to finish), then closes the worker's browser (if one was launched) and the store. */
   close(): Promise<void>;
 }
@@ -255,7 +257,7 @@ export function createServices(options: ContainerOptions = {}): Services {
         if (!sqlite) throw new Error(`${store.location}: this code reads the embedded SQLite store only`);
         return sqlite;
       },
-      reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, schedule, close };
+      reconciliations: child.get(ReconcileHistory), leavers: child.get(LeaverFeed), evidenceDir, browser, schedule, close };
   };
 
   return {

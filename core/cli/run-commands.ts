@@ -276,11 +276,18 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .option('--idp-interval <seconds>', 'how often to read the leavers', '60')
     .option('--profile <file>', 'tenant profile for --watch-idp and --recipe-check-every (default: the embedded demo tenant)')
     .option('--recipe-check-every <duration>', "also run the browser apps' read-only recipes as a canary this often, e.g. 6h (as patchbay recipe check does)")
-    .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string; recipeCheckEvery?: string }) => {
+    .option('--concurrency <n>', 'browser jobs this worker runs at once, each in its own browser context (default: from the cores and the free memory, said at start)')
+    .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string; recipeCheckEvery?: string; concurrency?: string }) => {
+      if (options.concurrency !== undefined && !/^[1-9]\d{0,2}$/.test(options.concurrency))
+        throw new InvalidInputError({ file: 'command line', pointer: '/concurrency' }, `--concurrency must be a whole number of browser jobs from 1 to 999 (got ${options.concurrency})`);
       const onDbos = cli.engine() === 'dbos';
       if (onDbos) await schedulable([['--interval', options.interval], ...(options.watchIdp ? [['--idp-interval', options.idpInterval] as const] : [])]);
-      // On DBOS the worker executes runs off the shared queue, and the periodic work as scheduled jobs (once across workers).
-      const runtime = await cli.runtime(onDbos ? { execute: true, maintenanceEverySeconds: Number(options.interval), leavers: options.watchIdp === true } : undefined);
+      const { defaultBrowserContexts } = await import('../channels/browser/browser-host.js');
+      const machine = defaultBrowserContexts();
+      const concurrency = options.concurrency !== undefined ? Number(options.concurrency) : machine.contexts;
+      // On DBOS the worker executes runs off the shared queue (as many at once as it has browser contexts), and the periodic work as scheduled jobs (once across workers).
+      const runtime = await cli.runtime(onDbos ? { execute: true, concurrency, maintenanceEverySeconds: Number(options.interval), leavers: options.watchIdp === true } : undefined);
+      runtime.browser.contexts = concurrency;
       const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
       const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;
       const readLeavers = async () => {
@@ -298,6 +305,9 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const { isStoreUnavailable, describeDatabaseError } = await import('../store/sql.js');
       const engineSaid = onDbos ? ' with the dbos engine (runs from the shared queue; escalations, notifications and takeovers once across workers)' : '';
       process.stderr.write(`patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C stops it after the pass in progress\n`);
+      process.stderr.write(
+        `patchbay worker: up to ${concurrency} browser job${concurrency === 1 ? '' : 's'} at a time, each in its own context (${options.concurrency !== undefined ? '--concurrency' : `from ${machine.cores} cores and ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free memory; --concurrency sets it`})\n`,
+      );
       let down: string | undefined;
       do {
         try {
@@ -309,7 +319,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
             lastCanary = Date.now();
             for (const line of await canaryPass(cli, loaded.profile, loaded.file)) process.stderr.write(`${line}\n`);
           }
-          await runtime.runs.settle();
+          await runtime.runs.settle({ concurrency });
           if (down) process.stderr.write('patchbay worker: the store answers again\n');
           down = undefined;
         } catch (error) {

@@ -1,12 +1,13 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { inject, injectable } from '#inversify';
 import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
-import type { Selectable } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import { type Sql, StoreDatabase } from '../store/sql.js';
-import type { RunsTable } from '../store/tables.js';
+import type { RunsTable, Tables } from '../store/tables.js';
 import { newId } from './ids.js';
 import {
   type NewRun,
@@ -62,6 +63,13 @@ type RunRow = Selectable<RunsTable>;
 
 const openStatuses: RunStatus[] = ['running', 'waiting'];
 
+/**
+ * `status IN ('running', 'waiting')` with the statuses written as literals: a database uses the partial
+ * indexes of open runs (runs_open_key) only when it can see that the query's condition implies the index's,
+ * which it cannot for bound parameters (SQLite walked every open run by status instead, on every start).
+ */
+const openStatusIn = (eb: ExpressionBuilder<Tables, 'runs'>) => eb('status', 'in', openStatuses.map((s) => sql.lit(s)));
+
 /** Another process started and closed the same run between our look and our insert: asking again is safe. */
 export class RunRaceError extends PatchbayError {
   readonly code = 'run-race';
@@ -99,6 +107,14 @@ export class EmbeddedRunEngine implements RunEngine {
   private readonly held = new Map<string, string>();
   /** The drive in progress: drives of one engine take turns. */
   private driving: Promise<void> = Promise.resolve();
+  /**
+   * Runs driven side by side (drive's `concurrency`) take turns for everything they do inside a
+   * transaction, as SQLite's one connection makes them do anyway: on PostgreSQL, two slices of one
+   * process holding the audit chain's lock and a shared row each could otherwise wait on each other.
+   * A slice gives up its turn for its external steps only (see `outside`). The lane's turn is here.
+   */
+  private readonly lanes = new AsyncLocalStorage<{ release: () => void }>();
+  private turns: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -163,6 +179,19 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   /**
+   * The run a start returns instead of a new one: the run with the same idempotency key, or the open run
+   * of the same tenant, playbook, app and person (`openKey`). Two unique indexes, one step down each
+   * (test/engine/timers.test.ts checks the plan): a start costs the same whatever the number of open runs.
+   */
+  earlierRunQuery(idempotencyKey: string, openKey: string) {
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where((eb) => eb.or([eb('idempotency_key', '=', idempotencyKey), eb.and([eb('open_key', '=', openKey), openStatusIn(eb)])]))
+      .limit(1);
+  }
+
+  /**
    * Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person.
    * Two processes starting the same run at once (two servers on PostgreSQL): the insert does nothing
    * on either unique key (the idempotency key, the open run of a person), waits for the other's
@@ -170,13 +199,7 @@ export class EmbeddedRunEngine implements RunEngine {
    */
   private async record(run: NewRun, holder: string | null): Promise<{ result: StartResult }> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
-    const existing = () =>
-      this.db
-        .selectFrom('runs')
-        .selectAll()
-        .where((eb) => eb.or([eb('idempotency_key', '=', run.idempotencyKey), eb.and([eb('open_key', '=', openKey), eb('status', 'in', openStatuses)])]))
-        .limit(1)
-        .executeTakeFirst();
+    const existing = () => this.earlierRunQuery(run.idempotencyKey, openKey).executeTakeFirst();
     const found = await existing();
     if (found) return { result: { run: toRunRecord(found), created: false } };
     const now = this.clock.now();
@@ -263,38 +286,68 @@ export class EmbeddedRunEngine implements RunEngine {
    * claims a run only when no other holder has it, and a run held by another driver of this process
    * is never claimed, even when its lease has run out.
    */
-  async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
-    return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY));
+  async drive(options: { maxSlices?: number; concurrency?: number } = {}): Promise<{ slices: number }> {
+    return this.asDriver((holder) => this.driveAs(holder, options.maxSlices ?? Number.POSITIVE_INFINITY, options.concurrency ?? 1));
   }
 
-  private async driveAs(holder: string, max: number): Promise<{ slices: number }> {
+  /**
+   * Executes the due runs `concurrency` at a time (the worker's --concurrency; 1 everywhere else).
+   * Each run's slice is its own transaction as always; the transactions take turns on the store, so
+   * what runs side by side is what a slice does outside any (its external steps: a browser job, a call).
+   */
+  private async driveAs(holder: string, max: number, concurrency = 1): Promise<{ slices: number }> {
     let slices = 0;
     const skipped = new Set<string>();
     while (slices < max) {
       const now = this.clock.now();
-      const due = (await this.db
-        .selectFrom('runs')
-        .selectAll()
-        .where('status', 'in', openStatuses)
-        .where('wake_at', 'is not', null)
-        .where('wake_at', '<=', now)
-        .orderBy('wake_at')
-        .orderBy('id')
-        .limit(100)
-        .execute()).filter((row) => !skipped.has(row.id));
+      const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status));
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
       if (claimable.length === 0) break;
-      for (const row of claimable) {
-        if (slices >= max) break;
-        await this.transaction(async () => {
+      let next = 0;
+      const lanes = Math.max(1, Math.min(concurrency, claimable.length));
+      const sliceOf = (row: RunRow) =>
+        this.transaction(async () => {
           if (!(await this.claim(row.id, holder, row.lease_owner))) return;
           slices++;
           await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
         });
-      }
+      const lane = async () => {
+        while (next < claimable.length && slices < max) {
+          const row = claimable[next++]!;
+          if (lanes === 1) {
+            await sliceOf(row);
+            continue;
+          }
+          const turn = { release: await this.turn() };
+          try {
+            await this.lanes.run(turn, () => sliceOf(row));
+          } finally {
+            turn.release();
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: lanes }, lane));
     }
     return { slices };
+  }
+
+  /**
+   * The engine's timer reads, compiled for the store's dialect: the runs due at `now` (ms), earliest first,
+   * 100 at a time, and the next wake time of any run. Only open runs have a wake time, so both are ranges
+   * of the partial index of run timers (migration 15): O(log n) in waiting runs, no sort
+   * (test/engine/timers.test.ts checks the plan on both databases).
+   */
+  timerQueries(now: number) {
+    return {
+      due: this.db.selectFrom('runs').selectAll().where('wake_at', 'is not', null).where('wake_at', '<=', now).orderBy('wake_at').orderBy('id').limit(100),
+      next: this.db.selectFrom('runs').select('wake_at').where('wake_at', 'is not', null).orderBy('wake_at').limit(1),
+    };
+  }
+
+  /** When the next run is due (ms), or null when no run waits for a time: one index entry read. */
+  async nextWake(): Promise<number | null> {
+    return (await this.timerQueries(this.clock.now()).next.executeTakeFirst())?.wake_at ?? null;
   }
 
   /**
@@ -452,9 +505,30 @@ export class EmbeddedRunEngine implements RunEngine {
     return this.store.transaction(fn);
   }
 
-  /** Commits what is done so far, runs `fn` outside any transaction, then opens a new one. */
+  /**
+   * Commits what is done so far, runs `fn` outside any transaction, then opens a new one. A run
+   * driven side by side with others gives up its turn while `fn` runs (their browser jobs overlap).
+   */
   outside<T>(fn: () => Promise<T>): Promise<T> {
-    return this.store.outside(fn);
+    return this.store.outside(async () => {
+      const turn = this.lanes.getStore();
+      if (!turn) return fn();
+      turn.release();
+      try {
+        return await fn();
+      } finally {
+        turn.release = await this.turn();
+      }
+    });
+  }
+
+  /** Waits for the turn of the runs driven side by side; returns its release. */
+  private async turn(): Promise<() => void> {
+    const previous = this.turns;
+    let release!: () => void;
+    this.turns = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
   }
 
   async journalWrite(runId: string, key: string, value: unknown): Promise<void> {

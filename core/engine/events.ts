@@ -33,27 +33,38 @@ export interface CloudEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** What the outbox needs of a tenant's profile to tell its webhook: no more, so that no event parses a profile. */
+interface Destination {
+  readonly tenant: string;
+  readonly webhook: NonNullable<TenantProfile['notifications']>['webhook'] | undefined;
+}
+
+/** At most this many entries in each cache (runs, profile texts): a bound on memory, not on correctness. */
+const cacheLimit = 10_000;
+
 /**
  * Turns run and task changes into CloudEvents in the outbox, in the transaction that made the
  * change (so an event is sent if and only if the change committed). The tenant's webhook and its
- * signing secret reference come from the run's profile.
+ * signing secret reference come from the run's profile, parsed once per distinct profile text (every
+ * run of a tenant carries the same text) and kept per run as the destination alone.
  */
 @injectable()
 export class EventOutbox {
-  private readonly profiles = new Map<string, TenantProfile | null>();
+  private readonly byRun = new Map<string, Destination | null>();
+  private readonly byProfileText = new Map<string, Destination>();
 
   constructor(@inject(StoreDatabase) private readonly store: StoreDatabase) {}
 
   async record(event: AuditRecord): Promise<void> {
     if (!publishedEvents.has(event.type)) return;
     const runId = event.runId ?? (await this.runOfTask(event.taskId));
-    const profile = runId ? await this.profileOf(runId) : undefined;
-    const webhook = profile?.notifications?.webhook;
-    if (!profile || !webhook) return;
+    const destination = runId ? await this.destinationOf(runId) : undefined;
+    const webhook = destination?.webhook;
+    if (!destination || !webhook) return;
     const body: CloudEvent = {
       specversion: '1.0',
-      id: `${profile.tenant}-${event.seq}`,
-      source: `patchbay/${profile.tenant}`,
+      id: `${destination.tenant}-${event.seq}`,
+      source: `patchbay/${destination.tenant}`,
       type: `dev.patchbay.${event.type}`,
       ...(event.runId || event.taskId ? { subject: event.runId ?? event.taskId! } : {}),
       time: new Date(event.at).toISOString(),
@@ -71,12 +82,23 @@ export class EventOutbox {
     return (await this.store.db.selectFrom('task_items').select('run_id').where('task_id', '=', taskId).limit(1).executeTakeFirst())?.run_id;
   }
 
-  private async profileOf(runId: string): Promise<TenantProfile | undefined> {
-    if (!this.profiles.has(runId)) {
+  private async destinationOf(runId: string): Promise<Destination | undefined> {
+    if (!this.byRun.has(runId)) {
       const row = await this.store.db.selectFrom('runs').select('profile').where('id', '=', runId).executeTakeFirst();
-      if (this.profiles.size > 10_000) this.profiles.clear();
-      this.profiles.set(runId, row ? (JSON.parse(row.profile) as TenantProfile) : null);
+      if (this.byRun.size >= cacheLimit) this.byRun.clear();
+      this.byRun.set(runId, row ? this.destinationIn(row.profile) : null);
     }
-    return this.profiles.get(runId) ?? undefined;
+    return this.byRun.get(runId) ?? undefined;
+  }
+
+  private destinationIn(profileText: string): Destination {
+    let destination = this.byProfileText.get(profileText);
+    if (!destination) {
+      const profile = JSON.parse(profileText) as TenantProfile;
+      destination = { tenant: profile.tenant, webhook: profile.notifications?.webhook };
+      if (this.byProfileText.size >= cacheLimit) this.byProfileText.clear();
+      this.byProfileText.set(profileText, destination);
+    }
+    return destination;
   }
 }

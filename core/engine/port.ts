@@ -94,8 +94,11 @@ export interface RunEngine {
   list(filter?: { status?: RunStatus; batchId?: string; limit?: number }): Promise<RunRecord[]>;
   /** @throws NotFoundError */
   cancel(runId: string, reason: string, actor: string): Promise<RunRecord>;
-  /** Advances every run that has work due now; returns how many slices ran. */
-  drive(options?: { maxSlices?: number }): Promise<{ slices: number }>;
+  /**
+   * Advances every run that has work due now; returns how many slices ran. `concurrency` (default 1):
+   * how many runs one call may execute side by side (an engine that schedules runs itself may ignore it).
+   */
+  drive(options?: { maxSlices?: number; concurrency?: number }): Promise<{ slices: number }>;
 }
 
 /**

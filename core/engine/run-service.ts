@@ -12,6 +12,7 @@ import { withRequester } from './requester.js';
 import { Outbox } from './outbox.js';
 import { type NewRun, type RunRecord, type StartResult, StoreRunEngine } from './port.js';
 import { type StepRecord, StepLog } from './step-log.js';
+import { GroupCommit } from '../store/group-commit.js';
 
 /** A request as it arrived, with where it came from for error messages ("command line", "people.csv:3"). */
 export interface IncomingRequest {
@@ -33,6 +34,13 @@ export interface Timeline {
  */
 @injectable()
 export class RunService {
+  /**
+   * Where single requests that only record (`drive: false`: the server's starts and task actions)
+   * commit: concurrent ones share a transaction, each answered after its commit (core/store/group-commit.ts).
+   * Replaceable, for a benchmark that compares with one commit per request.
+   */
+  groupCommit: GroupCommit;
+
   constructor(
     @inject(StoreRunEngine) readonly engine: StoreRunEngine,
     @inject(TaskStore) readonly tasks: TaskStore,
@@ -40,7 +48,9 @@ export class RunService {
     @inject(Outbox) private readonly outbox: Outbox,
     @inject(LifecyclePlanner) private readonly planner: LifecyclePlanner,
     @inject(Clock) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.groupCommit = new GroupCommit(engine.store);
+  }
 
   /**
    * Validates and plans every request before starting any, so that one bad row starts nothing.
@@ -62,7 +72,10 @@ export class RunService {
       const key = valid.idempotencyKey ?? (options.idempotencyKey ? `${options.idempotencyKey}${incoming.length > 1 ? `:${valid.subject.email.toLowerCase()}` : ''}` : newId('request', this.clock.now()));
       return { idempotencyKey: key, request: valid, plan, profile: profile.profile, ...(batchId ? { batchId } : {}) };
     });
-    if (options.drive === false) return this.engine.start(runs, { drive: false });
+    if (options.drive === false) {
+      // A single request shares a commit with those arriving with it; a batch commits in slices of its own.
+      return runs.length === 1 ? this.groupCommit.run(() => this.engine.start(runs, { drive: false })) : this.engine.start(runs, { drive: false });
+    }
     const results = await this.engine.start(runs);
     const moved = await this.settle();
     return moved ? Promise.all(results.map(async (r) => ({ ...r, run: await this.engine.get(r.run.id) }))) : results;
@@ -70,14 +83,15 @@ export class RunService {
 
   /**
    * Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns
-   * whether anything moved. An engine that schedules the periodic work itself (DBOS: once across
-   * every process) is only asked to drive.
+   * whether anything moved. `concurrency` (the worker's --concurrency, default 1) runs that many due
+   * runs side by side, so that their browser jobs overlap. An engine that schedules the periodic work
+   * itself (DBOS: once across every process) is only asked to drive.
    */
-  async settle(): Promise<boolean> {
-    if (this.engine.schedulesMaintenance) return (await this.engine.drive()).slices > 0;
-    const first = await this.engine.drive();
+  async settle(options: { concurrency?: number } = {}): Promise<boolean> {
+    if (this.engine.schedulesMaintenance) return (await this.engine.drive(options)).slices > 0;
+    const first = await this.engine.drive(options);
     const escalated = await this.tasks.escalateOverdue();
-    const second = await this.engine.drive();
+    const second = await this.engine.drive(options);
     const sent = await this.outbox.deliver();
     return first.slices + second.slices + escalated.length + sent.delivered + sent.failed > 0;
   }
@@ -123,7 +137,7 @@ export class RunService {
 
   /** One commit for a change and the steps it unblocks, then the usual catching up; or only the change. */
   private async withRunsMovingOn<T>(change: () => Promise<T>, options: { drive?: boolean }): Promise<T> {
-    if (options.drive === false) return change();
+    if (options.drive === false) return this.groupCommit.run(change);
     const result = await this.engine.changeAndDrive(change);
     await this.settle();
     return result;

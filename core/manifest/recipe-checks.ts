@@ -67,6 +67,13 @@ export function checkRecipe(recipe: BrowserRecipe): RecipeProblem[] {
     }
     if (step.scope?.nth !== undefined && step.scope.firstVisible) problems.push({ pointer: `/steps/${i}/scope`, reason: 'nth and firstVisible each pick one match: give one of them' });
   });
+  recipe.steps.forEach((step, i) => {
+    if (step.fullPage !== undefined && step.action !== 'screenshot') problems.push({ pointer: `/steps/${i}/fullPage`, reason: 'fullPage is for screenshot steps' });
+    if (step.fullPage && step.selector !== undefined) problems.push({ pointer: `/steps/${i}/fullPage`, reason: 'a screenshot is of the whole page or of the element its selector names: give one of them' });
+  });
+  if (recipe.session && recipe.steps[recipe.session.signInSteps]?.action !== 'goto') {
+    problems.push({ pointer: '/session/signInSteps', reason: `the step after the ${recipe.session.signInSteps} sign-in steps must be a goto (a reused session starts there, on a blank page)` });
+  }
   if (recipe.reads && !extracted.has(recipe.reads.records)) {
     problems.push({ pointer: '/reads/records', reason: `no extract step reads into '${recipe.reads.records}'` });
   }

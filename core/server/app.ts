@@ -30,7 +30,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
-import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, query, pageOfRuns, pageOfTasks, taskVisible, visibleQueues, visibleTasks } from './listing.js';
+import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
@@ -263,11 +263,16 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       return reply.code(503).send({ status: 'not ready', reason: 'the store does not answer' });
     }
   });
-  app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>('/api/v1/runs', { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs } }, async (req, reply) => {
-    const { items, next } = await pageOfRuns(runtime.store.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
-    linkNext(reply, req, next);
-    return (await Promise.all(await Promise.all(items.map((id) => runtime.engine.get(id))))).map(runSummary);
-  });
+  app.get<{ Querystring: { status?: string; limit?: number; cursor?: string } }>(
+    '/api/v1/runs',
+    { config: { access: tokenRoute('runs:read') }, schema: { querystring: listQueries.runs, response: { 200: { type: 'array', items: runSummarySchema } } } },
+    async (req, reply) => {
+      // One query: the page's rows are the summaries.
+      const { items, next } = await pageOfRunRows(runtime.store.db, { ...(req.query.status ? { status: req.query.status } : {}), limit: req.query.limit ?? defaultPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
+      linkNext(reply, req, next);
+      return items;
+    },
+  );
   app.post('/api/v1/runs', { config: { access: tokenRoute('runs:write') } }, async (req, reply) => {
     const who = principalOf(req);
     const key = req.headers['idempotency-key'];
@@ -284,10 +289,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   app.get<{ Params: { id: string } }>('/api/v1/runs/:id', { config: { access: tokenRoute('runs:read') }, schema: { params: idParam } }, async (req) => await runtime.runs.timeline(req.params.id));
   app.get<{ Querystring: { queue?: string; status?: string; mine?: string; limit?: number; cursor?: string } }>(
     '/api/v1/tasks',
-    { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks } },
+    { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks, response: { 200: taskListSchema } } },
     async (req, reply) => {
       const who = principalOf(req);
-      const { items, next } = await pageOfTasks(runtime.store.db, {
+      // Two queries: the page's task rows, then all their checklist sections; the stored JSON is answered as kept.
+      const { items, next } = await pageOfTaskRows(runtime.store.db, runtime.store.dialect, {
         status: req.query.status ?? 'open',
         ...(req.query.queue ? { queue: req.query.queue } : {}),
         queues: seen(who),
@@ -297,7 +303,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
         ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
       });
       linkNext(reply, req, next);
-      return await runtime.tasks.getMany(items);
+      const compile = (schema: object) => reply.compileSerializationSchema(schema as Record<string, unknown>, '200') as (value: unknown) => string;
+      return reply.type('application/json; charset=utf-8').send(taskListBody(compile, await runtime.tasks.listEntries(items)));
     },
   );
   app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => await runtime.tasks.get(req.params.id));
@@ -683,9 +690,10 @@ function apiPath(url: string): boolean {
 export async function act(runtime: Runtime, taskId: string, action: TaskAction, actor: string) {
   switch (action.action) {
     case 'complete':
-      return runtime.tasks.complete(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) });
+      // Through the run service without driving (the server's loop drives): concurrent completions share a commit.
+      return runtime.runs.completeTask(taskId, { by: actor, evidence: action.evidence, ...(action.alreadyDone ? { alreadyDone: true } : {}), ...(action.person ? { person: action.person } : {}) }, { drive: false });
     case 'fail':
-      return runtime.tasks.fail(taskId, { by: actor, reason: action.reason, ...(action.person ? { person: action.person } : {}) });
+      return runtime.runs.failTask(taskId, { by: actor, reason: action.reason, ...(action.person ? { person: action.person } : {}) }, { drive: false });
     case 'retry-robot':
       return runtime.tasks.handBack(taskId, { by: actor, ...(action.note ? { note: action.note } : {}) });
     case 'reassign':

@@ -1,11 +1,12 @@
 import { InvalidInputError } from '../errors.js';
 import type { AuditReport } from '../reconcile/audit.js';
 import type { StoredFinding } from '../reconcile/history.js';
-import type { Expression, SqlBool } from 'kysely';
+import { type Expression, type SqlBool, sql } from 'kysely';
 import type { Sql } from '../store/sql.js';
 import type { RunsTable, TasksTable } from '../store/tables.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { Principal } from './access.js';
+import type { TaskListEntry, TaskListRow } from '../channels/human/task-store.js';
 
 /** The largest page any list answers, and the page when none is asked for. */
 export const maxPageSize = 200;
@@ -56,16 +57,32 @@ export function visibleQueues(who: Principal, profile: TenantProfile): readonly 
   return (profile.queues ?? []).filter((q) => q.members.some((m) => m.toLowerCase() === me)).map((q) => q.id);
 }
 
+/** What a task list selects: who may see which tasks, in which status, from where (a cursor of the previous page). */
+export interface TaskListArgs {
+  readonly status: string;
+  readonly queue?: string;
+  readonly queues: readonly string[] | null;
+  readonly actor: string;
+  readonly mine?: { readonly queues: readonly string[] };
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+/** The columns of a task the list answers from as they are: the row without the batch and standing keys, the profile, or its stored JSON. */
+const taskListColumns = ['id', 'title', 'tenant', 'app', 'app_name', 'runbook', 'queue', 'assignee', 'status', 'due_at', 'escalations', 'created_at', 'closed_at', 'closed_by'] as const satisfies readonly (keyof TaskListRow)[];
+
 /**
- * Tasks by due time, a page at a time (keyset paging on due time and id), limited to `queues`
- * (null: all) or assigned to `actor`, and, for `mine`, to those assigned to `actor` or unassigned
- * in the actor's queues.
+ * The query of one page of tasks by due time (keyset paging on due time and id), limited to `queues`
+ * (null: all) or assigned to `actor`, and, for `mine`, to those assigned to `actor` or unassigned in the
+ * actor's queues. Only the conditions given are written, so that each shape walks one of migration 12's
+ * indexes in order (test/server/list-plans.test.ts reads the plans). Selects `columns` and one row more
+ * than the page, to tell whether there is a next page.
  */
-export async function pageOfTasks(db: Sql, args: { status: string; queue?: string; queues: readonly string[] | null; actor: string; mine?: { queues: readonly string[] }; limit: number; cursor?: string }): Promise<Page<string>> {
+export function tasksPageQuery<C extends keyof TasksTable & string>(db: Sql, args: TaskListArgs, columns: readonly C[]) {
   const after = decodeCursor(args.cursor, isKey);
-  const rows = await db
+  return db
     .selectFrom('tasks')
-    .select(['id', 'due_at'])
+    .select([...columns])
     .where((eb) => {
       const where: Expression<SqlBool>[] = [];
       if (args.status !== 'all') where.push(eb('status', '=', args.status as TasksTable['status']));
@@ -78,19 +95,64 @@ export async function pageOfTasks(db: Sql, args: { status: string; queue?: strin
     })
     .orderBy('due_at')
     .orderBy('id')
-    .limit(args.limit + 1)
-    .execute();
-  const items = rows.slice(0, args.limit);
-  const last = items.at(-1);
-  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.due_at, last.id]) : null };
+    .limit(args.limit + 1);
 }
 
-/** Runs newest first, a page at a time (keyset paging on creation time and id). */
-export async function pageOfRuns(db: Sql, args: { status?: string; limit: number; cursor?: string }): Promise<Page<string>> {
+/**
+ * The task list's query (tasksPageQuery): the columns it answers, and the stored JSON columns as their UTF-8
+ * bytes, so that they go into the response as kept, never decoded to a string and encoded again. The one
+ * place the dialects differ here: SQLite casts the text to a BLOB (the same bytes); PostgreSQL converts it to
+ * bytea (a plain cast would read backslashes as escapes).
+ */
+export function taskRowsQuery(db: Sql, dialect: 'sqlite' | 'postgres', args: TaskListArgs) {
+  const bytes = (column: 'steps_done' | 'content' | 'evidence') =>
+    dialect === 'sqlite' ? sql<Buffer>`CAST(${sql.ref(column)} AS BLOB)`.as(column) : sql<Buffer>`convert_to(${sql.ref(column)}, 'UTF8')`.as(column);
+  return tasksPageQuery(db, args, taskListColumns).select([bytes('steps_done'), bytes('content'), bytes('evidence')]);
+}
+
+/** One page of tasks (taskRowsQuery) as the rows the list answers from, in one query, and the cursor of the next page. */
+export async function pageOfTaskRows(db: Sql, dialect: 'sqlite' | 'postgres', args: TaskListArgs): Promise<Page<TaskListRow>> {
+  return cut(await taskRowsQuery(db, dialect, args).execute(), args.limit, (r) => [r.due_at, r.id]);
+}
+
+/** One page of tasks (tasksPageQuery) as their ids, for the pages that render full task views. */
+export async function pageOfTasks(db: Sql, args: TaskListArgs): Promise<Page<string>> {
+  const page = cut(await tasksPageQuery(db, args, ['id', 'due_at'] as const).execute(), args.limit, (r) => [r.due_at, r.id]);
+  return { items: page.items.map((r) => r.id), next: page.next };
+}
+
+/** The first `limit` rows of `limit + 1` read, and the cursor after the last of them when there were more. */
+function cut<T>(rows: readonly T[], limit: number, key: (row: T) => [number, string]): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > limit && last ? encode(key(last)) : null };
+}
+
+/**
+ * A run as the runs list answers it (RunSummary in the OpenAPI document): the route's response schema,
+ * so fastify's serializer writes these properties and no others.
+ */
+export const runSummarySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    playbook: { type: 'string' },
+    app: { type: 'string' },
+    subject: { type: 'string' },
+    status: { type: 'string' },
+    outcome: { type: ['string', 'null'] },
+    waitingFor: { type: ['string', 'null'] },
+    createdAt: { type: 'integer' },
+  },
+  required: ['id', 'playbook', 'app', 'subject', 'status'],
+} as const;
+
+/** The query of one page of runs, newest first (keyset paging on creation time and id), one row more than the page, in RunSummary's shape. */
+export function runsPageQuery(db: Sql, args: { status?: string; limit: number; cursor?: string }) {
   const before = decodeCursor(args.cursor, isKey);
-  const rows = await db
+  return db
     .selectFrom('runs')
-    .select(['id', 'created_at'])
+    .select(['id', 'playbook', 'app', 'subject', 'status', 'outcome', 'waiting_for as waitingFor', 'created_at as createdAt'])
     .where((eb) => {
       const where: Expression<SqlBool>[] = [];
       if (args.status) where.push(eb('status', '=', args.status as RunsTable['status']));
@@ -99,11 +161,21 @@ export async function pageOfRuns(db: Sql, args: { status?: string; limit: number
     })
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(args.limit + 1)
-    .execute();
-  const items = rows.slice(0, args.limit);
-  const last = items.at(-1);
-  return { items: items.map((r) => r.id), next: rows.length > args.limit && last ? encode([last.created_at, last.id]) : null };
+    .limit(args.limit + 1);
+}
+
+/** One run of the runs list (RunSummary). */
+export type RunSummaryRow = Awaited<ReturnType<ReturnType<typeof runsPageQuery>['execute']>>[number];
+
+/** Runs newest first, a page at a time, as RunSummary rows read in one query, and the cursor of the next page. */
+export async function pageOfRunRows(db: Sql, args: { status?: string; limit: number; cursor?: string }): Promise<Page<RunSummaryRow>> {
+  return cut(await runsPageQuery(db, args).execute(), args.limit, (r) => [r.createdAt, r.id]);
+}
+
+/** Runs newest first, a page at a time, as their ids. */
+export async function pageOfRuns(db: Sql, args: { status?: string; limit: number; cursor?: string }): Promise<Page<string>> {
+  const page = await pageOfRunRows(db, args);
+  return { items: page.items.map((r) => r.id), next: page.next };
 }
 
 const canSee = (row: { queue: string; assignee: string | null }, queues: readonly string[] | null, actor: string) =>
@@ -192,7 +264,8 @@ export async function firstFindings(db: Sql, reconciliationId: number, limit: nu
   return rows.map((r) => ({ kind: r.kind as StoredFinding['kind'], person: r.person, detail: r.detail, firstSeenAt: r.first_seen_at }));
 }
 
-const findingsOf = (db: Sql, reconciliationId: number) =>
+/** The query of one reconciliation's findings in the order they are paged (migration 16's index walks it). */
+export const findingsOf = (db: Sql, reconciliationId: number) =>
   db
     .selectFrom('reconcile_findings')
     .select(['kind', 'person', 'detail', 'first_seen_at'])
@@ -201,3 +274,82 @@ const findingsOf = (db: Sql, reconciliationId: number) =>
     .orderBy('person')
     .orderBy('detail')
     .orderBy('first_seen_at');
+
+/** A checklist section of a task (TaskItem): one person of the batch. */
+const taskItemSchema = {
+  type: 'object',
+  properties: {
+    runId: { type: 'string' },
+    stepId: { type: 'string' },
+    email: { type: 'string' },
+    status: { type: 'string', enum: ['open', 'done', 'already-done', 'failed', 'cancelled'] },
+    closedBy: { type: ['string', 'null'] },
+  },
+  required: ['runId', 'stepId', 'email', 'status', 'closedBy'],
+} as const;
+
+/**
+ * A task as the API answers it (TaskView, core/channels/human/task-store.ts): the list's response schema
+ * and the OpenAPI document's TaskView. Times are milliseconds since the epoch; `title` is rendered for the
+ * people in the task; `content` is what a person sees (the runbook of schemas/runbook.schema.json, the app,
+ * the step, the plan's reason and watch-outs, what the machines tried first).
+ */
+export const taskViewSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    title: { type: 'string' },
+    tenant: { type: 'string' },
+    app: { type: 'string' },
+    runbook: { type: 'string' },
+    queue: { type: 'string' },
+    assignee: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['open', 'completed', 'failed', 'cancelled'] },
+    dueAt: { type: 'integer' },
+    overdue: { type: 'boolean' },
+    escalations: { type: 'integer' },
+    createdAt: { type: 'integer' },
+    closedAt: { type: ['integer', 'null'] },
+    closedBy: { type: ['string', 'null'] },
+    stepsDone: { type: 'array', items: { type: 'integer' }, description: 'The checklist steps ticked, 1-based.' },
+    content: { type: 'object', additionalProperties: true, required: ['runbook', 'appName', 'system', 'stepTitle', 'reason', 'watchOutFor'], description: 'What a person sees: the runbook, the app, the step, the reason and what to watch out for.' },
+    items: { type: 'array', items: taskItemSchema, description: 'One checklist section per person of the batch, by email.' },
+    evidence: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'The evidence handed in.' },
+  },
+  required: ['id', 'title', 'tenant', 'app', 'runbook', 'queue', 'assignee', 'status', 'dueAt', 'overdue', 'escalations', 'createdAt', 'closedAt', 'closedBy', 'stepsDone', 'content', 'items', 'evidence'],
+} as const;
+
+/** The task list's response: the tasks of the page, by due time. */
+export const taskListSchema = { type: 'array', items: taskViewSchema } as const;
+
+/** The properties of a TaskListEntry answered as the store keeps them (JSON text), in the view's order with items between. */
+const stored = ['stepsDone', 'content', 'evidence'] as const;
+/** The entry's other properties, serialised by fastify from taskViewSchema (the same declaration, so they cannot drift). */
+const headSchema = {
+  type: 'object',
+  properties: Object.fromEntries(Object.entries(taskViewSchema.properties).filter(([k]) => !(stored as readonly string[]).includes(k) && k !== 'items')),
+  required: taskViewSchema.required.filter((k) => !(stored as readonly string[]).includes(k) && k !== 'items'),
+};
+const sectionsSchema = taskViewSchema.properties.items;
+
+const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+const [stepsDoneKey, contentKey, evidenceKey] = [',"stepsDone":', ',"content":', ',"evidence":'].map(bytesOf) as [Buffer, Buffer, Buffer];
+
+/**
+ * The task list's JSON body, as bytes: each entry's fields serialised by `compile` (fastify's serializer
+ * compiler, fast-json-stringify, from taskViewSchema) with its stored JSON columns written in as the bytes
+ * kept, so that no task's content is decoded, parsed or stringified. The bytes are those of JSON.stringify
+ * of each task's view (test/server/task-list.test.ts compares them).
+ */
+export function taskListBody(compile: (schema: object) => (value: unknown) => string, tasks: readonly TaskListEntry[]): Buffer {
+  const head = compile(headSchema);
+  const sections = compile(sectionsSchema);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    parts.push(bytesOf(`${i ? ',' : '['}${head(t).slice(0, -1)}`), stepsDoneKey, t.stepsDone, contentKey, t.content, bytesOf(`,"items":${sections(t.items)}`), evidenceKey, t.evidence, closeBrace);
+  }
+  parts.push(tasks.length ? closeBracket : emptyList);
+  return Buffer.concat(parts);
+}
+const [closeBrace, closeBracket, emptyList] = ['}', ']', '[]'].map(bytesOf) as [Buffer, Buffer, Buffer];

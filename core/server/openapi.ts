@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { schemasDir } from '../paths.js';
-import { listQueries } from './listing.js';
+import { listQueries, runSummarySchema, taskViewSchema } from './listing.js';
 
 type Json = Record<string, unknown>;
 
@@ -77,17 +77,17 @@ export function openApiDocument(version: string): Json {
           summary: "List tasks by due time, a page at a time: those of the token's actor's queues (every queue with tasks:all-queues)",
           ...scoped('tasks:read'),
           parameters: queryOf(listQueries.tasks, { ...paging, mine: "Only tasks assigned to the token's actor, or unassigned in their queues.", status: 'Default: open.' }),
-          responses: { 200: { ...json({ type: 'array', items: { type: 'object' } }, 'The tasks'), headers: next }, 400: error, 401: error, 403: forbidden },
+          responses: { 200: { ...json({ type: 'array', items: ref('TaskView') }, 'The tasks'), headers: next }, 400: error, 401: error, 403: forbidden },
         },
       },
-      '/api/v1/tasks/{id}': { get: { summary: "One task with its checklist (404 for a task outside the token's queues)", ...scoped('tasks:read'), parameters: [id('id')], responses: { 200: json({ type: 'object' }, 'The task'), 401: error, 403: forbidden, 404: error } } },
+      '/api/v1/tasks/{id}': { get: { summary: "One task with its checklist (404 for a task outside the token's queues)", ...scoped('tasks:read'), parameters: [id('id')], responses: { 200: json(ref('TaskView'), 'The task'), 401: error, 403: forbidden, 404: error } } },
       '/api/v1/tasks/{id}/actions': {
         post: {
           summary: "Complete, fail or reassign a task, as the token's actor (who must be a member of the task's queue; nobody approves a run they asked for or that was asked on their behalf)",
           ...scoped('tasks:write'),
           parameters: [id('id')],
           requestBody: { required: true, content: { 'application/json': { schema: ref('TaskAction') } } },
-          responses: { 200: json({ type: 'object' }, 'The task after the action'), 400: error, 401: error, 403: forbidden, 404: error, 409: error },
+          responses: { 200: json(ref('TaskView'), 'The task after the action'), 400: error, 401: error, 403: forbidden, 404: error, 409: error },
         },
       },
       '/api/v1/reconciliation': {
@@ -116,20 +116,9 @@ export function openApiDocument(version: string): Json {
           properties: { error: { type: 'string' }, message: { type: 'string' }, pointer: { type: 'string' } },
           required: ['error', 'message'],
         },
-        RunSummary: {
-          type: 'object',
-          properties: {
-            id: { type: 'string' },
-            playbook: { type: 'string' },
-            app: { type: 'string' },
-            subject: { type: 'string' },
-            status: { type: 'string' },
-            outcome: { type: ['string', 'null'] },
-            waitingFor: { type: ['string', 'null'] },
-            createdAt: { type: 'integer' },
-          },
-          required: ['id', 'playbook', 'app', 'subject', 'status'],
-        },
+        RunSummary: runSummarySchema,
+        // The server's own declaration (the list's response schema), with the runbook named.
+        TaskView: { ...taskViewSchema, properties: { ...taskViewSchema.properties, content: { ...taskViewSchema.properties.content, properties: { runbook: ref('Runbook') } } } },
       },
     },
   };

@@ -625,4 +625,39 @@ export const migrations: readonly Migration[] = [
       CREATE UNIQUE INDEX tasks_open_key ON tasks (open_key) WHERE status = 'open' AND open_key IS NOT NULL;
     `,
   },
+  {
+    version: 15,
+    name: 'run timers ordered by due time: the engine finds the runs due now (and the next one) in one step down an index, whatever the number of waiting runs',
+    sql: `
+      -- A run has a wake time while it is open and due now or at a deadline (a new run, a signal, a retry, a
+      -- task's timeout); closed runs have none. (status, wake_at) ordered by status first, so "due now, earliest
+      -- first" searched each open status and sorted the union in a temporary B-tree on every pass of the loop.
+      CREATE INDEX runs_timers ON runs (wake_at, id) WHERE wake_at IS NOT NULL;
+      DROP INDEX runs_due;
+    `,
+    postgres: `
+      CREATE INDEX runs_timers ON runs (wake_at, id) WHERE wake_at IS NOT NULL;
+      DROP INDEX runs_due;
+    `,
+  },
+  {
+    version: 16,
+    name: 'the task list in the shape it is answered: the name of the task\'s app beside it, the findings in the order they are paged',
+    sql: `
+      -- The list renders each title from the task's row and items ({app} is the app's name), so it needs no
+      -- task's content parsed: the content, checklist ticks and evidence are answered as stored.
+      ALTER TABLE tasks ADD COLUMN app_name TEXT NOT NULL DEFAULT '';
+      UPDATE tasks SET app_name = coalesce(json_extract(content, '$.appName'), '');
+      -- The findings of one reconciliation are paged by kind, person and detail: an index in that order, so a
+      -- page walks it instead of sorting every finding of the reconciliation (it covers reconcile_findings_of).
+      CREATE INDEX reconcile_findings_page ON reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at);
+      DROP INDEX reconcile_findings_of;
+    `,
+    postgres: `
+      ALTER TABLE tasks ADD COLUMN app_name TEXT NOT NULL DEFAULT '';
+      UPDATE tasks SET app_name = coalesce(content::json ->> 'appName', '');
+      CREATE INDEX reconcile_findings_page ON reconcile_findings (reconciliation_id, kind, person, detail, first_seen_at);
+      DROP INDEX reconcile_findings_of;
+    `,
+  },
 ];

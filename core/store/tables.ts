@@ -87,6 +87,8 @@ export interface TasksTable {
   batch_key: string | null;
   tenant: string;
   app: string;
+  /** The app's name as the task's content says it ({app} in titles), beside it so that the list need not parse the content (migration 16). */
+  app_name: Generated<string>;
   runbook: string;
   title: string;
   queue: string;

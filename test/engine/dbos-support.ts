@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DbosRunEngine } from '../../core/engine/dbos-engine.js';
-import type { NewRun, RunRecord } from '../../core/engine/port.js';
+import type { NewRun, RunRecord, Workflow } from '../../core/engine/port.js';
 import type { LifecycleRequest } from '../../core/schema/types/lifecycle-request.js';
 import type { Plan } from '../../core/schema/types/plan.js';
 import type { TenantProfile } from '../../core/schema/types/tenant-profile.js';
@@ -21,6 +21,18 @@ export function offboarding(email: string, idempotencyKey: string, batchId?: str
     ...(batchId ? { batchId } : {}),
   };
 }
+
+/**
+ * The benchmarks' run through the port, the shape of offboarding(): two steps, a wait for the
+ * "handover" signal, a last step (test/bench/dbos.bench.ts's bare DBOS workflow has the same shape).
+ */
+export const offboardingShape: Workflow = async (ctx) => {
+  await ctx.step('revoke-sessions', () => 1);
+  await ctx.step('confirm-handover', () => 2);
+  const signal = await ctx.waitForSignal('handover', 3600_000);
+  await ctx.step('deactivate', () => 3);
+  return { outcome: signal.timedOut ? 'failed' : 'done', summary: 'bench' };
+};
 
 /** Polls until the run is finished (completed, failed or cancelled); throws after `timeoutMs`. */
 export async function finished(engine: DbosRunEngine, runId: string, timeoutMs = 20_000, everyMs = 20): Promise<RunRecord> {

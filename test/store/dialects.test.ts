@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { migrations } from '../../core/store/migrations.js';
 import { latestSchemaVersion, migratePostgres, openStore, redactUrl } from '../../core/store/sql.js';
@@ -51,10 +53,55 @@ describe('the store on two databases', function () {
     for (const [table, columns] of lite) assert.deepEqual(pgsql.get(table), columns, table);
   });
 
+  it('one set of indexes on both: every SQLite index exists on PostgreSQL, with the run timers of migration 15 in place of runs_due', async () => {
+    const url = await freshDatabase();
+    const store = await openStore({ url }, { migrations: 'apply' });
+    const pgIndexes = (await sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'`.execute(store.db)).rows.map((r) => r.name).sort();
+    await store.close();
+    const lite = await openStore({ dataDir: scratchDir() });
+    const liteIndexes = (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'`.execute(lite.db)).rows.map((r) => r.name).sort();
+    await lite.close();
+    assert.ok(liteIndexes.includes('runs_timers') && !liteIndexes.includes('runs_due'), liteIndexes.join(', '));
+    assert.ok(!pgIndexes.includes('runs_due'), pgIndexes.join(', '));
+    assert.deepEqual(liteIndexes.filter((n) => !pgIndexes.includes(n)), [], 'every SQLite index exists on PostgreSQL');
+  });
+
   it('every migration has both dialects, in ascending versions', () => {
     const versions = migrations.map((m) => m.version);
     assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
     for (const m of migrations) assert.ok(m.sql.trim() && m.postgres.trim(), `migration ${m.version}`);
+    assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15, 16]);
+  });
+
+  it("migration 16 fills each existing task's app_name from its content, the same on both, and leaves the findings' order to an index", async () => {
+    const before = migrations.filter((m) => m.version < 16);
+    const sixteen = migrations.find((m) => m.version === 16)!;
+    const content = JSON.stringify({ appName: 'Spendesk "Premium"', runbook: { id: 'r' } });
+    const row = ['task_1', 'acme', 'spendesk', 'r', 'Remove {email} from {app}', 'it-ops', 'open', content, 1, 1];
+    const insert = 'INSERT INTO tasks (id, tenant, app, runbook, title, queue, status, content, due_at, created_at) VALUES ';
+    const lite = new BetterSqlite3(path.join(scratchDir(), 'old.db'));
+    try {
+      for (const m of before) lite.exec(m.sql);
+      lite.prepare(`${insert}(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...row);
+      lite.prepare(`${insert}(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run('task_2', ...row.slice(1, 7), '{}', 1, 1);
+      lite.exec(sixteen.sql);
+      assert.deepEqual(lite.prepare('SELECT id, app_name FROM tasks ORDER BY id').all(), [{ id: 'task_1', app_name: 'Spendesk "Premium"' }, { id: 'task_2', app_name: '' }]);
+      assert.deepEqual(lite.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reconcile_findings'").pluck().all(), ['reconcile_findings_page']);
+    } finally {
+      lite.close();
+    }
+    const client = new pg.Client({ connectionString: await freshDatabase() });
+    await client.connect();
+    try {
+      for (const m of before) await client.query(m.postgres);
+      await client.query(`${insert}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, row);
+      await client.query(`${insert}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, ['task_2', ...row.slice(1, 7), '{}', 1, 1]);
+      await client.query(sixteen.postgres);
+      assert.deepEqual((await client.query('SELECT id, app_name FROM tasks ORDER BY id')).rows, [{ id: 'task_1', app_name: 'Spendesk "Premium"' }, { id: 'task_2', app_name: '' }]);
+      assert.deepEqual((await client.query("SELECT indexname FROM pg_indexes WHERE tablename = 'reconcile_findings'")).rows.map((r) => r.indexname), ['reconcile_findings_page']);
+    } finally {
+      await client.end();
+    }
   });
 
   it('two migrations at once apply each version once; a server refuses an older schema and a newer one with one line', async () => {

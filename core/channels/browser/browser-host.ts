@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { PatchbayError } from '../../errors.js';
 
@@ -15,7 +17,50 @@ export interface BrowserHostOptions {
   readonly executablePath?: string;
   /** Recorded-video-free, headless by default; PATCHBAY_HEADED=1 shows the window for recipe authors. */
   readonly headless?: boolean;
+  /**
+   * How many contexts (browser jobs) may be open at once; a job asking for one more waits for a free
+   * one. Unbounded by default (a command that runs one recipe); the worker sets it from
+   * `--concurrency` or from `defaultBrowserContexts()`.
+   */
+  readonly contexts?: number;
 }
+
+/** What one browser context is reckoned to need (a renderer process and its pages), for `defaultBrowserContexts`. */
+export const memoryPerContext = 200 * 2 ** 20;
+
+/**
+ * How many browser jobs a worker runs at once when not told: two per core (a job waits on the
+ * console most of its time), as many as the free memory holds at `memoryPerContext` each after
+ * keeping 512 MiB for the rest, at least 1 and at most 8. Returns the figure and what it came from.
+ */
+export function defaultBrowserContexts(cores = os.availableParallelism?.() ?? os.cpus().length, freeBytes = os.freemem()): { contexts: number; cores: number; freeBytes: number } {
+  const byMemory = Math.floor((freeBytes - 512 * 2 ** 20) / memoryPerContext);
+  return { contexts: Math.max(1, Math.min(8, cores * 2, byMemory)), cores, freeBytes };
+}
+
+/**
+ * A console session a job may carry into its fresh context: the cookies and storage of the job that
+ * signed in last (Playwright's storage state), kept in this process's memory only, never written or logged.
+ */
+export interface SessionHandle {
+  /** Whether the context was opened with a session kept by an earlier job (the recipe may skip its sign-in). */
+  readonly carried: boolean;
+  /** Keeps the context's cookies and storage for the next job of the same console and robot. */
+  keep(): Promise<void>;
+  /** Forgets the kept session (it expired): the next job signs in. */
+  drop(): void;
+}
+
+/**
+ * The key a session is kept under: the console's origin and a digest of the robot's sign-in values
+ * (the digest only: the values themselves are not kept), so that two robots never share a session.
+ */
+export function sessionKey(consoleUrl: string, signInValues: readonly (string | undefined)[]): string {
+  const digest = createHash('sha256').update(JSON.stringify(signInValues)).digest('hex').slice(0, 16);
+  return `${new URL(consoleUrl).origin}#${digest}`;
+}
+
+type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
 
 /**
  * Flags that keep Chromium from calling home: on a closed network its background connections fail
@@ -35,16 +80,54 @@ const quietFlags = [
 
 /**
  * One browser per worker process, launched on first use and shared; every job gets a fresh context
- * (its own cookies and storage), so one job's sign-in never leaks into another's.
+ * (its own cookies and storage), so nothing of one job leaks into another's except, when the job asks
+ * for it by a session key, the console session the last job of the same console and robot signed in
+ * with. At most `contexts` jobs run at once; the others wait their turn in order.
  */
 export class BrowserHost {
   private launching?: Promise<Browser>;
   private readonly executablePath: string;
   private readonly headless: boolean;
+  private limit: number;
+  private open = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly sessions = new Map<string, StorageState>();
 
   constructor(options: BrowserHostOptions = {}) {
     this.executablePath = options.executablePath ?? process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium';
     this.headless = options.headless ?? process.env.PATCHBAY_HEADED !== '1';
+    this.limit = options.contexts ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** How many contexts may be open at once (Infinity: unbounded). */
+  get contexts(): number {
+    return this.limit;
+  }
+
+  /** Bounds the contexts open at once from now on (the worker's `--concurrency`). @throws RangeError below 1. */
+  set contexts(n: number) {
+    if (!(n >= 1)) throw new RangeError(`a browser host needs at least one context, not ${n}`);
+    this.limit = n;
+    while (this.open < this.limit && this.waiting.length) this.waiting.shift()!();
+  }
+
+  /** Contexts open right now. */
+  get busy(): number {
+    return this.open;
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.open < this.limit) {
+      this.open++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.open++;
+  }
+
+  private release(): void {
+    this.open--;
+    if (this.open < this.limit) this.waiting.shift()?.();
   }
 
   private browser(): Promise<Browser> {
@@ -73,20 +156,44 @@ export class BrowserHost {
     return this.launching;
   }
 
-  /** Runs `job` in a fresh context, closed afterwards whatever happens. */
-  async withContext<T>(job: (context: BrowserContext) => Promise<T>): Promise<T> {
+  /**
+   * Runs `job` in a fresh context, closed afterwards whatever happens, once one of the host's
+   * contexts is free. With `options.session` (see `sessionKey`), the context starts with the cookies
+   * and storage kept under that key, and `job` gets the handle to keep or drop them.
+   */
+  async withContext<T>(job: (context: BrowserContext, session?: SessionHandle) => Promise<T>, options: { session?: string } = {}): Promise<T> {
+    await this.acquire();
+    try {
+      return await this.inContext(job, options.session);
+    } finally {
+      this.release();
+    }
+  }
+
+  private async inContext<T>(job: (context: BrowserContext, session?: SessionHandle) => Promise<T>, key: string | undefined): Promise<T> {
     const browser = await this.browser();
     if (!browser.isConnected()) {
       this.launching = undefined;
-      return this.withContext(job);
+      return this.inContext(job, key);
     }
+    const kept = key === undefined ? undefined : this.sessions.get(key);
     const context = await browser.newContext({
       viewport: { width: 1280, height: 900 },
       acceptDownloads: true,
       locale: 'en-GB',
+      ...(kept ? { storageState: kept } : {}),
     });
+    const session: SessionHandle | undefined =
+      key === undefined
+        ? undefined
+        : {
+            carried: kept !== undefined,
+            keep: async () => void this.sessions.set(key, await context.storageState()),
+            // Only the session this job carried: another job may have kept a fresh one meanwhile.
+            drop: () => void (this.sessions.get(key) === kept && this.sessions.delete(key)),
+          };
     try {
-      return await job(context);
+      return await job(context, session);
     } finally {
       await context.close().catch(() => undefined);
     }
@@ -97,6 +204,7 @@ export class BrowserHost {
   }
 
   async close(): Promise<void> {
+    this.sessions.clear();
     const launching = this.launching;
     this.launching = undefined;
     if (launching) await (await launching.catch(() => undefined))?.close();

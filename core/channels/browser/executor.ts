@@ -18,7 +18,7 @@ import { interpret } from '../outcome.js';
 import { type KnownIdentifiers, type Proof, describeProof, fold, noKnownIdentifiers } from '../proof.js';
 import { BrowserHost } from './browser-host.js';
 import { columnValue, fillImportTemplate } from './import-template.js';
-import { type RecipeResult, runRecipe } from './recipe-runner.js';
+import { type RecipeResult, recipeSessionKey, runRecipe } from './recipe-runner.js';
 
 /** How long each recipe step may wait for the page (bound by the composition root). */
 export const BrowserStepTimeout = Symbol('BrowserStepTimeout');
@@ -45,7 +45,8 @@ interface Attempt {
 }
 
 /**
- * The browser channel: runs the step's recipe in a fresh context of the worker's one Chromium,
+ * The browser channel: runs the step's recipe in a fresh context of the worker's one Chromium
+ * (carrying the worker's signed-in console session where the recipe declares one),
  * keeps screenshots (and the page's HTML when it stops) as evidence, and says what happened in the
  * step's terms. Drift and blockers fail the channel, so the person who takes over gets the page.
  * For a batch of joiners, a recipe with `bulk` fills the app's import template once for the batch.
@@ -291,13 +292,18 @@ export class BrowserChannelExecutor implements ChannelExecutor {
 
   private async runRecipe(run: RunRecord, step: PlanStep, recipe: BrowserRecipe, params: Record<string, string | undefined>) {
     const consoleUrl = run.profile.apps[step.app]?.consoleUrl!;
-    const result = await this.host.withContext((context) =>
-      runRecipe(context, {
-        recipe,
-        consoleUrl,
-        params,
-        stepTimeoutMs: this.stepTimeoutMs,
-      }),
+    // The worker's signed-in session is carried into the job's fresh context where the recipe allows it.
+    const session = recipeSessionKey(recipe, consoleUrl, params);
+    const result = await this.host.withContext(
+      (context, handle) =>
+        runRecipe(context, {
+          recipe,
+          consoleUrl,
+          params,
+          stepTimeoutMs: this.stepTimeoutMs,
+          ...(handle ? { session: handle } : {}),
+        }),
+      session ? { session } : {},
     );
     const at = Date.now();
     const evidence = result.shots.map((shot, i) =>

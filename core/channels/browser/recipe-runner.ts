@@ -1,4 +1,5 @@
 import type { BrowserContext, Frame, Locator, Page } from 'playwright-core';
+import { type SessionHandle, sessionKey } from './browser-host.js';
 import type { BrowserRecipe, CellCleaning, ClickWait, RecipeCondition, RecipeScope, RecipeStep } from '../../schema/types/browser-recipe.js';
 
 /** One run of a recipe: the recipe, where the console is, and the values of its parameters (secrets included, kept in memory only). */
@@ -13,6 +14,12 @@ export interface RecipeJob {
    * screenshot (secrets masked). Nothing here is stored by the runner.
    */
   readonly observe?: (report: StepReport) => Promise<void> | void;
+  /**
+   * The worker's console session (BrowserHost.withContext with a session key). With a recipe that
+   * declares its `session`, a carried session skips the sign-in steps, an expired one is signed in
+   * again, and a fresh sign-in is kept for the next job. Without it the recipe signs in every time.
+   */
+  readonly session?: SessionHandle;
 }
 
 /** One step as `recipe try` shows it: what it matched (an element's outline, never a secret) and the page after it. */
@@ -89,6 +96,16 @@ export function maskSecrets(text: string, secretValues: readonly string[]): stri
   return out;
 }
 
+/**
+ * The key under which a worker keeps the recipe's console session (see BrowserHost.withContext):
+ * the console and the robot's sign-in values (digested), or undefined when the recipe declares no `session`.
+ */
+export function recipeSessionKey(recipe: BrowserRecipe, consoleUrl: string, params: RecipeJob['params']): string | undefined {
+  if (!recipe.session) return undefined;
+  const signIn = Object.entries(recipe.parameters).filter(([, p]) => p.type === 'secret' || p.type === 'login');
+  return sessionKey(consoleUrl, signIn.map(([name]) => params[name]));
+}
+
 /** Case-insensitive, trimmed, whitespace-collapsed and Unicode-normalised (NFKC) text, for comparing a cell with a value. */
 export function sameText(a: string, b: string): boolean {
   const norm = (s: string) => s.normalize('NFKC').replace(/\s+/g, ' ').trim().toLocaleLowerCase('und');
@@ -120,13 +137,18 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
     void dialog.dismiss().catch(() => undefined);
   });
   const capture = () => page.screenshot({ fullPage: true, mask: masked, maskColor: '#222' }).catch(() => undefined);
-  const screenshot = async (step: string) => {
-    const png = await capture();
+  /** The whole page (where a recipe stops, or a step that asks for it), or one element, with the typed secrets masked either way. */
+  const screenshot = async (step: string, element?: Locator, timeout?: number) => {
+    const png = element ? await element.screenshot({ mask: masked, maskColor: '#222', timeout }) : await capture();
     if (png) shots.push({ step, png });
   };
+  // A session is reused only where the recipe says which steps sign in, and the step after them opens a page of its own.
+  const session = recipe.session && job.session && recipe.steps[recipe.session.signInSteps]?.action === 'goto' ? recipe.session : undefined;
+  let carried = session !== undefined && job.session!.carried;
 
-  let index = 0;
-  let current = recipe.steps[0]!;
+  let index = carried ? session!.signInSteps : 0;
+  if (carried) trace.push(`${recipe.steps.slice(0, index).map((s) => s.name).join(', ')}: skipped (signed in already: the worker's session)`);
+  let current = recipe.steps[index]!;
   let matched: string | undefined;
   const report = async (outcome: StepReport['outcome'], started: number) => {
     if (!job.observe) return;
@@ -143,6 +165,8 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
   };
   try {
     for (; index < recipe.steps.length; index++) {
+      // The sign-in steps have all run: the session is kept for the next job of this console and robot.
+      if (session && !carried && index === session.signInSteps) await job.session!.keep().catch(() => undefined);
       current = recipe.steps[index]!;
       matched = undefined;
       const step = current;
@@ -177,6 +201,16 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
         await perform(page, step, tools);
       }
       if (browserDialogs.length) throw new Stop('drift', `the page opened an unexpected browser dialog: ${browserDialogs.join('; ')}`);
+      if (carried && index === session!.signInSteps) {
+        carried = false;
+        if (await holds(page, session!.signedOut, tools)) {
+          // The console sent the carried session to its sign-in page: it expired. Sign in again, then go on from here.
+          trace.push(`${step.name}: the worker's session has expired (${describeCondition(session!.signedOut)}); signing in again`);
+          job.session!.drop();
+          index = -1;
+          continue;
+        }
+      }
       trace.push(`${step.name}: ok (${Date.now() - started} ms)`);
       await report('ok', started);
     }
@@ -227,7 +261,7 @@ interface StepTools {
   readonly masked: Locator[];
   readonly records: Record<string, Record<string, string>[]>;
   readonly values: Record<string, string>;
-  readonly screenshot: (step: string) => Promise<void>;
+  readonly screenshot: (step: string, element?: Locator, timeout?: number) => Promise<void>;
   readonly matched: (outline: string) => void;
 }
 
@@ -428,9 +462,15 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       tools.records[step.into!] = await extract(page, step, tools);
       return;
     }
-    case 'screenshot':
-      await tools.screenshot(step.name);
-      return;
+    case 'screenshot': {
+      if (step.fullPage) return tools.screenshot(step.name);
+      // The element that matters: the one the step names, else the page's main region when it has one.
+      const target = step.selector ? await locate() : page.locator('main, [role=main]');
+      if (!step.selector && (await target.count()) !== 1) return tools.screenshot(step.name);
+      await target.waitFor({ state: 'visible', timeout });
+      if (step.selector) await note(target);
+      return tools.screenshot(step.name, target, timeout);
+    }
   }
 }
 

@@ -67,6 +67,24 @@ export interface TaskView {
   readonly evidence: readonly Evidence[];
 }
 
+/**
+ * A task as the task list answers it: the view, with the checklist ticks, the content and the evidence
+ * as the JSON the store keeps them in (read as UTF-8 bytes by the list). Those columns are only ever written
+ * by JSON.stringify of the view's values, so the list answers them as stored instead of parsing every task's
+ * content per request.
+ */
+export type TaskListEntry<Stored = Buffer> = Omit<TaskView, 'stepsDone' | 'content' | 'evidence'> & {
+  /** JSON (UTF-8 bytes as the list reads them): the ticked checklist steps (1-based). */
+  readonly stepsDone: Stored;
+  /** JSON: the TaskContent. */
+  readonly content: Stored;
+  /** JSON: the Evidence handed in. */
+  readonly evidence: Stored;
+};
+
+/** A task's row as the list reads it: everything but the batch and standing keys and the kept profile, the stored JSON as its UTF-8 bytes. */
+export type TaskListRow<Stored = Buffer> = Omit<TaskRow, 'batch_key' | 'open_key' | 'profile' | 'steps_done' | 'content' | 'evidence'> & { steps_done: Stored; content: Stored; evidence: Stored };
+
 /** What a person hands in: text, a file, or their word that it is done. */
 export interface EvidenceInput {
   readonly text?: string;
@@ -122,7 +140,7 @@ export class TaskStore {
       await this.db
         .insertInto('tasks')
         .values({
-          id: taskId, batch_key: taken ? null : batchKey, tenant: run.tenant, app: run.app, runbook: content.runbook.id, title: content.runbook.title, queue,
+          id: taskId, batch_key: taken ? null : batchKey, tenant: run.tenant, app: run.app, app_name: content.appName, runbook: content.runbook.id, title: content.runbook.title, queue,
           status: 'open', content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
         })
         .execute();
@@ -150,7 +168,7 @@ export class TaskStore {
       await this.db
         .insertInto('tasks')
         .values({
-          id: taskId, open_key: args.key, profile: JSON.stringify(args.profile), tenant: args.tenant, app: args.app, runbook: content.runbook.id, title: content.runbook.title,
+          id: taskId, open_key: args.key, profile: JSON.stringify(args.profile), tenant: args.tenant, app: args.app, app_name: content.appName, runbook: content.runbook.id, title: content.runbook.title,
           queue: args.queue, status: 'open', content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
         })
         .execute();
@@ -178,21 +196,62 @@ export class TaskStore {
   async getMany(ids: readonly string[]): Promise<TaskView[]> {
     if (ids.length === 0) return [];
     const rows = new Map((await this.db.selectFrom('tasks').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
-    const items = new Map<string, TaskItem[]>();
-    const found = await this.db
-      .selectFrom('task_items')
-      .select(['task_id as taskId', 'run_id as runId', 'step_id as stepId', 'email', 'status', 'closed_by as closedBy'])
-      .where('task_id', 'in', ids)
-      .orderBy('task_id')
-      .orderBy('email')
-      .execute();
-    for (const { taskId, ...item } of found) (items.get(taskId) ?? items.set(taskId, []).get(taskId)!).push(item);
+    const items = await this.itemsOf(ids);
     const views: TaskView[] = [];
     for (const id of ids) {
       const row = rows.get(id);
       if (row) views.push(await this.view(row, items.get(id) ?? []));
     }
     return views;
+  }
+
+  /**
+   * The list's entries for rows read by the list (core/server/listing.ts), in their order, with all their
+   * checklist sections read in one query: no content is parsed (the title's {app} is the row's app_name).
+   */
+  async listEntries(rows: readonly TaskListRow[]): Promise<TaskListEntry[]> {
+    const items = await this.itemsOf(rows.map((r) => r.id));
+    const now = this.now();
+    return rows.map((row) => this.entryOf(row, items.get(row.id) ?? [], row.app_name, now));
+  }
+
+  /** A task's row as the list answers it: the stored JSON kept as text, the title rendered for its sections and `appName`. */
+  private entryOf<Stored>(row: TaskListRow<Stored>, sections: TaskItem[], appName: string, now: number): TaskListEntry<Stored> {
+    return {
+      id: row.id,
+      title: renderTitle({ title: row.title, items: sections, content: { appName } }),
+      tenant: row.tenant,
+      app: row.app,
+      runbook: row.runbook,
+      queue: row.queue,
+      assignee: row.assignee,
+      status: row.status,
+      dueAt: row.due_at,
+      overdue: row.status === 'open' && row.due_at < now,
+      escalations: row.escalations,
+      createdAt: row.created_at,
+      closedAt: row.closed_at,
+      closedBy: row.closed_by,
+      stepsDone: row.steps_done,
+      content: row.content,
+      items: sections,
+      evidence: row.evidence,
+    };
+  }
+
+  /** The checklist sections of these tasks, by task id, each task's by email: one query for all. */
+  private async itemsOf(ids: readonly string[]): Promise<Map<string, TaskItem[]>> {
+    const items = new Map<string, TaskItem[]>();
+    if (ids.length === 0) return items;
+    const found = await this.db
+      .selectFrom('task_items')
+      .select(['task_id as taskId', 'run_id as runId', 'step_id as stepId', 'email', 'status', 'closed_by as closedBy'])
+      .where('task_id', 'in', [...ids])
+      .orderBy('task_id')
+      .orderBy('email')
+      .execute();
+    for (const { taskId, ...item } of found) (items.get(taskId) ?? items.set(taskId, []).get(taskId)!).push(item);
+    return items;
   }
 
   /**
@@ -504,32 +563,15 @@ export class TaskStore {
       .where('task_id', '=', row.id)
       .orderBy('email')
       .execute());
-    const task = {
-      id: row.id,
-      title: row.title,
-      tenant: row.tenant,
-      app: row.app,
-      runbook: row.runbook,
-      queue: row.queue,
-      assignee: row.assignee,
-      status: row.status,
-      dueAt: row.due_at,
-      overdue: row.status === 'open' && row.due_at < this.now(),
-      escalations: row.escalations,
-      createdAt: row.created_at,
-      closedAt: row.closed_at,
-      closedBy: row.closed_by,
-      stepsDone: JSON.parse(row.steps_done) as number[],
-      content: JSON.parse(row.content) as TaskContent,
-      items,
-      evidence: JSON.parse(row.evidence) as Evidence[],
-    };
-    return { ...task, title: renderTitle(task) };
+    // The single view parses what the list answers as stored (the same properties, in the same order).
+    const content = JSON.parse(row.content) as TaskContent;
+    const entry = this.entryOf<string>(row, items, content.appName, this.now());
+    return { ...entry, stepsDone: JSON.parse(entry.stepsDone) as number[], content, evidence: JSON.parse(entry.evidence) as Evidence[] };
   }
 }
 
 /** The runbook's title for the people in the task: {email} becomes the address, or "3 people". */
-export function renderTitle(task: { title: string; items: readonly { email: string }[]; content: TaskContent }): string {
+export function renderTitle(task: { title: string; items: readonly { email: string }[]; content: Pick<TaskContent, 'appName'> }): string {
   const who = task.items.length === 1 ? task.items[0]!.email : `${task.items.length} people`;
   return task.title.replaceAll('{email}', who).replaceAll('{app}', task.content.appName);
 }

@@ -50,6 +50,7 @@ export interface BrowserRecipe {
   };
   reads?: RecipeReads;
   bulk?: RecipeBulk;
+  session?: RecipeSession;
   /**
    * @minItems 1
    */
@@ -134,6 +135,24 @@ export interface TemplateColumn {
   header: string;
   from?: 'email' | 'firstName' | 'lastName' | 'roles' | 'team' | 'policy';
 }
+/**
+ * Where the console allows it, a worker reuses the robot's signed-in session across jobs: each job still gets a fresh browser context, carrying the cookies and storage of the last sign-in to the same console with the same robot. The recipe's first signInSteps steps sign in; they are skipped when a session is carried, and the step after them must be a goto. When signedOut holds after that goto (the console sent the page to its sign-in form), the session has expired and the recipe signs in again. Without `session` the recipe signs in on every job.
+ */
+export interface RecipeSession {
+  /**
+   * How many of the recipe's first steps sign in (their last one should check the console accepted the sign-in).
+   */
+  signInSteps: number;
+  signedOut: RecipeCondition;
+}
+/**
+ * What the page shows when it is not signed in, such as the sign-in form's button.
+ */
+export interface RecipeCondition {
+  present?: string;
+  absent?: string;
+  text?: string;
+}
 export interface Step {
   /**
    * Named in evidence and in drift reports.
@@ -206,8 +225,12 @@ export interface Step {
   next?: string;
   maxPages?: number;
   scope?: RecipeScope;
-  when?: RecipeCondition;
+  when?: RecipeCondition1;
   waitFor?: ClickWait;
+  /**
+   * screenshot: the whole page. Without it a screenshot is of the element that matters: the one `selector` names (exactly one, as for any step), else the page's main region (main or role=main) when there is one, else the whole page. Where a recipe stops (drift, blocked, already done) the screenshot is always of the whole page.
+   */
+  fullPage?: boolean;
   /**
    * absent-if: the second ways that must also find nothing before the recipe may say already done.
    *
@@ -262,7 +285,7 @@ export interface RowScope {
 /**
  * A step runs only when this holds: an element is present (visible) or absent, or a text is on the page.
  */
-export interface RecipeCondition {
+export interface RecipeCondition1 {
   present?: string;
   absent?: string;
   text?: string;

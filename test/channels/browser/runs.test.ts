@@ -5,8 +5,8 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import type { Evidence } from '../../../core/channels/executor.js';
 import type { StartResult } from '../../../core/engine/port.js';
-import type { Harness } from '../../support/runtime.js';
-import { consoleAdmin, consoleHarness, spendeskConsole } from '../../support/spendesk-console.js';
+import { type Harness, harness } from '../../support/runtime.js';
+import { consoleAdmin, consoleEnv, consoleHarness, spendeskConsole } from '../../support/spendesk-console.js';
 
 async function offboard(h: Harness, email: string) {
   const [{ run }] = (await h.start('offboard', email)) as [StartResult];
@@ -197,5 +197,53 @@ describe('Spendesk runs through the browser channel', function () {
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile(xlsx.file!.path);
     assert.deepEqual(book.getWorksheet('Members')!.getColumn(3).values.slice(2), [...joiners].sort());
+  });
+
+  it("a worker drives offboardings side by side (--concurrency 3): their browser jobs overlap, never more than 3 at once, the contexts reuse the robot's session, each member is removed once", async function () {
+    const extra = ['leaver0@acme.com', 'leaver1@acme.com', 'leaver2@acme.com'];
+    const sim = await spendeskConsole({
+      change: (seed) => {
+        for (const email of extra) (seed as Record<string, any>).members.push({ firstName: 'Leaver', lastName: email, email, roles: ['Requester'], teams: ['Sales'], approvalPolicy: 'Default', cards: [], subscriptions: [], pendingApprovals: 0 });
+      },
+    });
+    // Steps may wait 10 s (not the usual 2 s): side by side on a loaded machine each job gets a share of the cores.
+    const h = await harness({ env: consoleEnv, browser: { stepTimeoutMs: 10_000 }, tweak: (p) => void (p.apps.spendesk!.consoleUrl = sim.url) });
+    const concurrency = 3;
+    this.timeout(300_000); // four runs, a dozen browser jobs: minutes on a loaded machine
+    h.runtime.browser.contexts = concurrency;
+    const leavers = ['alice@acme.com', ...extra];
+    const runs = [];
+    // Recorded only, as the server does: the worker's passes drive them.
+    for (const email of leavers) runs.push((await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email } } }], h.profile, { drive: false }))[0]!.run);
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, h.runtime.browser.busy)), 5);
+    try {
+      await h.runtime.runs.settle({ concurrency });
+      // What people do (the Okta unassignment, a member's own precondition), then the worker's next pass.
+      for (let round = 0; round < 4; round++) {
+        for (const run of runs) {
+          const taskId = await h.openTaskOf(run.id);
+          if (!taskId) continue;
+          const task = await h.runtime.tasks.get(taskId);
+          const by = h.profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
+          await h.runtime.tasks.complete(taskId, { by, evidence: task.content.runbook.evidence.filter((e) => e.required).map((e) => ({ text: `seen: ${e.label}` })) });
+        }
+        await h.runtime.runs.settle({ concurrency });
+      }
+    } finally {
+      clearInterval(sample);
+    }
+    for (const run of runs) {
+      const done = await h.run(run.id);
+      const said = (await h.runtime.runs.timeline(run.id)).steps.filter((st) => st.status !== 'done' && st.status !== 'skipped').map((st) => `${st.stepId}: ${st.status} ${st.detail}`);
+      assert.equal(done.status, 'completed', `${run.subject}: ${JSON.stringify(done.waitingFor)}; ${said.join('; ')}`);
+      assert.equal(done.outcome, 'done');
+    }
+    assert.ok(most >= 2, `browser jobs overlapped (at most ${most} at once)`);
+    assert.ok(most <= concurrency, `never more than ${concurrency} at once (${most})`);
+    for (const email of leavers) assert.equal(sim.state.events.filter((e) => e.type === 'removed' && e.email === email).length, 1, email);
+    const signIns = sim.state.events.filter((e) => e.type === 'signed-in').length;
+    assert.ok(signIns <= concurrency, `at most one sign-in per context at the start, then the session is carried (${signIns} sign-ins)`);
+    assert.equal((await h.runtime.engine.audit.verify()).broken, undefined);
   });
 });

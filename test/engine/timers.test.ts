@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { TaskRefusedError } from '../../core/channels/human/task-store.js';
+import type { StartResult } from '../../core/engine/port.js';
+import { harness } from '../support/runtime.js';
+import { assertWalksIndex } from './query-plan.js';
+
+describe('run timers and group commit in the engine', function () {
+  this.timeout(60_000);
+
+  it('finds due runs and the next wake time from the index of run timers, without a scan or a sort', async () => {
+    const h = await harness();
+    const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+    const waiting = await h.run(run.id);
+    assert.equal(waiting.status, 'waiting');
+    // The run waits for its task, which has no timer of its own (the task's due time escalates it): nothing to wake.
+    assert.equal(waiting.wakeAt, null);
+    assert.equal(await h.runtime.engine.nextWake(), null);
+    const queries = h.runtime.engine.timerQueries(h.clock.now());
+    for (const query of [queries.due.compile(), queries.next.compile()]) await assertWalksIndex(h.runtime.store, query, ['runs_timers']);
+    // A run recorded without being driven is due now: the loop finds it first.
+    await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'bob@acme.com' } } }], h.profile, { drive: false });
+    assert.equal(await h.runtime.engine.nextWake(), h.clock.now());
+    const due = await queries.due.execute();
+    assert.deepEqual(due.map((r) => r.subject), ['bob@acme.com']);
+    await h.runtime.runs.settle();
+    assert.equal(await h.runtime.engine.nextWake(), null, 'nothing due once the loop has driven it');
+  });
+
+  it('a start looks for an earlier run by its two unique keys, one step down each index, not by walking the open runs', async () => {
+    const h = await harness();
+    const [{ run }] = (await h.start('offboard', 'alice@acme.com')) as [StartResult];
+    const openKey = `acme|offboard|spendesk|alice@acme.com`;
+    const query = h.runtime.engine.earlierRunQuery('another key', openKey);
+    assert.equal((await query.executeTakeFirst())?.id, run.id, 'the open run of the same person');
+    // The idempotency key's unique index (SQLite names it itself) and the partial unique index of open runs' keys.
+    await assertWalksIndex(h.runtime.store, query.compile(), ['sqlite_autoindex_runs_\\d+', 'runs_idempotency_key_key', 'runs_open_key']);
+  });
+
+  it('concurrent task completions without driving share commits; a second completion of the same task is refused alone', async () => {
+    const h = await harness();
+    const emails = Array.from({ length: 8 }, (_, i) => `person${i}@acme.com`);
+    for (const email of emails) await h.start('offboard', email);
+    const tasks = await h.runtime.tasks.list({ queue: 'it-ops' });
+    assert.equal(tasks.length, 8, 'one task per person');
+    const by = h.profile.profile.queues!.find((q) => q.id === 'it-ops')!.members[0]!;
+    const complete = (id: string) => h.runtime.runs.completeTask(id, { by, evidence: [{ text: 'unassigned' }] }, { drive: false });
+    const before = { ...h.runtime.runs.groupCommit.stats };
+    const outcomes = await Promise.allSettled([...tasks.map((t) => complete(t.id)), complete(tasks[2]!.id)]);
+    assert.deepEqual(outcomes.map((o) => o.status), [...Array(8).fill('fulfilled'), 'rejected']);
+    const refused = (outcomes[8] as PromiseRejectedResult).reason;
+    assert.ok(refused instanceof TaskRefusedError, String(refused));
+    assert.match(refused.message, /already completed/);
+    for (const task of tasks) assert.equal((await h.runtime.tasks.get(task.id)).status, 'completed');
+    const groups = h.runtime.runs.groupCommit.stats.groups - before.groups;
+    assert.equal(h.runtime.runs.groupCommit.stats.requests - before.requests, 9);
+    assert.ok(groups <= 2, `9 completions at once share one or two commits (got ${groups})`);
+    // Each run got its signal in its task's commit: the loop moves all of them on.
+    await h.runtime.runs.settle();
+    for (const task of tasks) {
+      const runId = task.items[0]!.runId;
+      assert.notEqual(await h.openTaskOf(runId), task.id, 'the run moved past the completed task');
+    }
+  });
+});

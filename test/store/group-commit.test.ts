@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GroupCommit } from '../../core/store/group-commit.js';
+import { type StoreDatabase, openStore } from '../../core/store/sql.js';
+import { scratchDir } from '../support/fixtures.js';
+import { freshDatabase } from '../support/postgres.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const kinds = [
+  { name: 'SQLite', open: async () => ({ dataDir: scratchDir() }) },
+  { name: 'PostgreSQL', open: async () => {
+    const url = await freshDatabase();
+    await (await openStore({ url }, { migrations: 'apply' })).close();
+    return { url };
+  } },
+] as const;
+
+/** One outbox row named `tag` (the outbox is a plain table with no trigger: a cheap row to write). */
+const write = (store: StoreDatabase, tag: string) => store.db.insertInto('outbox').values({ kind: 'test', payload: tag, created_at: 0, next_attempt_at: 0 }).execute();
+const tagsIn = async (store: StoreDatabase) => (await store.db.selectFrom('outbox').select('payload').execute()).map((r) => r.payload).sort();
+
+for (const kind of kinds) {
+  describe(`group commit on ${kind.name}`, function () {
+    this.timeout(60_000);
+
+    it('concurrent requests share a transaction, and each is answered only once its commit is visible to another connection', async () => {
+      const target = await kind.open();
+      const store = await openStore(target, { migrations: 'apply' });
+      // Where an answered request is checked from: another connection to the same database.
+      const other = await openStore(target);
+      try {
+        const group = new GroupCommit(store);
+        const seenAtAnswer: boolean[] = [];
+        await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+          await group.run(() => write(store, `r${String(i).padStart(2, '0')}`));
+          // The answer: at this moment the row must already be committed.
+          seenAtAnswer[i] = (await other.db.selectFrom('outbox').select('id').where('payload', '=', `r${String(i).padStart(2, '0')}`).executeTakeFirst()) !== undefined;
+        }));
+        assert.deepEqual(seenAtAnswer, Array(16).fill(true));
+        assert.deepEqual(await tagsIn(other), Array.from({ length: 16 }, (_, i) => `r${String(i).padStart(2, '0')}`));
+        assert.equal(group.stats.requests, 16);
+        assert.ok(group.stats.groups <= 2, `16 requests made at once share one or two commits (got ${group.stats.groups})`);
+      } finally {
+        await other.close();
+        await store.close();
+      }
+    });
+
+    it('a request that fails is refused alone: its work is rolled back, the others of its group commit', async () => {
+      const target = await kind.open();
+      const store = await openStore(target, { migrations: 'apply' });
+      try {
+        const group = new GroupCommit(store);
+        const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => group.run(async () => {
+          await write(store, `r${i}`);
+          if (i === 3) throw new Error('request 3 is refused');
+          // A statement the database refuses (a duplicate key): on PostgreSQL it aborts the transaction, which its savepoint restores.
+          if (i === 5) await store.db.insertInto('schema_migrations').values({ version: 1, name: 'again', applied_at: 0 }).execute();
+          return i;
+        })));
+        assert.equal(group.stats.groups, 1, 'one group');
+        assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        assert.match(((outcomes[3] as PromiseRejectedResult).reason as Error).message, /request 3 is refused/);
+        assert.match(((outcomes[5] as PromiseRejectedResult).reason as Error).message, /UNIQUE|duplicate key/i);
+        assert.deepEqual(await tagsIn(store), ['r0', 'r1', 'r2', 'r4', 'r6', 'r7']);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a request made inside an open transaction joins it, and without group commit each request commits alone', async () => {
+      const target = await kind.open();
+      const store = await openStore(target, { migrations: 'apply' });
+      try {
+        const group = new GroupCommit(store);
+        await assert.rejects(store.transaction(async () => {
+          await group.run(() => write(store, 'joined'));
+          throw new Error('the caller rolls back');
+        }), /the caller rolls back/);
+        assert.deepEqual(await tagsIn(store), [], 'the joined request rolled back with its caller');
+        const alone = new GroupCommit(store, { enabled: false });
+        await Promise.all([alone.run(() => write(store, 'a')), alone.run(() => write(store, 'b'))]);
+        assert.deepEqual(await tagsIn(store), ['a', 'b']);
+        assert.equal(alone.stats.groups, 0, 'no group made');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('killed in the middle of concurrent starts, the store holds every run that was answered', async function () {
+      this.timeout(180_000);
+      const target = await kind.open();
+      const dataDir = 'dataDir' in target ? target.dataDir : scratchDir();
+      const child = spawn(process.execPath, [path.join(here, 'group-commit-worker.js'), dataDir], {
+        env: { ...process.env, ...('url' in target ? { PATCHBAY_DATABASE_URL: target.url } : {}) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const answered: string[] = [];
+      let rest = '';
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`the worker exited by itself (${code})`)));
+        child.stdout!.on('data', (chunk: Buffer) => {
+          const lines = (rest + chunk.toString()).split('\n');
+          rest = lines.pop()!;
+          for (const line of lines) if (line.startsWith('answered ')) answered.push(line.slice(9));
+          if (answered.length >= 100) {
+            child.removeAllListeners('exit');
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }
+        });
+      });
+      const store = await openStore(target, { migrations: 'apply' });
+      try {
+        const kept = new Set((await store.db.selectFrom('runs').select('id').execute()).map((r) => r.id));
+        const lost = answered.filter((id) => !kept.has(id));
+        assert.deepEqual(lost, [], `${lost.length} of ${answered.length} answered runs are not in the store`);
+        assert.ok(kept.size >= answered.length);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
