@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { Runtime, Services } from '../container.js';
+import type { DbosRole, Runtime, RunEngineKind, Services } from '../container.js';
 import { chosenDatabaseUrl, defaultDataDir, describeSqliteError, storeExists } from '../store/location.js';
 import { registerStoreCommands } from './store-commands.js';
 import { registerRunCommands } from './run-commands.js';
@@ -26,22 +26,44 @@ const print = (text: string): void => {
 /** --json: times as ISO 8601 strings (jsonTimes), two-space indented. */
 const printJson = (value: unknown): void => print(JSON.stringify(value, jsonTimes, 2));
 
+const engineNames: readonly RunEngineKind[] = ['embedded', 'dbos'];
+
+/**
+ * The run engine chosen with `--engine` or PATCHBAY_ENGINE (default embedded).
+ * @throws InvalidInputError for another name, or for dbos without a PostgreSQL database.
+ */
+export function chosenEngine(flag: string | undefined, databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): RunEngineKind {
+  const value = flag ?? (env.PATCHBAY_ENGINE || 'embedded');
+  const where = flag !== undefined ? '--engine' : 'PATCHBAY_ENGINE';
+  if (!engineNames.includes(value as RunEngineKind)) throw new InvalidInputError({ file: where }, `must be embedded or dbos (got ${value})`);
+  if (value === 'dbos' && !databaseUrl) throw new InvalidInputError({ file: where }, 'dbos runs on PostgreSQL: give --database postgres://… (or PATCHBAY_DATABASE_URL)');
+  return value as RunEngineKind;
+}
+
+/** Opens the runtime: the data folder (or PostgreSQL), the engine, and on DBOS what this process does there. */
+export type OpenRuntime = (dataDir: string, databaseUrl: string | undefined, engine?: RunEngineKind, dbos?: DbosRole) => Promise<Runtime>;
+
 /** The command-line program; `services` is created on first use so that `--help` needs no connectors. */
-export function buildProgram(getServices: () => Services, getRuntime: (dataDir: string, databaseUrl: string | undefined) => Promise<Runtime>): Command {
+export function buildProgram(getServices: () => Services, getRuntime: OpenRuntime): Command {
   const program = new Command('patchbay')
     .description('Plan and run joiner / mover / leaver work across SaaS apps, including the ones with no API.')
     .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
     .option('--database <address>', 'keep the store in PostgreSQL instead of the data folder\'s SQLite file (default: PATCHBAY_DATABASE_URL): postgres://user@host:5432/db')
+    .option('--engine <engine>', 'the run engine: embedded (runs journaled in the store) or dbos (DBOS Transact, PostgreSQL only) (default: PATCHBAY_ENGINE, else embedded)')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
   const dataDir = () => (program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir();
   const databaseUrl = () => chosenDatabaseUrl((program.opts() as { database?: string }).database);
+  const engine = () => chosenEngine((program.opts() as { engine?: string }).engine, databaseUrl());
+  // A bad --engine (or dbos without PostgreSQL) is refused before any command starts, whatever it is.
+  program.hook('preAction', () => void engine());
   const context = {
     services: getServices,
-    runtime: () => getRuntime(dataDir(), databaseUrl()),
+    runtime: (dbos?: DbosRole) => getRuntime(dataDir(), databaseUrl(), engine(), dbos),
     // Commands that only read find nothing in a store that does not exist, and create none (PostgreSQL always exists).
-    existingRuntime: async () => (databaseUrl() || storeExists(dataDir()) ? getRuntime(dataDir(), databaseUrl()) : undefined),
+    existingRuntime: async () => (databaseUrl() || storeExists(dataDir()) ? getRuntime(dataDir(), databaseUrl(), engine()) : undefined),
     databaseUrl,
+    engine,
     print,
     printJson,
   };
@@ -267,7 +289,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const container = helpOnly ? undefined : await import('../container.js');
   const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
   let opening: Promise<Runtime> | undefined;
-  const program = buildProgram(getServices, (dataDir, databaseUrl) => (opening ??= getServices().openRuntime({ dataDir, ...(databaseUrl ? { databaseUrl } : {}) }).then((r) => (runtime = r))));
+  const program = buildProgram(getServices, (dataDir, databaseUrl, runEngine, dbos) =>
+    (opening ??= getServices().openRuntime({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), ...(runEngine ? { runEngine } : {}), ...(dbos ? { dbos } : {}) }).then((r) => (runtime = r))));
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

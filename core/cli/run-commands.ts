@@ -1,7 +1,7 @@
 import { canaryPass, parseEvery } from './recipe-commands.js';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Runtime, Services } from '../container.js';
+import type { DbosRole, Runtime, RunEngineKind, Services } from '../container.js';
 import type { TaskView } from '../channels/human/task-store.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
@@ -10,12 +10,17 @@ import { renderFeedReads } from './intake-commands.js';
 
 export interface CliContext {
   readonly services: () => Services;
-  /** The store (the data folder's, created and migrated if need be, or PostgreSQL's): for commands that write. */
-  readonly runtime: () => Promise<Runtime>;
+  /**
+   * The store (the data folder's, created and migrated if need be, or PostgreSQL's): for commands
+   * that write. `dbos`: what this process does on the DBOS engine (the worker executes runs).
+   */
+  readonly runtime: (dbos?: DbosRole) => Promise<Runtime>;
   /** The store if there is one, else undefined: commands that only read create none. */
   readonly existingRuntime: () => Promise<Runtime | undefined>;
   /** The PostgreSQL address chosen (`--database`, PATCHBAY_DATABASE_URL), else undefined for the embedded store. */
   readonly databaseUrl: () => string | undefined;
+  /** The run engine chosen (`--engine`, PATCHBAY_ENGINE; default embedded). */
+  readonly engine: () => RunEngineKind;
   readonly print: (text: string) => void;
   readonly printJson: (value: unknown) => void;
 }
@@ -27,6 +32,18 @@ const operator = (by: string | undefined): string => {
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** On DBOS the worker's intervals become crontabs: each must be one a crontab can express. @throws InvalidInputError */
+async function schedulable(intervals: readonly (readonly [string, string])[]): Promise<void> {
+  const { cronEvery } = await import('../engine/dbos-engine.js');
+  for (const [flag, value] of intervals) {
+    try {
+      cronEvery(Number(value));
+    } catch (cause) {
+      throw new InvalidInputError({ file: 'command line', pointer: `/${flag.slice(2)}` }, `${flag}: ${(cause as Error).message}`, { cause });
+    }
+  }
+}
 
 /** The run and task commands: everything that needs the store. */
 export function registerRunCommands(program: Command, cli: CliContext): void {
@@ -263,31 +280,40 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .action(async (options: { interval: string; once?: boolean; watchIdp?: boolean; idpInterval: string; profile?: string; recipeCheckEvery?: string; concurrency?: string }) => {
       if (options.concurrency !== undefined && !/^[1-9]\d{0,2}$/.test(options.concurrency))
         throw new InvalidInputError({ file: 'command line', pointer: '/concurrency' }, `--concurrency must be a whole number of browser jobs from 1 to 999 (got ${options.concurrency})`);
-      const runtime = (await cli.runtime());
+      const onDbos = cli.engine() === 'dbos';
+      if (onDbos) await schedulable([['--interval', options.interval], ...(options.watchIdp ? [['--idp-interval', options.idpInterval] as const] : [])]);
       const { defaultBrowserContexts } = await import('../channels/browser/browser-host.js');
       const machine = defaultBrowserContexts();
       const concurrency = options.concurrency !== undefined ? Number(options.concurrency) : machine.contexts;
+      // On DBOS the worker executes runs off the shared queue (as many at once as it has browser contexts), and the periodic work as scheduled jobs (once across workers).
+      const runtime = await cli.runtime(onDbos ? { execute: true, concurrency, maintenanceEverySeconds: Number(options.interval), leavers: options.watchIdp === true } : undefined);
       runtime.browser.contexts = concurrency;
       const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
       const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;
+      const readLeavers = async () => {
+        const reads = await runtime.leavers.read(loaded!);
+        const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
+        if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+        return { read: reads.length, started: reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0) };
+      };
+      const feedScheduled = loaded && options.watchIdp && !options.once ? await runtime.schedule('leavers', Number(options.idpInterval), readLeavers) : false;
       let lastCanary = 0;
       let stop = false;
       let lastFeedRead = 0;
       process.once('SIGINT', () => (stop = true));
       process.once('SIGTERM', () => (stop = true));
       const { isStoreUnavailable, describeDatabaseError } = await import('../store/sql.js');
-      process.stderr.write(`patchbay worker: on ${runtime.store.location}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C stops it after the pass in progress\n`);
+      const engineSaid = onDbos ? ' with the dbos engine (runs from the shared queue; escalations, notifications and takeovers once across workers)' : '';
+      process.stderr.write(`patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C stops it after the pass in progress\n`);
       process.stderr.write(
         `patchbay worker: up to ${concurrency} browser job${concurrency === 1 ? '' : 's'} at a time, each in its own context (${options.concurrency !== undefined ? '--concurrency' : `from ${machine.cores} cores and ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free memory; --concurrency sets it`})\n`,
       );
       let down: string | undefined;
       do {
         try {
-          if (loaded && options.watchIdp && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
+          if (loaded && options.watchIdp && !feedScheduled && Date.now() - lastFeedRead >= Number(options.idpInterval) * 1000) {
             lastFeedRead = Date.now();
-            const reads = await runtime.leavers.read(loaded);
-            const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
-            if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
+            await readLeavers();
           }
           if (loaded && canaryEvery && Date.now() - lastCanary >= canaryEvery) {
             lastCanary = Date.now();

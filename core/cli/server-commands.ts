@@ -126,6 +126,8 @@ export function registerServerCommands(
         ...(options.idpFrom ? { reconcileIdpFrom: path.resolve(options.idpFrom) } : {}),
       });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
+      // On DBOS a server starts, signals and reads runs; the workers on the same database execute them.
+      if (cli.engine() === 'dbos') cli.print('Engine dbos: runs are executed by the patchbay worker processes on this database (start at least one).');
       await untilStopped();
       await server.close();
     });

@@ -7,10 +7,10 @@ import type { CliContext } from './run-commands.js';
  * the deliberate step before a server or worker starts (they refuse an older schema); the embedded
  * SQLite store migrates itself when opened, and this command does it without running anything.
  */
-export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'databaseUrl' | 'print' | 'printJson'> & { dataDir: () => string }): void {
+export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'databaseUrl' | 'engine' | 'print' | 'printJson'> & { dataDir: () => string }): void {
   program
     .command('migrate')
-    .description("apply the store's schema migrations (PostgreSQL with --database or PATCHBAY_DATABASE_URL; else the data folder's SQLite file)")
+    .description("apply the store's schema migrations (PostgreSQL with --database or PATCHBAY_DATABASE_URL; else the data folder's SQLite file); with --engine dbos, DBOS's tables too")
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       // The drivers are loaded by this command only: `patchbay --help` and `plan` never open a store.
@@ -25,14 +25,17 @@ export function registerStoreCommands(program: Command, cli: Pick<CliContext, 'd
         } finally {
           await store.close();
         }
+        // DBOS's own schema (dbos) in the same database, before servers and workers launch DBOS at once.
+        if (cli.engine() === 'dbos') await (await import('../engine/dbos-engine.js')).migrateDbos(url);
       } else {
         const before = storeExists(cli.dataDir()) ? await sqliteSchemaVersion(databaseFile(cli.dataDir())) : 0;
         await (await openStore({ dataDir: cli.dataDir() })).close();
         applied = migrations.filter((m) => m.version > before).map((m) => m.version);
       }
-      const result = { database: location, dialect: url ? 'postgres' : 'sqlite', schemaVersion: latestSchemaVersion(), applied };
+      const dbos = cli.engine() === 'dbos';
+      const result = { database: location, dialect: url ? 'postgres' : 'sqlite', schemaVersion: latestSchemaVersion(), applied, ...(dbos ? { dbos: 'migrated' } : {}) };
       if (options.json) cli.printJson(result);
-      else cli.print(`${location}: schema version ${result.schemaVersion}${applied.length ? ` (applied ${applied.join(', ')})` : ' (already up to date)'}`);
+      else cli.print(`${location}: schema version ${result.schemaVersion}${applied.length ? ` (applied ${applied.join(', ')})` : ' (already up to date)'}${dbos ? '; DBOS tables (schema dbos) up to date' : ''}`);
     });
 }
 

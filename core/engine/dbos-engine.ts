@@ -1,20 +1,24 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { DBOS, Error as DbosErrors } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type StoreDatabase, redactUrl } from '../store/sql.js';
 import { type AuditEvent, AuditLog } from './audit.js';
+import type { Clock } from './clock.js';
 import { type SerializedError, StepFailedError, serializeError as serialize, toRunRecord as toRecord } from './embedded-engine.js';
 import { newId } from './ids.js';
 import type {
   NewRun,
   RunContext,
-  RunEngine,
   RunRecord,
   RunStatus,
   SignalResult,
   StartResult,
   StepOptions,
+  StoreRunEngine,
   Workflow,
   WorkflowResult,
 } from './port.js';
@@ -66,11 +70,60 @@ export interface DbosLaunchOptions {
   readonly listen?: readonly string[];
   /** DBOS's own log level (default `warn`: DBOS logs every launch and recovery at `info`). */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Holds a PostgreSQL session lock named after the executor ID on the system database while DBOS
+   * runs here (default false), so that other processes can tell this executor is alive: the
+   * workflows of an executor whose lock is free are taken over by recoverOrphans(). A process that
+   * executes runs (a worker) holds it; one that only starts and reads them need not.
+   */
+  readonly advertise?: boolean;
 }
 
-/** The message a signal sends: wrapped, because DBOS.recv answers null on a timeout and a payload may be null. */
-interface SignalEnvelope {
-  readonly payload: unknown;
+/** A unique executor ID for a process: `<host>-<pid>-<random>` (never reused, so a restart does not claim a dead process's workflows by name). */
+export function newExecutorId(): string {
+  return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The first key of the liveness locks ("pbbx"); the second is hashtext(executor ID). */
+const livenessLockSpace = 0x70626278;
+
+/** The connection holding this process's liveness lock, also used to test other executors' locks. */
+let liveness: { client: pg.Client; executorId: string; url: string; closing: boolean } | undefined;
+
+async function holdLiveness(url: string, executorId: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  const state = { client, executorId, url, closing: false };
+  client.on('error', () => {
+    // The connection broke: the lock went with it. Take it again on a new one, unless stopping.
+    if (state.closing || liveness !== state) return;
+    liveness = undefined;
+    const retry = () => void holdLiveness(url, executorId).catch(() => setTimeout(retry, 2000).unref());
+    setTimeout(retry, 500).unref();
+  });
+  await client.connect();
+  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [livenessLockSpace, executorId]);
+  liveness = state;
+}
+
+async function releaseLiveness(): Promise<void> {
+  const held = liveness;
+  liveness = undefined;
+  if (!held) return;
+  held.closing = true;
+  await held.client.end().catch(() => {});
+}
+
+/**
+ * Whether the executor is gone: nobody holds its liveness lock. Tested on this process's liveness
+ * connection (a lock taken to test it is released at once). Without a liveness connection nothing
+ * is judged gone.
+ */
+async function executorGone(executorId: string): Promise<boolean> {
+  if (!liveness || executorId === liveness.executorId) return false;
+  const { rows } = await liveness.client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [livenessLockSpace, executorId]);
+  if (!rows[0]?.got) return false;
+  await liveness.client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [livenessLockSpace, executorId]);
+  return true;
 }
 
 /** Runs a function in the async context this module was loaded in: outside any store transaction. */
@@ -103,6 +156,39 @@ function registerRunWorkflow(): (engineName: string, runId: string) => Promise<W
   return runWorkflow;
 }
 
+/** What a schedule passes to a job's workflow: the engine it belongs to and the job's name. */
+interface JobContext {
+  readonly engine: string;
+  readonly job: string;
+}
+
+/** The DBOS workflow of every scheduled job: one step that runs the job on the engine attached under its name. */
+let jobWorkflow: ((at: Date, context: JobContext) => Promise<void>) | undefined;
+
+function registerJobWorkflow(): (at: Date, context: JobContext) => Promise<void> {
+  jobWorkflow ??= DBOS.registerWorkflow(
+    async (_at: Date, context: JobContext) => {
+      const engine = await engineNamed(context.engine);
+      // The job's own work runs outside DBOS's step context (as code called from anywhere): what it starts (runs of the leaver feed) are workflows of their own.
+      await DBOS.runStep(() => detached(() => engine.runJob(context.job)), { name: context.job });
+    },
+    { name: 'patchbay.job' },
+  );
+  return jobWorkflow;
+}
+
+/**
+ * A crontab (DBOS's, with seconds) that fires every `seconds`: a divisor of 60 seconds, or a
+ * whole number of minutes that divides an hour.
+ * @throws DbosEngineError for an interval a crontab cannot express.
+ */
+export function cronEvery(seconds: number): string {
+  if (Number.isInteger(seconds) && seconds >= 1 && seconds < 60 && 60 % seconds === 0) return `*/${seconds} * * * * *`;
+  const minutes = seconds / 60;
+  if (Number.isInteger(minutes) && minutes >= 1 && minutes <= 60 && 60 % minutes === 0) return `0 */${minutes} * * * *`;
+  throw new DbosEngineError(`an interval of ${seconds} s cannot be scheduled on DBOS: use a divisor of 60 s (1, 2, 5, 10, 15, 30) or of an hour in minutes (60, 120, 300, …)`);
+}
+
 /**
  * Launches DBOS Transact in this process (once per process: DBOS is a process-wide singleton).
  * Registers Patchbay's run workflow first, so that DBOS can recover runs that were executing here
@@ -112,6 +198,7 @@ function registerRunWorkflow(): (engineName: string, runId: string) => Promise<W
 export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
   if (DBOS.isInitialized()) return;
   registerRunWorkflow();
+  registerJobWorkflow();
   DBOS.setConfig({
     name: options.appName ?? 'patchbay',
     systemDatabaseUrl: options.systemDatabaseUrl,
@@ -131,9 +218,27 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
         onConflict: 'always_update',
       });
     }
+    if (options.advertise) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
   } catch (cause) {
+    await releaseLiveness();
     await DBOS.shutdown().catch(() => {});
-    throw new DbosEngineError(`cannot launch DBOS on ${redactUrl(options.systemDatabaseUrl)}: ${(cause as Error).message}`, { cause });
+    // Two processes creating DBOS's tables at once deadlock; `patchbay migrate --engine dbos` creates them before any starts.
+    const hint = /deadlock/.test((cause as Error).message) ? ' (several processes created DBOS\'s tables at once: run patchbay migrate --engine dbos before starting them)' : '';
+    throw new DbosEngineError(`cannot launch DBOS on ${redactUrl(options.systemDatabaseUrl)}: ${(cause as Error).message}${hint}`, { cause });
+  }
+}
+
+/**
+ * Creates or migrates DBOS's own tables (its `dbos` schema) in the system database without
+ * launching DBOS: the step before several processes start at once (each launch would otherwise
+ * migrate, and concurrent migrations deadlock).
+ * @throws DbosEngineError when the database refuses (the DBOS error is the cause).
+ */
+export async function migrateDbos(systemDatabaseUrl: string): Promise<void> {
+  try {
+    await DBOS.migrate(systemDatabaseUrl);
+  } catch (cause) {
+    throw new DbosEngineError(`cannot migrate DBOS's tables on ${redactUrl(systemDatabaseUrl)}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -145,7 +250,24 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
  */
 export async function shutdownDbos(options: { waitMs?: number; deregister?: boolean } = {}): Promise<void> {
   await DBOS.shutdown({ ...(options.waitMs ? { workflowCompletionTimeoutMS: options.waitMs } : {}), ...(options.deregister ? { deregister: true } : {}) });
-  if (options.deregister) runWorkflow = undefined;
+  // After DBOS has stopped: from here on this executor's unfinished workflows are free to take over.
+  await releaseLiveness();
+  if (options.deregister) {
+    runWorkflow = undefined;
+    jobWorkflow = undefined;
+  }
+}
+
+/** A job the engine runs on a DBOS schedule: once per tick across every process on the system database. */
+export interface DbosJob {
+  /** The job's name (unique per engine); the schedule is `<engine>.<name>`. */
+  readonly name: string;
+  /** How often, in seconds (see cronEvery). */
+  readonly everySeconds: number;
+  /** The queue its ticks are enqueued on: a queue with globalConcurrency 1 runs one tick at a time across processes. */
+  readonly queue: string;
+  /** The work; at least once per tick (a tick whose process dies is taken over and runs again), so it must be idempotent. */
+  readonly run: () => Promise<unknown>;
 }
 
 /** How to run the engine. */
@@ -168,9 +290,27 @@ export interface DbosEngineOptions {
    * audit-chain lock.
    */
   readonly appendAudit?: (store: StoreDatabase, event: AuditEvent, at: number) => Promise<void>;
-  /** The time in epoch ms (default Date.now). */
+  /** The time in epoch ms (default Date.now); `clock` wins when both are given. */
   readonly now?: () => number;
+  /** The runtime's clock (the one the task store and the outbox read). */
+  readonly clock?: Clock;
+  /** The audit log the rest of the runtime appends to (its listeners, such as the event outbox, see the engine's events too). Default: a new one on the store. */
+  readonly audit?: AuditLog;
+  /**
+   * How long a wait for a signal sleeps before it looks in `signals` again by itself (ms, default
+   * 5 minutes): the bound on how late a signal whose DBOS message was lost (its sender stopped
+   * between the commit and the send) is seen, should drive() not repair it first.
+   */
+  readonly recheckMs?: number;
 }
+
+/** A signal's DBOS message: only a doorbell. What the signal says is the committed `signals` row. */
+interface Doorbell {
+  readonly dedupeKey: string;
+}
+
+/** Doorbells to ring once the engine-level transaction they were recorded in has committed. */
+const pendingDoorbells = new AsyncLocalStorage<{ runId: string; name: string; dedupeKey: string }[]>();
 
 const open = ['running', 'waiting'] as const;
 
@@ -192,12 +332,18 @@ const open = ['running', 'waiting'] as const;
  *
  * DBOS must be launched in the process (launchDbos) before start() or signal().
  */
-export class DbosRunEngine implements RunEngine {
+export class DbosRunEngine implements StoreRunEngine {
   readonly name: string;
   private workflow: Workflow | undefined;
   private readonly queue: string | undefined;
   private readonly appendAudit: (store: StoreDatabase, event: AuditEvent, at: number) => Promise<void>;
   private readonly now: () => number;
+  readonly clock: Clock;
+  readonly audit: AuditLog;
+  readonly recheckMs: number;
+  /** Task escalation and the outbox run as scheduled DBOS jobs (scheduleJobs), once across processes, not in each process's loop. */
+  readonly schedulesMaintenance = true;
+  private readonly jobs = new Map<string, DbosJob>();
 
   constructor(
     readonly store: StoreDatabase,
@@ -207,8 +353,12 @@ export class DbosRunEngine implements RunEngine {
     this.name = options.name ?? 'patchbay';
     this.workflow = options.workflow;
     this.queue = options.queue;
-    this.appendAudit = options.appendAudit ?? appendAuditEvent;
-    this.now = options.now ?? Date.now;
+    this.audit = options.audit ?? new AuditLog(store);
+    this.appendAudit = options.appendAudit ?? ((_store, event, at) => this.audit.append(event, at));
+    const clock = options.clock;
+    this.now = clock ? () => clock.now() : (options.now ?? Date.now);
+    this.clock = clock ?? { now: this.now };
+    this.recheckMs = options.recheckMs ?? 300_000;
     engines.set(this.name, this);
     if (this.workflow) engineReady(this);
   }
@@ -222,6 +372,78 @@ export class DbosRunEngine implements RunEngine {
   /** Whether the engine has its workflow, so that runs can execute. */
   get ready(): boolean {
     return this.workflow !== undefined;
+  }
+
+  /** The query builder: the open store transaction of the calling context, else the database. */
+  get db(): StoreDatabase['db'] {
+    return this.store.db;
+  }
+
+  /**
+   * Runs `fn` in a store transaction (or the one already open); the signals it gives reach their
+   * runs (their DBOS messages are sent) once it has committed, so a run never wakes to a signal
+   * that is not yet, or never, committed.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.store.inTransaction) return fn();
+    const doorbells: { runId: string; name: string; dedupeKey: string }[] = [];
+    const result = await pendingDoorbells.run(doorbells, () => this.store.transaction(fn));
+    for (const bell of doorbells) await this.ring(bell.runId, bell.name, bell.dedupeKey);
+    return result;
+  }
+
+  /** Applies `change` in one commit; DBOS moves the runs it signals (on whichever worker executes them). */
+  async changeAndDrive<T>(change: () => T | Promise<T>): Promise<T> {
+    return this.transaction(async () => change());
+  }
+
+  /**
+   * Schedules `jobs` as DBOS scheduled workflows (DBOS.applySchedules, an upsert: every process may
+   * apply the same ones) and runs them here when this process dequeues their ticks. Each tick has
+   * one workflow ID across all processes, so it runs once, wherever it is dequeued.
+   * @throws DbosEngineError for an interval a crontab cannot express.
+   */
+  async scheduleJobs(jobs: readonly DbosJob[]): Promise<void> {
+    const schedules = jobs.map((job) => ({ scheduleName: `${this.name}.${job.name}`, workflowFn: registerJobWorkflow(), schedule: cronEvery(job.everySeconds), context: { engine: this.name, job: job.name } satisfies JobContext, queueName: job.queue }));
+    for (const job of jobs) this.jobs.set(job.name, job);
+    await DBOS.applySchedules(schedules);
+  }
+
+  /**
+   * Runs the job of that name (a scheduled tick dequeued here). A tick dequeued before this process
+   * has scheduled the job (it listens on the job's queue from launch, and schedules a moment later)
+   * waits up to 30 s for it; a job this process never schedules is skipped.
+   */
+  async runJob(name: string): Promise<unknown> {
+    for (let waited = 0; !this.jobs.has(name) && waited < 30_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    const job = this.jobs.get(name);
+    return job ? job.run() : { skipped: `no job ${name} in this process` };
+  }
+
+  /**
+   * Hands the unfinished workflows of executors that are gone (no process holds their liveness
+   * lock: killed, or shut down before their runs ended) to the queue, where a live worker takes
+   * them and DBOS resumes each from its last checkpoint. Returns how many were handed over.
+   */
+  async recoverOrphans(): Promise<number> {
+    const pending = await DBOS.listWorkflows({ status: 'PENDING', loadInput: false, loadOutput: false });
+    const byExecutor = new Map<string, typeof pending>();
+    for (const wf of pending) if (wf.executorId) byExecutor.set(wf.executorId, [...(byExecutor.get(wf.executorId) ?? []), wf]);
+    let recovered = 0;
+    for (const [executorId, workflows] of byExecutor) {
+      if (!(await executorGone(executorId))) continue;
+      // Back on the queue each came from (a run started without a queue goes on the engine's); DBOS's own temporary workflows are left alone.
+      const byQueue = new Map<string | undefined, string[]>();
+      for (const wf of workflows.filter((w) => !w.workflowName.startsWith('temp_'))) {
+        const queue = wf.queueName ?? (wf.workflowName === 'patchbay.run' ? this.queue : undefined);
+        byQueue.set(queue, [...(byQueue.get(queue) ?? []), wf.workflowID]);
+      }
+      for (const [queueName, ids] of byQueue) {
+        await DBOS.resumeWorkflows(ids, queueName ? { queueName } : undefined);
+        recovered += ids.length;
+      }
+    }
+    return recovered;
   }
 
   /** Forgets this engine in the process (its runs wait, durably, for an engine of the same name). */
@@ -238,7 +460,7 @@ export class DbosRunEngine implements RunEngine {
    * without a workflow: drive() (or the first signal to such a run) starts them.
    * @throws DbosEngineError when DBOS is not launched in this process.
    */
-  async start(runs: readonly NewRun[]): Promise<StartResult[]> {
+  async start(runs: readonly NewRun[], _options: { drive?: boolean } = {}): Promise<StartResult[]> {
     const results: StartResult[] = [];
     for (const run of runs) results.push(await this.record(run));
     const created = results.filter((r) => r.created).map((r) => r.run.id);
@@ -305,31 +527,18 @@ export class DbosRunEngine implements RunEngine {
   }
 
   /**
-   * Delivers a signal to an open run: a DBOS message on topic `name` (idempotency key `dedupeKey`,
-   * so it is delivered once however often it is sent), recorded in `signals` and audited. Returns
-   * false when the run is finished or the dedupe key was seen before.
+   * Delivers a signal to an open run: recorded in `signals` (once per `dedupeKey`: its unique key)
+   * and audited, in the caller's store transaction when there is one, so that the signal commits
+   * with the change it tells of (a task closed) or not at all. Once that has committed, a DBOS
+   * message on topic `name`, sent with `dedupeKey` as DBOS's idempotency key, wakes the run, which
+   * reads the signal from `signals`. Returns false when the run is finished or the key was seen.
    * @throws NotFoundError when there is no such run.
    */
   async signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean> {
-    const row = await this.store.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
-    if (!row) throw new NotFoundError('run', runId);
-    if (row.status !== 'running' && row.status !== 'waiting') return false;
-    // The message first: if this process stops before recording it, the caller's retry sends it
-    // again (a no-op for DBOS) and records it then. Recording first would lose the message.
-    const send = () => DBOS.send<SignalEnvelope>(runId, { payload: payload ?? null }, name, dedupeKey);
-    try {
-      try {
-        await send();
-      } catch (error) {
-        // A run recorded by a process that stopped before starting its workflow: start it now, then deliver.
-        if (!(error instanceof DbosErrors.DBOSNonExistentWorkflowError)) throw error;
-        await this.startWorkflow(runId);
-        await send();
-      }
-    } catch (cause) {
-      throw new DbosEngineError(`cannot send signal ${name} to run ${runId}: ${(cause as Error).message}`, { cause });
-    }
-    return this.store.transaction(async () => {
+    return this.transaction(async () => {
+      const row = await this.store.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
+      if (!row) throw new NotFoundError('run', runId);
+      if (row.status !== 'running' && row.status !== 'waiting') return false;
       const now = this.now();
       const inserted = await this.store.db
         .insertInto('signals')
@@ -339,8 +548,74 @@ export class DbosRunEngine implements RunEngine {
         .executeTakeFirst();
       if (!inserted) return false;
       await this.appendAudit(this.store, { type: 'run.signalled', actor, runId, data: { signal: name } }, now);
+      const bells = pendingDoorbells.getStore();
+      // Always inside this.transaction: the bell rings after its commit (a caller's own store transaction is joined, see transaction()).
+      bells?.push({ runId, name, dedupeKey });
       return true;
     });
+  }
+
+  /**
+   * Sends the DBOS message that wakes a run waiting for signal `name` (idempotency key `key`:
+   * sent twice, delivered once). A run recorded by a process that stopped before starting its
+   * workflow has none: it is started, then rung.
+   * @throws DbosEngineError when DBOS cannot send it.
+   */
+  private async ring(runId: string, name: string, key: string): Promise<void> {
+    const send = () => detached(() => DBOS.send<Doorbell>(runId, { dedupeKey: key }, name, key));
+    try {
+      try {
+        await send();
+      } catch (error) {
+        if (!(error instanceof DbosErrors.DBOSNonExistentWorkflowError)) throw error;
+        await this.startWorkflow(runId);
+        await send();
+      }
+    } catch (cause) {
+      throw new DbosEngineError(`cannot send signal ${name} to run ${runId}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * Runs `fn` once for (run, key) with its store writes: the writes and a `journal` row holding
+   * the result commit in one transaction, so a DBOS step that re-executes after a crash (DBOS had
+   * not yet checkpointed it) finds the row and returns the result without writing again.
+   */
+  async once<T>(runId: string, key: string, fn: () => Promise<T>): Promise<T> {
+    return this.transaction(async () => {
+      const done = await this.store.db.selectFrom('journal').select('value').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst();
+      if (done) return (JSON.parse(done.value) as { value: T }).value;
+      const value = await fn();
+      // BigInt (a driver's row count) as a number: DBOS's checkpoint keeps it, the journal is JSON.
+      const json = JSON.stringify({ value }, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+      await this.store.db.insertInto('journal').values({ run_id: runId, key, value: json, at: this.now() }).execute();
+      return value;
+    });
+  }
+
+  /**
+   * The signal a wait takes (the `occurrence`-th wait of the run for `name`): the one it took before
+   * (journal `occurrence`), else the oldest signal of that name not taken by another wait, marked
+   * taken in the same commit. Answers the time too, for the wait's deadline.
+   */
+  async takeSignal(runId: string, name: string, occurrence: string): Promise<{ found: { payload: unknown } | null; now: number }> {
+    const found = await this.transaction(async () => {
+      const taken = await this.store.db.selectFrom('journal').select(['key', 'value']).where('run_id', '=', runId).where('key', 'like', 'signal%').execute();
+      const mine = taken.find((t) => t.key === occurrence);
+      if (mine) return JSON.parse(mine.value) as { payload: unknown };
+      const used = new Set(taken.filter((t) => t.key.startsWith('signal-taken:')).map((t) => t.key));
+      const signals = await this.store.db.selectFrom('signals').select(['id', 'payload']).where('run_id', '=', runId).where('name', '=', name).orderBy('id').execute();
+      const next = signals.find((sig) => !used.has(`signal-taken:${sig.id}`));
+      if (!next) return null;
+      const at = this.now();
+      const result = { payload: JSON.parse(next.payload) as unknown };
+      await this.store.db.insertInto('journal').values([
+        { run_id: runId, key: `signal-taken:${next.id}`, value: JSON.stringify(occurrence), at },
+        { run_id: runId, key: occurrence, value: JSON.stringify(result), at },
+      ]).execute();
+      return result;
+    });
+    return { found, now: this.now() };
   }
 
   /** @throws NotFoundError when there is no such run. */
@@ -387,17 +662,34 @@ export class DbosRunEngine implements RunEngine {
   }
 
   /**
-   * DBOS executes runs by itself; drive() only repairs: it starts the DBOS workflow of every open
-   * run that has none (a process stopped between recording a run and starting its workflow).
-   * Starting is idempotent on the workflow ID, so two drivers at once start each run once.
-   * Returns how many workflows it started.
+   * DBOS executes runs by itself; drive() only repairs. It starts the DBOS workflow of every
+   * running run that has none (a process stopped between recording a run and starting its
+   * workflow; a run that waits has one, since its workflow marked it), and rings again for a
+   * signal committed more than 2 s ago to a run still waiting for it (its sender stopped between
+   * the commit and the send), once per signal (key `<dedupe key>:again`). Starting is idempotent on
+   * the workflow ID, so two drivers at once start each run once. Returns how many it repaired.
    */
   async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
-    const rows = await this.store.db.selectFrom('runs').select('id').where('status', 'in', open).orderBy('created_at').limit(options.maxSlices ?? 10_000).execute();
+    const rows = await this.store.db.selectFrom('runs').select('id').where('status', '=', 'running').orderBy('created_at').limit(options.maxSlices ?? 10_000).execute();
     let slices = 0;
     for (const { id } of rows) {
       if (await DBOS.getWorkflowStatus(id)) continue;
       await this.startWorkflow(id);
+      slices++;
+    }
+    const missed = await this.store.db
+      .selectFrom('signals as s')
+      .innerJoin('runs as r', 'r.id', 's.run_id')
+      .select(['s.run_id as runId', 's.name', 's.dedupe_key as key'])
+      .where('r.status', '=', 'waiting')
+      .whereRef('r.waiting_for', '=', 's.name')
+      // Given while the run was getting ready to wait (its mark comes after its first look), or since.
+      .where(sql<boolean>`s.at >= r.updated_at - 5000`)
+      .where('s.at', '<', this.now() - 2000)
+      .limit(100)
+      .execute();
+    for (const bell of missed) {
+      await this.ring(bell.runId, bell.name, `${bell.key}:again`);
       slices++;
     }
     return { slices };
@@ -481,14 +773,7 @@ export class DbosRunEngine implements RunEngine {
     });
   }
 
-  /** The engine's time in epoch ms (its `now` option). */
-  clock(): number {
-    return this.now();
-  }
 }
-
-/** How long one DBOS.recv waits when the workflow waits without a timeout (DBOS's own default is 60 s). */
-const foreverChunkSeconds = 24 * 3600;
 
 /**
  * The RunContext of a run on DBOS: every call is a DBOS operation checkpointed in the run's
@@ -520,12 +805,16 @@ class DbosContext implements RunContext {
    * waited for with a durable DBOS sleep. A final failure throws StepFailedError, on replay too.
    */
   async step<T>(name: string, fn: (attempt: number) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    const key = this.key(`step:${name}`);
     const policy = options.retry ?? noRetry;
     for (let attempt = 1; ; attempt++) {
       let thrown: unknown;
       const outcome = await DBOS.runStep<Attempt<T>>(async () => {
         try {
-          return { kind: 'value', value: await fn(attempt) };
+          // An external step calls out: at least once, made safe by its idempotency key. Any other
+          // step's store writes commit with its journal row: exactly once (see DbosRunEngine.once).
+          if (options.external) return { kind: 'value', value: await fn(attempt) };
+          return { kind: 'value', value: await this.engine.once(this.run.id, `${key}@${attempt}`, async () => fn(attempt)) };
         } catch (error) {
           thrown = error;
           const failure = serialize(error);
@@ -540,17 +829,27 @@ class DbosContext implements RunContext {
     }
   }
 
+  /**
+   * Takes the next signal of this name from `signals` (a DBOS step: the answer is checkpointed);
+   * when there is none yet, sleeps on a DBOS recv of the topic until the signal's message rings, the
+   * timeout, or recheckMs, and looks again. The deadline is taken once and checkpointed.
+   */
   async waitForSignal<T>(name: string, timeoutMs?: number): Promise<SignalResult<T>> {
-    await this.engine.mark(this.run.id, name, timeoutMs === undefined ? null : this.engine.clock() + timeoutMs);
-    let message: SignalEnvelope | null;
-    if (timeoutMs !== undefined) {
-      message = await DBOS.recv<SignalEnvelope>(name, { timeoutSeconds: Math.max(timeoutMs, 1) / 1000 });
-    } else {
-      do message = await DBOS.recv<SignalEnvelope>(name, { timeoutSeconds: foreverChunkSeconds });
-      while (message === null);
+    const occurrence = this.key(`signal:${name}`);
+    let deadline: number | null = null;
+    if (timeoutMs !== undefined) deadline = (await this.now()) + timeoutMs;
+    let marked = false;
+    for (;;) {
+      const { found, now } = await DBOS.runStep(() => this.engine.takeSignal(this.run.id, name, occurrence), { name: 'patchbay.signal' });
+      if (found || (deadline !== null && now >= deadline)) {
+        if (marked) await this.engine.mark(this.run.id, null, null);
+        return found ? { timedOut: false, payload: found.payload as T } : { timedOut: true };
+      }
+      if (!marked) await this.engine.mark(this.run.id, name, deadline);
+      marked = true;
+      const wait = Math.min(deadline === null ? this.engine.recheckMs : deadline - now, this.engine.recheckMs);
+      await DBOS.recv<Doorbell>(name, { timeoutSeconds: Math.max(wait, 1) / 1000 });
     }
-    await this.engine.mark(this.run.id, null, null);
-    return message === null ? { timedOut: true } : { timedOut: false, payload: message.payload as T };
   }
 
   async sleep(ms: number): Promise<void> {
@@ -558,13 +857,13 @@ class DbosContext implements RunContext {
   }
 
   private async pause(what: string, ms: number): Promise<void> {
-    await this.engine.mark(this.run.id, what, this.engine.clock() + ms);
+    await this.engine.mark(this.run.id, what, this.engine.clock.now() + ms);
     await DBOS.sleep(ms);
     await this.engine.mark(this.run.id, null, null);
   }
 
   async now(): Promise<number> {
-    return DBOS.runStep(async () => this.engine.clock(), { name: 'patchbay.now' });
+    return DBOS.runStep(async () => this.engine.clock.now(), { name: 'patchbay.now' });
   }
 
   async audit(event: Omit<AuditEvent, 'runId'>): Promise<void> {

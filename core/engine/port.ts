@@ -1,4 +1,6 @@
-import type { AuditEvent } from './audit.js';
+import type { AuditEvent, AuditLog } from './audit.js';
+import type { Clock } from './clock.js';
+import type { Sql, StoreDatabase } from '../store/sql.js';
 import type { RetryPolicy } from './retry.js';
 import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { Plan } from '../schema/types/plan.js';
@@ -97,6 +99,34 @@ export interface RunEngine {
    * how many runs one call may execute side by side (an engine that schedules runs itself may ignore it).
    */
   drive(options?: { maxSlices?: number; concurrency?: number }): Promise<{ slices: number }>;
+}
+
+/**
+ * The engine as the rest of the runtime uses it (the task store, the run service, the channels):
+ * the port, plus the store its runs, tasks and audit log live in. The embedded engine and the DBOS
+ * engine both are one; the composition root binds the chosen one under this token.
+ */
+export const StoreRunEngine = Symbol('StoreRunEngine');
+export interface StoreRunEngine extends RunEngine {
+  readonly store: StoreDatabase;
+  /** The query builder: the open transaction of the calling context, else the database. */
+  readonly db: Sql;
+  readonly clock: Clock;
+  /** The audit log every part of the runtime appends to (one hash chain, one outbox listener). */
+  readonly audit: AuditLog;
+  /** `drive: false` records the runs only, for the process's loop (or the engine's own executors) to execute. */
+  start(runs: readonly NewRun[], options?: { drive?: boolean }): Promise<StartResult[]>;
+  /** Runs `fn` in a store transaction, or in the one already open; signals given inside it reach their runs after the commit. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Applies `change` in one commit and lets the runs it unblocks move on. */
+  changeAndDrive<T>(change: () => T | Promise<T>): Promise<T>;
+  /** The workflow every run executes; set once by the composition root. */
+  use(workflow: Workflow): void;
+  /**
+   * True when the engine runs the periodic work (task escalation, the outbox) itself, once across
+   * every process on the database, so that a process's catch-up loop must not (the DBOS engine).
+   */
+  readonly schedulesMaintenance?: boolean;
 }
 
 /** Thrown by the context to park a run until a signal or a time; never seen by callers. */

@@ -7,11 +7,10 @@ import type { Plan } from '../schema/types/plan.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import type { AuditRecord } from './audit.js';
 import { Clock } from './clock.js';
-import { EmbeddedRunEngine } from './embedded-engine.js';
 import { newId } from './ids.js';
 import { withRequester } from './requester.js';
 import { Outbox } from './outbox.js';
-import type { NewRun, RunRecord, StartResult } from './port.js';
+import { type NewRun, type RunRecord, type StartResult, StoreRunEngine } from './port.js';
 import { type StepRecord, StepLog } from './step-log.js';
 import { GroupCommit } from '../store/group-commit.js';
 
@@ -43,7 +42,7 @@ export class RunService {
   groupCommit: GroupCommit;
 
   constructor(
-    @inject(EmbeddedRunEngine) readonly engine: EmbeddedRunEngine,
+    @inject(StoreRunEngine) readonly engine: StoreRunEngine,
     @inject(TaskStore) readonly tasks: TaskStore,
     @inject(StepLog) private readonly steps: StepLog,
     @inject(Outbox) private readonly outbox: Outbox,
@@ -85,9 +84,11 @@ export class RunService {
   /**
    * Lets the engine catch up: runs with work due, overdue tasks, undelivered notifications. Returns
    * whether anything moved. `concurrency` (the worker's --concurrency, default 1) runs that many due
-   * runs side by side, so that their browser jobs overlap.
+   * runs side by side, so that their browser jobs overlap. An engine that schedules the periodic work
+   * itself (DBOS: once across every process) is only asked to drive.
    */
   async settle(options: { concurrency?: number } = {}): Promise<boolean> {
+    if (this.engine.schedulesMaintenance) return (await this.engine.drive(options)).slices > 0;
     const first = await this.engine.drive(options);
     const escalated = await this.tasks.escalateOverdue();
     const second = await this.engine.drive(options);

@@ -1,7 +1,7 @@
 /**
  * The DBOS engine as its own process, for the crash test in dbos-engine.test.ts. MODE=start starts
  * one run of a four-step workflow whose steps count their executions in `step_executions` (in
- * Patchbay's database) and prints `started <run id>`, then `in slow-step` while inside the third
+ * Patchbay's database; the third step also counts its body being entered, outside its transaction) and prints `started <run id>`, then `in slow-step` while inside the third
  * step, where the test SIGKILLs it. MODE=resume launches DBOS under the same executor ID, which
  * recovers the run, prints `waiting for handover` once the run waits for its signal (the test may
  * kill it there too); with SEND=1 it then sends the signal twice with one dedupe key and prints
@@ -26,7 +26,10 @@ const workflow: Workflow = async (ctx) => {
   await ctx.step('second', async () => void (await count(ctx.runId, 'second', 'done')));
   await ctx.audit({ type: 'crash.checkpoint', actor: 'patchbay' });
   await ctx.step('slow-step', async () => {
-    await count(ctx.runId, 'slow-step', 'entered');
+    // On a connection of its own, outside the step's transaction: it counts the step's body being entered.
+    await store.detached(() => count(ctx.runId, 'slow-step', 'entered'));
+    // In the step's transaction: rolled back by the kill, so it is written once.
+    await count(ctx.runId, 'slow-step', 'wrote');
     if (mode === 'start') {
       say('in slow-step');
       await new Promise((resolve) => setTimeout(resolve, 30_000));

@@ -142,6 +142,49 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.equal(await engine.signal(run.id, 'evidence', 8, 'evidence:dan:2', 'a'), false, 'a finished run takes no signal');
   });
 
+  it('a signal given in a transaction that rolls back never reaches the run; one given in a transaction that commits does, after the commit', async () => {
+    const engine = track(engineOn(store, async (ctx) => {
+      const answer = await ctx.waitForSignal<{ by: string }>('handover', 3_000);
+      return { outcome: 'done', summary: answer.timedOut ? 'nobody' : answer.payload.by };
+    }));
+    const { run } = (await engine.start([offboarding('rae@acme.test', 'k-rae')]))[0]!;
+    await waitingFor(engine, run.id, 'handover');
+    // As two servers completing one task: the loser's transaction signals, then is refused and rolls back.
+    await assert.rejects(engine.transaction(async () => {
+      assert.equal(await engine.signal(run.id, 'handover', { by: 'loser@acme.test' }, 'handover:rae:loser', 'loser@acme.test'), true);
+      throw new Error('refused: completed by someone else');
+    }), /refused/);
+    assert.deepEqual(await store.db.selectFrom('signals').select('id').where('run_id', '=', run.id).execute(), []);
+    assert.equal((await engine.get(run.id)).status, 'waiting', 'the rolled-back signal did not wake the run');
+    let ringsBeforeCommit = -1;
+    await engine.transaction(async () => {
+      await engine.signal(run.id, 'handover', { by: 'winner@acme.test' }, 'handover:rae:winner', 'winner@acme.test');
+      // Not yet committed: the run has not been told.
+      await new Promise((r) => setTimeout(r, 300));
+      ringsBeforeCommit = (await DBOS.listWorkflowSteps(run.id))?.filter((step) => step.name === 'DBOS.recv' && step.output !== null && step.output !== undefined).length ?? 0;
+    });
+    assert.equal(ringsBeforeCommit, 0);
+    await finished(engine, run.id);
+    assert.equal((await DBOS.getResult<{ summary: string }>(run.id))?.summary, 'winner@acme.test');
+  });
+
+  it('drive() rings again for a committed signal whose message was never sent (its sender stopped in between)', async () => {
+    const engine = track(engineOn(store, async (ctx) => {
+      const answer = await ctx.waitForSignal<{ by: string }>('handover');
+      return { outcome: 'done', summary: answer.timedOut ? 'nobody' : answer.payload.by };
+    }));
+    const { run } = (await engine.start([offboarding('sam@acme.test', 'k-sam')]))[0]!;
+    const waiting = await waitingFor(engine, run.id, 'handover');
+    // The row as signal() commits it, without the message that would follow the commit.
+    await store.db.insertInto('signals').values({ run_id: run.id, name: 'handover', payload: JSON.stringify({ by: 'lost@acme.test' }), dedupe_key: 'handover:sam', at: waiting.updatedAt }).execute();
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.equal((await engine.get(run.id)).status, 'waiting', 'nothing wakes it by itself before its recheck');
+    const repaired = await Promise.all([engine.drive(), engine.drive()]);
+    assert.ok(repaired.reduce((n, d) => n + d.slices, 0) >= 1);
+    await finished(engine, run.id);
+    assert.equal((await DBOS.getResult<{ summary: string }>(run.id))?.summary, 'lost@acme.test');
+  });
+
   it('waitForSignal with a timeout times out; while it waits the run says what for and until when', async () => {
     const engine = track(engineOn(store, async (ctx) => {
       const before = await ctx.now();
@@ -291,7 +334,7 @@ function runWorker(env: Record<string, string>, killOn?: string): Promise<Worker
 describe('the DBOS engine after a SIGKILL: the restarted process finishes the run, each completed step executed once', function () {
   this.timeout(120_000);
 
-  it('killed inside the third step, then again while waiting for a signal: each step done once, the signal delivered once', async () => {
+  it("killed inside the third step, then again while waiting for a signal: each step's store writes made once, the signal delivered once", async () => {
     const storeUrl = await freshDatabase();
     const env = { STORE_URL: storeUrl, SYSTEM_URL: await freshDatabase() };
     const killed = await runWorker({ ...env, MODE: 'start' }, 'in slow-step');
@@ -311,9 +354,11 @@ describe('the DBOS engine after a SIGKILL: the restarted process finishes the ru
       assert.deepEqual(counts.rows, [
         { step: 'first', phase: 'done', n: 1 },
         { step: 'second', phase: 'done', n: 1 },
-        // Interrupted inside: entered twice (a step is at least once), completed once.
+        // Interrupted inside: its body entered twice (DBOS re-executes a step it had not checkpointed),
+        // its store writes made once (they commit with the step's journal row, and the kill rolled back the first).
         { step: 'slow-step', phase: 'done', n: 1 },
         { step: 'slow-step', phase: 'entered', n: 2 },
+        { step: 'slow-step', phase: 'wrote', n: 1 },
         { step: 'last', phase: 'done', n: 1 },
       ].sort((a, b) => (a.step + a.phase).localeCompare(b.step + b.phase)));
       const audit = (await store.db.selectFrom('audit').select('type').where('run_id', '=', runId).orderBy('seq').execute()).map((a) => a.type);

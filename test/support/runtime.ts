@@ -3,6 +3,7 @@ import { openStore } from '../../core/store/sql.js';
 import path from 'node:path';
 import type { ContainerModule } from '#inversify';
 import { createServices, type Runtime, type RuntimeOptions, type Services } from '../../core/container.js';
+import type { EmbeddedRunEngine } from '../../core/engine/embedded-engine.js';
 import { ManualClock } from '../../core/engine/clock.js';
 import type { RunRecord, StartResult } from '../../core/engine/port.js';
 import type { TenantProfile } from '../../core/schema/types/tenant-profile.js';
@@ -12,7 +13,8 @@ import { readJson, scratchDir } from './fixtures.js';
 
 export interface Harness {
   readonly services: Services;
-  readonly runtime: Runtime;
+  /** On the embedded engine: tests reach its leases (one-driver.test.ts). */
+  readonly runtime: Runtime<EmbeddedRunEngine>;
   readonly clock: ManualClock;
   readonly profile: LoadedProfile;
   readonly dataDir: string;

@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject, injectable } from '#inversify';
-import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
-import type { RunContext, RunRecord } from '../../engine/port.js';
+import { type RunContext, type RunRecord, StoreRunEngine } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
@@ -61,7 +60,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     @inject(SecretResolver) private readonly secrets: SecretResolver,
     @inject(BrowserHost) private readonly host: BrowserHost,
     @inject(EvidenceFiles) private readonly files: EvidenceFiles,
-    @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
+    @inject(StoreRunEngine) private readonly engine: StoreRunEngine,
     @inject(BrowserStepTimeout) private readonly stepTimeoutMs: number,
   ) {}
 

@@ -2,10 +2,9 @@ import { inject, injectable } from '#inversify';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, PatchbayError } from '../../errors.js';
-import { EmbeddedRunEngine } from '../../engine/embedded-engine.js';
 import { EvidenceFiles } from '../evidence-files.js';
 import { newId } from '../../engine/ids.js';
-import type { RunRecord } from '../../engine/port.js';
+import { type RunRecord, StoreRunEngine } from '../../engine/port.js';
 import type { Runbook } from '../../schema/types/runbook.js';
 import type { TenantProfile } from '../../schema/types/tenant-profile.js';
 import type { Evidence, HandOver } from '../executor.js';
@@ -112,7 +111,7 @@ const hour = 3_600_000;
 @injectable()
 export class TaskStore {
   constructor(
-    @inject(EmbeddedRunEngine) private readonly engine: EmbeddedRunEngine,
+    @inject(StoreRunEngine) private readonly engine: StoreRunEngine,
     @inject(EvidenceFiles) private readonly files: EvidenceFiles,
   ) {}
 
