@@ -69,9 +69,18 @@ export class AuditLog {
   /**
    * Walks the whole chain, 1,000 rows per read; returns the first broken link, or nothing when every
    * row holds. Rows removed from the end are found from the highest seq ever written, which the
-   * database keeps beside the table (SQLite's sqlite_sequence, PostgreSQL's audit_highest).
+   * database keeps beside the table (SQLite's sqlite_sequence, PostgreSQL's audit_high_water).
    */
   async verify(): Promise<{ rows: number; broken?: AuditBreak }> {
+    // The highest seq ever written, read before the rows: appends commit in seq order (each holds the
+    // chain's lock until its commit), so every row up to it is committed and read below, and a row
+    // appended while this walks can only add to the end. SQLite's AUTOINCREMENT sequence, PostgreSQL's
+    // audit_high_water (migrations 1 and 17); both move with the transaction that appends.
+    const highest = Number(
+      (this.store.dialect === 'sqlite'
+        ? (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`.execute(this.store.db)).rows[0]?.seq
+        : (await sql<{ seq: number }>`SELECT seq FROM audit_high_water`.execute(this.store.db)).rows[0]?.seq) ?? 0,
+    );
     let prev = genesis;
     let expectedSeq = 1;
     let rows = 0;
@@ -94,12 +103,6 @@ export class AuditLog {
       }
       after = page.at(-1)!.seq;
     }
-    // The highest seq ever written: SQLite's AUTOINCREMENT sequence, PostgreSQL's audit_highest (migration 1).
-    const highest = Number(
-      (this.store.dialect === 'sqlite'
-        ? (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`.execute(this.store.db)).rows[0]?.seq
-        : (await sql<{ seq: number }>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS seq FROM audit_highest`.execute(this.store.db)).rows[0]?.seq) ?? 0,
-    );
     if (highest >= expectedSeq) return { rows, broken: { seq: expectedSeq, reason: `rows ${expectedSeq} to ${highest} were removed from the end` } };
     return { rows };
   }

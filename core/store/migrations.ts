@@ -660,4 +660,21 @@ export const migrations: readonly Migration[] = [
       DROP INDEX reconcile_findings_of;
     `,
   },
+  {
+    version: 17,
+    name: "the audit log's high-water mark kept in a table, so that it moves with the transaction that appends",
+    // SQLite's AUTOINCREMENT counter (sqlite_sequence) is already transactional: nothing to change there.
+    sql: `SELECT 1;`,
+    postgres: `
+      -- A sequence is not transactional: an append rolled back (a refused request in a group commit), or one not
+      -- yet committed while \`audit verify\` read, left the mark above the last row and read as "rows removed from
+      -- the end". A one-row table updated by the same trigger commits or rolls back with the row it counts.
+      CREATE TABLE audit_high_water (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), seq BIGINT NOT NULL);
+      INSERT INTO audit_high_water (seq)
+        SELECT GREATEST(COALESCE((SELECT max(seq) FROM audit), 0), CASE WHEN is_called THEN last_value ELSE 0 END) FROM audit_highest;
+      CREATE OR REPLACE FUNCTION audit_note_highest() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN UPDATE audit_high_water SET seq = GREATEST(seq, NEW.seq); RETURN NEW; END $$;
+      DROP SEQUENCE audit_highest;
+    `,
+  },
 ];

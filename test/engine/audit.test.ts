@@ -60,6 +60,38 @@ describe('audit log', () => {
     assert.deepEqual((await h.runtime.engine.audit.verify()).broken, { seq: rows - 1, reason: `rows ${rows - 1} to ${rows} were removed from the end` });
   });
 
+  it('reads an append rolled back, or one not committed yet, as nothing removed', async () => {
+    const h = await withHistory();
+    const { audit } = h.runtime.engine;
+    // A refused request in a group commit rolls back the audit row it appended.
+    await assert.rejects(
+      h.runtime.store.transaction(async () => {
+        await audit.append({ type: 'test.refused', actor: 'test' }, Date.now());
+        throw new Error('refused');
+      }),
+      /refused/,
+    );
+    const after = await audit.verify();
+    assert.equal(after.broken, undefined, JSON.stringify(after.broken));
+    if (h.runtime.store.dialect !== 'postgres') return; // One SQLite connection: no reader beside an open write.
+    // PostgreSQL: verify on another connection while an append waits for its commit.
+    let appended!: () => void;
+    let commit!: () => void;
+    const inFlight = new Promise<void>((resolve) => (appended = resolve));
+    const held = new Promise<void>((resolve) => (commit = resolve));
+    const writing = h.runtime.store.transaction(async () => {
+      await audit.append({ type: 'test.slow', actor: 'test' }, Date.now());
+      appended();
+      await held;
+    });
+    await inFlight;
+    const during = await audit.verify();
+    commit();
+    await writing;
+    assert.equal(during.broken, undefined, JSON.stringify(during.broken));
+    assert.equal((await audit.verify()).rows, during.rows + 1);
+  });
+
   it('reports a re-hashed row that no longer follows its predecessor', async () => {
     const h = await withHistory();
     await tamper(h, "UPDATE audit SET prev_hash = hash WHERE seq = 5");
