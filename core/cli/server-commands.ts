@@ -111,7 +111,10 @@ export function registerServerCommands(
       });
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       await untilStopped();
+      // As a worker does: the runs this server drives go to another process after their step in flight.
+      const handedOver = runtime.engine.handOver();
       await server.close();
+      await handedOver;
     });
 
   const token = program.command('token').description('API tokens for machines (an HR tool, a ticketing system)');

@@ -22,6 +22,12 @@ export interface RunContext {
   now(): Promise<number>;
   /** Appends to the audit log once, however often the run is replayed. */
   audit(event: Omit<AuditEvent, 'runId'>): Promise<void>;
+  /**
+   * A place between steps where nothing is half done: an engine whose process is stopping
+   * (SIGTERM) may hand the run to another process here, by throwing its Suspend, once this slice
+   * has done new work. Engines without such a notion leave it out; workflow code calls it with `?.`.
+   */
+  handOverPoint?(): Promise<void>;
 }
 
 export interface StepOptions {
