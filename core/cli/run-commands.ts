@@ -300,11 +300,18 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       let lastCanary = 0;
       let stop = false;
       let lastFeedRead = 0;
-      process.once('SIGINT', () => (stop = true));
-      process.once('SIGTERM', () => (stop = true));
+      let wake: (() => void) | undefined;
+      // A graceful stop: no new run is claimed, the step in flight finishes and its run goes to another process at once.
+      const stopping = () => {
+        stop = true;
+        void runtime.engine.handOver?.();
+        wake?.();
+      };
+      process.once('SIGINT', stopping);
+      process.once('SIGTERM', stopping);
       const { isStoreUnavailable, describeDatabaseError } = await import('../store/sql.js');
       const engineSaid = onDbos ? ' with the dbos engine (runs from the shared queue; escalations, notifications and takeovers once across workers)' : '';
-      process.stderr.write(`patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C stops it after the pass in progress\n`);
+      process.stderr.write(`patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C or SIGTERM stops it (the step in flight finishes, its run is handed to another process)\n`);
       process.stderr.write(
         `patchbay worker: up to ${concurrency} browser job${concurrency === 1 ? '' : 's'} at a time, each in its own context (${options.concurrency !== undefined ? '--concurrency' : `from ${machine.cores} cores and ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free memory; --concurrency sets it`})\n`,
       );
@@ -329,8 +336,14 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           if (said !== down) process.stderr.write(`patchbay worker: the store does not answer (${said}); trying again every ${options.interval} s\n`);
           down = said;
         }
-        if (options.once) break;
-        await new Promise((resolve) => setTimeout(resolve, Number(options.interval) * 1000));
+        if (options.once || stop) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Number(options.interval) * 1000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       } while (!stop);
     });
 }

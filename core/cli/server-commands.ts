@@ -129,7 +129,10 @@ export function registerServerCommands(
       // On DBOS a server starts, signals and reads runs; the workers on the same database execute them.
       if (cli.engine() === 'dbos') cli.print('Engine dbos: runs are executed by the patchbay worker processes on this database (start at least one).');
       await untilStopped();
+      // As a worker does: the runs this server drives go to another process after their step in flight.
+      const handedOver = runtime.engine.handOver?.();
       await server.close();
+      await handedOver;
     });
 
   const token = program.command('token').description('API tokens for machines (an HR tool, a ticketing system)');

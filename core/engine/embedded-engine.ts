@@ -61,6 +61,13 @@ export interface EmbeddedEngineOptions {
 
 type RunRow = Selectable<RunsTable>;
 
+/** The Suspend of a run handed to another process at a graceful stop: it stays due now, unleased. */
+class HandOver extends Suspend {
+  constructor(at: number) {
+    super('another process (handed over at a stop)', at);
+  }
+}
+
 const openStatuses: RunStatus[] = ['running', 'waiting'];
 
 /**
@@ -122,6 +129,8 @@ export class EmbeddedRunEngine implements RunEngine {
   readonly pause: (ms: number) => Promise<void>;
 
   private workflow: Workflow | undefined;
+  /** Set by handOver(): no run is claimed any more, and the runs in progress are handed over at their next step. */
+  private stopping = false;
 
   constructor(
     @inject(StoreDatabase) readonly store: StoreDatabase,
@@ -298,7 +307,7 @@ export class EmbeddedRunEngine implements RunEngine {
   private async driveAs(holder: string, max: number, concurrency = 1): Promise<{ slices: number }> {
     let slices = 0;
     const skipped = new Set<string>();
-    while (slices < max) {
+    while (slices < max && !this.stopping) {
       const now = this.clock.now();
       const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status));
       const claimable = due.filter((row) => this.leaseIsFree(row, now));
@@ -313,7 +322,8 @@ export class EmbeddedRunEngine implements RunEngine {
           await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
         });
       const lane = async () => {
-        while (next < claimable.length && slices < max) {
+        // A worker told to stop claims no more runs (handOver); the slices in flight finish.
+        while (next < claimable.length && slices < max && !this.stopping) {
           const row = claimable[next++]!;
           if (lanes === 1) {
             await sliceOf(row);
@@ -480,6 +490,11 @@ export class EmbeddedRunEngine implements RunEngine {
 
   private async park(runId: string, suspend: Suspend): Promise<Partial<RunRecord>> {
     const now = this.clock.now();
+    if (suspend instanceof HandOver) {
+      await this.db.updateTable('runs').set({ status: 'running', waiting_for: null, wake_at: now, lease_owner: null, lease_until: null, updated_at: now }).where('id', '=', runId).execute();
+      await this.audit.append({ type: 'run.handed-over', actor: 'patchbay', runId, data: { by: this.owner, reason: 'the process is stopping' } }, now);
+      return { status: 'running', waitingFor: null, wakeAt: now, updatedAt: now };
+    }
     await this.db
       .updateTable('runs')
       .set({ status: 'waiting', waiting_for: suspend.waitingFor, wake_at: suspend.wakeAt, lease_owner: null, lease_until: null, updated_at: now })
@@ -498,6 +513,23 @@ export class EmbeddedRunEngine implements RunEngine {
       .execute();
     await this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
     return { status, outcome: result.outcome, waitingFor: null, wakeAt: null, updatedAt: now, finishedAt: now };
+  }
+
+  /**
+   * A graceful stop (SIGTERM): from now on this engine claims no run, and each run it is driving
+   * finishes the step in flight, then is handed over at the workflow's next hand-over point: its
+   * lease released and the run due now, so another process takes it at once instead of after the
+   * lease runs out. Resolves when the drives of this engine have ended. There is no way back: the
+   * engine of a stopping process drives nothing more.
+   */
+  async handOver(): Promise<void> {
+    this.stopping = true;
+    await this.driving;
+  }
+
+  /** Whether handOver() was called. */
+  get handingOver(): boolean {
+    return this.stopping;
   }
 
   /** Runs `fn` in a write transaction, or in the one already open (core/store/sql.ts). */
@@ -544,6 +576,8 @@ export class EmbeddedRunEngine implements RunEngine {
 /** The RunContext of one slice: every answer comes from the journal when it is there. */
 class JournalContext implements RunContext {
   private readonly occurrences = new Map<string, number>();
+  /** Whether this slice has journaled anything new (it is past the replay, doing work). */
+  private advanced = false;
 
   constructor(
     private readonly engine: EmbeddedRunEngine,
@@ -564,6 +598,12 @@ class JournalContext implements RunContext {
   private async write(key: string, value: unknown): Promise<void> {
     await this.engine.journalWrite(this.run.id, key, value);
     this.journal.set(key, value);
+    this.advanced = true;
+  }
+
+  /** Hands the run over when the engine is stopping and this slice has done new work (so never while only replaying). */
+  async handOverPoint(): Promise<void> {
+    if (this.advanced && this.engine.handingOver) throw new HandOver(this.engine.clock.now());
   }
 
   async step<T>(name: string, fn: (attempt: number) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
@@ -626,7 +666,8 @@ class JournalContext implements RunContext {
     const wakeAt = this.journal.get(key) as number;
     const left = wakeAt - this.engine.clock.now();
     if (left <= 0) return;
-    if (left <= this.engine.inlineWaitMaxMs) {
+    // A stopping process does not wait in the process: the run parks until the time, for whoever is left.
+    if (left <= this.engine.inlineWaitMaxMs && !this.engine.handingOver) {
       await this.engine.outside(() => this.engine.pause(left));
       return;
     }

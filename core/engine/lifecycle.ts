@@ -48,6 +48,8 @@ export class LifecycleWorkflow {
     /** The app's action steps a person said were done: what a failed verification reopens. */
     const doneByPeople: PlanStep[] = [];
     for (const step of plan.steps) {
+      // Between two plan steps nothing is half done: a stopping process hands the run over here.
+      await ctx.handOverPoint?.();
       const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
       if (accountGone && counts) {
         const how = goneProof ? describeProof(goneProof) : 'the check found no account';

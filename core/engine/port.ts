@@ -24,6 +24,12 @@ export interface RunContext {
   now(): Promise<number>;
   /** Appends to the audit log once, however often the run is replayed. */
   audit(event: Omit<AuditEvent, 'runId'>): Promise<void>;
+  /**
+   * A place between steps where nothing is half done: an engine whose process is stopping
+   * (SIGTERM) may hand the run to another process here, by throwing its Suspend, once this slice
+   * has done new work. Engines without such a notion leave it out; workflow code calls it with `?.`.
+   */
+  handOverPoint?(): Promise<void>;
 }
 
 export interface StepOptions {
@@ -127,6 +133,12 @@ export interface StoreRunEngine extends RunEngine {
    * every process on the database, so that a process's catch-up loop must not (the DBOS engine).
    */
   readonly schedulesMaintenance?: boolean;
+  /**
+   * A graceful stop (SIGTERM): no run is claimed any more, the step in flight finishes and its run is
+   * released for another process at once. Resolves when this engine's drives have ended. The DBOS
+   * engine has none: its shutdown in the runtime's close() lets DBOS recover the workflows elsewhere.
+   */
+  handOver?(): Promise<void>;
 }
 
 /** Thrown by the context to park a run until a signal or a time; never seen by callers. */

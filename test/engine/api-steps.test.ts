@@ -71,6 +71,36 @@ describe('API steps in runs', () => {
     assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership');
   });
 
+  it('a rate-limit wait longer than the engine waits in the process parks the run until then: the step is retried, not failed', async () => {
+    // The HTTP client's own limiter would wait out the two minutes in real time: here it does not wait, so the engine's timer is what is seen.
+    let clientTime = Date.now();
+    const noClientWaits = new ContainerModule(({ bind }) => {
+      bind(ConnectorApi).toConstantValue(new SpendeskMembersApi({ retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 }, clock: { now: () => clientTime, sleep: async (ms) => void (clientTime += ms) } }));
+    });
+    const h = await harness({
+      modules: [...connectorModules.filter((m) => m !== spendeskModule), noClientWaits],
+      env,
+      tweak: (p) => {
+        p.apps.spendesk!.features!['api-access'] = true;
+        p.apps.spendesk!.secrets = { ...p.apps.spendesk!.secrets, apiClientId: 'env:SPENDESK_ID', apiClientSecret: 'env:SPENDESK_SECRET' };
+      },
+    });
+    token();
+    nock(base).get('/users').reply(429, {}, { 'x-ratelimit-reset': '120' }).get('/users').reply(200, [{ id: 'u1', email: 'alice@acme.com' }]);
+    const run = await offboard(h, 'alice@acme.com');
+    await h.completeNext(run.id);
+    const parked = await h.run(run.id);
+    assert.equal(parked.status, 'waiting');
+    assert.match(parked.waitingFor ?? '', /^retry of spendesk-check\/api$/);
+    assert.equal((await h.runtime.tasks.list()).length, 0, 'no person is asked to do what the API will do in two minutes');
+    h.clock.advance(120_000);
+    await h.runtime.runs.settle();
+    const check = (await h.runtime.runs.timeline(run.id)).steps.find((s) => s.stepId === 'spendesk-check')!;
+    assert.equal(check.status, 'done');
+    assert.equal((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook, 'transfer-ownership');
+    assert.ok(nock.isDone());
+  });
+
   it('after the last retry of a failing API, moves the verification to the next channel', async () => {
     const h = await withApiAccess();
     token();

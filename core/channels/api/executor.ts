@@ -1,4 +1,5 @@
 import { inject, injectable } from '#inversify';
+import { Suspend } from '../../engine/port.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../../engine/retry.js';
 import type { OperationResult } from '../../registry/connector-api.js';
 import { interpret } from '../outcome.js';
@@ -39,6 +40,8 @@ export class ApiChannelExecutor implements ChannelExecutor {
         { retry: this.retry, external: true },
       );
     } catch (error) {
+      // A retry that waits longer than the engine waits in the process parks the run: that is no failure.
+      if (error instanceof Suspend) throw error;
       return { status: 'failed', detail: (error as Error).message };
     }
     const evidence = [{ kind: 'api' as const, summary: result.evidence, at: await ctx.now() }];

@@ -146,6 +146,11 @@ export class BrowserHost {
             executablePath: this.executablePath,
             headless: this.headless,
             args: quietFlags,
+            // Playwright closes the browser on these signals by default: a worker told to stop (SIGTERM)
+            // would lose the page of the step in flight. The process closes the browser when it has finished.
+            handleSIGINT: false,
+            handleSIGTERM: false,
+            handleSIGHUP: false,
           }),
         )
         .catch((error: unknown) => {

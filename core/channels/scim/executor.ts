@@ -1,4 +1,5 @@
 import { inject, injectable } from '#inversify';
+import { Suspend } from '../../engine/port.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import type { OperationResult } from '../../registry/connector-api.js';
 import { SecretResolver } from '../../tenant/secrets.js';
@@ -32,6 +33,8 @@ export class ScimChannelExecutor implements ChannelExecutor {
       const client = this.client(step.app, 'url' in endpoint ? { ...settings, baseUrl: endpoint.url } : settings);
       result = await ctx.step(`${step.id}/scim`, () => this.call(client, step.operation, run.request.subject, known ?? noKnownIdentifiers), { external: true });
     } catch (error) {
+      // A retry that waits longer than the engine waits in the process parks the run: that is no failure.
+      if (error instanceof Suspend) throw error;
       return { status: 'failed', detail: (error as Error).message };
     }
     return interpret(step, run, this.registry, result, [{ kind: 'api', summary: result.evidence, at: await ctx.now() }]);
