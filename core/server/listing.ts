@@ -7,23 +7,10 @@ import type { RunsTable, TasksTable } from '../store/tables.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { Principal } from './access.js';
 import type { TaskListEntry, TaskListRow } from '../channels/human/task-store.js';
+import { taskViewSchema } from './list-schemas.js';
 
-/** The largest page any list answers, and the page when none is asked for. */
-export const maxPageSize = 200;
-export const defaultPageSize = 50;
+export { defaultPageSize, idParam, listQueries, maxPageSize, page, query, runSummarySchema, taskListSchema, taskViewSchema } from './list-schemas.js';
 
-/** Query strings: each list's parameters, their enumerations and bounds (400 naming the parameter otherwise). */
-const runStatuses = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
-const taskStatuses = ['open', 'completed', 'failed', 'cancelled', 'all'];
-export const page = { limit: { type: 'integer', minimum: 1, maximum: maxPageSize }, cursor: { type: 'string', minLength: 1, maxLength: 200 } };
-export const query = (properties: Record<string, unknown>) => ({ type: 'object', properties, additionalProperties: false });
-export const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 100 } }, required: ['id'] };
-/** The query parameters of each list, shared with the OpenAPI document. */
-export const listQueries = {
-  runs: query({ status: { enum: runStatuses }, ...page }),
-  tasks: query({ queue: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$', maxLength: 100 }, status: { enum: taskStatuses }, mine: { enum: ['true', 'false'] }, ...page }),
-  reconciliation: query({ ...page }),
-} as const;
 
 /** A page of ids in order and the cursor of the next page (null on the last page). */
 export interface Page<T> {
@@ -128,24 +115,6 @@ function cut<T>(rows: readonly T[], limit: number, key: (row: T) => [number, str
   return { items, next: rows.length > limit && last ? encode(key(last)) : null };
 }
 
-/**
- * A run as the runs list answers it (RunSummary in the OpenAPI document): the route's response schema,
- * so fastify's serializer writes these properties and no others.
- */
-export const runSummarySchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    playbook: { type: 'string' },
-    app: { type: 'string' },
-    subject: { type: 'string' },
-    status: { type: 'string' },
-    outcome: { type: ['string', 'null'] },
-    waitingFor: { type: ['string', 'null'] },
-    createdAt: { type: 'integer' },
-  },
-  required: ['id', 'playbook', 'app', 'subject', 'status'],
-} as const;
 
 /** The query of one page of runs, newest first (keyset paging on creation time and id), one row more than the page, in RunSummary's shape. */
 export function runsPageQuery(db: Sql, args: { status?: string; limit: number; cursor?: string }) {
@@ -275,52 +244,6 @@ export const findingsOf = (db: Sql, reconciliationId: number) =>
     .orderBy('detail')
     .orderBy('first_seen_at');
 
-/** A checklist section of a task (TaskItem): one person of the batch. */
-const taskItemSchema = {
-  type: 'object',
-  properties: {
-    runId: { type: 'string' },
-    stepId: { type: 'string' },
-    email: { type: 'string' },
-    status: { type: 'string', enum: ['open', 'done', 'already-done', 'failed', 'cancelled'] },
-    closedBy: { type: ['string', 'null'] },
-  },
-  required: ['runId', 'stepId', 'email', 'status', 'closedBy'],
-} as const;
-
-/**
- * A task as the API answers it (TaskView, core/channels/human/task-store.ts): the list's response schema
- * and the OpenAPI document's TaskView. Times are milliseconds since the epoch; `title` is rendered for the
- * people in the task; `content` is what a person sees (the runbook of schemas/runbook.schema.json, the app,
- * the step, the plan's reason and watch-outs, what the machines tried first).
- */
-export const taskViewSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    title: { type: 'string' },
-    tenant: { type: 'string' },
-    app: { type: 'string' },
-    runbook: { type: 'string' },
-    queue: { type: 'string' },
-    assignee: { type: ['string', 'null'] },
-    status: { type: 'string', enum: ['open', 'completed', 'failed', 'cancelled'] },
-    dueAt: { type: 'integer' },
-    overdue: { type: 'boolean' },
-    escalations: { type: 'integer' },
-    createdAt: { type: 'integer' },
-    closedAt: { type: ['integer', 'null'] },
-    closedBy: { type: ['string', 'null'] },
-    stepsDone: { type: 'array', items: { type: 'integer' }, description: 'The checklist steps ticked, 1-based.' },
-    content: { type: 'object', additionalProperties: true, required: ['runbook', 'appName', 'system', 'stepTitle', 'reason', 'watchOutFor'], description: 'What a person sees: the runbook, the app, the step, the reason and what to watch out for.' },
-    items: { type: 'array', items: taskItemSchema, description: 'One checklist section per person of the batch, by email.' },
-    evidence: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'The evidence handed in.' },
-  },
-  required: ['id', 'title', 'tenant', 'app', 'runbook', 'queue', 'assignee', 'status', 'dueAt', 'overdue', 'escalations', 'createdAt', 'closedAt', 'closedBy', 'stepsDone', 'content', 'items', 'evidence'],
-} as const;
-
-/** The task list's response: the tasks of the page, by due time. */
-export const taskListSchema = { type: 'array', items: taskViewSchema } as const;
 
 /** The properties of a TaskListEntry answered as the store keeps them (JSON text), in the view's order with items between. */
 const stored = ['stepsDone', 'content', 'evidence'] as const;

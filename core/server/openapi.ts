@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { schemasDir } from '../paths.js';
-import { listQueries, runSummarySchema, taskViewSchema } from './listing.js';
+import { listQueries, runSummarySchema, taskViewSchema } from './list-schemas.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,9 +4,12 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../core/paths.js';
 
-/** The packages a command loaded (CommonJS loads, as NODE_DEBUG=module reports them). */
+/** Reports the ES modules a command loads (NODE_DEBUG=module sees CommonJS loads only; Kysely and inversify are ES modules). */
+const esmProbe = path.join(packageRoot, 'test', 'support', 'esm-probe.mjs');
+
+/** The packages a command loaded: CommonJS loads as NODE_DEBUG=module reports them, ES modules as the probe does. */
 function packagesLoadedBy(args: string[]): Set<string> {
-  const run = spawnSync(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
+  const run = spawnSync(process.execPath, ['--import', esmProbe, path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, NODE_DEBUG: 'module', PATCHBAY_CONNECTORS: '' },
   });
@@ -17,9 +20,9 @@ function packagesLoadedBy(args: string[]): Set<string> {
 // Start-up time is measured by npm run bench:startup; this keeps the cause of a slow start out: a command
 // that needs no store, server or browser loads none of their packages.
 describe('what a command loads at start', () => {
-  const heavy = ['pg', 'better-sqlite3', 'fastify', 'playwright-core', 'exceljs', 'google-auth-library', '@dbos-inc/dbos-sdk'];
+  const heavy = ['pg', 'better-sqlite3', 'kysely', 'fastify', 'playwright-core', 'exceljs', 'google-auth-library', '@dbos-inc/dbos-sdk', '@inversifyjs/core'];
   for (const args of [['--help'], ['plan', 'offboard', '--app', 'spendesk', '--user', 'a@b.com']]) {
-    it(`patchbay ${args.join(' ')} loads no database driver, server, browser or spreadsheet package`, () => {
+    it(`patchbay ${args.join(' ')} loads no database driver or query builder, server, browser or spreadsheet package, nor inversify's modules`, () => {
       const loaded = packagesLoadedBy(args);
       assert.ok(loaded.has('commander'), `the probe sees packages load: ${[...loaded].join(', ')}`);
       assert.deepEqual(heavy.filter((p) => loaded.has(p)), []);
