@@ -39,6 +39,17 @@ function sourceFiles(dir: string): string[] {
   return files;
 }
 
+/**
+ * A connector folder's files read once: each JSON file's text by its path relative to the folder
+ * (`manifest.json`, `runbooks/<id>.json`, `recipes/<id>.json`), and the digest of exactly those
+ * bytes. The loader checks these texts, never the files again, so a file changed while a command
+ * starts cannot be checked in one version and kept under the digest of another.
+ */
+export interface FolderSnapshot {
+  readonly digest: string;
+  readonly files: ReadonlyMap<string, string>;
+}
+
 interface Entry {
   readonly digest: string;
   readonly manifest: ConnectorManifest;
@@ -57,15 +68,25 @@ interface Entry {
 export class CatalogueCache {
   constructor(private readonly folder: string = catalogueCacheDir) {}
 
-  /** The digest of a connector folder's current content, or undefined when a file cannot be read. */
-  digest(dir: string): string | undefined {
+  /** A connector folder's files and their digest, or undefined when one cannot be read (the loader then says why). */
+  snapshot(dir: string): FolderSnapshot | undefined {
     try {
       const hash = createHash('sha256').update(schemaDigest()).update(loaderDigest()).update(path.resolve(dir));
-      for (const file of sourceFiles(dir)) hash.update(`\0${file}\0`).update(readFileSync(path.join(dir, file)));
-      return hash.digest('hex');
+      const files = new Map<string, string>();
+      for (const file of sourceFiles(dir)) {
+        const bytes = readFileSync(path.join(dir, file));
+        hash.update(`\0${file}\0`).update(bytes);
+        files.set(file, bytes.toString('utf8'));
+      }
+      return { digest: hash.digest('hex'), files };
     } catch {
       return undefined;
     }
+  }
+
+  /** The digest of a connector folder's current content, or undefined when a file cannot be read. */
+  digest(dir: string): string | undefined {
+    return this.snapshot(dir)?.digest;
   }
 
   /** The connector as it loaded when its folder had this digest; undefined when not kept. */
@@ -73,6 +94,9 @@ export class CatalogueCache {
     try {
       const entry = JSON.parse(readFileSync(this.fileOf(dir), 'utf8')) as Entry;
       if (entry.digest !== digest) return undefined;
+      // An entry of another shape (written by hand, or by another version) is no entry.
+      const valid = entry.manifest !== null && typeof entry.manifest === 'object' && entry.manifest.id === path.basename(dir) && Array.isArray(entry.runbooks) && Array.isArray(entry.recipes);
+      if (!valid) return undefined;
       return { manifest: entry.manifest, dir, runbooks: new Map(entry.runbooks), recipes: new Map(entry.recipes) };
     } catch {
       return undefined;

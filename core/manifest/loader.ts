@@ -3,7 +3,7 @@ import path from 'node:path';
 import { inject, injectable } from '#inversify';
 import { InvalidInputError, PatchbayError } from '../errors.js';
 import { displayPath } from '../paths.js';
-import { readJsonFile } from '../schema/json-file.js';
+import { parseJsonText, readJsonFile } from '../schema/json-file.js';
 import type { BrowserRecipe } from '../schema/types/browser-recipe.js';
 import type { Condition, ConnectorManifest } from '../schema/types/connector-manifest.js';
 import type { Runbook } from '../schema/types/runbook.js';
@@ -13,7 +13,7 @@ import { checkProvenance } from './provenance.js';
 import { checkRecipe } from './recipe-checks.js';
 import { checkCalls } from './call-checks.js';
 import { schemaVersionOf, v1Refusal } from './migrate.js';
-import { CatalogueCache } from './catalogue-cache.js';
+import { CatalogueCache, type FolderSnapshot } from './catalogue-cache.js';
 
 /** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
 export interface LoadedConnector {
@@ -139,18 +139,25 @@ export class FileManifestLoader implements ManifestLoader {
   }
 
   load(dir: string): LoadedConnector {
-    const digest = this.cache.digest(dir);
-    const kept = digest && this.cache.read(dir, digest);
+    const snapshot = this.cache.snapshot(dir);
+    const kept = snapshot && this.cache.read(dir, snapshot.digest);
     if (kept) return kept;
-    const connector = this.check(dir);
-    if (digest) this.cache.write(connector, digest);
+    const connector = this.check(dir, snapshot);
+    if (snapshot) this.cache.write(connector, snapshot.digest);
     return connector;
   }
 
-  /** Loads one connector folder with every check (what `load` keeps in the cache). */
-  private check(dir: string): LoadedConnector {
+  /**
+   * Loads one connector folder with every check (what `load` keeps in the cache): from the snapshot's
+   * texts when there is one (what was hashed is what is checked), else from the files.
+   */
+  private check(dir: string, snapshot?: FolderSnapshot): LoadedConnector {
+    const read = (relative: string): unknown => {
+      const text = snapshot?.files.get(relative);
+      return text === undefined ? readJsonFile(path.join(dir, relative)) : parseJsonText(path.join(dir, relative), text);
+    };
     const file = path.join(dir, 'manifest.json');
-    const data = readJsonFile(file);
+    const data = read('manifest.json');
     if (schemaVersionOf(data) < 2) throw v1Refusal(file);
     const manifest = this.validator.validate<ConnectorManifest>('connector-manifest', data, file);
     const fail = (pointer: string, reason: string): never => {
@@ -159,8 +166,8 @@ export class FileManifestLoader implements ManifestLoader {
     if (manifest.id !== path.basename(dir)) fail('/id', `must be '${path.basename(dir)}', the name of its folder`);
     for (const problem of checkProvenance(manifest)) fail(problem.pointer, problem.reason);
 
-    const runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook');
-    const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
+    const runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook', snapshot);
+    const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe', snapshot);
     checkReferences(manifest, runbooks, recipes, fail);
     for (const problem of checkCalls(manifest)) fail(problem.pointer, problem.reason);
     for (const [id, recipe] of recipes) {
@@ -174,12 +181,22 @@ export class FileManifestLoader implements ManifestLoader {
     return { manifest, dir, runbooks, recipes };
   }
 
-  private loadDocuments<T extends { id: string }>(folder: string, kind: 'runbook' | 'browser-recipe'): Map<string, T> {
+  /**
+   * The documents of one sub-folder of a connector (`runbooks`, `recipes`), each validated: from the
+   * snapshot's texts when one is given, else from the files.
+   */
+  private loadDocuments<T extends { id: string }>(folder: string, kind: 'runbook' | 'browser-recipe', snapshot?: FolderSnapshot): Map<string, T> {
     const documents = new Map<string, T>();
-    if (!existsSync(folder)) return documents;
-    for (const name of readdirSync(folder).filter((n) => n.endsWith('.json')).sort()) {
+    const sub = path.basename(folder);
+    const names = snapshot
+      ? [...snapshot.files.keys()].filter((k) => k.startsWith(`${sub}/`)).map((k) => k.slice(sub.length + 1))
+      : existsSync(folder)
+        ? readdirSync(folder).filter((n) => n.endsWith('.json')).sort()
+        : [];
+    for (const name of names) {
       const file = path.join(folder, name);
-      const document = this.validator.validate<T>(kind, readJsonFile(file), file);
+      const text = snapshot?.files.get(`${sub}/${name}`);
+      const document = this.validator.validate<T>(kind, text === undefined ? readJsonFile(file) : parseJsonText(file, text), file);
       if (`${document.id}.json` !== name) {
         throw new InvalidInputError({ file: displayPath(file), pointer: '/id' }, `must be '${name.replace(/\.json$/, '')}', the file's name`);
       }

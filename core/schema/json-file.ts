@@ -12,6 +12,14 @@ export function readJsonFile(file: string): unknown {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code})`;
     throw new InvalidInputError({ file: displayPath(file) }, reason, { cause });
   }
+  return parseJsonText(file, text);
+}
+
+/**
+ * Parses a file's text already read (the catalogue reads each file once, so that what it validates
+ * is what it hashed). @throws InvalidInputError naming the file, line and column of bad JSON.
+ */
+export function parseJsonText(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {

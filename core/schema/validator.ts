@@ -53,7 +53,9 @@ function compiledValidator(kind: SchemaKind): ValidateFunction | undefined {
   const file = path.join(folder, `${kind}.cjs`);
   if (existsSync(file)) {
     try {
-      return (require(file) as { default: ValidateFunction }).default;
+      const validate = (require(file) as { default?: unknown }).default;
+      if (typeof validate === 'function') return validate as ValidateFunction;
+      delete require.cache[file]; // Empty or not a validator: rewritten below, then loaded afresh.
     } catch {
       // A damaged cache file is rewritten below.
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError } from '../../core/errors.js';
 import { CatalogueCache } from '../../core/manifest/catalogue-cache.js';
@@ -65,6 +65,24 @@ describe('catalogue cache', () => {
     assert.throws(() => new FileManifestLoader(new CountingValidator()).load(dir), InvalidInputError);
   });
 
+  it('checks the bytes it hashed: a file changed while a start checks it is never kept as the other version', () => {
+    const runbook = path.join(dir, 'runbooks', 'remove-member.json');
+    const good = readFileSync(runbook, 'utf8');
+    const bad = JSON.stringify({ ...JSON.parse(good), zzz: true });
+    writeFileSync(runbook, bad);
+    // The file goes back to its good version while the manifest is being checked, before the runbooks are.
+    class Swapping extends CountingValidator {
+      override validate<T>(kind: SchemaKind, data: unknown, file?: string): T {
+        if (kind === 'connector-manifest') writeFileSync(runbook, good);
+        return super.validate<T>(kind, data, file);
+      }
+    }
+    const refusal = caught(InvalidInputError, () => new FileManifestLoader(new Swapping()).load(dir));
+    assert.equal(refusal.where.pointer, '/zzz', 'the version read and hashed is the one checked');
+    writeFileSync(runbook, bad);
+    assert.throws(() => new FileManifestLoader(new CountingValidator()).load(dir), InvalidInputError, 'nothing was kept for the bad version');
+  });
+
   it('treats a damaged or foreign cache file as no cache', () => {
     const folder = path.join(scratchDir(), 'cache');
     const cache = new CatalogueCache(folder);
@@ -76,15 +94,17 @@ describe('catalogue cache', () => {
     const [file] = readdirSync(folder);
     writeFileSync(path.join(folder, file!), '{"digest": "');
     assert.equal(cache.read(dir, digest), undefined);
+    writeFileSync(path.join(folder, file!), JSON.stringify({ digest, manifest: null, runbooks: [], recipes: [] }));
+    assert.equal(cache.read(dir, digest), undefined, 'an entry of another shape is no entry');
   });
 
   it('keeps a bounded number of entries', () => {
     const folder = path.join(scratchDir(), 'cache');
     const cache = new CatalogueCache(folder);
     const loaded = new FileManifestLoader(new CountingValidator()).load(dir);
-    for (let i = 0; i < 450; i++) cache.write({ ...loaded, dir: `${dir}-${i}` }, `d${i}`);
+    for (let i = 0; i < 450; i++) cache.write({ ...loaded, dir: path.join(`${path.dirname(dir)}-${i}`, "spendesk") }, `d${i}`);
     const left = readdirSync(folder).length;
     assert.ok(left <= 400 && left >= 200, `${left} entries left`);
-    assert.ok(cache.read(`${dir}-449`, 'd449'), 'the newest entry is kept');
+    assert.ok(cache.read(path.join(`${path.dirname(dir)}-449`, "spendesk"), "d449"), "the newest entry is kept");
   });
 });
