@@ -108,7 +108,12 @@ export class BrowserHost {
   set contexts(n: number) {
     if (!(n >= 1)) throw new RangeError(`a browser host needs at least one context, not ${n}`);
     this.limit = n;
-    while (this.open < this.limit && this.waiting.length) this.waiting.shift()!();
+    // A slot is counted when it is handed over, not when its job resumes: counting after the await let
+    // this loop wake every waiter at once.
+    while (this.open < this.limit && this.waiting.length) {
+      this.open++;
+      this.waiting.shift()!();
+    }
   }
 
   /** Contexts open right now. */
@@ -122,12 +127,14 @@ export class BrowserHost {
       return;
     }
     await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.open++;
   }
 
   private release(): void {
     this.open--;
-    if (this.open < this.limit) this.waiting.shift()?.();
+    if (this.open < this.limit && this.waiting.length) {
+      this.open++;
+      this.waiting.shift()!();
+    }
   }
 
   private browser(): Promise<Browser> {
