@@ -107,7 +107,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
           [
             ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
             // The reasons are long (file#pointer: what is wrong): in full below the table, where they can wrap.
-            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', 'reason below', '', '', '', '']),
+            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', '']),
           ],
         ),
       );
@@ -117,7 +117,8 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
       print(
         [
           '',
-          ...broken.map((b) => `${b.id}: ${b.folder ? b.reason : b.reason.replace(/^connector '[^']+': /, '')}`),
+          'Broken, and why:',
+          ...broken.map((b) => (b.folder ? b.reason : `${b.id}: ${b.reason.replace(/^connector '[^']+': /, '')}`)),
           '',
           [
             ...(connectors ? [`${connectors} broken connector${connectors > 1 ? 's' : ''} refused`] : []),
