@@ -36,8 +36,10 @@ export class NotFoundError extends PatchbayError {
     readonly kind: string,
     readonly id: string,
     readonly known: readonly string[] = [],
+    /** What else the reader should know, after the known names (e.g. catalogue entries that could not be loaded). */
+    readonly also?: string,
   ) {
-    super(`unknown ${kind} '${id}'${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+    super(`unknown ${kind} '${id}'${known.length ? ` (known: ${known.join(', ')})` : ''}${also ? `; ${also}` : ''}`);
   }
 }
 

@@ -91,7 +91,8 @@ export function registerConnectorCommands(program: Command, connectors: Command,
     .option('--tenant <id>', 'the tenant id', 'my-tenant')
     .option('--out <file>', 'where to write the profile', 'tenant.json')
     .option('--force', 'overwrite an existing file')
-    .action((options: { apps?: string; idp?: string; tenant: string; out: string; force?: boolean }) => {
+    .option('--members <emails>', "the operators who complete the it-ops queue's tasks, comma-separated work emails")
+    .action((options: { apps?: string; idp?: string; tenant: string; out: string; force?: boolean; members?: string }) => {
       const { registry } = cli.services();
       const apps = options.apps ? options.apps.split(',').map((a) => a.trim()).filter(Boolean) : registry.list().filter((c) => c.manifest.kind === 'app').map((c) => c.manifest.id);
       const connectors = apps.map((id) => registry.get(id));
@@ -101,10 +102,14 @@ export function registerConnectorCommands(program: Command, connectors: Command,
       const notes = out.replace(/\.json$/, '') + '.md';
       if (!options.force && (existsSync(out) || existsSync(notes))) throw new InvalidInputError({ file: displayPath(existsSync(out) ? out : notes) }, 'exists already (pass --force to overwrite)');
       const { profile, explained } = initProfile(options.tenant, connectors, idp, (id) => registry.api(id));
+      const members = (options.members ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+      if (members.length) (profile.queues ?? []).forEach((q) => (q as { members: string[] }).members.push(...members));
       cli.services().profiles.check(profile, out);
       writeFileSync(out, `${JSON.stringify(profile, null, 2)}\n`);
       writeFileSync(notes, explained);
       cli.print(`wrote ${displayPath(out)} (${apps.length} apps${idp ? `, identity provider ${idp.manifest.name}` : ''}) and ${displayPath(notes)}, which explains every setting`);
+      const empty = emptyQueues(profile);
+      if (empty.length) cli.print(emptyQueuesNote(empty, out));
     });
 
   program
@@ -132,6 +137,19 @@ export function registerConnectorCommands(program: Command, connectors: Command,
     });
 }
 
+/** The queues of a profile nobody is a member of: their tasks can be completed by no one. */
+export function emptyQueues(profile: TenantProfile): string[] {
+  return (profile.queues ?? []).filter((q) => !q.members?.length).map((q) => q.id);
+}
+
+/** What `init` says about queues without members: which, and what to put there. */
+export function emptyQueuesNote(queues: readonly string[], file: string): string {
+  return (
+    `Note: queue${queues.length > 1 ? 's' : ''} ${queues.map((q) => `'${q}'`).join(', ')} ${queues.length > 1 ? 'have' : 'has'} no members, so nobody can complete ${queues.length > 1 ? 'their' : 'its'} tasks: ` +
+    `add the work emails of the operators who do them to "members" in ${displayPath(file)} (or run init again with --members a@example.com,b@example.com).`
+  );
+}
+
 /**
  * A tenant profile for these apps with what each needs said in Markdown beside it (JSON has no
  * comments): plans and features with their defaults, the settings and secrets the api and scim
@@ -139,7 +157,7 @@ export function registerConnectorCommands(program: Command, connectors: Command,
  * says what is missing rather than using a placeholder.
  */
 export function initProfile(tenant: string, apps: readonly LoadedConnector[], idp: LoadedConnector | undefined, api: (id: string) => { requiredSecrets: readonly string[]; requiredSettings?: readonly string[] } | undefined): { profile: TenantProfile; explained: string } {
-  const lines = [`# Tenant profile \`${tenant}\``, '', 'Written by `patchbay init`. Each setting of the JSON file, what it means and what to put there. Settings left out are unknown to Patchbay: the planner says so and skips what needs them.', '', '- `queues`: where human tasks go; every runbook names one (`it-ops` by default).', '- `policies.browserAutomation`: `forbidden` until you allow driving admin consoles with a browser.'];
+  const lines = [`# Tenant profile \`${tenant}\``, '', 'Written by `patchbay init`. Each setting of the JSON file, what it means and what to put there. Settings left out are unknown to Patchbay: the planner says so and skips what needs them.', '', '- `queues`: where human tasks go; every runbook names one (`it-ops` by default). `members` lists the work emails of the operators who complete a queue\'s tasks: a queue without members has nobody to do them, so add yours.', '- `policies.browserAutomation`: `forbidden` until you allow driving admin consoles with a browser.'];
   const profile: TenantProfile = { $schema: 'https://patchbay.dev/schemas/tenant-profile.schema.json', tenant, apps: {}, queues: [{ id: 'it-ops', name: 'IT operations', members: [] }], policies: { browserAutomation: 'forbidden' } } as unknown as TenantProfile;
   const secretRef = (app: string, name: string) => `env:${`${app}_${name}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
   if (idp) {

@@ -98,7 +98,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
         api: [...registry.implemented(m.id)],
       }));
       if (options.json) {
-        printJson([...rows.map((r) => ({ ...r, status: 'ok' })), ...broken.map((b) => ({ id: b.id, status: 'broken', reason: b.reason, dir: b.dir }))]);
+        printJson([...rows.map((r) => ({ ...r, status: 'ok' })), ...broken.map((b) => ({ id: b.id, status: 'broken', reason: b.reason, dir: b.dir, ...(b.folder ? { folder: true } : {}) }))]);
         return;
       }
       print(
@@ -106,11 +106,26 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
           ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api'],
           [
             ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
-            ...broken.map((b) => [b.id, 'BROKEN', '', b.reason, '', '', '', '']),
+            // The reasons are long (file#pointer: what is wrong): in full below the table, where they can wrap.
+            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', '']),
           ],
         ),
       );
-      if (broken.length) print(`${broken.length} broken connector${broken.length > 1 ? 's' : ''} refused; every other connector works.`);
+      if (!broken.length) return;
+      const connectors = broken.filter((b) => !b.folder).length;
+      const folders = broken.length - connectors;
+      print(
+        [
+          '',
+          'Broken, and why:',
+          ...broken.map((b) => (b.folder ? b.reason : `${b.id}: ${b.reason.replace(/^connector '[^']+': /, '')}`)),
+          '',
+          [
+            ...(connectors ? [`${connectors} broken connector${connectors > 1 ? 's' : ''} refused`] : []),
+            ...(folders ? [`${folders} catalogue folder${folders > 1 ? 's' : ''} gave no connector`] : []),
+          ].join(', ') + '; every other connector works.',
+        ].join('\n'),
+      );
     });
   registerConnectorCommands(program, connectorsCommand, { services: getServices, print, printJson });
 
@@ -184,14 +199,15 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
       const services = getServices();
       const data = readJsonFile(file);
       const kind = options.kind ? (kindAliases[options.kind] ?? (options.kind as SchemaKind)) : detectKind(file, data);
-      if (kind === 'connector-manifest') {
-        // Every problem at once: a connector author fixes them in one pass.
-        const problems = services.loader.problems(path.dirname(path.resolve(file)));
-        if (problems.length === 1) throw new InvalidInputError({}, problems[0]!);
-        if (problems.length) {
-          for (const problem of problems) process.stderr.write(`${problem}\n`);
-          throw new InvalidInputError({ file: displayPath(file) }, `${problems.length} problem${problems.length > 1 ? 's' : ''} (listed above)`);
-        }
+      // Every problem at once, one line each (file#pointer: reason): an author fixes them in one pass.
+      const problems =
+        kind === 'connector-manifest' ? services.loader.problems(path.dirname(path.resolve(file)))
+        : kind === 'tenant-profile' ? services.profiles.problems(data, file)
+        : services.validator.problems(kind, data).map((p) => `${displayPath(file)}#${p.pointer}: ${p.reason}`);
+      if (problems.length === 1) throw new InvalidInputError({}, problems[0]!);
+      if (problems.length) {
+        for (const problem of problems) process.stderr.write(`${problem}\n`);
+        throw new InvalidInputError({ file: displayPath(file) }, `${problems.length} problems (listed above)`);
       }
       print(`ok: ${displayPath(file)} is a valid ${kind}${describeValid(services, kind, file, data)}`);
     });
@@ -204,7 +220,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .action((options: { check?: boolean; out: string }) => {
       const { docs, registry } = getServices();
       // Pages for a partial catalogue would drop the broken connectors' pages: write nothing instead.
-      const broken = registry.broken();
+      const broken = registry.broken().filter((b) => !b.folder);
       if (broken.length) throw new InvalidInputError({}, `docs not written: ${broken.map((b) => b.reason).join('; ')}`);
       const out = path.resolve(options.out);
       if (options.check) {
@@ -229,6 +245,8 @@ async function discoverScim(registry: Services['registry'], profile: TenantProfi
   ]);
   const results: { app: string; url: string; facts: Record<string, { value: unknown; confidence: string; sources?: unknown }> }[] = [];
   for (const [app, given] of Object.entries(profile.apps)) {
+    // A broken connector refuses only itself: `plan --app` says why; discovery goes on with the others.
+    if (registry.brokenReason(app) !== undefined) continue;
     const manifest = registry.get(app).manifest;
     if (!Object.values(manifest.operations).some((op) => op.channels.some((r) => r.channel === 'scim'))) continue;
     // The profile's baseUrl, else the manifest's SCIM address filled from the tenant's settings.
@@ -289,12 +307,23 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const container = helpOnly ? undefined : await import('../container.js');
   const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
   let opening: Promise<Runtime> | undefined;
+  // A reader that stops early (`patchbay connectors | head -5`) closes stdout: what is left to print is
+  // dropped, the command ends as it would have, and the exit is 0, as with any Unix filter; not a stack.
+  let stdoutClosed = false;
+  const onStdoutError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stdoutClosed = true;
+    // The error arrives on a later tick, possibly after main() has returned its code.
+    process.exitCode = 0;
+  };
+  process.stdout.on('error', onStdoutError);
   const program = buildProgram(getServices, (dataDir, databaseUrl, runEngine, dbos) =>
     (opening ??= getServices().openRuntime({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), ...(runEngine ? { runEngine } : {}), ...(dbos ? { dbos } : {}) }).then((r) => (runtime = r))));
   try {
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return typeof process.exitCode === 'number' && !stdoutClosed ? process.exitCode : 0;
   } catch (error) {
+    if (stdoutClosed) return 0;
     if (error instanceof CommanderError) {
       // Commander has printed the message already; help and version are not errors.
       return error.exitCode === 0 ? 0 : 2;

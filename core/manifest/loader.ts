@@ -23,11 +23,16 @@ export interface LoadedConnector {
   readonly recipes: ReadonlyMap<string, BrowserRecipe>;
 }
 
-/** A connector folder that could not be loaded, and why in one line. */
+/**
+ * A connector folder that could not be loaded, and why in one line. With `folder` set, it is a
+ * catalogue folder (one PATCHBAY_CONNECTORS names) that gave no connector at all: missing, a file,
+ * unreadable, or holding no connector folder; its `id` is then the folder's path as people read it.
+ */
 export interface BrokenConnector {
   readonly id: string;
   readonly dir: string;
   readonly reason: string;
+  readonly folder?: true;
 }
 
 /** The connectors of every catalogue folder: those that loaded, and those refused alone. */
@@ -77,17 +82,12 @@ export class FileManifestLoader implements ManifestLoader {
     const broken: BrokenConnector[] = [];
     const seen = new Map<string, string>();
     for (const folder of folders) {
-      let dirs: string[];
-      if (existsSync(path.join(folder, 'manifest.json'))) dirs = [folder];
-      else if (existsSync(folder) && statSync(folder).isDirectory()) {
-        dirs = readdirSync(folder)
-          .filter((name) => statSync(path.join(folder, name)).isDirectory() && existsSync(path.join(folder, name, 'manifest.json')))
-          .sort()
-          .map((name) => path.join(folder, name));
-      } else {
-        broken.push({ id: path.basename(folder), dir: folder, reason: `${displayPath(folder)}: no such connector folder (from PATCHBAY_CONNECTORS)` });
+      const listed = connectorDirs(folder);
+      if (typeof listed === 'string') {
+        broken.push({ id: displayPath(folder), dir: folder, reason: `PATCHBAY_CONNECTORS: ${displayPath(folder)}: ${listed}`, folder: true });
         continue;
       }
+      const dirs = listed;
       for (const dir of dirs) {
         const id = path.basename(dir);
         // A later folder's connector replaces an earlier one of the same id (a copy of a built-in
@@ -125,17 +125,40 @@ export class FileManifestLoader implements ManifestLoader {
     const note = (pointer: string, reason: string) => void out.push(`${where(pointer)}: ${reason}`);
     if (manifest.id !== path.basename(dir)) note('/id', `must be '${path.basename(dir)}', the name of its folder`);
     for (const problem of checkProvenance(manifest)) note(problem.pointer, problem.reason);
-    let runbooks = new Map<string, Runbook>();
-    let recipes = new Map<string, BrowserRecipe>();
-    try {
-      runbooks = this.loadDocuments<Runbook>(path.join(dir, 'runbooks'), 'runbook');
-      recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe');
-    } catch (error) {
-      out.push((error as Error).message);
-    }
+    // Each runbook and recipe on its own: a broken one reports its own errors, and references are
+    // checked against the files that exist, so that one bad runbook does not make the others look missing.
+    const runbooks = this.documentProblems<Runbook>(path.join(dir, 'runbooks'), 'runbook', out);
+    const recipes = this.documentProblems<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe', out);
     checkReferences(manifest, runbooks, recipes, note as (pointer: string, reason: string) => never);
     for (const problem of checkCalls(manifest)) note(problem.pointer, problem.reason);
     return out;
+  }
+
+  /**
+   * The documents of one sub-folder by id (from the file's name), each broken one's problems added to
+   * `out` ("file#pointer: reason", every schema error): a broken document still counts as present.
+   */
+  private documentProblems<T>(folder: string, kind: 'runbook' | 'browser-recipe', out: string[]): Map<string, T> {
+    const documents = new Map<string, T>();
+    const names = existsSync(folder) ? readdirSync(folder).filter((n) => n.endsWith('.json')).sort() : [];
+    for (const name of names) {
+      const file = path.join(folder, name);
+      const id = name.replace(/\.json$/, '');
+      let data: unknown;
+      try {
+        data = readJsonFile(file);
+      } catch (error) {
+        out.push((error as Error).message);
+        documents.set(id, undefined as T);
+        continue;
+      }
+      const found = this.validator.problems(kind, data);
+      for (const p of found) out.push(`${displayPath(file)}#${p.pointer}: ${p.reason}`);
+      const declared = (data as { id?: unknown })?.id;
+      if (!found.length && declared !== id) out.push(`${displayPath(file)}#/id: must be '${id}', the file's name`);
+      documents.set(id, data as T);
+    }
+    return documents;
   }
 
   load(dir: string): LoadedConnector {
@@ -203,6 +226,25 @@ export class FileManifestLoader implements ManifestLoader {
       documents.set(document.id, document);
     }
     return documents;
+  }
+}
+
+/**
+ * The connector folders one catalogue folder holds (itself when it has a manifest.json, else its
+ * sub-folders that have one, sorted), or why it gives none: missing, a file, unreadable, or empty of connectors.
+ */
+function connectorDirs(folder: string): string[] | string {
+  if (existsSync(path.join(folder, 'manifest.json'))) return [folder];
+  if (!existsSync(folder)) return 'no such connector folder';
+  try {
+    if (!statSync(folder).isDirectory()) return 'is a file, not a connector folder (name a folder of connector folders, or one connector folder with its manifest.json)';
+    const dirs = readdirSync(folder)
+      .filter((name) => statSync(path.join(folder, name)).isDirectory() && existsSync(path.join(folder, name, 'manifest.json')))
+      .sort()
+      .map((name) => path.join(folder, name));
+    return dirs.length ? dirs : 'no connectors in this folder (neither it nor any sub-folder has a manifest.json)';
+  } catch (error) {
+    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
   }
 }
 

@@ -14,8 +14,18 @@ export const ConnectorRegistry = Symbol('ConnectorRegistry');
 export interface ConnectorRegistry {
   /** The connectors that work. */
   list(): readonly LoadedConnector[];
-  /** The connectors refused alone, each with its one-line reason; every other connector keeps working. */
+  /**
+   * The connectors refused alone, each with its one-line reason; every other connector keeps working.
+   * Catalogue folders that gave no connector (missing, a file, empty) are listed too, with `folder` set.
+   */
   broken(): readonly BrokenConnector[];
+  /**
+   * The error for an id that is neither a working nor a broken connector: the known ids, then the
+   * broken connectors and the catalogue folders that gave none (a wrong PATCHBAY_CONNECTORS shows here).
+   */
+  unknown(id: string): NotFoundError;
+  /** The one-line reason a connector was refused, or undefined when it is not broken. */
+  brokenReason(id: string): string | undefined;
   /** Throws NotFoundError naming the known connectors, or ConnectorWiringError with the reason a broken one was refused. */
   get(id: string): LoadedConnector;
   /**
@@ -85,9 +95,25 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
   get(id: string): LoadedConnector {
     const connector = this.connectors.get(id);
     if (connector) return connector;
+    const reason = this.brokenReason(id);
+    if (reason) throw new ConnectorWiringError(id, `is broken and was refused: ${reason.replace(/^connector '[^']+': /, '')}`);
+    throw this.unknown(id);
+  }
+
+  brokenReason(id: string): string | undefined {
     const broken = this.refused.get(id);
-    if (broken) throw new ConnectorWiringError(id, `is broken and was refused: ${broken.reason.replace(/^connector '[^']+': /, '')}`);
-    throw new NotFoundError('connector', id, [...this.connectors.keys()]);
+    return broken && !broken.folder ? broken.reason : undefined;
+  }
+
+  unknown(id: string): NotFoundError {
+    const broken = this.broken();
+    const connectors = broken.filter((b) => !b.folder).map((b) => b.id);
+    const also = [
+      ...(connectors.length ? [`broken: ${connectors.join(', ')} (patchbay connectors says why)`] : []),
+      // Folders in the order PATCHBAY_CONNECTORS names them.
+      ...[...this.refused.values()].filter((b) => b.folder).map((b) => b.reason),
+    ];
+    return new NotFoundError('connector', id, [...this.connectors.keys()], also.join('; ') || undefined);
   }
 
   api(id: string): ConnectorApi | undefined {

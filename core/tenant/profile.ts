@@ -19,8 +19,10 @@ export const TenantProfiles = Symbol('TenantProfiles');
 export interface TenantProfiles {
   /** Loads and checks a profile file (the embedded default when none is named). */
   load(file?: string): LoadedProfile;
-  /** Checks a parsed profile against its schema and the connectors. */
+  /** Checks a parsed profile against its schema and the connectors; throws InvalidInputError (file#pointer) on the first problem. */
   check(data: unknown, file: string): TenantProfile;
+  /** Every problem of a parsed profile at once (empty when it is valid), each as "file#pointer: reason": for `patchbay validate`. */
+  problems(data: unknown, file: string): string[];
 }
 
 /**
@@ -41,24 +43,43 @@ export class FileTenantProfiles implements TenantProfiles {
 
   check(data: unknown, file: string): TenantProfile {
     const profile = this.validator.validate<TenantProfile>('tenant-profile', data, file);
-    const fail = (pointer: string, reason: string): never => {
+    this.checkAgainstCatalogue(profile, (pointer, reason) => {
       throw new InvalidInputError({ file: displayPath(file), pointer }, reason);
-    };
-    const known = this.registry.list().map((c) => c.manifest.id);
+    });
+    return profile;
+  }
+
+  problems(data: unknown, file: string): string[] {
+    const where = (pointer: string) => `${displayPath(file)}#${pointer}`;
+    const schema = this.validator.problems('tenant-profile', data);
+    if (schema.length) return schema.map((p) => `${where(p.pointer)}: ${p.reason}`);
+    const out: string[] = [];
+    this.checkAgainstCatalogue(data as TenantProfile, (pointer, reason) => void out.push(`${where(pointer)}: ${reason}`));
+    return out;
+  }
+
+  /** Calls `fail` for each way a schema-valid profile does not fit the catalogue; goes on when `fail` returns. */
+  private checkAgainstCatalogue(profile: TenantProfile, fail: (pointer: string, reason: string) => void): void {
     const queues = new Set((profile.queues ?? []).map((q) => q.id));
 
-    if (profile.idp) {
-      const idp = this.registry.list().find((c) => c.manifest.id === profile.idp!.connector);
-      if (!idp) fail('/idp/connector', `unknown connector '${profile.idp.connector}' (known: ${known.join(', ')})`);
-      else if (idp.manifest.kind !== 'idp') fail('/idp/connector', `'${idp.manifest.id}' is not an identity provider`);
-      const missing = (this.registry.api(profile.idp.connector)?.requiredSecrets ?? []).filter((name) => !profile.idp!.secrets?.[name]);
-      if (profile.idp.baseUrl && missing.length) fail(`/idp/secrets/${missing[0]}`, `is required with baseUrl: ${idp!.manifest.name}'s API needs ${missing.join(' and ')}`);
+    const idp = profile.idp && this.registry.list().find((c) => c.manifest.id === profile.idp!.connector);
+    // A broken identity provider is not refused here: planning, which needs it, says why it is broken.
+    if (profile.idp && !idp && this.registry.brokenReason(profile.idp.connector) === undefined) fail('/idp/connector', this.registry.unknown(profile.idp.connector).message);
+    if (profile.idp && idp) {
+      if (idp.manifest.kind !== 'idp') fail('/idp/connector', `'${idp.manifest.id}' is not an identity provider`);
+      const missing = (this.registry.api(idp.manifest.id)?.requiredSecrets ?? []).filter((name) => !profile.idp!.secrets?.[name]);
+      if (profile.idp.baseUrl && missing.length) fail(`/idp/secrets/${missing[0]}`, `is required with baseUrl: ${idp.manifest.name}'s API needs ${missing.join(' and ')}`);
     }
     for (const [id, settings] of Object.entries(profile.apps)) {
       const base = `/apps/${escapePointer(id)}`;
       const connector = this.registry.list().find((c) => c.manifest.id === id);
-      if (!connector) fail(base, `unknown connector '${id}' (known: ${known.join(', ')})`);
-      const manifest = connector!.manifest;
+      // A broken connector refuses only itself: planning it says why; the tenant's other apps work.
+      if (!connector && this.registry.brokenReason(id) !== undefined) continue;
+      if (!connector) {
+        fail(base, this.registry.unknown(id).message);
+        continue;
+      }
+      const manifest = connector.manifest;
       const plans = manifest.plans ?? [];
       if (settings.plan && !plans.some((p) => p.id === settings.plan)) {
         fail(`${base}/plan`, `unknown plan '${settings.plan}' for ${manifest.name} (plans: ${plans.map((p) => p.id).join(', ') || 'none declared'})`);
@@ -90,6 +111,5 @@ export class FileTenantProfiles implements TenantProfiles {
     });
     const approvers = profile.policies?.approvers;
     if (approvers && !queues.has(approvers)) fail('/policies/approvers', `unknown queue '${approvers}' (queues: ${[...queues].join(', ') || 'none declared'})`);
-    return profile;
   }
 }

@@ -93,4 +93,38 @@ describe('manifest loader', () => {
       assert.match(refusal(dir).message, /manifest\.json: invalid JSON at line 1/);
     });
   });
+
+  describe('problems(), every problem of a folder at once,', () => {
+    let dir: string;
+    beforeEach(() => (dir = path.join(copyOfConnectors(), '6sense')));
+
+    it("reports a broken runbook's own errors, all of them, and no false 'no runbook' for the others", () => {
+      editJson(path.join(dir, 'runbooks', 'add-user.json'), (r) => {
+        delete r.title;
+        r.slaHours = 'soon';
+      });
+      const problems = loader.problems(dir);
+      const runbook = problems.filter((p) => /runbooks[/\\]add-user\.json#/.test(p));
+      assert.ok(runbook.some((p) => /#\/title: is required|#: .*title/.test(p)), problems.join('\n'));
+      assert.ok(runbook.some((p) => /#\/slaHours: /.test(p)), problems.join('\n'));
+      // The manifest's routes to add-user, confirm-user and remove-user all name files that exist.
+      assert.deepEqual(problems.filter((p) => /no runbook/.test(p)), []);
+      assert.equal(problems.length, runbook.length);
+    });
+
+    it('still reports a route to a runbook that has no file, next to a broken runbook', () => {
+      editJson(path.join(dir, 'runbooks', 'add-user.json'), (r) => delete r.steps);
+      editJson(path.join(dir, 'manifest.json'), (m) => (m.operations.deactivateUser.channels[0].runbook = 'gone'));
+      const problems = loader.problems(dir);
+      assert.ok(problems.some((p) => /add-user\.json#.*steps/.test(p)), problems.join('\n'));
+      const missing = problems.filter((p) => /no runbook/.test(p));
+      assert.equal(missing.length, 1, problems.join('\n'));
+      assert.match(missing[0]!, /manifest\.json#\/operations\/deactivateUser\/channels\/0\/runbook: no runbook 'gone' in runbooks\/ \(found: add-user, confirm-user, remove-user\)/);
+    });
+
+    it("reports a runbook whose id is not its file's name", () => {
+      editJson(path.join(dir, 'runbooks', 'add-user.json'), (r) => (r.id = 'add-someone'));
+      assert.deepEqual(loader.problems(dir).map((p) => p.replace(/^.*runbooks[/\\]/, '')), ["add-user.json#/id: must be 'add-user', the file's name"]);
+    });
+  });
 });

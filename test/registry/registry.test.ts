@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ContainerModule } from '#inversify';
 import { createServices } from '../../core/container.js';
-import { ConnectorWiringError } from '../../core/errors.js';
+import { ConnectorWiringError, NotFoundError } from '../../core/errors.js';
 import { ConnectorApi, type OperationHandler } from '../../core/registry/connector-api.js';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { connectorModules } from '../../connectors/modules.js';
 import { spendeskModule } from '../../connectors/spendesk/index.js';
 import { connectorFolders, connectorsDir } from '../../core/paths.js';
 import { caught, copyOfConnectors, editJson, scratchDir } from '../support/fixtures.js';
-import { cpSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 
 const handler: OperationHandler = async () => ({ outcome: 'notFound', evidence: 'test double' });
 const apiModule = (connector: string, operations: string[]) =>
@@ -95,7 +95,34 @@ describe('connector registry', () => {
     assert.deepEqual(services.registry.list().map((c) => c.manifest.id).sort(), [...catalogue(), 'sixsense-copy'].sort());
     const broken = services.registry.broken();
     assert.match(broken.find((b) => b.id === 'bad-one')!.reason, /#\/id: must be 'bad-one'/);
-    assert.match(broken.find((b) => b.id === 'nowhere')!.reason, /no such connector folder/);
+    const nowhere = broken.find((b) => b.dir === path.join(extra, 'nowhere'))!;
+    assert.equal(nowhere.folder, true);
+    assert.match(nowhere.reason, /^PATCHBAY_CONNECTORS: .*nowhere: no such connector folder$/);
+  });
+
+  it('adds catalogue folders that gave no connector to the unknown-connector message, each with why', () => {
+    const root = scratchDir();
+    const file = path.join(root, 'a-file.json');
+    writeFileSync(file, '{}');
+    const empty = path.join(root, 'empty');
+    mkdirSync(path.join(empty, 'not-a-connector'), { recursive: true });
+    const services = createServices({ connectorsDir: [connectorsDir, path.join(root, 'nope'), file, empty] });
+    // The built-in catalogue still works, and a folder is not a connector one can ask for.
+    assert.deepEqual(services.registry.list().map((c) => c.manifest.id).sort(), catalogue());
+    const error = caught(NotFoundError, () => services.registry.get('tallyboard'));
+    assert.ok(error.message.startsWith(`unknown connector 'tallyboard' (known: ${catalogue().join(', ')}); `), error.message);
+    assert.match(error.message, /; PATCHBAY_CONNECTORS: \S*nope: no such connector folder/);
+    assert.match(error.message, /; PATCHBAY_CONNECTORS: \S*a-file\.json: is a file, not a connector folder/);
+    assert.match(error.message, /; PATCHBAY_CONNECTORS: \S*empty: no connectors in this folder/);
+    assert.doesNotMatch(error.message, /\n/);
+    assert.throws(() => services.registry.get(path.join(root, 'nope')), NotFoundError);
+  });
+
+  it('names the broken connectors when asked for an unknown one', () => {
+    const extra = scratchDir();
+    cpSync(path.join(connectorsDir, '6sense'), path.join(extra, 'tallyboard'), { recursive: true });
+    const services = createServices({ connectorsDir: [connectorsDir, extra] });
+    assert.match(caught(NotFoundError, () => services.registry.get('tallybord')).message, /; broken: tallyboard \(patchbay connectors says why\)$/);
   });
 
   it('names the known connectors when asked for an unknown one', () => {

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServices } from '../../core/container.js';
-import { InvalidInputError } from '../../core/errors.js';
+import { cpSync } from 'node:fs';
+import path from 'node:path';
+import { ConnectorWiringError, InvalidInputError } from '../../core/errors.js';
+import { connectorsDir } from '../../core/paths.js';
 import { defaultProfileFile } from '../../core/tenant/profile.js';
-import { readJson, caught } from '../support/fixtures.js';
+import { readJson, caught, editJson, scratchDir } from '../support/fixtures.js';
 
 const { profiles } = createServices();
 const demo = () => readJson(defaultProfileFile);
@@ -114,5 +117,54 @@ describe('tenant profiles', () => {
     const policy = demo();
     policy.policies.browserAutomation = 'sometimes';
     assert.deepEqual([refusal(policy).where.pointer, refusal(policy).reason], ['/policies/browserAutomation', 'must be one of "allowed", "forbidden"']);
+  });
+
+  describe('with a broken connector in the catalogue', () => {
+    /** The built-in catalogue plus 'tallyboard', whose manifest breaks its schema. */
+    const withBroken = () => {
+      const extra = scratchDir();
+      cpSync(path.join(connectorsDir, '6sense'), path.join(extra, 'tallyboard'), { recursive: true });
+      editJson(path.join(extra, 'tallyboard', 'manifest.json'), (m) => {
+        m.id = 'tallyboard';
+        m.kind = 'robot';
+      });
+      return createServices({ connectorsDir: [connectorsDir, extra] });
+    };
+
+    it('accept a profile naming it, plan the other apps, and refuse only it, with its one-line reason', () => {
+      const services = withBroken();
+      const profile = demo();
+      profile.apps.tallyboard = {};
+      const loaded = { profile: services.profiles.check(profile, 'tenant.json'), file: 'tenant.json' };
+      const plan = services.planner.plan({ playbook: 'offboard', app: 'spendesk', subject: { email: 'a@acme.com' } }, loaded);
+      assert.equal(plan.app, 'spendesk');
+      const error = caught(ConnectorWiringError, () => services.planner.plan({ playbook: 'offboard', app: 'tallyboard', subject: { email: 'a@acme.com' } }, loaded));
+      assert.match(error.message, /^connector 'tallyboard': is broken and was refused: \S*tallyboard[/\\]manifest\.json#\/kind: must be one of/);
+      assert.doesNotMatch(error.message, /\n/);
+      assert.equal(error.exitCode, 2);
+    });
+
+    it('still refuse an app nobody has a connector for, naming the broken ones too', () => {
+      const services = withBroken();
+      const profile = demo();
+      profile.apps.tallybord = {};
+      const error = caught(InvalidInputError, () => services.profiles.check(profile, 'tenant.json'));
+      assert.equal(error.where.pointer, '/apps/tallybord');
+      assert.match(error.reason, /^unknown connector 'tallybord' \(known: .*\); broken: tallyboard \(patchbay connectors says why\)$/);
+    });
+  });
+
+  it('report every problem at once with problems(), each as file#pointer', () => {
+    const profile = demo();
+    profile.apps['no-such-app'] = {};
+    profile.apps.spendesk.plan = 'platinum';
+    profile.policies = { ...profile.policies, approvers: 'nobody' };
+    const problems = profiles.problems(profile, 'tenant.json');
+    assert.deepEqual(problems.map((p) => p.split(': ')[0]).sort(), ['tenant.json#/apps/no-such-app', 'tenant.json#/apps/spendesk/plan', 'tenant.json#/policies/approvers']);
+    assert.equal(problems.length, 3);
+    assert.deepEqual(profiles.problems(demo(), 'tenant.json'), []);
+    const schema = profiles.problems({ tenant: 5, apps: { spendesk: { plan: 7 } } }, 'tenant.json');
+    assert.ok(schema.length >= 2, schema.join('\n'));
+    assert.ok(schema.every((p) => p.startsWith('tenant.json#')), schema.join('\n'));
   });
 });
