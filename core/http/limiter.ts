@@ -36,20 +36,32 @@ export class RateLimiter {
     this.windows = limits.map((limit) => ({ limit, sent: [] }));
   }
 
-  /** Waits for a slot; call the returned function when the response is in. */
+  /**
+   * Waits for a slot; call the returned function when the response is in (calling it twice releases once).
+   * A slot is handed straight to the next waiter on release, so `concurrency` holds even when new callers
+   * arrive between a release and the waiter's turn.
+   * @throws whatever the clock's sleep throws while waiting for a window; the slot is released first.
+   */
   async acquire(): Promise<() => void> {
     await this.concurrencySlot();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    };
     // Sends are ordered through one queue so that the windows are counted exactly.
     const turn = this.queue.then(() => this.waitForWindows());
     this.queue = turn.catch(() => {});
-    await turn;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.inFlight--;
-      this.waiting.shift()?.();
-    };
+    try {
+      await turn;
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return release;
   }
 
   /** Learns from a response's headers: a spent window blocks until its reset. */
@@ -64,13 +76,13 @@ export class RateLimiter {
     this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + ms);
   }
 
+  /** Takes a slot now if one is free, else waits for one handed over by `release` (already counted). */
   private async concurrencySlot(): Promise<void> {
     if (this.inFlight < this.concurrency) {
       this.inFlight++;
       return;
     }
     await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
   }
 
   private async waitForWindows(): Promise<void> {

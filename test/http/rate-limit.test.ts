@@ -79,4 +79,42 @@ describe('rate limiter', () => {
     await pending;
     assert.equal(third, true);
   });
+  it('hands a released slot to the caller that waited: one arriving in between waits too', async () => {
+    const c = clock();
+    const limiter = new RateLimiter([], 1, c);
+    let inFlight = 0;
+    let most = 0;
+    const send = async () => {
+      const release = await limiter.acquire();
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      release();
+    };
+    const first = limiter.acquire();
+    const waiter = send();
+    const release = await first;
+    // The release and two new callers in the same turn: they must not take the slot meant for the waiter.
+    release();
+    await Promise.all([waiter, send(), send()]);
+    assert.equal(most, 1);
+  });
+
+  it('gives the slot back when waiting for the window fails', async () => {
+    let failing = true;
+    let t = 0;
+    const limiter = new RateLimiter([{ requests: 1, perSeconds: 1 }], 1, {
+      now: () => t,
+      sleep: async (ms) => {
+        if (failing) throw new Error('clock stopped');
+        t += ms;
+      },
+    });
+    (await limiter.acquire())();
+    await assert.rejects(limiter.acquire(), /clock stopped/);
+    failing = false;
+    // The slot of the failed wait is free again: a concurrency of 1 would otherwise block for ever.
+    const later = await Promise.race([limiter.acquire().then(() => 'acquired'), new Promise((r) => setTimeout(() => r('blocked'), 200))]);
+    assert.equal(later, 'acquired');
+  });
 });
