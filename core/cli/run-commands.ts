@@ -7,6 +7,7 @@ import { InvalidInputError, NotFoundError } from '../errors.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
 import { renderFeedReads } from './intake-commands.js';
+import { nextPassDelay } from '../engine/next-pass.js';
 
 export interface CliContext {
   readonly services: () => Services;
@@ -337,8 +338,12 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           down = said;
         }
         if (options.once || stop) break;
+        // Until the next timer, task due time or notification retry, at most --interval: a retry due in 2 s
+        // is not left for a whole interval, and an idle worker does not wake for nothing.
+        const intervalMs = Number(options.interval) * 1000;
+        const due = down ? null : await runtime.runs.nextDueIn().catch(() => null);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Number(options.interval) * 1000);
+          const timer = setTimeout(resolve, nextPassDelay(due, { minMs: Math.min(250, intervalMs), maxMs: intervalMs }));
           wake = () => {
             clearTimeout(timer);
             resolve();

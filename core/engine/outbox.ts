@@ -22,6 +22,21 @@ export class Outbox {
     @inject(SecretResolver) private readonly secrets: SecretResolver,
   ) {}
 
+  /**
+   * When the next undelivered notification is due (ms since the epoch), or null when none waits: one entry of
+   * the `outbox_due (delivered_at, next_attempt_at)` index, for a loop that sleeps until there is work.
+   */
+  async nextAttemptAt(): Promise<number | null> {
+    const row = await this.store.db
+      .selectFrom('outbox')
+      .select('next_attempt_at')
+      .where('delivered_at', 'is', null)
+      .orderBy('next_attempt_at')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.next_attempt_at) : null;
+  }
+
   async deliver(): Promise<{ delivered: number; failed: number }> {
     const due = await this.store.db
       .selectFrom('outbox')

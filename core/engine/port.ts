@@ -133,6 +133,8 @@ export interface StoreRunEngine extends RunEngine {
    * every process on the database, so that a process's catch-up loop must not (the DBOS engine).
    */
   readonly schedulesMaintenance?: boolean;
+  /** When the next run is due (ms since the epoch), or null when no run waits for a time; absent when the engine keeps its own timers. */
+  nextWake?(): Promise<number | null>;
   /**
    * A graceful stop (SIGTERM): no run is claimed any more, the step in flight finishes and its run is
    * released for another process at once. Resolves when this engine's drives have ended. The DBOS

@@ -96,6 +96,24 @@ export class RunService {
     return first.slices + second.slices + escalated.length + sent.delivered + sent.failed > 0;
   }
 
+  /**
+   * When the catch-up loop next has work (ms since the epoch): the earliest of a run's timer, an open task's
+   * due time and a notification's next attempt; null when nothing waits for a time. Three index entries read.
+   * An engine that schedules its own timers and periodic work (DBOS) answers null: its loop is not needed for them.
+   */
+  async nextDueAt(): Promise<number | null> {
+    if (this.engine.schedulesMaintenance) return null;
+    const times = [await this.engine.nextWake?.(), await this.tasks.nextEscalationAt(), await this.outbox.nextAttemptAt()];
+    const known = times.filter((t): t is number => typeof t === 'number');
+    return known.length ? Math.min(...known) : null;
+  }
+
+  /** `nextDueAt` as ms from now on this runtime's clock (≤ 0 when something is due already), or null. */
+  async nextDueIn(): Promise<number | null> {
+    const at = await this.nextDueAt();
+    return at === null ? null : at - this.clock.now();
+  }
+
   /** The run with its steps, its tasks' sections and its audit trail. @throws NotFoundError */
   async timeline(runId: string): Promise<Timeline> {
     const run = await this.engine.get(runId);

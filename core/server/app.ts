@@ -27,6 +27,7 @@ import { remediateFinding } from '../reconcile/remediate.js';
 import { remediationRuns } from '../reconcile/remediation-runs.js';
 import { InvalidInputError, NotFoundError, PatchbayError } from '../errors.js';
 import type { RunRecord } from '../engine/port.js';
+import { nextPassDelay } from '../engine/next-pass.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
@@ -122,10 +123,26 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(multipart, { limits: { fileSize: 25 * 1024 * 1024, files: 1, fields: 50, fieldSize: 64 * 1024, parts: 60 } });
 
-  // One catch-up loop: changes ask for it, a timer keeps timers and escalations going.
+  // One catch-up loop: changes ask for it, and after each pass it sleeps until the next run timer, task due time
+  // or notification retry falls due (at most tickMs, at least 250 ms: a run leased elsewhere must not spin it).
   let settling: Promise<void> | undefined;
   let again = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
   let afterSettle: () => Promise<unknown> = async () => {};
+  const tickMs = options.tickMs ?? 15_000;
+  const scheduleNext = async () => {
+    let due: number | null = null;
+    try {
+      due = await runtime.runs.nextDueIn();
+    } catch {
+      // The store did not answer: the pass after a full tick will say so if it still does not.
+    }
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void settleSoon(), nextPassDelay(due, { minMs: 250, maxMs: tickMs }));
+    timer.unref();
+  };
   const settleSoon = (): Promise<void> => {
     if (settling) {
       again = true;
@@ -141,11 +158,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
           process.stderr.write(`patchbay serve: catching up failed: ${(error as Error).message}\n`);
         }
       } while (again);
+      await scheduleNext();
     })().finally(() => (settling = undefined));
     return settling;
   };
-  const timer = setInterval(() => void settleSoon(), options.tickMs ?? 15_000);
-  timer.unref();
+  void scheduleNext();
 
   const queues = () => profile.profile.queues ?? [];
   const memberQueues = (who: Principal) => queues().filter((q) => q.members.map((m) => m.toLowerCase()).includes(who.actor.toLowerCase()));
@@ -658,7 +675,8 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       await settleSoon();
     },
     close: async () => {
-      clearInterval(timer);
+      closed = true;
+      clearTimeout(timer);
       live.stop();
       // An event stream never ends by itself: its connection is closed here, or closing the server would wait for it.
       for (const socket of streams) socket.destroy();

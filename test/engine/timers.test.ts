@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { TaskRefusedError } from '../../core/channels/human/task-store.js';
 import type { StartResult } from '../../core/engine/port.js';
+import { nextPassDelay } from '../../core/engine/next-pass.js';
 import { harness } from '../support/runtime.js';
 import { assertWalksIndex } from './query-plan.js';
 
@@ -24,6 +25,31 @@ describe('run timers and group commit in the engine', function () {
     assert.deepEqual(due.map((r) => r.subject), ['bob@acme.com']);
     await h.runtime.runs.settle();
     assert.equal(await h.runtime.engine.nextWake(), null, 'nothing due once the loop has driven it');
+  });
+
+  it("the loop's next pass is the earliest of a run's timer, an open task's due time and a notification's retry", async () => {
+    const h = await harness();
+    assert.equal(await h.runtime.runs.nextDueAt(), null, 'nothing waits: the loop sleeps its whole interval');
+    await h.start('offboard', 'alice@acme.com');
+    const [task] = await h.runtime.tasks.list();
+    assert.ok(task && task.dueAt > h.clock.now());
+    assert.equal(await h.runtime.runs.nextDueAt(), task.dueAt, 'the open task escalates at its due time');
+    // A notification to retry before the task falls due comes first.
+    const retryAt = task.dueAt - 60_000;
+    await h.runtime.store.db.insertInto('outbox').values({ kind: 'webhook', payload: '{}', created_at: h.clock.now(), next_attempt_at: retryAt, delivered_at: null, last_error: null }).execute();
+    assert.equal(await h.runtime.runs.nextDueAt(), retryAt);
+    // A run recorded without being driven is due now: earliest of all.
+    await h.runtime.runs.start([{ source: 'test', request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'bob@acme.com' } } }], h.profile, { drive: false });
+    assert.equal(await h.runtime.runs.nextDueAt(), h.clock.now());
+    assert.equal(await h.runtime.runs.nextDueIn(), 0, 'measured on the runtime clock, not the wall clock');
+  });
+
+  it('a loop sleeps until the next due time, within its floor and its interval', () => {
+    const limits = { minMs: 250, maxMs: 15_000 };
+    assert.equal(nextPassDelay(null, limits), 15_000, 'nothing due: the whole interval');
+    assert.equal(nextPassDelay(2_000, limits), 2_000, 'a timer in 2 s: 2 s, not 15');
+    assert.equal(nextPassDelay(1_000_000, limits), 15_000, 'a due time far off: the interval, so work made due elsewhere is found');
+    assert.equal(nextPassDelay(-100, limits), 250, 'due already (a run leased by another worker): the floor, no spin');
   });
 
   it('a start looks for an earlier run by its two unique keys, one step down each index, not by walking the open runs', async () => {

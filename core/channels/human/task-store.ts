@@ -401,6 +401,12 @@ export class TaskStore {
     };
   }
 
+  /** When the earliest open task falls due (ms since the epoch), or null when no task is open: one index entry. */
+  async nextEscalationAt(): Promise<number | null> {
+    const found = await this.escalationQueries(this.now()).nextDue.executeTakeFirst();
+    return found?.next === null || found?.next === undefined ? null : Number(found.next);
+  }
+
   /**
    * Escalates every open task past its due time: an audit event, the task moved to the queue's
    * escalation queue with a new due time, and a notification in the outbox. Returns the tasks escalated.
@@ -408,8 +414,7 @@ export class TaskStore {
   async escalateOverdue(): Promise<TaskView[]> {
     // The next due time (migration 12's partial index): when nothing is overdue, which is nearly always, no
     // transaction is opened and no task is read, whatever the backlog.
-    const found = await this.escalationQueries(this.now()).nextDue.executeTakeFirst();
-    const next = found?.next === null || found?.next === undefined ? null : Number(found.next);
+    const next = await this.nextEscalationAt();
     if (next === null || next >= this.now()) return [];
     return this.atomically(async () => {
       const now = this.now();
