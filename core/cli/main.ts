@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { DbosRole, Runtime, RunEngineKind, Services } from '../container.js';
 import { chosenDatabaseUrl, defaultDataDir, describeSqliteError, storeExists } from '../store/location.js';
@@ -11,7 +12,7 @@ import { registerIntakeCommands } from './intake-commands.js';
 import { registerRecipeCommands } from './recipe-commands.js';
 import { kindAliases, registerConnectorCommands } from './connector-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
-import { docsDir, displayPath, packageVersion } from '../paths.js';
+import { connectorsDir, docsDir, displayPath, packageVersion } from '../paths.js';
 import { readJsonFile } from '../schema/json-file.js';
 import { type SchemaKind, schemaKinds } from '../schema/kinds.js';
 import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
@@ -87,7 +88,12 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .action((options: { json?: boolean }) => {
       const { registry } = getServices();
       const broken = registry.broken();
-      const rows = registry.list().map(({ manifest: m, runbooks, recipes }) => ({
+      // Where each comes from: the package's own catalogue, or a folder PATCHBAY_CONNECTORS adds (replacing a built-in one of its id).
+      const origin = (dir: string) => {
+        if (!path.relative(connectorsDir, dir).startsWith('..')) return 'built-in';
+        return existsSync(path.join(connectorsDir, path.basename(dir), 'manifest.json')) ? `${displayPath(dir)} (replaces the built-in one)` : displayPath(dir);
+      };
+      const rows = registry.list().map(({ manifest: m, runbooks, recipes, dir }) => ({
         id: m.id,
         name: m.name,
         kind: m.kind,
@@ -96,18 +102,21 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
         runbooks: runbooks.size,
         recipes: recipes.size,
         api: [...registry.implemented(m.id)],
+        from: origin(dir),
       }));
+      // A broken connector or folder fails the command (exit 1), so that a CI step or a script notices.
+      if (broken.length) process.exitCode = 1;
       if (options.json) {
         printJson([...rows.map((r) => ({ ...r, status: 'ok' })), ...broken.map((b) => ({ id: b.id, status: 'broken', reason: b.reason, dir: b.dir, ...(b.folder ? { folder: true } : {}) }))]);
         return;
       }
       print(
         renderTable(
-          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api'],
+          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api', 'from'],
           [
-            ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—']),
+            ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—', r.from]),
             // The reasons are long (file#pointer: what is wrong): in full below the table, where they can wrap.
-            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', '']),
+            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', '', b.folder ? '' : displayPath(b.dir)]),
           ],
         ),
       );
@@ -219,10 +228,15 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .option('--out <dir>', 'the docs folder', docsDir)
     .action((options: { check?: boolean; out: string }) => {
       const { docs, registry } = getServices();
-      // Pages for a partial catalogue would drop the broken connectors' pages: write nothing instead.
-      const broken = registry.broken().filter((b) => !b.folder);
+      // Pages for a partial catalogue would drop the broken connectors' pages (or a whole folder's): write nothing instead.
+      const broken = registry.broken();
       if (broken.length) throw new InvalidInputError({}, `docs not written: ${broken.map((b) => b.reason).join('; ')}`);
       const out = path.resolve(options.out);
+      // The package's docs/ are the built-in catalogue's: an added folder's pages belong in that catalogue's own docs.
+      const added = registry.list().filter((c) => path.relative(connectorsDir, c.dir).startsWith('..'));
+      if (out === path.resolve(docsDir) && added.length) {
+        throw new InvalidInputError({}, `docs not written: ${displayPath(docsDir)} holds the built-in catalogue's pages, and PATCHBAY_CONNECTORS adds ${added.map((c) => c.manifest.id).join(', ')}: give --out <folder> for their docs, or unset PATCHBAY_CONNECTORS`);
+      }
       if (options.check) {
         const stale = docs.stale(out);
         if (stale.length) throw new StaleGeneratedFileError(stale.map((f) => displayPath(path.join(out, f))), 'npm run docs');

@@ -14,6 +14,7 @@ import { checkRecipe } from './recipe-checks.js';
 import { checkCalls } from './call-checks.js';
 import { schemaVersionOf, v1Refusal } from './migrate.js';
 import { CatalogueCache, type FolderSnapshot } from './catalogue-cache.js';
+import { secretNameProblems } from './secret-names.js';
 
 /** A connector as loaded from connectors/<id>/: its manifest, runbooks and browser recipes, all validated. */
 export interface LoadedConnector {
@@ -47,8 +48,9 @@ export interface ManifestLoader {
   loadAll(connectorsDir: string): LoadedConnector[];
   /**
    * Every connector in the folders, in order (a folder of connector folders, or one connector
-   * folder itself): a bad one is set aside in `broken` and never stops the others. An id seen
-   * twice is taken from the later folder.
+   * folder itself): a bad one is set aside in `broken` and never stops the others. The first folder is
+   * the base (the built-in connectors): an added folder's connector of the same id replaces the base's;
+   * an id in two added folders is refused (in `broken`). Sorted by id.
    */
   loadCatalogue(folders: readonly string[]): Catalogue;
   /** One connector folder. */
@@ -80,31 +82,45 @@ export class FileManifestLoader implements ManifestLoader {
   loadCatalogue(folders: readonly string[]): Catalogue {
     const connectors: LoadedConnector[] = [];
     const broken: BrokenConnector[] = [];
-    const seen = new Map<string, string>();
-    for (const folder of folders) {
+    // Where each id was found: the first folder (the catalogue's base, the built-in connectors) and the added ones.
+    const base = new Map<string, string>();
+    const added = new Map<string, string[]>();
+    folders.forEach((folder, index) => {
       const listed = connectorDirs(folder);
       if (typeof listed === 'string') {
         broken.push({ id: displayPath(folder), dir: folder, reason: `PATCHBAY_CONNECTORS: ${displayPath(folder)}: ${listed}`, folder: true });
+        return;
+      }
+      for (const dir of listed) {
+        const id = path.basename(dir);
+        if (index === 0) base.set(id, dir);
+        else added.set(id, [...(added.get(id) ?? []), dir]);
+      }
+    });
+    const load = (id: string, dir: string) => {
+      try {
+        connectors.push(this.load(dir));
+      } catch (error) {
+        if (!(error instanceof PatchbayError)) throw error;
+        broken.push({ id, dir, reason: error.message });
+      }
+    };
+    for (const [id, dir] of base) {
+      const over = added.get(id);
+      // An added folder's connector replaces a built-in one of its id (a copy being worked on): what
+      // PATCHBAY_CONNECTORS points at is what runs (`patchbay connectors` shows where each comes from).
+      if (!over) load(id, dir);
+    }
+    for (const [id, dirs] of added) {
+      if (dirs.length > 1) {
+        // Two added folders with one id: which one runs would depend on the order of a variable. Neither does.
+        const builtIn = base.has(id) ? ` (the built-in ${id} is not used either while this is so)` : '';
+        broken.push({ id, dir: dirs[0]!, reason: `defined in ${dirs.length} PATCHBAY_CONNECTORS folders (${dirs.map(displayPath).join(', ')}): keep one or rename the others${builtIn}` });
         continue;
       }
-      const dirs = listed;
-      for (const dir of dirs) {
-        const id = path.basename(dir);
-        // A later folder's connector replaces an earlier one of the same id (a copy of a built-in
-        // connector being worked on): what PATCHBAY_CONNECTORS points at is what runs.
-        if (seen.has(id)) {
-          connectors.splice(0, connectors.length, ...connectors.filter((c) => c.manifest.id !== id));
-          broken.splice(0, broken.length, ...broken.filter((b) => b.id !== id));
-        }
-        seen.set(id, dir);
-        try {
-          connectors.push(this.load(dir));
-        } catch (error) {
-          if (!(error instanceof PatchbayError)) throw error;
-          broken.push({ id, dir, reason: error.message });
-        }
-      }
+      load(id, dirs[0]!);
     }
+    connectors.sort((a, b) => a.manifest.id.localeCompare(b.manifest.id));
     return { connectors, broken };
   }
 
@@ -131,6 +147,7 @@ export class FileManifestLoader implements ManifestLoader {
     const recipes = this.documentProblems<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe', out);
     checkReferences(manifest, runbooks, recipes, note as (pointer: string, reason: string) => never);
     for (const problem of checkCalls(manifest)) note(problem.pointer, problem.reason);
+    for (const problem of secretNameProblems(manifest)) note(problem.pointer, problem.reason);
     return out;
   }
 
@@ -193,6 +210,7 @@ export class FileManifestLoader implements ManifestLoader {
     const recipes = this.loadDocuments<BrowserRecipe>(path.join(dir, 'recipes'), 'browser-recipe', snapshot);
     checkReferences(manifest, runbooks, recipes, fail);
     for (const problem of checkCalls(manifest)) fail(problem.pointer, problem.reason);
+    for (const problem of secretNameProblems(manifest)) fail(problem.pointer, problem.reason);
     for (const [id, recipe] of recipes) {
       const recipeFile = displayPath(path.join(dir, 'recipes', `${id}.json`));
       if (!manifest.operations[recipe.operation]) {

@@ -16,6 +16,13 @@ function catalogueWithBroken(): string {
   return catalogue;
 }
 
+/** A catalogue folder holding a copy of the built-in 6sense under its own id. */
+function catalogueWith6senseCopy(): string {
+  const catalogue = scratchDir();
+  cpSync(path.join(connectorsDir, '6sense'), path.join(catalogue, '6sense'), { recursive: true });
+  return catalogue;
+}
+
 /** Runs the CLI with its stdout closed by the reader before it writes (what `| head` does), and resolves its exit. */
 function runWithClosedStdout(args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
   const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args], {
@@ -58,12 +65,65 @@ describe('connector catalogue on the command line', function () {
     const empty = path.join(scratchDir(), 'empty');
     mkdirSync(empty);
     const result = runCli(['connectors'], { PATCHBAY_CONNECTORS: [catalogueWithBroken(), empty].join(path.delimiter) });
-    assert.equal(result.status, 0, result.stderr);
+    // Exit 1: a script or CI step that lists the catalogue notices the broken ones.
+    assert.equal(result.status, 1, result.stderr);
     const line = result.stdout.split('\n').find((l) => l.startsWith('tallyboard: '));
     assert.ok(line, result.stdout);
     assert.match(line, /^tallyboard: \S*tallyboard\/manifest\.json#\/kind: must be one of "app", "idp"/);
     assert.match(result.stdout, /^PATCHBAY_CONNECTORS: \S*empty: no connectors in this folder/m);
     assert.match(result.stdout, /1 broken connector refused, 1 catalogue folder gave no connector; every other connector works\./);
+  });
+
+  it('says where each connector comes from, lets an added folder replace a built-in one, and refuses an id two added folders define', () => {
+    const replacing = scratchDir();
+    cpSync(path.join(connectorsDir, '6sense'), path.join(replacing, '6sense'), { recursive: true });
+    const listed = runCli(['connectors', '--json'], { PATCHBAY_CONNECTORS: replacing });
+    assert.equal(listed.status, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as { id: string; from?: string; status: string }[];
+    assert.match(rows.find((r) => r.id === '6sense')!.from!, /6sense \(replaces the built-in one\)$/);
+    assert.equal(rows.find((r) => r.id === 'spendesk')!.from, 'built-in');
+    // The same id in two added folders: which one ran would depend on the variable's order, so neither runs.
+    const twice = runCli(['plan', 'offboard', '--app', '6sense', '--user', 'a@acme.com'], { PATCHBAY_CONNECTORS: [replacing, catalogueWith6senseCopy()].join(path.delimiter) });
+    assert.equal(twice.status, 2);
+    assert.match(twice.stderr, /connector '6sense': is broken and was refused: defined in 2 PATCHBAY_CONNECTORS folders \(.*\): keep one or rename the others \(the built-in 6sense is not used either while this is so\)/);
+    const other = runCli(['plan', 'offboard', '--app', 'spendesk', '--user', 'a@acme.com'], { PATCHBAY_CONNECTORS: [replacing, catalogueWith6senseCopy()].join(path.delimiter) });
+    assert.equal(other.status, 0, other.stderr);
+  });
+
+  it('docs write nothing when a catalogue folder is wrong, and keep the repository\'s docs/ to the built-in catalogue', () => {
+    const missing = runCli(['docs', '--out', path.join(scratchDir(), 'docs')], { PATCHBAY_CONNECTORS: path.join(scratchDir(), 'nope') });
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /docs not written: PATCHBAY_CONNECTORS: \S*nope: no such connector folder/);
+    const added = scratchDir();
+    cpSync(path.join(connectorsDir, '6sense'), path.join(added, 'tallyboard'), { recursive: true });
+    editJson(path.join(added, 'tallyboard', 'manifest.json'), (m) => void (m.id = 'tallyboard'));
+    const repo = runCli(['docs', '--check'], { PATCHBAY_CONNECTORS: added });
+    assert.equal(repo.status, 2);
+    assert.match(repo.stderr, /holds the built-in catalogue's pages, and PATCHBAY_CONNECTORS adds tallyboard: give --out <folder> for their docs, or unset PATCHBAY_CONNECTORS/);
+    const own = path.join(scratchDir(), 'docs');
+    const written = runCli(['docs', '--out', own], { PATCHBAY_CONNECTORS: added });
+    assert.equal(written.status, 0, written.stderr);
+    assert.ok(readFileSync(path.join(own, 'connectors', 'tallyboard.md'), 'utf8').length > 0);
+  });
+
+  it('refuses a secret name that looks like a pasted token, without printing it', () => {
+    const catalogue = scratchDir();
+    cpSync(path.join(connectorsDir, 'zoom'), path.join(catalogue, 'tallyboard'), { recursive: true });
+    const token = 'pat-s3cr3t-tally-token-0001';
+    let pointer = '';
+    editJson(path.join(catalogue, 'tallyboard', 'manifest.json'), (m) => {
+      m.id = 'tallyboard';
+      const [surfaceId, surface] = Object.entries(m.surfaces as Record<string, { auth: { value: Record<string, unknown>[] } }>)[0]!;
+      const [key] = Object.keys(surface.auth.value[0]!).filter((k) => k === 'secret' || k.endsWith('Secret'));
+      surface.auth.value[0]![key!] = token;
+      pointer = `/surfaces/${surfaceId}/auth/value/0/${key}`;
+    });
+    const result = runCli(['validate', path.join(catalogue, 'tallyboard', 'manifest.json')], { PATCHBAY_CONNECTORS: catalogue });
+    assert.equal(result.status, 2);
+    assert.ok(result.stderr.includes(`manifest.json#${pointer}: looks like a secret's value, not its name`), result.stderr);
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(token), 'the value is never printed');
+    const listed = runCli(['connectors', '--json'], { PATCHBAY_CONNECTORS: catalogue });
+    assert.ok(!listed.stdout.includes(token));
   });
 
   it('ends quietly with exit 0 when the reader closes stdout early, for every command that prints', async () => {

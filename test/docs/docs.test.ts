@@ -3,11 +3,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServices } from '../../core/container.js';
 import { factsOf } from '../../core/manifest/facts.js';
-import { docsDir } from '../../core/paths.js';
+import { connectorsDir, docsDir } from '../../core/paths.js';
 import { scratchDir } from '../support/fixtures.js';
 import { renderConnectorPage } from '../../core/docs/connector-page.js';
 
-const { docs, registry } = createServices();
+// The committed pages are the package's own catalogue's, whatever folders PATCHBAY_CONNECTORS adds.
+const { docs, registry } = createServices({ connectorsDir: [connectorsDir] });
 
 describe('generated docs', () => {
   it('the committed pages are what the generator writes (run npm run docs when this fails)', () => {

@@ -25,7 +25,8 @@ for (const pass of passes) {
   const run = spawnSync(process.execPath, [mocha, ...pass.args, ...process.argv.slice(2)], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, ...pass.env, PATCHBAY_TEST_PASS: pass.name, PATCHBAY_TEST_TOTALS: totals },
+    // The suite tests the package's own catalogue: a developer's exported PATCHBAY_CONNECTORS would add folders to it.
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', ...pass.env, PATCHBAY_TEST_PASS: pass.name, PATCHBAY_TEST_TOTALS: totals },
   });
   let counted;
   try {
