@@ -51,12 +51,13 @@ export function byHandRunbooks(idp: string): ReadonlyMap<string, Runbook> {
 /**
  * The checklist of a leaver's offboarding from an app whose connector is broken: no run can be planned
  * for it, so a person offboards them in the app's console (a run-less task, opened by the leaver feed),
- * and someone fixes the connector. `reason` is the registry's one line.
+ * and someone fixes the connector. `reason` is the registry's one line; `email` is the leaver's (a
+ * run-less task has no people of its own for {email}).
  */
-export function offboardByHandRunbook(app: string, reason: string): Runbook {
+export function offboardByHandRunbook(app: string, reason: string, email: string): Runbook {
   return {
     id: 'offboard-by-hand',
-    title: `Offboard {email} from ${app} by hand: its connector is broken`,
+    title: `Offboard ${email} from ${app} by hand: its connector is broken`,
     slaHours: 24,
     steps: [
       { text: `Sign in to ${app}'s admin console as an administrator and find the person's account by email.` },
