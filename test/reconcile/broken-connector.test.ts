@@ -103,5 +103,9 @@ describe('reconcile and report with a broken connector in the tenant', function 
     assert.match(result.stderr, /^patchbay: \S*tenant\.json#\/idp\/connector: --all reads the IdP's assignments through its API, and identity provider connector badidp is broken: \S*badidp[/\\]manifest\.json#\/kind: must be one of/);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     assert.equal(result.stdout, '');
+    // One app: planned and checked as usual, and the IdP side is refused with the same reason, pointing at an export instead.
+    const one = await runCliAsync([...store, 'reconcile', '--app', 'tallyscim', '--via', 'scim', '--profile', tenant('badidp')], env);
+    assert.equal(one.status, 2, one.stdout);
+    assert.match(one.stderr, /^reading the IdP's assignments of tallyscim…\npatchbay: tenant profile#\/idp\/connector: identity provider connector badidp is broken: \S*badidp[/\\]manifest\.json#\/kind: .*; give --idp-from <file>\n$/);
   });
 });
