@@ -6,21 +6,26 @@ import { readJson, runCliAsync, scratchDir } from '../support/fixtures.js';
 import { catalogueOf } from '../support/catalogue.js';
 import { OktaDouble } from '../support/vendor-doubles.js';
 
+/** The demo tenant with an Okta double as its IdP, changed by `change`, in a scratch folder: its profile file and the CLI's store arguments. */
+async function oktaTenant(change: (tenant: Record<string, any>) => void): Promise<{ okta: OktaDouble; profile: string; base: string[] }> {
+  const okta = await new OktaDouble().listen();
+  after(() => okta.close());
+  const dir = scratchDir();
+  const profile = path.join(dir, 'tenant.json');
+  const tenant = readJson(defaultProfileFile);
+  delete tenant.$schema;
+  tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
+  change(tenant);
+  writeFileSync(profile, JSON.stringify(tenant));
+  return { okta, profile, base: ['--data-dir', path.join(dir, 'data')] };
+}
+
 describe('patchbay leavers and worker --watch-idp', function () {
   this.timeout(60_000);
 
   it('open one offboarding per Okta unassignment, say so in a line each, and stay quiet the second time', async () => {
-    const okta = await new OktaDouble().listen();
-    after(() => okta.close());
-    const dir = scratchDir();
-    const profile = path.join(dir, 'tenant.json');
-    const tenant = readJson(defaultProfileFile);
-    delete tenant.$schema;
-    tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
-    tenant.apps.spendesk.idpAppId = '0oaCLI';
-    writeFileSync(profile, JSON.stringify(tenant));
+    const { okta, profile, base } = await oktaTenant((tenant) => (tenant.apps.spendesk.idpAppId = '0oaCLI'));
     const env = { OKTA_API_TOKEN: 'okta-token' };
-    const base = ['--data-dir', path.join(dir, 'data')];
     const event = okta.unassign('0oaCLI', 'alice@acme.com', new Date(Date.now() - 60 * 60_000).toISOString());
 
     const first = await runCliAsync([...base, 'leavers', '--profile', profile, '--since', new Date(Date.now() - 2 * 60 * 60_000).toISOString()], env);
@@ -45,17 +50,8 @@ describe('patchbay leavers and worker --watch-idp', function () {
   });
 
   it('with a broken connector in the profile: the other apps are offboarded, the broken one gets a task, and the worker keeps going', async () => {
-    const okta = await new OktaDouble().listen();
-    after(() => okta.close());
-    const dir = scratchDir();
-    const profile = path.join(dir, 'tenant.json');
-    const tenant = readJson(defaultProfileFile);
-    delete tenant.$schema;
-    tenant.idp = { connector: 'okta', baseUrl: okta.url, secrets: { token: 'env:OKTA_API_TOKEN' } };
-    tenant.apps.tallyboard = {};
-    writeFileSync(profile, JSON.stringify(tenant));
+    const { okta, profile, base } = await oktaTenant((tenant) => (tenant.apps.tallyboard = {}));
     const env = { OKTA_API_TOKEN: 'okta-token', PATCHBAY_CONNECTORS: catalogueOf({ tallyboard: { broken: 'schema' } }) };
-    const base = ['--data-dir', path.join(dir, 'data')];
     okta.seed(['dana@acme.com']);
     const event = okta.lifecycle('dana@acme.com', 'user.lifecycle.deactivate', new Date(Date.now() - 30 * 60_000).toISOString());
 
