@@ -56,6 +56,11 @@ export class ConnectorWiringError extends PatchbayError {
   }
 }
 
+/** A broken connector's reason without the "connector '<id>': " its wiring errors start with, to follow words that name it already. */
+export function brokenBecause(reason: string): string {
+  return reason.replace(/^connector '[^']+': /, '');
+}
+
 /** A generated file differs from what its generator writes now. */
 export class StaleGeneratedFileError extends PatchbayError {
   readonly code = 'stale-generated-file';

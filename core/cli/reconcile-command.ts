@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, brokenBecause } from '../errors.js';
 import { displayPath } from '../paths.js';
 import { type AuditReport, auditReportFor, readersOf } from '../reconcile/audit.js';
 import type { ReconcileHistory } from '../reconcile/history.js';
@@ -79,7 +79,7 @@ export function renderAuditReport(report: AuditReport): string {
     a.lastAudit ? `${new Date(a.lastAudit.at).toISOString().slice(0, 10)} (${daysAgo(report.at - a.lastAudit.at)})` : 'never',
     `${a.everyDays} days`,
     a.lastAudit ? String(a.lastAudit.findings) : '—',
-    a.overdue ? 'OVERDUE' : 'ok',
+    a.broken ? 'BROKEN' : a.overdue ? 'OVERDUE' : 'ok',
   ]);
   const lines: string[] = [];
   for (const i of report.incomplete) {
@@ -87,8 +87,11 @@ export function renderAuditReport(report: AuditReport): string {
     for (const reason of i.reasons) lines.push(`  - ${reason}`);
   }
   if (lines.length) lines.push('');
-  lines.push(`Audit report for ${report.tenant}: ${report.apps.length} apps, ${report.overdue.length} overdue, ${report.history.length} reconciliations in the last year.`, '');
+  const broken = report.apps.filter((a) => a.broken).length;
+  lines.push(`Audit report for ${report.tenant}: ${report.apps.length} apps, ${report.overdue.length} overdue${broken ? `, ${broken} broken` : ''}, ${report.history.length} reconciliations in the last year.`, '');
   lines.push(renderTable(['App', 'Read by', 'Last audit', 'Policy', 'Findings', 'Status'], rows, 40));
+  // A broken connector's reason in full, one line each, below the table (a cell would cut it).
+  for (const a of report.apps.filter((x) => x.broken)) lines.push(`${a.app}: broken: ${a.broken}`);
   if (report.overdue.length) lines.push('', ...report.overdue.map((f) => `- ${f.detail}`));
   return lines.join('\n');
 }
@@ -198,15 +201,23 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       const now = Date.now();
 
       // Which apps, each with its reader: the one named, or for --all the first machine reader each app has here.
-      const plan: { app: string; via?: string; skipped?: string }[] = [];
+      const plan: { app: string; via?: string; skipped?: string; broken?: string }[] = [];
       if (options.app) {
         services.registry.get(options.app);
         services.planner.context(options.app, loaded);
         plan.push({ app: options.app, ...(options.via ? { via: options.via } : {}) });
       } else {
+        const idpBroken = profile.idp ? services.registry.brokenReason(profile.idp.connector) : undefined;
+        if (idpBroken !== undefined) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/connector' }, `--all reads the IdP's assignments through its API, and identity provider connector ${profile.idp!.connector} is broken: ${brokenBecause(idpBroken)}`);
         const idpApi = profile.idp ? services.registry.api(profile.idp.connector) : undefined;
         if (idpApi?.requiredSettings?.includes('baseUrl') && !profile.idp?.baseUrl) throw new InvalidInputError({ file: displayPath(loaded.file), pointer: '/idp/baseUrl' }, "--all reads the IdP's assignments through its API, and the tenant profile gives no IdP address");
         for (const id of Object.keys(profile.apps)) {
+          // A broken connector refuses only its app: it is not read (nothing read short becomes a finding), the others are.
+          const broken = services.registry.brokenReason(id);
+          if (broken !== undefined) {
+            plan.push({ app: id, broken: brokenBecause(broken) });
+            continue;
+          }
           const context = services.planner.context(id, loaded);
           if (context.app.connector.manifest.kind === 'idp') continue;
           const reader = readersOf(context).find((r) => r.usable && (machineReaders as readonly string[]).includes(r.channel));
@@ -250,7 +261,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
           progress(`  ${app.accounts.length} accounts`);
           return { idp, app };
         };
-        for (const { app: appId, via } of plan.filter((p) => !p.skipped)) {
+        for (const { app: appId, via } of plan.filter((p) => !p.skipped && !p.broken)) {
           let sides: { idp: Snapshot; app: Snapshot };
           try {
             sides = await readBoth(appId, via);
@@ -283,8 +294,9 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       } finally {
         await host?.close();
       }
-      if (options.html) await writeHtmlReport(options.html, await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now));
+      if (options.html) await writeHtmlReport(options.html, await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, now, services.registry));
       const skipped = plan.filter((p) => p.skipped).map((p) => ({ app: p.app, why: p.skipped! }));
+      const broken = plan.filter((p) => p.broken).map((p) => ({ app: p.app, reason: p.broken! }));
       // An incomplete reconciliation says so before anything else, in JSON as in the terminal.
       const shown = results.map((r) => ({ completeness: r.completeness, ...r }));
       const incomplete = results.filter((r) => r.completeness && !r.completeness.complete).map((r) => ({ app: r.app, id: r.id, reasons: r.completeness!.reasons }));
@@ -296,16 +308,17 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
       };
       if (options.json) {
         const extra = { ...(options.remediate ? { remediation: opened } : {}), ...(options.html ? { html: path.resolve(options.html) } : {}) };
-        printJsonStreaming(options.all ? { incomplete, reconciliations: shown, skipped, failed, ...extra } : { ...shown[0]!, ...extra });
-        // A read that ended short, or an app that could not be read, is not a clean answer: exit 1.
-        if (failed.length || incomplete.length) process.exitCode = 1;
+        printJsonStreaming(options.all ? { incomplete, reconciliations: shown, skipped, broken, failed, ...extra } : { ...shown[0]!, ...extra });
+        // A read that ended short, an app that could not be read or whose connector is broken, is not a clean answer: exit 1.
+        if (failed.length || incomplete.length || broken.length) process.exitCode = 1;
         refuse();
         return;
       }
       cli.print(results.map((r) => renderReconciliation(r, audits.get(r.app))).join('\n\n'));
       for (const s of skipped) cli.print(`${s.app}: not reconciled: ${s.why}`);
+      for (const b of broken) cli.print(`${b.app}: not reconciled: its connector is broken: ${b.reason}`);
       for (const f of failed) cli.print(`${f.app}: not reconciled: could not read it: ${f.error}`);
-      if (failed.length || incomplete.length) process.exitCode = 1;
+      if (failed.length || incomplete.length || broken.length) process.exitCode = 1;
       for (const o of opened) {
         const what = `${remedies[o.kind] === 'offboard' ? 'offboarding' : 'change'} ${o.run} for ${o.person}`;
         const state = o.status === 'waiting' && o.waitingFor ? ` (waiting: ${o.waitingFor})` : ` (${o.status})`;
@@ -325,7 +338,7 @@ export function registerReconcileCommand(program: Command, cli: CliContext): voi
     .action(async (options: { profile?: string; html?: string; json?: boolean }) => {
       const services = cli.services();
       const loaded = services.profiles.load(options.profile);
-      const report = await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now());
+      const report = await auditReportFor(services.planner, loaded, (await cli.runtime()).reconciliations, Date.now(), services.registry);
       if (options.html) await writeHtmlReport(options.html, report);
       if (options.json) cli.printJson(report);
       else cli.print(renderAuditReport(report) + (options.html ? `\n\nwrote ${options.html}` : ''));

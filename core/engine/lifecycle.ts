@@ -260,7 +260,7 @@ export class LifecycleWorkflow {
   private firstQueue(run: RunRecord, step: PlanStep): string | undefined {
     const human = step.chain.find((c) => c.channel === 'human' && c.usable);
     if (!human?.runbook) return undefined;
-    const connector = this.registry.get(step.app);
+    const connector = this.registry.forPeople(step.app);
     const settings = run.profile.apps[step.app] ?? {};
     return queueFor(connector.runbooks.get(human.runbook)?.queue, settings, run.profile);
   }

@@ -1,7 +1,10 @@
 import { inject, injectable } from '#inversify';
 import { Clock } from '../engine/clock.js';
 import { RunService } from '../engine/run-service.js';
-import { PatchbayError } from '../errors.js';
+import { PatchbayError, brokenBecause } from '../errors.js';
+import { type TaskContent, TaskStore } from '../channels/human/task-store.js';
+import { queueFor } from '../planning/channels.js';
+import { offboardByHandRunbook } from '../registry/by-hand.js';
 import { idpSettings } from '../planning/service.js';
 import type { LeaverEvent } from '../registry/connector-api.js';
 import { ConnectorRegistry } from '../registry/registry.js';
@@ -47,16 +50,21 @@ export class LeaverFeed {
     @inject(SecretResolver) private readonly secrets: SecretResolver,
     @inject(RunService) private readonly runs: RunService,
     @inject(Clock) private readonly clock: Clock,
+    @inject(TaskStore) private readonly tasks: TaskStore,
   ) {}
 
   /** Reads the people who left the IdP, then every installed app's leavers, each since its cursor (or `since`), and starts their offboardings. */
   async read(loaded: LoadedProfile, options: { since?: number } = {}): Promise<FeedRead[]> {
     const { profile } = loaded;
     const idp = profile.idp?.connector;
+    const idpBroken = idp ? this.registry.brokenReason(idp) : undefined;
+    if (idp && idpBroken !== undefined) throw new LeaverFeedError(`identity provider connector ${idp} is broken: ${brokenBecause(idpBroken)}`);
     const feed = idp ? this.registry.api(idp)?.leavers : undefined;
     if (!idp || !feed) throw new LeaverFeedError(idp ? `${this.registry.get(idp).manifest.name}'s connector has no leaver feed` : 'the tenant profile names no identity provider');
     const idpName = this.registry.get(idp).manifest.name;
-    const apps = Object.keys(profile.apps).filter((app) => app !== idp && this.registry.get(app).manifest.kind !== 'idp');
+    // An app whose connector is broken stays in the feed: its leavers are read, and each gets a person's task instead of a run.
+    const broken = (app: string) => this.registry.brokenReason(app) !== undefined;
+    const apps = Object.keys(profile.apps).filter((app) => app !== idp && (broken(app) || this.registry.get(app).manifest.kind !== 'idp'));
     const reads: FeedRead[] = [];
 
     // The people who left the IdP itself: one offboarding per app the tenant has.
@@ -79,7 +87,7 @@ export class LeaverFeed {
         reads.push({ app, since: options.since ?? (await this.cursor(profile.tenant, app)) ?? this.clock.now(), events: 0, started: [], problems: [], skipped: `its id in ${idpName} is not in the tenant profile (apps.${app}.idpAppId)` });
         continue;
       }
-      const appName = this.registry.get(app).manifest.name;
+      const appName = this.registry.forPeople(app).name;
       reads.push(
         await this.window(profile.tenant, app, options.since, (since) => feed({ settings: idpSettings(profile), secrets: this.secrets, target: { app, settings }, since }), async (event) => {
           // A person-wide event read through an app's window still offboards only that app here; the IdP's own window covers the rest.
@@ -122,6 +130,8 @@ export class LeaverFeed {
 
   /** Starts (or finds) the offboarding of one person from one app; a string says why it could not. */
   private async offboard(loaded: LoadedProfile, idp: string, idpName: string, app: string, event: LeaverEvent, idempotencyKey: string, reason: string): Promise<Omit<Started, 'app'> | string> {
+    const broken = this.registry.brokenReason(app);
+    if (broken !== undefined) return this.refuse(loaded, app, brokenBecause(broken), event, idempotencyKey, reason);
     const request = { playbook: 'offboard', app, subject: { email: event.email }, idempotencyKey, reason };
     try {
       const [result] = await this.runs.start([{ source: `${idpName} event ${event.id}`, request }], loaded, { requestedBy: `${idp}-leaver-feed` });
@@ -129,6 +139,30 @@ export class LeaverFeed {
     } catch (error) {
       return `event ${event.id} (${event.email}${app ? `, ${app}` : ''}): ${(error as Error).message}`;
     }
+  }
+
+  /**
+   * A leaver in an app whose connector is broken: no run can be planned, so the refusal is recorded as
+   * a run-less task for a person (the built-in offboard-by-hand checklist, in the app's queue, keyed by
+   * what the run's idempotency key would have been) and said as a problem. A key read again (the
+   * feed's overlap) opens nothing more, even after the task was closed.
+   */
+  private async refuse(loaded: LoadedProfile, app: string, because: string, event: LeaverEvent, key: string, why: string): Promise<string> {
+    const { profile } = loaded;
+    const openKey = `leaver|${profile.tenant}|${key}`;
+    const said = `event ${event.id} (${event.email}, ${app}): not offboarded by Patchbay: connector ${app} is broken: ${because}`;
+    const earlier = await this.store.db.selectFrom('tasks').select('id').where('open_key', '=', openKey).executeTakeFirst();
+    if (earlier) return `${said}; task ${earlier.id} has it`;
+    const content: TaskContent = {
+      runbook: offboardByHandRunbook(app, because, event.email),
+      appName: app,
+      system: app,
+      stepTitle: `Offboard ${event.email} from ${app}`,
+      reason: `${event.email} ${why}; connector ${app} is broken (${because}), so no run could be planned for ${app}`,
+      watchOutFor: [{ text: `No run was opened for ${app}: Patchbay cannot plan it while its connector is broken.`, blocking: false }],
+    };
+    const { taskId } = await this.tasks.openStanding({ key: openKey, tenant: profile.tenant, app, queue: queueFor(undefined, profile.apps[app] ?? {}, profile), content, profile });
+    return `${said}; task ${taskId} opened for a person`;
   }
 
   /** Where the next read of (tenant, app) starts, if the feed was read before (epoch ms). */

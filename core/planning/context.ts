@@ -14,6 +14,13 @@ export interface AppContext {
 export interface PlanningContext {
   readonly tenant: TenantProfile;
   readonly app: AppContext;
-  /** The tenant's identity provider; absent when the profile names none. */
+  /** The tenant's identity provider; absent when the profile names none, or names a broken connector (see `brokenIdp`). */
   readonly idp?: AppContext;
+  /**
+   * The profile's identity provider is a broken connector: no step goes through it, and its own
+   * steps fall to a person. `because` is the sentence plans show ("identity provider connector <id>
+   * is broken: <reason>"); `context` is there when its manifest and runbooks loaded (only its API
+   * wiring was refused), so that a person follows its own console checklist.
+   */
+  readonly brokenIdp?: { readonly id: string; readonly because: string; readonly context?: AppContext };
 }

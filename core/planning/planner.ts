@@ -4,6 +4,7 @@ import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { ChannelChoice, Plan, PlanStep } from '../schema/types/plan.js';
 import type { Operation, Playbook } from '../schema/types/connector-manifest.js';
 import { apiWhat, capabilityBlocks, judgeRoute, queueFor, ssoProtocol, ssoSentence } from './channels.js';
+import { byHandRunbookId } from '../registry/by-hand.js';
 import type { AppContext, PlanningContext } from './context.js';
 
 const idpOperation = { assign: 'assignApp', unassign: 'unassignApp' } as const;
@@ -40,6 +41,7 @@ export function planLifecycle(request: LifecycleRequest, context: PlanningContex
   const idpStep = planIdpStep(playbook, context);
   if (idpStep) add(idpStep);
   else if (playbook.idp !== 'none') notes.push(`No identity provider in tenant '${tenant.tenant}': nothing to ${playbook.idp} there.`);
+  if (context.brokenIdp) notes.push(`The ${context.brokenIdp.because}; what would go through it is done by people instead.`);
 
   const check = request.playbook === 'offboard' ? planCheckStep(playbook, context) : undefined;
   if (check) add(check);
@@ -68,6 +70,7 @@ export function planLifecycle(request: LifecycleRequest, context: PlanningContex
 
 function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanStep, 'dependsOn'> | undefined {
   const { app, idp } = context;
+  if (playbook.idp !== 'none' && context.brokenIdp) return planBrokenIdpStep(playbook.idp, context, context.brokenIdp);
   if (playbook.idp === 'none' || !idp) return undefined;
   const name = idpOperation[playbook.idp];
   const appName = app.connector.manifest.name;
@@ -96,6 +99,40 @@ function planIdpStep(playbook: Playbook, context: PlanningContext): Omit<PlanSte
   // What the app's manifest says for this IdP (protocol, JIT, SCIM through it), in the reason and in the checklist of whoever does it.
   const sso = ssoSentence(app, idp);
   return { ...step, title: `${operation.title}: ${appName}`, reason: `${why} ${sso}. ${step.reason}`, watchOutFor: [...step.watchOutFor, { text: `${sso}.`, blocking: false }] };
+}
+
+/**
+ * The IdP's step when the profile's identity provider is a broken connector: a person does it in the
+ * IdP's console. With its own runbooks loaded (only its API wiring was refused), the step keeps its
+ * chain with every machine channel skipped for the broken connector, so the human route follows;
+ * with none, a person follows the built-in checklist for any IdP (core/registry/by-hand.ts).
+ */
+function planBrokenIdpStep(verb: 'assign' | 'unassign', context: PlanningContext, broken: NonNullable<PlanningContext['brokenIdp']>): Omit<PlanStep, 'dependsOn'> {
+  const name = idpOperation[verb];
+  const appName = context.app.connector.manifest.name;
+  const own = broken.context;
+  const operation = own?.connector.manifest.operations[name];
+  const idpName = own?.connector.manifest.name ?? broken.id;
+  const title = `${verb === 'assign' ? 'Assign' : 'Unassign'} ${appName} in ${idpName}`;
+  if (own && operation?.channels.some((r) => r.channel === 'human')) {
+    // Its machine channels are skipped with the broken connector's reason (planOperation): its own checklist follows.
+    const step = planOperation(name, operation, own, context, 'idp');
+    return { ...step, title: `${operation.title}: ${appName}`, reason: `${title} by hand, in ${idpName}'s console. ${step.reason}` };
+  }
+  const why = `${title} by hand: the ${broken.because}.`;
+  const runbook = byHandRunbookId[name];
+  const queue = queueFor(undefined, context.tenant.apps[broken.id] ?? {}, context.tenant);
+  return {
+    id: `${broken.id}-${kebab(name)}`,
+    app: broken.id,
+    operation: name,
+    title,
+    role: 'idp',
+    channels: ['human'],
+    chain: [{ channel: 'human', usable: true, runbook, reason: `a person follows the checklist "${runbook}" (queue ${queue})` }],
+    reason: `${why} human first: a person follows the checklist "${runbook}" (queue ${queue}).`,
+    watchOutFor: [],
+  };
 }
 
 /**
@@ -157,7 +194,13 @@ function planAppStep(name: string, context: PlanningContext): Omit<PlanStep, 'de
 
 function planOperation(name: string, operation: Operation, app: AppContext, context: PlanningContext, role: PlanStep['role']): Omit<PlanStep, 'dependsOn'> {
   const manifest = app.connector.manifest;
-  const chain = operation.channels.map((route) => judgeRoute(route, name, operation, app, context.tenant, context.idp, context.app));
+  const broken = context.brokenIdp;
+  // Nothing goes through a broken identity provider: its idp channel, and the machine channels of its own steps.
+  const throughBroken = (channel: ChannelChoice['channel']) => !!broken && (channel === 'idp' || (manifest.id === broken.id && channel !== 'human'));
+  const chain = operation.channels.map((route) => {
+    const choice = judgeRoute(route, name, operation, app, context.tenant, context.idp, context.app);
+    return throughBroken(route.channel) ? { ...choice, usable: false, reason: broken!.because } : choice;
+  });
   const usable = chain.filter((c) => c.usable);
   return {
     id: `${manifest.id}-${kebab(name)}`,

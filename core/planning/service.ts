@@ -1,5 +1,7 @@
 import { inject, injectable } from '#inversify';
 import { effectiveMatrix } from '../manifest/effective.js';
+import type { LoadedConnector } from '../manifest/loader.js';
+import { brokenBecause } from '../errors.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { LifecycleRequest } from '../schema/types/lifecycle-request.js';
 import type { Plan } from '../schema/types/plan.js';
@@ -43,13 +45,20 @@ export class DefaultLifecyclePlanner implements LifecyclePlanner {
     void file;
     const app = this.appContext(appId, profile.apps[appId] ?? {});
     const idpId = profile.idp?.connector;
+    const broken = idpId ? this.registry.brokenReason(idpId) : undefined;
+    if (idpId && broken !== undefined) {
+      // A broken identity provider refuses only itself: every app is still planned, its IdP steps by people.
+      const refused = this.registry.refusedConnector(idpId);
+      const because = `identity provider connector ${idpId} is broken: ${brokenBecause(broken)}`;
+      return { tenant: profile, app, brokenIdp: { id: idpId, because, ...(refused ? { context: this.appContext(idpId, idpSettings(profile), refused) } : {}) } };
+    }
     const idp = idpId ? this.appContext(idpId, idpSettings(profile)) : undefined;
     return { tenant: profile, app, ...(idp ? { idp } : {}) };
   }
 
-  private appContext(id: string, settings: LoadedProfile['profile']['apps'][string]): AppContext {
-    const connector = this.registry.get(id);
-    const api = this.registry.api(id);
+  private appContext(id: string, settings: LoadedProfile['profile']['apps'][string], refused?: LoadedConnector): AppContext {
+    const connector = refused ?? this.registry.get(id);
+    const api = refused ? undefined : this.registry.api(id);
     return {
       connector,
       settings,

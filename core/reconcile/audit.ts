@@ -1,6 +1,8 @@
 import type { PlanningContext } from '../planning/context.js';
 import type { LifecyclePlanner } from '../planning/service.js';
 import type { LoadedProfile } from '../tenant/profile.js';
+import { brokenBecause } from '../errors.js';
+import type { ConnectorRegistry } from '../registry/registry.js';
 import { judgeRoute } from '../planning/channels.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { Finding } from './findings.js';
@@ -30,6 +32,11 @@ export interface AppAudit {
   /** The newest reconciliation of any kind (attestations and incomplete reads included). */
   readonly latest?: ReconciliationRecord;
   readonly overdue: boolean;
+  /**
+   * Its connector is broken (the registry's one-line reason): nothing can read or plan it until it is
+   * fixed, so it has no readers and raises no finding; its earlier audits are still shown.
+   */
+  readonly broken?: string;
 }
 
 export interface AuditReport {
@@ -73,12 +80,20 @@ export function readersOf(context: PlanningContext): AppReader[] {
 export async function auditReport(args: {
   profile: TenantProfile;
   contexts: readonly PlanningContext[];
+  /** Apps of the profile whose connector is broken, each with its reason: listed as broken, never read. */
+  broken?: readonly { readonly app: string; readonly reason: string }[];
   history: ReconcileHistory;
   now: number;
   windowDays?: number;
 }): Promise<AuditReport> {
   const { profile, history, now } = args;
   const apps: AppAudit[] = [];
+  for (const { app, reason } of args.broken ?? []) {
+    const everyDays = profile.apps[app]?.auditEveryDays ?? profile.policies?.auditEveryDays ?? defaultAuditEveryDays;
+    const lastAudit = await history.lastAudit(profile.tenant, app);
+    const latest = await history.latest(profile.tenant, app);
+    apps.push({ app, name: app, readers: [], gap: false, everyDays, ...(lastAudit ? { lastAudit } : {}), ...(latest ? { latest } : {}), overdue: !lastAudit || now - lastAudit.at > everyDays * day, broken: reason });
+  }
   for (const context of args.contexts.filter((c) => c.app.connector.manifest.kind !== 'idp')) {
     const id = context.app.connector.manifest.id;
     const readers = readersOf(context);
@@ -96,8 +111,9 @@ export async function auditReport(args: {
       overdue: !lastAudit || now - lastAudit.at > everyDays * day,
     });
   }
+  // A broken app is said once, as broken: an overdue finding would send someone to read what cannot be read.
   const overdue = apps
-    .filter((a) => a.overdue)
+    .filter((a) => a.overdue && !a.broken)
     .sort((a, b) => Number(b.gap) - Number(a.gap) || (a.lastAudit?.at ?? 0) - (b.lastAudit?.at ?? 0))
     .map((a) => overdueFinding(a, now));
   const since = now - (args.windowDays ?? 365) * day;
@@ -108,10 +124,13 @@ export async function auditReport(args: {
   return { tenant: profile.tenant, at: now, incomplete, apps, overdue, history: await history.list(profile.tenant, { since }), current };
 }
 
-/** The report for every app installed in the profile, as the planner judges them. */
-export async function auditReportFor(planner: LifecyclePlanner, loaded: LoadedProfile, history: ReconcileHistory, now: number): Promise<AuditReport> {
-  const contexts = Object.keys(loaded.profile.apps).map((id) => planner.context(id, loaded));
-  return auditReport({ profile: loaded.profile, contexts, history, now });
+/** The report for every app installed in the profile, as the planner judges them; an app whose connector is broken is listed as broken, and the rest are reported. */
+export async function auditReportFor(planner: LifecyclePlanner, loaded: LoadedProfile, history: ReconcileHistory, now: number, registry: ConnectorRegistry): Promise<AuditReport> {
+  const ids = Object.keys(loaded.profile.apps);
+  const reasonOf = (id: string) => registry.brokenReason(id);
+  const broken = ids.filter((id) => reasonOf(id) !== undefined).map((app) => ({ app, reason: brokenBecause(reasonOf(app)!) }));
+  const contexts = ids.filter((id) => reasonOf(id) === undefined).map((id) => planner.context(id, loaded));
+  return auditReport({ profile: loaded.profile, contexts, broken, history, now });
 }
 
 function overdueFinding(a: AppAudit, now: number): Finding {

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, brokenBecause } from '../errors.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import { type SecretResolver, SecretUnavailableError } from '../tenant/secrets.js';
@@ -22,6 +22,8 @@ export { readAccountsFile } from './account-files.js';
 export async function readIdpAssignments(registry: ConnectorRegistry, profile: TenantProfile, app: string, secrets: SecretResolver, now: number): Promise<Snapshot> {
   const idp = profile.idp?.connector;
   const handler = idp ? registry.api(idp)?.operations.listAppUsers : undefined;
+  const broken = idp ? registry.brokenReason(idp) : undefined;
+  if (broken !== undefined) throw new InvalidInputError({ file: 'tenant profile', pointer: '/idp/connector' }, `identity provider connector ${idp} is broken: ${brokenBecause(broken)}; give --idp-from <file>`);
   if (!idp || !handler) throw new InvalidInputError({ file: 'tenant profile', pointer: '/idp' }, 'no identity provider with an API module that lists app assignments; give --idp-from <file>');
   const result = await handler({ subject: { email: '' }, settings: idpSettings(profile), secrets, idempotencyKey: `reconcile:${now}`, target: { app, settings: profile.apps[app] ?? {} } });
   const listed = result.outcome === 'notFound' ? [] : (result.accounts ?? []);

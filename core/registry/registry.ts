@@ -1,8 +1,10 @@
 import { inject, injectable, multiInject, optional } from '#inversify';
-import { ConnectorWiringError, NotFoundError } from '../errors.js';
+import { ConnectorWiringError, NotFoundError, brokenBecause } from '../errors.js';
 import type { BrokenConnector, LoadedConnector } from '../manifest/loader.js';
 import { declarativeApi } from '../channels/api/declarative.js';
 import { ConnectorApi } from './connector-api.js';
+import { byHandRunbooks } from './by-hand.js';
+import type { Runbook } from '../schema/types/runbook.js';
 import { scimOperations } from '../channels/scim/operations.js';
 
 /** The connectors loaded at start, bound by core/container.ts. */
@@ -26,6 +28,19 @@ export interface ConnectorRegistry {
   unknown(id: string): NotFoundError;
   /** The one-line reason a connector was refused, or undefined when it is not broken. */
   brokenReason(id: string): string | undefined;
+  /**
+   * The manifest, runbooks and recipes of a connector refused for how its API is wired (its own files
+   * loaded; an operation routed to `api` that nothing implements, say): what a person's checklist for
+   * it needs. Undefined for a working connector, and for one whose files did not load.
+   */
+  refusedConnector(id: string): LoadedConnector | undefined;
+  /**
+   * What a person's task in a connector needs, its name and runbooks: a working connector's own, those
+   * of a connector refused for its API wiring, and for a broken connector whose files did not load,
+   * the built-in checklists for an identity provider (core/registry/by-hand.ts), named by its id.
+   * @throws NotFoundError for an id that is neither working nor broken.
+   */
+  forPeople(id: string): { readonly name: string; readonly runbooks: ReadonlyMap<string, Runbook> };
   /** Throws NotFoundError naming the known connectors, or ConnectorWiringError with the reason a broken one was refused. */
   get(id: string): LoadedConnector;
   /**
@@ -50,6 +65,7 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
   private readonly connectors = new Map<string, LoadedConnector>();
   private readonly apis = new Map<string, ConnectorApi>();
   private readonly refused = new Map<string, BrokenConnector>();
+  private readonly refusedLoaded = new Map<string, LoadedConnector>();
 
   constructor(
     @inject(LoadedConnectors) connectors: readonly LoadedConnector[],
@@ -61,6 +77,7 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
     const modules = new Map<string, ConnectorApi>();
     const refuse = (id: string, reason: string) => {
       const connector = this.connectors.get(id);
+      if (connector) this.refusedLoaded.set(id, connector);
       this.connectors.delete(id);
       modules.delete(id);
       this.refused.set(id, { id, dir: connector?.dir ?? '', reason: new ConnectorWiringError(id, reason).message });
@@ -96,13 +113,24 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
     const connector = this.connectors.get(id);
     if (connector) return connector;
     const reason = this.brokenReason(id);
-    if (reason) throw new ConnectorWiringError(id, `is broken and was refused: ${reason.replace(/^connector '[^']+': /, '')}`);
+    if (reason) throw new ConnectorWiringError(id, `is broken and was refused: ${brokenBecause(reason)}`);
     throw this.unknown(id);
   }
 
   brokenReason(id: string): string | undefined {
     const broken = this.refused.get(id);
     return broken && !broken.folder ? broken.reason : undefined;
+  }
+
+  refusedConnector(id: string): LoadedConnector | undefined {
+    return this.refusedLoaded.get(id);
+  }
+
+  forPeople(id: string): { readonly name: string; readonly runbooks: ReadonlyMap<string, Runbook> } {
+    const connector = this.connectors.get(id) ?? this.refusedLoaded.get(id);
+    if (connector) return { name: connector.manifest.name, runbooks: connector.runbooks };
+    if (this.brokenReason(id) === undefined) throw this.unknown(id);
+    return { name: id, runbooks: byHandRunbooks(id) };
   }
 
   unknown(id: string): NotFoundError {

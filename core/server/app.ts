@@ -365,7 +365,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   /** The report without every finding in memory: the findings are paged from the store. */
   const leanAuditReport = async () => {
     const history = Object.create(runtime.reconciliations, { findingsOf: { value: async () => [] } }) as typeof runtime.reconciliations;
-    return auditReportFor(services.planner, profile, history, Date.now());
+    return auditReportFor(services.planner, profile, history, Date.now(), services.registry);
   };
 
   // ---- The SCIM bridge: identity providers provision apps through runs (core/bridge/). ----
@@ -568,6 +568,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const runs = new Map(await Promise.all(audited.map(async (a) => [a.app, await remediationRuns(runtime.store.db, profile.profile.tenant, a.app, shown[a.app] ?? [])] as const)));
     const reconcilable = new Map<string, string>();
     for (const a of report.apps) {
+      if (a.broken) continue;
       try {
         reconcilable.set(a.app, machineReaderFor(services.planner, profile, a.app));
       } catch (error) {

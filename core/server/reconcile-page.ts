@@ -101,7 +101,7 @@ export function reconcileReportBody(report: AuditReport, extras?: ReconcilePageE
   };
   const apps = report.apps
     .map((a) => {
-      const readers = a.readers.length ? a.readers.map((r) => `${r.usable ? '✓' : '✗'} ${esc(r.channel)}<span class="muted">: ${esc(r.reason)}</span>`).join('<br>') : '<span class="muted">no listing operation</span>';
+      const readers = a.broken ? `<strong class="overdue">broken: ${esc(a.broken)}</strong>` : a.readers.length ? a.readers.map((r) => `${r.usable ? '✓' : '✗'} ${esc(r.channel)}<span class="muted">: ${esc(r.reason)}</span>`).join('<br>') : '<span class="muted">no listing operation</span>';
       const last = a.lastAudit ? `${esc(date(a.lastAudit.at))} (${ago(a.lastAudit.at)})<br><span class="muted">${esc(a.lastAudit.appSource.name)}</span>` : 'never';
       const newest = a.latest && a.latest.id !== a.lastAudit?.id ? a.latest : undefined;
       const note = newest

@@ -23,7 +23,7 @@ const dialects: { name: string; open: () => Promise<[StoreDatabase, StoreDatabas
 ];
 
 /** The feed's cursor alone: reading the IdP and starting runs is test/intake/leaver-feed.test.ts's. */
-const feedOn = (store: StoreDatabase) => new LeaverFeed(store, undefined as never, undefined as never, undefined as never, undefined as never);
+const feedOn = (store: StoreDatabase) => new LeaverFeed(store, undefined as never, undefined as never, undefined as never, undefined as never, undefined as never);
 
 for (const dialect of dialects) {
   describe(`the leaver feed's cursor on ${dialect.name}`, function () {

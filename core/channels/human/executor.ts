@@ -1,5 +1,4 @@
 import { inject, injectable } from '#inversify';
-import type { LoadedConnector } from '../../manifest/loader.js';
 import { queueFor } from '../../planning/channels.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
 import type { ChannelExecutor, ChannelOutcome, StepExecution } from '../executor.js';
@@ -19,7 +18,8 @@ export class HumanChannelExecutor implements ChannelExecutor {
   ) {}
 
   async execute({ ctx, run, step, choice, pass, queue: escalatedQueue, handedOver }: StepExecution): Promise<ChannelOutcome> {
-    const connector: LoadedConnector = this.registry.get(step.app);
+    // A broken identity provider's step still goes to a person: its own checklist, or the built-in one.
+    const connector = this.registry.forPeople(step.app);
     const runbook = connector.runbooks.get(choice.runbook!);
     if (!runbook) return { status: 'failed', detail: `runbook ${choice.runbook} is gone from ${step.app}` };
     const settings = run.profile.apps[step.app] ?? {};
@@ -33,7 +33,7 @@ export class HumanChannelExecutor implements ChannelExecutor {
         content: {
           runbook,
           appName: this.registry.get(run.app).manifest.name,
-          system: connector.manifest.name,
+          system: connector.name,
           stepTitle: step.title,
           reason: step.reason,
           watchOutFor: step.watchOutFor,
