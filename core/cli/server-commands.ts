@@ -86,7 +86,7 @@ export function queueBlindness(loaded: { profile: { tenant: string; queues?: rea
   if (!effective.includes('tasks:read') || effective.includes('tasks:all-queues')) return undefined;
   const me = actor.toLowerCase();
   if ((loaded.profile.queues ?? []).some((q) => q.members.some((m) => m.toLowerCase() === me))) return undefined;
-  return `${actor} is in no queue of tenant ${loaded.profile.tenant}, so GET /api/v1/tasks lists only the tasks assigned to ${actor}; add them to a queue's members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)`;
+  return `${actor} is in no queue of tenant ${loaded.profile.tenant}, so GET /api/v1/tasks refuses this token (403) while no task is assigned to ${actor}; add them to a queue's members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)`;
 }
 
 /** serve, token, operator and demo: the operator surfaces. */

@@ -30,7 +30,7 @@ import type { RunRecord } from '../engine/port.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
-import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks } from './listing.js';
+import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks, noQueueReason } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
 import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
@@ -292,6 +292,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks, response: { 200: taskListSchema } } },
     async (req, reply) => {
       const who = principalOf(req);
+      // Deny by default: a caller who sees no queue is told why, not handed an empty list.
+      const blind = await noQueueReason(runtime.store.db, who, profile.profile, profile.file);
+      if (blind) throw new AccessDeniedError(blind, 403);
       // Two queries: the page's task rows, then all their checklist sections; the stored JSON is answered as kept.
       const { items, next } = await pageOfTaskRows(runtime.store.db, runtime.store.dialect, {
         status: req.query.status ?? 'open',
@@ -400,8 +403,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const visible = seen(who);
     const { items, next } = await pageOfTasks(runtime.store.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     const tasks = await runtime.tasks.getMany(items);
+    const blind = tasks.length || queue ? undefined : await noQueueReason(runtime.store.db, who, profile.profile, profile.file);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
-    return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
+    return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}), ...(blind ? { blind } : {}) }));
   });
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
     '/tasks/:id',

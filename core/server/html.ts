@@ -53,7 +53,11 @@ export function loginPage(args: { error?: string; next: string; token: string })
   );
 }
 
-export function inboxPage(args: { who: Principal; token: FormTokens; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number; next?: string }): string {
+/**
+ * The inbox: open tasks by due time. `blind`: why the operator sees no queue (said instead of an
+ * empty list, see noQueueReason).
+ */
+export function inboxPage(args: { who: Principal; token: FormTokens; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number; next?: string; blind?: string }): string {
   const { tasks, queues, queue } = args;
   const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
   const rows = tasks
@@ -65,7 +69,7 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   return layout(
     'Inbox',
     `<h1>Open tasks${queue ? ` in ${esc(queues.find((q) => q.id === queue)?.name ?? queue)}` : ''}</h1><p>${links}</p>
-<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}</div>
+<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : args.blind ? `<p role="alert">${esc(args.blind)}</p>` : '<p>No open task here.</p>'}</div>
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
     args.token('/logout'),

@@ -18,7 +18,7 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
     assert.equal(blind.status, 0, blind.stderr);
     assert.equal(
       blind.stderr.trim(),
-      'note: hr.system@acme.example is in no queue of tenant acme, so GET /api/v1/tasks lists only the tasks assigned to hr.system@acme.example; add them to a queue\'s members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)',
+      'note: hr.system@acme.example is in no queue of tenant acme, so GET /api/v1/tasks refuses this token (403) while no task is assigned to hr.system@acme.example; add them to a queue\'s members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)',
     );
     for (const args of [['--as', 'it.oncall@acme.example'], ['--as', 'hr.system@acme.example', '--role', 'admin'], ['--as', 'hr.system@acme.example', '--scopes', 'runs:read,runs:write']]) {
       const quiet = runCli(['token', 'create', '--name', 'x', ...args], env);
