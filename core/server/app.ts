@@ -33,7 +33,7 @@ import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } fro
 import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks, noQueueReason } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
-import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
+import { type CheckRead, checkRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
@@ -310,7 +310,12 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       return reply.type('application/json; charset=utf-8').send(taskListBody(compile, await runtime.tasks.listEntries(items)));
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => await runtime.tasks.get(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
+    const task = await runtime.tasks.get(req.params.id);
+    // What the run's check read of each person, as data (fields, not the words of a checklist).
+    const read = (await checkReads(task)).map(({ evidence, ...r }) => ({ ...r, screenshots: evidence.filter((e) => e.kind === 'screenshot' && e.file).map((e) => ({ sha256: e.file!.sha256, name: e.file!.name })) }));
+    return read.length ? { ...task, read } : task;
+  });
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', { config: { access: tokenRoute('tasks:write', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
     const who = principalOf(req);
     const action = services.validator.validate<TaskAction>('task-action', req.body ?? {});
@@ -423,9 +428,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const read: CheckRead[] = [];
     for (const item of task.items.slice(0, 20)) {
       const t = await runtime.runs.timeline(item.runId);
-      if (t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''))?.role !== 'precondition') continue;
-      const check = t.steps.find((s) => s.plan.role === 'check' && s.status === 'done' && s.detail);
-      if (check) read.push({ email: item.email, channel: check.channel, detail: check.detail!, evidence: check.evidence });
+      const step = t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''));
+      if (step?.role !== 'precondition') continue;
+      const check = t.steps.find((s) => s.plan.role === 'check' && (s.status === 'done' || s.status === 'already-done') && s.detail);
+      if (check) read.push(checkRead(item, step, check));
     }
     return read;
   };
