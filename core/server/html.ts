@@ -168,10 +168,16 @@ export function taskPage(args: { who: Principal; token: FormTokens; task: TaskVi
         const files = h.evidence.filter((e) => e.file);
         const shots = files.filter((e) => e.kind === 'screenshot');
         const failedTask = h.channel === 'human' ? /^task (\S+) failed by (\S+): ([\s\S]*)$/.exec(h.detail) : null;
+        // A completion that did not take (the console still refused what it was to allow): linked, with what was said.
+        const ineffective = h.channel === 'human' ? /^(?:done by|already done, said) (\S+) in task (\S+), but it was not effective: ([\s\S]*)$/.exec(h.detail) : null;
         const said = failedTask
           ? `<p><a href="/tasks/${esc(failedTask[1])}">An earlier task</a> was failed by ${esc(failedTask[2])}, who said: “${esc(failedTask[3])}”</p>`
-          : `<p>${esc(h.detail)}</p>`;
-        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${files
+          : ineffective
+            ? `<p><a href="/tasks/${esc(ineffective[2])}">An earlier task</a> was completed by ${esc(ineffective[1])}${h.evidence.some((e) => e.kind === 'text' && e.by) ? `, who said: ${h.evidence.filter((e) => e.kind === 'text' && e.by).map((e) => `“${esc(e.summary)}”`).join(', ')}` : ''}; <strong>it was not effective</strong>: ${esc(ineffective[3])}</p>`
+            : `<p>${esc(h.detail)}</p>`;
+        const readHere = h.evidence.filter((e) => e.kind === 'read' && e.read).at(-1);
+        const table = readHere ? readTable({ email: task.items[0]?.email ?? '', runId: '', channel: h.channel, detail: '', at: readHere.at, fields: readHere.read!, tested: [], evidence: [] }) : '';
+        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${table}${files
           .map((e) => {
             if (e.kind !== 'screenshot') return `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(/HTML/.test(e.summary) ? `The ${c.system} page where the browser stopped (HTML, as text)` : e.summary)}</a></p>`;
             const n = shots.indexOf(e) + 1;

@@ -302,6 +302,64 @@ describe("the operator's day, in Chromium", function () {
     assert.match(steps['spendesk-verify']!.detail!, /verified: olivia@acme\.com has no account/);
   });
 
+  it("reopens Olivia's owner transfer for finance when its task was completed but the console still refuses the removal, with the whole story on the new task", async () => {
+    const sim = await spendeskConsole();
+    const h = await consoleHarness(sim);
+    const server = await serverFor(h);
+    await operators(h, server);
+    const folders = shotFolders();
+    const host = new BrowserHost();
+    after(() => host.close());
+    const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+    await h.completeNext(run.id); // the Okta unassignment
+    await server.settled();
+    const first = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+    assert.equal(first.runbook, 'transfer-ownership');
+    const finance = memberOf(h, first.queue);
+    const said = 'Bob Durand holds the owner roles now';
+    await signedIn(host, server.url, folders, finance, async (page) => {
+      await page.goto(`${server.url}/tasks/${first.id}`);
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill(said);
+      await pressByKeyboard(page, 'Complete the task');
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    // Nobody transferred anything: the console refuses the removal, and the transfer comes back to finance.
+    let reopened: string | undefined;
+    for (let i = 0; i < 120 && !reopened; i++) {
+      await server.settled();
+      const open = await h.openTaskOf(run.id);
+      if (open && open !== first.id) reopened = open;
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    const again = await h.runtime.tasks.get(reopened!);
+    assert.deepEqual([again.runbook, again.queue], ['transfer-ownership', first.queue]);
+    await signedIn(host, server.url, folders, finance, async (page, shot) => {
+      await page.goto(`${server.url}/runs/${run.id}`);
+      assert.match(await page.locator('#run-status').innerText(), /waits for Finance admins to finish the task Transfer olivia@acme\.com's owner roles in Spendesk/);
+      await page.locator('#run-status a').click();
+      await shot('23-owner-transfer-reopened', new RegExp(`What was tried before[\\s\\S]*An earlier task was completed by ${finance.replace(/\./g, '\\.')}, who said: “${said}”; it was not effective: the console still refuses`));
+      assert.equal(await page.getByRole('link', { name: 'An earlier task' }).getAttribute('href'), `/tasks/${first.id}`);
+      const blocker = page.getByRole('region', { name: 'Attempt 2: browser' });
+      assert.match(await blocker.innerText(), /Olivia Owner is the Account Owner\. Transfer the Account Owner role before removing them\./);
+      const shotOfRefusal = await page.request.get(`${server.url}${await blocker.getByRole('img').last().getAttribute('src')}`);
+      assert.equal(shotOfRefusal.headers()['content-type'], 'image/png');
+      const reread = page.getByRole('region', { name: 'Attempt 3: browser' });
+      assert.match(await reread.innerText(), /read again after the refusal: Read one member's page: olivia@acme\.com is listed/);
+      assert.match(await reread.getByRole('table', { name: 'What the browser read of olivia@acme.com' }).innerText(), /Roles\s+Administrator, Account Owner, Organisation Owner/);
+      await readableAndLabelled(page, 'the reopened owner transfer with its history');
+      // Now the role really moves, and finance completes the reopened task.
+      sim.state.transferOwnership(sim.state.byEmail('olivia@acme.com')!, sim.state.byEmail('bob@acme.com')!);
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Transferred in the console this time: Bob Durand is the Account Owner');
+      await pressByKeyboard(page, 'Complete the task');
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    const done = await finished(h, server, run.id);
+    assert.deepEqual([done.status, done.outcome], ['completed', 'done']);
+    assert.deepEqual(sim.state.removed.map((m) => m.email), ['olivia@acme.com']);
+    const audit = (await h.runtime.runs.timeline(run.id)).audit;
+    assert.ok(audit.some((a) => a.type === 'step.completion-not-effective' && String(a.data.earlier).includes(first.id)));
+  });
+
   it('remediates an orphaned account from the reconcile page, sees the finding linked to its run and marked remediated, and reconciles again from the page', async () => {
     const sim = await spendeskConsole();
     const h = await consoleHarness(sim);
