@@ -118,6 +118,19 @@ async function finished(h: Harness, server: { settled(): Promise<void> }, runId:
   throw new Error(`run ${runId} did not finish: ${JSON.stringify(await h.run(runId))}`);
 }
 
+/** The console simulator, a server on its tenant with every queue member as an operator, a browser, and Olivia's offboarding started. */
+async function oliviaOffboarding() {
+  const sim = await spendeskConsole();
+  const h = await consoleHarness(sim);
+  const server = await serverFor(h);
+  await operators(h, server);
+  const folders = shotFolders();
+  const host = new BrowserHost();
+  after(() => host.close());
+  const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+  return { sim, h, server, folders, host, run };
+}
+
 describe("the operator's day, in Chromium", function () {
   this.timeout(120_000);
 
@@ -215,14 +228,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it("takes Olivia's run through the owner transfer in the console simulator to done", async () => {
-    const sim = await spendeskConsole();
-    const h = await consoleHarness(sim);
-    const server = await serverFor(h);
-    await operators(h, server);
-    const folders = shotFolders();
-    const host = new BrowserHost();
-    after(() => host.close());
-    const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+    const { sim, h, server, folders, host, run } = await oliviaOffboarding();
     const okta = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.equal(okta.runbook, 'unassign-app');
     await signedIn(host, server.url, folders, memberOf(h, okta.queue), async (page) => {
@@ -303,14 +309,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it("reopens Olivia's owner transfer for finance when its task was completed but the console still refuses the removal, with the whole story on the new task", async () => {
-    const sim = await spendeskConsole();
-    const h = await consoleHarness(sim);
-    const server = await serverFor(h);
-    await operators(h, server);
-    const folders = shotFolders();
-    const host = new BrowserHost();
-    after(() => host.close());
-    const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+    const { sim, h, server, folders, host, run } = await oliviaOffboarding();
     await h.completeNext(run.id); // the Okta unassignment
     await server.settled();
     const first = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
