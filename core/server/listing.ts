@@ -62,11 +62,11 @@ export async function noQueueReason(db: Sql, who: Principal, profile: TenantProf
 
 /**
  * The sentence of {@link noQueueReason}: `actor` is in no queue of `tenant`, and how an admin adds them
- * (a queue's "members" in the tenant profile `profileFile`, then restart the server), or, for a token,
+ * (`patchbay queue add`, which changes the tenant profile `profileFile`, then restart the server), or, for a token,
  * gives it the `tasks:all-queues` scope.
  */
 export function noQueueSentence(actor: string, tenant: string, profileFile: string, token: boolean): string {
-  const add = `an admin adds them to a queue's "members" in the tenant profile ${path.basename(profileFile)} and restarts patchbay serve`;
+  const add = `an admin adds them with \`patchbay queue add <queue> ${actor} --profile ${path.basename(profileFile)}\` and restarts patchbay serve`;
   return token
     ? `operator ${actor} is in no queue of tenant ${tenant}, so no task is listed to this token; ${add}, or creates the token with the tasks:all-queues scope (patchbay token create --as ${actor} --scopes tasks:read,tasks:all-queues)`
     : `operator ${actor} is in no queue of tenant ${tenant}, so no task is shown here; ${add}`;

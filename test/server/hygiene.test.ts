@@ -237,7 +237,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error, 'access-denied');
     const file = path.basename(h.profile.file);
-    assert.equal(refused.body.message, `operator hr.system@acme.example is in no queue of tenant acme, so no task is listed to this token; an admin adds them to a queue's "members" in the tenant profile ${file} and restarts patchbay serve, or creates the token with the tasks:all-queues scope (patchbay token create --as hr.system@acme.example --scopes tasks:read,tasks:all-queues)`);
+    assert.equal(refused.body.message, `operator hr.system@acme.example is in no queue of tenant acme, so no task is listed to this token; an admin adds them with \`patchbay queue add <queue> hr.system@acme.example --profile ${file}\` and restarts patchbay serve, or creates the token with the tasks:all-queues scope (patchbay token create --as hr.system@acme.example --scopes tasks:read,tasks:all-queues)`);
     assert.equal((await call(`${server.url}/api/v1/tasks?queue=it-ops`, blind)).status, 403, 'naming a queue does not get round it');
     const wide = (await server.access.createToken({ name: 'audit', actor: stranger, role: 'operator', scopes: ['tasks:read', 'tasks:all-queues'] })).token;
     assert.deepEqual((await call(`${server.url}/api/v1/tasks`, wide)).body.map((t: { id: string }) => t.id), [taskId]);
@@ -246,7 +246,7 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     const page = new FormClient(server.url);
     await page.signIn(stranger, password);
     const inbox = (await page.request('GET', '/inbox')).body;
-    assert.ok(inbox.includes(`<p role="alert">operator hr.system@acme.example is in no queue of tenant acme, so no task is shown here; an admin adds them to a queue&#39;s &quot;members&quot; in the tenant profile ${file} and restarts patchbay serve</p>`), inbox);
+    assert.ok(inbox.includes(`<p role="alert">operator hr.system@acme.example is in no queue of tenant acme, so no task is shown here; an admin adds them with \`patchbay queue add &lt;queue&gt; hr.system@acme.example --profile ${file}\` and restarts patchbay serve</p>`), inbox);
     assert.doesNotMatch(inbox, /No open task here/);
     await server.access.setOperator(stranger, password, 'admin');
     assert.doesNotMatch((await page.request('GET', '/inbox')).body, /is in no queue/, 'an admin sees every queue');
