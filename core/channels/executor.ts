@@ -5,7 +5,8 @@ import type { KnownIdentifiers, Proof } from './proof.js';
 
 /** What a channel did, as a record kept with the step. Secrets never go in here. */
 export interface Evidence {
-  readonly kind: 'text' | 'file' | 'attestation' | 'api' | 'signal' | 'screenshot';
+  /** `read`: what a channel read of the person's account, field by field in `read`. */
+  readonly kind: 'text' | 'file' | 'attestation' | 'api' | 'signal' | 'screenshot' | 'read';
   readonly summary: string;
   readonly by?: string;
   readonly at: number;
@@ -13,6 +14,11 @@ export interface Evidence {
   readonly file?: { readonly path: string; readonly sha256: string; readonly size: number; readonly name: string };
   /** For a read that found an account or proved it gone: how (method, identifiers tried, accounts scanned, complete, at). */
   readonly proof?: Proof;
+  /**
+   * For kind `read`: the account's fields as the app showed them (a console's column names as the
+   * recipe's `extract` named them, e.g. roles, teams, cards), as text.
+   */
+  readonly read?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -41,6 +47,8 @@ export type ChannelOutcome =
       readonly account?: AppAccount;
       /** A person handed the step back to the robot (task action retry-robot): the automated channels run again. */
       readonly retryRobot?: boolean;
+      /** The console refused the action (a browser recipe's `blocked-if`): the lines it showed, as read. */
+      readonly blockers?: readonly string[];
     };
 
 export interface StepExecution {

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
 import { reconcile } from '../reconcile/findings.js';
-import { packageRoot } from '../paths.js';
+import { displayPath, packageRoot } from '../paths.js';
 import { AccessStore, type Role, type TokenInfo, type TokenScope, tokenScopes } from '../server/access.js';
 import type { startServer as StartServer } from '../server/app.js';
 import type { CliContext } from './run-commands.js';
@@ -86,7 +86,7 @@ export function queueBlindness(loaded: { profile: { tenant: string; queues?: rea
   if (!effective.includes('tasks:read') || effective.includes('tasks:all-queues')) return undefined;
   const me = actor.toLowerCase();
   if ((loaded.profile.queues ?? []).some((q) => q.members.some((m) => m.toLowerCase() === me))) return undefined;
-  return `${actor} is in no queue of tenant ${loaded.profile.tenant}, so GET /api/v1/tasks lists only the tasks assigned to ${actor}; add them to a queue's members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)`;
+  return `${actor} is in no queue of tenant ${loaded.profile.tenant}, so GET /api/v1/tasks refuses this token (403) while no task is assigned to ${actor}; add them with patchbay queue add <queue> ${actor} --profile <file>, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)`;
 }
 
 /** serve, token, operator and demo: the operator surfaces. */
@@ -217,6 +217,36 @@ export function registerServerCommands(
       if (!password) throw new InvalidInputError({ file: 'command line', pointer: '/password-file' }, 'give the password with --password-file or PATCHBAY_OPERATOR_PASSWORD (never on the command line)');
       await new AccessStore((await cli.runtime()).store).setOperator(email, password, role(options.role));
       cli.print(`operator ${email.toLowerCase()} (${options.role}) can sign in`);
+    });
+
+  program
+    .command('queue')
+    .description("a tenant profile's queues: who completes their tasks")
+    .command('add')
+    .description("add people to a queue's members in a tenant profile file (servers read it when they start: restart them)")
+    .argument('<queue>', 'the queue id (it-ops, finance-admins…)')
+    .argument('<emails...>', 'the work emails of the people to add')
+    .option('--profile <file>', 'the tenant profile to change (the embedded demo tenant cannot be changed)')
+    .action((queue: string, emails: string[], options: { profile?: string }) => {
+      if (!options.profile) throw new InvalidInputError({ file: 'command line', pointer: '/profile' }, 'give the tenant profile to change with --profile <file> (the embedded demo tenant cannot be changed)');
+      const file = path.resolve(options.profile);
+      cli.profile(file); // refused, naming file and pointer, unless it is a valid profile now
+      for (const [i, email] of emails.entries()) if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new InvalidInputError({ file: 'command line', pointer: `/emails/${i}` }, `'${email}' is not an email address`);
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as { queues?: { id: string; name?: string; members: string[] }[] };
+      const index = (raw.queues ?? []).findIndex((q) => q.id === queue);
+      if (index < 0) throw new InvalidInputError({ file, pointer: '/queues' }, `no queue '${queue}' (queues: ${(raw.queues ?? []).map((q) => q.id).join(', ') || 'none'})`);
+      const target = raw.queues![index]!;
+      const added = [...new Set(emails.map((e) => e.trim().toLowerCase()))].filter((e) => !target.members.some((m) => m.toLowerCase() === e));
+      if (added.length) {
+        target.members.push(...added);
+        cli.services().profiles.check(raw, file);
+        // Written whole or not at all: a half-written profile would stop every server that reads it.
+        const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+        writeFileSync(temporary, `${JSON.stringify(raw, null, 2)}\n`);
+        renameSync(temporary, file);
+      }
+      const already = emails.length - added.length;
+      cli.print(`${added.length ? `added ${added.join(', ')} to queue ${queue}${target.name ? ` (${target.name})` : ''} in ${displayPath(file)} (#/queues/${index}/members); restart patchbay serve and the workers to use it` : `nothing to change in ${displayPath(file)}`}${already ? `; ${already} already a member` : ''}`);
     });
 
   program

@@ -47,6 +47,8 @@ export class LifecycleWorkflow {
     let appAlreadyDone = 0;
     /** The app's action steps a person said were done: what a failed verification reopens. */
     const doneByPeople: PlanStep[] = [];
+    /** The preconditions a person said were done, with what they said: what an action the console refuses reopens. */
+    const preconditionsByPeople: DoneByPerson[] = [];
     for (const step of plan.steps) {
       // Between two plan steps nothing is half done: a stopping process hands the run over here.
       await ctx.handOverPoint?.();
@@ -67,7 +69,8 @@ export class LifecycleWorkflow {
         appAlreadyDone++;
         continue;
       }
-      let outcome = await this.runStep(ctx, run, step, step, known);
+      let outcome = step.role === 'action' && step.app === plan.app ? await this.actReopening(ctx, run, step, known, preconditionsByPeople) : await this.runStep(ctx, run, step, step, known);
+      if (step.role === 'precondition' && outcome.status !== 'failed' && outcome.by === 'human') preconditionsByPeople.push({ step, outcome });
       if (step.role === 'verify') outcome = await this.reopenUntilVerified(ctx, run, step, outcome, doneByPeople, known);
       if (outcome.status !== 'failed' && outcome.account && step.app === plan.app) await this.remember(ctx, run, step, outcome.account, known);
       if (step.role === 'verify' && outcome.status !== 'failed' && outcome.proof) verifiedBy = outcome.proof;
@@ -146,7 +149,79 @@ export class LifecycleWorkflow {
     return outcome;
   }
 
-  private async runStep(ctx: RunContext, run: RunRecord, execStep: PlanStep, step: PlanStep = execStep, known?: { value: KnownIdentifiers }): Promise<ChannelOutcome & { by?: ChannelName }> {
+  /**
+   * An app action that the console may refuse because a precondition a person said was done is not
+   * (an owner transfer completed while the member still holds the owner role): the refusal reopens
+   * that precondition (see reopenBlocking) and the action runs again once it is done, twice at most.
+   * Otherwise the action goes down its channel chain as any step.
+   */
+  private async actReopening(ctx: RunContext, run: RunRecord, step: PlanStep, known: { value: KnownIdentifiers }, byPeople: DoneByPerson[]): Promise<StepOutcome> {
+    let round = 1;
+    const onBlocked: OnBlocked = async (blocked, channel) => round < 3 && byPeople.length > 0 && (await this.reopenBlocking(ctx, run, step, blocked, channel, byPeople, known, ++round));
+    let outcome = await this.runStep(ctx, run, step, step, known, onBlocked);
+    while (outcome.status === 'failed' && outcome.reopened) {
+      await ctx.audit({ type: 'step.retried', actor: 'patchbay', data: { step: step.id, round, because: 'the precondition the console asked for was done again' } });
+      outcome = await this.runStep(ctx, run, { ...step, id: `${step.id}~${round}` }, step, known, onBlocked);
+    }
+    return outcome;
+  }
+
+  /**
+   * The console refused `action` (its blocker lines in `blocked`): reads the person again with the
+   * run's check, and reopens each precondition a person completed that still applies to what was
+   * read (its `appliesWhen`; when the read fails, a precondition whose values the blocker names).
+   * The earlier completion is recorded as not effective (audit `step.completion-not-effective`, and
+   * on the precondition's step), and a new task goes to the queue the plan gave that step, carrying
+   * the earlier attempt, the console's refusal with its screenshot, and what was read. True once
+   * every reopened precondition is done again; false when none applies or a person fails one (the
+   * action then goes on down its chain).
+   */
+  private async reopenBlocking(ctx: RunContext, run: RunRecord, action: PlanStep, blocked: FailedOutcome, channel: ChannelName, byPeople: DoneByPerson[], known: { value: KnownIdentifiers }, round: number): Promise<boolean> {
+    const human = this.executors.get('human');
+    if (!human) return false;
+    const refusal = (blocked.blockers ?? []).join(' ');
+    const check = run.plan.steps.find((s) => s.role === 'check' && s.app === run.plan.app);
+    const read = check ? await this.readAgain(ctx, run, check, action, round, known) : undefined;
+    const attributes = read?.outcome.status !== 'failed' ? read?.outcome.account?.attributes : undefined;
+    const applying = byPeople.filter(({ step }) => step.appliesWhen && (attributes ? notNeeded(step.appliesWhen, attributes) === undefined : namedBy(step.appliesWhen, refusal)));
+    // Those the refusal names first (an owner role, subscription cards); every one still applying when it names none.
+    const named = applying.filter(({ step }) => namedBy(step.appliesWhen!, refusal));
+    const still = named.length ? named : applying;
+    if (!still.length) return false;
+    for (const entry of still) {
+      const { step: pre, outcome: earlier } = entry;
+      const choice = pre.chain.find((c) => c.channel === 'human' && c.usable);
+      if (!choice) return false;
+      const notEffective = `${earlier.detail}, but it was not effective: the console still refuses “${action.title}”: ${refusal}`;
+      await ctx.audit({ type: 'step.completion-not-effective', actor: 'patchbay', data: { step: pre.id, earlier: earlier.detail, refused: action.id, because: refusal, ...(read ? { read: read.outcome.detail } : {}) } });
+      const at = await ctx.now();
+      await this.mark(ctx, run, pre, { status: 'running', channel: 'human', attempt: true, detail: `reopened: ${notEffective}`, evidence: [{ kind: 'text', summary: `not effective: ${notEffective}`, by: 'patchbay', at }] });
+      const handedOver: HandOver[] = [
+        { channel: 'human', detail: notEffective, evidence: earlier.evidence ?? [] },
+        { channel, detail: blocked.detail, evidence: blocked.evidence ?? [] },
+        ...(read && read.outcome.status !== 'failed' ? [{ channel: read.channel, detail: `read again after the refusal: ${read.outcome.detail}`, evidence: read.outcome.evidence }] : []),
+      ];
+      const queue = this.firstQueue(run, pre);
+      const again = await human.execute({ ctx, run, step: { ...pre, id: `${pre.id}~${round}` }, choice, pass: 1, ...(queue ? { queue } : {}), handedOver });
+      await this.mark(ctx, run, pre, { status: again.status === 'failed' ? 'failed' : again.status, detail: again.detail, ...(again.evidence ? { evidence: again.evidence } : {}) });
+      if (again.status === 'failed') return false;
+      entry.outcome = again;
+    }
+    return true;
+  }
+
+  /** The run's check read again (its first machine channel) after `action` was refused: what the console shows of the person now. */
+  private async readAgain(ctx: RunContext, run: RunRecord, check: PlanStep, action: PlanStep, round: number, known: { value: KnownIdentifiers }): Promise<{ channel: ChannelName; outcome: ChannelOutcome } | undefined> {
+    const choice = check.channels.map((name) => check.chain.find((c) => c.channel === name && c.usable)).find((c) => c && c.channel !== 'human');
+    const executor = choice && this.executors.get(choice.channel);
+    if (!choice || !executor) return undefined;
+    const outcome = await executor.execute({ ctx, run, step: { ...check, id: `${check.id}~${round}` }, choice, pass: 1, known: known.value });
+    await ctx.audit({ type: outcome.status === 'failed' ? 'channel.failed' : 'step.read-again', actor: 'patchbay', data: { step: check.id, channel: choice.channel, after: action.id, detail: outcome.detail } });
+    if (outcome.status !== 'failed') await this.mark(ctx, run, check, { status: outcome.status, detail: `read again after “${action.title}” was refused: ${outcome.detail}`, evidence: outcome.evidence });
+    return { channel: choice.channel, outcome };
+  }
+
+  private async runStep(ctx: RunContext, run: RunRecord, execStep: PlanStep, step: PlanStep = execStep, known?: { value: KnownIdentifiers }, onBlocked?: OnBlocked): Promise<StepOutcome> {
     if (step.channels.length === 0) {
       const detail = step.blocked ?? 'no channel can be used for this step';
       await this.mark(ctx, run, step, { status: 'failed', detail });
@@ -170,6 +245,8 @@ export class LifecycleWorkflow {
         if (outcome.status !== 'failed') return { ...outcome, by: choice.channel };
         last = outcome;
         attempts.push({ channel: choice.channel, detail: outcome.detail, ...(outcome.proof ? { proof: outcome.proof } : {}) });
+        // The console refused: a precondition a person said was done may not be, and goes back to its queue first.
+        if (outcome.blockers?.length && choice.channel !== 'human' && onBlocked && (await onBlocked(outcome, choice.channel))) return { ...outcome, reopened: true };
         if (outcome.status === 'failed' && outcome.retryRobot) {
           handedBack = true;
           break;
@@ -269,6 +346,27 @@ export class LifecycleWorkflow {
     const at = await ctx.now();
     await ctx.step(`${step.id}/mark`, () => this.steps.update(run.id, step.id, change, at));
   }
+}
+
+type FailedOutcome = Extract<ChannelOutcome, { status: 'failed' }>;
+/** A step's outcome as the workflow keeps it: which channel did it, and whether a refusal reopened a precondition (the step runs again). */
+type StepOutcome = ChannelOutcome & { by?: ChannelName; reopened?: boolean };
+/** Called when a machine channel's action is refused by the console; true when the step should run again. */
+type OnBlocked = (blocked: FailedOutcome, channel: ChannelName) => Promise<boolean>;
+/** A precondition a person said was done in this run, and what they said. */
+interface DoneByPerson {
+  readonly step: PlanStep;
+  outcome: ChannelOutcome;
+}
+
+/**
+ * Whether a refusal's text names what a precondition tests: one of its values (e.g. "Account Owner")
+ * or one of its fields in words ("subscriptionCards": "subscription cards").
+ */
+function namedBy(when: AppliesWhen, text: string): boolean {
+  const folded = text.toLowerCase();
+  const words = (field: string) => field.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return when.anyOf.some((t) => folded.includes(words(t.field)) || (t.includesAny ?? []).some((v) => folded.includes(v.toLowerCase())));
 }
 
 /**

@@ -31,10 +31,10 @@ import { nextPassDelay } from '../engine/next-pass.js';
 import type { TaskAction } from '../schema/types/task-action.js';
 import type { LoadedProfile } from '../tenant/profile.js';
 import { AccessDeniedError, AccessStore, type Principal, preSessionBinding } from './access.js';
-import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks } from './listing.js';
+import { defaultPageSize, evidenceVisible, firstFindings, idParam, listQueries, maxPageSize, page, pageOfFindings, pageOfRunRows, pageOfRuns, pageOfTaskRows, pageOfTasks, query, runSummarySchema, taskListBody, taskListSchema, taskVisible, visibleQueues, visibleTasks, noQueueReason } from './listing.js';
 import { describeDatabaseError, isStoreUnavailable, latestSchemaVersion } from '../store/sql.js';
 import { type DeclaredRoute, enforceDeclaredAccess, formAction, operatorRoute, publicRoute, tokenRoute } from './routes.js';
-import { type CheckRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
+import { type CheckRead, checkRead, esc, inboxPage, layout, loginPage, matrixPage, runPage, runsPage, taskPage, tokensPage } from './html.js';
 import { openApiDocument } from './openapi.js';
 import { ScimBridge } from '../bridge/bridge.js';
 import { registerBridgeRoutes } from '../bridge/routes.js';
@@ -309,6 +309,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     { config: { access: tokenRoute('tasks:read') }, schema: { querystring: listQueries.tasks, response: { 200: taskListSchema } } },
     async (req, reply) => {
       const who = principalOf(req);
+      // Deny by default: a caller who sees no queue is told why, not handed an empty list.
+      const blind = await noQueueReason(runtime.store.db, who, profile.profile, profile.file);
+      if (blind) throw new AccessDeniedError(blind, 403);
       // Two queries: the page's task rows, then all their checklist sections; the stored JSON is answered as kept.
       const { items, next } = await pageOfTaskRows(runtime.store.db, runtime.store.dialect, {
         status: req.query.status ?? 'open',
@@ -324,7 +327,12 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
       return reply.type('application/json; charset=utf-8').send(taskListBody(compile, await runtime.tasks.listEntries(items)));
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => await runtime.tasks.get(req.params.id));
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { config: { access: tokenRoute('tasks:read', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
+    const task = await runtime.tasks.get(req.params.id);
+    // What the run's check read of each person, as data (fields, not the words of a checklist).
+    const read = (await checkReads(task)).map(({ evidence, ...r }) => ({ ...r, screenshots: evidence.filter((e) => e.kind === 'screenshot' && e.file).map((e) => ({ sha256: e.file!.sha256, name: e.file!.name })) }));
+    return read.length ? { ...task, read } : task;
+  });
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/actions', { config: { access: tokenRoute('tasks:write', { queue: 'task' }) }, schema: { params: idParam } }, async (req) => {
     const who = principalOf(req);
     const action = services.validator.validate<TaskAction>('task-action', req.body ?? {});
@@ -417,8 +425,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const visible = seen(who);
     const { items, next } = await pageOfTasks(runtime.store.db, { status: 'open', ...(queue ? { queue } : {}), queues: visible ?? (queue ? null : mine), actor: who.actor, limit: maxPageSize, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) });
     const tasks = await runtime.tasks.getMany(items);
+    const blind = tasks.length || queue ? undefined : await noQueueReason(runtime.store.db, who, profile.profile, profile.file);
     const nextLink = next ? `/inbox?${new URLSearchParams({ ...(queue ? { queue } : {}), cursor: next }).toString()}` : undefined;
-    return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}) }));
+    return html(reply, inboxPage({ who, token: tokenFor(who), tasks, queues: queues().filter((q) => visible === null || visible.includes(q.id)).map((q) => ({ id: q.id, name: q.name ?? q.id, mine: mine.includes(q.id) })), ...(queue ? { queue } : {}), now: Date.now(), ...(nextLink ? { next: nextLink } : {}), ...(blind ? { blind } : {}) }));
   });
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
     '/tasks/:id',
@@ -436,9 +445,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     const read: CheckRead[] = [];
     for (const item of task.items.slice(0, 20)) {
       const t = await runtime.runs.timeline(item.runId);
-      if (t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''))?.role !== 'precondition') continue;
-      const check = t.steps.find((s) => s.plan.role === 'check' && s.status === 'done' && s.detail);
-      if (check) read.push({ email: item.email, channel: check.channel, detail: check.detail!, evidence: check.evidence });
+      const step = t.run.plan.steps.find((s) => s.id === item.stepId.replace(/~\d+$/, ''));
+      if (step?.role !== 'precondition') continue;
+      const check = t.steps.find((s) => s.plan.role === 'check' && (s.status === 'done' || s.status === 'already-done') && s.detail);
+      if (check) read.push(checkRead(item, step, check));
     }
     return read;
   };

@@ -33,7 +33,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24}header{backgroun
 nav{padding:8px 24px;background:#eef1f6}nav .who{margin-left:2em;color:#555}.inline{display:inline}main{padding:16px 24px;max-width:1100px}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
 .overdue{color:#b00020;font-weight:600}[role=alert]{color:#b00020}[role=status]{color:#0a7a3b}.muted{color:#666}
-fieldset{border:1px solid #ccd;margin:12px 0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
+fieldset{border:1px solid #ccd;margin:12px 0;min-width:0}img.evidence{max-width:100%;border:1px solid #ccc}button{cursor:pointer}
 ol.checklist li{margin:4px 0}.scroll{overflow-x:auto}td{overflow-wrap:anywhere}textarea,input,select{max-width:100%;box-sizing:border-box}textarea{width:40em}
 nav{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:center}nav .who{margin-left:auto}
 @media (max-width:600px){main,nav,header{padding-left:10px;padding-right:10px}td,th{padding:4px}}
@@ -53,7 +53,11 @@ export function loginPage(args: { error?: string; next: string; token: string })
   );
 }
 
-export function inboxPage(args: { who: Principal; token: FormTokens; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number; next?: string }): string {
+/**
+ * The inbox: open tasks by due time. `blind`: why the operator sees no queue (said instead of an
+ * empty list, see noQueueReason).
+ */
+export function inboxPage(args: { who: Principal; token: FormTokens; tasks: readonly TaskView[]; queues: readonly { id: string; name: string; mine: boolean }[]; queue?: string; now: number; next?: string; blind?: string }): string {
   const { tasks, queues, queue } = args;
   const links = [`<a href="/inbox"${queue ? '' : ' aria-current="page"'}>My queues</a>`, ...queues.map((q) => `<a href="/inbox?queue=${esc(q.id)}"${queue === q.id ? ' aria-current="page"' : ''}>${esc(q.name)}</a>`)].join(' · ');
   const rows = tasks
@@ -65,7 +69,7 @@ export function inboxPage(args: { who: Principal; token: FormTokens; tasks: read
   return layout(
     'Inbox',
     `<h1>Open tasks${queue ? ` in ${esc(queues.find((q) => q.id === queue)?.name ?? queue)}` : ''}</h1><p>${links}</p>
-<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : '<p>No open task here.</p>'}</div>
+<div class="scroll" data-live="tasks">${tasks.length ? `<table aria-label="Open tasks"><thead><tr><th>Due</th><th>Queue</th><th>Task</th><th>People</th><th>Assignee</th></tr></thead><tbody>${rows}</tbody></table>` : args.blind ? `<p role="alert">${esc(args.blind)}</p>` : '<p>No open task here.</p>'}</div>
 ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''}`,
     args.who,
     args.token('/logout'),
@@ -75,9 +79,65 @@ ${args.next ? `<p><a href="${esc(args.next)}" rel="next">Next page</a></p>` : ''
 /** What a run's check step read of a person before a precondition task was opened: its words and its screenshots. */
 export interface CheckRead {
   readonly email: string;
+  readonly runId: string;
   readonly channel: string | null;
   readonly detail: string;
+  /** When the latest read was made (ms since the epoch), when it kept its fields. */
+  readonly at: number | null;
+  /** The account's fields as read (roles, teams, cards…: the recipe's `extract` columns), when the read kept them. */
+  readonly fields: Readonly<Record<string, string>> | null;
+  /** The fields the precondition tests, and the values it looks for (the plan step's `appliesWhen`). */
+  readonly tested: readonly { readonly field: string; readonly values: readonly string[] }[];
+  /** The latest read's evidence (its screenshots). */
   readonly evidence: Timeline['steps'][number]['evidence'];
+}
+
+type TimelineStep = Timeline['steps'][number];
+
+/**
+ * What a run's check step (`check`) read of a task's person, for the precondition step `step`: the
+ * latest read only (a check read again after a refusal keeps both reads' evidence; the last `read`
+ * evidence and the files kept with it are the latest).
+ */
+export function checkRead(item: { email: string; runId: string }, step: { appliesWhen?: { anyOf: readonly { field: string; includesAny?: readonly string[] }[] } }, check: Pick<TimelineStep, 'channel' | 'detail' | 'evidence'>): CheckRead {
+  const reads = check.evidence.flatMap((e, i) => (e.kind === 'read' ? [i] : []));
+  const last = reads.at(-1);
+  const evidence = last === undefined ? check.evidence : check.evidence.slice(reads.length > 1 ? reads.at(-2)! + 1 : 0, last + 1);
+  const latest = last === undefined ? undefined : check.evidence[last]!;
+  return {
+    email: item.email,
+    runId: item.runId,
+    channel: check.channel,
+    detail: check.detail ?? '',
+    at: latest?.at ?? null,
+    fields: latest?.read ?? null,
+    tested: (step.appliesWhen?.anyOf ?? []).map((t) => ({ field: t.field, values: t.includesAny ?? [] })),
+    evidence,
+  };
+}
+
+/** Who read: "the browser", "the api channel". */
+const readerOf = (r: CheckRead) => (r.channel === 'browser' ? 'the browser' : r.channel ? `the ${r.channel} channel` : 'Patchbay');
+
+/** A field name as words: pendingApprovals → Pending approvals. */
+const fieldWords = (field: string) => {
+  const words = field.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};
+
+/**
+ * What was read that a checklist step asks about: the step's text names one of the values or fields
+ * the precondition tests (e.g. "Account Owner" for roles); the sentence says what each person's read
+ * showed for those fields, or '' when the step names none.
+ */
+function readForStep(text: string, read: readonly CheckRead[]): string {
+  const folded = text.toLowerCase();
+  const said = read.flatMap((r) => {
+    const asked = r.tested.filter((t) => folded.includes(fieldWords(t.field).toLowerCase()) || t.values.some((v) => folded.includes(v.toLowerCase())));
+    const seen = asked.filter((t) => r.fields && r.fields[t.field] !== undefined).map((t) => `${fieldWords(t.field).toLowerCase()}: ${r.fields![t.field] || '(none)'}`);
+    return seen.length ? [`${readerOf(r)} read ${seen.join('; ')} (${r.email})`] : [];
+  });
+  return said.length ? ` <span class="read-note">— ${esc(said.join('; '))}.</span>` : '';
 }
 
 export function taskPage(args: { who: Principal; token: FormTokens; task: TaskView; queues: readonly { id: string; name: string }[]; message?: { ok: boolean; text: string }; read?: readonly CheckRead[] }): string {
@@ -91,7 +151,7 @@ export function taskPage(args: { who: Principal; token: FormTokens; task: TaskVi
     .map((s, i) => {
       const done = task.stepsDone.includes(i + 1);
       const tick = open && !done ? form('tick', `<input type="hidden" name="step" value="${i + 1}"><button type="submit" aria-label="Tick step ${i + 1}">Tick</button>`, ' class="inline"') : '';
-      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(namedApp(s.text, c.appName))}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''} ${tick}</li>`;
+      return `<li>${done ? '<strong>✓</strong> ' : ''}${esc(namedApp(s.text, c.appName))}${s.path ? ` <span class="muted">(${esc(s.path)})</span>` : ''}${readForStep(s.text, args.read ?? [])} ${tick}</li>`;
     })
     .join('');
   // The plan's watch-outs and the runbook's often say the same thing: each is shown once.
@@ -108,10 +168,16 @@ export function taskPage(args: { who: Principal; token: FormTokens; task: TaskVi
         const files = h.evidence.filter((e) => e.file);
         const shots = files.filter((e) => e.kind === 'screenshot');
         const failedTask = h.channel === 'human' ? /^task (\S+) failed by (\S+): ([\s\S]*)$/.exec(h.detail) : null;
+        // A completion that did not take (the console still refused what it was to allow): linked, with what was said.
+        const ineffective = h.channel === 'human' ? /^(?:done by|already done, said) (\S+) in task (\S+), but it was not effective: ([\s\S]*)$/.exec(h.detail) : null;
         const said = failedTask
           ? `<p><a href="/tasks/${esc(failedTask[1])}">An earlier task</a> was failed by ${esc(failedTask[2])}, who said: “${esc(failedTask[3])}”</p>`
-          : `<p>${esc(h.detail)}</p>`;
-        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${files
+          : ineffective
+            ? `<p><a href="/tasks/${esc(ineffective[2])}">An earlier task</a> was completed by ${esc(ineffective[1])}${h.evidence.some((e) => e.kind === 'text' && e.by) ? `, who said: ${h.evidence.filter((e) => e.kind === 'text' && e.by).map((e) => `“${esc(e.summary)}”`).join(', ')}` : ''}; <strong>it was not effective</strong>: ${esc(ineffective[3])}</p>`
+            : `<p>${esc(h.detail)}</p>`;
+        const readHere = h.evidence.filter((e) => e.kind === 'read' && e.read).at(-1);
+        const table = readHere ? readTable({ email: task.items[0]?.email ?? '', runId: '', channel: h.channel, detail: '', at: readHere.at, fields: readHere.read!, tested: [], evidence: [] }) : '';
+        return `<section aria-label="Attempt ${n + 1}: ${esc(h.channel)}"><h3>Attempt ${n + 1}: ${h.channel === 'human' ? 'a person' : `the ${esc(h.channel)} channel`}</h3>${said}${table}${files
           .map((e) => {
             if (e.kind !== 'screenshot') return `<p><a href="/evidence/${esc(e.file!.sha256)}">${esc(/HTML/.test(e.summary) ? `The ${c.system} page where the browser stopped (HTML, as text)` : e.summary)}</a></p>`;
             const n = shots.indexOf(e) + 1;
@@ -171,7 +237,7 @@ ${message ? `<p role="${message.ok ? 'status' : 'alert'}">${esc(message.text)}</
 ${c.runbook.summary ? `<p>${esc(c.runbook.summary)}</p>` : ''}${c.condition ? `<p><strong>Only if</strong> ${esc(c.condition.replace(/^only if /, ''))}; otherwise complete it saying there was nothing to do.</p>` : ''}
 ${handedOver ? `<h2>What was tried before</h2>${handedOver}` : ''}
 ${args.read?.length ? `<h2>What Patchbay read first</h2>${args.read
-    .map((r) => `<section aria-label="Read of ${esc(r.email)}"><p>${r.channel ? `The ${esc(r.channel)} channel read ${esc(r.email)}: ` : ''}${esc(r.detail)}</p>${r.evidence
+    .map((r) => `<section aria-label="Read of ${esc(r.email)}"><p>${r.channel ? `The ${esc(r.channel)} channel read ${esc(r.email)}: ` : ''}${esc(r.detail)}</p>${readTable(r)}${r.evidence
       .filter((e) => e.file && e.kind === 'screenshot')
       .map((e) => `<figure><img class="evidence" alt="${esc(`What was read of ${r.email} in ${c.system}`)}" src="/evidence/${esc(e.file!.sha256)}"><figcaption><a href="/evidence/${esc(e.file!.sha256)}">${esc(`${c.system}: what was read of ${r.email}`)}</a></figcaption></figure>`)
       .join('')}</section>`)
@@ -184,6 +250,17 @@ ${actions}`,
     args.who,
     args.token('/logout'),
   );
+}
+
+/** What was read of a person, field by field, as a table ('' when the read kept no fields). */
+function readTable(r: CheckRead): string {
+  if (!r.fields) return '';
+  const tested = new Set(r.tested.map((t) => t.field));
+  const rows = Object.entries(r.fields)
+    .map(([k, v]) => `<tr><th scope="row">${esc(fieldWords(k))}${tested.has(k) ? ' <span class="muted">(what this task is about)</span>' : ''}</th><td>${esc(v || '—')}</td></tr>`)
+    .join('');
+  const who = readerOf(r);
+  return `<div class="scroll"><table aria-label="What ${esc(who)} read of ${esc(r.email)}"><caption>What ${esc(who)} read${r.at ? `, ${time(r.at)}` : ''}</caption><tbody>${rows}</tbody></table></div>`;
 }
 
 /** What the run page needs besides the timeline: tasks by id, names for queues and apps, the time. */

@@ -80,6 +80,24 @@ export const taskViewSchema = {
     content: { type: 'object', additionalProperties: true, required: ['runbook', 'appName', 'system', 'stepTitle', 'reason', 'watchOutFor'], description: 'What a person sees: the runbook, the app, the step, the reason and what to watch out for.' },
     items: { type: 'array', items: taskItemSchema, description: 'One checklist section per person of the batch, by email.' },
     evidence: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'The evidence handed in.' },
+    read: {
+      type: 'array',
+      description: "GET /api/v1/tasks/{id} of a precondition task (an owner transfer, approvals to reassign) only: what the run's check last read of each person, as data.",
+      items: {
+        type: 'object',
+        properties: {
+          email: { type: 'string' },
+          runId: { type: 'string' },
+          channel: { type: ['string', 'null'], description: 'The channel that read (browser, api).' },
+          detail: { type: 'string', description: 'The read in words.' },
+          at: { type: ['integer', 'null'] },
+          fields: { type: ['object', 'null'], additionalProperties: { type: 'string' }, description: "The account's fields as read (roles, teams, cards…), as text." },
+          tested: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, values: { type: 'array', items: { type: 'string' } } }, required: ['field', 'values'] }, description: "The fields the task's precondition tests, and the values it looks for." },
+          screenshots: { type: 'array', items: { type: 'object', properties: { sha256: { type: 'string' }, name: { type: 'string' } }, required: ['sha256', 'name'] } },
+        },
+        required: ['email', 'runId', 'channel', 'detail', 'at', 'fields', 'tested', 'screenshots'],
+      },
+    },
   },
   required: ['id', 'title', 'tenant', 'app', 'runbook', 'queue', 'assignee', 'status', 'dueAt', 'overdue', 'escalations', 'createdAt', 'closedAt', 'closedBy', 'stepsDone', 'content', 'items', 'evidence'],
 } as const;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import type { AuditReport } from '../reconcile/audit.js';
 import type { StoredFinding } from '../reconcile/history.js';
@@ -42,6 +43,33 @@ export function visibleQueues(who: Principal, profile: TenantProfile): readonly 
   if (who.kind === 'operator' ? who.role === 'admin' : who.scopes?.includes('tasks:all-queues')) return null;
   const me = who.actor.toLowerCase();
   return (profile.queues ?? []).filter((q) => q.members.some((m) => m.toLowerCase() === me)).map((q) => q.id);
+}
+
+/**
+ * Why `who` is refused the task list: it sees no queue's tasks (a token without `tasks:all-queues`, or
+ * an operator who is not an admin, whose person is a member of no queue of the tenant) and no task
+ * is assigned to it. One sentence naming the person and what an admin does about it (queue members
+ * live in the tenant profile, `profileFile`, read when the server starts); undefined when it sees
+ * some queue or some task of its own.
+ */
+export async function noQueueReason(db: Sql, who: Principal, profile: TenantProfile, profileFile: string): Promise<string | undefined> {
+  const queues = visibleQueues(who, profile);
+  if (queues === null || queues.length) return undefined;
+  const assigned = await db.selectFrom('tasks').select('id').where(sql<string>`lower(assignee)`, '=', who.actor.toLowerCase()).limit(1).executeTakeFirst();
+  if (assigned) return undefined;
+  return noQueueSentence(who.actor, profile.tenant, profileFile, who.kind === 'token');
+}
+
+/**
+ * The sentence of {@link noQueueReason}: `actor` is in no queue of `tenant`, and how an admin adds them
+ * (`patchbay queue add`, which changes the tenant profile `profileFile`, then restart the server), or, for a token,
+ * gives it the `tasks:all-queues` scope.
+ */
+export function noQueueSentence(actor: string, tenant: string, profileFile: string, token: boolean): string {
+  const add = `an admin adds them with \`patchbay queue add <queue> ${actor} --profile ${path.basename(profileFile)}\` and restarts patchbay serve`;
+  return token
+    ? `operator ${actor} is in no queue of tenant ${tenant}, so no task is listed to this token; ${add}, or creates the token with the tasks:all-queues scope (patchbay token create --as ${actor} --scopes tasks:read,tasks:all-queues)`
+    : `operator ${actor} is in no queue of tenant ${tenant}, so no task is shown here; ${add}`;
 }
 
 /** What a task list selects: who may see which tasks, in which status, from where (a cursor of the previous page). */

@@ -74,13 +74,13 @@ export function openApiDocument(version: string): Json {
       },
       '/api/v1/tasks': {
         get: {
-          summary: "List tasks by due time, a page at a time: those of the token's actor's queues (every queue with tasks:all-queues)",
+          summary: "List tasks by due time, a page at a time: those of the token's actor's queues (every queue with tasks:all-queues); 403, saying why, when the actor is in no queue and holds no task",
           ...scoped('tasks:read'),
           parameters: queryOf(listQueries.tasks, { ...paging, mine: "Only tasks assigned to the token's actor, or unassigned in their queues.", status: 'Default: open.' }),
           responses: { 200: { ...json({ type: 'array', items: ref('TaskView') }, 'The tasks'), headers: next }, 400: error, 401: error, 403: forbidden },
         },
       },
-      '/api/v1/tasks/{id}': { get: { summary: "One task with its checklist (404 for a task outside the token's queues)", ...scoped('tasks:read'), parameters: [id('id')], responses: { 200: json(ref('TaskView'), 'The task'), 401: error, 403: forbidden, 404: error } } },
+      '/api/v1/tasks/{id}': { get: { summary: "One task with its checklist and, for a precondition, what the run's check read of each person (`read`); 404 for a task outside the token's queues", ...scoped('tasks:read'), parameters: [id('id')], responses: { 200: json(ref('TaskView'), 'The task'), 401: error, 403: forbidden, 404: error } } },
       '/api/v1/tasks/{id}/actions': {
         post: {
           summary: "Complete, fail or reassign a task, as the token's actor (who must be a member of the task's queue; nobody approves a run they asked for or that was asked on their behalf)",

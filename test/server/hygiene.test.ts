@@ -226,6 +226,36 @@ describe('server hygiene: sign-in, forms, cookies, identity, paging', function (
     assert.doesNotMatch((await page.request('GET', '/inbox?queue=it-ops')).body, new RegExp(taskId));
   });
 
+  it('refuses the task list to a caller in no queue, saying why and what an admin does, unless it sees every queue or holds a task of its own', async () => {
+    const h = await harness();
+    const server = await serverFor(h);
+    const [{ run }] = await h.start('offboard', 'alice@acme.com');
+    const taskId = (await h.openTaskOf(run.id))!;
+    const stranger = 'hr.system@acme.example';
+    const blind = (await server.access.createToken({ name: 'hr', actor: stranger, role: 'operator' })).token;
+    const refused = await call(`${server.url}/api/v1/tasks`, blind);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'access-denied');
+    const file = path.basename(h.profile.file);
+    assert.equal(refused.body.message, `operator hr.system@acme.example is in no queue of tenant acme, so no task is listed to this token; an admin adds them with \`patchbay queue add <queue> hr.system@acme.example --profile ${file}\` and restarts patchbay serve, or creates the token with the tasks:all-queues scope (patchbay token create --as hr.system@acme.example --scopes tasks:read,tasks:all-queues)`);
+    assert.equal((await call(`${server.url}/api/v1/tasks?queue=it-ops`, blind)).status, 403, 'naming a queue does not get round it');
+    const wide = (await server.access.createToken({ name: 'audit', actor: stranger, role: 'operator', scopes: ['tasks:read', 'tasks:all-queues'] })).token;
+    assert.deepEqual((await call(`${server.url}/api/v1/tasks`, wide)).body.map((t: { id: string }) => t.id), [taskId]);
+    // The inbox of an operator in no queue says the same instead of an empty list; an admin is not refused.
+    await server.access.setOperator(stranger, password, 'operator');
+    const page = new FormClient(server.url);
+    await page.signIn(stranger, password);
+    const inbox = (await page.request('GET', '/inbox')).body;
+    assert.ok(inbox.includes(`<p role="alert">operator hr.system@acme.example is in no queue of tenant acme, so no task is shown here; an admin adds them with \`patchbay queue add &lt;queue&gt; hr.system@acme.example --profile ${file}\` and restarts patchbay serve</p>`), inbox);
+    assert.doesNotMatch(inbox, /No open task here/);
+    await server.access.setOperator(stranger, password, 'admin');
+    assert.doesNotMatch((await page.request('GET', '/inbox')).body, /is in no queue/, 'an admin sees every queue');
+    assert.match((await page.request('GET', '/inbox?queue=it-ops')).body, new RegExp(`href="/tasks/${taskId}"`));
+    // A task assigned to them is theirs to list, queue or not.
+    await h.runtime.store.db.updateTable('tasks').set({ assignee: stranger }).where('id', '=', taskId).execute();
+    assert.deepEqual((await call(`${server.url}/api/v1/tasks`, blind)).body.map((t: { id: string }) => t.id), [taskId]);
+  });
+
   it('shows admins every token with its last use and lets them revoke one, with the revocation in the audit log', async () => {
     const h = await harness();
     const server = await serverFor(h);

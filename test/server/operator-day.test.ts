@@ -48,6 +48,57 @@ async function signedIn<T>(host: BrowserHost, url: string, folders: readonly str
   });
 }
 
+/**
+ * The page at 375 px and at 1280 px wide: no horizontal scroll (document.scrollingElement's
+ * scrollWidth within innerWidth), and every input, select and textarea (hidden ones aside) labelled
+ * by label[for], aria-label or aria-labelledby. Leaves the page at 1280 px.
+ */
+async function readableAndLabelled(page: Page, name: string): Promise<void> {
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    const { scroll, inner } = await page.evaluate(() => ({ scroll: document.scrollingElement!.scrollWidth, inner: window.innerWidth }));
+    assert.ok(scroll <= inner, `${name} at ${width} px: no horizontal scroll (scrollWidth ${scroll}, innerWidth ${inner})`);
+  }
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => (e as HTMLInputElement).type !== 'hidden')
+      .filter((e) => {
+        const byFor = e.id !== '' && document.querySelector(`label[for="${CSS.escape(e.id)}"]`) !== null;
+        const byAria = (e.getAttribute('aria-label') ?? '').trim() !== '';
+        const byRef = (e.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => id !== '' && (document.getElementById(id)?.textContent ?? '').trim() !== '');
+        return !byFor && !byAria && !byRef;
+      })
+      .map((e) => e.outerHTML),
+  );
+  assert.deepEqual(unlabelled, [], `${name}: every field has an accessible label`);
+}
+
+/**
+ * Moves the focus with Tab only, from the top of the page, until the button named `name` has it
+ * (its aria-label, else its text); fails when `max` presses do not reach it.
+ */
+async function tabTo(page: Page, name: string, max = 120): Promise<void> {
+  // A click on the page's banner (not focusable) puts the start of Tab navigation at the top.
+  await page.locator('header').first().click();
+  const seen: string[] = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const a = document.activeElement;
+      return a ? `${a.tagName}:${(a.getAttribute('aria-label') ?? a.textContent ?? '').trim()}` : '';
+    });
+    if (focused === `BUTTON:${name}`) return;
+    seen.push(focused);
+  }
+  assert.fail(`"${name}" is not reached with Tab (focus went through ${seen.slice(0, 40).join(' | ')})`);
+}
+
+/** Submits the form of the button named `name` from the keyboard: Tab to it, then Enter. */
+async function pressByKeyboard(page: Page, name: string): Promise<void> {
+  await tabTo(page, name);
+  await page.keyboard.press('Enter');
+}
+
 /** Every queue member of the harness's tenant as an operator (the given ones as admins), with the test's password. */
 async function operators(h: Harness, server: { access: { setOperator(email: string, password: string, role: 'operator' | 'admin'): Promise<unknown> } }, admins: readonly string[] = []) {
   for (const q of h.profile.profile.queues ?? []) for (const m of q.members) await server.access.setOperator(m, password, admins.includes(m) ? 'admin' : 'operator');
@@ -65,6 +116,19 @@ async function finished(h: Harness, server: { settled(): Promise<void> }, runId:
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`run ${runId} did not finish: ${JSON.stringify(await h.run(runId))}`);
+}
+
+/** The console simulator, a server on its tenant with every queue member as an operator, a browser, and Olivia's offboarding started. */
+async function oliviaOffboarding() {
+  const sim = await spendeskConsole();
+  const h = await consoleHarness(sim);
+  const server = await serverFor(h);
+  await operators(h, server);
+  const folders = shotFolders();
+  const host = new BrowserHost();
+  after(() => host.close());
+  const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+  return { sim, h, server, folders, host, run };
 }
 
 describe("the operator's day, in Chromium", function () {
@@ -115,9 +179,10 @@ describe("the operator's day, in Chromium", function () {
       await page.getByRole('button', { name: 'Give the evidence' }).click();
       assert.match(await page.getByRole('alert').innerText(), /Nothing was given: describe what shows that the account exists, or attach a file/);
       assert.equal((await h.run(run.id)).waitingFor, 'evidence:spendesk-create-user');
+      await readableAndLabelled(page, 'the run page with its evidence form');
       await page.getByLabel('What shows the account exists').fill('Bob signed in to Spendesk at 09:12 through Okta');
       await page.getByLabel(/Screenshot or export/).setInputFiles(upload);
-      await page.getByRole('button', { name: 'Give the evidence' }).click();
+      await pressByKeyboard(page, 'Give the evidence');
       await page.getByText('Evidence given: the step is done and the run moves on.').waitFor();
       await server.settled();
       await page.reload();
@@ -163,14 +228,7 @@ describe("the operator's day, in Chromium", function () {
   });
 
   it("takes Olivia's run through the owner transfer in the console simulator to done", async () => {
-    const sim = await spendeskConsole();
-    const h = await consoleHarness(sim);
-    const server = await serverFor(h);
-    await operators(h, server);
-    const folders = shotFolders();
-    const host = new BrowserHost();
-    after(() => host.close());
-    const [{ run }] = await h.start('offboard', 'olivia@acme.com');
+    const { sim, h, server, folders, host, run } = await oliviaOffboarding();
     const okta = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.equal(okta.runbook, 'unassign-app');
     await signedIn(host, server.url, folders, memberOf(h, okta.queue), async (page) => {
@@ -184,6 +242,15 @@ describe("the operator's day, in Chromium", function () {
     const transfer = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
     assert.equal(transfer.runbook, 'transfer-ownership');
     const finance = memberOf(h, transfer.queue);
+    // The task's JSON carries the read as a structured field.
+    const apiToken = (await server.access.createToken({ name: 'erp', actor: finance, role: 'operator' })).token;
+    const json = (await (await fetch(`${server.url}/api/v1/tasks/${transfer.id}`, { headers: { authorization: `Bearer ${apiToken}` } })).json()) as { read: { email: string; runId: string; channel: string; fields: Record<string, string>; tested: { field: string; values: string[] }[]; screenshots: { sha256: string }[] }[] };
+    assert.equal(json.read.length, 1);
+    assert.deepEqual([json.read[0]!.email, json.read[0]!.runId, json.read[0]!.channel], ['olivia@acme.com', run.id, 'browser']);
+    assert.equal(json.read[0]!.fields.roles, 'Administrator, Account Owner, Organisation Owner');
+    assert.equal(json.read[0]!.fields.teams, 'Finance');
+    assert.deepEqual(json.read[0]!.tested, [{ field: 'roles', values: ['Account Owner', 'Organisation Owner'] }]);
+    assert.match(json.read[0]!.screenshots[0]!.sha256, /^[0-9a-f]{64}$/);
     await signedIn(host, server.url, folders, finance, async (page, shot) => {
       await page.goto(`${server.url}/runs/${run.id}`);
       assert.match(await page.locator('#run-status').innerText(), /to finish the task Transfer olivia@acme\.com's owner roles in Spendesk/);
@@ -192,6 +259,14 @@ describe("the operator's day, in Chromium", function () {
       // What the browser read of her member page is on the task, with its screenshot: nobody checks blind.
       const read = page.getByRole('region', { name: 'Read of olivia@acme.com' });
       assert.match(await read.innerText(), /The browser channel read olivia@acme\.com: Read one member's page: olivia@acme\.com is listed \(status: Active\)/);
+      // What the browser read, as data: a table of the member's fields, and the checklist names the roles read.
+      const table = read.getByRole('table', { name: 'What the browser read of olivia@acme.com' });
+      assert.match(await table.getByRole('row').filter({ hasText: 'Roles' }).innerText(), /Roles[^\n]*\(what this task is about\)\s+Administrator, Account Owner, Organisation Owner/);
+      assert.match(await table.innerText(), /Teams\s+Finance/);
+      assert.match(await page.locator('ol.checklist li').first().innerText(), /^Check whether the member holds the Account Owner or Organisation Owner role[^\n]*— the browser read roles: Administrator, Account Owner, Organisation Owner \(olivia@acme\.com\)\./);
+      assert.doesNotMatch(await page.locator('ol.checklist li').nth(1).innerText(), /the browser read/, 'only the item that asks about roles says what was read');
+      await readableAndLabelled(page, 'the owner-transfer task with what the browser read');
+      for (const action of ['Assign to me', 'Complete the task', 'Fail the task', 'Reassign']) await tabTo(page, action);
       const image = await page.request.get(`${server.url}${await read.getByRole('img').first().getAttribute('src')}`);
       assert.equal(image.status(), 200, 'the screenshot of what was read is served to the task\'s queue');
       assert.equal(image.headers()['content-type'], 'image/png');
@@ -231,6 +306,57 @@ describe("the operator's day, in Chromium", function () {
     const steps = Object.fromEntries((await h.runtime.runs.timeline(run.id)).steps.map((s) => [s.stepId, s]));
     assert.equal(steps['spendesk-deactivate-user']!.channel, 'browser');
     assert.match(steps['spendesk-verify']!.detail!, /verified: olivia@acme\.com has no account/);
+  });
+
+  it("reopens Olivia's owner transfer for finance when its task was completed but the console still refuses the removal, with the whole story on the new task", async () => {
+    const { sim, h, server, folders, host, run } = await oliviaOffboarding();
+    await h.completeNext(run.id); // the Okta unassignment
+    await server.settled();
+    const first = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+    assert.equal(first.runbook, 'transfer-ownership');
+    const finance = memberOf(h, first.queue);
+    const said = 'Bob Durand holds the owner roles now';
+    await signedIn(host, server.url, folders, finance, async (page) => {
+      await page.goto(`${server.url}/tasks/${first.id}`);
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill(said);
+      await pressByKeyboard(page, 'Complete the task');
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    // Nobody transferred anything: the console refuses the removal, and the transfer comes back to finance.
+    let reopened: string | undefined;
+    for (let i = 0; i < 120 && !reopened; i++) {
+      await server.settled();
+      const open = await h.openTaskOf(run.id);
+      if (open && open !== first.id) reopened = open;
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    const again = await h.runtime.tasks.get(reopened!);
+    assert.deepEqual([again.runbook, again.queue], ['transfer-ownership', first.queue]);
+    await signedIn(host, server.url, folders, finance, async (page, shot) => {
+      await page.goto(`${server.url}/runs/${run.id}`);
+      assert.match(await page.locator('#run-status').innerText(), /waits for Finance admins to finish the task Transfer olivia@acme\.com's owner roles in Spendesk/);
+      await page.locator('#run-status a').click();
+      await shot('23-owner-transfer-reopened', new RegExp(`What was tried before[\\s\\S]*An earlier task was completed by ${finance.replace(/\./g, '\\.')}, who said: “${said}”; it was not effective: the console still refuses`));
+      assert.equal(await page.getByRole('link', { name: 'An earlier task' }).getAttribute('href'), `/tasks/${first.id}`);
+      const blocker = page.getByRole('region', { name: 'Attempt 2: browser' });
+      assert.match(await blocker.innerText(), /Olivia Owner is the Account Owner\. Transfer the Account Owner role before removing them\./);
+      const shotOfRefusal = await page.request.get(`${server.url}${await blocker.getByRole('img').last().getAttribute('src')}`);
+      assert.equal(shotOfRefusal.headers()['content-type'], 'image/png');
+      const reread = page.getByRole('region', { name: 'Attempt 3: browser' });
+      assert.match(await reread.innerText(), /read again after the refusal: Read one member's page: olivia@acme\.com is listed/);
+      assert.match(await reread.getByRole('table', { name: 'What the browser read of olivia@acme.com' }).innerText(), /Roles\s+Administrator, Account Owner, Organisation Owner/);
+      await readableAndLabelled(page, 'the reopened owner transfer with its history');
+      // Now the role really moves, and finance completes the reopened task.
+      sim.state.transferOwnership(sim.state.byEmail('olivia@acme.com')!, sim.state.byEmail('bob@acme.com')!);
+      for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Transferred in the console this time: Bob Durand is the Account Owner');
+      await pressByKeyboard(page, 'Complete the task');
+      await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
+    });
+    const done = await finished(h, server, run.id);
+    assert.deepEqual([done.status, done.outcome], ['completed', 'done']);
+    assert.deepEqual(sim.state.removed.map((m) => m.email), ['olivia@acme.com']);
+    const audit = (await h.runtime.runs.timeline(run.id)).audit;
+    assert.ok(audit.some((a) => a.type === 'step.completion-not-effective' && String(a.data.earlier).includes(first.id)));
   });
 
   it('remediates an orphaned account from the reconcile page, sees the finding linked to its run and marked remediated, and reconciles again from the page', async () => {
@@ -274,6 +400,8 @@ describe("the operator's day, in Chromium", function () {
     await signedIn(host, server.url, folders, 'it.lead@acme.example', async (page, shot) => {
       await page.goto(`${server.url}/reconcile`);
       await shot('30-reconcile-finding', /Open findings[\s\S]*alice@acme\.com is active in spendesk but not assigned in the IdP/);
+      await readableAndLabelled(page, 'the reconcile page with a finding to remediate');
+      await tabTo(page, 'Offboard alice@acme.com from spendesk');
       await page.getByRole('button', { name: 'Offboard alice@acme.com from spendesk' }).click();
       await page.getByRole('status').filter({ hasText: /Offboarding run-\w+ opened/ }).waitFor();
       const runId = /Offboarding (run-\w+) opened/.exec(await page.getByRole('status').first().innerText())![1]!;
@@ -290,8 +418,9 @@ describe("the operator's day, in Chromium", function () {
       await page.goto(`${server.url}/reconcile`);
       await shot('32-finding-remediated', new RegExp(`alice@acme\\.com[\\s\\S]*Remediated: offboard ${runId} finished \\(done\\); the next reconciliation closes the finding\\.`));
       assert.equal(await page.getByRole('button', { name: 'Offboard alice@acme.com from spendesk' }).count(), 0, 'no second offboarding offered');
-      // Reconcile now: the console is read again, and the finding is closed.
-      await page.getByRole('button', { name: 'Reconcile Spendesk now (browser)' }).click();
+      // Reconcile now, from the keyboard: the console is read again, and the finding is closed.
+      await readableAndLabelled(page, 'the reconcile page');
+      await pressByKeyboard(page, 'Reconcile Spendesk now (browser)');
       await page.getByRole('status').filter({ hasText: /Spendesk reconciled just now: \d+ findings?\./ }).waitFor({ timeout: 60_000 });
       await shot('33-reconciled-again', /Spendesk reconciled just now/);
       assert.doesNotMatch(await page.getByRole('table', { name: 'Findings in Spendesk' }).innerText(), /alice@acme\.com/);
@@ -374,8 +503,11 @@ describe("the operator's day, in Chromium", function () {
     await signedIn(member(first.queue), async (page, shot) => {
       await page.goto(`${server.url}/tasks/${first.id}`);
       assert.match(await page.locator('main').innerText(), /nobody has taken it yet/);
-      await page.getByRole('button', { name: 'Assign to me' }).click();
+      await readableAndLabelled(page, 'a task with claim, reassign and evidence forms');
+      await pressByKeyboard(page, 'Assign to me');
       await page.getByRole('status').filter({ hasText: 'The task is yours' }).waitFor();
+      await readableAndLabelled(page, 'a claimed task');
+      for (const action of ['Give it back to the queue', 'Reassign', 'Fail the task']) await tabTo(page, action);
       await shot('10-task-claimed', new RegExp(`assigned to ${member(first.queue).replace(/\./g, '\\.')}[\\s\\S]*due \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
       assert.equal((await h.runtime.tasks.get(first.id)).assignee, member(first.queue));
       await page.getByLabel('Why').fill(reason);
@@ -402,9 +534,10 @@ describe("the operator's day, in Chromium", function () {
         assert.match(alert, /evidence is required/);
         assert.doesNotMatch(alert, /--evidence/);
       }
+      await readableAndLabelled(page, 'an escalated task with its history');
       for (const e of await page.locator('textarea[name=evidence]').all()) await e.fill('Ownership moved to the finance lead; removed');
       await page.getByLabel(/screenshot|Evidence file/i).first().setInputFiles(upload);
-      await page.getByRole('button', { name: 'Complete the task' }).click();
+      await pressByKeyboard(page, 'Complete the task');
       await page.getByRole('status').filter({ hasText: 'Task completed' }).waitFor();
       await shot('12-escalated-task-done', /Evidence given[\s\S]*members-after-removal\.png/);
     });

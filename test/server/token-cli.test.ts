@@ -5,6 +5,9 @@ import { databaseFile } from '../../core/store/database.js';
 import { openStore } from '../../core/store/sql.js';
 import { migrations } from '../../core/store/migrations.js';
 import { AccessStore } from '../../core/server/access.js';
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../core/paths.js';
 import { runCli, scratchDir } from '../support/fixtures.js';
 
 const day = 86_400_000;
@@ -18,13 +21,46 @@ describe('patchbay token: scopes, expiry, rotation, last use, revocation', funct
     assert.equal(blind.status, 0, blind.stderr);
     assert.equal(
       blind.stderr.trim(),
-      'note: hr.system@acme.example is in no queue of tenant acme, so GET /api/v1/tasks lists only the tasks assigned to hr.system@acme.example; add them to a queue\'s members in the profile, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)',
+      'note: hr.system@acme.example is in no queue of tenant acme, so GET /api/v1/tasks refuses this token (403) while no task is assigned to hr.system@acme.example; add them with patchbay queue add <queue> hr.system@acme.example --profile <file>, or give the token the tasks:all-queues scope (--role admin, or --scopes …,tasks:all-queues)',
     );
     for (const args of [['--as', 'it.oncall@acme.example'], ['--as', 'hr.system@acme.example', '--role', 'admin'], ['--as', 'hr.system@acme.example', '--scopes', 'runs:read,runs:write']]) {
       const quiet = runCli(['token', 'create', '--name', 'x', ...args], env);
       assert.equal(quiet.status, 0, quiet.stderr);
       assert.equal(quiet.stderr, '', args.join(' '));
     }
+  });
+
+  it("patchbay queue add puts people in a queue's members of a profile file, the sentence the server names; refuses a queue, an email or a profile it cannot use, writing nothing", () => {
+    const dir = scratchDir('patchbay-queue-');
+    const file = path.join(dir, 'tenant.json');
+    copyFileSync(path.join(packageRoot, 'core', 'tenant', 'default-profile.json'), file);
+    const before = readFileSync(file, 'utf8');
+    const env = { PATCHBAY_DATA_DIR: dir };
+    const added = runCli(['queue', 'add', 'it-ops', 'HR.System@acme.example', '--profile', file], env);
+    assert.equal(added.status, 0, added.stderr);
+    assert.match(added.stdout, /^added hr\.system@acme\.example to queue it-ops \(IT operations\) in .*tenant\.json \(#\/queues\/0\/members\); restart patchbay serve and the workers to use it\n$/);
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as { queues: { id: string; members: string[] }[] };
+    assert.deepEqual(profile.queues[0]!.members, ['it.oncall@acme.example', 'hr.system@acme.example']);
+    // The token's person is in a queue now: no note.
+    const token = runCli(['token', 'create', '--name', 'hr', '--as', 'hr.system@acme.example', '--profile', file], env);
+    assert.equal(token.status, 0, token.stderr);
+    assert.equal(token.stderr, '');
+    const again = runCli(['queue', 'add', 'it-ops', 'hr.system@acme.example', '--profile', file], env);
+    assert.match(again.stdout, /^nothing to change in .*; 1 already a member\n$/);
+    const written = readFileSync(file, 'utf8');
+    for (const [args, says] of [
+      [['queue', 'add', 'nosuch', 'a@acme.example', '--profile', file], /tenant\.json#\/queues: no queue 'nosuch' \(queues: it-ops, finance-admins, people-ops, it-leads\)/],
+      [['queue', 'add', 'it-ops', 'not-an-email', '--profile', file], /command line#\/emails\/0: 'not-an-email' is not an email address/],
+      [['queue', 'add', 'it-ops', 'a@acme.example'], /command line#\/profile: give the tenant profile to change with --profile <file>/],
+    ] as const) {
+      const refused = runCli([...args], env);
+      assert.equal(refused.status, 2, refused.stderr);
+      assert.match(refused.stderr, says);
+      assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
+      assert.equal(readFileSync(file, 'utf8'), written, 'nothing written');
+    }
+    assert.notEqual(written, before);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
   });
 
   it('creates a token with a lifetime and scopes, lists it without its secret, rotates it and refuses the old one', async () => {

@@ -38,6 +38,8 @@ interface Attempt {
   readonly detail: string;
   readonly step?: string;
   readonly evidence: Evidence[];
+  /** For a blocked attempt: the lines the console showed when it refused. */
+  readonly blockers?: readonly string[];
   /** For reads: the subject's account as the console lists it. */
   readonly account?: AppAccount | null;
   /** For bulk imports: the console's result per email (lower case). */
@@ -93,6 +95,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
         status: 'failed',
         detail: attempt.detail,
         evidence: attempt.evidence,
+        ...(attempt.status === 'blocked' && attempt.blockers?.length ? { blockers: attempt.blockers } : {}),
       };
     }
     if (bulk) return this.bulkOutcome(run, attempt, bulk);
@@ -123,7 +126,9 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       const result: OperationResult = account
         ? { outcome: 'done', evidence: detail, accounts: [account], ...(proof ? { proof } : {}) }
         : { outcome: 'notFound', evidence: detail, ...(proof ? { proof } : {}) };
-      attempt = { ...attempt, evidence: [...attempt.evidence, ...(confirmation?.evidence ?? [])], ...(account ? { account } : {}) };
+      // What was read, field by field, kept as data beside the screenshots: the task pages and the API show it as such.
+      const readOf: Evidence[] = account?.attributes ? [{ kind: 'read', summary: `what the browser read of ${account.email} (${recipe.id})`, at: await ctx.now(), read: account.attributes }] : [];
+      attempt = { ...attempt, evidence: [...attempt.evidence, ...(confirmation?.evidence ?? []), ...readOf], ...(account ? { account } : {}) };
       return {
         ...interpret(step, run, this.registry, result, attempt.evidence),
         ...(attempt.account ? { account: attempt.account } : {}),
@@ -338,6 +343,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
       detail,
       evidence,
       ...(stopped ? { step: stopped.step } : {}),
+      ...(stopped?.blockers?.length ? { blockers: stopped.blockers } : {}),
     };
     return { attempt, records: result.status === 'done' ? result.records : {} };
   }

@@ -81,12 +81,69 @@ describe('Spendesk runs through the browser channel', function () {
     assert.deepEqual((await runbooksOpened(h, run.id)), ['unassign-app', 'reassign-approvals', 'transfer-subscriptions']);
   });
 
+  it("a removal refused for the owner role after the transfer task was completed reopens the transfer in finance's queue with its history, then removes her", async () => {
+    const sim = await spendeskConsole();
+    const h = await consoleHarness(sim);
+    const run = await offboard(h, 'olivia@acme.com');
+    await h.completeNext(run.id); // the Okta unassignment
+    const firstId = (await h.openTaskOf(run.id))!;
+    const first = await h.runtime.tasks.get(firstId);
+    assert.equal(first.runbook, 'transfer-ownership');
+    assert.equal(first.queue, 'finance-admins');
+    // Finance says it is done, but nobody transferred anything: the console still refuses the removal.
+    await h.completeNext(run.id);
+    const againId = (await h.openTaskOf(run.id))!;
+    assert.notEqual(againId, firstId);
+    const again = await h.runtime.tasks.get(againId);
+    assert.equal(again.runbook, 'transfer-ownership', 'the owner transfer is reopened, not the removal');
+    assert.equal(again.queue, 'finance-admins', 'in the queue the plan gave the transfer, not it-ops');
+    assert.equal(again.items[0]!.stepId, 'spendesk-transfer-ownership~2');
+    const [earlier, refusal, read] = again.content.handedOver!;
+    assert.equal(earlier!.channel, 'human');
+    assert.match(earlier!.detail, new RegExp(`^done by finance\\.admin@acme\\.example in task ${firstId}, but it was not effective: the console still refuses “[^”]+”: .*Account Owner`));
+    assert.ok(earlier!.evidence.some((e) => e.by === 'finance.admin@acme.example'), 'what finance said is carried');
+    assert.equal(refusal!.channel, 'browser');
+    assert.match(refusal!.detail, /blocked in remove-member at "blockers\?": the console refuses the removal: .*Olivia Owner is the Account Owner\. Transfer the Account Owner role before removing them\./);
+    assertFileEvidence(refusal!.evidence, 'screenshot');
+    assert.equal(read!.channel, 'browser');
+    assert.match(read!.detail, /^read again after the refusal: Read one member's page: olivia@acme\.com is listed/);
+    assertFileEvidence(read!.evidence, 'screenshot');
+    assert.match(read!.evidence.find((e) => e.kind === 'read')!.read!.roles!, /Account Owner/);
+    // The earlier completion is marked not effective, in the audit log and on the step.
+    const timeline = await h.runtime.runs.timeline(run.id);
+    const marked = timeline.audit.find((a) => a.type === 'step.completion-not-effective')!;
+    assert.equal(marked.data.step, 'spendesk-transfer-ownership');
+    assert.match(String(marked.data.earlier), new RegExp(firstId));
+    const transfer = timeline.steps.find((s) => s.stepId === 'spendesk-transfer-ownership')!;
+    assert.equal(transfer.status, 'running');
+    assert.ok(transfer.evidence.some((e) => /^not effective: done by finance\.admin@acme\.example in task/.test(e.summary)));
+    assert.ok(sim.state.byEmail('olivia@acme.com'), 'nothing was removed');
+    // Now the ownership really moves, finance completes the reopened task, and the removal runs again.
+    const events = sim.state.events.length;
+    sim.state.transferOwnership(sim.state.byEmail('olivia@acme.com')!, sim.state.byEmail('bob@acme.com')!);
+    assert.ok(sim.state.events.length > events);
+    await h.completeNext(run.id);
+    const done = await h.run(run.id);
+    assert.deepEqual([done.status, done.outcome], ['completed', 'done'], JSON.stringify(done));
+    assert.deepEqual(sim.state.removed.map((m) => m.email), ['olivia@acme.com']);
+    assert.deepEqual((await runbooksOpened(h, run.id)).sort(), ['transfer-ownership', 'transfer-ownership', 'unassign-app'], 'no removal task for it-ops');
+    const steps = (await h.runtime.runs.timeline(run.id)).steps;
+    assert.equal(steps.find((s) => s.stepId === 'spendesk-transfer-ownership')!.status, 'done');
+    assert.equal(steps.find((s) => s.stepId === 'spendesk-deactivate-user')!.channel, 'browser');
+  });
+
+  it('a removal the console still refuses after the reopened owner transfer was completed twice goes to a person with the blocker', async () => {
+    const sim = await spendeskConsole();
+    const h = await consoleHarness(sim);
+    const run = await offboard(h, 'olivia@acme.com');
+    while ((await h.runtime.tasks.get((await h.openTaskOf(run.id))!)).runbook !== 'remove-member') await h.completeNext(run.id);
+    assert.deepEqual((await runbooksOpened(h, run.id)).sort(), ['remove-member', 'transfer-ownership', 'transfer-ownership', 'transfer-ownership', 'unassign-app'], 'reopened twice at most');
+    const task = await h.runtime.tasks.get((await h.openTaskOf(run.id))!);
+    assert.match(task.content.handedOver![0]!.detail, /Transfer the Account Owner role before removing them/);
+    assert.equal((await h.runtime.runs.timeline(run.id)).audit.filter((a) => a.type === 'step.completion-not-effective').length, 2);
+  });
+
   for (const { who, country, blocker } of [
-    {
-      who: 'olivia@acme.com',
-      country: 'FR',
-      blocker: /Olivia Owner is the Account Owner\. Transfer the Account Owner role before removing them\./,
-    },
     {
       who: 'bob@acme.com',
       country: 'GB',
