@@ -179,6 +179,19 @@ function pointerOf(error: ErrorObject): string {
   return child === undefined ? error.instancePath : `${error.instancePath}/${escapePointer(String(child))}`;
 }
 
+/**
+ * The schemas' patterns that people meet most, said in words ("must start with /" rather than the
+ * regular expression); any other pattern is quoted as it is.
+ */
+const patternInWords: Readonly<Record<string, string>> = {
+  '^(/([^~/]|~[01])*)*$': 'must be a JSON Pointer: empty (the whole document) or starting with /, e.g. /data/0/id (~1 stands for /, ~0 for ~)',
+  '^/': 'must start with /',
+  '^https?://[^/?#\\s]+': 'must be an http:// or https:// address with a host',
+  '^[1-5][0-9][0-9]$': 'must be an HTTP status code (100 to 599)',
+  '^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$': "must say where the secret lives, never the secret itself: env:NAME (an environment variable) or file:PATH",
+  '^[a-z0-9][a-z0-9-]*$': 'must be a lower-case identifier: letters, digits and dashes (remove-user)',
+};
+
 function reasonOf(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -194,7 +207,7 @@ function reasonOf(error: ErrorObject): string {
     case 'format':
       return `must be a valid ${String(params.format)}`;
     case 'pattern':
-      return `must match ${String(params.pattern)}`;
+      return patternInWords[String(params.pattern)] ?? `must match ${String(params.pattern)}`;
     case 'propertyNames':
       return `has an invalid property name '${String(params.propertyName)}'`;
     default:

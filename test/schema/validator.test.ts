@@ -52,6 +52,15 @@ describe('schemas', () => {
     assert.match(error.reason, /not allowed/);
   });
 
+  it('say a JSON Pointer, a path and an address in words, not as their regular expressions', () => {
+    const manifest = readJson(path.join(connectorsDir, 'zoom', 'manifest.json'));
+    const route = manifest.operations.listUsers.channels.find((c: { call?: unknown }) => c.call);
+    route.call.record.email = 'email';
+    const error = rejection(() => validator.validate('connector-manifest', manifest, 'm.json'));
+    assert.match(error.message, /#\/operations\/listUsers\/channels\/\d+\/call\/record\/email: must be a JSON Pointer: empty \(the whole document\) or starting with \//);
+    assert.doesNotMatch(error.message, /\^\(/, 'no regular expression in the message');
+  });
+
   it('say what each alternative wanted when a value matches none', () => {
     const manifest = spendesk();
     manifest.capabilities.rateLimits.concurrency.value = 'five';
