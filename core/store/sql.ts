@@ -39,7 +39,7 @@ export interface StoreDatabase {
   outside<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * Calls `fn` once the open transaction has committed (never if it rolls back), or at once outside
-   * one: for what must not be said before it is true, such as a log line. `fn` must not throw.
+   * one: for what must not be said before it is true, such as a log line. What `fn` throws after a commit is dropped.
    */
   afterCommit(fn: () => void): void;
   /**
@@ -72,11 +72,17 @@ interface Scope {
   committed?: (() => void)[];
 }
 
-/** Calls what waited for a commit, then forgets it. */
+/** Calls what waited for a commit, then forgets it. What it throws is dropped: the commit stands, whatever a log line does. */
 function runCommitted(scope: Scope): void {
   const waiting = scope.committed ?? [];
   scope.committed = undefined;
-  for (const fn of waiting) fn();
+  for (const fn of waiting) {
+    try {
+      fn();
+    } catch {
+      // See above.
+    }
+  }
 }
 
 class KyselyStore implements StoreDatabase {
