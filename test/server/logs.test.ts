@@ -171,6 +171,30 @@ describe('structured logs (patchbay serve and worker)', function () {
     }
   });
 
+  it("a real worker logs the runs it drives, each line naming the run, the task and the step", async () => {
+    const dataDir = scratchDir('patchbay-logs-');
+    // A run recorded and not driven (as a server records it), for the worker to drive.
+    const services = createServices();
+    const runtime = await services.openRuntime({ dataDir });
+    let runId: string;
+    try {
+      const [started] = await runtime.runs.start([{ request: { playbook: 'offboard', app: 'spendesk', subject: { email: 'bob@acme.com' } }, source: 'test' }], services.profiles.load(), { drive: false });
+      runId = started!.run.id;
+    } finally {
+      await runtime.close();
+    }
+    const worker = await runCliAsync(['--data-dir', dataDir, 'worker', '--once', '--concurrency', '1']);
+    assert.equal(worker.status, 0, worker.stderr);
+    const lines = jsonLines(worker.stderr);
+    assert.ok(lines.every((l) => l.role === 'worker' && typeof l.pid === 'number'), worker.stderr);
+    const opened = lines.find((l) => l.msg === 'task opened');
+    assert.ok(opened, `the worker drove the run to its first task: ${worker.stderr}`);
+    assert.equal(opened.runId, runId);
+    assert.match(String(opened.taskId), /^task-/);
+    assert.equal(typeof opened.stepId, 'string');
+    assert.ok(!worker.stderr.includes('bob@acme.com'), 'the person a run is for stays out of the log');
+  });
+
   it("says an engine event once its transaction commits, and never one that was rolled back", async () => {
     const said: string[] = [];
     const logger = createLogger({ role: 'worker', format: 'json', destination: { write: (line: string) => said.push(line) } });
