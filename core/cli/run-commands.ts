@@ -294,8 +294,9 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const readLeavers = async () => {
         const reads = await runtime.leavers.read(loaded!);
         const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
-        if (said.length) log.info({ tenant: loaded!.profile.tenant, started: reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0) }, renderFeedReads(said));
-        return { read: reads.length, started: reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0) };
+        const started = reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0);
+        if (said.length) log.info({ tenant: loaded!.profile.tenant, started }, renderFeedReads(said));
+        return { read: reads.length, started };
       };
       const feedScheduled = loaded && options.watchIdp && !options.once ? await runtime.schedule('leavers', Number(options.idpInterval), readLeavers) : false;
       let lastCanary = 0;
