@@ -12,6 +12,7 @@ import type { StoreRunEngine } from './engine/port.js';
 import type { RetryPolicy } from './engine/retry.js';
 import type { RunService } from './engine/run-service.js';
 import { FileManifestLoader, ManifestLoader } from './manifest/loader.js';
+import { Logger, silentLogger } from './logging/logger.js';
 import type { ReconcileHistory } from './reconcile/history.js';
 import type { LeaverFeed } from './intake/leaver-feed.js';
 import { connectorFolders, packageVersion } from './paths.js';
@@ -32,19 +33,19 @@ async function runtimeModules() {
     { ApiChannelExecutor, ApiRetryPolicy }, { BrowserHost }, { BrowserChannelExecutor, BrowserStepTimeout }, { ChannelExecutor }, { HumanChannelExecutor },
     { EvidenceDir, EvidenceFiles }, { TaskStore }, { IdpChannelExecutor }, { ScimChannelExecutor }, { Clock, SystemClock }, { EmbeddedRunEngine, EngineOptions },
     { ApprovalGate }, { LifecycleWorkflow }, { EventOutbox }, { Outbox }, { defaultRetryPolicy }, { RunService }, { StepLog }, { ReconcileHistory }, { LeaverFeed },
-    { StoreDatabase, openStore }, { IdentifierStore }, { StoreRunEngine }, { AuditLog },
+    { StoreDatabase, openStore }, { IdentifierStore }, { StoreRunEngine }, { AuditLog }, { logEngineEvent },
   ] = await Promise.all([
     import('./channels/api/executor.js'), import('./channels/browser/browser-host.js'), import('./channels/browser/executor.js'), import('./channels/executor.js'),
     import('./channels/human/executor.js'), import('./channels/evidence-files.js'), import('./channels/human/task-store.js'), import('./channels/idp/executor.js'),
     import('./channels/scim/executor.js'), import('./engine/clock.js'), import('./engine/embedded-engine.js'), import('./engine/approval.js'),
     import('./engine/lifecycle.js'), import('./engine/events.js'), import('./engine/outbox.js'), import('./engine/retry.js'), import('./engine/run-service.js'),
     import('./engine/step-log.js'), import('./reconcile/history.js'), import('./intake/leaver-feed.js'), import('./store/sql.js'),
-    import('./store/identifiers.js'), import('./engine/port.js'), import('./engine/audit.js'),
+    import('./store/identifiers.js'), import('./engine/port.js'), import('./engine/audit.js'), import('./logging/engine-events.js'),
   ]);
   return {
     ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine, EngineOptions,
     EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox, ReconcileHistory,
-    RunService, ScimChannelExecutor, StepLog, StoreDatabase, StoreRunEngine, SystemClock, TaskStore, AuditLog, defaultRetryPolicy, openStore,
+    RunService, ScimChannelExecutor, StepLog, StoreDatabase, StoreRunEngine, SystemClock, TaskStore, AuditLog, defaultRetryPolicy, logEngineEvent, openStore,
   };
 }
 
@@ -76,6 +77,8 @@ export interface ContainerOptions {
   readonly modules?: readonly ContainerModule[];
   /** Where secret references are resolved (default: the process environment and files). */
   readonly secrets?: SecretResolver;
+  /** The process's structured log (`serve` and `worker`: core/logging/pino-logger.ts); default: nothing is logged. */
+  readonly logger?: Logger;
 }
 
 export interface RuntimeOptions {
@@ -135,6 +138,8 @@ export interface Services {
   readonly planner: LifecyclePlanner;
   readonly docs: DocsGenerator;
   readonly secrets: SecretResolver;
+  /** The process's structured log; the runtime logs the engine's events (run started, step done…) to it once they commit. */
+  readonly logger: Logger;
   /**
    * Opens the store (the data folder's SQLite file, created and migrated as needed, or PostgreSQL)
    * with the engine on it.
@@ -154,6 +159,7 @@ export function createServices(options: ContainerOptions = {}): Services {
   container.bind(SchemaValidator).to(AjvSchemaValidator);
   container.bind(ManifestLoader).to(FileManifestLoader);
   container.bind(SecretResolver).toConstantValue(options.secrets ?? new EnvironmentSecretResolver());
+  container.bind(Logger).toConstantValue(options.logger ?? silentLogger);
   container.load(...(options.modules ?? connectorModules));
   const loader = container.get<ManifestLoader>(ManifestLoader);
   // A broken connector is set aside with its reason; the others and every command keep working.
@@ -170,7 +176,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     const {
       ApiChannelExecutor, ApiRetryPolicy, ApprovalGate, AuditLog, BrowserChannelExecutor, BrowserHost, BrowserStepTimeout, ChannelExecutor, Clock, EmbeddedRunEngine,
       EngineOptions, EventOutbox, EvidenceDir, EvidenceFiles, HumanChannelExecutor, IdentifierStore, IdpChannelExecutor, LeaverFeed, LifecycleWorkflow, Outbox,
-      ReconcileHistory, RunService, ScimChannelExecutor, StepLog, StoreDatabase, StoreRunEngine, SystemClock, TaskStore, defaultRetryPolicy, openStore,
+      ReconcileHistory, RunService, ScimChannelExecutor, StepLog, StoreDatabase, StoreRunEngine, SystemClock, TaskStore, defaultRetryPolicy, logEngineEvent, openStore,
     } = await runtimeModules();
     const onDbos = runtime.runEngine === 'dbos';
     if (onDbos && !runtime.databaseUrl) throw new InvalidInputError({ file: 'command line', pointer: '/engine' }, 'the dbos engine runs on PostgreSQL: give --database postgres://… (or PATCHBAY_DATABASE_URL)');
@@ -227,6 +233,9 @@ export function createServices(options: ContainerOptions = {}): Services {
     child.bind(EventOutbox).toSelf();
     const events = child.get(EventOutbox);
     engine.audit.onAppend((event) => events.record(event));
+    // The same events in the process's log, once their transaction has committed (a rolled-back step is not said to be done).
+    const log = child.get<Logger>(Logger);
+    engine.audit.onAppend((event) => store.afterCommit(() => logEngineEvent(log, event)));
     engine.use(child.get(LifecycleWorkflow).run);
     const browser = child.get(BrowserHost);
     const dbosEngine = dbos && engine instanceof dbos.DbosRunEngine ? engine : undefined;
@@ -268,6 +277,7 @@ export function createServices(options: ContainerOptions = {}): Services {
     planner: container.get<LifecyclePlanner>(LifecyclePlanner),
     docs: container.get<DocsGenerator>(DocsGenerator),
     secrets: container.get<SecretResolver>(SecretResolver),
+    logger: container.get<Logger>(Logger),
     openRuntime,
   };
 }

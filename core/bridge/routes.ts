@@ -62,7 +62,7 @@ export async function registerBridgeRoutes(app: FastifyInstance, options: Bridge
       if (status === 415) return send(415, 'the bridge takes application/scim+json or application/json');
       if (status && status < 500) return send(status, (error as Error).message, status === 400 ? 'invalidSyntax' : undefined);
       // Ids only: a SCIM body holds personal data, which stays out of the log.
-      process.stderr.write(`patchbay serve: SCIM ${req.method} ${req.routeOptions.url ?? ''}: ${(error as Error).message}\n`);
+      req.log.error({ error: (error as Error).message }, 'patchbay serve: SCIM bridge: internal error');
       return send(500, 'something went wrong in the SCIM bridge; the change, if any, was not half-made');
     });
 

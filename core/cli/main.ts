@@ -20,6 +20,10 @@ import type { Fact } from '../manifest/facts.js';
 import { jsonTimes, renderPlan, renderTable } from './format.js';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
+import { type Logger, type ProcessRole, logSettings } from '../logging/logger.js';
+
+/** The commands that run for long and log as a process (core/logging/): serve and worker. */
+const processRoles: Readonly<Record<string, ProcessRole>> = { serve: 'server', worker: 'worker' };
 
 const print = (text: string): void => {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -51,13 +55,18 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .option('--data-dir <dir>', 'where runs, tasks and the audit log are kept (default: PATCHBAY_DATA_DIR, else ~/.local/share/patchbay)')
     .option('--database <address>', 'keep the store in PostgreSQL instead of the data folder\'s SQLite file (default: PATCHBAY_DATABASE_URL): postgres://user@host:5432/db')
     .option('--engine <engine>', 'the run engine: embedded (runs journaled in the store) or dbos (DBOS Transact, PostgreSQL only) (default: PATCHBAY_ENGINE, else embedded)')
+    .option('--log-level <level>', "serve and worker: the least severe level logged, one of fatal, error, warn, info, debug, trace, silent (default: PATCHBAY_LOG_LEVEL, else info)")
+    .option('--log-format <format>', 'serve and worker: json (one object per line) or pretty (default: PATCHBAY_LOG_FORMAT, else pretty on a terminal and json otherwise)')
     .showHelpAfterError('(run patchbay help for the commands)')
     .exitOverride();
   const dataDir = () => (program.opts() as { dataDir?: string }).dataDir ?? defaultDataDir();
   const databaseUrl = () => chosenDatabaseUrl((program.opts() as { database?: string }).database);
   const engine = () => chosenEngine((program.opts() as { engine?: string }).engine, databaseUrl());
-  // A bad --engine (or dbos without PostgreSQL) is refused before any command starts, whatever it is.
-  program.hook('preAction', () => void engine());
+  // A bad --engine (or dbos without PostgreSQL), --log-level or --log-format is refused before any command starts, whatever it is.
+  program.hook('preAction', () => {
+    engine();
+    logSettings(program.opts() as { logLevel?: string; logFormat?: string }, process.env, process.stderr.isTTY === true);
+  });
   const context = {
     services: getServices,
     runtime: (dbos?: DbosRole) => getRuntime(dataDir(), databaseUrl(), engine(), dbos),
@@ -319,7 +328,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const args = argv.slice(2);
   const helpOnly = args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.includes('--version') || args.includes('-V');
   const container = helpOnly ? undefined : await import('../container.js');
-  const getServices = () => (services ??= container ? container.createServices() : (() => { throw new Error('services are not loaded for help'); })());
+  // serve and worker log (core/logging/): their logger is made once the command is known, before its action opens anything.
+  let logger: Logger | undefined;
+  const getServices = () => (services ??= container ? container.createServices(logger ? { logger } : {}) : (() => { throw new Error('services are not loaded for help'); })());
   let opening: Promise<Runtime> | undefined;
   // A reader that stops early (`patchbay connectors | head -5`) closes stdout: what is left to print is
   // dropped, the command ends as it would have, and the exit is 0, as with any Unix filter; not a stack.
@@ -333,6 +344,12 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   process.stdout.on('error', onStdoutError);
   const program = buildProgram(getServices, (dataDir, databaseUrl, runEngine, dbos) =>
     (opening ??= getServices().openRuntime({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), ...(runEngine ? { runEngine } : {}), ...(dbos ? { dbos } : {}) }).then((r) => (runtime = r))));
+  program.hook('preAction', async (_program, action) => {
+    const role = action.parent === program ? processRoles[action.name()] : undefined;
+    if (!role) return;
+    const { createLogger } = await import('../logging/pino-logger.js');
+    logger = createLogger({ role, ...logSettings(program.opts() as { logLevel?: string; logFormat?: string }, process.env, process.stderr.isTTY === true) });
+  });
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' && !stdoutClosed ? process.exitCode : 0;

@@ -291,11 +291,13 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       runtime.browser.contexts = concurrency;
       const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
       const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;
+      const log = cli.services().logger;
       const readLeavers = async () => {
         const reads = await runtime.leavers.read(loaded!);
         const said = reads.filter((r) => r.started.some((s) => s.created) || r.problems.length);
-        if (said.length) process.stderr.write(`${renderFeedReads(said)}\n`);
-        return { read: reads.length, started: reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0) };
+        const started = reads.reduce((n, r) => n + r.started.filter((s) => s.created).length, 0);
+        if (said.length) log.info({ tenant: loaded!.profile.tenant, started }, renderFeedReads(said));
+        return { read: reads.length, started };
       };
       const feedScheduled = loaded && options.watchIdp && !options.once ? await runtime.schedule('leavers', Number(options.idpInterval), readLeavers) : false;
       let lastCanary = 0;
@@ -303,18 +305,27 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       let lastFeedRead = 0;
       let wake: (() => void) | undefined;
       // A graceful stop: no new run is claimed, the step in flight finishes and its run goes to another process at once.
-      const stopping = () => {
+      let stoppedAt = 0;
+      const stopping = (signal: NodeJS.Signals) => {
         stop = true;
-        void runtime.engine.handOver?.();
+        stoppedAt = Date.now();
+        log.info({ signal }, 'patchbay worker: stopping: no new run is claimed, the step in flight finishes and its run is handed to another process');
+        void runtime.engine.handOver?.().then(() => log.info({ durationMs: Date.now() - stoppedAt }, 'patchbay worker: the runs driven here are handed over'));
         wake?.();
       };
       process.once('SIGINT', stopping);
       process.once('SIGTERM', stopping);
       const { isStoreUnavailable, describeDatabaseError } = await import('../store/sql.js');
       const engineSaid = onDbos ? ' with the dbos engine (runs from the shared queue; escalations, notifications and takeovers once across workers)' : '';
-      process.stderr.write(`patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C or SIGTERM stops it (the step in flight finishes, its run is handed to another process)\n`);
-      process.stderr.write(
-        `patchbay worker: up to ${concurrency} browser job${concurrency === 1 ? '' : 's'} at a time, each in its own context (${options.concurrency !== undefined ? '--concurrency' : `from ${machine.cores} cores and ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free memory; --concurrency sets it`})\n`,
+      // runtime.store.location is the address without its password.
+      const where = { engine: cli.engine(), databaseKind: runtime.store.dialect, database: runtime.store.location };
+      log.info(
+        { ...where, intervalS: Number(options.interval), once: options.once === true, ...(options.watchIdp ? { idpIntervalS: Number(options.idpInterval) } : {}), canary: canaryEvery !== undefined },
+        `patchbay worker: on ${runtime.store.location}${engineSaid}, ${options.once ? 'one pass' : `a pass every ${options.interval} s`}${options.watchIdp ? `, the IdP's leavers every ${options.idpInterval} s` : ''}${canaryEvery ? ', the recipe canary' : ''}; Ctrl-C or SIGTERM stops it (the step in flight finishes, its run is handed to another process)`,
+      );
+      log.info(
+        { concurrency, ...(options.concurrency === undefined ? { cores: machine.cores, freeBytes: machine.freeBytes } : {}) },
+        `patchbay worker: up to ${concurrency} browser job${concurrency === 1 ? '' : 's'} at a time, each in its own context (${options.concurrency !== undefined ? '--concurrency' : `from ${machine.cores} cores and ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free memory; --concurrency sets it`})`,
       );
       let down: string | undefined;
       do {
@@ -325,16 +336,16 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           }
           if (loaded && canaryEvery && Date.now() - lastCanary >= canaryEvery) {
             lastCanary = Date.now();
-            for (const line of await canaryPass(cli, loaded.profile, loaded.file)) process.stderr.write(`${line}\n`);
+            for (const line of await canaryPass(cli, loaded.profile, loaded.file)) log.info({ tenant: loaded.profile.tenant }, line);
           }
           await runtime.runs.settle({ concurrency });
-          if (down) process.stderr.write('patchbay worker: the store answers again\n');
+          if (down) log.info({ database: runtime.store.location }, 'patchbay worker: the store answers again');
           down = undefined;
         } catch (error) {
           // A database restart or failover is waited out, said once, not fatal: the runs are safe in the store.
           if (options.once || !isStoreUnavailable(error)) throw error;
           const said = describeDatabaseError(error);
-          if (said !== down) process.stderr.write(`patchbay worker: the store does not answer (${said}); trying again every ${options.interval} s\n`);
+          if (said !== down) log.warn({ database: runtime.store.location, error: said }, `patchbay worker: the store does not answer (${said}); trying again every ${options.interval} s`);
           down = said;
         }
         if (options.once || stop) break;
@@ -350,5 +361,6 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
           };
         });
       } while (!stop);
+      if (stop) log.info({ durationMs: Date.now() - stoppedAt }, 'patchbay worker: stopped; closing the browser and the store');
     });
 }

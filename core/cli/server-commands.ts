@@ -7,6 +7,7 @@ import { BrowserHost } from '../channels/browser/browser-host.js';
 import { InvalidInputError } from '../errors.js';
 import { reconcile } from '../reconcile/findings.js';
 import { displayPath, packageRoot } from '../paths.js';
+import { redactUrl } from '../store/location.js';
 import { AccessStore, type Role, type TokenInfo, type TokenScope, tokenScopes } from '../server/access.js';
 import type { startServer as StartServer } from '../server/app.js';
 import type { CliContext } from './run-commands.js';
@@ -59,10 +60,10 @@ const readers = () => import('../reconcile/readers.js');
 /** The demo's Okta export (Alice no longer assigned): the IdP side of the demo's reconciliations. */
 const demoIdpExport = path.join(packageRoot, 'test', 'fixtures', 'spendesk-console', 'okta-assignments.csv');
 
-/** Waits for Ctrl-C or a stop signal. */
-const untilStopped = () => new Promise<void>((resolve) => {
-  process.once('SIGINT', () => resolve());
-  process.once('SIGTERM', () => resolve());
+/** Waits for Ctrl-C or a stop signal; resolves with the signal's name. */
+const untilStopped = () => new Promise<NodeJS.Signals>((resolve) => {
+  process.once('SIGINT', () => resolve('SIGINT'));
+  process.once('SIGTERM', () => resolve('SIGTERM'));
 });
 
 /**
@@ -112,11 +113,18 @@ export function registerServerCommands(
     .option('--idp-from <file>', "the IdP's side of \"Reconcile now\" on /reconcile from this export (CSV or xlsx), for a tenant whose IdP has no API address")
     .action(async (options: { host: string; port: string; profile?: string; behindHttps?: boolean; publicUrl?: string; trustProxy?: string; idpFrom?: string }) => {
       const url = options.publicUrl ? publicUrl(options.publicUrl) : undefined;
+      const services = cli.services();
+      const loaded = cli.profile(options.profile);
+      const log = services.logger.child({ tenant: loaded.profile.tenant });
+      const databaseUrl = cli.databaseUrl();
+      // Where the store is, never with its password (redactUrl), and which engine: the first thing to check when a server misbehaves.
+      const where = { engine: cli.engine(), databaseKind: databaseUrl ? 'postgres' : 'sqlite', ...(databaseUrl ? { database: redactUrl(databaseUrl) } : {}) };
+      log.info({ ...where, version: cli.version }, 'patchbay serve: starting');
       const runtime = (await cli.runtime());
       const server = await startServer({
-        services: cli.services(),
+        services,
         runtime,
-        profile: cli.profile(options.profile),
+        profile: loaded,
         host: options.host,
         port: port(options.port),
         version: cli.version,
@@ -125,14 +133,18 @@ export function registerServerCommands(
         ...(formKey() ? { formKey: formKey() } : {}),
         ...(options.idpFrom ? { reconcileIdpFrom: path.resolve(options.idpFrom) } : {}),
       });
+      log.info({ ...where, database: runtime.store.location, address: server.url }, `patchbay serve: ready on ${server.url}`);
       cli.print(`Patchbay on ${server.url}: the inbox at ${server.url}/inbox, the API at ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json). Ctrl-C stops it.`);
       // On DBOS a server starts, signals and reads runs; the workers on the same database execute them.
       if (cli.engine() === 'dbos') cli.print('Engine dbos: runs are executed by the patchbay worker processes on this database (start at least one).');
-      await untilStopped();
+      const signal = await untilStopped();
+      const stopping = Date.now();
+      log.info({ signal }, 'patchbay serve: stopping: requests in flight finish (2 s at most), the runs driven here are handed over after their step in flight');
       // As a worker does: the runs this server drives go to another process after their step in flight.
       const handedOver = runtime.engine.handOver?.();
       await server.close();
       await handedOver;
+      log.info({ durationMs: Date.now() - stopping }, 'patchbay serve: stopped');
     });
 
   const token = program.command('token').description('API tokens for machines (an HR tool, a ticketing system)');

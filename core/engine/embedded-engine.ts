@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { inject, injectable } from '#inversify';
+import { inject, injectable, optional } from '#inversify';
 import os from 'node:os';
 import { NotFoundError, PatchbayError } from '../errors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
+import { Logger, silentLogger } from '../logging/logger.js';
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import { type Sql, StoreDatabase } from '../store/sql.js';
 import type { RunsTable, Tables } from '../store/tables.js';
@@ -136,6 +137,7 @@ export class EmbeddedRunEngine implements RunEngine {
     @inject(StoreDatabase) readonly store: StoreDatabase,
     @inject(Clock) readonly clock: Clock,
     @inject(EngineOptions) options: EmbeddedEngineOptions = {},
+    @inject(Logger) @optional() private readonly log: Logger = silentLogger,
   ) {
     this.audit = new AuditLog(store);
     this.leaseMs = options.leaseMs ?? 60_000;
@@ -318,6 +320,7 @@ export class EmbeddedRunEngine implements RunEngine {
       const sliceOf = (row: RunRow) =>
         this.transaction(async () => {
           if (!(await this.claim(row.id, holder, row.lease_owner))) return;
+          if (row.lease_owner && !row.lease_owner.startsWith(`${this.owner}/`)) this.log.info({ runId: row.id, from: row.lease_owner }, 'run taken over: the process that held it stopped or its lease ran out');
           slices++;
           await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
         });
@@ -441,7 +444,10 @@ export class EmbeddedRunEngine implements RunEngine {
       const until = this.clock.now() + this.leaseMs;
       await this.store.transaction(async () => {
         for (const [runId, holder] of this.held) {
-          await this.db.updateTable('runs').set({ lease_until: until }).where('id', '=', runId).where('lease_owner', '=', holder).execute();
+          const renewed = await this.db.updateTable('runs').set({ lease_until: until }).where('id', '=', runId).where('lease_owner', '=', holder).executeTakeFirst();
+          // Our lease ran out and another process took the run (this one stalled: a long pause, a store that did not answer).
+          // A run whose slice ended meanwhile released its lease itself, and is no longer held.
+          if (Number(renewed.numUpdatedRows) === 0 && this.held.get(runId) === holder) this.store.afterCommit(() => this.log.warn({ runId, holder }, 'lease lost: another process holds the run now'));
         }
       });
     } catch {

@@ -11,7 +11,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import type { ErrorObject } from 'ajv';
 import LinkHeader from 'http-link-header';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type EvidenceInput, TaskRefusedError } from '../channels/human/task-store.js';
 import type { Runtime, Services } from '../container.js';
 import { EvidenceFiles } from '../channels/evidence-files.js';
@@ -41,6 +41,7 @@ import { registerBridgeRoutes } from '../bridge/routes.js';
 import { type Entitlement, ScimGroups, entitlementsOfManifest } from '../bridge/groups.js';
 import { IdentifierStore } from '../store/identifiers.js';
 import { LiveEvents, liveScript } from './events.js';
+import { RequestLog } from './request-log.js';
 
 export interface ServerOptions {
   readonly services: Services;
@@ -102,8 +103,10 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   const sessionCookie = secure ? '__Host-pb_session' : 'pb_session';
   const preSessionCookie = secure ? '__Host-pb_presession' : 'pb_presession';
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
+  const log = services.logger.child({ tenant: profile.profile.tenant });
   const app = Fastify({
-    logger: false,
+    // fastify logs through the process's pino (request ids on req.log), one line per request (RequestLog).
+    ...(log.pino ? { loggerInstance: log.pino as unknown as FastifyBaseLogger, logController: new RequestLog() } : { logger: false }),
     bodyLimit: 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
     // Refuse what a query schema does not name, instead of dropping it; coerce numbers from the query.
@@ -155,7 +158,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
           await runtime.runs.settle();
           await afterSettle();
         } catch (error) {
-          process.stderr.write(`patchbay serve: catching up failed: ${(error as Error).message}\n`);
+          log.error({ error: (error as Error).message }, 'patchbay serve: catching up failed');
         }
       } while (again);
       await scheduleNext();
@@ -201,11 +204,11 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     if (status && status < 500) return send(status, 'bad-request', (error as Error).message);
     if (isStoreUnavailable(error)) {
       // The database is down, restarting or out of connections: nothing was changed, and asking again soon may work.
-      process.stderr.write(`patchbay serve: ${req.method} ${req.url.split('?')[0]}: the store does not answer: ${describeDatabaseError(error)}\n`);
+      req.log.error({ error: describeDatabaseError(error) }, 'patchbay serve: the store does not answer');
       reply.header('retry-after', '5');
       return send(503, 'store-unavailable', 'the store does not answer now; nothing was changed: try again in a few seconds');
     }
-    process.stderr.write(`patchbay serve: ${req.method} ${req.url.split('?')[0]}: ${(error as Error).message}\n`);
+    req.log.error({ error: (error as Error).message, stack: (error as Error).stack }, 'patchbay serve: internal error');
     return send(500, 'internal', 'something went wrong on the server; the change, if any, was not half-made');
   });
   app.setNotFoundHandler((req, reply) => {
@@ -535,7 +538,7 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     return reply.redirect(`/runs/${encodeURIComponent(run.id)}?done=evidence`, 303);
   });
   // Live updates: one event stream per open page, fed by one reader of the audit journal.
-  const live = new LiveEvents(runtime.store.db);
+  const live = new LiveEvents(runtime.store.db, undefined, log);
   const streams = new Set<import('node:net').Socket>();
   app.get('/assets/live.js', { config: { access: publicRoute } }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(liveScript),

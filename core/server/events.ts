@@ -1,3 +1,4 @@
+import { type Logger, silentLogger } from '../logging/logger.js';
 import type { Sql } from '../store/sql.js';
 
 /** What changed since the last push: the runs and tasks that some audit event names. */
@@ -32,6 +33,7 @@ export class LiveEvents {
   constructor(
     private readonly db: Sql,
     private readonly intervalMs = 1000,
+    private readonly log: Logger = silentLogger,
   ) {}
 
   /**
@@ -58,7 +60,7 @@ export class LiveEvents {
   private async tick(): Promise<void> {
     if (this.polling) return;
     this.polling = this.poll()
-      .catch((error: unknown) => void process.stderr.write(`patchbay serve: live updates: ${(error as Error).message}\n`))
+      .catch((error: unknown) => this.log.warn({ error: (error as Error).message }, 'patchbay serve: live updates: reading the journal failed; trying again at the next tick'))
       .finally(() => (this.polling = undefined));
     await this.polling;
   }

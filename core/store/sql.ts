@@ -38,6 +38,11 @@ export interface StoreDatabase {
   /** Commits the open transaction (if any), runs `fn` outside any, then opens a new one for the rest. */
   outside<T>(fn: () => Promise<T>): Promise<T>;
   /**
+   * Calls `fn` once the open transaction has committed (never if it rolls back), or at once outside
+   * one: for what must not be said before it is true, such as a log line. What `fn` throws after a commit is dropped.
+   */
+  afterCommit(fn: () => void): void;
+  /**
    * Runs `fn` (synchronously) outside the ambient transaction: what it starts, such as a timer,
    * belongs to no transaction and queries the database on its own.
    */
@@ -63,6 +68,21 @@ export const latestSchemaVersion = (): number => migrations.at(-1)!.version;
 
 interface Scope {
   trx: ControlledTransaction<Tables> | null;
+  /** What to call when `trx` commits (afterCommit). */
+  committed?: (() => void)[];
+}
+
+/** Calls what waited for a commit, then forgets it. What it throws is dropped: the commit stands, whatever a log line does. */
+function runCommitted(scope: Scope): void {
+  const waiting = scope.committed ?? [];
+  scope.committed = undefined;
+  for (const fn of waiting) {
+    try {
+      fn();
+    } catch {
+      // See above.
+    }
+  }
 }
 
 class KyselyStore implements StoreDatabase {
@@ -90,8 +110,10 @@ class KyselyStore implements StoreDatabase {
     try {
       const result = await this.scope.run(scope, fn);
       await scope.trx?.commit().execute();
+      runCommitted(scope);
       return result;
     } catch (error) {
+      scope.committed = undefined;
       if (scope.trx && !scope.trx.isCommitted && !scope.trx.isRolledBack) await scope.trx.rollback().execute().catch(() => {});
       throw error;
     } finally {
@@ -104,6 +126,7 @@ class KyselyStore implements StoreDatabase {
     if (!scope?.trx) return fn();
     await scope.trx.commit().execute();
     scope.trx = null;
+    runCommitted(scope);
     try {
       return await fn();
     } finally {
@@ -113,6 +136,12 @@ class KyselyStore implements StoreDatabase {
 
   detached<T>(fn: () => T): T {
     return this.scope.exit(fn);
+  }
+
+  afterCommit(fn: () => void): void {
+    const scope = this.scope.getStore();
+    if (!scope?.trx) return fn();
+    (scope.committed ??= []).push(fn);
   }
 
   async lockAuditChain(): Promise<void> {

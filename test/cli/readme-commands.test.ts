@@ -49,7 +49,10 @@ describe("the README's commands, with the README's profile", function () {
           }
         });
       });
-      assert.match(first, /^patchbay worker: on .*, a pass every 5 s, the IdP's leavers every 60 s/);
+      // Not a terminal: the worker logs JSON lines (core/logging/), its start line's message as before.
+      const line = JSON.parse(first) as { level: string; role: string; msg: string };
+      assert.equal(line.role, 'worker');
+      assert.match(line.msg, /^patchbay worker: on .*, a pass every 5 s, the IdP's leavers every 60 s/);
     } finally {
       child.kill('SIGTERM');
     }

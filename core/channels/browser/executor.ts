@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inject, injectable } from '#inversify';
+import { inject, injectable, optional } from '#inversify';
 import { type RunContext, type RunRecord, StoreRunEngine } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
@@ -12,6 +12,7 @@ import type { PlanStep } from '../../schema/types/plan.js';
 import { SecretResolver } from '../../tenant/secrets.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
 import { InvalidInputError } from '../../errors.js';
+import { Logger, silentLogger } from '../../logging/logger.js';
 import { EvidenceFiles } from '../evidence-files.js';
 import type { ChannelExecutor, ChannelOutcome, Evidence, StepExecution } from '../executor.js';
 import { interpret } from '../outcome.js';
@@ -64,6 +65,7 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     @inject(EvidenceFiles) private readonly files: EvidenceFiles,
     @inject(StoreRunEngine) private readonly engine: StoreRunEngine,
     @inject(BrowserStepTimeout) private readonly stepTimeoutMs: number,
+    @inject(Logger) @optional() private readonly log: Logger = silentLogger,
   ) {}
 
   async execute({ ctx, run, step, choice, pass, known }: StepExecution): Promise<ChannelOutcome> {
@@ -299,17 +301,28 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     const consoleUrl = run.profile.apps[step.app]?.consoleUrl!;
     // The worker's signed-in session is carried into the job's fresh context where the recipe allows it.
     const session = recipeSessionKey(recipe, consoleUrl, params);
+    const job = this.log.child({ runId: run.id, stepId: step.id, tenant: run.tenant, app: step.app, channel: 'browser', recipe: recipe.id });
+    const asked = Date.now();
+    let began = asked;
     const result = await this.host.withContext(
-      (context, handle) =>
-        runRecipe(context, {
+      async (context, handle) => {
+        // Started once a browser context is free (--concurrency): the wait is said apart from the job's own time.
+        began = Date.now();
+        job.info({ waitedMs: began - asked }, 'browser job started');
+        return runRecipe(context, {
           recipe,
           consoleUrl,
           params,
           stepTimeoutMs: this.stepTimeoutMs,
           ...(handle ? { session: handle } : {}),
-        }),
+        });
+      },
       session ? { session } : {},
-    );
+    ).catch((error: unknown) => {
+      job.error({ durationMs: Date.now() - began, error: (error as Error)?.message ?? String(error) }, 'browser job ended: it threw');
+      throw error;
+    });
+    job.info({ durationMs: Date.now() - began, status: result.status }, 'browser job ended');
     const at = Date.now();
     const evidence = result.shots.map((shot, i) =>
       this.files.keep(shot.png, {
