@@ -27,12 +27,44 @@ export function parseJsonText(file: string, text: string): unknown {
   }
 }
 
-/** Node's JSON errors say "at position N"; people want a line and a column. */
+/**
+ * Node's JSON errors say "at position N", or for some (a trailing comma before ] or }) only
+ * `Unexpected token ']', "<the whole text>" is not valid JSON`; people want a line and a column, and
+ * one line. Without a position, the place is found as the shortest prefix of the text that is already
+ * wrong (not merely cut short): a binary search, at most about 20 parses of a prefix.
+ */
 function locate(text: string, error: Error): string {
+  const detail = error.message
+    .replace(/^Unexpected/, 'unexpected')
+    .replace(/, [\s\S]* is not valid JSON$/, '')
+    .replace(/ in JSON at position \d+[\s\S]*$/, '');
   const match = /position (\d+)/.exec(error.message);
-  const detail = error.message.replace(/^Unexpected/, 'unexpected').replace(/ in JSON at position \d+.*$/, '');
-  if (!match) return `(${detail})`;
-  const offset = Number(match[1]);
+  const offset = match ? Number(match[1]) : firstWrongOffset(text);
+  if (offset === undefined) return `(${detail})`;
   const before = text.slice(0, offset).split('\n');
   return `at line ${before.length}, column ${before.at(-1)!.length + 1} (${detail})`;
+}
+
+/** The offset of the first character that makes the text wrong JSON, or undefined when no prefix is. */
+function firstWrongOffset(text: string): number | undefined {
+  const wrong = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return false;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message.includes('Unexpected end of JSON input')) return false;
+      const at = /position (\d+)/.exec(message);
+      return !at || Number(at[1]) < length;
+    }
+  };
+  if (!wrong(text.length)) return undefined;
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (wrong(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return low - 1;
 }

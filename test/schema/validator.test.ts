@@ -173,6 +173,14 @@ describe('readJsonFile', () => {
     assert.match(error.message, /broken\.json: invalid JSON at line 3, column 1/);
   });
 
+  it('finds the line and column of a trailing comma in a list, which Node reports without a position, in one line', () => {
+    const file = path.join(scratchDir(), 'runbook.json');
+    writeFileSync(file, '{\n  "title": "Remove",\n  "steps": ["one", "two",],\n  "evidence": []\n}\n');
+    const error = rejection(() => readJsonFile(file));
+    assert.match(error.message, /runbook\.json: invalid JSON at line 3, column 26 \(unexpected token '\]'\)$/);
+    assert.equal(error.message.split('\n').length, 1, 'one line, not the whole text quoted');
+  });
+
   it('says when the file does not exist', () => {
     assert.match(rejection(() => readJsonFile('/nonexistent/profile.json')).message, /profile\.json: no such file$/);
   });
