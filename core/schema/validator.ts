@@ -110,9 +110,14 @@ export class AjvSchemaValidator implements SchemaValidator {
     const validate = (this.thorough ??= compiler(true)).getSchema(schemaId(kind))!;
     if (validate(data)) return [];
     const byPointer = new Map<string, ErrorObject[]>();
-    // An object with a real error inside also reports its properties as "not allowed" (the failed
-    // branch evaluated nothing): those echoes are dropped.
-    const broken = new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'unevaluatedProperties').map((e) => e.instancePath.replace(/\/[^/]*$/, '')));
+    // An object with a real error anywhere inside also reports its properties as "not allowed" (the failed
+    // branch evaluated nothing): those echoes are dropped, at every level above the real error (a bad
+    // source kind two levels down made its fact's confidence and checkedAt "not allowed").
+    const broken = new Set<string>();
+    for (const e of validate.errors ?? []) {
+      if (e.keyword === 'if' || e.keyword === 'unevaluatedProperties') continue;
+      for (let at = e.instancePath; at !== ''; at = at.replace(/\/[^/]*$/, '')) broken.add(at.replace(/\/[^/]*$/, ''));
+    }
     for (const error of validate.errors ?? []) {
       if (error.keyword === 'if') continue;
       if (error.keyword === 'unevaluatedProperties' && broken.has(error.instancePath)) continue;

@@ -61,6 +61,12 @@ describe('schemas', () => {
     assert.doesNotMatch(error.message, /\^\(/, 'no regular expression in the message');
   });
 
+  it('list one problem for a bad source kind, not its fact\'s other properties as "not allowed"', () => {
+    const manifest = readJson(path.join(connectorsDir, 'zoom', 'manifest.json'));
+    manifest.automation.sources[0].kind = 'vendor-blog';
+    assert.deepEqual(validator.problems('connector-manifest', manifest), [{ pointer: '/automation/sources/0/kind', reason: 'must be one of "vendor", "third-party"' }]);
+  });
+
   it('say what each alternative wanted when a value matches none', () => {
     const manifest = spendesk();
     manifest.capabilities.rateLimits.concurrency.value = 'five';
