@@ -6,7 +6,7 @@ import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { AppliesWhen, ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
 import type { AppAccount } from '../registry/connector-api.js';
-import type { RunContext, RunRecord, Workflow, WorkflowResult } from './port.js';
+import { ConnectorUnavailable, type RunContext, type RunRecord, type Workflow, type WorkflowResult } from './port.js';
 import { ApprovalGate } from './approval.js';
 import { StepLog, type StepStatus } from './step-log.js';
 
@@ -31,6 +31,10 @@ export class LifecycleWorkflow {
 
   readonly run: Workflow = async (ctx, run) => {
     const { plan } = run;
+    // Every connector the plan names must be in this process's catalogue before anything runs.
+    for (const app of new Set([run.app, ...plan.steps.map((s) => s.app)])) {
+      if (!this.registry.list().some((c) => c.manifest.id === app)) throw new ConnectorUnavailable(app);
+    }
     if (plan.approval) {
       const verdict = await this.approvals.decide(ctx, run);
       if (!verdict.approved) return { outcome: 'failed', summary: verdict.summary };
