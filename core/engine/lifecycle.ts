@@ -56,9 +56,11 @@ export class LifecycleWorkflow {
       await ctx.handOverPoint?.();
       const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
       if (accountGone && counts) {
-        const how = goneProof ? describeProof(goneProof) : 'the check found no account';
+        // Say what the check found: an account read inactive is not "gone".
+        const inactive = checked?.active === false || goneProof?.finding === 'inactive';
+        const how = goneProof ? describeProof(goneProof) : inactive ? `the check found the account${checked?.id ? ` (id ${checked.id})` : ''} inactive` : 'the check found no account';
         const evidence: Evidence[] = goneProof ? [{ kind: 'api', summary: `already done: ${how}`, at: goneProof.at, proof: goneProof }] : [];
-        await this.mark(ctx, run, step, { status: 'already-done', detail: `already done (${how}): the account was already gone when checked`, evidence });
+        await this.mark(ctx, run, step, { status: 'already-done', detail: `already done (${how}): the account was already ${inactive ? 'inactive' : 'gone'} when checked`, evidence });
         appSteps++;
         appAlreadyDone++;
         continue;
