@@ -12,6 +12,7 @@ import { registerRecipeCommands } from './recipe-commands.js';
 import { kindAliases, registerConnectorCommands } from './connector-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { docsDir, displayPath, packageVersion } from '../paths.js';
+import { missingSettings } from '../planning/settings-needed.js';
 import { readJsonFile } from '../schema/json-file.js';
 import { type SchemaKind, schemaKinds } from '../schema/kinds.js';
 import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
@@ -182,7 +183,14 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .action((playbook: string, options: { app: string; user: string; profile?: string; json?: boolean }) => {
       const { planner, profiles, registry } = getServices();
       const request = { playbook, app: options.app, subject: { email: options.user } };
-      const plan = planner.plan(request, profiles.load(options.profile), 'command line');
+      const loaded = profiles.load(options.profile);
+      const plan = planner.plan(request, loaded, 'command line');
+      // One line per setting the app's declared calls need and the profile lacks: where to add it, and who needs it.
+      const connector = registry.get(plan.app);
+      const operations = [...new Set(plan.steps.filter((s) => s.app === plan.app).map((s) => s.operation))];
+      for (const m of missingSettings(connector.manifest, loaded.profile.apps[plan.app] ?? {}, operations)) {
+        process.stderr.write(`${displayPath(loaded.file)}#/apps/${plan.app}${m.pointer}: not set; ${displayPath(path.join(connector.dir, 'manifest.json'))} needs it for ${m.operations.join(', ')} (${m.uses.join(', ')}), so those steps go past api\n`);
+      }
       if (options.json) {
         printJson(plan);
         return;

@@ -10,6 +10,7 @@ import type { ConnectorApi, OperationHandler, OperationInput, OperationResult, A
 import type { ApiCall, AuthMethod, ConnectorManifest, ListMapping, RecordMapping, Surface } from '../../schema/types/connector-manifest.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
 import { fillUrlTemplate } from './url-template.js';
+import { getPointer, unescapePointerToken as unescape } from '../../manifest/pointer.js';
 import { type Proof, fold } from '../proof.js';
 
 /** Options for tests and the conformance kit: the HTTP clock, fetch and retry policy given to every client. */
@@ -17,19 +18,7 @@ export type DeclarativeOptions = Pick<HttpClientOptions, 'clock' | 'fetch' | 're
 
 // ---------------------------------------------------------------- JSON Pointer (RFC 6901)
 
-const unescape = (token: string) => token.replace(/~1/g, '/').replace(/~0/g, '~');
-
-/** The value at an RFC 6901 pointer ("" is the document itself), or undefined when a step is missing. */
-export function getPointer(document: unknown, pointer: string): unknown {
-  if (pointer === '') return document;
-  let node = document;
-  for (const token of pointer.slice(1).split('/').map(unescape)) {
-    if (Array.isArray(node)) node = /^(0|[1-9][0-9]*)$/.test(token) ? node[Number(token)] : undefined;
-    else if (node && typeof node === 'object') node = (node as Record<string, unknown>)[token];
-    else return undefined;
-  }
-  return node;
-}
+export { getPointer };
 
 /** Sets the value at a pointer, making objects along the way (the stand-in builds vendor records with it). */
 export function setPointer(document: Record<string, unknown>, pointer: string, value: unknown): void {
@@ -310,7 +299,8 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
         binding.from === 'const' ? binding.value
           : getPointer(binding.from === 'subject' ? input.subject : binding.from === 'account' ? account : settings, binding.pointer!);
       if (value === undefined || value === null || typeof value === 'object') {
-        throw new ConnectorConfigError(manifest.id, `${name}.params.${param}`, `nothing at ${binding.from}${binding.pointer} to bind {${param}} to`);
+        const where = binding.from === 'settings' ? `the tenant profile's apps.${manifest.id} entry (/apps/${manifest.id}${binding.pointer})` : binding.from === 'subject' ? `the person's request (${binding.pointer})` : `the account read first (${binding.pointer})`;
+        throw new ConnectorConfigError(manifest.id, `${name}.params.${param}`, `nothing in ${where} to bind {${param}} to`);
       }
       values[param] = value as string | number | boolean;
     }
