@@ -42,6 +42,10 @@ describe('tenant settings a declared call needs', function () {
     assert.deepEqual(deactivate.channels, ['human']);
     assert.match(deactivate.chain[0].reason, /^the tenant profile has nothing at \/apps\/tallyboard\/settings\/accountId \(\{accountId\}\), which the manifest's deactivateUser call needs$/);
 
+    const validated = runCli(['validate', profile, '--kind', 'profile'], env);
+    assert.equal(validated.status, 0, validated.stderr);
+    assert.equal(validated.stderr, `${profile}#/apps/tallyboard/settings/accountId: not set; ${path.join(dir, 'manifest.json')} needs it for listUsers, getUser, deactivateUser ({accountId}), so those steps go past api\n`);
+
     editJson(profile, (p) => (p.apps.tallyboard.settings = { accountId: '1234567' }));
     const fixed = runCli(['plan', 'offboard', '--app', 'tallyboard', '--user', 'a@acme.com', '--profile', profile, '--json'], env);
     assert.equal(fixed.stderr, '');

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { declarativeApi } from '../../../core/channels/api/declarative.js';
+import { interpret } from '../../../core/channels/outcome.js';
 import { runConformance } from '../../../core/conformance/kit.js';
+import { DefaultConnectorRegistry } from '../../../core/registry/registry.js';
 import { AccountIdentityError } from '../../../core/errors.js';
 import { UnauthorizedError } from '../../../core/http/errors.js';
 import { FileManifestLoader } from '../../../core/manifest/loader.js';
@@ -107,6 +109,22 @@ describe('api channel: a declared read acts only on the person whose email it is
     const error = await caughtAsync(AccountIdentityError, () => api.operations.deactivateUser!(input(server.url, 'user9@acme.com')));
     assert.match(error.message, /getUser returned a record of another person \(user1@acme\.com, id 1\) for user9@acme\.com/);
     assert.equal(server.requests.filter((r) => r.method === 'POST').length, 0);
+  });
+});
+
+describe('verification reads the person it verifies', () => {
+  it('fails the step when the record read carries another email, even one that shows the expected state', () => {
+    const connector = loader.load(writeTallyboard(scratchDir()));
+    const registry = new DefaultConnectorRegistry([connector], [], []);
+    const run = { app: 'tallyboard', subject: 'user9@acme.com', plan: { playbook: 'offboard' } } as never;
+    const step = { id: 'tallyboard-verify', app: 'tallyboard', operation: 'getUser', role: 'verify' } as never;
+    const read = (email: string) => interpret(step, run, registry, { outcome: 'done', evidence: 'GET /users', accounts: [{ id: '1', email, active: false }] }, []);
+    const wrong = read('user1@acme.com');
+    assert.equal(wrong.status, 'failed');
+    assert.match(wrong.detail, /^verification failed: the read returned user1@acme\.com \(id 1\), not user9@acme\.com: a record of another person$/);
+    const right = read(' USER9@acme.com ');
+    assert.equal(right.status, 'done');
+    assert.match(right.detail, /^verified: .* is inactive/);
   });
 });
 
