@@ -99,3 +99,20 @@ export class ConnectorConfigError extends PatchbayError {
 export class StillAssignedError extends PatchbayError {
   readonly code = 'still-assigned';
 }
+
+/**
+ * A read that was to find one person's account cannot say which record is theirs: several records
+ * carry the person's email (`ambiguous`), or the record read carries another email (`another-person`).
+ * Nothing is written on such a read: the step goes to a person, with this reason.
+ */
+export class AccountIdentityError extends PatchbayError {
+  readonly code = 'account-identity';
+
+  constructor(
+    readonly connector: string,
+    readonly kind: 'ambiguous' | 'another-person',
+    message: string,
+  ) {
+    super(`${connector}: ${message}`);
+  }
+}

@@ -3,7 +3,7 @@ import type { AppAccount, OperationResult } from '../registry/connector-api.js';
 import type { ConnectorRegistry } from '../registry/registry.js';
 import type { PlanStep } from '../schema/types/plan.js';
 import type { ChannelOutcome, Evidence } from './executor.js';
-import { type Proof, describeProof, describeUnproven, provesAbsence } from './proof.js';
+import { type Proof, describeProof, describeUnproven, fold, provesAbsence } from './proof.js';
 
 /**
  * Reads a machine channel's answer in the step's terms: for a check, whether the account is still
@@ -35,6 +35,10 @@ export function interpret(step: PlanStep, run: RunRecord, registry: ConnectorReg
 function verify(run: RunRecord, registry: ConnectorRegistry, app: string, result: OperationResult, account: AppAccount | undefined, evidence: readonly Evidence[], proof: Proof | undefined): ChannelOutcome {
   const expect = registry.get(app).manifest.playbooks?.[run.plan.playbook]?.expect ?? 'matches';
   const found = result.outcome !== 'notFound';
+  // What was read must be the person's: a record with another email verifies nothing.
+  if (found && account && fold(account.email) !== fold(run.subject)) {
+    return { status: 'failed', detail: `verification failed: the read returned ${account.email} (id ${account.id}), not ${run.subject}: a record of another person`, evidence, conclusive: true, ...(proof ? { proof } : {}) };
+  }
   const active = found && account?.active !== false;
   const ok = expect === 'absent' || expect === 'inactive' ? !active : expect === 'active' ? active : found;
   const seen = found ? `${account?.email ?? run.subject} is ${active ? 'active' : 'inactive'}` : `${run.subject} has no account`;

@@ -13,6 +13,9 @@ import { registerRecipeCommands } from './recipe-commands.js';
 import { kindAliases, registerConnectorCommands } from './connector-commands.js';
 import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
 import { connectorsDir, docsDir, displayPath, packageVersion } from '../paths.js';
+import { missingSettings } from '../planning/settings-needed.js';
+import type { LoadedConnector } from '../manifest/loader.js';
+import type { AppSettings } from '../schema/types/tenant-profile.js';
 import { readJsonFile } from '../schema/json-file.js';
 import { type SchemaKind, schemaKinds } from '../schema/kinds.js';
 import { matrixCell, matrixColumns, matrixReport } from '../docs/matrix-page.js';
@@ -200,7 +203,12 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
     .action((playbook: string, options: { app: string; user: string; profile?: string; json?: boolean }) => {
       const { planner, profiles, registry } = getServices();
       const request = { playbook, app: options.app, subject: { email: options.user } };
-      const plan = planner.plan(request, profiles.load(options.profile), 'command line');
+      const loaded = profiles.load(options.profile);
+      const plan = planner.plan(request, loaded, 'command line');
+      // One line per setting the app's declared calls need and the profile lacks: where to add it, and who needs it.
+      const connector = registry.get(plan.app);
+      const operations = [...new Set(plan.steps.filter((s) => s.app === plan.app).map((s) => s.operation))];
+      for (const line of missingSettingLines(loaded.file, connector, loaded.profile.apps[plan.app] ?? {}, operations)) process.stderr.write(`${line}\n`);
       if (options.json) {
         printJson(plan);
         return;
@@ -304,6 +312,15 @@ function detectKind(file: string, data: unknown): SchemaKind {
 }
 
 /** Validates beyond the schema where there is more to check, and says what was found. */
+/**
+ * One line per tenant setting an app's declared calls need and its profile entry lacks: the profile
+ * file and JSON pointer, the manifest file that needs it, for which operations and how.
+ */
+function missingSettingLines(profileFile: string, connector: LoadedConnector, settings: AppSettings, operations?: readonly string[]): string[] {
+  const id = connector.manifest.id;
+  return missingSettings(connector.manifest, settings, operations).map((m) => `${displayPath(profileFile)}#/apps/${id}${m.pointer}: not set; ${displayPath(path.join(connector.dir, 'manifest.json'))} needs it for ${m.operations.join(', ')} (${m.uses.join(', ')}), so those steps go past api`);
+}
+
 function describeValid(services: Services, kind: SchemaKind, file: string, data: unknown): string {
   switch (kind) {
     case 'connector-manifest': {
@@ -313,6 +330,12 @@ function describeValid(services: Services, kind: SchemaKind, file: string, data:
     }
     case 'tenant-profile': {
       const profile = services.profiles.check(data, file);
+      // Valid, but an app's declared calls need a setting it lacks: said now, one line each, not at run time.
+      for (const [id, settings] of Object.entries(profile.apps)) {
+        const connector = services.registry.list().find((c) => c.manifest.id === id);
+        if (!connector) continue;
+        for (const line of missingSettingLines(file, connector, settings)) process.stderr.write(`${line}\n`);
+      }
       return ` (tenant ${profile.tenant}, ${Object.keys(profile.apps).length} apps)`;
     }
     default:

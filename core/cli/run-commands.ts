@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { DbosRole, Runtime, RunEngineKind, Services } from '../container.js';
 import type { TaskView } from '../channels/human/task-store.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
+import { type RunRecord, connectorWaitedFor } from '../engine/port.js';
 import { describeWait, renderRuns, renderTask, renderTasks, renderTimeline } from './render.js';
 import { readUsersFile } from './users-file.js';
 import { renderFeedReads } from './intake-commands.js';
@@ -216,6 +217,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       for (const item of view.items.filter((i) => i.closedBy === by)) {
         const run = await runtime.engine.get(item.runId);
         cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, await taskLookup(runtime, [run]))}`);
+        sayConnectorWait(run);
       }
     });
 
@@ -235,6 +237,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       for (const item of view.items) {
         const run = await runtime.engine.get(item.runId);
         cli.print(`  ${run.id} (${run.subject}): ${describeWait(run, await taskLookup(runtime, [run]))}`);
+        sayConnectorWait(run);
       }
     });
 
@@ -363,4 +366,15 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       } while (!stop);
       if (stop) log.info({ durationMs: Date.now() - stoppedAt }, 'patchbay worker: stopped; closing the browser and the store');
     });
+}
+
+/**
+ * A run this command drove that parked because its connector is not in this process's catalogue:
+ * said on stderr, and the command exits 1 (the task's own change was recorded; the run waits).
+ */
+function sayConnectorWait(run: RunRecord): void {
+  const connector = connectorWaitedFor(run.waitingFor);
+  if (!connector) return;
+  process.stderr.write(`patchbay: ${run.id} waits: ${run.waitingFor}; it is tried again${run.wakeAt ? ` at ${new Date(run.wakeAt).toISOString()}` : ' later'} by a process that has the connector (set PATCHBAY_CONNECTORS as when the run started)\n`);
+  process.exitCode = 1;
 }

@@ -1,6 +1,7 @@
 import { declarativeApi } from '../channels/api/declarative.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import type { ConnectorApi, OperationInput, OperationResult } from '../registry/connector-api.js';
+import { fold } from '../channels/proof.js';
 import type { AppSettings } from '../schema/types/tenant-profile.js';
 import type { SecretResolver } from '../tenant/secrets.js';
 import { type StandIn, startStandIn } from './stand-in.js';
@@ -134,7 +135,18 @@ export async function runConformance(connector: LoadedConnector, target: Conform
           reset();
           standIn.seed(['someone-else@example.com']);
           const result = await call(operation, 'nobody@example.com');
+          expectOwnRecord(operation, result, 'nobody@example.com');
           expect(result.outcome === 'notFound', `a person with no account ended ${result.outcome}: ${result.evidence}`);
+          return result.evidence;
+        });
+      }
+      if (operation === 'getUser') {
+        await record('getUser: finds the person among others', async () => {
+          reset();
+          standIn.seed(['first@example.com', 'subject@example.com', 'last@example.com']);
+          const result = await call(operation, 'subject@example.com');
+          expectOwnRecord(operation, result, 'subject@example.com');
+          expect(result.outcome === 'done', `ended ${result.outcome}: ${result.evidence}`);
           return result.evidence;
         });
       }
@@ -167,7 +179,9 @@ async function tenantChecks(connector: LoadedConnector, declared: readonly strin
   }
   if (declared.includes('getUser')) {
     await record('getUser: not found', async () => {
-      const result = await call('getUser', `patchbay-conformance-${Date.now()}@example.invalid`);
+      const email = `patchbay-conformance-${Date.now()}@example.invalid`;
+      const result = await call('getUser', email);
+      expectOwnRecord('getUser', result, email);
       expect(result.outcome === 'notFound', `a made-up person ended ${result.outcome}`);
       return result.evidence;
     });
@@ -189,6 +203,12 @@ async function tenantChecks(connector: LoadedConnector, declared: readonly strin
 function invoke(api: ConnectorApi, operation: string, email: string, settings: AppSettings, secrets: { resolve(ref: string): string }): Promise<OperationResult> {
   const input: OperationInput = { subject: { email }, settings, secrets: secrets as SecretResolver, idempotencyKey: `conformance:${operation}:${email}:${Date.now()}` };
   return api.operations[operation]!(input);
+}
+
+/** Fails the check, naming the cause, when a read about one person answered with someone else's record. */
+function expectOwnRecord(operation: string, result: OperationResult, email: string): void {
+  const other = result.outcome !== 'notFound' ? result.accounts?.find((a) => fold(a.email) !== fold(email)) : undefined;
+  expect(!other, `${operation} returned a record of another person (${other?.email}, id ${other?.id}) for ${email}: filter the list to the person's email, and never act on the first record`);
 }
 
 function expect(condition: boolean, message: string): asserts condition {

@@ -5,6 +5,9 @@ import type { LoadedConnector } from '../manifest/loader.js';
 import type { ApiCall, AppliesWhen, AuthMethod, ConnectorManifest } from '../schema/types/connector-manifest.js';
 import { bullets, generatedNotice, numbered, page, table } from './markdown.js';
 import { SourceIndex } from './sources.js';
+import path from 'node:path';
+import { connectorsDir } from '../paths.js';
+import { missingSettings } from '../planning/settings-needed.js';
 
 /** Labels for facts by pointer, in the order a reader looks for them; others get a label from their pointer. */
 const labels: readonly [string, string, string][] = [
@@ -160,8 +163,33 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
   const viaScim = Object.values(m.operations).some((op) => op.channels.some((r) => r.channel === 'scim'));
   const moduleOps = [...implemented].filter((n) => !m.operations[n]?.channels.some((r) => r.call));
 
+  // Declared requests in full: what a reader needs to reproduce one with curl.
+  const requestRows = Object.entries(m.operations).flatMap(([name, op]) => {
+    const call = op.channels.find((r) => r.channel === 'api' && r.call)?.call;
+    if (!call) return [];
+    const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+    return [[
+      `\`${name}\``,
+      Object.entries(call.query ?? {}).map(([k, v]) => `${k}=${v}`).join('&') || '—',
+      Object.entries(call.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ') || '—',
+      call.body !== undefined ? code(call.body) : '—',
+      Object.entries(call.params ?? {}).map(([k, b]) => `{${k}} ← ${b.from === 'const' ? JSON.stringify(b.value) : `${b.from} ${b.pointer}`}`).join(', ') || '—',
+      call.read ? `\`${call.read}\`` : '—',
+    ]];
+  });
+  const needsBaseUrl = Object.values(m.surfaces ?? {}).some((s) => s.baseUrl.value.includes('{baseUrl}'));
+  const settings = [
+    ...(needsBaseUrl ? ['`baseUrl` (the API address)'] : []),
+    ...missingSettings(m, {}).map((n) => `\`${n.pointer.slice(1).replace(/\//g, '.')}\` (${n.uses.join(', ')} for ${n.operations.map((o) => `\`${o}\``).join(', ')})`),
+  ];
+  const settingsBlock = settings.length ? `**Tenant settings** the declared calls need, in the profile's \`apps.${m.id}\` entry: ${settings.join('; ')}.` : undefined;
+  // Where the page comes from: the repository's connectors as repository paths; a connector from a PATCHBAY_CONNECTORS folder by its own path.
+  const manifestFile = path.join(connector.dir, 'manifest.json');
+  const inRepository = !path.relative(connectorsDir, manifestFile).startsWith('..');
+  const notice = inRepository ? generatedNotice(`connectors/${path.relative(connectorsDir, manifestFile).split(path.sep).join('/')}`) : generatedNotice(manifestFile, 'patchbay docs');
+
   return page([
-    generatedNotice(`connectors/${m.id}/manifest.json`),
+    notice,
     `# ${m.name}`,
     `**${m.automation.headline}** · ${m.kind === 'idp' ? 'identity provider' : 'app'}${m.category ? ` · ${m.category}` : ''} · manifest reviewed ${m.reviewedAt}${m.website ? ` · <${m.website}>` : ''}`,
     m.summary?.join('\n\n'),
@@ -177,6 +205,8 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
     '## Operations',
     `Channels in the order the planner tries them.${declared ? ' Method and path are declared in the manifest and run by the api channel.' : ''}${viaScim ? ' SCIM requests are the scim channel\'s, under the SCIM base URL.' : ''}`,
     table(['Operation', 'Method', 'Path', 'Done when', 'Channels', 'Only if'], operationRows),
+    requestRows.length ? table(['Declared request', 'Query', 'Headers', 'Body', 'Placeholders', 'Reads first'], requestRows) : undefined,
+    settingsBlock,
     moduleOps.length ? `API module (code): ${moduleOps.map((n) => `\`${n}\``).join(', ')}.` : undefined,
     m.playbooks
       ? table(['Playbook', 'Identity provider', 'Steps', 'Verification'], Object.entries(m.playbooks).map(([name, p]) => [name, p.idp, p.steps.join(' → '), p.verify ? `${p.verify}, expect ${p.expect}` : '—']))

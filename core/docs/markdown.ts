@@ -27,5 +27,6 @@ export function page(blocks: readonly (string | undefined | false)[]): string {
   return `${blocks.filter((b): b is string => !!b && b.trim() !== '').join('\n\n')}\n`;
 }
 
-export const generatedNotice = (from: string) =>
-  `<!-- Generated from ${from} by \`npm run docs\`. Do not edit: change the source and regenerate. -->`;
+/** The first line of a generated page: its source, and the command that writes it (`npm run docs` in the repository). */
+export const generatedNotice = (from: string, command = 'npm run docs') =>
+  `<!-- Generated from ${from} by \`${command}\`. Do not edit: change the source and regenerate. -->`;

@@ -20,6 +20,7 @@ import {
   type StartResult,
   type StepOptions,
   Suspend,
+  ConnectorUnavailable,
   type Workflow,
   type WorkflowResult,
 } from './port.js';
@@ -501,12 +502,15 @@ export class EmbeddedRunEngine implements RunEngine {
       await this.audit.append({ type: 'run.handed-over', actor: 'patchbay', runId, data: { by: this.owner, reason: 'the process is stopping' } }, now);
       return { status: 'running', waitingFor: null, wakeAt: now, updatedAt: now };
     }
+    // A missing connector is the process's problem: the run is tried again later, by whoever has it.
+    const wakeAt = suspend instanceof ConnectorUnavailable ? now + suspend.retryInMs : suspend.wakeAt;
     await this.db
       .updateTable('runs')
-      .set({ status: 'waiting', waiting_for: suspend.waitingFor, wake_at: suspend.wakeAt, lease_owner: null, lease_until: null, updated_at: now })
+      .set({ status: 'waiting', waiting_for: suspend.waitingFor, wake_at: wakeAt, lease_owner: null, lease_until: null, updated_at: now })
       .where('id', '=', runId)
       .execute();
-    return { status: 'waiting', waitingFor: suspend.waitingFor, wakeAt: suspend.wakeAt, updatedAt: now };
+    if (suspend instanceof ConnectorUnavailable) await this.audit.append({ type: 'run.connector-unavailable', actor: 'patchbay', runId, data: { connector: suspend.connector, retryAt: wakeAt } }, now);
+    return { status: 'waiting', waitingFor: suspend.waitingFor, wakeAt, updatedAt: now };
   }
 
   private async finish(runId: string, result: WorkflowResult): Promise<Partial<RunRecord>> {

@@ -6,7 +6,7 @@ import { queueFor } from '../planning/channels.js';
 import { ConnectorRegistry } from '../registry/registry.js';
 import type { AppliesWhen, ChannelChoice, ChannelName, PlanStep } from '../schema/types/plan.js';
 import type { AppAccount } from '../registry/connector-api.js';
-import type { RunContext, RunRecord, Workflow, WorkflowResult } from './port.js';
+import { ConnectorUnavailable, type RunContext, type RunRecord, type Workflow, type WorkflowResult } from './port.js';
 import { ApprovalGate } from './approval.js';
 import { StepLog, type StepStatus } from './step-log.js';
 
@@ -31,6 +31,10 @@ export class LifecycleWorkflow {
 
   readonly run: Workflow = async (ctx, run) => {
     const { plan } = run;
+    // Every connector the plan names must be in this process's catalogue before anything runs.
+    for (const app of new Set([run.app, ...plan.steps.map((s) => s.app)])) {
+      if (!this.registry.list().some((c) => c.manifest.id === app)) throw new ConnectorUnavailable(app);
+    }
     if (plan.approval) {
       const verdict = await this.approvals.decide(ctx, run);
       if (!verdict.approved) return { outcome: 'failed', summary: verdict.summary };
@@ -54,9 +58,11 @@ export class LifecycleWorkflow {
       await ctx.handOverPoint?.();
       const counts = step.app === plan.app && step.role !== 'verify' && step.role !== 'check';
       if (accountGone && counts) {
-        const how = goneProof ? describeProof(goneProof) : 'the check found no account';
+        // Say what the check found: an account read inactive is not "gone".
+        const inactive = checked?.active === false || goneProof?.finding === 'inactive';
+        const how = goneProof ? describeProof(goneProof) : inactive ? `the check found the account${checked?.id ? ` (id ${checked.id})` : ''} inactive` : 'the check found no account';
         const evidence: Evidence[] = goneProof ? [{ kind: 'api', summary: `already done: ${how}`, at: goneProof.at, proof: goneProof }] : [];
-        await this.mark(ctx, run, step, { status: 'already-done', detail: `already done (${how}): the account was already gone when checked`, evidence });
+        await this.mark(ctx, run, step, { status: 'already-done', detail: `already done (${how}): the account was already ${inactive ? 'inactive' : 'gone'} when checked`, evidence });
         appSteps++;
         appAlreadyDone++;
         continue;

@@ -150,3 +150,30 @@ export class Suspend {
     readonly wakeAt: number | null,
   ) {}
 }
+
+/** How long a run whose connector is missing waits before it is tried again: five minutes. */
+export const connectorRetryMs = 5 * 60_000;
+
+/**
+ * A run needs a connector this process's catalogue does not have (PATCHBAY_CONNECTORS unset in the
+ * shell that drove it, a worker started without it). That is the environment's fault, not the
+ * run's: the run parks, due again in `retryInMs`, with the reason as what it waits for.
+ */
+export class ConnectorUnavailable extends Suspend {
+  constructor(
+    readonly connector: string,
+    readonly retryInMs: number = connectorRetryMs,
+  ) {
+    super(connectorWait(connector), null);
+  }
+}
+
+/** The waiting reason of a run parked by ConnectorUnavailable. */
+export function connectorWait(connector: string): string {
+  return `connector '${connector}' is not in this process's catalogue (PATCHBAY_CONNECTORS?)`;
+}
+
+/** The connector a run waits for, when its waiting reason is ConnectorUnavailable's; else undefined. */
+export function connectorWaitedFor(waitingFor: string | null | undefined): string | undefined {
+  return /^connector '([^']+)' is not in this process's catalogue/.exec(waitingFor ?? '')?.[1];
+}

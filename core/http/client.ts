@@ -60,6 +60,8 @@ export interface HttpRequest {
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
   readonly idempotencyKey?: string;
+  /** Which request of several this is ("page 2"), for error messages; never sent. */
+  readonly note?: string;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -103,7 +105,7 @@ export class HttpClient {
   async request<T = unknown>(request: HttpRequest): Promise<HttpResponse<T>> {
     const method = request.method ?? 'GET';
     const url = this.url(request);
-    const label = `${this.options.name}: ${method} ${url.pathname}`;
+    const label = `${this.options.name}: ${method} ${url.pathname}${request.note ? ` (${request.note})` : ''}`;
     for (let attempt = 1; ; attempt++) {
       const release = await this.limiter.acquire();
       const started = this.clock.now();

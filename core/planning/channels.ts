@@ -4,6 +4,7 @@ import type { ChannelRoute, Operation } from '../schema/types/connector-manifest
 import type { ChannelChoice } from '../schema/types/plan.js';
 import type { AppSettings, TenantProfile } from '../schema/types/tenant-profile.js';
 import type { AppContext } from './context.js';
+import { missingSettings } from './settings-needed.js';
 import { type IdpSso, describeIdpSso, idpSso, jitThrough, sharedProtocol } from './idp-sso.js';
 
 /**
@@ -37,6 +38,12 @@ const judges: Record<ChannelRoute['channel'], Judge> = {
     const isIdp = app.connector.manifest.id === tenant.idp?.connector;
     if (app.api.requiredSettings.includes('baseUrl') && !app.settings.baseUrl) {
       return { usable: false, reason: `no API address in the tenant profile (${isIdp ? 'idp.baseUrl' : `apps.${app.connector.manifest.id}.baseUrl`})` };
+    }
+    // Settings the declared calls bind ({accountId} in a header, {settings.subdomain} in the URL): missing, the call cannot be made.
+    const lacking = missingSettings(app.connector.manifest, app.settings, [name]);
+    if (lacking.length) {
+      const where = isIdp ? '/idp' : `/apps/${app.connector.manifest.id}`;
+      return { usable: false, reason: `the tenant profile has nothing at ${lacking.map((m) => `${where}${m.pointer} (${m.uses.join(', ')})`).join(' and ')}, which the manifest's ${name} call needs` };
     }
     // A step in the identity provider on behalf of an app needs the app's id there.
     if (isIdp && target && target !== app && !target.settings.idpAppId) {

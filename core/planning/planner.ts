@@ -148,13 +148,15 @@ function planCheckStep(playbook: Playbook, context: PlanningContext): Omit<PlanS
   const byMachine = (c: ChannelChoice) => c.channel === 'api' || c.channel === 'scim' || c.channel === 'browser';
   const channels = step.chain.filter((c) => c.usable && byMachine(c)).map((c) => c.channel);
   if (!channels.length) return undefined;
+  const chain = step.chain.map((c) => (byMachine(c) ? c : { ...c, usable: false, reason: 'the check reads by machine only; people verify at the end' }));
   return {
     ...step,
     id: `${manifest.id}-check`,
     title: `Check whether the account still exists in ${manifest.name}`,
     channels,
-    chain: step.chain.map((c) => (byMachine(c) ? c : { ...c, usable: false, reason: 'the check reads by machine only; people verify at the end' })),
-    reason: `Read ${manifest.name} before changing anything: if the account is already gone, the remaining ${manifest.name} steps are already done. ${step.reason}`,
+    chain,
+    // The reason is the check's own chain's: it names no fallback the step's channels do not list.
+    reason: `Read ${manifest.name} before changing anything: if the account is already gone, the remaining ${manifest.name} steps are already done. ${explainChain(manifest.operations[playbook.verify]!, chain, app)}`,
   };
 }
 

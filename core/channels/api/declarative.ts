@@ -1,7 +1,7 @@
-import { ConnectorConfigError } from '../../errors.js';
+import { AccountIdentityError, ConnectorConfigError } from '../../errors.js';
 import { type AuthStrategy, ClientCredentials, bearerToken, httpBasic } from '../../http/auth.js';
 import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../../http/client.js';
-import { UpstreamError } from '../../http/errors.js';
+import { RateLimitedError, UnauthorizedError, UpstreamError } from '../../http/errors.js';
 import type { DocumentedLimit } from '../../http/limiter.js';
 import { type Pagination, paginate, parseLinks } from '../../http/pagination.js';
 import { placeholdersOf, surfaceIdOf } from '../../manifest/call-checks.js';
@@ -10,25 +10,15 @@ import type { ConnectorApi, OperationHandler, OperationInput, OperationResult, A
 import type { ApiCall, AuthMethod, ConnectorManifest, ListMapping, RecordMapping, Surface } from '../../schema/types/connector-manifest.js';
 import type { AppSettings } from '../../schema/types/tenant-profile.js';
 import { fillUrlTemplate } from './url-template.js';
+import { getPointer, unescapePointerToken as unescape } from '../../manifest/pointer.js';
+import { type Proof, fold } from '../proof.js';
 
 /** Options for tests and the conformance kit: the HTTP clock, fetch and retry policy given to every client. */
 export type DeclarativeOptions = Pick<HttpClientOptions, 'clock' | 'fetch' | 'retry' | 'maxRetryWaitMs'>;
 
 // ---------------------------------------------------------------- JSON Pointer (RFC 6901)
 
-const unescape = (token: string) => token.replace(/~1/g, '/').replace(/~0/g, '~');
-
-/** The value at an RFC 6901 pointer ("" is the document itself), or undefined when a step is missing. */
-export function getPointer(document: unknown, pointer: string): unknown {
-  if (pointer === '') return document;
-  let node = document;
-  for (const token of pointer.slice(1).split('/').map(unescape)) {
-    if (Array.isArray(node)) node = /^(0|[1-9][0-9]*)$/.test(token) ? node[Number(token)] : undefined;
-    else if (node && typeof node === 'object') node = (node as Record<string, unknown>)[token];
-    else return undefined;
-  }
-  return node;
-}
+export { getPointer };
 
 /** Sets the value at a pointer, making objects along the way (the stand-in builds vendor records with it). */
 export function setPointer(document: Record<string, unknown>, pointer: string, value: unknown): void {
@@ -168,8 +158,16 @@ function refreshTokenAuth(tokenUrl: string, clientId: () => string, clientSecret
 
 // ---------------------------------------------------------------- paging
 
-function pagination(call: ApiCall): Pagination<unknown> {
+/**
+ * How a declared list is walked. `authQuery` (an API key sent in the query) goes on every page,
+ * also on a next link the vendor gives: the HTTP client sends nothing to an origin other than the
+ * surface's base URL, so the key never leaves it. Each next request carries a `note` ("page 2",
+ * "page 2, cursor parameter after") that errors name.
+ */
+function pagination(call: ApiCall, authQuery: Record<string, string>): Pagination<unknown> {
   const spec = call.page ?? { style: 'none' as const };
+  const pageOf = (request: HttpRequest) => Number(/^page (\d+)/.exec(request.note ?? '')?.[1] ?? 1) + 1;
+  const noted = (request: HttpRequest, extra = '') => ({ ...request, note: `page ${pageOf(request)}${extra}` });
   const items = (response: HttpResponse) => {
     const rule = answerRuleFor(call, response.body);
     if (rule?.outcome === 'failed') throw answerFailure(rule, response);
@@ -187,31 +185,31 @@ function pagination(call: ApiCall): Pagination<unknown> {
       return { ...base, next(request, response) {
         const cursor = getPointer(response.body, spec.cursor!);
         if (cursor === undefined || cursor === null || cursor === '') return undefined;
-        return { ...request, query: { ...request.query, [spec.param!]: String(cursor) } };
+        return { ...noted(request, `, cursor parameter ${spec.param!}`), query: { ...request.query, [spec.param!]: String(cursor) } };
       } };
     case 'next-link':
       return { ...base, next(request, response) {
         const link = getPointer(response.body, spec.next!);
-        return typeof link === 'string' && link ? { ...request, path: new URL(link, response.url).toString(), query: {} } : undefined;
+        return typeof link === 'string' && link ? { ...noted(request), path: new URL(link, response.url).toString(), query: { ...authQuery } } : undefined;
       } };
     case 'link-header':
       return { ...base, next(request, response) {
         const next = parseLinks(response.headers.get('link'))['next'];
-        return next ? { ...request, path: new URL(next, response.url).toString(), query: {} } : undefined;
+        return next ? { ...noted(request), path: new URL(next, response.url).toString(), query: { ...authQuery } } : undefined;
       } };
     case 'offset':
     case 'page':
       return { ...base, next(request, _response, count) {
         if (count < spec.pageSize!) return undefined;
         const current = Number(request.query?.[spec.param!] ?? spec.start ?? (spec.style === 'page' ? 1 : 0));
-        return { ...request, query: { ...request.query, [spec.param!]: spec.style === 'page' ? current + 1 : current + count, [spec.sizeParam!]: spec.pageSize! } };
+        return { ...noted(request), query: { ...request.query, [spec.param!]: spec.style === 'page' ? current + 1 : current + count, [spec.sizeParam!]: spec.pageSize! } };
       } };
     case 'scim':
       return { ...base, total: (r) => Number((r.body as { totalResults?: unknown })?.totalResults) || undefined, next(request, response, count) {
         const body = response.body as { totalResults?: number; startIndex?: number };
         const start = Number(body?.startIndex ?? request.query?.startIndex ?? 1);
         if (count === 0 || body?.totalResults === undefined || start - 1 + count >= body.totalResults) return undefined;
-        return { ...request, query: { ...request.query, startIndex: start + count, count: spec.pageSize! } };
+        return { ...noted(request), query: { ...request.query, startIndex: start + count, count: spec.pageSize! } };
       } };
     default:
       return { ...base, next: () => undefined };
@@ -219,8 +217,9 @@ function pagination(call: ApiCall): Pagination<unknown> {
 }
 
 /** The first request of a list: offset, page and SCIM styles ask for their page size from the start. */
-function firstPage(call: ApiCall, request: HttpRequest): HttpRequest {
+function firstPage(call: ApiCall, first: HttpRequest): HttpRequest {
   const spec = call.page;
+  const request = spec && spec.style !== 'none' ? { ...first, note: 'page 1' } : first;
   if (spec?.style === 'offset' || spec?.style === 'page') return { ...request, query: { [spec.param!]: spec.start ?? (spec.style === 'page' ? 1 : 0), [spec.sizeParam!]: spec.pageSize!, ...request.query } };
   if (spec?.style === 'scim') return { ...request, query: { startIndex: 1, count: spec.pageSize!, ...request.query } };
   return request;
@@ -249,7 +248,7 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
   const firstMethods = surfaces.map((s) => authMethodsOf(s)[0]).filter((m): m is AuthMethod => !!m);
   const requiredSecrets = [...new Set(firstMethods.flatMap(secretsOf))];
   const needsBaseUrl = surfaces.some((s) => s.baseUrl.value.includes('{baseUrl}'));
-  const clients = new WeakMap<AppSettings, Map<string, { client: HttpClient; query: Record<string, string> }>>();
+  const clients = new WeakMap<AppSettings, Map<string, { client: HttpClient; query: Record<string, string>; method: AuthMethod | undefined }>>();
 
   const clientFor = (surfaceId: string, settings: AppSettings, input: OperationInput) => {
     let bySurface = clients.get(settings);
@@ -273,6 +272,7 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
         ...options,
       }),
       query,
+      method: method ?? undefined,
     };
     bySurface.set(surfaceId, made);
     return made;
@@ -285,8 +285,10 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     let account: AppAccount | undefined;
     if (call.read) {
       const read = await run(call.read, input);
-      if (read.outcome === 'notFound') return { outcome: 'notFound', evidence: read.evidence };
+      if (read.outcome === 'notFound') return { outcome: 'notFound', evidence: read.evidence, ...(read.proof ? { proof: read.proof } : {}) };
       account = read.accounts?.[0];
+      // A write goes only to an id read from a record proven to be the person's.
+      if (account) ownRecords(manifest.id, call.read, [account], input.subject.email);
       for (const rule of call.when ?? []) {
         if (account && holds(account, rule)) return { outcome: rule.outcome, evidence: `${rule.outcome === 'alreadyDone' ? 'already done' : 'not found'}: ${describeRule(rule)} (${read.evidence})` };
       }
@@ -297,12 +299,13 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
         binding.from === 'const' ? binding.value
           : getPointer(binding.from === 'subject' ? input.subject : binding.from === 'account' ? account : settings, binding.pointer!);
       if (value === undefined || value === null || typeof value === 'object') {
-        throw new ConnectorConfigError(manifest.id, `${name}.params.${param}`, `nothing at ${binding.from}${binding.pointer} to bind {${param}} to`);
+        const where = binding.from === 'settings' ? `the tenant profile's apps.${manifest.id} entry (/apps/${manifest.id}${binding.pointer})` : binding.from === 'subject' ? `the person's request (${binding.pointer})` : `the account read first (${binding.pointer})`;
+        throw new ConnectorConfigError(manifest.id, `${name}.params.${param}`, `nothing in ${where} to bind {${param}} to`);
       }
       values[param] = value as string | number | boolean;
     }
     const pathValues = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, encodeURIComponent(String(v))]));
-    const { client, query: authQuery } = clientFor(surfaceIdOf(manifest, call)!, settings, input);
+    const { client, query: authQuery, method: authMethod } = clientFor(surfaceIdOf(manifest, call)!, settings, input);
     const surface = manifest.surfaces![surfaceIdOf(manifest, call)!]!;
     const request: HttpRequest = {
       method: call.method,
@@ -315,7 +318,7 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     const label = `${call.method} ${request.path}`;
 
     if (name === 'listUsers' || call.page) {
-      const walk = paginate(client, firstPage(call, request), pagination(call), { onFault: 'report' });
+      const walk = paginate(client, firstPage(call, request), pagination(call, authQuery), { onFault: 'report' });
       const accounts: AppAccount[] = [];
       try {
         for await (const item of walk) {
@@ -325,9 +328,17 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
       } catch (error) {
         const outcome = outcomeOf(call, error);
         if (outcome) return { outcome, evidence: `${label}: HTTP ${(error as UpstreamError).status}` } as OperationResult;
-        throw error;
+        throw refusedSecret(error, authMethod, settings);
       }
-      return { outcome: 'done', evidence: `${label}: ${accounts.length} accounts on ${walk.pages} pages`, accounts, completeness: walk.completeness };
+      if (name === 'listUsers') return { outcome: 'done', evidence: `${label}: ${accounts.length} accounts on ${walk.pages} pages`, accounts, completeness: walk.completeness };
+      // Any other read of a list is about one person: only the records with their email count.
+      const mine = ownRecords(manifest.id, name, accounts, input.subject.email, true);
+      const { complete, reasons } = walk.completeness;
+      if (mine.length) return { outcome: 'done', evidence: `${label}: account ${mine[0]!.id} for ${input.subject.email} among ${accounts.length} accounts on ${walk.pages} pages`, accounts: mine, completeness: walk.completeness };
+      const proof: Proof = { method: 'scan', finding: 'absent', identifiersTried: [`email ${input.subject.email}`], accountsScanned: accounts.length, complete, at: Date.now(), ...(reasons.length ? { notes: reasons } : {}) };
+      return complete
+        ? { outcome: 'notFound', evidence: `${label}: no account for ${input.subject.email} among ${accounts.length} accounts on ${walk.pages} pages (the whole list)`, proof }
+        : { outcome: 'notFound', evidence: `${label}: could not prove absence of ${input.subject.email}: the list was not read to its end (${accounts.length} accounts on ${walk.pages} pages)`, proof };
     }
 
     let response: HttpResponse;
@@ -336,7 +347,7 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     } catch (error) {
       const outcome = outcomeOf(call, error);
       if (outcome) return { outcome, evidence: `${label}: HTTP ${(error as UpstreamError).status}` } as OperationResult;
-      throw error;
+      throw refusedSecret(error, authMethod, settings);
     }
     const rule = answerRuleFor(call, response.body);
     if (rule?.outcome === 'failed') throw answerFailure(rule, response);
@@ -345,9 +356,9 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     if (declared === 'notFound') return { outcome: 'notFound', evidence: `${label}: HTTP ${response.status}` };
     if (call.record) {
       const records = call.items !== undefined ? getPointer(response.body, call.items) : [response.body];
-      const matches = (Array.isArray(records) ? records : [])
-        .map((r) => mapRecord(r, call.record!))
-        .filter((a): a is AppAccount => !!a && (call.items === undefined || a.email.toLowerCase() === input.subject.email.toLowerCase()));
+      const mapped = (Array.isArray(records) ? records : []).map((r) => mapRecord(r, call.record!)).filter((a): a is AppAccount => !!a);
+      // A list is filtered to the person's records; a single record must be theirs.
+      const matches = ownRecords(manifest.id, name, mapped, input.subject.email, call.items !== undefined);
       if (!matches.length) return { outcome: 'notFound', evidence: `${label}: no account for ${input.subject.email}` };
       return { outcome: declared, evidence: `${label}: HTTP ${response.status}, account ${matches[0]!.id}`, accounts: matches.slice(0, 1) };
     }
@@ -361,6 +372,38 @@ export function declarativeApi(connector: LoadedConnector, options: DeclarativeO
     requiredSecrets,
     ...(needsBaseUrl ? { requiredSettings: ['baseUrl' as const] } : {}),
   };
+}
+
+/**
+ * The records of a read that are the person's: those whose mapped email equals theirs (trimmed,
+ * case folded). From a list (`list`), none is an empty answer; from a single record, another email
+ * is refused. More than one is refused: a person chooses, never Patchbay.
+ * @throws AccountIdentityError naming the operation and the emails read
+ */
+function ownRecords(connector: string, operation: string, accounts: readonly AppAccount[], email: string, list = false): AppAccount[] {
+  const mine = accounts.filter((a) => fold(a.email) === fold(email));
+  if (mine.length > 1) {
+    throw new AccountIdentityError(connector, 'ambiguous', `${operation} found ${mine.length} records with the email ${email} (ids ${mine.map((a) => a.id).join(', ')}); a person must choose which is theirs`);
+  }
+  if (!list && accounts.length && !mine.length) {
+    throw new AccountIdentityError(connector, 'another-person', `${operation} returned a record of another person (${accounts[0]!.email}, id ${accounts[0]!.id}) for ${email}; nothing was changed`);
+  }
+  return mine;
+}
+
+/**
+ * A 401/403 said in terms the operator can act on: which secret was sent (by the name of the
+ * environment variable or file it came from, never its value). Other errors are returned as they are.
+ */
+function refusedSecret(error: unknown, method: AuthMethod | undefined, settings: AppSettings): unknown {
+  if (!(error instanceof UnauthorizedError) || error instanceof RateLimitedError || !method) return error;
+  const names = secretsOf(method);
+  const where = names.map((n) => {
+    const ref = settings.secrets?.[n] ?? '';
+    return `${ref.replace(/^(env|file):/, '') || n} (secrets.${n})`;
+  });
+  const what = method.type === 'api-key' ? `the API key (${method.in === 'query' ? 'query parameter' : 'header'} ${method.name})` : method.type === 'basic' ? 'the credentials' : 'the token';
+  return new UnauthorizedError(error.status, error.operation, `${what} in ${where.join(' and ')} was refused`, { cause: error });
 }
 
 type AnswerRule = NonNullable<ApiCall['answer']>[number];
