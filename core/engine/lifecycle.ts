@@ -31,9 +31,12 @@ export class LifecycleWorkflow {
 
   readonly run: Workflow = async (ctx, run) => {
     const { plan } = run;
-    // Every connector the plan names must be in this process's catalogue before anything runs.
+    // Every connector the plan names must be in this process's catalogue before anything runs. One the
+    // catalogue holds but refused (broken) is there: its steps go to people with its own or the built-in
+    // checklists (registry.forPeople); one it does not hold at all is this process's environment's problem.
     for (const app of new Set([run.app, ...plan.steps.map((s) => s.app)])) {
-      if (!this.registry.list().some((c) => c.manifest.id === app)) throw new ConnectorUnavailable(app);
+      const known = this.registry.list().some((c) => c.manifest.id === app) || this.registry.brokenReason(app) !== undefined;
+      if (!known) throw new ConnectorUnavailable(app);
     }
     if (plan.approval) {
       const verdict = await this.approvals.decide(ctx, run);
