@@ -35,8 +35,9 @@ export function interpret(step: PlanStep, run: RunRecord, registry: ConnectorReg
 function verify(run: RunRecord, registry: ConnectorRegistry, app: string, result: OperationResult, account: AppAccount | undefined, evidence: readonly Evidence[], proof: Proof | undefined): ChannelOutcome {
   const expect = registry.get(app).manifest.playbooks?.[run.plan.playbook]?.expect ?? 'matches';
   const found = result.outcome !== 'notFound';
-  // What was read must be the person's: a record with another email verifies nothing.
-  if (found && account && fold(account.email) !== fold(run.subject)) {
+  // What was read must be the person's: a record with another email verifies nothing, unless it was read by an
+  // identifier recorded as theirs (a reconciliation saw the id; the app renamed the account since).
+  if (found && account && proof?.method !== 'id' && fold(account.email) !== fold(run.subject)) {
     return { status: 'failed', detail: `verification failed: the read returned ${account.email} (id ${account.id}), not ${run.subject}: a record of another person`, evidence, conclusive: true, ...(proof ? { proof } : {}) };
   }
   const active = found && account?.active !== false;
