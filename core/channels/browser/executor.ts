@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject, injectable } from '#inversify';
-import { type RunContext, type RunRecord, StoreRunEngine } from '../../engine/port.js';
+import { type RunContext, type RunRecord, StoreRunEngine, Suspend } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
@@ -295,14 +295,18 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     // The worker's signed-in session is carried into the job's fresh context where the recipe allows it.
     const session = recipeSessionKey(recipe, consoleUrl, params);
     const result = await this.host.withContext(
-      (context, handle) =>
-        runRecipe(context, {
+      (context, handle) => {
+        // The process is stopping and this job had waited for a context: nothing was done yet, so the run
+        // goes to another process now rather than after every queued job of this one (SIGTERM is bounded).
+        if (this.engine.handingOver) throw new Suspend('another process (handed over at a stop)', this.engine.clock.now());
+        return runRecipe(context, {
           recipe,
           consoleUrl,
           params,
           stepTimeoutMs: this.stepTimeoutMs,
           ...(handle ? { session: handle } : {}),
-        }),
+        });
+      },
       session ? { session } : {},
     );
     const at = Date.now();
