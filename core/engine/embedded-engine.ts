@@ -49,8 +49,9 @@ export const EngineOptions = Symbol('EngineOptions');
 export interface EmbeddedEngineOptions {
   /**
    * How long a driver owns a run it is executing before another process may take it over (ms,
-   * default 60 000). A driver renews the leases it holds every third of this while it works, so
-   * only a driver that stopped (crashed, hung, lost its store) loses its runs.
+   * default 15 000). A driver renews the leases it holds every third of this while it works, so
+   * only a driver that stopped (crashed, hung, lost its store) loses its runs, and another machine
+   * takes them over within this time (a dead process on the same machine is seen at once).
    */
   readonly leaseMs?: number;
   /** Runs started per transaction by start(). */
@@ -141,7 +142,7 @@ export class EmbeddedRunEngine implements RunEngine {
     @inject(Logger) @optional() private readonly log: Logger = silentLogger,
   ) {
     this.audit = new AuditLog(store);
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? 15_000;
     this.batchSize = options.batchSize ?? 500;
     this.inlineWaitMaxMs = options.inlineWaitMaxMs ?? 30_000;
     this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -303,46 +304,56 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   /**
-   * Executes the due runs `concurrency` at a time (the worker's --concurrency; 1 everywhere else).
-   * Each run's slice is its own transaction as always; the transactions take turns on the store, so
-   * what runs side by side is what a slice does outside any (its external steps: a browser job, a call).
+   * Executes the due runs `concurrency` at a time (the worker's lanes; 1 everywhere else). Each run's
+   * slice is its own transaction as always; the transactions take turns on the store, so what runs side
+   * by side is what a slice does outside any (its external steps: a browser job, a call). A lane that
+   * has no run left looks for due runs again at once rather than waiting for the other lanes: a run a
+   * person just signalled is taken while another lane is still inside a long browser job. The drive
+   * ends when a look finds nothing this driver may claim.
    */
   private async driveAs(holder: string, max: number, concurrency = 1): Promise<{ slices: number }> {
     let slices = 0;
+    /** Runs another process held (or was claiming) when seen: not looked at again in this drive. */
     const skipped = new Set<string>();
-    while (slices < max && !this.stopping) {
+    let queue: RunRow[] = [];
+    let looking: Promise<void> | undefined;
+    let exhausted = false;
+    const lanes = Math.max(1, concurrency);
+    const look = async () => {
       const now = this.clock.now();
-      const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status));
-      const claimable = due.filter((row) => this.leaseIsFree(row, now));
-      due.filter((row) => !claimable.includes(row)).forEach((row) => skipped.add(row.id));
-      if (claimable.length === 0) break;
-      let next = 0;
-      const lanes = Math.max(1, Math.min(concurrency, claimable.length));
-      const sliceOf = (row: RunRow) =>
-        this.transaction(async () => {
-          if (!(await this.claim(row.id, holder, row.lease_owner))) return;
-          if (row.lease_owner && !row.lease_owner.startsWith(`${this.owner}/`)) this.log.info({ runId: row.id, from: row.lease_owner }, 'run taken over: the process that held it stopped or its lease ran out');
-          slices++;
-          await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
-        });
-      const lane = async () => {
-        // A worker told to stop claims no more runs (handOver); the slices in flight finish.
-        while (next < claimable.length && slices < max && !this.stopping) {
-          const row = claimable[next++]!;
-          if (lanes === 1) {
-            await sliceOf(row);
-            continue;
-          }
-          const turn = { release: await this.turn() };
-          try {
-            await this.lanes.run(turn, () => sliceOf(row));
-          } finally {
-            turn.release();
-          }
+      const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status) && !this.held.has(row.id));
+      queue = due.filter((row) => this.leaseIsFree(row, now));
+      due.filter((row) => !queue.includes(row)).forEach((row) => skipped.add(row.id));
+      if (queue.length === 0) exhausted = true;
+    };
+    const sliceOf = (row: RunRow) =>
+      this.transaction(async () => {
+        // Another lane of this driver took the run since it was seen (it holds the turn until its run is held).
+        if (this.held.has(row.id)) return;
+        if (!(await this.claim(row.id, holder, row.lease_owner))) {
+          skipped.add(row.id);
+          return;
         }
-      };
-      await Promise.all(Array.from({ length: lanes }, lane));
-    }
+        if (row.lease_owner && !row.lease_owner.startsWith(`${this.owner}/`)) this.log.info({ runId: row.id, from: row.lease_owner }, 'run taken over: the process that held it stopped or its lease ran out');
+        slices++;
+        await this.holding(row.id, holder, async () => this.slice(await this.get(row.id)));
+      });
+    const lane = async () => {
+      // A worker told to stop claims no more runs (handOver); the slices in flight finish.
+      while (slices < max && !this.stopping && !exhausted) {
+        const turn = lanes === 1 ? undefined : { release: await this.turn() };
+        try {
+          if (queue.length === 0) await (looking ??= look().finally(() => (looking = undefined)));
+          const row = queue.shift();
+          if (!row || slices >= max || this.stopping) continue;
+          if (turn) await this.lanes.run(turn, () => sliceOf(row));
+          else await sliceOf(row);
+        } finally {
+          turn?.release();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
     return { slices };
   }
 
@@ -373,6 +384,12 @@ export class EmbeddedRunEngine implements RunEngine {
     const other = this.held.get(runId);
     if (other && other !== holder) throw new RunLeasedError(runId, other);
     const now = this.clock.now();
+    // PostgreSQL: a run whose row another process's transaction holds (it is claiming or driving it) is
+    // passed over at once instead of waited for. Waiting held the claimer's turn, and so every lane of its
+    // process, for as long as the other slice lasted (chaos test: claims waiting 10-25 s on a tuple lock).
+    // SQLite has one writer at a time: nothing to skip.
+    const free = this.store.dialect === 'postgres' ? (await sql<{ id: string }>`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE SKIP LOCKED`.execute(this.db)).rows.length > 0 : true;
+    if (!free) return false;
     const result = await this.db
       .updateTable('runs')
       .set({ lease_owner: holder, lease_until: now + this.leaseMs })

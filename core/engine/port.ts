@@ -141,6 +141,11 @@ export interface StoreRunEngine extends RunEngine {
    * engine has none: its shutdown in the runtime's close() lets DBOS recover the workflows elsewhere.
    */
   handOver?(): Promise<void>;
+  /**
+   * True once handOver() was called: an external step that has not begun (a browser job still waiting
+   * for a free context behind the one in flight) hands its run over instead of starting.
+   */
+  readonly handingOver?: boolean;
 }
 
 /** Thrown by the context to park a run until a signal or a time; never seen by callers. */

@@ -15,9 +15,8 @@ import { cliPath, extraArgs, FleetProcess, freePort } from './fleet.js';
 
 /**
  * The chaos test of issue 16: three `patchbay worker` and two `patchbay serve` processes (the real
- * CLI) on one fresh PostgreSQL database, PATCHBAY_CHAOS_RUNS offboardings (default 100, which the
- * test suite runs in CI's time; the issue's 1,000 is PATCHBAY_CHAOS_RUNS=1000, about 7.5 min per 100 runs
- * at load 20 on 2 cores), a mix:
+ * CLI) on one fresh PostgreSQL database, PATCHBAY_CHAOS_RUNS offboardings (default 100, which CI's
+ * PostgreSQL pass runs; the issue's 1,000 is PATCHBAY_CHAOS_RUNS=1000), a mix:
  * every PATCHBAY_CHAOS_BROWSER_EVERY-th (default 2nd) from Spendesk, by browser against the console
  * simulator (read the member, remove them, verify) after a person's task (the Okta unassignment), the
  * others from 6sense, where every step is a person's task. Tasks are completed through the HTTP API
@@ -26,8 +25,14 @@ import { cliPath, extraArgs, FleetProcess, freePort } from './fleet.js';
  * answered for exists and finished, the console saw each removal asked once, each step opened one
  * task and each task closed once, and `patchbay audit verify` holds.
  *
+ * Speed: the browser steps are the work (three or four per Spendesk run, seconds each on two loaded
+ * cores); every other step takes milliseconds of a driver. Measured at 20 runs on 2 cores shared with other
+ * jobs (load 15 to 35): 10 to 15 runs a minute with or without kills, so 7 to 11 min per 100 runs (README's
+ * "Run at scale").
+ *
  * Settings: PATCHBAY_CHAOS_RUNS, PATCHBAY_CHAOS_KILLS, PATCHBAY_CHAOS_KILL_EVERY_MS (the mean pause
- * between kills, default 3000), PATCHBAY_CHAOS_WORKER_ARGS / PATCHBAY_CHAOS_SERVER_ARGS (extra
+ * between kills, default 3000; 0: no kills at all, the same load without chaos, to tell steady-state
+ * speed from recovery), PATCHBAY_CHAOS_TIMEOUT_MS (default 30 min), PATCHBAY_CHAOS_WORKER_ARGS / PATCHBAY_CHAOS_SERVER_ARGS (extra
  * flags for every worker / server, e.g. an engine or a concurrency once they are selectable; the
  * environment, PATCHBAY_ENGINE included, is passed through as it is).
  */
@@ -73,7 +78,7 @@ function seedWith(leavers: readonly string[]) {
 const retryable = (status: number | undefined) => status === undefined || status === 502 || status === 503;
 
 describe('chaos: three workers and two servers on one PostgreSQL database, SIGKILLed at random', function () {
-  this.timeout(Number(process.env.PATCHBAY_CHAOS_TIMEOUT_MS ?? 20 * 60_000));
+  this.timeout(Number(process.env.PATCHBAY_CHAOS_TIMEOUT_MS ?? 30 * 60_000));
 
   it(`${runs} offboardings (people's tasks by API, browser steps in the console): none lost, none done twice, every run finished, the audit chain holds`, async () => {
     const started = Date.now();
@@ -148,7 +153,8 @@ describe('chaos: three workers and two servers on one PostgreSQL database, SIGKI
     const kills = { server: 0, worker: 0 };
     let chaos = true;
     const chaosLoop = (async () => {
-      while (chaos || kills.server + kills.worker < minKills) {
+      // PATCHBAY_CHAOS_KILL_EVERY_MS=0: no kills at all (the same load without chaos, to tell steady-state speed from recovery).
+      while (killEveryMs > 0 && (chaos || kills.server + kills.worker < minKills)) {
         await sleep(killEveryMs * (0.5 + Math.random()));
         const victim = fleet[Math.floor(Math.random() * fleet.length)]!;
         await victim.stop('SIGKILL');
@@ -235,8 +241,10 @@ describe('chaos: three workers and two servers on one PostgreSQL database, SIGKI
     // Graceful ends for every process: each exits 0 on SIGTERM.
     for (const p of fleet) assert.equal(await p.stop('SIGTERM'), 0, `${p.name} on SIGTERM:\n${p.lines.slice(-10).join('\n')}`);
 
-    assert.ok(kills.server + kills.worker >= minKills, `${kills.server + kills.worker} kills`);
-    assert.ok(kills.server > 0 && kills.worker > 0, `both kinds killed: ${JSON.stringify(kills)}`);
+    if (killEveryMs > 0) {
+      assert.ok(kills.server + kills.worker >= minKills, `${kills.server + kills.worker} kills`);
+      assert.ok(kills.server > 0 && kills.worker > 0, `both kinds killed: ${JSON.stringify(kills)}`);
+    }
 
     // 0 runs lost: one run per person, the one the API answered with, finished.
     const rows = (await db.query<{ id: string; subject: string; status: string; outcome: string }>('SELECT id, subject, status, outcome FROM runs')).rows;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject, injectable, optional } from '#inversify';
-import { type RunContext, type RunRecord, StoreRunEngine } from '../../engine/port.js';
+import { type RunContext, type RunRecord, StoreRunEngine, Suspend } from '../../engine/port.js';
 import type { LoadedConnector } from '../../manifest/loader.js';
 import type { AppAccount, OperationResult } from '../../registry/connector-api.js';
 import { ConnectorRegistry } from '../../registry/registry.js';
@@ -306,6 +306,9 @@ export class BrowserChannelExecutor implements ChannelExecutor {
     let began = asked;
     const result = await this.host.withContext(
       async (context, handle) => {
+        // The process is stopping and this job had waited for a context: nothing was done yet, so the run
+        // goes to another process now rather than after every queued job of this one (SIGTERM is bounded).
+        if (this.engine.handingOver) throw new Suspend('another process (handed over at a stop)', this.engine.clock.now());
         // Started once a browser context is free (--concurrency): the wait is said apart from the job's own time.
         began = Date.now();
         job.info({ waitedMs: began - asked }, 'browser job started');
