@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import { type Params, preparedQuery } from '../store/prepared.js';
 import type { StoreDatabase } from '../store/sql.js';
 
 /** One line of the audit log: who did what to which run or task, and when. */
@@ -26,6 +27,13 @@ export interface AuditBreak {
 
 const genesis = '0'.repeat(64);
 
+/** The append's two statements, compiled once (core/store/prepared.ts): every run start and task change appends. */
+const lastRow = preparedQuery((db) => db.selectFrom('audit').select(['seq', 'hash']).orderBy('seq', 'desc').limit(sql.lit(1)));
+const insertRow = preparedQuery(
+  (db, p: Params<{ seq: number; at: number; run_id: string | null; task_id: string | null; type: string; actor: string; data: string; prev_hash: string; hash: string }>) =>
+    db.insertInto('audit').values({ seq: p('seq'), at: p('at'), run_id: p('run_id'), task_id: p('task_id'), type: p('type'), actor: p('actor'), data: p('data'), prev_hash: p('prev_hash'), hash: p('hash') }),
+);
+
 function hashOf(prev: string, seq: number, at: number, e: { type: string; actor: string; runId?: string | null; taskId?: string | null }, data: string): string {
   return createHash('sha256')
     .update(JSON.stringify([prev, seq, at, e.type, e.actor, e.runId ?? null, e.taskId ?? null, data]))
@@ -50,13 +58,12 @@ export class AuditLog {
   async append(event: AuditEvent, at: number): Promise<void> {
     await this.store.transaction(async () => {
       await this.store.lockAuditChain();
-      const db = this.store.db;
-      const previous = await db.selectFrom('audit').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const previous = await lastRow.executeTakeFirst(this.store, {});
       const seq = (previous?.seq ?? 0) + 1;
       const prev = previous?.hash ?? genesis;
       const data = JSON.stringify(event.data ?? {});
       const hash = hashOf(prev, seq, at, event, data);
-      await db.insertInto('audit').values({ seq, at, run_id: event.runId ?? null, task_id: event.taskId ?? null, type: event.type, actor: event.actor, data, prev_hash: prev, hash }).execute();
+      await insertRow.run(this.store, { seq, at, run_id: event.runId ?? null, task_id: event.taskId ?? null, type: event.type, actor: event.actor, data, prev_hash: prev, hash });
       for (const listener of this.listeners) await listener({ ...event, data: event.data ?? {}, seq, at, hash });
     });
   }

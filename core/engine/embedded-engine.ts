@@ -7,6 +7,7 @@ import { type AuditEvent, AuditLog } from './audit.js';
 import { Clock } from './clock.js';
 import { Logger, silentLogger } from '../logging/logger.js';
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
+import { type Params, preparedQuery } from '../store/prepared.js';
 import { type Sql, StoreDatabase } from '../store/sql.js';
 import type { RunsTable, Tables } from '../store/tables.js';
 import { newId } from './ids.js';
@@ -79,6 +80,89 @@ const openStatuses: RunStatus[] = ['running', 'waiting'];
  * which it cannot for bound parameters (SQLite walked every open run by status instead, on every start).
  */
 const openStatusIn = (eb: ExpressionBuilder<Tables, 'runs'>) => eb('status', 'in', openStatuses.map((s) => sql.lit(s)));
+
+/**
+ * The engine's fixed-shape queries, compiled once per dialect (core/store/prepared.ts): a run's start,
+ * slice and journal run these on every call, and building and compiling them each time cost more CPU
+ * than SQLite spent executing them. `limit 1` is written as a literal: SQLite plans `LIMIT ?` worse
+ * (the OR of two indexes below took several times as long with a bound limit).
+ */
+const queries = {
+  earlierRun: preparedQuery((db, p: Params<{ idempotencyKey: string; openKey: string }>) =>
+    db
+      .selectFrom('runs')
+      .selectAll()
+      .where((eb) => eb.or([eb('idempotency_key', '=', p('idempotencyKey')), eb.and([eb('open_key', '=', p('openKey')), openStatusIn(eb)])]))
+      .limit(sql.lit(1)),
+  ),
+  insertRun: preparedQuery((db, p: Params<Omit<RunRow, 'outcome' | 'waiting_for' | 'finished_at'>>) =>
+    db
+      .insertInto('runs')
+      .values({
+        id: p('id'), idempotency_key: p('idempotency_key'), open_key: p('open_key'), batch_id: p('batch_id'), tenant: p('tenant'), playbook: p('playbook'),
+        app: p('app'), subject: p('subject'), request: p('request'), plan: p('plan'), profile: p('profile'), status: p('status'), wake_at: p('wake_at'),
+        lease_owner: p('lease_owner'), lease_until: p('lease_until'), created_at: p('created_at'), updated_at: p('updated_at'),
+      })
+      .onConflict((oc) => oc.doNothing()),
+  ),
+  runById: preparedQuery((db, p: Params<{ id: string }>) => db.selectFrom('runs').selectAll().where('id', '=', p('id'))),
+  runStatus: preparedQuery((db, p: Params<{ id: string }>) => db.selectFrom('runs').select('status').where('id', '=', p('id'))),
+  insertSignal: preparedQuery((db, p: Params<{ run_id: string; name: string; payload: string; dedupe_key: string; at: number }>) =>
+    db
+      .insertInto('signals')
+      .values({ run_id: p('run_id'), name: p('name'), payload: p('payload'), dedupe_key: p('dedupe_key'), at: p('at') })
+      .onConflict((oc) => oc.column('dedupe_key').doNothing()),
+  ),
+  wake: preparedQuery((db, p: Params<{ id: string; now: number }>) =>
+    db.updateTable('runs').set({ status: 'running', wake_at: p('now'), updated_at: p('now') }).where('id', '=', p('id')),
+  ),
+  due: preparedQuery((db, p: Params<{ now: number }>) =>
+    db.selectFrom('runs').selectAll().where('wake_at', 'is not', null).where('wake_at', '<=', p('now')).orderBy('wake_at').orderBy('id').limit(sql.lit(100)),
+  ),
+  nextWake: preparedQuery((db, _: Params<{ now?: number }>) => db.selectFrom('runs').select('wake_at').where('wake_at', 'is not', null).orderBy('wake_at').limit(sql.lit(1))),
+  claim: preparedQuery((db, p: Params<{ id: string; holder: string; until: number; now: number; seen: string }>) =>
+    db
+      .updateTable('runs')
+      .set({ lease_owner: p('holder'), lease_until: p('until') })
+      .where('id', '=', p('id'))
+      .where((eb) => openStatusIn(eb))
+      .where('wake_at', 'is not', null)
+      .where('wake_at', '<=', p('now'))
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', p('now')), eb('lease_owner', '=', p('seen'))])),
+  ),
+  renewLease: preparedQuery((db, p: Params<{ id: string; holder: string; until: number }>) =>
+    db.updateTable('runs').set({ lease_until: p('until') }).where('id', '=', p('id')).where('lease_owner', '=', p('holder')),
+  ),
+  journal: preparedQuery((db, p: Params<{ runId: string }>) => db.selectFrom('journal').select(['key', 'value']).where('run_id', '=', p('runId'))),
+  journalWrite: preparedQuery((db, p: Params<{ run_id: string; key: string; value: string; at: number }>) =>
+    db.insertInto('journal').values({ run_id: p('run_id'), key: p('key'), value: p('value'), at: p('at') }),
+  ),
+  handOver: preparedQuery((db, p: Params<{ id: string; now: number }>) =>
+    db.updateTable('runs').set({ status: 'running', waiting_for: null, wake_at: p('now'), lease_owner: null, lease_until: null, updated_at: p('now') }).where('id', '=', p('id')),
+  ),
+  park: preparedQuery((db, p: Params<{ id: string; waitingFor: string; wakeAt: number | null; now: number }>) =>
+    db
+      .updateTable('runs')
+      .set({ status: 'waiting', waiting_for: p('waitingFor'), wake_at: p('wakeAt'), lease_owner: null, lease_until: null, updated_at: p('now') })
+      .where('id', '=', p('id')),
+  ),
+  finish: preparedQuery((db, p: Params<{ id: string; status: RunStatus; outcome: string; now: number }>) =>
+    db
+      .updateTable('runs')
+      .set({ status: p('status'), outcome: p('outcome'), waiting_for: null, wake_at: null, lease_owner: null, lease_until: null, updated_at: p('now'), finished_at: p('now') })
+      .where('id', '=', p('id')),
+  ),
+  nthSignal: preparedQuery((db, p: Params<{ runId: string; name: string; offset: number }>) =>
+    db.selectFrom('signals').select('payload').where('run_id', '=', p('runId')).where('name', '=', p('name')).orderBy('id').limit(sql.lit(1)).offset(p('offset')),
+  ),
+};
+
+/** The multi-row insert of a plan's steps, one prepared query per number of steps (plans have a handful of lengths). */
+const insertSteps = new Map<number, ReturnType<typeof stepsInsert>>();
+const stepsInsert = (count: number) =>
+  preparedQuery((db, p: Params<{ runId: string; now: number } & Record<`step${number}`, string>>) =>
+    db.insertInto('steps').values(Array.from({ length: count }, (_, position) => ({ run_id: p('runId'), step_id: p(`step${position}`), position: sql.lit(position), status: 'pending', updated_at: p('now') }))),
+  );
 
 /** Another process started and closed the same run between our look and our insert: asking again is safe. */
 export class RunRaceError extends PatchbayError {
@@ -197,11 +281,7 @@ export class EmbeddedRunEngine implements RunEngine {
    * (test/engine/timers.test.ts checks the plan): a start costs the same whatever the number of open runs.
    */
   earlierRunQuery(idempotencyKey: string, openKey: string) {
-    return this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where((eb) => eb.or([eb('idempotency_key', '=', idempotencyKey), eb.and([eb('open_key', '=', openKey), openStatusIn(eb)])]))
-      .limit(1);
+    return queries.earlierRun.with(this.store, { idempotencyKey, openKey });
   }
 
   /**
@@ -217,22 +297,21 @@ export class EmbeddedRunEngine implements RunEngine {
     if (found) return { result: { run: toRunRecord(found), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
-    const inserted = await this.db
-      .insertInto('runs')
-      .values({
-        id, idempotency_key: run.idempotencyKey, open_key: openKey, batch_id: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook,
-        app: run.request.app, subject: run.request.subject.email, request: JSON.stringify(run.request), plan: JSON.stringify(run.plan), profile: JSON.stringify(run.profile),
-        status: 'running', wake_at: now, lease_owner: holder, lease_until: holder ? now + this.leaseMs : null, created_at: now, updated_at: now,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    if (!Number(inserted.numInsertedOrUpdatedRows ?? 0)) {
+    const inserted = await queries.insertRun.run(this.store, {
+      id, idempotency_key: run.idempotencyKey, open_key: openKey, batch_id: run.batchId ?? null, tenant: run.profile.tenant, playbook: run.request.playbook,
+      app: run.request.app, subject: run.request.subject.email, request: JSON.stringify(run.request), plan: JSON.stringify(run.plan), profile: JSON.stringify(run.profile),
+      status: 'running', wake_at: now, lease_owner: holder, lease_until: holder ? now + this.leaseMs : null, created_at: now, updated_at: now,
+    });
+    if (!inserted) {
       const theirs = await existing();
       if (theirs) return { result: { run: toRunRecord(theirs), created: false } };
       throw new RunRaceError(run.request.subject.email);
     }
     if (run.plan.steps.length) {
-      await this.db.insertInto('steps').values(run.plan.steps.map((step, position) => ({ run_id: id, step_id: step.id, position, status: 'pending', updated_at: now }))).execute();
+      const count = run.plan.steps.length;
+      let insert = insertSteps.get(count);
+      if (!insert) insertSteps.set(count, (insert = stepsInsert(count)));
+      await insert.run(this.store, Object.assign({ runId: id, now }, ...run.plan.steps.map((step, position) => ({ [`step${position}`]: step.id }))));
     }
     await this.audit.append({ type: 'run.started', actor: run.request.requestedBy ?? 'patchbay', runId: id, data: { playbook: run.request.playbook, app: run.request.app, subject: run.request.subject.email, steps: run.plan.steps.length, ...(run.request.onBehalfOf ? { onBehalfOf: run.request.onBehalfOf } : {}) } }, now);
     const record: RunRecord = {
@@ -250,24 +329,20 @@ export class EmbeddedRunEngine implements RunEngine {
    */
   async signal(runId: string, name: string, payload: unknown, dedupeKey: string, actor: string): Promise<boolean> {
     return this.transaction(async () => {
-      const row = await this.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
+      const row = await queries.runStatus.executeTakeFirst(this.store, { id: runId });
       if (!row) throw new NotFoundError('run', runId);
       if (row.status !== 'running' && row.status !== 'waiting') return false;
       const now = this.clock.now();
-      const inserted = await this.db
-        .insertInto('signals')
-        .values({ run_id: runId, name, payload: JSON.stringify(payload ?? null), dedupe_key: dedupeKey, at: now })
-        .onConflict((oc) => oc.column('dedupe_key').doNothing())
-        .executeTakeFirst();
-      if (!Number(inserted.numInsertedOrUpdatedRows ?? 0)) return false;
-      await this.db.updateTable('runs').set({ status: 'running', wake_at: now, updated_at: now }).where('id', '=', runId).execute();
+      const inserted = await queries.insertSignal.run(this.store, { run_id: runId, name, payload: JSON.stringify(payload ?? null), dedupe_key: dedupeKey, at: now });
+      if (!inserted) return false;
+      await queries.wake.run(this.store, { id: runId, now });
       await this.audit.append({ type: 'run.signalled', actor, runId, data: { signal: name } }, now);
       return true;
     });
   }
 
   async get(runId: string): Promise<RunRecord> {
-    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
+    const row = await queries.runById.executeTakeFirst(this.store, { id: runId });
     if (!row) throw new NotFoundError('run', runId);
     return toRunRecord(row);
   }
@@ -321,7 +396,7 @@ export class EmbeddedRunEngine implements RunEngine {
     const lanes = Math.max(1, concurrency);
     const look = async () => {
       const now = this.clock.now();
-      const due = (await this.timerQueries(now).due.execute()).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status) && !this.held.has(row.id));
+      const due = (await queries.due.execute(this.store, { now })).filter((row) => !skipped.has(row.id) && openStatuses.includes(row.status) && !this.held.has(row.id));
       queue = due.filter((row) => this.leaseIsFree(row, now));
       due.filter((row) => !queue.includes(row)).forEach((row) => skipped.add(row.id));
       if (queue.length === 0) exhausted = true;
@@ -364,15 +439,12 @@ export class EmbeddedRunEngine implements RunEngine {
    * (test/engine/timers.test.ts checks the plan on both databases).
    */
   timerQueries(now: number) {
-    return {
-      due: this.db.selectFrom('runs').selectAll().where('wake_at', 'is not', null).where('wake_at', '<=', now).orderBy('wake_at').orderBy('id').limit(100),
-      next: this.db.selectFrom('runs').select('wake_at').where('wake_at', 'is not', null).orderBy('wake_at').limit(1),
-    };
+    return { due: queries.due.with(this.store, { now }), next: queries.nextWake.with(this.store, { now }) };
   }
 
   /** When the next run is due (ms), or null when no run waits for a time: one index entry read. */
   async nextWake(): Promise<number | null> {
-    return (await this.timerQueries(this.clock.now()).next.executeTakeFirst())?.wake_at ?? null;
+    return (await queries.nextWake.executeTakeFirst(this.store, {}))?.wake_at ?? null;
   }
 
   /**
@@ -390,16 +462,7 @@ export class EmbeddedRunEngine implements RunEngine {
     // SQLite has one writer at a time: nothing to skip.
     const free = this.store.dialect === 'postgres' ? (await sql<{ id: string }>`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE SKIP LOCKED`.execute(this.db)).rows.length > 0 : true;
     if (!free) return false;
-    const result = await this.db
-      .updateTable('runs')
-      .set({ lease_owner: holder, lease_until: now + this.leaseMs })
-      .where('id', '=', runId)
-      .where('status', 'in', openStatuses)
-      .where('wake_at', 'is not', null)
-      .where('wake_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', seen ?? '')]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return (await queries.claim.run(this.store, { id: runId, holder, until: now + this.leaseMs, now, seen: seen ?? '' })) > 0;
   }
 
   /**
@@ -462,10 +525,10 @@ export class EmbeddedRunEngine implements RunEngine {
       const until = this.clock.now() + this.leaseMs;
       await this.store.transaction(async () => {
         for (const [runId, holder] of this.held) {
-          const renewed = await this.db.updateTable('runs').set({ lease_until: until }).where('id', '=', runId).where('lease_owner', '=', holder).executeTakeFirst();
+          const renewed = await queries.renewLease.run(this.store, { id: runId, holder, until });
           // Our lease ran out and another process took the run (this one stalled: a long pause, a store that did not answer).
           // A run whose slice ended meanwhile released its lease itself, and is no longer held.
-          if (Number(renewed.numUpdatedRows) === 0 && this.held.get(runId) === holder) this.store.afterCommit(() => this.log.warn({ runId, holder }, 'lease lost: another process holds the run now'));
+          if (renewed === 0 && this.held.get(runId) === holder) this.store.afterCommit(() => this.log.warn({ runId, holder }, 'lease lost: another process holds the run now'));
         }
       });
     } catch {
@@ -498,7 +561,7 @@ export class EmbeddedRunEngine implements RunEngine {
   /** Replays the run from its journal and executes it until it waits or ends; returns where it stands. */
   private async slice(run: RunRecord): Promise<Partial<RunRecord>> {
     const journal = new Map<string, unknown>();
-    for (const row of await this.db.selectFrom('journal').select(['key', 'value']).where('run_id', '=', run.id).execute()) {
+    for (const row of await queries.journal.execute(this.store, { runId: run.id })) {
       journal.set(row.key, JSON.parse(row.value));
     }
     const context = new JournalContext(this, run, journal);
@@ -515,17 +578,13 @@ export class EmbeddedRunEngine implements RunEngine {
   private async park(runId: string, suspend: Suspend): Promise<Partial<RunRecord>> {
     const now = this.clock.now();
     if (suspend instanceof HandOver) {
-      await this.db.updateTable('runs').set({ status: 'running', waiting_for: null, wake_at: now, lease_owner: null, lease_until: null, updated_at: now }).where('id', '=', runId).execute();
+      await queries.handOver.run(this.store, { id: runId, now });
       await this.audit.append({ type: 'run.handed-over', actor: 'patchbay', runId, data: { by: this.owner, reason: 'the process is stopping' } }, now);
       return { status: 'running', waitingFor: null, wakeAt: now, updatedAt: now };
     }
     // A missing connector is the process's problem: the run is tried again later, by whoever has it.
     const wakeAt = suspend instanceof ConnectorUnavailable ? now + suspend.retryInMs : suspend.wakeAt;
-    await this.db
-      .updateTable('runs')
-      .set({ status: 'waiting', waiting_for: suspend.waitingFor, wake_at: wakeAt, lease_owner: null, lease_until: null, updated_at: now })
-      .where('id', '=', runId)
-      .execute();
+    await queries.park.run(this.store, { id: runId, waitingFor: suspend.waitingFor, wakeAt, now });
     if (suspend instanceof ConnectorUnavailable) await this.audit.append({ type: 'run.connector-unavailable', actor: 'patchbay', runId, data: { connector: suspend.connector, retryAt: wakeAt } }, now);
     return { status: 'waiting', waitingFor: suspend.waitingFor, wakeAt, updatedAt: now };
   }
@@ -533,11 +592,7 @@ export class EmbeddedRunEngine implements RunEngine {
   private async finish(runId: string, result: WorkflowResult): Promise<Partial<RunRecord>> {
     const now = this.clock.now();
     const status: RunStatus = result.outcome === 'failed' ? 'failed' : 'completed';
-    await this.db
-      .updateTable('runs')
-      .set({ status, outcome: result.outcome, waiting_for: null, wake_at: null, lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
-      .where('id', '=', runId)
-      .execute();
+    await queries.finish.run(this.store, { id: runId, status, outcome: result.outcome, now });
     await this.audit.append({ type: status === 'failed' ? 'run.failed' : 'run.completed', actor: 'patchbay', runId, data: { outcome: result.outcome, summary: result.summary } }, now);
     return { status, outcome: result.outcome, waitingFor: null, wakeAt: null, updatedAt: now, finishedAt: now };
   }
@@ -591,11 +646,11 @@ export class EmbeddedRunEngine implements RunEngine {
   }
 
   async journalWrite(runId: string, key: string, value: unknown): Promise<void> {
-    await this.db.insertInto('journal').values({ run_id: runId, key, value: JSON.stringify(value ?? null), at: this.clock.now() }).execute();
+    await queries.journalWrite.run(this.store, { run_id: runId, key, value: JSON.stringify(value ?? null), at: this.clock.now() });
   }
 
   async nthSignal(runId: string, name: string, n: number): Promise<{ payload: unknown } | undefined> {
-    const row = await this.db.selectFrom('signals').select('payload').where('run_id', '=', runId).where('name', '=', name).orderBy('id').limit(1).offset(n - 1).executeTakeFirst();
+    const row = await queries.nthSignal.executeTakeFirst(this.store, { runId, name, offset: n - 1 });
     return row && { payload: JSON.parse(row.payload) };
   }
 }

@@ -1,5 +1,7 @@
 import { inject, injectable } from '#inversify';
 import type { TenantProfile } from '../schema/types/tenant-profile.js';
+import { sql } from 'kysely';
+import { type Params, preparedQuery } from '../store/prepared.js';
 import { StoreDatabase } from '../store/sql.js';
 import type { AuditRecord } from './audit.js';
 
@@ -39,6 +41,15 @@ interface Destination {
   readonly webhook: NonNullable<TenantProfile['notifications']>['webhook'] | undefined;
 }
 
+/** The outbox's reads and its insert, compiled once (core/store/prepared.ts): every audited change of a run passes here. */
+const queries = {
+  insert: preparedQuery((db, p: Params<{ payload: string; at: number }>) =>
+    db.insertInto('outbox').values({ kind: 'cloudevent', payload: p('payload'), created_at: p('at'), next_attempt_at: p('at') }),
+  ),
+  runOfTask: preparedQuery((db, p: Params<{ taskId: string }>) => db.selectFrom('task_items').select('run_id').where('task_id', '=', p('taskId')).limit(sql.lit(1))),
+  profileOfRun: preparedQuery((db, p: Params<{ runId: string }>) => db.selectFrom('runs').select('profile').where('id', '=', p('runId'))),
+};
+
 /** At most this many entries in each cache (runs, profile texts): a bound on memory, not on correctness. */
 const cacheLimit = 10_000;
 
@@ -71,20 +82,17 @@ export class EventOutbox {
       datacontenttype: 'application/json',
       data: { ...(event.runId ? { run: event.runId } : {}), ...(event.taskId ? { task: event.taskId } : {}), actor: event.actor, ...event.data },
     };
-    await this.store.db
-      .insertInto('outbox')
-      .values({ kind: 'cloudevent', payload: JSON.stringify({ url: webhook.url, ...(webhook.secret ? { secret: webhook.secret } : {}), body }), created_at: event.at, next_attempt_at: event.at })
-      .execute();
+    await queries.insert.run(this.store, { payload: JSON.stringify({ url: webhook.url, ...(webhook.secret ? { secret: webhook.secret } : {}), body }), at: event.at });
   }
 
   private async runOfTask(taskId: string | undefined): Promise<string | undefined> {
     if (!taskId) return undefined;
-    return (await this.store.db.selectFrom('task_items').select('run_id').where('task_id', '=', taskId).limit(1).executeTakeFirst())?.run_id;
+    return (await queries.runOfTask.executeTakeFirst(this.store, { taskId }))?.run_id;
   }
 
   private async destinationOf(runId: string): Promise<Destination | undefined> {
     if (!this.byRun.has(runId)) {
-      const row = await this.store.db.selectFrom('runs').select('profile').where('id', '=', runId).executeTakeFirst();
+      const row = await queries.profileOfRun.executeTakeFirst(this.store, { runId });
       if (this.byRun.size >= cacheLimit) this.byRun.clear();
       this.byRun.set(runId, row ? this.destinationIn(row.profile) : null);
     }

@@ -2,7 +2,14 @@ import { createHmac } from 'node:crypto';
 import { inject, injectable } from '#inversify';
 import { SecretResolver } from '../tenant/secrets.js';
 import { Clock } from './clock.js';
+import { sql } from 'kysely';
+import { type Params, preparedQuery } from '../store/prepared.js';
 import { StoreDatabase } from '../store/sql.js';
+
+/** The deliveries due at `now` (ms), compiled once (core/store/prepared.ts): the loop asks after every change. */
+const dueQuery = preparedQuery((db, p: Params<{ now: number }>) =>
+  db.selectFrom('outbox').select(['id', 'payload', 'attempts', 'next_attempt_at']).where('delivered_at', 'is', null).where('next_attempt_at', '<=', p('now')).orderBy('id').limit(sql.lit(100)),
+);
 
 /**
  * Outgoing notifications, written in the same transaction as the change they tell of and delivered
@@ -38,14 +45,7 @@ export class Outbox {
   }
 
   async deliver(): Promise<{ delivered: number; failed: number }> {
-    const due = await this.store.db
-      .selectFrom('outbox')
-      .select(['id', 'payload', 'attempts', 'next_attempt_at'])
-      .where('delivered_at', 'is', null)
-      .where('next_attempt_at', '<=', this.clock.now())
-      .orderBy('id')
-      .limit(100)
-      .execute();
+    const due = await dueQuery.execute(this.store, { now: this.clock.now() });
     let delivered = 0;
     let failed = 0;
     for (const row of due) {

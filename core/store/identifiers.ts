@@ -3,6 +3,7 @@ import { type KnownIdentifiers, fold, mergeKnown, noKnownIdentifiers } from '../
 import type { AppAccount } from '../registry/connector-api.js';
 import type { AccountRecord, Snapshot } from '../reconcile/snapshot.js';
 import type { Insertable } from 'kysely';
+import { type Params, preparedQuery } from './prepared.js';
 import { StoreDatabase } from './sql.js';
 import type { KnownIdentifiersTable } from './tables.js';
 
@@ -24,6 +25,35 @@ const kinds: readonly [IdentifierKind, keyof KnownIdentifiers][] = [
   ['userName', 'userNames'],
   ['externalId', 'externalIds'],
 ];
+
+/**
+ * The lookup of a person's identifiers, compiled once (core/store/prepared.ts): every run's check
+ * asks it. The identifiers of the person, and of anyone recorded in the app with the person's email
+ * or userName (folded).
+ */
+const lookupQuery = preparedQuery((db, p: Params<{ tenant: string; app: string; key: string }>) =>
+  db
+    .selectFrom('known_identifiers')
+    .select(['kind', 'value', 'last_seen_at'])
+    .where('tenant', '=', p('tenant'))
+    .where('app', '=', p('app'))
+    .where((eb) =>
+      eb.or([
+        eb('person', '=', p('key')),
+        eb(
+          'person',
+          'in',
+          eb
+            .selectFrom('known_identifiers as k')
+            .select('k.person')
+            .where('k.tenant', '=', p('tenant'))
+            .where('k.app', '=', p('app'))
+            .where('k.kind', 'in', ['email', 'userName'])
+            .where((sub) => sub(sub.fn('lower', ['k.value']), '=', p('key'))),
+        ),
+      ]),
+    ),
+);
 
 /** The person's key: their email (the IdP's, or the app's for an account no IdP identity claims), folded. */
 export const personKey = (email: string): string => fold(email);
@@ -55,28 +85,7 @@ export class IdentifierStore {
    */
   async lookup(tenant: string, person: string, app: string): Promise<KnownIdentifiers> {
     const key = personKey(person);
-    const rows = await this.store.db
-      .selectFrom('known_identifiers')
-      .select(['kind', 'value', 'last_seen_at'])
-      .where('tenant', '=', tenant)
-      .where('app', '=', app)
-      .where((eb) =>
-        eb.or([
-          eb('person', '=', key),
-          eb(
-            'person',
-            'in',
-            eb
-              .selectFrom('known_identifiers as k')
-              .select('k.person')
-              .where('k.tenant', '=', tenant)
-              .where('k.app', '=', app)
-              .where('k.kind', 'in', ['email', 'userName'])
-              .where((sub) => sub(sub.fn('lower', ['k.value']), '=', key)),
-          ),
-        ]),
-      )
-      .execute();
+    const rows = await lookupQuery.execute(this.store, { tenant, app, key });
     rows.sort((a, b) => Number(b.last_seen_at) - Number(a.last_seen_at) || byCodePoint(a.kind, b.kind) || byCodePoint(a.value, b.value));
     let known: KnownIdentifiers = noKnownIdentifiers;
     for (const row of rows) {

@@ -8,7 +8,8 @@ import { type RunRecord, StoreRunEngine } from '../../engine/port.js';
 import type { Runbook } from '../../schema/types/runbook.js';
 import type { TenantProfile } from '../../schema/types/tenant-profile.js';
 import type { Evidence, HandOver } from '../executor.js';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
+import { type Params, preparedQuery } from '../../store/prepared.js';
 import type { Sql } from '../../store/sql.js';
 import type { TasksTable } from '../../store/tables.js';
 
@@ -102,6 +103,27 @@ type TaskRow = Selectable<TasksTable>;
 
 const hour = 3_600_000;
 
+/** Opening a run's task, compiled once (core/store/prepared.ts): a start that reaches a person runs these. */
+const openQueries = {
+  openOfBatch: preparedQuery((db, p: Params<{ batchKey: string }>) => db.selectFrom('tasks').select('id').where('batch_key', '=', p('batchKey')).where('status', '=', sql.lit('open'))),
+  ofBatch: preparedQuery((db, p: Params<{ batchKey: string }>) => db.selectFrom('tasks').select('id').where('batch_key', '=', p('batchKey'))),
+  insertTask: preparedQuery(
+    (db, p: Params<{ id: string; batch_key: string | null; tenant: string; app: string; app_name: string; runbook: string; title: string; queue: string; content: string; due_at: number; created_at: number }>) =>
+      db.insertInto('tasks').values({
+        id: p('id'), batch_key: p('batch_key'), tenant: p('tenant'), app: p('app'), app_name: p('app_name'), runbook: p('runbook'), title: p('title'), queue: p('queue'),
+        status: sql.lit('open'), content: p('content'), due_at: p('due_at'), created_at: p('created_at'),
+      }),
+  ),
+  /** Escalation's reads (escalationQueries). 'open' is a literal so that SQLite can use the partial index of open tasks' due times. */
+  nextDue: preparedQuery((db, _: Params<{ now: number }>) => db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('next')).where('status', '=', sql.lit('open'))),
+  overdue: preparedQuery((db, p: Params<{ now: number }>) =>
+    db.selectFrom('tasks').selectAll().where('status', '=', sql.lit('open')).where('due_at', '<', p('now')).orderBy('due_at').orderBy('id'),
+  ),
+  insertItem: preparedQuery((db, p: Params<{ task_id: string; run_id: string; step_id: string; email: string }>) =>
+    db.insertInto('task_items').values({ task_id: p('task_id'), run_id: p('run_id'), step_id: p('step_id'), email: p('email'), status: sql.lit('open') }),
+  ),
+};
+
 /**
  * The human channel's inbox: tasks made from runbooks, with a checklist section per person when
  * the runbook allows batching. Completing, failing or reassigning checks who acts, and signals the
@@ -132,23 +154,21 @@ export class TaskStore {
     const { run, stepId, queue, content } = args;
     const now = this.now();
     const batchKey = args.batch && run.batchId ? `${run.batchId}|${stepId}|${content.runbook.id}|${queue}` : null;
-    const open = batchKey ? await this.db.selectFrom('tasks').select('id').where('batch_key', '=', batchKey).where('status', '=', 'open').executeTakeFirst() : undefined;
+    const store = this.engine.store;
+    const open = batchKey ? await openQueries.openOfBatch.executeTakeFirst(store, { batchKey }) : undefined;
     let taskId = open?.id;
     if (!taskId) {
       taskId = newId('task', now);
-      const taken = batchKey && (await this.db.selectFrom('tasks').select('id').where('batch_key', '=', batchKey).executeTakeFirst());
-      await this.db
-        .insertInto('tasks')
-        .values({
-          id: taskId, batch_key: taken ? null : batchKey, tenant: run.tenant, app: run.app, app_name: content.appName, runbook: content.runbook.id, title: content.runbook.title, queue,
-          status: 'open', content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
-        })
-        .execute();
+      const taken = batchKey && (await openQueries.ofBatch.executeTakeFirst(store, { batchKey }));
+      await openQueries.insertTask.run(store, {
+        id: taskId, batch_key: taken ? null : batchKey, tenant: run.tenant, app: run.app, app_name: content.appName, runbook: content.runbook.id, title: content.runbook.title, queue,
+        content: JSON.stringify(content), due_at: now + (content.runbook.slaHours ?? 24) * hour, created_at: now,
+      });
       await this.engine.audit.append({ type: 'task.opened', actor: 'patchbay', runId: run.id, taskId, data: { runbook: content.runbook.id, queue, step: stepId } }, now);
     } else {
       await this.engine.audit.append({ type: 'task.joined', actor: 'patchbay', runId: run.id, taskId, data: { step: stepId, email: run.subject } }, now);
     }
-    await this.db.insertInto('task_items').values({ task_id: taskId, run_id: run.id, step_id: stepId, email: run.subject, status: 'open' }).execute();
+    await openQueries.insertItem.run(store, { task_id: taskId, run_id: run.id, step_id: stepId, email: run.subject });
     return { taskId, joined: !!open };
   }
 
@@ -395,10 +415,7 @@ export class TaskStore {
    * due time (migration 12): O(log n) in open tasks, no sort (test/engine/lifecycle.test.ts checks the plan).
    */
   escalationQueries(now: number) {
-    return {
-      nextDue: this.db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('next')).where('status', '=', 'open'),
-      overdue: this.db.selectFrom('tasks').selectAll().where('status', '=', 'open').where('due_at', '<', now).orderBy('due_at').orderBy('id'),
-    };
+    return { nextDue: openQueries.nextDue.with(this.engine.store, { now }), overdue: openQueries.overdue.with(this.engine.store, { now }) };
   }
 
   /** When the earliest open task falls due (ms since the epoch), or null when no task is open: one index entry. */
