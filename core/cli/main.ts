@@ -122,13 +122,16 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
         printJson([...rows.map((r) => ({ ...r, status: 'ok' })), ...broken.map((b) => ({ id: b.id, status: 'broken', reason: b.reason, dir: b.dir, ...(b.folder ? { folder: true } : {}) }))]);
         return;
       }
+      // Where each comes from, as a column only when a folder was added: the built-in catalogue alone keeps the table narrow.
+      const from = rows.some((r) => r.from !== 'built-in') || broken.some((b) => !b.folder);
+      const cells = (row: string[], origin: string) => (from ? [...row, origin] : row);
       print(
         renderTable(
-          ['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api', 'from'],
+          cells(['id', 'name', 'kind', 'automation', 'operations', 'runbooks', 'recipes', 'api'], 'from'),
           [
-            ...rows.map((r) => [r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—', r.from]),
+            ...rows.map((r) => cells([r.id, r.name, r.kind, r.automation, String(r.operations.length), String(r.runbooks), String(r.recipes), r.api.join(', ') || '—'], r.from)),
             // The reasons are long (file#pointer: what is wrong): in full below the table, where they can wrap.
-            ...broken.map((b) => [b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', '', b.folder ? '' : displayPath(b.dir)]),
+            ...broken.map((b) => cells([b.id, 'BROKEN', b.folder ? 'folder' : '', '—', '', '', '', ''], b.folder ? '' : displayPath(b.dir))),
           ],
         ),
       );

@@ -165,7 +165,7 @@ describe('patchbay CLI', function () {
       const connectors = copyOfConnectors();
       editJson(path.join(connectors, 'alkami', 'manifest.json'), (m) => m.operations.deactivateUser.channels.unshift({ channel: 'api' }));
       const listed = runCli(['connectors', '--json'], { PATCHBAY_CONNECTORS: connectors });
-      assert.equal(listed.status, 0);
+      assert.equal(listed.status, 1, 'a broken connector fails the listing');
       assert.match(JSON.parse(listed.stdout).find((c: any) => c.id === 'alkami').reason, /^connector 'alkami': the manifest routes 'deactivateUser' to the api channel but neither a declared call nor an API module implements it/);
       assertBadInput(runCli(['docs', '--out', scratchDir()], { PATCHBAY_CONNECTORS: connectors }), /^patchbay: docs not written: connector 'alkami'/);
     });

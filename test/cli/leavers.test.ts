@@ -62,6 +62,8 @@ describe('patchbay leavers and worker --watch-idp', function () {
     // The worker reads the same event again (the feed's overlap): it says the task has it, and does not stop.
     const worker = await runCliAsync([...base, 'worker', '--once', '--watch-idp', '--profile', profile], env);
     assert.equal(worker.status, 0, worker.stderr);
-    assert.match(worker.stderr, /\(dana@acme\.com, tallyboard\): not offboarded by Patchbay: .*; task \S+ has it$/m);
+    // The worker logs JSON lines (not a terminal): the feed's report is one message.
+    const said = worker.stderr.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { msg: string }).msg).join('\n');
+    assert.match(said, /\(dana@acme\.com, tallyboard\): not offboarded by Patchbay: .*; task \S+ has it$/m);
   });
 });

@@ -22,7 +22,7 @@ describe('connector author commands', function () {
     assert.match(broken.reason!, /^connector 'broken-app': the manifest routes 'getUser' to the api channel but neither a declared call nor an API module implements it/);
     assert.ok(listed.some((c) => c.id === '6sense' && c.status === 'ok'));
     const table = runCli(['connectors'], env);
-    assert.equal(table.status, 0);
+    assert.equal(table.status, 1, 'a broken connector fails the listing');
     assert.match(table.stdout, /1 broken connector refused; every other connector works\./);
     assert.equal(runCli(['plan', 'offboard', '--app', 'spendesk', '--user', 'a@acme.com'], env).status, 0);
     const refused = runCli(['plan', 'offboard', '--app', 'broken-app', '--user', 'a@acme.com'], env);
