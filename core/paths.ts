@@ -9,6 +9,12 @@ export const schemasDir = path.join(packageRoot, 'schemas');
 /** The built-in connector catalogue: the package's own connectors/. */
 export const connectorsDir = path.join(packageRoot, 'connectors');
 
+/** Whether a file or folder lies in the built-in catalogue (connectorsDir), not in a folder PATCHBAY_CONNECTORS adds. */
+export function isBuiltIn(file: string): boolean {
+  const relative = path.relative(connectorsDir, file);
+  return !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
 /**
  * Every catalogue folder: the built-in one, then each folder PATCHBAY_CONNECTORS names (a
  * path list separated by the platform's delimiter, `:` on Unix), which adds connectors, never

@@ -11,8 +11,8 @@ import { registerReconcileCommand } from './reconcile-command.js';
 import { registerIntakeCommands } from './intake-commands.js';
 import { registerRecipeCommands } from './recipe-commands.js';
 import { kindAliases, registerConnectorCommands } from './connector-commands.js';
-import { InvalidInputError, PatchbayError, StaleGeneratedFileError } from '../errors.js';
-import { connectorsDir, docsDir, displayPath, packageVersion } from '../paths.js';
+import { InvalidInputError, PatchbayError, StaleGeneratedFileError, brokenBecause } from '../errors.js';
+import { connectorsDir, docsDir, displayPath, isBuiltIn, packageVersion } from '../paths.js';
 import { missingSettings } from '../planning/settings-needed.js';
 import type { LoadedConnector } from '../manifest/loader.js';
 import type { AppSettings } from '../schema/types/tenant-profile.js';
@@ -102,7 +102,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
       const broken = registry.broken();
       // Where each comes from: the package's own catalogue, or a folder PATCHBAY_CONNECTORS adds (replacing a built-in one of its id).
       const origin = (dir: string) => {
-        if (!path.relative(connectorsDir, dir).startsWith('..')) return 'built-in';
+        if (isBuiltIn(dir)) return 'built-in';
         return existsSync(path.join(connectorsDir, path.basename(dir), 'manifest.json')) ? `${displayPath(dir)} (replaces the built-in one)` : displayPath(dir);
       };
       const rows = registry.list().map(({ manifest: m, runbooks, recipes, dir }) => ({
@@ -142,7 +142,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
         [
           '',
           'Broken, and why:',
-          ...broken.map((b) => (b.folder ? b.reason : `${b.id}: ${b.reason.replace(/^connector '[^']+': /, '')}`)),
+          ...broken.map((b) => (b.folder ? b.reason : `${b.id}: ${brokenBecause(b.reason)}`)),
           '',
           [
             ...(connectors ? [`${connectors} broken connector${connectors > 1 ? 's' : ''} refused`] : []),
@@ -253,7 +253,7 @@ export function buildProgram(getServices: () => Services, getRuntime: OpenRuntim
       if (broken.length) throw new InvalidInputError({}, `docs not written: ${broken.map((b) => b.reason).join('; ')}`);
       const out = path.resolve(options.out);
       // The package's docs/ are the built-in catalogue's: an added folder's pages belong in that catalogue's own docs.
-      const added = registry.list().filter((c) => path.relative(connectorsDir, c.dir).startsWith('..'));
+      const added = registry.list().filter((c) => !isBuiltIn(c.dir));
       if (out === path.resolve(docsDir) && added.length) {
         throw new InvalidInputError({}, `docs not written: ${displayPath(docsDir)} holds the built-in catalogue's pages, and PATCHBAY_CONNECTORS adds ${added.map((c) => c.manifest.id).join(', ')}: give --out <folder> for their docs, or unset PATCHBAY_CONNECTORS`);
       }

@@ -6,7 +6,7 @@ import type { ApiCall, AppliesWhen, AuthMethod, ConnectorManifest } from '../sch
 import { bullets, generatedNotice, numbered, page, table } from './markdown.js';
 import { SourceIndex } from './sources.js';
 import path from 'node:path';
-import { connectorsDir } from '../paths.js';
+import { connectorsDir, isBuiltIn } from '../paths.js';
 import { missingSettings } from '../planning/settings-needed.js';
 
 /** Labels for facts by pointer, in the order a reader looks for them; others get a label from their pointer. */
@@ -185,7 +185,7 @@ export function renderConnectorPage(connector: LoadedConnector, implemented: Rea
   const settingsBlock = settings.length ? `**Tenant settings** the declared calls need, in the profile's \`apps.${m.id}\` entry: ${settings.join('; ')}.` : undefined;
   // Where the page comes from: the repository's connectors as repository paths; a connector from a PATCHBAY_CONNECTORS folder by its own path.
   const manifestFile = path.join(connector.dir, 'manifest.json');
-  const inRepository = !path.relative(connectorsDir, manifestFile).startsWith('..');
+  const inRepository = isBuiltIn(manifestFile);
   const notice = inRepository ? generatedNotice(`connectors/${path.relative(connectorsDir, manifestFile).split(path.sep).join('/')}`) : generatedNotice(manifestFile, 'patchbay docs');
 
   return page([
