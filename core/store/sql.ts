@@ -254,6 +254,9 @@ export async function openStore(target: StoreTarget, options: OpenStoreOptions =
     types: { getTypeParser: (oid: number, format?: unknown) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
   pool.on('error', () => {}); // An idle connection's error surfaces on the next query that uses it.
+  // So does a checked-out one's: a connection ended by the server (a restart, a failover, pg_terminate_backend)
+  // between two queries of a transaction emits 'error' on its client, which without a listener ended the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const root = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   const store = new KyselyStore('postgres', location, root, undefined, () => root.destroy());
   try {
