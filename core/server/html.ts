@@ -15,7 +15,7 @@ const time = (ms: number | null | undefined) => (ms ? `${new Date(ms).toISOStrin
 
 /** A runbook's words with "the app" said as the app's own name (checklists are read beside several consoles). */
 export function namedApp(text: string, appName: string): string {
-  return text.replace(/\b[Tt]he app\b/g, appName);
+  return text.replace(/\b[Tt]he app\b/g, () => appName);
 }
 
 /** Makes a one-time form token for a form's action (its path); tokens are bound to the session and the action. */

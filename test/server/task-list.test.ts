@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import LinkHeader from 'http-link-header';
+import { sql } from 'kysely';
 import { runSummarySchema, taskListSchema } from '../../core/server/listing.js';
 import { harness } from '../support/runtime.js';
 import { serverFor } from '../support/server.js';
@@ -66,6 +67,29 @@ describe('the task list and every API list, paged (issue 17)', function () {
     assert.ok(validate(page.body), JSON.stringify(validate.errors));
     // The schema could fail: a task without its content does not pass it.
     assert.equal(validate([{ ...(JSON.parse(page.text) as object[])[0], content: undefined }]), false);
+  });
+
+  it('writes every character of a task as JSON.stringify does: controls, quotes, backslashes, astral and line-separator characters, replacement patterns', async () => {
+    const { h, server, token } = await backlog();
+    const [task, other] = await h.runtime.tasks.list({ queue: 'it-ops' });
+    // Text the database must quote as JavaScript does: every control character, DEL, quotes, a backslash, U+2028, an emoji.
+    const odd = `${Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('')}\u007f "quoted" back\\slash \u2028 \u{1F600} é`;
+    await h.runtime.tasks.complete(task!.id, { by: oncall, evidence: task!.content.runbook.evidence.filter((e) => e.required).map(() => ({ text: odd })) });
+    // A title and an app name (a connector's words) with the patterns String.replace would expand, and the placeholders.
+    const appName = "Sp$&nd$'sk";
+    await h.runtime.store.db
+      .updateTable('tasks')
+      .set({ title: "Remove {email} from {app} ($& $' $1 \\ \"x\")", app_name: appName, content: sql<string>`replace(content, '"appName":"Spendesk"', ${`"appName":"${appName}"`})` })
+      .where('id', '=', other!.id)
+      .execute();
+    const page = await get(`${server.url}/api/v1/tasks?status=all&limit=200`, token);
+    assert.equal(page.status, 200);
+    const views = await h.runtime.tasks.getMany(page.body.map((t: { id: string }) => t.id));
+    assert.equal(page.text, JSON.stringify(views));
+    const written = (page.body as { id: string; title: string; evidence: { summary: string }[] }[]);
+    assert.equal(written.find((t) => t.id === task!.id)!.evidence[0]!.summary, odd.trim(), 'the evidence read back as handed in');
+    const who = other!.items.length === 1 ? other!.items[0]!.email : `${other!.items.length} people`;
+    assert.equal(written.find((t) => t.id === other!.id)!.title, `Remove ${who} from ${appName} ($& $' $1 \\ "x")`, 'placeholders replaced literally');
   });
 
   it("renders each title's {app} from the row's app_name column, not by parsing the task's content", async () => {

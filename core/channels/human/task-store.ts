@@ -269,6 +269,8 @@ export class TaskStore {
       .where('task_id', 'in', [...ids])
       .orderBy('task_id')
       .orderBy('email')
+      .orderBy('run_id')
+      .orderBy('step_id')
       .execute();
     for (const { taskId, ...item } of found) (items.get(taskId) ?? items.set(taskId, []).get(taskId)!).push(item);
     return items;
@@ -584,6 +586,8 @@ export class TaskStore {
       .select(['run_id as runId', 'step_id as stepId', 'email', 'status', 'closed_by as closedBy'])
       .where('task_id', '=', row.id)
       .orderBy('email')
+      .orderBy('run_id')
+      .orderBy('step_id')
       .execute());
     // The single view parses what the list answers as stored (the same properties, in the same order).
     const content = JSON.parse(row.content) as TaskContent;
@@ -592,8 +596,11 @@ export class TaskStore {
   }
 }
 
-/** The runbook's title for the people in the task: {email} becomes the address, or "3 people". */
+/**
+ * The runbook's title for the people in the task: {email} becomes the address, or "3 people"; {app} the
+ * app's name. Replaced literally: a `$&` or `$'` in a name is text, not a replacement pattern.
+ */
 export function renderTitle(task: { title: string; items: readonly { email: string }[]; content: Pick<TaskContent, 'appName'> }): string {
   const who = task.items.length === 1 ? task.items[0]!.email : `${task.items.length} people`;
-  return task.title.replaceAll('{email}', who).replaceAll('{app}', task.content.appName);
+  return task.title.replaceAll('{email}', () => who).replaceAll('{app}', () => task.content.appName);
 }
