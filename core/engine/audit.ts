@@ -57,13 +57,14 @@ export class AuditLog {
   /** Appends inside the caller's transaction (or one of its own). Secrets never belong in `data`. */
   async append(event: AuditEvent, at: number): Promise<void> {
     await this.store.transaction(async () => {
-      await this.store.lockAuditChain();
-      const previous = await lastRow.executeTakeFirst(this.store, {});
+      // The head this transaction last wrote, when it has appended before (it holds the lock since): no read.
+      const previous = (await this.store.lockAuditChain()) ?? (await lastRow.executeTakeFirst(this.store, {}));
       const seq = (previous?.seq ?? 0) + 1;
       const prev = previous?.hash ?? genesis;
       const data = JSON.stringify(event.data ?? {});
       const hash = hashOf(prev, seq, at, event, data);
       await insertRow.run(this.store, { seq, at, run_id: event.runId ?? null, task_id: event.taskId ?? null, type: event.type, actor: event.actor, data, prev_hash: prev, hash });
+      this.store.noteAuditHead({ seq, hash });
       for (const listener of this.listeners) await listener({ ...event, data: event.data ?? {}, seq, at, hash });
     });
   }

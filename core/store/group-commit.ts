@@ -1,5 +1,4 @@
-import { sql } from 'kysely';
-import type { StoreDatabase } from './sql.js';
+import { SavepointRollbackError, type StoreDatabase } from './sql.js';
 
 /** How a group commit batches; see GroupCommit. */
 export interface GroupCommitOptions {
@@ -36,7 +35,6 @@ export class GroupCommit {
   private readonly maxGroup: number;
   private queue: Pending[] = [];
   private running = false;
-  private savepoints = 0;
   /** Groups committed and requests served, since this object was made (for benchmarks and tests). */
   readonly stats = { groups: 0, requests: 0 };
 
@@ -83,16 +81,10 @@ export class GroupCommit {
             outcomes.push({ ok: true, value: await request.fn() });
             continue;
           }
-          // Savepoints are standard SQL on both dialects; the ambient transaction has no builder method for them.
-          const name = sql.id(`pb_request_${++this.savepoints}`);
-          await sql`SAVEPOINT ${name}`.execute(this.store.db);
           try {
-            const value = await request.fn();
-            await sql`RELEASE SAVEPOINT ${name}`.execute(this.store.db);
-            outcomes.push({ ok: true, value });
+            outcomes.push({ ok: true, value: await this.store.savepoint(request.fn) });
           } catch (error) {
-            await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(this.store.db);
-            await sql`RELEASE SAVEPOINT ${name}`.execute(this.store.db);
+            if (error instanceof SavepointRollbackError) throw error;
             outcomes.push({ ok: false, error });
           }
         }

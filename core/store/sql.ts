@@ -48,11 +48,21 @@ export interface StoreDatabase {
    */
   detached<T>(fn: () => T): T;
   /**
+   * Runs `fn` inside a SAVEPOINT of the open transaction (throws when none is open). When `fn` throws,
+   * everything it did is undone: its writes (ROLLBACK TO), what it asked to run after the commit
+   * (afterCommit), and what the transaction remembered of the audit chain's head; the error is rethrown.
+   */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+  /**
    * Serialises appends to the audit log's hash chain within the open transaction, so that two
    * writers cannot both link to the same previous row: SQLite's write transaction already does;
-   * PostgreSQL takes a transaction-scoped advisory lock.
+   * PostgreSQL takes a transaction-scoped advisory lock, once per transaction. Answers the chain's
+   * head as this transaction last wrote it (noteAuditHead), or undefined when it has appended
+   * nothing yet (then the caller reads the last row: another writer may have appended before).
    */
-  lockAuditChain(): Promise<void>;
+  lockAuditChain(): Promise<AuditHead | undefined>;
+  /** Notes the audit chain's head the open transaction has just written, for its next append. */
+  noteAuditHead(head: AuditHead): void;
   /** The schema version the database is at (0 for an empty one). */
   schemaVersion(): Promise<number>;
   /** The SQLite connection under the embedded store (undefined on PostgreSQL), for backups and pragmas. */
@@ -66,10 +76,28 @@ export const StoreDatabase = Symbol('StoreDatabase');
 /** The newest schema version this Patchbay knows. */
 export const latestSchemaVersion = (): number => migrations.at(-1)!.version;
 
+/** A rollback to a savepoint failed: the whole transaction is lost (`cause`: the rollback's error; `undone`: what `fn` threw). */
+export class SavepointRollbackError extends Error {
+  constructor(
+    cause: unknown,
+    readonly undone: unknown,
+  ) {
+    super(`could not roll back to a savepoint: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** The audit chain's last row: its sequence number and hash. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 interface Scope {
   trx: ControlledTransaction<Tables> | null;
   /** What to call when `trx` commits (afterCommit). */
   committed?: (() => void)[];
+  /** Whether `trx` holds the audit chain's lock, and the head it last wrote (lockAuditChain). */
+  chain?: { head: AuditHead | undefined };
 }
 
 /** Calls what waited for a commit, then forgets it. What it throws is dropped: the commit stands, whatever a log line does. */
@@ -126,6 +154,7 @@ class KyselyStore implements StoreDatabase {
     if (!scope?.trx) return fn();
     await scope.trx.commit().execute();
     scope.trx = null;
+    scope.chain = undefined;
     runCommitted(scope);
     try {
       return await fn();
@@ -144,8 +173,45 @@ class KyselyStore implements StoreDatabase {
     (scope.committed ??= []).push(fn);
   }
 
-  async lockAuditChain(): Promise<void> {
+  private savepoints = 0;
+
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = this.scope.getStore();
+    if (!scope?.trx) throw new Error('a savepoint needs an open transaction');
+    // Savepoints are standard SQL on both dialects; the ambient transaction has no builder method for them.
+    const name = sql.id(`pb_savepoint_${++this.savepoints}`);
+    const before = { committed: scope.committed?.length ?? 0, chain: scope.chain && { head: scope.chain.head } };
+    await sql`SAVEPOINT ${name}`.execute(scope.trx);
+    try {
+      const value = await fn();
+      await sql`RELEASE SAVEPOINT ${name}`.execute(scope.trx);
+      return value;
+    } catch (error) {
+      try {
+        await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(scope.trx);
+        await sql`RELEASE SAVEPOINT ${name}`.execute(scope.trx);
+      } catch (failed) {
+        // The transaction cannot go on (PostgreSQL would answer its COMMIT with a rollback): the caller must not commit.
+        throw new SavepointRollbackError(failed, error);
+      }
+      scope.committed?.splice(before.committed);
+      // A lock taken after the savepoint is released by the rollback to it (PostgreSQL), and rows it appended are gone.
+      scope.chain = before.chain;
+      throw error;
+    }
+  }
+
+  async lockAuditChain(): Promise<AuditHead | undefined> {
+    const scope = this.scope.getStore();
+    if (scope?.trx && scope.chain) return scope.chain.head;
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditChainLock})`.execute(this.db);
+    if (scope?.trx) scope.chain = { head: undefined };
+    return undefined;
+  }
+
+  noteAuditHead(head: AuditHead): void {
+    const scope = this.scope.getStore();
+    if (scope?.trx) scope.chain = { head };
   }
 
   async schemaVersion(): Promise<number> {

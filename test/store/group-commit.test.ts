@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AuditLog } from '../../core/engine/audit.js';
 import { GroupCommit } from '../../core/store/group-commit.js';
 import { type StoreDatabase, openStore } from '../../core/store/sql.js';
 import { scratchDir } from '../support/fixtures.js';
@@ -67,6 +68,39 @@ for (const kind of kinds) {
         assert.match(((outcomes[5] as PromiseRejectedResult).reason as Error).message, /UNIQUE|duplicate key/i);
         assert.deepEqual(await tagsIn(store), ['r0', 'r1', 'r2', 'r4', 'r6', 'r7']);
       } finally {
+        await store.close();
+      }
+    });
+
+    it('a refused request takes back its audit rows and its after-commit calls: the chain the group goes on with links to what stays', async () => {
+      const target = await kind.open();
+      const store = await openStore(target, { migrations: 'apply' });
+      // A second writer on its own connection, appending while the group runs: the chain must stay one line.
+      const other = await openStore(target);
+      try {
+        const audit = new AuditLog(store);
+        const group = new GroupCommit(store);
+        const said: string[] = [];
+        const requests = Array.from({ length: 9 }, (_, i) => group.run(async () => {
+          // Two appends per request: the second links to the first without reading the table again.
+          await audit.append({ type: 'test.first', actor: `r${i}` }, 1);
+          await audit.append({ type: 'test.second', actor: `r${i}` }, 2);
+          store.afterCommit(() => said.push(`r${i}`));
+          if (i % 3 === 1) throw new Error(`request ${i} is refused`);
+          return i;
+        }));
+        const outside = Promise.all(Array.from({ length: 4 }, (_, i) => new AuditLog(other).append({ type: 'test.other', actor: `o${i}` }, 3)));
+        const outcomes = await Promise.allSettled(requests);
+        await outside;
+        assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        assert.deepEqual(said.sort(), ['r0', 'r2', 'r3', 'r5', 'r6', 'r8'], 'no after-commit call of a refused request');
+        const rows = await audit.list();
+        assert.deepEqual(rows.filter((r) => r.type !== 'test.other').map((r) => r.actor).sort(), ['r0', 'r0', 'r2', 'r2', 'r3', 'r3', 'r5', 'r5', 'r6', 'r6', 'r8', 'r8']);
+        assert.equal(rows.filter((r) => r.type === 'test.other').length, 4);
+        assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 16 }, (_, i) => i + 1), 'one line, no gap where the refused rows were');
+        assert.deepEqual(await audit.verify(), { rows: 16 });
+      } finally {
+        await other.close();
         await store.close();
       }
     });
