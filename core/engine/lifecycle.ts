@@ -35,7 +35,7 @@ export class LifecycleWorkflow {
     // catalogue holds but refused (broken) is there: its steps go to people with its own or the built-in
     // checklists (registry.forPeople); one it does not hold at all is this process's environment's problem.
     for (const app of new Set([run.app, ...plan.steps.map((s) => s.app)])) {
-      const known = this.registry.list().some((c) => c.manifest.id === app) || this.registry.brokenReason(app) !== undefined;
+      const known = this.registry.has(app) || this.registry.brokenReason(app) !== undefined;
       if (!known) throw new ConnectorUnavailable(app);
     }
     if (plan.approval) {

@@ -16,6 +16,8 @@ export const ConnectorRegistry = Symbol('ConnectorRegistry');
 export interface ConnectorRegistry {
   /** The connectors that work. */
   list(): readonly LoadedConnector[];
+  /** Whether `id` is a working connector (a lookup, for checks made on every slice of a run). */
+  has(id: string): boolean;
   /**
    * The connectors refused alone, each with its one-line reason; every other connector keeps working.
    * Catalogue folders that gave no connector (missing, a file, empty) are listed too, with `folder` set.
@@ -103,6 +105,10 @@ export class DefaultConnectorRegistry implements ConnectorRegistry {
 
   list(): readonly LoadedConnector[] {
     return [...this.connectors.values()];
+  }
+
+  has(id: string): boolean {
+    return this.connectors.has(id);
   }
 
   broken(): readonly BrokenConnector[] {
