@@ -286,15 +286,14 @@ export class EmbeddedRunEngine implements RunEngine {
 
   /**
    * Inserts a run (leased to `holder`, or unleased) unless one is open for the same key or person.
-   * Two processes starting the same run at once (two servers on PostgreSQL): the insert does nothing
-   * on either unique key (the idempotency key, the open run of a person), waits for the other's
-   * commit, and the run it committed is returned.
+   * The insert is the check: it does nothing on either unique key (the idempotency key, the open run
+   * of a person), and only then is the earlier run read, so a new run costs no read first. Two
+   * processes starting the same run at once (two servers on PostgreSQL): the second insert waits for
+   * the other's commit, does nothing, and the run the other committed is returned.
    */
   private async record(run: NewRun, holder: string | null): Promise<{ result: StartResult }> {
     const openKey = `${run.profile.tenant}|${run.request.playbook}|${run.request.app}|${run.request.subject.email.toLowerCase()}`;
     const existing = () => this.earlierRunQuery(run.idempotencyKey, openKey).executeTakeFirst();
-    const found = await existing();
-    if (found) return { result: { run: toRunRecord(found), created: false } };
     const now = this.clock.now();
     const id = newId('run', now);
     const inserted = await queries.insertRun.run(this.store, {
