@@ -8,6 +8,8 @@
  * - the in-process CPU of one page: as views (each task's JSON parsed, the page stringified, as before issue
  *   17 part 3) against the list's entries (stored JSON answered as kept, fast-json-stringify for the rest),
  *   and the whole route through fastify's inject against the bare route;
+ * - where one list request's CPU goes, through inject: a public route, the token's check, the list's fixed part
+ *   (one task) and its tasks (fifty);
  * - BENCH_COMPLETIONS completions (default 2,000), each a different task, with req/s and p99.
  *
  * BENCH_PROFILE=<dir> writes a V8 CPU profile of the list's load phase there (the same profiler as
@@ -78,6 +80,20 @@ const listArgs = { status: 'open', queue: 'it-ops', queues: null, actor: 'it.onc
 const asViews = await cpuPer(async () => JSON.stringify(await runtime.tasks.getMany((await pageOfTaskRows(runtime.store.db, runtime.store.dialect, listArgs)).items.map((r) => r.id))));
 const asEntries = await cpuPer(async () => taskListBody(compile, await runtime.tasks.listEntries((await pageOfTaskRows(runtime.store.db, runtime.store.dialect, listArgs)).items)));
 console.log(`one page of 50 read and serialised in-process, CPU: as views ${asViews.toFixed(2)} ms, as the list's entries ${asEntries.toFixed(2)} ms (${(asViews / asEntries).toFixed(2)}×), ${load()}`);
+
+// What one list request is made of, through inject (in-process CPU per request): the framework and a public route,
+// plus the API token's check, plus the list's own fixed part (one task), plus its tasks (fifty).
+const parts = [
+  ['GET /healthz (no token)', '/healthz'],
+  ['GET /api/v1/token (the token checked)', '/api/v1/token'],
+  ['GET /api/v1/tasks?queue=it-ops&limit=1', '/api/v1/tasks?queue=it-ops&limit=1'],
+  ['GET /api/v1/tasks?queue=it-ops&limit=50', '/api/v1/tasks?queue=it-ops&limit=50'],
+] as const;
+const costs = [] as number[];
+for (const [, url] of parts) costs.push(await cpuPer(() => server.app.inject({ method: 'GET', url, headers }), 300));
+console.log(`where a list request's CPU goes (inject, ms per request), ${load()}:`);
+parts.forEach(([label], i) => console.log(`  ${label.padEnd(44)} ${costs[i]!.toFixed(2)} ms${i ? ` (+${(costs[i]! - costs[i - 1]!).toFixed(2)})` : ''}`));
+console.log(`  per task of the page: ${((costs[3]! - costs[2]!) / 49 * 1000).toFixed(0)} µs`);
 
 const lists = [
   { label: 'GET /api/v1/tasks?queue=it-ops&limit=50', path: '/api/v1/tasks?queue=it-ops&limit=50' },
