@@ -214,7 +214,7 @@ export class ScimBridge {
   /** Starts (or joins, by its key) one run, with the access it should leave (a Group change); a string says why it could not be planned. */
   async startRun(app: string, playbook: BridgeOperation, subject: { email: string }, idempotencyKey: string, source: string, reason: string, access?: { roles: string[] }): Promise<RunRecord | string> {
     try {
-      const [result] = await this.runs.start([{ source, request: { playbook, app, subject, idempotencyKey, reason, ...(access ? { access } : {}) } }], this.profile, { requestedBy: `scim-bridge:${app}` });
+      const [result] = await this.runs.start([{ source, request: { playbook, app, subject, idempotencyKey, reason, ...(access ? { access } : {}) } }], this.profile, { requestedBy: `scim-bridge:${app}`, drive: false });
       return result!.run;
     } catch (error) {
       if (error instanceof PatchbayError) return `Patchbay could not start the ${playbook} of ${subject.email} in ${app}: ${error.message}`;

@@ -16,7 +16,7 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
   this.timeout(60_000);
 
   it('creates a User (201, active, the names given), lists it with count=1&startIndex=1 and gets it by id', async () => {
-    const { scim } = await bridge();
+    const { scim, server } = await bridge();
     const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer', { externalId: 'okta-00u1' }));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.match(created.headers.get('content-type') ?? '', /^application\/scim\+json/);
@@ -27,12 +27,17 @@ describe('SCIM bridge: RFC 7643/7644 conformance', function () {
     assert.equal(created.body.meta.version, 'W/"1"');
     assert.equal(created.headers.get('location'), created.body.meta.location);
     assert.equal(created.headers.get('etag'), 'W/"1"');
-    // The onboarding needs a person in 6sense: the truth is "pending", with the run and what it waits for.
+    // The onboarding needs a person in 6sense: the truth is "pending", with the run (answered once recorded,
+    // the run driven after the answer), and once the server has driven it, what it waits for.
     const ext = created.body[patchbaySchema];
     assert.equal(ext.provisioningState, 'pending');
     assert.equal(ext.operation, 'onboard');
     assert.match(ext.runId, /^run/);
-    assert.ok(ext.waitingFor, JSON.stringify(ext));
+    await server.settled();
+    const driven = (await scim.get(`/Users/${created.body.id}`)).body[patchbaySchema];
+    assert.equal(driven.provisioningState, 'pending');
+    assert.equal(driven.runId, ext.runId);
+    assert.ok(driven.waitingFor, JSON.stringify(driven));
 
     await scim.post('/Users', newUser('bob@acme.com', 'Bob', 'Baker'));
     const list = await scim.get('/Users?count=1&startIndex=1');

@@ -27,6 +27,8 @@ async function failedOnboarding() {
   const scim = new ScimClient(server, '6sense', (await server.access.createBridgeToken('6sense')).token);
   const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
   const runId = created.body[patchbaySchema].runId as string;
+  // Answered once recorded; the server drives the run to its task after the answer.
+  await server.settled();
   await failRun(h, runId);
   return { h, server, scim, runId, userId: created.body.id as string };
 }

@@ -148,9 +148,13 @@ describe('SCIM bridge: the Okta and Entra ID request sequences', function () {
     assert.equal(off.body.active, false);
     const ext = off.body[patchbaySchema];
     assert.equal(ext.operation, 'offboard');
-    // Not done yet: the run waits (first on a person unassigning her in Okta, as the demo tenant has no Okta API).
+    // Answered once the offboarding is recorded: not done yet. Driven after the answer, the run waits (first on a
+    // person unassigning her in Okta, as the demo tenant has no Okta API).
     assert.equal(ext.provisioningState, 'pending', JSON.stringify(ext));
-    assert.ok(ext.waitingFor);
+    await server.settled();
+    const waiting = (await okta.get(`/Users/${id}`)).body[patchbaySchema];
+    assert.equal(waiting.provisioningState, 'pending', JSON.stringify(waiting));
+    assert.ok(waiting.waitingFor, JSON.stringify(waiting));
     assert.equal(sim.state.removed.length, 0);
     await h.completeNext(ext.runId);
     await server.settled();

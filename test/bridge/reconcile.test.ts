@@ -17,8 +17,9 @@ const read = (app: string, accounts: AccountRecord[], reasons: string[] = []): S
   completeness: { complete: reasons.length === 0, reasons },
 });
 
-/** Does every task of a run until it is no longer at work. */
-async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string) {
+/** Does every task of a run until it is no longer at work (once the server has driven the run it answered for). */
+async function finish(h: Awaited<ReturnType<typeof harness>>, runId: string, server: Awaited<ReturnType<typeof serverFor>>) {
+  await server.settled();
   for (let i = 0; i < 6 && ['running', 'waiting'].includes((await h.run(runId)).status); i++) await h.completeNext(runId);
   assert.equal((await h.run(runId)).status, 'completed', JSON.stringify((await h.run(runId)).waitingFor));
 }
@@ -27,19 +28,19 @@ async function bridge(app = '6sense') {
   const h = await harness();
   const server = await serverFor(h);
   const { token } = (await server.access.createBridgeToken(app));
-  return { h, scim: new ScimClient(server, app, token), tenant: h.profile.profile.tenant };
+  return { h, server, scim: new ScimClient(server, app, token), tenant: h.profile.profile.tenant };
 }
 
 describe('SCIM bridge: resources seeded and corrected from reconciliation', function () {
   this.timeout(60_000);
 
   it('a complete read adds the accounts the bridge did not hold and makes a User whose account is gone inactive', async () => {
-    const { h, scim, tenant } = await bridge();
+    const { h, server, scim, tenant } = await bridge();
     const gone = await scim.post('/Users', newUser('gone@acme.com', 'Gus', 'Gone'));
     // Its onboarding needs a person: done, so the run is no longer in flight.
-    await finish(h, gone.body[patchbaySchema].runId);
+    await finish(h, gone.body[patchbaySchema].runId, server);
     const kept = await scim.post('/Users', newUser('kept@acme.com', 'Kim', 'Kept'));
-    await finish(h, kept.body[patchbaySchema].runId);
+    await finish(h, kept.body[patchbaySchema].runId, server);
     const said: string[] = [];
     const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [
       { email: 'KEPT@acme.com', active: true },
@@ -66,10 +67,10 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
   });
 
   it('corrects active from the read, but leaves a User whose run is still at work to that run', async () => {
-    const { h, scim, tenant } = await bridge();
+    const { h, server, scim, tenant } = await bridge();
     const pending = await scim.post('/Users', newUser('pending@acme.com', 'Pat', 'Pending'));
     const done = await scim.post('/Users', newUser('done@acme.com', 'Dan', 'Done'));
-    await finish(h, done.body[patchbaySchema].runId);
+    await finish(h, done.body[patchbaySchema].runId, server);
     const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [{ email: 'done@acme.com', active: false }]), h.clock.now());
     assert.deepEqual(result, { applied: true, added: 0, deactivated: 0, corrected: 1, inFlight: 1, unusable: 0 });
     assert.equal((await scim.get(`/Users/${done.body.id}`)).body.active, false);
@@ -79,9 +80,9 @@ describe('SCIM bridge: resources seeded and corrected from reconciliation', func
   });
 
   it('an incomplete read changes nothing and says why; an app without a bridge is left alone', async () => {
-    const { h, scim, tenant } = await bridge();
+    const { h, server, scim, tenant } = await bridge();
     const created = await scim.post('/Users', newUser('alice@acme.com', 'Alice', 'Archer'));
-    await finish(h, created.body[patchbaySchema].runId);
+    await finish(h, created.body[patchbaySchema].runId, server);
     const said: string[] = [];
     const result = await bridgeFromReconciliation(h.runtime.store, tenant, read('6sense', [{ email: 'new@acme.com', active: true }], ['ended at 1 of totalResults 3']), h.clock.now(), (l) => said.push(l));
     assert.equal(result.applied, false);

@@ -97,7 +97,10 @@ export async function harness(options: {
     run: (id) => runtime.engine.get(id),
     openTaskOf: async (runId) => (await runtime.tasks.itemsOfRun(runId)).find((i) => i.status === 'open')?.taskId,
     async completeNext(runId, o = {}) {
-      const taskId = await h.openTaskOf(runId);
+      // A run a server answered for once recorded may not have been driven to its task yet: drive it first.
+      let taskId = await h.openTaskOf(runId);
+      if (!taskId && (await h.run(runId)).status === 'running') await runtime.runs.settle();
+      taskId ??= await h.openTaskOf(runId);
       if (!taskId) throw new Error(`run ${runId} has no open task (${JSON.stringify((await h.run(runId)).waitingFor)})`);
       const task = await runtime.tasks.get(taskId);
       const by = profile.profile.queues?.find((q) => q.id === task.queue)?.members[0] ?? 'someone';
