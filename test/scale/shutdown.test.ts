@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type RawBuilder, sql } from 'kysely';
@@ -11,6 +9,7 @@ import { packageRoot } from '../../core/paths.js';
 import { AccessStore } from '../../core/server/access.js';
 import { startSpendeskConsole } from '../fixtures/spendesk-console/server.js';
 import { scratchDir } from '../support/fixtures.js';
+import { holdingProxy } from '../support/holding-proxy.js';
 import { freshDatabase, onPostgres } from '../support/postgres.js';
 import { consoleEnv } from '../support/spendesk-console.js';
 import { cliPath, FleetProcess, freePort } from './fleet.js';
@@ -48,40 +47,6 @@ async function until<T>(ms: number, what: string, check: () => Promise<T | undef
 }
 
 /**
- * A pass-through to the console simulator that holds the confirmed removal (POST …/remove) until
- * the test lets it go: the step is then in flight, at a moment the test chooses.
- */
-async function holdingProxy(target: string): Promise<{ url: string; held: () => boolean; release: () => void; close: () => Promise<void> }> {
-  const upstream = new URL(target);
-  let holding = false;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      if (req.method === 'POST' && /\/remove$/.test(req.url ?? '')) {
-        holding = true;
-        await released;
-      }
-      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      out.on('error', () => res.destroy());
-      out.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    held: () => holding,
-    release,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-/**
  * One offboarding's world: a fresh store (a PostgreSQL database, or a SQLite file in a data folder every
  * process shares), the console behind the holding proxy, the tenant, a runtime of the test's that drives nothing.
  */
@@ -97,7 +62,6 @@ async function stage(cleanups: (() => Promise<unknown>)[]) {
   const sim = await startSpendeskConsole();
   const proxy = await holdingProxy(sim.url);
   cleanups.push(async () => {
-    proxy.release();
     await proxy.close();
     await sim.close();
   });
