@@ -139,11 +139,12 @@ export function registerServerCommands(
       if (cli.engine() === 'dbos') cli.print('Engine dbos: runs are executed by the patchbay worker processes on this database (start at least one).');
       const signal = await untilStopped();
       const stopping = Date.now();
-      log.info({ signal }, 'patchbay serve: stopping: requests in flight finish (2 s at most), the runs driven here are handed over after their step in flight');
-      // As a worker does: the runs this server drives go to another process after their step in flight.
-      const handedOver = runtime.engine.handOver?.();
+      log.info({ signal }, 'patchbay serve: stopping: /readyz answers 503, the runs driven here are handed over after their step in flight, then requests in flight finish (2 s at most)');
+      // While the runs this server drives finish their step in flight and go to another process (as a worker's do),
+      // it still answers requests but says it is not ready, so a load balancer moves new ones to another server.
+      server.drain();
+      await runtime.engine.handOver?.();
       await server.close();
-      await handedOver;
       log.info({ durationMs: Date.now() - stopping }, 'patchbay serve: stopped');
     });
 

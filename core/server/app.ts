@@ -83,6 +83,12 @@ export interface PatchbayServer {
   readonly bridge: ScimBridge;
   /** Resolves when the runs have caught up with everything done so far (for tests and the demo). */
   settled(): Promise<void>;
+  /**
+   * A graceful stop has begun: from now on /readyz answers 503 (status "draining"), so a load balancer
+   * sends new requests to another server, while this one still answers what reaches it and its process
+   * hands its runs over. /healthz still answers 200: the process is alive. close() follows.
+   */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -274,7 +280,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
   // For a load balancer and an orchestrator: live (the process answers) and ready (its store answers, at the
   // schema this Patchbay needs). Public, and they tell nothing but that.
   app.get('/healthz', { config: { access: publicRoute } }, async () => ({ status: 'ok' }));
+  let draining = false;
   app.get('/readyz', { config: { access: publicRoute } }, async (_req, reply) => {
+    if (draining) return reply.code(503).send({ status: 'draining', reason: 'the process is stopping: the runs it drives are handed over, new requests belong to another server' });
     try {
       const version = await runtime.store.schemaVersion();
       if (version !== latestSchemaVersion()) return reply.code(503).send({ status: 'not ready', reason: `schema version ${version}, this Patchbay needs ${latestSchemaVersion()}` });
@@ -687,6 +695,9 @@ export async function startServer(options: ServerOptions): Promise<PatchbayServe
     bridge,
     settled: async () => {
       await settleSoon();
+    },
+    drain: () => {
+      draining = true;
     },
     close: async () => {
       closed = true;

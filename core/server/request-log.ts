@@ -8,8 +8,8 @@ const probes = new Set(['/healthz', '/readyz']);
  * How fastify logs requests on Patchbay's log: one line per request when its response has gone
  * (fastify writes two, "incoming request" and "request completed"), with `method`, `route` (the
  * pattern, e.g. /api/v1/runs/:id), `path` (without the query string, where tokens travel),
- * `status` and `durationMs`, and fastify's `reqId`. Never a header, a cookie or a body. 5xx and
- * errored responses at error, health probes at debug, the rest at info.
+ * `status` and `durationMs`, and fastify's `reqId`. Never a header, a cookie or a body. Health probes at
+ * debug (their 503 included), other 5xx and errored responses at error, the rest at info.
  */
 export class RequestLog extends LogController {
   override incomingRequest(): void {}
@@ -24,8 +24,10 @@ export class RequestLog extends LogController {
       durationMs: Math.round(reply.elapsedTime * 10) / 10,
       ...(error ? { error: error.message } : {}),
     };
-    if (error || reply.statusCode >= 500) request.log.error(fields, 'request');
-    else if (route && probes.has(route)) request.log.debug(fields, 'request');
+    // A probe's 503 is its answer, not a fault: /readyz says so while the server drains at a stop (said once, at
+    // "stopping") and while the store is down (said by the catch-up loop), every few seconds for each prober.
+    if (route && probes.has(route) && !error) request.log.debug(fields, 'request');
+    else if (error || reply.statusCode >= 500) request.log.error(fields, 'request');
     else request.log.info(fields, 'request');
   }
 

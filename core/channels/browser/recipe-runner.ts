@@ -680,6 +680,13 @@ async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJo
   const shown = (text: string) =>
     text.replace(placeholder, (whole, name: string) => (job.recipe.parameters[name]?.type === 'secret' ? whole : (job.params[name] ?? values[name] ?? whole)));
   const what = shown(step.selector ?? (step.text ? `the text "${step.text}"` : (step.url ?? step.action)));
+  const timedOut = error.name === 'TimeoutError' || /Timeout \d+ms exceeded/.test(message);
+  // Playwright's call log: the click happened and the page it asked for never came. The console is slow or down,
+  // not changed, and it may have acted (a removal confirmed): never "not there". Until that navigation is stopped,
+  // Playwright waits for it before any look at the page (the dialogs here, the screenshot, the HTML), for ever if
+  // the console never answers: it is stopped, and the page stays what the robot saw.
+  const unanswered = timedOut && /click action done/.test(message) && /waiting for scheduled navigations to finish/.test(message);
+  if (unanswered) await stopLoading(page);
   const dialogs = await page
     .locator('[role=dialog]:visible, [role=alertdialog]:visible, dialog[open]')
     .allInnerTexts()
@@ -689,14 +696,23 @@ async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJo
     const count = /resolved to (\d+) elements/.exec(message)?.[1] ?? 'several';
     return new Stop('drift', `${what} matches ${count} elements on the page; Patchbay does not act on a guess${cover}`);
   }
-  if (error.name === 'TimeoutError' || /Timeout \d+ms exceeded/.test(message)) {
+  if (timedOut) {
+    const within = /Timeout (\d+)ms/.exec(message)?.[1] ?? '?';
+    if (unanswered) return new Stop('unreachable', `${what} was clicked, but the console did not answer within ${within} ms: whether it acted is not known`);
     const intercepted = /intercepts pointer events/.test(message) ? '; something else on the page covers it' : '';
-    return new Stop('drift', `${what} was not there, or not usable, within ${/Timeout (\d+)ms/.exec(message)?.[1] ?? '?'} ms${intercepted}${cover}`);
+    return new Stop('drift', `${what} was not there, or not usable, within ${within} ms${intercepted}${cover}`);
   }
   if (/Target page, context or browser has been closed|Browser has been closed/i.test(message)) {
     return new Stop('unreachable', `the browser closed during the step: ${firstLine(error)}`);
   }
   return new Stop('drift', `${firstLine(error)}${cover}`);
+}
+
+/** Stops the page's pending navigation (Chromium's Page.stopLoading); the page stays the document it was. Never throws. */
+async function stopLoading(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page).catch(() => undefined);
+  await cdp?.send('Page.stopLoading').catch(() => undefined);
+  await cdp?.detach().catch(() => undefined);
 }
 
 function firstLine(error: unknown): string {

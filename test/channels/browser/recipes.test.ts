@@ -9,6 +9,7 @@ import { checkRecipe } from '../../../core/manifest/recipe-checks.js';
 import { createServices } from '../../../core/container.js';
 import type { BrowserRecipe } from '../../../core/schema/types/browser-recipe.js';
 import { scratchDir } from '../../support/fixtures.js';
+import { holdingProxy } from '../../support/holding-proxy.js';
 import { consoleAdmin, spendeskConsole } from '../../support/spendesk-console.js';
 
 const recipes = createServices().registry.get('spendesk').recipes;
@@ -260,6 +261,23 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
       assert.match(result.html!, /Delete member/);
       assert.ok(sim.state.byEmail('alice@acme.com'));
       assert.equal(sim.state.events.filter((e) => e.type === 'removed' || e.type === 'removal-refused').length, 0);
+    });
+
+    it('a confirm click the console never answers is not drift: "clicked, no answer", and the console may still act', async () => {
+      stepTimeoutMs = 1_500;
+      const sim = await spendeskConsole();
+      const proxy = await holdingProxy(sim.url);
+      after(() => proxy.close());
+      const result = await run(proxy.url, 'remove-member', { email: 'alice@acme.com' });
+      assert.equal(result.status, 'unreachable', JSON.stringify(result));
+      assert.ok('step' in result);
+      assert.equal(result.step, 'confirm');
+      assert.match(result.detail, /^role=button\[name="Remove member"\] was clicked, but the console did not answer within 1500 ms: whether it acted is not known$/);
+      assert.ok(proxy.held());
+      // The answer comes late: the console removed her after all, which is why the step may not say "not there".
+      proxy.release();
+      for (let i = 0; i < 50 && sim.state.byEmail('alice@acme.com'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(sim.state.byEmail('alice@acme.com'), undefined);
     });
 
     it('an unexpected dialog over the page is drift that names the dialog', async () => {
