@@ -1,8 +1,8 @@
 // The test command: the whole suite on the embedded SQLite store, then the tests that use the store
 // through a harness (engine, server, bridge, store, intake, reconcile, the browser runs) again on
 // PostgreSQL (.mocharc.postgres.json; test/support/postgres.ts starts a throwaway server when
-// PATCHBAY_TEST_DATABASE_URL names none), with the tests of real processes at scale (test/scale: the chaos
-// test, graceful stops) that run there only. One closing line over both passes: "N passed, N failed",
+// PATCHBAY_TEST_DATABASE_URL names none), with the chaos test of real processes at scale (test/scale) that
+// runs there only; the graceful-stop test (test/scale/shutdown) runs in both. One closing line over both passes: "N passed, N failed",
 // from the reporters' real counts; a pass that ends before reporting counts as a failure.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
