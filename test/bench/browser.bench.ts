@@ -2,7 +2,10 @@
  * npm run bench:browser — remove members from the Spendesk console simulator with the
  * remove-member recipe, as a worker's browser jobs do. Contenders, in the same run and alternating
  * (BENCH_ROUNDS rounds, default 2, so that a change in the machine's load hits both):
- * - today's way: one job at a time, each signing in in its fresh context, full-page screenshots;
+ * - today's way: one job at a time, each signing in in its fresh context, full-page screenshots, and
+ *   Chromium launched as before issue 17 (BrowserHost's `asBefore`: its window's omnibox popup WebUI);
+ * - the same jobs in Chromium as the channel launches it now (BENCH_TODAY_LEAN=0 leaves it out), to
+ *   tell what the launch flags save from what the job and the overlap save;
  * - N contexts at a time (BENCH_CONTEXTS, default what the worker would choose), each job a fresh
  *   context carrying the worker's signed-in session, element screenshots (the recipe as it is);
  * - the same one at a time (BENCH_SEQUENTIAL_NEW=0 leaves it out), to tell the saving per job from the overlap.
@@ -119,6 +122,8 @@ interface Way {
   readonly contexts: number;
   readonly session: boolean;
   readonly recipe: BrowserRecipe;
+  /** Chromium launched as before issue 17 (the baseline). */
+  readonly asBefore?: boolean;
 }
 
 /** What the contenders add up over the rounds. */
@@ -187,7 +192,7 @@ const todaysRecipe: BrowserRecipe = (() => {
 /** One round of one way: `members` removals on a fresh console; adds its figures to `tally`. */
 async function round(way: Way, tally: Tally): Promise<void> {
   const sim = await startSpendeskConsole({ seed: seedWith(members) });
-  const host = new BrowserHost({ contexts: way.contexts });
+  const host = new BrowserHost({ contexts: way.contexts, asBefore: way.asBefore ?? false });
   let next = 0;
   const cpu = process.cpuUsage();
   const chromiumBefore = chromiumCpuSeconds();
@@ -248,7 +253,8 @@ const contexts = Number(process.env.BENCH_CONTEXTS ?? machine.contexts);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 console.log(`contexts: ${contexts} (${process.env.BENCH_CONTEXTS ? 'BENCH_CONTEXTS' : `the worker's default: ${machine.cores} cores, ${(machine.freeBytes / 2 ** 30).toFixed(1)} GiB free`}); ${rounds} rounds of ${members} members per contender; load average at start ${load()}`);
 const ways: Way[] = [
-  { label: "one at a time, today's way", contexts: 1, session: false, recipe: todaysRecipe },
+  { label: "one at a time, today's way", contexts: 1, session: false, recipe: todaysRecipe, asBefore: true },
+  ...(process.env.BENCH_TODAY_LEAN === '0' ? [] : [{ label: "today's jobs, Chromium as launched now", contexts: 1, session: false, recipe: todaysRecipe }]),
   { label: `${contexts} contexts, session + element shots`, contexts, session: true, recipe },
   ...(process.env.BENCH_SEQUENTIAL_NEW === '0' ? [] : [{ label: 'one at a time, session + element shots', contexts: 1, session: true, recipe }]),
 ];
@@ -269,5 +275,14 @@ for (const [i, way] of ways.entries()) {
   const types = Object.entries(t.chromiumByType).sort((a, b) => b[1] - a[1]);
   console.log(`  Chromium's CPU per member by process: ${types.map(([type, cpu]) => `${type} ${((cpu * 1000) / t.members).toFixed(0)} ms`).join(', ')}`);
 }
-console.log(`ratio: ${contexts} contexts with the session and element screenshots remove ${(perMinute(tallies[1]!) / perMinute(tallies[0]!)).toFixed(2)}× as many members per minute as one at a time today`);
-if (tallies[2]) console.log(`  of which the job itself (one at a time, session + element shots): ${(perMinute(tallies[2]) / perMinute(tallies[0]!)).toFixed(2)}×; the overlap: ${(perMinute(tallies[1]!) / perMinute(tallies[2])).toFixed(2)}×`);
+const at = (label: string) => tallies[ways.findIndex((w) => w.label === label)];
+const today = tallies[0]!;
+const parallel = at(ways.find((w) => w.contexts === contexts && w.session)!.label)!;
+const todayLean = at("today's jobs, Chromium as launched now");
+const sequentialNew = at('one at a time, session + element shots');
+console.log(`ratio: ${contexts} contexts with the session and element screenshots remove ${(perMinute(parallel) / perMinute(today)).toFixed(2)}× as many members per minute as one at a time today`);
+const parts = [
+  ...(todayLean ? [`Chromium's launch flags ${(perMinute(todayLean) / perMinute(today)).toFixed(2)}×`] : []),
+  ...(sequentialNew ? [`the job itself (one at a time, session + element shots) ${(perMinute(sequentialNew) / perMinute(todayLean ?? today)).toFixed(2)}×`, `the overlap ${(perMinute(parallel) / perMinute(sequentialNew)).toFixed(2)}×`] : []),
+];
+if (parts.length) console.log(`  of which ${parts.join('; ')}`);

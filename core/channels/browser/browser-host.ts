@@ -23,6 +23,11 @@ export interface BrowserHostOptions {
    * `--concurrency` or from `defaultBrowserContexts()`.
    */
   readonly contexts?: number;
+  /**
+   * Launches Chromium as before issue 17, with every part of its window (see `unusedWindowFeatures`):
+   * for the browser benchmark's baseline only. Off by default.
+   */
+  readonly asBefore?: boolean;
 }
 
 /** What one browser context is reckoned to need (a renderer process and its pages), for `defaultBrowserContexts`. */
@@ -79,6 +84,49 @@ const quietFlags = [
 ];
 
 /**
+ * The features Playwright itself turns off when it launches Chromium (playwright-core 1.64's
+ * chromiumSwitches). Chromium reads only the last `--disable-features` of its command line, so a
+ * list of our own must carry these too; `test/channels/browser/chromium-flags.test.ts` checks against the
+ * launched browser's command line that none of Playwright's is lost after an upgrade.
+ */
+const playwrightDisabledFeatures = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'DialMediaRouteProvider',
+  'GlobalMediaControls',
+  'HttpsUpgrades',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'BlockOriginHeaderModificationOnRedirect',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'Translate',
+  'AutoDeElevate',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+
+/**
+ * Parts of Chromium's own window that a robot never sees. Since Chromium's headless mode is the
+ * whole browser, every page Playwright opens gets a window whose address bar preloads its
+ * suggestion popup as WebUI pages (chrome://omnibox-popup.top-chrome/ and its AI-mode variant) in
+ * a renderer process of their own: measured on Chromium 156 (docs/benchmarks.md, issue 17), that
+ * renderer cost 0.6–0.9 s of CPU per job, more than the console's own pages. Without these
+ * features the address bar falls back to its native popup, which is only built when it opens
+ * (never, headless). Pages and what they can see are unchanged.
+ */
+export const unusedWindowFeatures = ['WebUIOmniboxPopup', 'WebUIOmniboxAimPopup', 'WebUIOmniboxFullPopup'];
+
+/** Chromium's command-line flags for a host: the quiet ones, and without `asBefore` the window's unused parts left out. */
+export function chromiumFlags(asBefore = false): string[] {
+  return asBefore ? [...quietFlags] : [...quietFlags, `--disable-features=${[...playwrightDisabledFeatures, ...unusedWindowFeatures].join(',')}`];
+}
+
+/**
  * One browser per worker process, launched on first use and shared; every job gets a fresh context
  * (its own cookies and storage), so nothing of one job leaks into another's except, when the job asks
  * for it by a session key, the console session the last job of the same console and robot signed in
@@ -88,6 +136,7 @@ export class BrowserHost {
   private launching?: Promise<Browser>;
   private readonly executablePath: string;
   private readonly headless: boolean;
+  private readonly flags: string[];
   private limit: number;
   private open = 0;
   private readonly waiting: (() => void)[] = [];
@@ -97,6 +146,7 @@ export class BrowserHost {
     this.executablePath = options.executablePath ?? process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium';
     this.headless = options.headless ?? process.env.PATCHBAY_HEADED !== '1';
     this.limit = options.contexts ?? Number.POSITIVE_INFINITY;
+    this.flags = chromiumFlags(options.asBefore);
   }
 
   /** How many contexts may be open at once (Infinity: unbounded). */
@@ -152,7 +202,7 @@ export class BrowserHost {
           chromium.launch({
             executablePath: this.executablePath,
             headless: this.headless,
-            args: quietFlags,
+            args: this.flags,
             // Playwright closes the browser on these signals by default: a worker told to stop (SIGTERM)
             // would lose the page of the step in flight. The process closes the browser when it has finished.
             handleSIGINT: false,

@@ -352,7 +352,8 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
     const target = await scoped(page, step, tools);
     return target;
   };
-  const note = async (target: Locator) => tools.matched(await outline(target));
+  // What a step matched is for `recipe try` only: a job nobody observes saves the round trip to the page.
+  const note = async (target: Locator) => void (job.observe && tools.matched(await outline(target)));
   switch (step.action) {
     case 'goto': {
       const url = consoleAddress(job.consoleUrl, step.url!, tools);
