@@ -456,20 +456,41 @@ export class DbosRunEngine implements StoreRunEngine {
    * workflow of each new one. Resolves once every new run is durably recorded and its workflow
    * durably started; the workflows execute in the background (or on the queue's workers). Called
    * inside a store transaction, it records the runs in it and commits it before starting the
-   * workflows, because a workflow must find its run. A process that stops in between leaves runs
-   * without a workflow: drive() (or the first signal to such a run) starts them.
+   * workflows, because a workflow must find its run; with `drive: false` (record only, as a server
+   * does inside its group commit) it does not commit the caller's transaction but starts the
+   * workflows once that has committed, and resolves before they are started. A process that stops
+   * in between leaves runs without a workflow: drive() (or the first signal to such a run) starts them.
    * @throws DbosEngineError when DBOS is not launched in this process.
    */
-  async start(runs: readonly NewRun[], _options: { drive?: boolean } = {}): Promise<StartResult[]> {
+  async start(runs: readonly NewRun[], options: { drive?: boolean } = {}): Promise<StartResult[]> {
     const results: StartResult[] = [];
     for (const run of runs) results.push(await this.record(run));
     const created = results.filter((r) => r.created).map((r) => r.run.id);
-    if (created.length) {
-      await this.store.outside(async () => {
+    if (!created.length) return results;
+    if (options.drive === false && this.store.inTransaction) {
+      // Only recorded, in the caller's transaction (a server's group commit, whose other requests
+      // share it: committing it here would commit theirs half-way). The workflows start once it has
+      // committed; a process that stops before they have started leaves them to drive().
+      this.store.afterCommit(() => this.inBackground('start the workflows of the runs just recorded', async () => {
         for (const runId of created) await this.startWorkflow(runId);
-      });
+      }));
+      return results;
     }
+    await this.store.outside(async () => {
+      for (const runId of created) await this.startWorkflow(runId);
+    });
     return results;
+  }
+
+  /**
+   * Runs `work` in the background, outside the caller's async context: what is left to do once a
+   * caller's transaction has committed. Its failure is logged to stderr, not thrown (nobody waits
+   * for it); what it leaves undone is what drive() repairs.
+   */
+  private inBackground(what: string, work: () => Promise<void>): void {
+    detached(() => {
+      work().catch((error: unknown) => process.stderr.write(`patchbay dbos engine: could not ${what} (drive() repairs it): ${(error as Error)?.message ?? String(error)}\n`));
+    });
   }
 
   private async record(run: NewRun): Promise<StartResult> {
@@ -549,8 +570,10 @@ export class DbosRunEngine implements StoreRunEngine {
       if (!inserted) return false;
       await this.appendAudit(this.store, { type: 'run.signalled', actor, runId, data: { signal: name } }, now);
       const bells = pendingDoorbells.getStore();
-      // Always inside this.transaction: the bell rings after its commit (a caller's own store transaction is joined, see transaction()).
-      bells?.push({ runId, name, dedupeKey });
+      // The bell rings after the commit: this engine's transaction rings its bells once committed;
+      // a transaction the engine did not open (a server's group commit) rings it from afterCommit.
+      if (bells) bells.push({ runId, name, dedupeKey });
+      else this.store.afterCommit(() => this.inBackground(`send signal ${name} to run ${runId}`, () => this.ring(runId, name, dedupeKey)));
       return true;
     });
   }

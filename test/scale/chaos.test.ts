@@ -37,6 +37,8 @@ import { cliPath, extraArgs, FleetProcess, freePort } from './fleet.js';
  * environment, PATCHBAY_ENGINE included, is passed through as it is).
  */
 const runs = Number(process.env.PATCHBAY_CHAOS_RUNS ?? 100);
+/** The run engine of every process and command (PATCHBAY_CHAOS_ENGINE, else PATCHBAY_ENGINE, else embedded). */
+const engine = process.env.PATCHBAY_CHAOS_ENGINE || process.env.PATCHBAY_ENGINE || 'embedded';
 /**
  * The workers' flags: one browser job at a time unless PATCHBAY_CHAOS_WORKER_ARGS says otherwise. The
  * default --concurrency (two per core) is for one worker per machine; three workers on this machine's two
@@ -96,7 +98,7 @@ describe('chaos: three workers and two servers on one PostgreSQL database, SIGKI
     const tenantFile = path.join(dir, 'tenant.json');
     writeFileSync(tenantFile, JSON.stringify(tenant));
 
-    const env = { ...process.env, ...consoleEnv, PATCHBAY_CONNECTORS: '', PATCHBAY_FORM_KEY: randomBytes(32).toString('base64') };
+    const env = { ...process.env, ...consoleEnv, PATCHBAY_CONNECTORS: '', PATCHBAY_FORM_KEY: randomBytes(32).toString('base64'), PATCHBAY_ENGINE: engine };
     const cli = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args, '--database', url], { cwd: packageRoot, env, encoding: 'utf8' });
     const migrated = cli(['migrate', '--data-dir', path.join(dir, 'migrate')]);
     assert.equal(migrated.status, 0, migrated.stderr);
@@ -110,7 +112,7 @@ describe('chaos: three workers and two servers on one PostgreSQL database, SIGKI
       fleet.push(new FleetProcess(`server${i}`, 'server', ['serve', '--port', String(port), '--profile', tenantFile, '--database', url, '--data-dir', path.join(dir, `server${i}`), ...extraArgs('PATCHBAY_CHAOS_SERVER_ARGS')], env, `http://127.0.0.1:${port}`));
     }
     for (let i = 1; i <= 3; i++) {
-      fleet.push(new FleetProcess(`worker${i}`, 'worker', ['worker', '--interval', '0.5', '--profile', tenantFile, '--database', url, '--data-dir', path.join(dir, `worker${i}`), ...workerArgs], env));
+      fleet.push(new FleetProcess(`worker${i}`, 'worker', ['worker', '--interval', engine === 'dbos' ? '1' : '0.5', '--profile', tenantFile, '--database', url, '--data-dir', path.join(dir, `worker${i}`), ...workerArgs], env));
     }
     after(async () => {
       for (const p of fleet) await p.stop('SIGKILL').catch(() => undefined);
@@ -220,7 +222,11 @@ describe('chaos: three workers and two servers on one PostgreSQL database, SIGKI
       const counts = Object.fromEntries((await db.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM runs GROUP BY status')).rows.map((r) => [r.status, Number(r.n)]));
       const finished = (counts.completed ?? 0) + (counts.failed ?? 0) + (counts.cancelled ?? 0);
       log(`${runOf.size}/${runs} started, ${finished} finished (${JSON.stringify(counts)}), ${completed.size} tasks completed, ${kills.server + kills.worker} kills (${kills.worker} workers, ${kills.server} servers), ${retries} requests retried; ${Math.round((Date.now() - started) / 1000)} s, load ${load()}`);
-      if (failure) throw failure;
+      if (failure) {
+        // What the processes said last: a 500 from a server, a worker's stack.
+        process.stdout.write(`${fleet.map((p) => p.lines.slice(-30).join('\n')).join('\n')}\n`);
+        throw failure;
+      }
       const unexpected = fleet.flatMap((p) => p.unexpectedExits);
       assert.deepEqual(unexpected, [], 'a process ended that was not killed');
       if (finished >= runs && runOf.size === runs) break;
