@@ -10,17 +10,19 @@ import { type AuditEvent, AuditLog } from './audit.js';
 import type { Clock } from './clock.js';
 import { type SerializedError, StepFailedError, serializeError as serialize, toRunRecord as toRecord } from './embedded-engine.js';
 import { newId } from './ids.js';
-import type {
-  NewRun,
-  RunContext,
-  RunRecord,
-  RunStatus,
-  SignalResult,
-  StartResult,
-  StepOptions,
-  StoreRunEngine,
-  Workflow,
-  WorkflowResult,
+import {
+  ConnectorUnavailable,
+  connectorWait,
+  type NewRun,
+  type RunContext,
+  type RunRecord,
+  type RunStatus,
+  type SignalResult,
+  type StartResult,
+  type StepOptions,
+  type StoreRunEngine,
+  type Workflow,
+  type WorkflowResult,
 } from './port.js';
 import { isRetryable, noRetry, retryDelayMs } from './retry.js';
 
@@ -302,6 +304,12 @@ export interface DbosEngineOptions {
    * between the commit and the send) is seen, should drive() not repair it first.
    */
   readonly recheckMs?: number;
+}
+
+/** What a run parked for: a connector this process's catalogue lacks, tried again in retryInMs (see ConnectorUnavailable). */
+interface MissingConnector {
+  readonly connector: string;
+  readonly retryInMs: number;
 }
 
 /** A signal's DBOS message: only a doorbell. What the signal says is the committed `signals` row. */
@@ -731,19 +739,66 @@ export class DbosRunEngine implements StoreRunEngine {
     if (!row) throw new NotFoundError('run', runId);
     if (row.status !== 'running' && row.status !== 'waiting') return null;
     const run = toRecord(row);
-    const context = new DbosContext(this, run);
-    let result: WorkflowResult;
-    try {
-      result = await this.workflow!(context, run);
-    } catch (error) {
-      // Cancelled, or DBOS itself failed (its database, a conflict with another executor): not the run's outcome.
-      if (error instanceof DbosErrors.DBOSError) throw error;
-      result = { outcome: 'failed', summary: (error as Error)?.message ?? String(error) };
+    let result: WorkflowResult | undefined;
+    for (let attempt = 1; !result; attempt++) {
+      // A connector missing from this process's catalogue is the process's problem, not the run's
+      // (as on the embedded engine): the run waits, with the reason, and the workflow is tried again
+      // after a durable DBOS sleep. An attempt that parked before (its journal row committed) is not
+      // run again on replay: the workflow checks its catalogue before its first call, so the park is
+      // the attempt's only record, and running it again in a process that now has the connector would
+      // put the workflow's first step where DBOS recorded the park.
+      const key = `connector-unavailable@${attempt}`;
+      let missing = await this.parkedFor(runId, key);
+      if (!missing) {
+        const context = new DbosContext(this, run);
+        try {
+          result = await this.workflow!(context, run);
+        } catch (error) {
+          // Cancelled, or DBOS itself failed (its database, a conflict with another executor): not the run's outcome.
+          if (error instanceof DbosErrors.DBOSError) throw error;
+          // Only before the workflow's first call: after it, a replay could not tell the attempt's calls from the next one's.
+          if (error instanceof ConnectorUnavailable && context.calls === 0) missing = { connector: error.connector, retryInMs: error.retryInMs };
+          else result = { outcome: 'failed', summary: (error as Error)?.message ?? String(error) };
+        }
+      }
+      if (missing) {
+        const parked = missing;
+        await DBOS.runStep(() => this.park(runId, key, parked), { name: 'patchbay.connector-unavailable' });
+        await DBOS.sleep(parked.retryInMs);
+        await this.mark(runId, null, null);
+      }
     }
     // Not a DBOS step: finish() changes only an open run, so a replay after a crash between it and
     // DBOS recording the workflow's end changes nothing and audits nothing (and saves a checkpoint).
     await this.finish(runId, result);
     return result;
+  }
+
+  /** The connector attempt `key` of the run parked for, when it did (its journal row). */
+  private async parkedFor(runId: string, key: string): Promise<MissingConnector | undefined> {
+    const row = await this.store.db.selectFrom('journal').select('value').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst();
+    return row ? (JSON.parse(row.value) as MissingConnector) : undefined;
+  }
+
+  /**
+   * Parks an open run whose connector is missing here: waiting, for the reason connectorWait()
+   * gives, until now + retryInMs, audited as run.connector-unavailable (as the embedded engine
+   * does). Once per (run, key): the journal row, the mark and the event commit together.
+   */
+  private async park(runId: string, key: string, missing: MissingConnector): Promise<void> {
+    await this.store.transaction(async () => {
+      const now = this.now();
+      const marked = await this.store.db
+        .insertInto('journal')
+        .values({ run_id: runId, key, value: JSON.stringify(missing), at: now })
+        .onConflict((oc) => oc.columns(['run_id', 'key']).doNothing())
+        .returning('key')
+        .executeTakeFirst();
+      if (!marked) return;
+      const retryAt = now + missing.retryInMs;
+      await this.mark(runId, connectorWait(missing.connector), retryAt);
+      await this.appendAudit(this.store, { type: 'run.connector-unavailable', actor: 'patchbay', runId, data: { connector: missing.connector, retryAt } }, now);
+    });
   }
 
   private async finish(runId: string, result: WorkflowResult): Promise<void> {
@@ -806,6 +861,8 @@ export class DbosRunEngine implements StoreRunEngine {
  */
 class DbosContext implements RunContext {
   private readonly occurrences = new Map<string, number>();
+  /** How many calls the workflow made on this context (each is a DBOS operation or more). */
+  calls = 0;
 
   constructor(
     private readonly engine: DbosRunEngine,
@@ -817,6 +874,7 @@ class DbosContext implements RunContext {
   }
 
   private key(name: string): string {
+    this.calls++;
     const n = (this.occurrences.get(name) ?? 0) + 1;
     this.occurrences.set(name, n);
     return n === 1 ? name : `${name}#${n}`;
@@ -880,12 +938,14 @@ class DbosContext implements RunContext {
   }
 
   private async pause(what: string, ms: number): Promise<void> {
+    this.calls++;
     await this.engine.mark(this.run.id, what, this.engine.clock.now() + ms);
     await DBOS.sleep(ms);
     await this.engine.mark(this.run.id, null, null);
   }
 
   async now(): Promise<number> {
+    this.calls++;
     return DBOS.runStep(async () => this.engine.clock.now(), { name: 'patchbay.now' });
   }
 
