@@ -62,7 +62,8 @@ export interface DbosLaunchOptions {
   /**
    * Queues this process registers (after launch) and dequeues from: runs started with `queue` are
    * executed by whichever worker listening on it has room (`workerConcurrency` runs at a time in
-   * one process; `globalConcurrency` across all).
+   * one process; `globalConcurrency` across all). DBOS keeps a queue's settings in one row of the
+   * system database: the last process that dequeues from it and launches sets them for all.
    */
   readonly queues?: readonly { readonly name: string; readonly workerConcurrency?: number; readonly globalConcurrency?: number; readonly pollingIntervalMs?: number }[];
   /**
@@ -88,6 +89,12 @@ export function newExecutorId(): string {
 
 /** The first key of the liveness locks ("pbbx"); the second is hashtext(executor ID). */
 const livenessLockSpace = 0x70626278;
+
+/** The first key of the lock one recoverer at a time holds across processes (see DbosRunEngine.recoverOrphans). */
+const recoveryLockSpace = 0x70626272;
+
+/** Whether this process is recovering orphans now (the session lock is re-entrant within the process). */
+let recovering = false;
 
 /** The connection holding this process's liveness lock, also used to test other executors' locks. */
 let liveness: { client: pg.Client; executorId: string; url: string; closing: boolean } | undefined;
@@ -213,11 +220,15 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
   try {
     await DBOS.launch();
     for (const queue of options.queues ?? []) {
+      // A queue's settings are one row in the system database, shared by every process: a process
+      // that dequeues from it writes its settings, one that only enqueues (a server) creates the row
+      // when missing and changes nothing (it set the workers' run slots to its own default).
+      const dequeues = !options.listen || options.listen.includes(queue.name);
       await DBOS.registerQueue(queue.name, {
         ...(queue.workerConcurrency ? { workerConcurrency: queue.workerConcurrency } : {}),
         ...(queue.globalConcurrency ? { globalConcurrency: queue.globalConcurrency } : {}),
         ...(queue.pollingIntervalMs ? { minPollingIntervalMs: queue.pollingIntervalMs } : {}),
-        onConflict: 'always_update',
+        onConflict: dequeues ? 'always_update' : 'never_update',
       });
     }
     if (options.advertise) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
@@ -304,6 +315,8 @@ export interface DbosEngineOptions {
    * between the commit and the send) is seen, should drive() not repair it first.
    */
   readonly recheckMs?: number;
+  /** How often drive() (a worker's loop) takes over the runs of stopped workers, at most (ms, default 2 s; see recoverOrphans). */
+  readonly recoverEveryMs?: number;
 }
 
 /** What a run parked for: a connector this process's catalogue lacks, tried again in retryInMs (see ConnectorUnavailable). */
@@ -352,6 +365,9 @@ export class DbosRunEngine implements StoreRunEngine {
   /** Task escalation and the outbox run as scheduled DBOS jobs (scheduleJobs), once across processes, not in each process's loop. */
   readonly schedulesMaintenance = true;
   private readonly jobs = new Map<string, DbosJob>();
+  /** How often a worker's drive() looks for the runs of stopped workers (ms). */
+  private readonly recoverEveryMs: number;
+  private lastRecovery = 0;
 
   constructor(
     readonly store: StoreDatabase,
@@ -367,6 +383,7 @@ export class DbosRunEngine implements StoreRunEngine {
     this.now = clock ? () => clock.now() : (options.now ?? Date.now);
     this.clock = clock ?? { now: this.now };
     this.recheckMs = options.recheckMs ?? 300_000;
+    this.recoverEveryMs = options.recoverEveryMs ?? 2_000;
     engines.set(this.name, this);
     if (this.workflow) engineReady(this);
   }
@@ -432,8 +449,30 @@ export class DbosRunEngine implements StoreRunEngine {
    * Hands the unfinished workflows of executors that are gone (no process holds their liveness
    * lock: killed, or shut down before their runs ended) to the queue, where a live worker takes
    * them and DBOS resumes each from its last checkpoint. Returns how many were handed over.
+   * One process at a time across the system database (a session lock on the liveness connection,
+   * and one call at a time in the process): DBOS's resume re-enqueues whatever is not finished, so
+   * a second recoverer acting on a list read before the first one's resume would enqueue a
+   * workflow a live worker has just taken, and two workers would execute it. A process that holds
+   * no liveness lock (not a worker) recovers nothing.
    */
   async recoverOrphans(): Promise<number> {
+    const held = liveness;
+    if (!held || recovering) return 0;
+    recovering = true;
+    try {
+      const { rows } = await held.client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [recoveryLockSpace, 'patchbay']);
+      if (!rows[0]?.got) return 0;
+      try {
+        return await this.resumeOrphans();
+      } finally {
+        await held.client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [recoveryLockSpace, 'patchbay']).catch(() => {});
+      }
+    } finally {
+      recovering = false;
+    }
+  }
+
+  private async resumeOrphans(): Promise<number> {
     const pending = await DBOS.listWorkflows({ status: 'PENDING', loadInput: false, loadOutput: false });
     const byExecutor = new Map<string, typeof pending>();
     for (const wf of pending) if (wf.executorId) byExecutor.set(wf.executorId, [...(byExecutor.get(wf.executorId) ?? []), wf]);
@@ -452,6 +491,19 @@ export class DbosRunEngine implements StoreRunEngine {
       }
     }
     return recovered;
+  }
+
+  /**
+   * recoverOrphans() from a worker's own loop (drive()), at most once per recoverEveryMs: not only
+   * from the maintenance job, whose queue runs one tick at a time across processes, so a tick left
+   * running by a killed worker held the queue until it was recovered, which only a tick could do,
+   * and every run of a killed worker waited for ever. Its failure is said on stderr, not thrown:
+   * the worker's loop goes on, and the next pass tries again.
+   */
+  private async recoverNow(): Promise<void> {
+    if (!liveness || Date.now() - this.lastRecovery < this.recoverEveryMs) return;
+    this.lastRecovery = Date.now();
+    await this.recoverOrphans().catch((error: unknown) => process.stderr.write(`patchbay dbos engine: could not take over the runs of stopped workers (tried again on the next pass): ${(error as Error)?.message ?? String(error)}\n`));
   }
 
   /** Forgets this engine in the process (its runs wait, durably, for an engine of the same name). */
@@ -693,7 +745,8 @@ export class DbosRunEngine implements StoreRunEngine {
   }
 
   /**
-   * DBOS executes runs by itself; drive() only repairs. It starts the DBOS workflow of every
+   * DBOS executes runs by itself; drive() only repairs. In a worker it first takes over the runs
+   * of stopped workers (recoverOrphans, at most every recoverEveryMs). It starts the DBOS workflow of every
    * running run that has none (a process stopped between recording a run and starting its
    * workflow; a run that waits has one, since its workflow marked it), and rings again for a
    * signal committed more than 2 s ago to a run still waiting for it (its sender stopped between
@@ -701,6 +754,7 @@ export class DbosRunEngine implements StoreRunEngine {
    * the workflow ID, so two drivers at once start each run once. Returns how many it repaired.
    */
   async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
+    await this.recoverNow();
     const rows = await this.store.db.selectFrom('runs').select('id').where('status', '=', 'running').orderBy('created_at').limit(options.maxSlices ?? 10_000).execute();
     let slices = 0;
     for (const { id } of rows) {
