@@ -436,6 +436,7 @@ describe('the DBOS engine with worker processes on a queue', function () {
   after(async () => {
     await shutdownDbos({ deregister: true });
     for (const child of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
@@ -443,9 +444,12 @@ describe('the DBOS engine with worker processes on a queue', function () {
     await store?.close();
   });
 
+  let storeUrl: string | undefined;
+  let systemUrl: string | undefined;
+
   it('a server that dequeues nothing starts 24 runs; two workers (15 at a time each) share them, each run executed once, and the server signals them to the end', async () => {
-    const storeUrl = await freshDatabase();
-    const systemUrl = await freshDatabase();
+    storeUrl = await freshDatabase();
+    systemUrl = await freshDatabase();
     store = await openStore({ url: storeUrl }, { migrations: 'apply' });
     await sql`CREATE TABLE executed_by (run_id TEXT NOT NULL, executor TEXT NOT NULL, at BIGINT NOT NULL)`.execute(store.db);
     for (const executor of ['worker-a', 'worker-b']) {
@@ -457,7 +461,9 @@ describe('the DBOS engine with worker processes on a queue', function () {
       });
       child.removeAllListeners('exit');
     }
-    await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'server', applicationVersion: 'queue-test', logLevel: 'error', queues: [{ name: 'runs', workerConcurrency: 15, pollingIntervalMs: 50 }], listen: [] });
+    // The server's own setting differs from the workers': a process that dequeues nothing leaves the queue's shared row as the workers set it
+    // (when it wrote its 1 there, each worker held one run waiting for 'go' and the third never began).
+    await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'server', applicationVersion: 'queue-test', logLevel: 'error', queues: [{ name: 'runs', workerConcurrency: 1, pollingIntervalMs: 50 }], listen: [] });
     const engine = new DbosRunEngine(store, { name: 'queue', queue: 'runs' });
     try {
       const started = await engine.start(Array.from({ length: 24 }, (_, i) => offboarding(`q${i}@acme.test`, `q-${i}`)));
@@ -470,6 +476,39 @@ describe('the DBOS engine with worker processes on a queue', function () {
       assert.ok(byExecutor.rows.every((r) => r.n <= 15), JSON.stringify(byExecutor.rows));
       const perRun = await sql<{ n: number }>`SELECT count(DISTINCT run_id)::int AS n FROM executed_by`.execute(store.db);
       assert.equal(perRun.rows[0]!.n, 24);
+    } finally {
+      engine.detach();
+    }
+  });
+
+  it("a worker SIGKILLed with runs in flight: another worker's own loop (drive(), no scheduled job) takes them over, and they finish there", async () => {
+    // After the test above: DBOS is launched here as the server of its system database.
+    const spawnWorker = async (executor: string) => {
+      const child = spawn(process.execPath, [queueWorker], { env: { ...process.env, STORE_URL: storeUrl!, SYSTEM_URL: systemUrl!, EXECUTOR: executor, QUEUE: 'takeover', TAKEOVER: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`queue worker exited (${code})`)));
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      });
+      child.removeAllListeners('exit');
+      return child;
+    };
+    const doomed = await spawnWorker('worker-c');
+    const engine = new DbosRunEngine(store!, { name: 'queue', queue: 'takeover' });
+    try {
+      const started = await engine.start(Array.from({ length: 3 }, (_, i) => offboarding(`t${i}@acme.test`, `t-${i}`)));
+      for (const { run } of started) await waitingFor(engine, run.id, 'go', 60_000);
+      const exited = new Promise((resolve) => doomed.once('exit', resolve));
+      doomed.kill('SIGKILL');
+      await exited;
+      await spawnWorker('worker-d');
+      for (const { run } of started) assert.equal(await engine.signal(run.id, 'go', null, `go:${run.id}`, 'ops'), true);
+      for (const { run } of started) {
+        assert.equal((await finished(engine, run.id, 60_000)).outcome, 'done');
+        assert.equal((await DBOS.getResult<{ summary: string }>(run.id))?.summary, 'worker-d', 'finished by the worker that took it over');
+      }
+      const firstSteps = await sql<{ executor: string; n: number }>`SELECT executor, count(*)::int AS n FROM executed_by WHERE executor IN ('worker-c', 'worker-d') GROUP BY executor`.execute(store!.db);
+      assert.deepEqual(firstSteps.rows, [{ executor: 'worker-c', n: 3 }], 'the first step, checkpointed before the kill, is not run again');
     } finally {
       engine.detach();
     }
