@@ -317,6 +317,11 @@ export interface DbosEngineOptions {
   readonly recheckMs?: number;
   /** How often drive() (a worker's loop) takes over the runs of stopped workers, at most (ms, default 2 s; see recoverOrphans). */
   readonly recoverEveryMs?: number;
+  /**
+   * How many runs of stopped workers one takeover hands back to the queue (default 5); the rest on
+   * the next, so that they spread over the workers polling in between instead of all going to one.
+   */
+  readonly recoverBatch?: number;
 }
 
 /** What a run parked for: a connector this process's catalogue lacks, tried again in retryInMs (see ConnectorUnavailable). */
@@ -368,6 +373,8 @@ export class DbosRunEngine implements StoreRunEngine {
   /** How often a worker's drive() looks for the runs of stopped workers (ms). */
   private readonly recoverEveryMs: number;
   private lastRecovery = 0;
+  /** Orphans handed back to the queues per recoverOrphans() call, at most. */
+  private readonly recoverBatch: number;
 
   constructor(
     readonly store: StoreDatabase,
@@ -384,6 +391,7 @@ export class DbosRunEngine implements StoreRunEngine {
     this.clock = clock ?? { now: this.now };
     this.recheckMs = options.recheckMs ?? 300_000;
     this.recoverEveryMs = options.recoverEveryMs ?? 2_000;
+    this.recoverBatch = options.recoverBatch ?? 5;
     engines.set(this.name, this);
     if (this.workflow) engineReady(this);
   }
@@ -448,7 +456,8 @@ export class DbosRunEngine implements StoreRunEngine {
   /**
    * Hands the unfinished workflows of executors that are gone (no process holds their liveness
    * lock: killed, or shut down before their runs ended) to the queue, where a live worker takes
-   * them and DBOS resumes each from its last checkpoint. Returns how many were handed over.
+   * them and DBOS resumes each from its last checkpoint, at most recoverBatch per call (the rest on
+   * the next call). Returns how many were handed over.
    * One process at a time across the system database (a session lock on the liveness connection,
    * and one call at a time in the process): DBOS's resume re-enqueues whatever is not finished, so
    * a second recoverer acting on a list read before the first one's resume would enqueue a
@@ -485,7 +494,12 @@ export class DbosRunEngine implements StoreRunEngine {
         const queue = wf.queueName ?? (wf.workflowName === 'patchbay.run' ? this.queue : undefined);
         byQueue.set(queue, [...(byQueue.get(queue) ?? []), wf.workflowID]);
       }
-      for (const [queueName, ids] of byQueue) {
+      for (const [queueName, all] of byQueue) {
+        // A few per queue and pass: a worker dequeues every queued run it has room for when it polls,
+        // so a dead worker's runs queued all at once went to one worker, and their browser jobs waited
+        // for its contexts while the others idled. The rest wait for the next pass (recoverEveryMs).
+        const ids = all.slice(0, Math.max(0, this.recoverBatch - recovered));
+        if (!ids.length) continue;
         await DBOS.resumeWorkflows(ids, queueName ? { queueName } : undefined);
         recovered += ids.length;
       }
