@@ -218,6 +218,11 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
     ...(options.listen ? { listenQueues: [...options.listen] } : options.queues?.length ? { listenQueues: options.queues.map((q) => q.name) } : {}),
   });
   try {
+    // Alive before DBOS starts dequeuing: a worker's runs taken between its launch and its lock
+    // looked orphaned to another worker's takeover, which queued them again, and two workers then
+    // executed one run (chaos: its DBOS workflow ended in ERROR, its run open for ever).
+    // Without an executor ID given, DBOS's own is known only after launch.
+    if (options.advertise && options.executorId) await holdLiveness(options.systemDatabaseUrl, options.executorId);
     await DBOS.launch();
     for (const queue of options.queues ?? []) {
       // A queue's settings are one row in the system database, shared by every process: a process
@@ -231,7 +236,7 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
         onConflict: dequeues ? 'always_update' : 'never_update',
       });
     }
-    if (options.advertise) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
+    if (options.advertise && !options.executorId) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
   } catch (cause) {
     await releaseLiveness();
     await DBOS.shutdown().catch(() => {});
