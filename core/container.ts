@@ -60,7 +60,12 @@ export type RunEngineKind = (typeof runEngines)[number];
 export interface DbosRole {
   /** Executes runs (dequeues them) and the scheduled jobs: a worker. Default false: the process only starts, signals and reads runs. */
   readonly execute?: boolean;
-  /** Runs executed at once in this process (DBOS's workerConcurrency on the runs queue; default 10). */
+  /**
+   * Runs a worker holds at once (DBOS's workerConcurrency on the runs queue; default 100). A run
+   * waiting for a person, a signal or a timer holds its place (DBOS counts a pending workflow as
+   * running), so this bounds a worker's open runs, not its browser jobs (its browser host's
+   * contexts, --concurrency, do). One setting for every worker: DBOS keeps it in the queue's row.
+   */
   readonly concurrency?: number;
   /** How often the maintenance job runs (task escalation, the outbox, taking over a dead worker's runs), in seconds (default 5). */
   readonly maintenanceEverySeconds?: number;
@@ -196,7 +201,7 @@ export function createServices(options: ContainerOptions = {}): Services {
           executorId: dbos.newExecutorId(),
           // Every process of one Patchbay version dequeues the others' runs and recovers them; another version does not.
           applicationVersion: `patchbay-${packageVersion()}`,
-          queues: [{ name: dbosQueues.runs, workerConcurrency: role.concurrency ?? 10 }, { name: dbosQueues.maintenance, globalConcurrency: 1 }, { name: dbosQueues.leavers, globalConcurrency: 1 }],
+          queues: [{ name: dbosQueues.runs, workerConcurrency: role.concurrency ?? 100 }, { name: dbosQueues.maintenance, globalConcurrency: 1 }, { name: dbosQueues.leavers, globalConcurrency: 1 }],
           listen: role.execute ? [dbosQueues.runs, dbosQueues.maintenance, ...(role.leavers ? [dbosQueues.leavers] : [])] : [],
           advertise: role.execute === true,
         });

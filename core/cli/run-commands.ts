@@ -289,8 +289,8 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const { defaultBrowserContexts } = await import('../channels/browser/browser-host.js');
       const machine = defaultBrowserContexts();
       const concurrency = options.concurrency !== undefined ? Number(options.concurrency) : machine.contexts;
-      // On DBOS the worker executes runs off the shared queue (as many at once as it has browser contexts), and the periodic work as scheduled jobs (once across workers).
-      const runtime = await cli.runtime(onDbos ? { execute: true, concurrency, maintenanceEverySeconds: Number(options.interval), leavers: options.watchIdp === true } : undefined);
+      // On DBOS the worker executes runs off the shared queue (its run slots are not its browser contexts: a run waiting for a person holds one), and the periodic work as scheduled jobs (once across workers).
+      const runtime = await cli.runtime(onDbos ? { execute: true, maintenanceEverySeconds: Number(options.interval), leavers: options.watchIdp === true } : undefined);
       runtime.browser.contexts = concurrency;
       const canaryEvery = options.recipeCheckEvery ? parseEvery(options.recipeCheckEvery, '--recipe-check-every') : undefined;
       const loaded = options.watchIdp || canaryEvery ? cli.services().profiles.load(options.profile) : undefined;

@@ -10,17 +10,19 @@ import { type AuditEvent, AuditLog } from './audit.js';
 import type { Clock } from './clock.js';
 import { type SerializedError, StepFailedError, serializeError as serialize, toRunRecord as toRecord } from './embedded-engine.js';
 import { newId } from './ids.js';
-import type {
-  NewRun,
-  RunContext,
-  RunRecord,
-  RunStatus,
-  SignalResult,
-  StartResult,
-  StepOptions,
-  StoreRunEngine,
-  Workflow,
-  WorkflowResult,
+import {
+  ConnectorUnavailable,
+  connectorWait,
+  type NewRun,
+  type RunContext,
+  type RunRecord,
+  type RunStatus,
+  type SignalResult,
+  type StartResult,
+  type StepOptions,
+  type StoreRunEngine,
+  type Workflow,
+  type WorkflowResult,
 } from './port.js';
 import { isRetryable, noRetry, retryDelayMs } from './retry.js';
 
@@ -60,7 +62,8 @@ export interface DbosLaunchOptions {
   /**
    * Queues this process registers (after launch) and dequeues from: runs started with `queue` are
    * executed by whichever worker listening on it has room (`workerConcurrency` runs at a time in
-   * one process; `globalConcurrency` across all).
+   * one process; `globalConcurrency` across all). DBOS keeps a queue's settings in one row of the
+   * system database: the last process that dequeues from it and launches sets them for all.
    */
   readonly queues?: readonly { readonly name: string; readonly workerConcurrency?: number; readonly globalConcurrency?: number; readonly pollingIntervalMs?: number }[];
   /**
@@ -86,6 +89,12 @@ export function newExecutorId(): string {
 
 /** The first key of the liveness locks ("pbbx"); the second is hashtext(executor ID). */
 const livenessLockSpace = 0x70626278;
+
+/** The first key of the lock one recoverer at a time holds across processes (see DbosRunEngine.recoverOrphans). */
+const recoveryLockSpace = 0x70626272;
+
+/** Whether this process is recovering orphans now (the session lock is re-entrant within the process). */
+let recovering = false;
 
 /** The connection holding this process's liveness lock, also used to test other executors' locks. */
 let liveness: { client: pg.Client; executorId: string; url: string; closing: boolean } | undefined;
@@ -209,16 +218,25 @@ export async function launchDbos(options: DbosLaunchOptions): Promise<void> {
     ...(options.listen ? { listenQueues: [...options.listen] } : options.queues?.length ? { listenQueues: options.queues.map((q) => q.name) } : {}),
   });
   try {
+    // Alive before DBOS starts dequeuing: a worker's runs taken between its launch and its lock
+    // looked orphaned to another worker's takeover, which queued them again, and two workers then
+    // executed one run (chaos: its DBOS workflow ended in ERROR, its run open for ever).
+    // Without an executor ID given, DBOS's own is known only after launch.
+    if (options.advertise && options.executorId) await holdLiveness(options.systemDatabaseUrl, options.executorId);
     await DBOS.launch();
     for (const queue of options.queues ?? []) {
+      // A queue's settings are one row in the system database, shared by every process: a process
+      // that dequeues from it writes its settings, one that only enqueues (a server) creates the row
+      // when missing and changes nothing (it set the workers' run slots to its own default).
+      const dequeues = !options.listen || options.listen.includes(queue.name);
       await DBOS.registerQueue(queue.name, {
         ...(queue.workerConcurrency ? { workerConcurrency: queue.workerConcurrency } : {}),
         ...(queue.globalConcurrency ? { globalConcurrency: queue.globalConcurrency } : {}),
         ...(queue.pollingIntervalMs ? { minPollingIntervalMs: queue.pollingIntervalMs } : {}),
-        onConflict: 'always_update',
+        onConflict: dequeues ? 'always_update' : 'never_update',
       });
     }
-    if (options.advertise) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
+    if (options.advertise && !options.executorId) await holdLiveness(options.systemDatabaseUrl, DBOS.executorID);
   } catch (cause) {
     await releaseLiveness();
     await DBOS.shutdown().catch(() => {});
@@ -302,6 +320,19 @@ export interface DbosEngineOptions {
    * between the commit and the send) is seen, should drive() not repair it first.
    */
   readonly recheckMs?: number;
+  /** How often drive() (a worker's loop) takes over the runs of stopped workers, at most (ms, default 2 s; see recoverOrphans). */
+  readonly recoverEveryMs?: number;
+  /**
+   * How many runs of stopped workers one takeover hands back to the queue (default 5); the rest on
+   * the next, so that they spread over the workers polling in between instead of all going to one.
+   */
+  readonly recoverBatch?: number;
+}
+
+/** What a run parked for: a connector this process's catalogue lacks, tried again in retryInMs (see ConnectorUnavailable). */
+interface MissingConnector {
+  readonly connector: string;
+  readonly retryInMs: number;
 }
 
 /** A signal's DBOS message: only a doorbell. What the signal says is the committed `signals` row. */
@@ -344,6 +375,11 @@ export class DbosRunEngine implements StoreRunEngine {
   /** Task escalation and the outbox run as scheduled DBOS jobs (scheduleJobs), once across processes, not in each process's loop. */
   readonly schedulesMaintenance = true;
   private readonly jobs = new Map<string, DbosJob>();
+  /** How often a worker's drive() looks for the runs of stopped workers (ms). */
+  private readonly recoverEveryMs: number;
+  private lastRecovery = 0;
+  /** Orphans handed back to the queues per recoverOrphans() call, at most. */
+  private readonly recoverBatch: number;
 
   constructor(
     readonly store: StoreDatabase,
@@ -359,6 +395,8 @@ export class DbosRunEngine implements StoreRunEngine {
     this.now = clock ? () => clock.now() : (options.now ?? Date.now);
     this.clock = clock ?? { now: this.now };
     this.recheckMs = options.recheckMs ?? 300_000;
+    this.recoverEveryMs = options.recoverEveryMs ?? 2_000;
+    this.recoverBatch = options.recoverBatch ?? 5;
     engines.set(this.name, this);
     if (this.workflow) engineReady(this);
   }
@@ -423,9 +461,32 @@ export class DbosRunEngine implements StoreRunEngine {
   /**
    * Hands the unfinished workflows of executors that are gone (no process holds their liveness
    * lock: killed, or shut down before their runs ended) to the queue, where a live worker takes
-   * them and DBOS resumes each from its last checkpoint. Returns how many were handed over.
+   * them and DBOS resumes each from its last checkpoint, at most recoverBatch per call (the rest on
+   * the next call). Returns how many were handed over.
+   * One process at a time across the system database (a session lock on the liveness connection,
+   * and one call at a time in the process): DBOS's resume re-enqueues whatever is not finished, so
+   * a second recoverer acting on a list read before the first one's resume would enqueue a
+   * workflow a live worker has just taken, and two workers would execute it. A process that holds
+   * no liveness lock (not a worker) recovers nothing.
    */
   async recoverOrphans(): Promise<number> {
+    const held = liveness;
+    if (!held || recovering) return 0;
+    recovering = true;
+    try {
+      const { rows } = await held.client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [recoveryLockSpace, 'patchbay']);
+      if (!rows[0]?.got) return 0;
+      try {
+        return await this.resumeOrphans();
+      } finally {
+        await held.client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [recoveryLockSpace, 'patchbay']).catch(() => {});
+      }
+    } finally {
+      recovering = false;
+    }
+  }
+
+  private async resumeOrphans(): Promise<number> {
     const pending = await DBOS.listWorkflows({ status: 'PENDING', loadInput: false, loadOutput: false });
     const byExecutor = new Map<string, typeof pending>();
     for (const wf of pending) if (wf.executorId) byExecutor.set(wf.executorId, [...(byExecutor.get(wf.executorId) ?? []), wf]);
@@ -438,12 +499,30 @@ export class DbosRunEngine implements StoreRunEngine {
         const queue = wf.queueName ?? (wf.workflowName === 'patchbay.run' ? this.queue : undefined);
         byQueue.set(queue, [...(byQueue.get(queue) ?? []), wf.workflowID]);
       }
-      for (const [queueName, ids] of byQueue) {
+      for (const [queueName, all] of byQueue) {
+        // A few per queue and pass: a worker dequeues every queued run it has room for when it polls,
+        // so a dead worker's runs queued all at once went to one worker, and their browser jobs waited
+        // for its contexts while the others idled. The rest wait for the next pass (recoverEveryMs).
+        const ids = all.slice(0, Math.max(0, this.recoverBatch - recovered));
+        if (!ids.length) continue;
         await DBOS.resumeWorkflows(ids, queueName ? { queueName } : undefined);
         recovered += ids.length;
       }
     }
     return recovered;
+  }
+
+  /**
+   * recoverOrphans() from a worker's own loop (drive()), at most once per recoverEveryMs: not only
+   * from the maintenance job, whose queue runs one tick at a time across processes, so a tick left
+   * running by a killed worker held the queue until it was recovered, which only a tick could do,
+   * and every run of a killed worker waited for ever. Its failure is said on stderr, not thrown:
+   * the worker's loop goes on, and the next pass tries again.
+   */
+  private async recoverNow(): Promise<void> {
+    if (!liveness || Date.now() - this.lastRecovery < this.recoverEveryMs) return;
+    this.lastRecovery = Date.now();
+    await this.recoverOrphans().catch((error: unknown) => process.stderr.write(`patchbay dbos engine: could not take over the runs of stopped workers (tried again on the next pass): ${(error as Error)?.message ?? String(error)}\n`));
   }
 
   /** Forgets this engine in the process (its runs wait, durably, for an engine of the same name). */
@@ -456,20 +535,41 @@ export class DbosRunEngine implements StoreRunEngine {
    * workflow of each new one. Resolves once every new run is durably recorded and its workflow
    * durably started; the workflows execute in the background (or on the queue's workers). Called
    * inside a store transaction, it records the runs in it and commits it before starting the
-   * workflows, because a workflow must find its run. A process that stops in between leaves runs
-   * without a workflow: drive() (or the first signal to such a run) starts them.
+   * workflows, because a workflow must find its run; with `drive: false` (record only, as a server
+   * does inside its group commit) it does not commit the caller's transaction but starts the
+   * workflows once that has committed, and resolves before they are started. A process that stops
+   * in between leaves runs without a workflow: drive() (or the first signal to such a run) starts them.
    * @throws DbosEngineError when DBOS is not launched in this process.
    */
-  async start(runs: readonly NewRun[], _options: { drive?: boolean } = {}): Promise<StartResult[]> {
+  async start(runs: readonly NewRun[], options: { drive?: boolean } = {}): Promise<StartResult[]> {
     const results: StartResult[] = [];
     for (const run of runs) results.push(await this.record(run));
     const created = results.filter((r) => r.created).map((r) => r.run.id);
-    if (created.length) {
-      await this.store.outside(async () => {
+    if (!created.length) return results;
+    if (options.drive === false && this.store.inTransaction) {
+      // Only recorded, in the caller's transaction (a server's group commit, whose other requests
+      // share it: committing it here would commit theirs half-way). The workflows start once it has
+      // committed; a process that stops before they have started leaves them to drive().
+      this.store.afterCommit(() => this.inBackground('start the workflows of the runs just recorded', async () => {
         for (const runId of created) await this.startWorkflow(runId);
-      });
+      }));
+      return results;
     }
+    await this.store.outside(async () => {
+      for (const runId of created) await this.startWorkflow(runId);
+    });
     return results;
+  }
+
+  /**
+   * Runs `work` in the background, outside the caller's async context: what is left to do once a
+   * caller's transaction has committed. Its failure is logged to stderr, not thrown (nobody waits
+   * for it); what it leaves undone is what drive() repairs.
+   */
+  private inBackground(what: string, work: () => Promise<void>): void {
+    detached(() => {
+      work().catch((error: unknown) => process.stderr.write(`patchbay dbos engine: could not ${what} (drive() repairs it): ${(error as Error)?.message ?? String(error)}\n`));
+    });
   }
 
   private async record(run: NewRun): Promise<StartResult> {
@@ -549,8 +649,10 @@ export class DbosRunEngine implements StoreRunEngine {
       if (!inserted) return false;
       await this.appendAudit(this.store, { type: 'run.signalled', actor, runId, data: { signal: name } }, now);
       const bells = pendingDoorbells.getStore();
-      // Always inside this.transaction: the bell rings after its commit (a caller's own store transaction is joined, see transaction()).
-      bells?.push({ runId, name, dedupeKey });
+      // The bell rings after the commit: this engine's transaction rings its bells once committed;
+      // a transaction the engine did not open (a server's group commit) rings it from afterCommit.
+      if (bells) bells.push({ runId, name, dedupeKey });
+      else this.store.afterCommit(() => this.inBackground(`send signal ${name} to run ${runId}`, () => this.ring(runId, name, dedupeKey)));
       return true;
     });
   }
@@ -662,7 +764,8 @@ export class DbosRunEngine implements StoreRunEngine {
   }
 
   /**
-   * DBOS executes runs by itself; drive() only repairs. It starts the DBOS workflow of every
+   * DBOS executes runs by itself; drive() only repairs. In a worker it first takes over the runs
+   * of stopped workers (recoverOrphans, at most every recoverEveryMs). It starts the DBOS workflow of every
    * running run that has none (a process stopped between recording a run and starting its
    * workflow; a run that waits has one, since its workflow marked it), and rings again for a
    * signal committed more than 2 s ago to a run still waiting for it (its sender stopped between
@@ -670,6 +773,7 @@ export class DbosRunEngine implements StoreRunEngine {
    * the workflow ID, so two drivers at once start each run once. Returns how many it repaired.
    */
   async drive(options: { maxSlices?: number } = {}): Promise<{ slices: number }> {
+    await this.recoverNow();
     const rows = await this.store.db.selectFrom('runs').select('id').where('status', '=', 'running').orderBy('created_at').limit(options.maxSlices ?? 10_000).execute();
     let slices = 0;
     for (const { id } of rows) {
@@ -708,19 +812,66 @@ export class DbosRunEngine implements StoreRunEngine {
     if (!row) throw new NotFoundError('run', runId);
     if (row.status !== 'running' && row.status !== 'waiting') return null;
     const run = toRecord(row);
-    const context = new DbosContext(this, run);
-    let result: WorkflowResult;
-    try {
-      result = await this.workflow!(context, run);
-    } catch (error) {
-      // Cancelled, or DBOS itself failed (its database, a conflict with another executor): not the run's outcome.
-      if (error instanceof DbosErrors.DBOSError) throw error;
-      result = { outcome: 'failed', summary: (error as Error)?.message ?? String(error) };
+    let result: WorkflowResult | undefined;
+    for (let attempt = 1; !result; attempt++) {
+      // A connector missing from this process's catalogue is the process's problem, not the run's
+      // (as on the embedded engine): the run waits, with the reason, and the workflow is tried again
+      // after a durable DBOS sleep. An attempt that parked before (its journal row committed) is not
+      // run again on replay: the workflow checks its catalogue before its first call, so the park is
+      // the attempt's only record, and running it again in a process that now has the connector would
+      // put the workflow's first step where DBOS recorded the park.
+      const key = `connector-unavailable@${attempt}`;
+      let missing = await this.parkedFor(runId, key);
+      if (!missing) {
+        const context = new DbosContext(this, run);
+        try {
+          result = await this.workflow!(context, run);
+        } catch (error) {
+          // Cancelled, or DBOS itself failed (its database, a conflict with another executor): not the run's outcome.
+          if (error instanceof DbosErrors.DBOSError) throw error;
+          // Only before the workflow's first call: after it, a replay could not tell the attempt's calls from the next one's.
+          if (error instanceof ConnectorUnavailable && context.calls === 0) missing = { connector: error.connector, retryInMs: error.retryInMs };
+          else result = { outcome: 'failed', summary: (error as Error)?.message ?? String(error) };
+        }
+      }
+      if (missing) {
+        const parked = missing;
+        await DBOS.runStep(() => this.park(runId, key, parked), { name: 'patchbay.connector-unavailable' });
+        await DBOS.sleep(parked.retryInMs);
+        await this.mark(runId, null, null);
+      }
     }
     // Not a DBOS step: finish() changes only an open run, so a replay after a crash between it and
     // DBOS recording the workflow's end changes nothing and audits nothing (and saves a checkpoint).
     await this.finish(runId, result);
     return result;
+  }
+
+  /** The connector attempt `key` of the run parked for, when it did (its journal row). */
+  private async parkedFor(runId: string, key: string): Promise<MissingConnector | undefined> {
+    const row = await this.store.db.selectFrom('journal').select('value').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst();
+    return row ? (JSON.parse(row.value) as MissingConnector) : undefined;
+  }
+
+  /**
+   * Parks an open run whose connector is missing here: waiting, for the reason connectorWait()
+   * gives, until now + retryInMs, audited as run.connector-unavailable (as the embedded engine
+   * does). Once per (run, key): the journal row, the mark and the event commit together.
+   */
+  private async park(runId: string, key: string, missing: MissingConnector): Promise<void> {
+    await this.store.transaction(async () => {
+      const now = this.now();
+      const marked = await this.store.db
+        .insertInto('journal')
+        .values({ run_id: runId, key, value: JSON.stringify(missing), at: now })
+        .onConflict((oc) => oc.columns(['run_id', 'key']).doNothing())
+        .returning('key')
+        .executeTakeFirst();
+      if (!marked) return;
+      const retryAt = now + missing.retryInMs;
+      await this.mark(runId, connectorWait(missing.connector), retryAt);
+      await this.appendAudit(this.store, { type: 'run.connector-unavailable', actor: 'patchbay', runId, data: { connector: missing.connector, retryAt } }, now);
+    });
   }
 
   private async finish(runId: string, result: WorkflowResult): Promise<void> {
@@ -783,6 +934,8 @@ export class DbosRunEngine implements StoreRunEngine {
  */
 class DbosContext implements RunContext {
   private readonly occurrences = new Map<string, number>();
+  /** How many calls the workflow made on this context (each is a DBOS operation or more). */
+  calls = 0;
 
   constructor(
     private readonly engine: DbosRunEngine,
@@ -794,6 +947,7 @@ class DbosContext implements RunContext {
   }
 
   private key(name: string): string {
+    this.calls++;
     const n = (this.occurrences.get(name) ?? 0) + 1;
     this.occurrences.set(name, n);
     return n === 1 ? name : `${name}#${n}`;
@@ -857,12 +1011,14 @@ class DbosContext implements RunContext {
   }
 
   private async pause(what: string, ms: number): Promise<void> {
+    this.calls++;
     await this.engine.mark(this.run.id, what, this.engine.clock.now() + ms);
     await DBOS.sleep(ms);
     await this.engine.mark(this.run.id, null, null);
   }
 
   async now(): Promise<number> {
+    this.calls++;
     return DBOS.runStep(async () => this.engine.clock.now(), { name: 'patchbay.now' });
   }
 

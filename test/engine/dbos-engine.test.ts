@@ -4,10 +4,11 @@ import path from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
 import { DbosEngineError, DbosRunEngine, launchDbos, shutdownDbos } from '../../core/engine/dbos-engine.js';
-import type { StartResult, Workflow } from '../../core/engine/port.js';
+import { ConnectorUnavailable, connectorWait, type StartResult, type Workflow } from '../../core/engine/port.js';
 import { NotFoundError } from '../../core/errors.js';
 import { NetworkError } from '../../core/http/errors.js';
 import { packageRoot } from '../../core/paths.js';
+import { GroupCommit } from '../../core/store/group-commit.js';
 import { type StoreDatabase, openStore } from '../../core/store/sql.js';
 import { scratchDir } from '../support/fixtures.js';
 import { freshDatabase } from '../support/postgres.js';
@@ -104,6 +105,61 @@ describe('the DBOS Transact engine on PostgreSQL', function () {
     assert.equal(results[2]!.run.id, results[0]!.run.id);
     for (const r of results) assert.equal((await finished(engine, r.run.id)).outcome, 'done');
     assert.deepEqual((await engine.list({ batchId: 'batch-2' })).map((r) => r.subject).sort(), ['lea@acme.test', 'max@acme.test']);
+  });
+
+  it("a server's group commit: two runs started and a signal given by three requests sharing one transaction all commit, the workflows start after it, and the signal rings without drive()", async () => {
+    const engine = track(engineOn(store, async (ctx, run) => {
+      const answer = await ctx.waitForSignal<{ by: string }>('handover', 60_000);
+      return { outcome: answer.timedOut ? 'failed' : 'done', summary: `${run.subject} by ${answer.timedOut ? 'nobody' : answer.payload.by}` };
+    }));
+    const { run: waiting } = (await engine.start([offboarding('ole@acme.test', 'k-ole')]))[0]!;
+    await waitingFor(engine, waiting.id, 'handover');
+    const group = new GroupCommit(store);
+    // Queued in one turn of the event loop: one transaction, a savepoint per request.
+    const [a, b, sent] = await Promise.all([
+      group.run(() => engine.start([offboarding('pia@acme.test', 'k-pia')], { drive: false })),
+      group.run(() => engine.start([offboarding('quin@acme.test', 'k-quin')], { drive: false })),
+      group.run(() => engine.signal(waiting.id, 'handover', { by: 'ops@acme.test' }, 'handover:ole', 'ops@acme.test')),
+    ]);
+    assert.equal(group.stats.groups, 1, 'one shared transaction');
+    assert.deepEqual([a[0]!.created, b[0]!.created, sent], [true, true, true]);
+    // No drive(): the doorbell rang after the group's commit, well before the 60 s timeout or the 5 min recheck.
+    assert.equal((await finished(engine, waiting.id, 10_000)).outcome, 'done');
+    assert.equal((await DBOS.getResult<{ summary: string }>(waiting.id))?.summary, 'ole@acme.test by ops@acme.test');
+    for (const started of [a[0]!, b[0]!]) {
+      await waitingFor(engine, started.run.id, 'handover');
+      assert.equal((await DBOS.getWorkflowStatus(started.run.id))?.status, 'PENDING');
+      await engine.cancel(started.run.id, 'cleanup', 'ops@acme.test');
+    }
+  });
+
+  it("a run whose connector is missing from the process's catalogue waits, with the reason, due again after a durable DBOS sleep, and runs once the connector is there; nothing fails it", async () => {
+    const catalogue = new Set<string>();
+    let stepsRun = 0;
+    const engine = track(engineOn(store, async (ctx, run) => {
+      // As the lifecycle workflow: the catalogue is checked before the first step.
+      if (!catalogue.has(run.app)) throw new ConnectorUnavailable(run.app, 700);
+      await ctx.step('deactivate', () => ++stepsRun);
+      return { outcome: 'done', summary: 'deactivated' };
+    }));
+    const { run } = (await engine.start([offboarding('joe@acme.test', 'k-joe')]))[0]!;
+    const reason = connectorWait('ledger');
+    const parked = await waitingFor(engine, run.id, reason);
+    assert.ok(parked.wakeAt && parked.wakeAt > parked.updatedAt && parked.wakeAt <= parked.updatedAt + 700, `due again 700 ms after it parked: ${parked.wakeAt} vs ${parked.updatedAt}`);
+    // Still missing when it wakes: it parks again, audited again, still not failed.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    assert.equal((await engine.get(run.id)).status, 'waiting');
+    catalogue.add('ledger');
+    const done = await finished(engine, run.id, 10_000);
+    assert.deepEqual([done.status, done.outcome, stepsRun], ['completed', 'done', 1]);
+    const audit = await store.db.selectFrom('audit').select(['type', 'data']).where('run_id', '=', run.id).orderBy('seq').execute();
+    const parks = audit.filter((a) => a.type === 'run.connector-unavailable');
+    assert.ok(parks.length >= 2, `parked at least twice: ${audit.map((a) => a.type).join(', ')}`);
+    assert.deepEqual(JSON.parse(parks[0]!.data), { connector: 'ledger', retryAt: parked.wakeAt });
+    assert.deepEqual([audit[0]!.type, audit.at(-1)!.type], ['run.started', 'run.completed']);
+    const steps = (await DBOS.listWorkflowSteps(run.id))!.map((s) => s.name);
+    assert.equal(steps.filter((n) => n === 'DBOS.sleep').length, parks.length, `a durable sleep per park: ${steps.join(', ')}`);
+    assert.equal(await brokenAuditRow(store), undefined);
   });
 
   it('the same person offboarded at two engines at once (two connection pools, different idempotency keys) gives one run', async () => {
@@ -380,6 +436,7 @@ describe('the DBOS engine with worker processes on a queue', function () {
   after(async () => {
     await shutdownDbos({ deregister: true });
     for (const child of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
@@ -387,9 +444,12 @@ describe('the DBOS engine with worker processes on a queue', function () {
     await store?.close();
   });
 
+  let storeUrl: string | undefined;
+  let systemUrl: string | undefined;
+
   it('a server that dequeues nothing starts 24 runs; two workers (15 at a time each) share them, each run executed once, and the server signals them to the end', async () => {
-    const storeUrl = await freshDatabase();
-    const systemUrl = await freshDatabase();
+    storeUrl = await freshDatabase();
+    systemUrl = await freshDatabase();
     store = await openStore({ url: storeUrl }, { migrations: 'apply' });
     await sql`CREATE TABLE executed_by (run_id TEXT NOT NULL, executor TEXT NOT NULL, at BIGINT NOT NULL)`.execute(store.db);
     for (const executor of ['worker-a', 'worker-b']) {
@@ -401,7 +461,9 @@ describe('the DBOS engine with worker processes on a queue', function () {
       });
       child.removeAllListeners('exit');
     }
-    await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'server', applicationVersion: 'queue-test', logLevel: 'error', queues: [{ name: 'runs', workerConcurrency: 15, pollingIntervalMs: 50 }], listen: [] });
+    // The server's own setting differs from the workers': a process that dequeues nothing leaves the queue's shared row as the workers set it
+    // (when it wrote its 1 there, each worker held one run waiting for 'go' and the third never began).
+    await launchDbos({ systemDatabaseUrl: systemUrl, executorId: 'server', applicationVersion: 'queue-test', logLevel: 'error', queues: [{ name: 'runs', workerConcurrency: 1, pollingIntervalMs: 50 }], listen: [] });
     const engine = new DbosRunEngine(store, { name: 'queue', queue: 'runs' });
     try {
       const started = await engine.start(Array.from({ length: 24 }, (_, i) => offboarding(`q${i}@acme.test`, `q-${i}`)));
@@ -414,6 +476,39 @@ describe('the DBOS engine with worker processes on a queue', function () {
       assert.ok(byExecutor.rows.every((r) => r.n <= 15), JSON.stringify(byExecutor.rows));
       const perRun = await sql<{ n: number }>`SELECT count(DISTINCT run_id)::int AS n FROM executed_by`.execute(store.db);
       assert.equal(perRun.rows[0]!.n, 24);
+    } finally {
+      engine.detach();
+    }
+  });
+
+  it("a worker SIGKILLed with runs in flight: another worker's own loop (drive(), no scheduled job) takes them over, and they finish there", async () => {
+    // After the test above: DBOS is launched here as the server of its system database.
+    const spawnWorker = async (executor: string) => {
+      const child = spawn(process.execPath, [queueWorker], { env: { ...process.env, STORE_URL: storeUrl!, SYSTEM_URL: systemUrl!, EXECUTOR: executor, QUEUE: 'takeover', TAKEOVER: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`queue worker exited (${code})`)));
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      });
+      child.removeAllListeners('exit');
+      return child;
+    };
+    const doomed = await spawnWorker('worker-c');
+    const engine = new DbosRunEngine(store!, { name: 'queue', queue: 'takeover' });
+    try {
+      const started = await engine.start(Array.from({ length: 3 }, (_, i) => offboarding(`t${i}@acme.test`, `t-${i}`)));
+      for (const { run } of started) await waitingFor(engine, run.id, 'go', 60_000);
+      const exited = new Promise((resolve) => doomed.once('exit', resolve));
+      doomed.kill('SIGKILL');
+      await exited;
+      await spawnWorker('worker-d');
+      for (const { run } of started) assert.equal(await engine.signal(run.id, 'go', null, `go:${run.id}`, 'ops'), true);
+      for (const { run } of started) {
+        assert.equal((await finished(engine, run.id, 60_000)).outcome, 'done');
+        assert.equal((await DBOS.getResult<{ summary: string }>(run.id))?.summary, 'worker-d', 'finished by the worker that took it over');
+      }
+      const firstSteps = await sql<{ executor: string; n: number }>`SELECT executor, count(*)::int AS n FROM executed_by WHERE executor IN ('worker-c', 'worker-d') GROUP BY executor`.execute(store!.db);
+      assert.deepEqual(firstSteps.rows, [{ executor: 'worker-c', n: 3 }], 'the first step, checkpointed before the kill, is not run again');
     } finally {
       engine.detach();
     }
