@@ -28,9 +28,11 @@ import { cliPath, extraArgs, FleetProcess, freePort } from './fleet.js';
  * task and each task closed once, and `patchbay audit verify` holds.
  *
  * Speed: the browser steps are the work (three or four per Spendesk run, seconds each on two loaded
- * cores); every other step takes milliseconds of a driver. Measured at 20 runs on 2 cores shared with other
- * jobs (load 15 to 35): 10 to 15 runs a minute with or without kills, so 7 to 11 min per 100 runs (README's
- * "Run at scale"). On DBOS (chaos-dbos.test.ts, 30 runs, at least 20 kills), on the same shared machine:
+ * cores); every other step takes milliseconds of a driver. Measured on 2 cores: 1,000 runs with one in ten
+ * by browser (PATCHBAY_CHAOS_BROWSER_EVERY=10), 32 kills, in 234 s at load 9 to 12 with the browser channel
+ * on Debian's headless shell (about half the CPU per browser job); with the full chromium the same run had
+ * 176 of 1,000 finished after 475 s and 88 after 240 s (load 14 to 18: the drivers sit in browser jobs while
+ * due runs pile up). Before, at load 15 to 35, 10 to 15 runs a minute (README's "Run at scale"). On DBOS (chaos-dbos.test.ts, 30 runs, at least 20 kills), on the same shared machine:
  * 199 s at load 11 to 13, 343 s at load 11 to 20, 520 s at load 20 to 35, then 329 s at load 17 to 24 once a
  * killed worker's runs are handed back a few at a time (they had all gone to the one worker that polled
  * first, whose single browser context the Spendesk runs then waited for), 314 s at load 14 to 26, and 157 s at
