@@ -4,8 +4,11 @@ import type { Browser } from 'playwright-core';
 import { BrowserHost, defaultChromium, unusedWindowFeatures } from '../../../core/channels/browser/browser-host.js';
 import { spendeskConsole } from '../../support/spendesk-console.js';
 
-/** The command lines (argument lists) of this process's descendants that are a browser process Playwright drives (not a helper process of one). */
-function browserCommandLines(): string[][] {
+/**
+ * The command lines (argument lists) of this process's descendants that are a browser process Playwright drives
+ * (not a helper process of one), by pid: in the whole suite other tests' browsers may still be running beside ours.
+ */
+function browserCommandLines(): Map<number, string[]> {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -16,14 +19,14 @@ function browserCommandLines(): string[][] {
       // gone meanwhile
     }
   }
-  const out: string[][] = [];
+  const out = new Map<number, string[]>();
   for (const pid of parents.keys()) {
     let mine = false;
     for (let p = parents.get(pid); p && p > 1; p = parents.get(p)) if (p === process.pid) mine = true;
     if (!mine) continue;
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      if (args.includes('--remote-debugging-pipe') && !args.some((a) => a.startsWith('--type='))) out.push(args);
+      if (args.includes('--remote-debugging-pipe') && !args.some((a) => a.startsWith('--type='))) out.set(pid, args);
     } catch {
       // gone meanwhile
     }
@@ -83,10 +86,11 @@ describe("Chromium as the browser channel launches it: the window's unused parts
   it("keeps every feature Playwright turns off: Chromium reads only the last --disable-features, so ours must carry Playwright's", async () => {
     const sim = await spendeskConsole();
     const host = new BrowserHost();
+    const others = new Set(browserCommandLines().keys());
     try {
       await host.withContext(async (context) => void (await (await context.newPage()).goto(`${sim.url}/login`)));
-      const lines = browserCommandLines();
-      assert.equal(lines.length, 1, `one browser process of this test (found ${lines.length})`);
+      const lines = [...browserCommandLines()].filter(([pid]) => !others.has(pid)).map(([, args]) => args);
+      assert.equal(lines.length, 1, `one browser process started by this test (found ${lines.length})`);
       const lists = lines[0]!.filter((a) => a.startsWith('--disable-features=')).map((a) => a.slice('--disable-features='.length).split(','));
       assert.ok(lists.length >= 2, "Playwright's --disable-features and ours");
       const effective = new Set(lists.at(-1));
