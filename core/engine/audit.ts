@@ -54,15 +54,9 @@ export class AuditLog {
 
   constructor(private readonly store: StoreDatabase) {}
 
-  /**
-   * Appends inside the caller's transaction, written just before it commits (store.deferToCommit), or
-   * in one of its own. Deferred so that the chain's lock (PostgreSQL: held to the commit) is taken at
-   * the end of a transaction, not in its middle: concurrent writers wait for each other's last
-   * statements and commit only, and a writer never holds it while it waits for a row lock. Rows keep
-   * the order of the calls. Secrets never belong in `data`.
-   */
+  /** Appends inside the caller's transaction (or one of its own). Secrets never belong in `data`. */
   async append(event: AuditEvent, at: number): Promise<void> {
-    await this.store.deferToCommit(async () => {
+    await this.store.transaction(async () => {
       // The head this transaction last wrote, when it has appended before (it holds the lock since): no read.
       const previous = (await this.store.lockAuditChain()) ?? (await lastRow.executeTakeFirst(this.store, {}));
       const seq = (previous?.seq ?? 0) + 1;
@@ -121,9 +115,7 @@ export class AuditLog {
     return { rows };
   }
 
-  /** The events appended, in order (those the open transaction appended included). */
   async list(filter: { runId?: string; taskId?: string } = {}): Promise<AuditRecord[]> {
-    await this.store.flushDeferred();
     let query = this.store.db.selectFrom('audit').select(['seq', 'at', 'run_id as runId', 'task_id as taskId', 'type', 'actor', 'data', 'hash']).orderBy('seq');
     if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
     if (filter.taskId !== undefined) query = query.where('task_id', '=', filter.taskId);

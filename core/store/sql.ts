@@ -43,23 +43,14 @@ export interface StoreDatabase {
    */
   afterCommit(fn: () => void): void;
   /**
-   * Runs `fn` inside the open transaction just before it commits (in the order asked, what they ask for
-   * too), or in a transaction of its own outside one: for writes that take a lock held to the commit, so
-   * that it is held for as short a time as possible (the audit chain's). A savepoint rolled back forgets
-   * what was asked inside it; an error of `fn` rolls the transaction back.
-   */
-  deferToCommit(fn: () => Promise<void>): Promise<void>;
-  /** Runs now, in the open transaction, what deferToCommit keeps for its commit (for a reader of what it writes). */
-  flushDeferred(): Promise<void>;
-  /**
    * Runs `fn` (synchronously) outside the ambient transaction: what it starts, such as a timer,
    * belongs to no transaction and queries the database on its own.
    */
   detached<T>(fn: () => T): T;
   /**
    * Runs `fn` inside a SAVEPOINT of the open transaction (throws when none is open). When `fn` throws,
-   * everything it did is undone: its writes (ROLLBACK TO), what it asked to run before and after the commit
-   * (deferToCommit, afterCommit), and what the transaction remembered of the audit chain's head; the error is rethrown.
+   * everything it did is undone: its writes (ROLLBACK TO), what it asked to run after the commit
+   * (afterCommit), and what the transaction remembered of the audit chain's head; the error is rethrown.
    */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   /**
@@ -107,13 +98,6 @@ interface Scope {
   committed?: (() => void)[];
   /** Whether `trx` holds the audit chain's lock, and the head it last wrote (lockAuditChain). */
   chain?: { head: AuditHead | undefined };
-  /** What to run in `trx` just before it commits (deferToCommit). */
-  deferred?: (() => Promise<void>)[];
-}
-
-/** Runs what waits for the commit of `scope`'s transaction, in order, including what those ask for. */
-async function runDeferred(scope: Scope): Promise<void> {
-  while (scope.deferred?.length) await scope.deferred.shift()!();
 }
 
 /** Calls what waited for a commit, then forgets it. What it throws is dropped: the commit stands, whatever a log line does. */
@@ -153,7 +137,6 @@ class KyselyStore implements StoreDatabase {
     const scope: Scope = { trx: await this.root.startTransaction().execute() };
     try {
       const result = await this.scope.run(scope, fn);
-      await this.scope.run(scope, () => runDeferred(scope));
       await scope.trx?.commit().execute();
       runCommitted(scope);
       return result;
@@ -169,7 +152,6 @@ class KyselyStore implements StoreDatabase {
   async outside<T>(fn: () => Promise<T>): Promise<T> {
     const scope = this.scope.getStore();
     if (!scope?.trx) return fn();
-    await runDeferred(scope);
     await scope.trx.commit().execute();
     scope.trx = null;
     scope.chain = undefined;
@@ -191,17 +173,6 @@ class KyselyStore implements StoreDatabase {
     (scope.committed ??= []).push(fn);
   }
 
-  async deferToCommit(fn: () => Promise<void>): Promise<void> {
-    const scope = this.scope.getStore();
-    if (!scope?.trx) return this.transaction(fn);
-    (scope.deferred ??= []).push(fn);
-  }
-
-  async flushDeferred(): Promise<void> {
-    const scope = this.scope.getStore();
-    if (scope?.trx) await runDeferred(scope);
-  }
-
   private savepoints = 0;
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
@@ -209,7 +180,7 @@ class KyselyStore implements StoreDatabase {
     if (!scope?.trx) throw new Error('a savepoint needs an open transaction');
     // Savepoints are standard SQL on both dialects; the ambient transaction has no builder method for them.
     const name = sql.id(`pb_savepoint_${++this.savepoints}`);
-    const before = { committed: scope.committed?.length ?? 0, deferred: scope.deferred?.length ?? 0, chain: scope.chain && { head: scope.chain.head } };
+    const before = { committed: scope.committed?.length ?? 0, chain: scope.chain && { head: scope.chain.head } };
     await sql`SAVEPOINT ${name}`.execute(scope.trx);
     try {
       const value = await fn();
@@ -224,7 +195,6 @@ class KyselyStore implements StoreDatabase {
         throw new SavepointRollbackError(failed, error);
       }
       scope.committed?.splice(before.committed);
-      scope.deferred?.splice(before.deferred);
       // A lock taken after the savepoint is released by the rollback to it (PostgreSQL), and rows it appended are gone.
       scope.chain = before.chain;
       throw error;
