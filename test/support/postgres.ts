@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,11 @@ export function postgresServer(): string {
   return server;
 }
 
-/** A new, empty database on the test server (one per test that wants one); returns its address. */
+/**
+ * A new, empty database on the test server (one per test that wants one); returns its address. Its name is
+ * appended to the file PATCHBAY_TEST_DATABASES names (set by test/support/run-passes.mjs), which drops them
+ * all when the test command ends: a developer's cluster kept between runs does not grow a database per test.
+ */
 export async function freshDatabase(): Promise<string> {
   const admin = postgresServer();
   const name = `patchbay_test_${randomBytes(6).toString('hex')}`;
@@ -24,6 +29,7 @@ export async function freshDatabase(): Promise<string> {
   await client.connect();
   try {
     await client.query(`CREATE DATABASE ${name}`);
+    if (process.env.PATCHBAY_TEST_DATABASES) appendFileSync(process.env.PATCHBAY_TEST_DATABASES, `${name}\n`);
   } finally {
     await client.end();
   }
