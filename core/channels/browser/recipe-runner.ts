@@ -74,6 +74,21 @@ class Stop extends Error {
 /** A failure worth one more try for a step that only reads (never for one that changes the console). */
 class Transient extends Error {}
 
+/**
+ * A click was done and the page it was to lead to (its `waitFor`) did not come within `ms`: the console
+ * answered with another page (a sign-in refused re-shows the form), or not at all. Keeps Playwright's error.
+ */
+class ClickLedElsewhere extends Error {
+  constructor(
+    readonly at: string,
+    readonly wanted: string,
+    readonly ms: number,
+    options: { cause: unknown },
+  ) {
+    super(`the page stayed at ${at} instead of ${wanted} within ${ms} ms`, options);
+  }
+}
+
 const placeholder = /\{([A-Za-z0-9]+)\}/g;
 const roleSelector = /^role=([a-z]+)(?:\[name="((?:[^"\\]|\\.)*)"\])?$/;
 const labelSelector = /^label=(?:"((?:[^"\\]|\\.)*)"|(.+))$/;
@@ -130,6 +145,11 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
     .filter(([name, p]) => p.type === 'secret' && job.params[name])
     .map(([name]) => job.params[name]!);
   const masked: Locator[] = [];
+  // The fields typed into on the page now shown (checked again before a click sends them); a new page forgets them.
+  const typed: Typed[] = [];
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) typed.length = 0;
+  });
   const scrub = (text: string) => maskSecrets(text, secretValues);
   const browserDialogs: string[] = [];
   page.on('dialog', (dialog) => {
@@ -175,6 +195,7 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
         job,
         timeout: step.timeoutMs ?? job.stepTimeoutMs ?? 5_000,
         masked,
+        typed,
         records,
         values,
         screenshot,
@@ -195,6 +216,9 @@ export async function runRecipe(context: BrowserContext, job: RecipeJob): Promis
       try {
         await perform(page, step, tools);
       } catch (error) {
+        // The click's page did not come: the checks the recipe makes right after it (a refused sign-in's
+        // message) say why, in the console's own words, before the step is called drift.
+        if (error instanceof ClickLedElsewhere) await checksAfter(page, recipe, index, tools);
         if (!(error instanceof Transient || isTimeout(error)) || !readOnlyActions.has(step.action)) throw error;
         trace.push(`${step.name}: retried once after ${firstLine(error)}`);
         await page.waitForLoadState('load', { timeout: tools.timeout }).catch(() => undefined);
@@ -259,10 +283,48 @@ interface StepTools {
   readonly job: RecipeJob;
   readonly timeout: number;
   readonly masked: Locator[];
+  /** The fields filled on the page now shown, with what was typed: checked again before a click sends them. */
+  readonly typed: Typed[];
   readonly records: Record<string, Record<string, string>[]>;
   readonly values: Record<string, string>;
   readonly screenshot: (step: string, element?: Locator, timeout?: number) => Promise<void>;
   readonly matched: (outline: string) => void;
+}
+
+/** A field a `fill` step typed into, and the text (a secret's too: kept in memory for the page's life only). */
+interface Typed {
+  readonly selector: string;
+  readonly target: Locator;
+  readonly wanted: string;
+}
+
+/**
+ * Fills `target` with `wanted` and reads it back, up to 3 times: a page that re-renders while loading can
+ * empty it. Throws Stop('drift') when the field never keeps the text.
+ */
+async function fillAndCheck(page: Page, typed: Pick<Typed, 'selector' | 'target' | 'wanted'>, timeout: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await typed.target.fill(typed.wanted, { timeout });
+    const now = await typed.target.inputValue({ timeout }).catch(() => typed.wanted);
+    if (now === typed.wanted) return;
+    if (attempt === 3) throw new Stop('drift', `${typed.selector} did not keep the value typed into it (read back ${now.length} characters, expected ${typed.wanted.length})`);
+    await page.waitForLoadState('load', { timeout }).catch(() => undefined);
+  }
+}
+
+/**
+ * Before a click sends a form: every field filled on this page still holds what was typed, or is typed
+ * again. A console's script can move the focus while a fill is under way (WordPress's sign-in page focuses
+ * and selects the login field 200 ms after it loads, wp-login.php `wp_attempt_focus`), and the text typed
+ * for the next field then replaces the earlier field's. Seen as an intermittent refused sign-in in CI.
+ */
+async function retypeChanged(page: Page, tools: StepTools): Promise<void> {
+  for (const field of tools.typed) {
+    // A field the page removed is not waited for: the click goes on and the page says what it lacks.
+    if ((await field.target.count()) !== 1) continue;
+    const now = await field.target.inputValue({ timeout: tools.timeout }).catch(() => undefined);
+    if (now !== undefined && now !== field.wanted) await fillAndCheck(page, field, tools.timeout);
+  }
 }
 
 function isTimeout(error: unknown): boolean {
@@ -378,13 +440,9 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       const typed = [...step.value!.matchAll(placeholder)].map((m) => job.recipe.parameters[m[1]!]?.type);
       if (typed.includes('secret')) tools.masked.push(target);
       // Fill, then read the field back: a page that re-renders while loading can empty it.
-      for (let attempt = 1; ; attempt++) {
-        await target.fill(wanted, { timeout });
-        const now = await target.inputValue({ timeout }).catch(() => wanted);
-        if (now === wanted) break;
-        if (attempt === 3) throw new Stop('drift', `${step.selector} did not keep the value typed into it (read back ${now.length} characters, expected ${wanted.length})`);
-        await page.waitForLoadState('load', { timeout }).catch(() => undefined);
-      }
+      const field = { selector: step.selector!, target, wanted };
+      await fillAndCheck(page, field, timeout);
+      tools.typed.push(field);
       if (!typed.includes('secret')) await note(target);
       return;
     }
@@ -392,6 +450,7 @@ async function perform(page: Page, step: RecipeStep, tools: StepTools): Promise<
       const target = await locate();
       await target.waitFor({ state: 'visible', timeout });
       await note(target);
+      await retypeChanged(page, tools);
       await clickAndWait(page, target, step.waitFor, timeout, (job.recipe.schemaVersion ?? 1) >= 2);
       return;
     }
@@ -488,6 +547,21 @@ function consoleAddress(consoleUrl: string, template: string, tools: Pick<StepTo
 }
 
 /**
+ * Runs the `blocked-if` and `done-if` steps that directly follow step `index` (they throw their Stop when
+ * they hold); what they throw otherwise is ignored: the caller reports its own failure.
+ */
+async function checksAfter(page: Page, recipe: BrowserRecipe, index: number, tools: StepTools): Promise<void> {
+  for (const next of recipe.steps.slice(index + 1)) {
+    if (next.action !== 'blocked-if' && next.action !== 'done-if') return;
+    try {
+      await perform(page, next, tools);
+    } catch (error) {
+      if (error instanceof Stop) throw error;
+    }
+  }
+}
+
+/**
  * Clicks and waits for what the click starts, so that the next step never races a navigation
  * (a sign-in whose cookie is not set yet). v2 recipes wait for the navigation a click starts, if one
  * starts within a short grace period; `waitFor` names the URL or response to wait for.
@@ -502,8 +576,22 @@ async function clickAndWait(page: Page, target: Locator, waitFor: ClickWait | un
     if (frame === page.mainFrame()) navigated = true;
   };
   page.on('framenavigated', onNav);
+  let clicked = false;
   try {
-    await Promise.all([target.click({ timeout }), ...waits]);
+    await Promise.all([
+      target.click({ timeout }).then(() => {
+        clicked = true;
+      }),
+      ...waits.map((wait) =>
+        wait.catch(async (error: unknown) => {
+          // The click happened and its page did not come: say where the console went instead.
+          if (!clicked || !isTimeout(error)) throw error;
+          await page.waitForLoadState('load', { timeout: 1_000 }).catch(() => undefined);
+          const at = new URL(page.url());
+          throw new ClickLedElsewhere(at.pathname + at.search, waitFor?.url ?? waitFor?.response ?? 'the next page', timeout, { cause: error });
+        }),
+      ),
+    ]);
     if (!waitFor && v2) {
       // No declared wait: give a navigation the click may start a moment to begin, then let it finish.
       const deadline = Date.now() + 300;
@@ -693,6 +781,7 @@ async function explain(page: Page, error: Error, step: RecipeStep, job: RecipeJo
     .allInnerTexts()
     .catch(() => [] as string[]);
   const cover = dialogs.length ? `; an unexpected dialog is open: "${dialogs[0]!.split('\n')[0]!.trim()}"` : '';
+  if (error instanceof ClickLedElsewhere) return new Stop('drift', `${what} was clicked, but ${message}${cover}`);
   if (/strict mode violation/i.test(message)) {
     const count = /resolved to (\d+) elements/.exec(message)?.[1] ?? 'several';
     return new Stop('drift', `${what} matches ${count} elements on the page; Patchbay does not act on a guess${cover}`);

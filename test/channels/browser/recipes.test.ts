@@ -331,6 +331,28 @@ describe('Spendesk recipes in Chromium against the console simulator', function 
       assert.ok(!JSON.stringify({ ...result, shots: undefined }).includes(secret));
     });
 
+    it('a click whose page never comes says where the console went; a refused sign-in behind it is blocked, not drift', async () => {
+      stepTimeoutMs = 1_500;
+      const sim = await spendeskConsole();
+      const exportMembers = recipes.get('export-members')!;
+      // The sign-in click waits for a page the console never shows (a recipe's waitFor).
+      const elsewhere: BrowserRecipe = {
+        ...exportMembers,
+        id: 'elsewhere',
+        steps: exportMembers.steps.map((s) => (s.name === 'sign in' ? { ...s, waitFor: { url: '**/never-shown/**' } } : s)) as BrowserRecipe['steps'],
+      };
+      const lost = await run(sim.url, 'elsewhere', {}, elsewhere);
+      assert.equal(lost.status, 'drift');
+      assert.equal(lost.status === 'drift' && lost.step, 'sign in');
+      assert.match(lost.detail, /^role=button\[name="Sign in"\] was clicked, but the page stayed at \/\S* instead of \*\*\/never-shown\/\*\* within 1500 ms/);
+      // With a wrong password the console re-shows its form: the check after the click names the refusal.
+      const secret = 'wrong-but-secret-p4ss';
+      const refused = await run(sim.url, 'elsewhere', { adminPassword: secret }, elsewhere);
+      assert.equal(refused.status, 'blocked', refused.detail);
+      assert.match(refused.detail, /^the console refused the robot's sign-in/);
+      assert.ok(!JSON.stringify({ ...refused, shots: undefined }).includes(secret));
+    });
+
     it('a console that does not answer is unreachable, not drift', async () => {
       const result = await run('http://127.0.0.1:9', 'remove-member', {
         email: 'alice@acme.com',

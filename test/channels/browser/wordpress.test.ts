@@ -133,6 +133,17 @@ describe('WordPress from Debian: the wordpress connector\'s recipes in Chromium'
     assert.equal(maskSecrets('administrator admin Admin', ['admin']), 'administrator [secret] Admin');
     assert.equal(maskSecrets('p4ss-word in p4ss-word2', ['p4ss-word']), '[secret] in p4ss-word2');
   });
+
+  it('a refused sign-in is blocked with WordPress\'s own message, not drift at the sign-in button, and the password appears nowhere', async () => {
+    const wrong = `wrong-${wp.robot.password.slice(0, 4)}-p4ss`;
+    const result = await run('list-users', { adminPassword: wrong }, 4_000);
+    assert.equal(result.status, 'blocked', JSON.stringify({ ...result, shots: undefined, html: undefined }));
+    if (result.status !== 'blocked') return;
+    assert.equal(result.step, 'sign in');
+    assert.match(result.detail, /^WordPress refused the robot's sign-in: .*password you entered for the username admin is incorrect/);
+    assert.ok(result.blockers?.some((b) => /incorrect/.test(b)));
+    assert.ok(!JSON.stringify({ ...result, shots: undefined }).includes(wrong));
+  });
 });
 
 describe('patchbay recipe try / recipe check against WordPress', function () {
