@@ -3,9 +3,11 @@
  * remove-member recipe, as a worker's browser jobs do. Contenders, in the same run and alternating
  * (BENCH_ROUNDS rounds, default 2, so that a change in the machine's load hits both):
  * - today's way: one job at a time, each signing in in its fresh context, full-page screenshots, and
- *   Chromium launched as before issue 17 (BrowserHost's `asBefore`: its window's omnibox popup WebUI);
- * - the same jobs in Chromium as the channel launches it now (BENCH_TODAY_LEAN=0 leaves it out), to
- *   tell what the launch flags save from what the job and the overlap save;
+ *   Chromium launched as before issue 17 (BrowserHost's `asBefore`: Debian's full chromium, its window's
+ *   omnibox popup WebUI included);
+ * - the same jobs in Chromium as the channel launches it now (BENCH_TODAY_LEAN=0 leaves it out: the
+ *   headless shell when installed, see defaultChromium), to tell what the launch saves from what the job
+ *   and the overlap save;
  * - N contexts at a time (BENCH_CONTEXTS, default what the worker would choose), each job a fresh
  *   context carrying the worker's signed-in session, element screenshots (the recipe as it is);
  * - the same one at a time (BENCH_SEQUENTIAL_NEW=0 leaves it out), to tell the saving per job from the overlap.

@@ -30,7 +30,7 @@ import { cliPath, extraArgs, FleetProcess, freePort } from './fleet.js';
  * Speed: the browser steps are the work (three or four per Spendesk run, seconds each on two loaded
  * cores); every other step takes milliseconds of a driver. Measured on 2 cores: 1,000 runs with one in ten
  * by browser (PATCHBAY_CHAOS_BROWSER_EVERY=10), 32 kills, in 234 s at load 9 to 12 with the browser channel
- * on Debian's headless shell (PATCHBAY_CHROMIUM; about half the CPU per browser job); with the default full chromium the same run had
+ * on Debian's headless shell (the default when installed; about half the CPU per browser job); with the full chromium the same run had
  * 176 of 1,000 finished after 475 s and 88 after 240 s (load 14 to 18: the drivers sit in browser jobs while
  * due runs pile up). Before, at load 15 to 35, 10 to 15 runs a minute (README's "Run at scale"). On DBOS (chaos-dbos.test.ts, 30 runs, at least 20 kills), on the same shared machine:
  * 199 s at load 11 to 13, 343 s at load 11 to 20, 520 s at load 20 to 35, then 329 s at load 17 to 24 once a

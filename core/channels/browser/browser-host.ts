@@ -24,8 +24,8 @@ export interface BrowserHostOptions {
    */
   readonly contexts?: number;
   /**
-   * Launches Chromium as before issue 17, with every part of its window (see `unusedWindowFeatures`):
-   * for the browser benchmark's baseline only. Off by default.
+   * Launches Chromium as before issue 17: Debian's full chromium (not the headless shell), with every
+   * part of its window (see `unusedWindowFeatures`): for the browser benchmark's baseline only. Off by default.
    */
   readonly asBefore?: boolean;
 }
@@ -126,6 +126,25 @@ export function chromiumFlags(asBefore = false): string[] {
   return asBefore ? [...quietFlags] : [...quietFlags, `--disable-features=${[...playwrightDisabledFeatures, ...unusedWindowFeatures].join(',')}`];
 }
 
+/** Debian's chromium package: the whole browser (window, toolbar and tab strip painted even headless). */
+const fullChromium = '/usr/bin/chromium';
+/**
+ * Debian's chromium-headless-shell package: the same Chromium built without a window, for automation. The
+ * binary itself, not /usr/bin's wrapper (a shell that runs it as its child, with nothing to add).
+ */
+const headlessShell = '/usr/lib/chromium/chromium-headless-shell';
+
+/**
+ * The Chromium a host launches when not told (PATCHBAY_CHROMIUM, `executablePath`): headless, Debian's
+ * chromium-headless-shell when it is installed, else its chromium. The shell runs pages as the browser
+ * does, without the window a headless chromium still opens and paints per context: 0.74 against 1.34 s
+ * of Chromium CPU per member removed, 120 against 73 members a minute with four contexts (bench:browser,
+ * docs/benchmarks.md). A headed browser (PATCHBAY_HEADED=1, `recipe try` watching) needs the chromium package.
+ */
+export function defaultChromium(headless: boolean, exists: (file: string) => boolean = existsSync): string {
+  return headless && exists(headlessShell) ? headlessShell : fullChromium;
+}
+
 /**
  * One browser per worker process, launched on first use and shared; every job gets a fresh context
  * (its own cookies and storage), so nothing of one job leaks into another's except, when the job asks
@@ -143,8 +162,8 @@ export class BrowserHost {
   private readonly sessions = new Map<string, StorageState>();
 
   constructor(options: BrowserHostOptions = {}) {
-    this.executablePath = options.executablePath ?? process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium';
     this.headless = options.headless ?? process.env.PATCHBAY_HEADED !== '1';
+    this.executablePath = options.executablePath ?? process.env.PATCHBAY_CHROMIUM ?? (options.asBefore ? fullChromium : defaultChromium(this.headless));
     this.limit = options.contexts ?? Number.POSITIVE_INFINITY;
     this.flags = chromiumFlags(options.asBefore);
   }
@@ -192,7 +211,7 @@ export class BrowserHost {
       if (!existsSync(this.executablePath)) {
         return Promise.reject(
           new BrowserUnavailableError(
-            `Chromium is not at ${this.executablePath}: install Debian's chromium package (apt-get install chromium) or set PATCHBAY_CHROMIUM`,
+            `Chromium is not at ${this.executablePath}: install Debian's chromium-headless-shell and chromium packages (apt-get install chromium-headless-shell chromium) or set PATCHBAY_CHROMIUM`,
           ),
         );
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { BrowserHost, unusedWindowFeatures } from '../../../core/channels/browser/browser-host.js';
+import { BrowserHost, defaultChromium, unusedWindowFeatures } from '../../../core/channels/browser/browser-host.js';
 import { spendeskConsole } from '../../support/spendesk-console.js';
 
 /**
@@ -74,6 +74,13 @@ describe("Chromium as the browser channel launches it: the window's unused parts
       await lean.close();
       await before.close();
     }
+  });
+
+  it("launches Debian's headless shell when it is installed and the browser is headless, else the full chromium", () => {
+    const installed = (file: string) => file.endsWith('chromium-headless-shell');
+    assert.equal(defaultChromium(true, installed), '/usr/lib/chromium/chromium-headless-shell');
+    assert.equal(defaultChromium(false, installed), '/usr/bin/chromium', 'a headed browser needs the window');
+    assert.equal(defaultChromium(true, () => false), '/usr/bin/chromium', 'without the shell, the full browser');
   });
 
   it("keeps every feature Playwright turns off: Chromium reads only the last --disable-features, so ours must carry Playwright's", async () => {
