@@ -154,7 +154,7 @@ export function registerRecipeCommands(program: Command, cli: CliContext): void 
 
   recipe
     .command('check')
-    .description("run a connector's read-only recipes as a canary; a drifted recipe opens a task in the app's queue (one while it stays open), is recorded in the audit log, and ends with exit status 1")
+    .description("run a connector's read-only recipes as a canary; a drifted recipe opens a task in the app's queue (one while it stays open) and is recorded in the audit log; a drifted, blocked or unreachable recipe ends with exit status 1")
     .argument('<connector>')
     .option('--profile <file>', 'tenant profile (default: the embedded demo tenant)')
     .option('--param <name=value>', 'a parameter the read-only recipes need, e.g. a canary account: --param email=canary@acme.com', collect, [])
@@ -173,7 +173,9 @@ export function registerRecipeCommands(program: Command, cli: CliContext): void 
         const rows = await checkOnce(cli, connector, recipes, loaded.profile, loaded.file, given);
         if (options.json) cli.printJson(rows);
         else cli.print(renderTable(['recipe', 'status', 'detail'], rows.map((r) => [r.recipe, r.status, r.detail])));
-        if (rows.some((r) => r.status === 'drift' || r.status === 'unreachable')) process.exitCode = 1;
+        // A canary fails when a recipe could not do its reading: drift, the console unreachable, or the robot
+        // blocked (a refused sign-in is a canary's first thing to catch).
+        if (rows.some((r) => r.status === 'drift' || r.status === 'unreachable' || r.status === 'blocked')) process.exitCode = 1;
         if (!every) break;
         await new Promise((resolve) => setTimeout(resolve, every));
       } while (!stop);

@@ -295,6 +295,31 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   writeFileSync(tenantFile, `${JSON.stringify(tenant, null, 2)}\n`);
   const profile = cli.profile(tenantFile);
   const server = await startServer({ services: cli.services(), runtime, profile, port: serverPort, version: cli.version, tickMs: 5_000, reconcileIdpFrom: demoIdpExport });
+  try {
+    await seedDemo(cli, { server, sim, seed, runtime, profile });
+  } catch (error) {
+    // Nothing is left listening behind a demo that could not start: the error is said and the process ends.
+    await server.close().catch(() => undefined);
+    await sim.close().catch(() => undefined);
+    throw error;
+  }
+  await untilStopped();
+  await server.close();
+  await sim.close();
+}
+
+/** The demo's operators, runs, SCIM bridge user and first reconciliation, then its banner. */
+async function seedDemo(
+  cli: Parameters<typeof registerServerCommands>[1],
+  parts: {
+    server: Awaited<ReturnType<typeof startServer>>;
+    sim: { url: string };
+    seed: { admin: { email: string; password: string } };
+    runtime: Awaited<ReturnType<Parameters<typeof registerServerCommands>[1]['runtime']>>;
+    profile: ReturnType<Parameters<typeof registerServerCommands>[1]['profile']>;
+  },
+): Promise<void> {
+  const { server, sim, seed, runtime, profile } = parts;
   const access = server.access;
   const operators: [string, Role][] = [
     ['it.oncall@acme.example', 'operator'],
@@ -314,7 +339,9 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
   ];
   for (const request of requests) await runtime.runs.start([{ source: 'demo', request }], profile, { requestedBy: 'demo' });
   // The SCIM bridge: Hugo as Okta would have provisioned him, and a token an IdP would hold.
-  const hugo = await server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
+  // A demo started again on its chosen data folder finds Hugo there already.
+  const [known] = await server.bridge.find('spendesk', { attribute: 'userName', value: 'hugo@acme.com' });
+  const hugo = known ?? await server.bridge.adopt('spendesk', { userName: 'hugo@acme.com', name: { givenName: 'Hugo', familyName: 'Bernard' }, emails: [{ value: 'hugo@acme.com', type: 'work', primary: true }], active: true }, 'demo seed');
   const bridgeToken = await access.createBridgeToken('spendesk');
   const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   // A first reconciliation for the report: the console, read by its listing recipe, against an Okta export in which Alice is no longer assigned.
@@ -359,7 +386,4 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
     'Ctrl-C stops the demo.',
   ];
   cli.print(lines.join('\n'));
-  await untilStopped();
-  await server.close();
-  await sim.close();
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../../core/paths.js';
+import { scratchDir } from '../support/fixtures.js';
 import { FormClient } from '../support/server.js';
 
 describe('patchbay demo', function () {
@@ -56,5 +57,37 @@ describe('patchbay demo', function () {
       child.kill('SIGINT');
     }
     assert.equal(await exited, 0, stderr);
+  });
+
+  it('starts again on the data folder of an earlier demo: the SCIM bridge user it made is found, not made twice', async () => {
+    const dataDir = scratchDir('patchbay-demo-again-');
+    const start = async () => {
+      const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), '--data-dir', dataDir, 'demo', '--port', '0', '--console-port', '0'], {
+        env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: '' },
+        cwd: packageRoot,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+      // Ready (its banner), or ended: a demo that cannot start must end with its error, never stay up silent.
+      const ready = await new Promise<boolean>((resolve) => {
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          if (stdout.includes('Ctrl-C stops the demo.')) resolve(true);
+        });
+        void exited.then(() => resolve(false));
+      });
+      child.kill('SIGINT');
+      return { ready, code: await exited, stdout, stderr };
+    };
+    const hugoOf = (stdout: string) => /\/scim\/v2\/spendesk\/Users\/(\S+) -H/.exec(stdout)?.[1];
+    const first = await start();
+    assert.ok(first.ready, first.stderr);
+    const again = await start();
+    assert.ok(again.ready, again.stderr);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(hugoOf(again.stdout), hugoOf(first.stdout));
+    assert.ok(hugoOf(first.stdout));
   });
 });

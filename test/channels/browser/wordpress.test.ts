@@ -219,6 +219,19 @@ describe('patchbay recipe try / recipe check against WordPress', function () {
     }
   });
 
+  it('check: a robot that cannot sign in is blocked and fails the canary (exit 1), the password in no output', () => {
+    const wrong = `wrong-${wp.robot.password.slice(0, 4)}-p4ss`;
+    const refused = spawnSync(process.execPath, ['dist/core/cli/main.js', '--data-dir', scratchDir('patchbay-recipe-cli-'), 'recipe', 'check', 'wordpress', '--profile', profileFile, '--param', 'email=alice.martin@acme.test', '--param', 'lastName=Martin', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, WP_ROBOT_LOGIN: wp.robot.login, WP_ROBOT_PASSWORD: wrong },
+    });
+    assert.equal(refused.status, 1, refused.stdout + refused.stderr);
+    const rows = JSON.parse(refused.stdout) as { recipe: string; status: string; detail: string }[];
+    assert.deepEqual(rows.map((r) => r.status), ['blocked', 'blocked']);
+    assert.match(rows[0]!.detail, /WordPress refused the robot's sign-in/);
+    assert.ok(!(refused.stdout + refused.stderr).includes(wrong));
+  });
+
   it('check: a drifted recipe opens one task in the app\'s queue with the screenshot, the page and the failing step; checks while it is open open no other', async () => {
     const shared = dataDir;
     dataDir = scratchDir('patchbay-canary-task-');
