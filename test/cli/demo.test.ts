@@ -5,25 +5,33 @@ import { packageRoot } from '../../core/paths.js';
 import { scratchDir } from '../support/fixtures.js';
 import { FormClient } from '../support/server.js';
 
+/** `patchbay [args] demo` on free ports; `ready` is true once its banner is out, false if it ended first. */
+function startDemo(args: string[] = []) {
+  const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), ...args, 'demo', '--port', '0', '--console-port', '0'], {
+    env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: '' },
+    cwd: packageRoot,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const ready = new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('Ctrl-C stops the demo.')) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  return { child, exited, ready, output: () => ({ stdout, stderr }) };
+}
+
 describe('patchbay demo', function () {
   this.timeout(60_000);
 
   it('starts the server and the console simulator, prints where and who, serves the inbox, and stops on SIGINT', async () => {
-    const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), 'demo', '--port', '0', '--console-port', '0'], {
-      env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: '' },
-      cwd: packageRoot,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        stdout += d;
-        if (stdout.includes('Ctrl-C stops the demo.')) resolve();
-      });
-      void exited.then(() => reject(new Error(`the demo exited: ${stderr}`)));
-    });
+    const { child, exited, ready, output } = startDemo();
+    if (!(await ready)) throw new Error(`the demo exited: ${output().stderr}`);
+    const { stdout, stderr } = output();
     try {
       const inbox = /Task inbox\s+(http:\/\/127\.0\.0\.1:\d+)\/inbox/.exec(stdout)![1]!;
       const consoleUrl = /Spendesk console (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout)![1]!;
@@ -56,30 +64,17 @@ describe('patchbay demo', function () {
     } finally {
       child.kill('SIGINT');
     }
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, output().stderr);
   });
 
   it('starts again on the data folder of an earlier demo: the SCIM bridge user it made is found, not made twice', async () => {
     const dataDir = scratchDir('patchbay-demo-again-');
     const start = async () => {
-      const child = spawn(process.execPath, [path.join(packageRoot, 'dist', 'core', 'cli', 'main.js'), '--data-dir', dataDir, 'demo', '--port', '0', '--console-port', '0'], {
-        env: { ...process.env, PATCHBAY_CONNECTORS: '', PATCHBAY_DATA_DIR: '' },
-        cwd: packageRoot,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+      const { child, exited, ready, output } = startDemo(['--data-dir', dataDir]);
       // Ready (its banner), or ended: a demo that cannot start must end with its error, never stay up silent.
-      const ready = await new Promise<boolean>((resolve) => {
-        child.stdout.on('data', (d) => {
-          stdout += d;
-          if (stdout.includes('Ctrl-C stops the demo.')) resolve(true);
-        });
-        void exited.then(() => resolve(false));
-      });
+      const started = await ready;
       child.kill('SIGINT');
-      return { ready, code: await exited, stdout, stderr };
+      return { ready: started, code: await exited, ...output() };
     };
     const hugoOf = (stdout: string) => /\/scim\/v2\/spendesk\/Users\/(\S+) -H/.exec(stdout)?.[1];
     const first = await start();
