@@ -24,9 +24,12 @@ interface Pending {
  * of its group has returned, and if that commit fails every request of the group is rejected with
  * the commit's error, none of them having been answered before.
  *
- * Isolation between requests of one group: each runs inside its own SAVEPOINT. A request that throws
- * is rolled back to its savepoint and rejected with its own error; the others of its group still
- * commit. Requests of one group run one after another (one connection, one transaction).
+ * Isolation between requests of one group: a request that throws is rejected with its own error and
+ * its work rolled back; the others of its group still commit. The group first runs with no savepoint;
+ * when a request throws, it is rolled back whole and runs again with each request inside its own
+ * SAVEPOINT (see commitGroup). Requests of one group run one after another (one connection, one
+ * transaction). A request must keep its effects in the store or hand them to `afterCommit`: it may be
+ * run twice, the first run rolled back.
  *
  * A request made inside an open transaction joins it (no grouping): it commits with its caller.
  */
@@ -35,8 +38,8 @@ export class GroupCommit {
   private readonly maxGroup: number;
   private queue: Pending[] = [];
   private running = false;
-  /** Groups committed and requests served, since this object was made (for benchmarks and tests). */
-  readonly stats = { groups: 0, requests: 0 };
+  /** Groups committed, requests served, and groups run again because a request failed, since this object was made (for benchmarks and tests). */
+  readonly stats = { groups: 0, requests: 0, replayed: 0 };
 
   constructor(private readonly store: StoreDatabase, options: GroupCommitOptions = {}) {
     this.enabled = options.enabled ?? true;
@@ -68,19 +71,56 @@ export class GroupCommit {
     }
   }
 
-  /** One group: the requests queued at the moment the write transaction begins (who waited for the store joins). */
+  /**
+   * One group: the requests queued at the moment the write transaction begins (who waited for the store
+   * joins). They run one after another with no savepoint, and are answered after the commit. When one of
+   * them throws, the group's work is rolled back and the group runs again, each request in a savepoint,
+   * so that only the requests that fail are refused (replayGroup). A savepoint costs two statements a
+   * request, two of the 5.3 round trips of a run start on PostgreSQL (docs/benchmarks.md, session 9):
+   * the common case, no request failing, pays none.
+   */
   private async commitGroup(): Promise<void> {
     let group: Pending[] = [];
+    let requestFailed = false;
+    let values: unknown[];
+    try {
+      values = await this.store.transaction(async () => {
+        group = this.queue.splice(0, this.maxGroup);
+        const done: unknown[] = [];
+        for (const request of group) {
+          try {
+            done.push(await request.fn());
+          } catch (error) {
+            requestFailed = true;
+            throw error;
+          }
+        }
+        return done;
+      });
+    } catch (error) {
+      // A request threw (then nothing of the group is kept, and the group runs again), or the transaction could
+      // not begin (the requests waiting are refused, not retried for ever), or the commit failed: nothing was answered yet.
+      if (group.length === 0) group = this.queue.splice(0, this.maxGroup);
+      if (requestFailed && group.length > 1) return this.replayGroup(group);
+      for (const request of group) request.reject(error);
+      return;
+    }
+    this.stats.groups++;
+    this.stats.requests += group.length;
+    group.forEach((request, i) => request.resolve(values[i]));
+  }
+
+  /**
+   * A group one of whose requests threw, again in a transaction of its own: each request in a SAVEPOINT,
+   * rolled back alone when it throws and rejected with its own error; the others commit. A request's
+   * first run left nothing behind (its transaction was rolled back, what it asked to run after the commit
+   * dropped), so running it again is running it once.
+   */
+  private async replayGroup(group: Pending[]): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       await this.store.transaction(async () => {
-        group = this.queue.splice(0, this.maxGroup);
         for (const request of group) {
-          if (group.length === 1) {
-            // Alone: its error rolls the whole transaction back, no savepoint needed.
-            outcomes.push({ ok: true, value: await request.fn() });
-            continue;
-          }
           try {
             outcomes.push({ ok: true, value: await this.store.savepoint(request.fn) });
           } catch (error) {
@@ -90,14 +130,13 @@ export class GroupCommit {
         }
       });
     } catch (error) {
-      // The transaction could not begin (the requests waiting are refused, not retried for ever), or the commit, a lone
-      // request or a rollback to a savepoint failed: nothing of the group was kept, and no request was answered yet.
-      if (group.length === 0) group = this.queue.splice(0, this.maxGroup);
+      // The commit or a rollback to a savepoint failed: nothing of the group was kept, and no request was answered yet.
       for (const request of group) request.reject(error);
       return;
     }
     this.stats.groups++;
     this.stats.requests += group.length;
+    this.stats.replayed++;
     group.forEach((request, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) request.resolve(outcome.value);

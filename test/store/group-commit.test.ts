@@ -44,6 +44,7 @@ for (const kind of kinds) {
         assert.deepEqual(await tagsIn(other), Array.from({ length: 16 }, (_, i) => `r${String(i).padStart(2, '0')}`));
         assert.equal(group.stats.requests, 16);
         assert.ok(group.stats.groups <= 2, `16 requests made at once share one or two commits (got ${group.stats.groups})`);
+        assert.equal(group.stats.replayed, 0, 'no request failed: no group ran a second time (in savepoints)');
       } finally {
         await other.close();
         await store.close();
@@ -63,6 +64,7 @@ for (const kind of kinds) {
           return i;
         })));
         assert.equal(group.stats.groups, 1, 'one group');
+        assert.equal(group.stats.replayed, 1, 'rolled back whole at the first failure, then run again request by request');
         assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         assert.match(((outcomes[3] as PromiseRejectedResult).reason as Error).message, /request 3 is refused/);
         assert.match(((outcomes[5] as PromiseRejectedResult).reason as Error).message, /UNIQUE|duplicate key/i);
@@ -92,6 +94,7 @@ for (const kind of kinds) {
         const outside = Promise.all(Array.from({ length: 4 }, (_, i) => new AuditLog(other).append({ type: 'test.other', actor: `o${i}` }, 3)));
         const outcomes = await Promise.allSettled(requests);
         await outside;
+        assert.ok(group.stats.replayed >= 1);
         assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
         assert.deepEqual(said.sort(), ['r0', 'r2', 'r3', 'r5', 'r6', 'r8'], 'no after-commit call of a refused request');
         const rows = await audit.list();
