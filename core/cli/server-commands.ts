@@ -272,7 +272,10 @@ export function registerServerCommands(
     });
 }
 
-async function runDemo(cli: Parameters<typeof registerServerCommands>[1], serverPort: number, consolePort: number): Promise<void> {
+/** What the demo uses of the CLI's context. */
+type DemoCli = Parameters<typeof registerServerCommands>[1];
+
+async function runDemo(cli: DemoCli, serverPort: number, consolePort: number): Promise<void> {
   const fixtures = path.join(packageRoot, 'dist', 'test', 'fixtures', 'spendesk-console');
   if (!existsSync(path.join(fixtures, 'server.js'))) {
     throw new InvalidInputError({ file: fixtures }, 'the demo needs the console simulator from the test fixtures: run it from a clone after npm ci');
@@ -310,13 +313,13 @@ async function runDemo(cli: Parameters<typeof registerServerCommands>[1], server
 
 /** The demo's operators, runs, SCIM bridge user and first reconciliation, then its banner. */
 async function seedDemo(
-  cli: Parameters<typeof registerServerCommands>[1],
+  cli: DemoCli,
   parts: {
     server: Awaited<ReturnType<typeof startServer>>;
     sim: { url: string };
     seed: { admin: { email: string; password: string } };
-    runtime: Awaited<ReturnType<Parameters<typeof registerServerCommands>[1]['runtime']>>;
-    profile: ReturnType<Parameters<typeof registerServerCommands>[1]['profile']>;
+    runtime: Awaited<ReturnType<DemoCli['runtime']>>;
+    profile: ReturnType<DemoCli['profile']>;
   },
 ): Promise<void> {
   const { server, sim, seed, runtime, profile } = parts;

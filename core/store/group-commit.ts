@@ -8,6 +8,9 @@ export interface GroupCommitOptions {
   readonly maxGroup?: number;
 }
 
+/** What one request of a group came to: its value, or its error. */
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 interface Pending {
   readonly fn: () => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
@@ -105,9 +108,7 @@ export class GroupCommit {
       for (const request of group) request.reject(error);
       return;
     }
-    this.stats.groups++;
-    this.stats.requests += group.length;
-    group.forEach((request, i) => request.resolve(values[i]));
+    this.answer(group, values.map((value) => ({ ok: true, value })));
   }
 
   /**
@@ -117,7 +118,7 @@ export class GroupCommit {
    * dropped), so running it again is running it once.
    */
   private async replayGroup(group: Pending[]): Promise<void> {
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: Outcome[] = [];
     try {
       await this.store.transaction(async () => {
         for (const request of group) {
@@ -134,9 +135,14 @@ export class GroupCommit {
       for (const request of group) request.reject(error);
       return;
     }
+    this.stats.replayed++;
+    this.answer(group, outcomes);
+  }
+
+  /** Answers a committed group's requests, each with its outcome (in the group's order), and counts them. */
+  private answer(group: Pending[], outcomes: Outcome[]): void {
     this.stats.groups++;
     this.stats.requests += group.length;
-    this.stats.replayed++;
     group.forEach((request, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) request.resolve(outcome.value);

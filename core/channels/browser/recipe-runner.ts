@@ -79,12 +79,7 @@ class Transient extends Error {}
  * answered with another page (a sign-in refused re-shows the form), or not at all. Keeps Playwright's error.
  */
 class ClickLedElsewhere extends Error {
-  constructor(
-    readonly at: string,
-    readonly wanted: string,
-    readonly ms: number,
-    options: { cause: unknown },
-  ) {
+  constructor(at: string, wanted: string, ms: number, options: { cause: unknown }) {
     super(`the page stayed at ${at} instead of ${wanted} within ${ms} ms`, options);
   }
 }
@@ -302,7 +297,7 @@ interface Typed {
  * Fills `target` with `wanted` and reads it back, up to 3 times: a page that re-renders while loading can
  * empty it. Throws Stop('drift') when the field never keeps the text.
  */
-async function fillAndCheck(page: Page, typed: Pick<Typed, 'selector' | 'target' | 'wanted'>, timeout: number): Promise<void> {
+async function fillAndCheck(page: Page, typed: Typed, timeout: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await typed.target.fill(typed.wanted, { timeout });
     const now = await typed.target.inputValue({ timeout }).catch(() => typed.wanted);
